@@ -1,0 +1,33 @@
+"""Ingest Lambda: ``POST /integrations/v1/{type}/{token}`` -> alerts stored in alert groups."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from oncall import ingest_http
+from oncall.ingest import IngestService
+from oncall.store.dynamodb import DynamoStore
+
+logger = Logger()
+metrics = Metrics()
+_service: IngestService | None = None
+
+
+def service() -> IngestService:
+    """Created on first use and kept: its caches and connections make the warm path fast."""
+    global _service
+    if _service is None:
+        _service = IngestService(DynamoStore())
+    return _service
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    response = ingest_http.handle(service(), event)
+    metrics.add_metric(name=f"Ingest{response['statusCode'] // 100}xx", unit=MetricUnit.Count, value=1)
+    return response

@@ -1,0 +1,39 @@
+"""Create the first admin API key of a deployment.
+
+Local stack: called by ``make run`` (``TOCSIN_API_KEY`` or a generated key). AWS: run once after
+``cdk deploy`` with credentials for the account::
+
+    python -m oncall.bootstrap --table <TableName output>    # prints the new admin key
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from oncall.access import create_api_key
+from oncall.store.dynamodb import DynamoStore
+
+ADMIN_USER_ID = "UADMIN"
+
+
+def ensure_admin_api_key(table_name: str, endpoint: str | None = None, key: str | None = None) -> str:
+    """Store ``key`` (or a new one) as an admin key; idempotent for the same key. Returns the key."""
+    client = None
+    if endpoint:
+        import boto3
+
+        client = boto3.client("dynamodb", endpoint_url=endpoint)
+    store = DynamoStore(table_name, client=client)
+    return create_api_key(store, user_id=ADMIN_USER_ID, role="admin", name="bootstrap admin", secret=key)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--table", required=True, help="the deployment's DynamoDB table")
+    parser.add_argument("--endpoint", help="DynamoDB endpoint (local stack)")
+    args = parser.parse_args()
+    print(ensure_admin_api_key(args.table, args.endpoint))
+
+
+if __name__ == "__main__":
+    main()

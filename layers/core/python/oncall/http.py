@@ -1,0 +1,53 @@
+"""Small helpers to read API Gateway HTTP API (payload 2.0) events and shape responses."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+Event = dict[str, Any]
+Response = dict[str, Any]
+
+
+def header(event: Event, name: str) -> str | None:
+    headers = event.get("headers") or {}
+    value = headers.get(name.lower())
+    if value is None:  # API Gateway lower-cases names; be lenient with hand-made events
+        value = next((v for k, v in headers.items() if k.lower() == name.lower()), None)
+    return value
+
+
+def body_bytes(event: Event) -> bytes:
+    body = event.get("body") or ""
+    if event.get("isBase64Encoded"):
+        try:
+            return base64.b64decode(body)
+        except ValueError:
+            return b""
+    return body.encode("utf-8", errors="surrogateescape")
+
+
+def method(event: Event) -> str:
+    return str(event.get("requestContext", {}).get("http", {}).get("method", "GET")).upper()
+
+
+def base_url(event: Event) -> str:
+    """Where this deployment is reachable, as the caller reached it."""
+    headers = event.get("headers") or {}
+    host = headers.get("x-forwarded-host") or event.get("requestContext", {}).get("domainName") or "localhost"
+    proto = headers.get("x-forwarded-proto") or ("http" if host.startswith(("127.", "localhost")) else "https")
+    return f"{proto}://{host}"
+
+
+def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": "application/json", **(headers or {})},
+        "body": json.dumps(body, separators=(",", ":"), ensure_ascii=False),
+    }
+
+
+def text_response(status: int, body: str, headers: dict[str, str] | None = None) -> Response:
+    return {"statusCode": status, "headers": {"Content-Type": "text/plain; charset=utf-8", **(headers or {})},
+            "body": body}  # fmt: skip

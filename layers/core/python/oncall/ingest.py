@@ -1,0 +1,304 @@
+"""The ingest use case: an HTTP body for an integration becomes stored alerts in alert groups.
+
+``IngestService.receive`` is what the ingest Lambda calls: it checks the token, the body and the rate limit,
+then ``ingest`` routes, groups and stores each alert. Nothing is reported as received before it is stored.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl
+
+from oncall import actions, grouping, ids, integration_types, routing, templating
+from oncall.models import Alert, AlertGroup, IntegrationConfig, TimelineEntry
+from oncall.ports import GroupKey, NotFound, Store, StoreError
+
+MAX_BODY_BYTES = 256 * 1024
+IMAGE_URL_MAX_LENGTH = 299
+MAX_GROUPING_ATTEMPTS = 8  # a lost race is retried; this many in a row means something is badly wrong
+
+
+class IngestError(Exception):
+    """A request we refuse; ``status`` is the HTTP status, ``str(error)`` the message for the sender."""
+
+    status = 400
+
+    def __init__(self, message: str, *, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class UnknownToken(IngestError):
+    status = 403
+
+
+class PayloadTooLarge(IngestError):
+    status = 413
+
+
+class RateLimited(IngestError):
+    status = 429
+
+
+@dataclass(frozen=True)
+class Stored:
+    group_id: str
+    alert_id: str
+    created_group: bool
+    resolved_group: bool
+
+
+# --- body -----------------------------------------------------------------------------------------------------
+
+
+def parse_body(body: bytes, content_type: str | None) -> Any:
+    """The sender's payload as JSON data, or an IngestError that tells the sender what is wrong."""
+    if len(body) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"Payload is too large ({len(body)} bytes > {MAX_BODY_BYTES} bytes)")
+    media_type = (content_type or "").split(";")[0].strip().lower()
+    if media_type == "multipart/form-data":
+        raise IngestError("File uploads are not allowed")
+    if not body.strip():
+        raise IngestError("Payload is required")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise IngestError(f"Payload is not valid UTF-8 (byte {error.start})") from error
+    if media_type == "application/x-www-form-urlencoded":
+        return dict(parse_qsl(text, keep_blank_values=True))
+    try:
+        return json.loads(text)
+    except RecursionError as error:
+        raise IngestError("Payload is nested too deeply") from error
+    except json.JSONDecodeError as error:
+        raise IngestError(f"Payload is not valid JSON: {error.msg} (line {error.lineno} column {error.colno})") from error
+
+
+# --- the use case ---------------------------------------------------------------------------------------------
+
+
+def _render_appearance(config: IntegrationConfig, payload: Any) -> dict[str, str | None]:
+    integration = config.integration
+    context: dict[str, Any] = {"payload": payload, "integration_name": integration.name}
+    source_link = grouping.render_optional(integration.template("source_link"), **context)
+    context["source_link"] = source_link
+    rendered: dict[str, str | None] = {"source_link": source_link}
+    for name, limit in (("title", templating.TITLE_MAX_LENGTH), ("message", None)):
+        template = integration.template(name)  # type: ignore[arg-type]
+        value = templating.render_or_fallback(template, max_length=limit, **context) if template else None
+        rendered[name] = None if value in (None, "None") or not value.strip() else value
+    image = grouping.render_optional(integration.template("image_url"), **context)
+    rendered["image_url"] = image[:IMAGE_URL_MAX_LENGTH] if image and image.strip() else None
+    return rendered
+
+
+def ingest(
+    store: Store, config: IntegrationConfig, payload: Any, *, now: datetime, is_demo: bool = False
+) -> list[Stored]:
+    """Store the alerts of one request. Per-alert integrations store each element of ``alerts[]``."""
+    kind = integration_types.get(config.integration.type)
+    if kind is not None and kind.mode == "per_alert":
+        elements = payload.get("alerts") if isinstance(payload, dict) else None
+        if isinstance(elements, list) and elements:
+            return [ingest_one(store, config, e, now=now, is_demo=is_demo, per_alert=True) for e in elements]
+        return [ingest_one(store, config, payload, now=now, is_demo=is_demo, per_alert=True)]
+    return [ingest_one(store, config, payload, now=now, is_demo=is_demo)]
+
+
+def ingest_one(
+    store: Store,
+    config: IntegrationConfig,
+    payload: Any,
+    *,
+    now: datetime,
+    is_demo: bool = False,
+    per_alert: bool = False,
+) -> Stored:
+    integration = config.integration
+    labels = grouping.alert_labels(integration, payload)
+    route = routing.select_route(config.routes, payload, labels)
+    signals = grouping.signals(integration, payload, labels, is_demo=is_demo)
+    resolves = signals.is_resolve and integration.allow_source_based_resolving
+    appearance = _render_appearance(config, payload)
+    key = GroupKey(integration.id, route.id, signals.distinction)
+    alert_id = ids.new_sortable_id(ids.ALERT)
+
+    def make_alert(group_id: str) -> Alert:
+        return Alert(
+            id=alert_id, group_id=group_id, created_at=now, payload=payload, is_demo=is_demo,
+            is_resolve_signal=signals.is_resolve, is_acknowledge_signal=signals.is_acknowledge, **appearance,
+        )  # fmt: skip
+
+    label_hash = grouping.label_set_hash(payload) if per_alert else None
+    for _ in range(MAX_GROUPING_ATTEMPTS):
+        pointer = store.get_pointer(key)
+        if pointer is not None and pointer.open:
+            if not (resolves or signals.is_acknowledge or per_alert):
+                # The hot path: one conditional transaction, no read of the group.
+                if store.append_alert(key, pointer.group_id, make_alert(pointer.group_id)):
+                    return Stored(pointer.group_id, alert_id, created_group=False, resolved_group=False)
+                continue
+            group = store.get_group(pointer.group_id)
+            if group is None or not group.is_open:
+                continue
+            transition = _apply_signals(group, now, resolves, signals.is_acknowledge, label_hash)
+            if store.save_group(
+                transition.group, group.version, alert=make_alert(group.id), timeline=transition.timeline,
+                pointer=transition.pointer,
+            ):  # fmt: skip
+                return Stored(group.id, alert_id, False, transition.group.resolved and not group.resolved)
+            continue
+        if pointer is not None and resolves and not per_alert:
+            # A resolve signal after the group was resolved joins that group instead of opening a new one.
+            group = store.get_group(pointer.group_id)
+            if group is not None and store.save_group(group, group.version, alert=make_alert(group.id)):
+                return Stored(group.id, alert_id, created_group=False, resolved_group=False)
+            continue
+        group = AlertGroup(
+            id=ids.new_id(ids.ALERT_GROUP), integration_id=integration.id, route_id=route.id,
+            team_id=integration.team_id, distinction=signals.distinction, title=appearance["title"] or "Alert",
+            source_link=appearance["source_link"], labels=labels, created_at=now, alerts_count=1,
+            last_alert_at=now, last_alert_id=alert_id, is_demo=is_demo,
+        )  # fmt: skip
+        timeline = [
+            TimelineEntry(group_id=group.id, at=now, type="registered", text="Alert group registered"),
+            TimelineEntry(
+                group_id=group.id, at=now, type="route_assigned",
+                text="Routed to the default route" if route.is_default else f"Routed to route #{route.position + 1}",
+            ),  # fmt: skip
+        ]
+        transition = _apply_signals(group, now, resolves, signals.is_acknowledge, label_hash)
+        if store.create_group(transition.group, make_alert(group.id), timeline + transition.timeline, pointer):
+            return Stored(group.id, alert_id, created_group=True, resolved_group=transition.group.resolved)
+    raise StoreError(f"could not place the alert after {MAX_GROUPING_ATTEMPTS} attempts (contention)")
+
+
+def _apply_signals(
+    group: AlertGroup, now: datetime, resolves: bool, acknowledges: bool, label_hash: str | None
+) -> actions.Transition:
+    transition = actions.Transition(group)
+    if label_hash is not None:
+        # Per-alert mode: the group resolves once the latest alert of every label set is resolved.
+        states = {**group.label_states, label_hash: "resolved" if resolves else "firing"}
+        transition.group = group.model_copy(update={"label_states": states})
+        resolves = all(state == "resolved" for state in states.values())
+    if acknowledges and not transition.group.acknowledged and not transition.group.resolved:
+        acked = actions.acknowledge(transition.group, actions.SOURCE, now)
+        transition = actions.Transition(acked.group, transition.timeline + acked.timeline)
+    if resolves and not transition.group.resolved:
+        resolved = actions.resolve(transition.group, actions.SOURCE, now)
+        transition = actions.Transition(resolved.group, transition.timeline + resolved.timeline, resolved.pointer)
+    return transition
+
+
+# --- the service the ingest Lambda holds ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    count: int
+    seconds: int
+
+    @classmethod
+    def parse(cls, text: str) -> RateLimit:
+        """``"300/300"``: 300 requests per 300 seconds."""
+        count, _, seconds = text.partition("/")
+        return cls(int(count), int(seconds or 300))
+
+
+class IngestService:
+    """Holds the per-container caches: token -> integration, integration -> configuration (by version)."""
+
+    TOKEN_TTL = 60.0
+    MISSING_TOKEN_TTL = 5.0
+
+    def __init__(self, store: Store, rate_limit: RateLimit | None = None) -> None:
+        self.store = store
+        self.rate_limit = rate_limit or RateLimit.parse(os.environ.get("TOCSIN_RATE_LIMIT", "300/300"))
+        self._tokens: dict[str, tuple[float, Any]] = {}
+        self._configs: dict[str, IntegrationConfig] = {}
+
+    def _integration_for(self, token: str, type_slug: str) -> str:
+        token_hash = ids.secret_hash(token)
+        cached = self._tokens.get(token_hash)
+        if cached is None or cached[0] < time.monotonic():
+            ref = self.store.get_token(token_hash)
+            ttl = self.TOKEN_TTL if ref else self.MISSING_TOKEN_TTL
+            cached = (time.monotonic() + ttl, ref)
+            self._tokens[token_hash] = cached
+        ref = cached[1]
+        if ref is None:
+            raise UnknownToken("Integration key was not found. Permission denied.")
+        if ref.type.removeprefix("legacy_") != type_slug.removeprefix("legacy_"):
+            raise IngestError(f"This url is for integration with {ref.type.removeprefix('legacy_')}")
+        return str(ref.integration_id)
+
+    def _config(self, integration_id: str, version: int | None) -> IntegrationConfig:
+        config = self._configs.get(integration_id)
+        if config is None or version is None or config.version != version:
+            config = self.store.load_config(integration_id)
+            if config is None:
+                self._tokens.clear()
+                raise UnknownToken("Integration key was not found. Permission denied.")
+            self._configs[integration_id] = config
+        return config
+
+    def _count(self, integration_id: str, now: float) -> int:
+        """Counts the request; raises RateLimited over the limit. Returns the configuration version."""
+        limit = self.rate_limit
+        window = int(now // limit.seconds)
+        try:
+            counted = self.store.count_request(integration_id, window)
+        except NotFound as error:
+            self._tokens.clear()
+            raise UnknownToken("Integration key was not found. Permission denied.") from error
+        # Sliding-window estimate: the previous window weighs by how much of it still overlaps.
+        elapsed = (now % limit.seconds) / limit.seconds
+        if counted.current + counted.previous * (1 - elapsed) > limit.count:
+            retry_after = max(1, math.ceil(limit.seconds - now % limit.seconds))
+            raise RateLimited(
+                "Rate-limiting has been applied to your account because too many alerts were sent from your "
+                f"integration (limit {limit.count} per {limit.seconds} s). Retry later.",
+                retry_after=retry_after,
+            )
+        return counted.config_version
+
+    def receive(
+        self, type_slug: str, token: str, body: bytes, content_type: str | None, now: datetime | None = None
+    ) -> list[Stored]:
+        moment = now or datetime.now(UTC)
+        integration_id = self._integration_for(token, type_slug)
+        payload = parse_body(body, content_type)
+        version = self._count(integration_id, moment.timestamp())
+        config = self._config(integration_id, version)
+        return ingest(self.store, config, payload, now=moment)
+
+    def invalidate(self, integration_id: str | None = None) -> None:
+        if integration_id is None:
+            self._configs.clear()
+            self._tokens.clear()
+        else:
+            self._configs.pop(integration_id, None)
+
+
+def demo_payload(type_slug: str, payload: Any | None) -> Any:
+    kind = integration_types.get(type_slug)
+    if kind is None or not kind.demo_enabled:
+        raise IngestError("Unable to send demo alert for this integration.")
+    if payload is not None:
+        return payload
+    example = integration_types.example_payload(type_slug)
+    if example is None:
+        raise IngestError("Unable to send demo alert for this integration.")
+    return example
+
+
+def new_uid() -> str:
+    return str(uuid.uuid4())

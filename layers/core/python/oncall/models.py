@@ -1,0 +1,173 @@
+"""Domain models: integrations, routes, alert groups, alerts and their timeline.
+
+Plain pydantic models with no knowledge of DynamoDB or HTTP. The API shapes (OnCall-compatible) live in
+:mod:`oncall.api.schemas`; the item layout lives in :mod:`oncall.store`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from oncall.integration_types import TEMPLATE_NAMES, TemplateName
+
+MAX_LABELS = 15
+
+
+class Templates(BaseModel):
+    """Per-integration template overrides; ``None`` or ``""`` means the type's default."""
+
+    grouping_id: str | None = None
+    resolve_condition: str | None = None
+    acknowledge_condition: str | None = None
+    source_link: str | None = None
+    title: str | None = None
+    message: str | None = None
+    image_url: str | None = None
+
+    def get(self, name: TemplateName) -> str | None:
+        value: str | None = getattr(self, name)
+        return value or None
+
+
+class Integration(BaseModel):
+    id: str
+    name: str
+    type: str
+    token_hash: str
+    token_hint: str | None = None  # the first characters, so people can tell tokens apart
+    team_id: str | None = None
+    description_short: str | None = None
+    templates: Templates = Field(default_factory=Templates)
+    static_labels: dict[str, str] = Field(default_factory=dict)
+    label_templates: dict[str, str] = Field(default_factory=dict)  # label key -> template of its value
+    allow_source_based_resolving: bool = True
+    created_at: datetime
+
+    def template(self, name: TemplateName) -> str | None:
+        """The effective template: the override, else the type default."""
+        from oncall import integration_types
+
+        override = self.templates.get(name)
+        if override is not None:
+            return override
+        kind = integration_types.get(self.type)
+        return kind.default(name) if kind else None
+
+
+RoutingType = Literal["regex", "jinja2", "labels"]
+
+
+class LabelMatch(BaseModel):
+    key: str
+    value: str
+
+
+class Route(BaseModel):
+    id: str
+    integration_id: str
+    position: int = 0
+    routing_type: RoutingType = "regex"
+    routing_regex: str | None = None
+    routing_labels: list[LabelMatch] = Field(default_factory=list)
+    is_default: bool = False
+    escalation_chain_id: str | None = None
+
+
+class IntegrationConfig(BaseModel):
+    """Everything ingest needs about one integration, loaded in one query and cached by version."""
+
+    integration: Integration
+    routes: list[Route]  # non-default by position, then the default route last
+    version: int = 0
+
+    @property
+    def default_route(self) -> Route:
+        return next(r for r in self.routes if r.is_default)
+
+
+class GroupState(StrEnum):
+    FIRING = "firing"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+    SILENCED = "silenced"
+
+
+class AlertGroup(BaseModel):
+    id: str
+    integration_id: str
+    route_id: str
+    team_id: str | None = None
+    distinction: str
+    title: str | None = None
+    source_link: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    created_at: datetime
+    alerts_count: int = 0
+    last_alert_at: datetime | None = None
+    last_alert_id: str | None = None
+    is_open: bool = True  # still absorbs alerts of its grouping key
+    is_demo: bool = False
+    acknowledged: bool = False
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = None  # "source" or a user id
+    resolved: bool = False
+    resolved_at: datetime | None = None
+    resolved_by: str | None = None  # "source", "wipe", a user id ...
+    silenced: bool = False
+    silenced_at: datetime | None = None
+    silenced_until: datetime | None = None  # None while silenced means forever
+    label_states: dict[str, str] = Field(default_factory=dict)  # per-alert mode: label hash -> firing|resolved
+    version: int = 0  # optimistic concurrency for state changes
+
+    @property
+    def state(self) -> GroupState:
+        # Precedence as users know it: resolved > acknowledged > silenced > firing.
+        if self.resolved:
+            return GroupState.RESOLVED
+        if self.acknowledged:
+            return GroupState.ACKNOWLEDGED
+        if self.silenced and (self.silenced_until is None or self.silenced_until > datetime.now(UTC)):
+            return GroupState.SILENCED
+        return GroupState.FIRING
+
+
+class Alert(BaseModel):
+    id: str
+    group_id: str
+    created_at: datetime
+    payload: Any
+    title: str | None = None
+    message: str | None = None
+    image_url: str | None = None
+    source_link: str | None = None
+    is_resolve_signal: bool = False
+    is_acknowledge_signal: bool = False
+    is_demo: bool = False
+
+
+class TimelineEntry(BaseModel):
+    group_id: str
+    at: datetime
+    type: str  # registered, route_assigned, acknowledged, resolved, ... (see oncall.actions)
+    text: str
+    author: str | None = None
+
+
+__all__ = [
+    "MAX_LABELS",
+    "TEMPLATE_NAMES",
+    "Alert",
+    "AlertGroup",
+    "GroupState",
+    "Integration",
+    "IntegrationConfig",
+    "LabelMatch",
+    "Route",
+    "RoutingType",
+    "Templates",
+    "TimelineEntry",
+]

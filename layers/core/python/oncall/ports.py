@@ -1,0 +1,148 @@
+"""The ports of the domain: what use cases need from the outside world, as small interfaces.
+
+The DynamoDB adapter is :class:`oncall.store.dynamodb.DynamoStore`; tests may pass any object with the same
+methods. Use cases take their ports as arguments and never construct them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Generic, Literal, Protocol, TypeVar
+
+from oncall.models import Alert, AlertGroup, Integration, IntegrationConfig, Route, TimelineEntry
+
+T = TypeVar("T")
+
+
+class StoreError(Exception):
+    """Storage failed or is unavailable: the caller must answer 5xx so the sender retries."""
+
+
+class NotFound(Exception):
+    pass
+
+
+class Conflict(Exception):
+    """A conditional write lost a race that retrying cannot fix (e.g. a unique name taken)."""
+
+
+@dataclass(frozen=True)
+class TokenRef:
+    integration_id: str
+    type: str
+
+
+@dataclass(frozen=True)
+class RateCount:
+    current: int  # requests in the current window, this one included
+    previous: int  # requests in the previous window
+    config_version: int  # bumped on every configuration change of the integration
+
+
+@dataclass(frozen=True)
+class GroupKey:
+    integration_id: str
+    route_id: str
+    distinction: str
+
+
+@dataclass(frozen=True)
+class Pointer:
+    """The latest group of a grouping key and whether it still absorbs alerts."""
+
+    key: GroupKey
+    group_id: str
+    open: bool
+
+
+PointerChange = Literal["close", "reopen"]
+
+
+@dataclass
+class Page(Generic[T]):
+    items: list[T]
+    cursor: str | None = None  # opaque; pass back to get the next page
+
+
+@dataclass(frozen=True)
+class GroupFilter:
+    integration_id: str | None = None
+    route_id: str | None = None
+    state: str | None = None
+    team_id: str | None = None
+    started_after: datetime | None = None
+    started_before: datetime | None = None
+    labels: tuple[tuple[str, str], ...] = ()
+    ids: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    key_hash: str
+    user_id: str
+    role: Literal["admin", "editor", "viewer"]
+    name: str
+    prefix: str
+    created_at: datetime
+
+
+class Store(Protocol):
+    # --- integration configuration -------------------------------------------------------------------------
+    def get_token(self, token_hash: str) -> TokenRef | None: ...
+    def load_config(self, integration_id: str) -> IntegrationConfig | None: ...
+    def count_request(self, integration_id: str, window: int) -> RateCount:
+        """Count one request in fixed window ``window`` (and drop older ones); NotFound if no integration."""
+        ...
+
+    def create_integration(self, integration: Integration, default_route: Route) -> None: ...
+    def update_integration(self, integration: Integration) -> None: ...
+    def replace_token(self, old: Integration, new: Integration) -> None: ...
+    def delete_integration(self, integration_id: str) -> None: ...
+    def list_integrations(self) -> list[Integration]: ...
+    def get_route(self, route_id: str) -> Route | None: ...
+    def save_routes(self, integration_id: str, routes: list[Route], deleted: list[str] = ...) -> None:
+        """Write routes of one integration (new or changed) and bump its configuration version."""
+        ...
+
+    def list_routes(self, integration_id: str | None = None) -> list[Route]: ...
+
+    # --- alert groups ---------------------------------------------------------------------------------------
+    def get_pointer(self, key: GroupKey) -> Pointer | None: ...
+    def create_group(
+        self, group: AlertGroup, alert: Alert, timeline: list[TimelineEntry], replaces: Pointer | None
+    ) -> bool:
+        """Create the group with its first alert; False if another writer created the key's group first."""
+        ...
+
+    def append_alert(self, group: GroupKey, group_id: str, alert: Alert) -> bool:
+        """Add an alert to an open group atomically; False if the group stopped absorbing alerts."""
+        ...
+
+    def save_group(
+        self,
+        group: AlertGroup,
+        expected_version: int,
+        *,
+        alert: Alert | None = None,
+        timeline: list[TimelineEntry] = ...,
+        pointer: PointerChange | None = None,
+    ) -> bool:
+        """Write a changed group if nobody changed it since ``expected_version``; False on a lost race."""
+        ...
+
+    def get_group(self, group_id: str) -> AlertGroup | None: ...
+    def list_groups(self, filters: GroupFilter, limit: int, cursor: str | None) -> Page[AlertGroup]: ...
+    def count_groups(self, filters: GroupFilter) -> int: ...
+    def list_alerts(self, group_id: str, limit: int, cursor: str | None) -> Page[Alert]: ...
+    def get_alerts(self, keys: list[tuple[str, str]]) -> dict[str, Alert]:
+        """Alerts by (group id, alert id), keyed by alert id; missing ones are left out."""
+        ...
+
+    def get_timeline(self, group_id: str) -> list[TimelineEntry]: ...
+    def delete_group(self, group_id: str) -> None: ...
+    def wipe_alerts(self, group_id: str, note: str) -> None: ...
+
+    # --- access -------------------------------------------------------------------------------------------
+    def get_api_key(self, key_hash: str) -> ApiKey | None: ...
+    def put_api_key(self, key: ApiKey) -> None: ...

@@ -1,0 +1,627 @@
+"""The DynamoDB adapter of :class:`oncall.ports.Store` (single table, see :mod:`oncall.store.schema`).
+
+Writes that must not race are conditional: a group's open-pointer is created with ``attribute_not_exists``,
+alerts join an open group with a transaction conditioned on ``is_open``, and state changes carry an optimistic
+``version``. Counters are only ever changed with ``ADD`` so concurrent appends never overwrite each other.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from oncall.models import Alert, AlertGroup, Integration, IntegrationConfig, Route, TimelineEntry
+from oncall.ports import (
+    ApiKey,
+    GroupFilter,
+    GroupKey,
+    NotFound,
+    Page,
+    Pointer,
+    PointerChange,
+    RateCount,
+    StoreError,
+    TokenRef,
+)
+from oncall.store import keys, schema
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+T = TypeVar("T")
+Item = dict[str, Any]
+
+DEFAULT_RETENTION_DAYS = 90
+# Group attributes that state changes may write; counters (alerts_count, last_alert_*) are never among them.
+_TABLE_OPERATIONS = frozenset({"get_item", "put_item", "update_item", "delete_item", "query"})
+_STATE_FIELDS = (
+    "title", "source_link", "is_open", "acknowledged", "acknowledged_at", "acknowledged_by", "resolved",
+    "resolved_at", "resolved_by", "silenced", "silenced_at", "silenced_until", "label_states",
+)  # fmt: skip
+
+
+def _client() -> DynamoDBClient:
+    import boto3
+    from botocore.config import Config
+
+    # Short timeouts and few retries: a sender (Alertmanager, Grafana) retries a 5xx far better than a Lambda
+    # that hangs until API Gateway's 30 s limit.
+    config = Config(
+        connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3}, max_pool_connections=32
+    )
+    return boto3.client("dynamodb", config=config)
+
+
+class DynamoStore:
+    def __init__(self, table_name: str | None = None, client: DynamoDBClient | None = None) -> None:
+        from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+        self.table = table_name or os.environ.get(schema.TABLE_NAME_ENV, schema.DEFAULT_TABLE_NAME)
+        self.client = client or _client()
+        self.retention = timedelta(days=int(os.environ.get("TOCSIN_RETENTION_DAYS", DEFAULT_RETENTION_DAYS)))
+        self._ser = TypeSerializer().serialize
+        self._de = TypeDeserializer().deserialize
+        self.requests = 0  # DynamoDB round trips made, for benchmarks
+
+    # --- marshalling ------------------------------------------------------------------------------------------
+    def _item(self, data: dict[str, Any]) -> Item:
+        return {k: self._ser(v) for k, v in data.items() if v is not None}
+
+    def _plain(self, item: Item) -> dict[str, Any]:
+        return {k: self._de(v) for k, v in item.items()}
+
+    def _call(self, operation: str, **kwargs: Any) -> Any:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        if operation in _TABLE_OPERATIONS:
+            kwargs["TableName"] = self.table
+        self.requests += 1
+        try:
+            return getattr(self.client, operation)(**kwargs)
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            if code in ("ConditionalCheckFailedException", "TransactionCanceledException"):
+                raise
+            raise StoreError(f"DynamoDB {operation} failed: {code}") from error
+        except BotoCoreError as error:
+            raise StoreError(f"DynamoDB {operation} failed: {error}") from error
+
+    @contextmanager
+    def _lost_race(self) -> Iterator[list[bool]]:
+        """Turns a failed condition into ``lost[0] = True`` instead of an exception."""
+        from botocore.exceptions import ClientError
+
+        lost = [False]
+        try:
+            yield lost
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            if code == "TransactionCanceledException":
+                reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
+                if "ConditionalCheckFailed" in reasons and all(
+                    r in (None, "None", "ConditionalCheckFailed") for r in reasons
+                ):
+                    lost[0] = True
+                    return
+                raise StoreError(f"DynamoDB transaction cancelled: {reasons}") from error
+            if code == "ConditionalCheckFailedException":
+                lost[0] = True
+                return
+            raise
+
+    def _get(self, key: dict[str, str], consistent: bool = True) -> dict[str, Any] | None:
+        response = self._call("get_item", Key=self._item(key), ConsistentRead=consistent)
+        item = response.get("Item")
+        return self._plain(item) if item else None
+
+    def _query_all(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        while True:
+            response = self._call("query", **kwargs)
+            for item in response.get("Items", []):
+                yield self._plain(item)
+            if "LastEvaluatedKey" not in response:
+                return
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def _put(self, data: dict[str, Any], condition: str | None = None, **extra: Any) -> dict[str, Any]:
+        put: dict[str, Any] = {"TableName": self.table, "Item": self._item(data)}
+        if condition:
+            put["ConditionExpression"] = condition
+        put.update(extra)
+        return {"Put": put}
+
+    def _transact(self, items: list[dict[str, Any]]) -> None:
+        self._call("transact_write_items", TransactItems=items)
+
+    # --- integration configuration --------------------------------------------------------------------------
+    def get_token(self, token_hash: str) -> TokenRef | None:
+        item = self._get(keys.token(token_hash), consistent=False)
+        return TokenRef(item["integration_id"], item["type"]) if item else None
+
+    def load_config(self, integration_id: str) -> IntegrationConfig | None:
+        integration: Integration | None = None
+        routes: list[Route] = []
+        version = 0
+        for item in self._query_all(
+            KeyConditionExpression="PK = :pk", ExpressionAttributeValues={":pk": {"S": f"INT#{integration_id}"}},
+            ConsistentRead=True,
+        ):
+            sk = item["SK"]
+            if sk == "META":
+                integration = Integration.model_validate(item)
+            elif sk == "STAMP":
+                version = int(item.get("config_version", 0))
+            elif sk.startswith("ROUTE#"):
+                routes.append(Route.model_validate(item))
+        if integration is None:
+            return None
+        routes.sort(key=lambda r: (r.is_default, r.position))
+        return IntegrationConfig(integration=integration, routes=routes, version=version)
+
+    def count_request(self, integration_id: str, window: int) -> RateCount:
+        from botocore.exceptions import ClientError
+
+        try:
+            response = self._call(
+                "update_item",
+                Key=self._item(keys.config_stamp(integration_id)),
+                UpdateExpression="SET #cur = if_not_exists(#cur, :zero) + :one REMOVE #old",
+                ConditionExpression="attribute_exists(PK)",
+                ExpressionAttributeNames={"#cur": f"rate_{window}", "#old": f"rate_{window - 2}"},
+                ExpressionAttributeValues={":zero": {"N": "0"}, ":one": {"N": "1"}},
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as error:
+            raise NotFound(integration_id) from error
+        attributes = self._plain(response["Attributes"])
+        stale = [k for k in attributes if k.startswith("rate_") and k not in (f"rate_{window}", f"rate_{window - 1}")]
+        if stale:  # left behind by idle gaps longer than a window: tidy up, rarely
+            self._call(
+                "update_item",
+                Key=self._item(keys.config_stamp(integration_id)),
+                UpdateExpression="REMOVE " + ", ".join(f"#s{i}" for i in range(len(stale))),
+                ExpressionAttributeNames={f"#s{i}": name for i, name in enumerate(stale)},
+            )
+        return RateCount(
+            current=int(attributes.get(f"rate_{window}", 1)),
+            previous=int(attributes.get(f"rate_{window - 1}", 0)),
+            config_version=int(attributes.get("config_version", 0)),
+        )
+
+    def _integration_item(self, integration: Integration) -> dict[str, Any]:
+        data = integration.model_dump(mode="json", exclude_none=True)
+        return {**data, **keys.integration(integration.id), "GSI1PK": "INTEGRATIONS",
+                "GSI1SK": f"{integration.name.lower()}#{integration.id}"}  # fmt: skip
+
+    def _route_item(self, route: Route) -> dict[str, Any]:
+        data = route.model_dump(mode="json", exclude_none=True)
+        order = f"{int(route.is_default)}#{route.position:06d}#{route.id}"
+        return {**data, **keys.route(route.integration_id, route.id), "GSI1PK": "ROUTES",
+                "GSI1SK": f"{route.integration_id}#{order}"}  # fmt: skip
+
+    def _bump_version(self, integration_id: str) -> dict[str, Any]:
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": self._item(keys.config_stamp(integration_id)),
+                "UpdateExpression": "ADD config_version :one",
+                "ConditionExpression": "attribute_exists(PK)",
+                "ExpressionAttributeValues": {":one": {"N": "1"}},
+            }
+        }
+
+    def create_integration(self, integration: Integration, default_route: Route) -> None:
+        self._transact(
+            [
+                self._put(self._integration_item(integration), "attribute_not_exists(PK)"),
+                self._put(
+                    {**keys.token(integration.token_hash), "integration_id": integration.id, "type": integration.type},
+                    "attribute_not_exists(PK)",
+                ),
+                self._put({**keys.config_stamp(integration.id), "config_version": 1}),
+                self._put(self._route_item(default_route)),
+                self._put({**keys.route_ref(default_route.id), "integration_id": integration.id}),
+            ]
+        )
+
+    def update_integration(self, integration: Integration) -> None:
+        self._transact(
+            [
+                self._put(self._integration_item(integration), "attribute_exists(PK)"),
+                self._bump_version(integration.id),
+            ]
+        )
+
+    def replace_token(self, old: Integration, new: Integration) -> None:
+        self._transact(
+            [
+                {"Delete": {"TableName": self.table, "Key": self._item(keys.token(old.token_hash))}},
+                self._put({**keys.token(new.token_hash), "integration_id": new.id, "type": new.type},
+                          "attribute_not_exists(PK)"),
+                self._put(self._integration_item(new), "attribute_exists(PK)"),
+                self._bump_version(new.id),
+            ]
+        )  # fmt: skip
+
+    def delete_integration(self, integration_id: str) -> None:
+        items = list(
+            self._query_all(
+                KeyConditionExpression="PK = :pk", ExpressionAttributeValues={":pk": {"S": f"INT#{integration_id}"}}
+            )
+        )
+        deletes: list[dict[str, str]] = []
+        for item in items:
+            deletes.append({"PK": item["PK"], "SK": item["SK"]})
+            if item["SK"] == "META":
+                deletes.append(keys.token(item["token_hash"]))
+            elif item["SK"].startswith("ROUTE#"):
+                deletes.append(keys.route_ref(item["id"]))
+        for start in range(0, len(deletes), 25):
+            self._call_batch_delete(deletes[start : start + 25])
+
+    def _call_batch_delete(self, batch: list[dict[str, str]]) -> None:
+        request = {self.table: [{"DeleteRequest": {"Key": self._item(key)}} for key in batch]}
+        while request:
+            response = self._call("batch_write_item", RequestItems=request)
+            request = response.get("UnprocessedItems") or {}
+
+    def list_integrations(self) -> list[Integration]:
+        return [
+            Integration.model_validate(item)
+            for item in self._query_all(
+                IndexName="GSI1",
+                KeyConditionExpression="GSI1PK = :pk",
+                ExpressionAttributeValues={":pk": {"S": "INTEGRATIONS"}},
+            )
+        ]
+
+    def get_route(self, route_id: str) -> Route | None:
+        ref = self._get(keys.route_ref(route_id))
+        if not ref:
+            return None
+        item = self._get(keys.route(ref["integration_id"], route_id))
+        return Route.model_validate(item) if item else None
+
+    def save_routes(self, integration_id: str, routes: list[Route], deleted: list[str] | None = None) -> None:
+        writes: list[dict[str, Any]] = []
+        for route in routes:
+            writes.append(self._put(self._route_item(route)))
+            writes.append(self._put({**keys.route_ref(route.id), "integration_id": integration_id}))
+        for route_id in deleted or []:
+            for key in (keys.route(integration_id, route_id), keys.route_ref(route_id)):
+                writes.append({"Delete": {"TableName": self.table, "Key": self._item(key)}})
+        writes.append(self._bump_version(integration_id))
+        self._transact(writes)
+
+    def list_routes(self, integration_id: str | None = None) -> list[Route]:
+        values: dict[str, Any] = {":pk": {"S": "ROUTES"}}
+        condition = "GSI1PK = :pk"
+        if integration_id:
+            condition += " AND begins_with(GSI1SK, :int)"
+            values[":int"] = {"S": f"{integration_id}#"}
+        return [
+            Route.model_validate(item)
+            for item in self._query_all(
+                IndexName="GSI1", KeyConditionExpression=condition, ExpressionAttributeValues=values
+            )
+        ]
+
+    # --- alert groups ---------------------------------------------------------------------------------------
+    def get_pointer(self, key: GroupKey) -> Pointer | None:
+        item = self._get(keys.pointer(key))
+        return Pointer(key, item["group_id"], bool(item["open"])) if item else None
+
+    def _group_item(self, group: AlertGroup) -> dict[str, Any]:
+        data = group.model_dump(mode="json", exclude_none=True, exclude={"label_states"} if not group.label_states else None)
+        created = keys.stamp(group.created_at)
+        data.update(keys.group(group.id))
+        data.update(
+            GSI1PK="GROUPS", GSI1SK=f"{created}#{group.id}",
+            GSI2PK=f"INTGROUPS#{group.integration_id}", GSI2SK=f"{created}#{group.id}",
+            GSI3PK=f"STATE#{group.state.value}", GSI3SK=f"{created}#{group.id}",
+        )  # fmt: skip
+        if group.labels:
+            data["label_pairs"] = {f"{k}:{v}" for k, v in group.labels.items()}
+        return data
+
+    def _alert_item(self, alert: Alert) -> dict[str, Any]:
+        data = alert.model_dump(mode="json", exclude_none=True, exclude={"payload"})
+        data["payload_json"] = json.dumps(alert.payload, separators=(",", ":"), ensure_ascii=False)
+        data["ttl"] = int((alert.created_at + self.retention).timestamp())
+        return {**data, **keys.alert(alert.group_id, alert.id)}
+
+    def _timeline_puts(self, entries: list[TimelineEntry]) -> list[dict[str, Any]]:
+        return [
+            # The index keeps entries of one instant in the order they were written.
+            self._put({**e.model_dump(mode="json", exclude_none=True),
+                       **keys.timeline(e.group_id, e.at, f"{i:02d}{secrets.token_hex(3)}")})
+            for i, e in enumerate(entries)
+        ]
+
+    def create_group(
+        self, group: AlertGroup, alert: Alert, timeline: list[TimelineEntry], replaces: Pointer | None
+    ) -> bool:
+        key = GroupKey(group.integration_id, group.route_id, group.distinction)
+        pointer_item = {**keys.pointer(key), "group_id": group.id, "open": group.is_open}
+        if replaces is None:
+            pointer = self._put(pointer_item, "attribute_not_exists(PK)")
+        else:
+            pointer = self._put(
+                pointer_item, "group_id = :old AND #open = :false",
+                ExpressionAttributeNames={"#open": "open"},
+                ExpressionAttributeValues={":old": {"S": replaces.group_id}, ":false": {"BOOL": False}},
+            )  # fmt: skip
+        writes = [pointer, self._put(self._group_item(group), "attribute_not_exists(PK)"), self._put(self._alert_item(alert))]
+        with self._lost_race() as lost:
+            self._transact(writes + self._timeline_puts(timeline))
+        return not lost[0]
+
+    def append_alert(self, group: GroupKey, group_id: str, alert: Alert) -> bool:
+        update = {
+            "Update": {
+                "TableName": self.table,
+                "Key": self._item(keys.group(group_id)),
+                "UpdateExpression": "ADD alerts_count :one SET last_alert_at = :at, last_alert_id = :id",
+                "ConditionExpression": "is_open = :true",
+                "ExpressionAttributeValues": {
+                    ":one": {"N": "1"}, ":true": {"BOOL": True},
+                    ":at": {"S": alert.model_dump(mode="json")["created_at"]}, ":id": {"S": alert.id},
+                },
+            }
+        }  # fmt: skip
+        with self._lost_race() as lost:
+            self._transact([update, self._put(self._alert_item(alert))])
+        return not lost[0]
+
+    def save_group(
+        self,
+        group: AlertGroup,
+        expected_version: int,
+        *,
+        alert: Alert | None = None,
+        timeline: list[TimelineEntry] | None = None,
+        pointer: PointerChange | None = None,
+    ) -> bool:
+        data = group.model_dump(mode="json", include=set(_STATE_FIELDS))
+        sets = [f"#{name} = :{name}" for name in _STATE_FIELDS if data[name] is not None]
+        removes = [f"#{name}" for name in _STATE_FIELDS if data[name] is None]
+        names = {f"#{name}": name for name in _STATE_FIELDS}
+        values: dict[str, Any] = {f":{name}": self._ser(data[name]) for name in _STATE_FIELDS if data[name] is not None}
+        sets.append("GSI3PK = :state")
+        values[":state"] = {"S": f"STATE#{group.state.value}"}
+        adds = ["version :one"]
+        values[":one"] = {"N": "1"}
+        values[":expected"] = {"N": str(expected_version)}
+        if alert is not None:
+            adds.append("alerts_count :one")
+            sets += ["last_alert_at = :last_at", "last_alert_id = :last_id"]
+            values[":last_at"] = {"S": alert.model_dump(mode="json")["created_at"]}
+            values[":last_id"] = {"S": alert.id}
+        expression = "SET " + ", ".join(sets) + " ADD " + ", ".join(adds)
+        if removes:
+            expression += " REMOVE " + ", ".join(removes)
+        writes: list[dict[str, Any]] = [
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": self._item(keys.group(group.id)),
+                    "UpdateExpression": expression,
+                    "ConditionExpression": "attribute_exists(PK) AND (attribute_not_exists(version) OR version = :expected)"
+                    if expected_version == 0 else "version = :expected",
+                    "ExpressionAttributeNames": names,
+                    "ExpressionAttributeValues": values,
+                }
+            }
+        ]  # fmt: skip
+        if alert is not None:
+            writes.append(self._put(self._alert_item(alert)))
+        if pointer is not None:
+            key = GroupKey(group.integration_id, group.route_id, group.distinction)
+            writes.append(self._pointer_change(key, group.id, pointer))
+        writes += self._timeline_puts(timeline or [])
+        with self._lost_race() as lost:
+            self._transact(writes)
+        if lost[0] and pointer == "reopen":
+            # The key has a newer group: reopening this one for grouping is not possible; save the rest.
+            return self.save_group(group.model_copy(update={"is_open": False}), expected_version, alert=alert,
+                                   timeline=timeline)  # fmt: skip
+        return not lost[0]
+
+    def _pointer_change(self, key: GroupKey, group_id: str, change: PointerChange) -> dict[str, Any]:
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": self._item(keys.pointer(key)),
+                "UpdateExpression": "SET #open = :open",
+                "ConditionExpression": "group_id = :gid",
+                "ExpressionAttributeNames": {"#open": "open"},
+                "ExpressionAttributeValues": {":open": {"BOOL": change == "reopen"}, ":gid": {"S": group_id}},
+            }
+        }
+
+    def get_group(self, group_id: str) -> AlertGroup | None:
+        item = self._get(keys.group(group_id))
+        return AlertGroup.model_validate(item) if item else None
+
+    def _group_query(self, filters: GroupFilter) -> dict[str, Any]:
+        if filters.state:
+            index, pk_name, sk_name, pk = "GSI3", "GSI3PK", "GSI3SK", f"STATE#{filters.state}"
+        elif filters.integration_id:
+            index, pk_name, sk_name, pk = "GSI2", "GSI2PK", "GSI2SK", f"INTGROUPS#{filters.integration_id}"
+        else:
+            index, pk_name, sk_name, pk = "GSI1", "GSI1PK", "GSI1SK", "GROUPS"
+        values: dict[str, Any] = {":pk": {"S": pk}}
+        condition = f"{pk_name} = :pk"
+        if filters.started_after or filters.started_before:
+            low = keys.stamp(filters.started_after) if filters.started_after else "0"
+            high = keys.stamp(filters.started_before) + "~" if filters.started_before else "~"
+            condition += f" AND {sk_name} BETWEEN :low AND :high"
+            values.update({":low": {"S": low}, ":high": {"S": high}})
+        clauses: list[str] = []
+        for name, value in (
+            ("integration_id", filters.integration_id), ("route_id", filters.route_id), ("team_id", filters.team_id)
+        ):  # fmt: skip
+            if value and not (name == "integration_id" and index == "GSI2"):
+                clauses.append(f"{name} = :{name}")
+                values[f":{name}"] = {"S": value}
+        for i, (label_key, label_value) in enumerate(filters.labels):
+            clauses.append(f"contains(label_pairs, :label{i})")
+            values[f":label{i}"] = {"S": f"{label_key}:{label_value}"}
+        if filters.ids:
+            placeholders = [f":gid{i}" for i in range(len(filters.ids))]
+            clauses.append(f"id IN ({', '.join(placeholders)})")
+            values.update({p: {"S": gid} for p, gid in zip(placeholders, filters.ids, strict=True)})
+        query: dict[str, Any] = {
+            "IndexName": index, "KeyConditionExpression": condition, "ExpressionAttributeValues": values,
+            "ScanIndexForward": False,
+        }  # fmt: skip
+        if clauses:
+            query["FilterExpression"] = " AND ".join(clauses)
+        query["_keys"] = (pk_name, sk_name)
+        return query
+
+    def _page(self, query: dict[str, Any], limit: int, cursor: str | None, parse: Callable[[dict[str, Any]], T],
+              key_names: tuple[str, ...]) -> Page[T]:  # fmt: skip
+        if cursor:
+            query["ExclusiveStartKey"] = _decode_cursor(cursor)
+        found: list[dict[str, Any]] = []
+        query["Limit"] = max(limit, 10) if "FilterExpression" in query else limit + 1
+        while True:
+            response = self._call("query", **query)
+            found += [self._plain(i) for i in response.get("Items", [])]
+            if len(found) > limit or "LastEvaluatedKey" not in response:
+                break
+            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        items = found[:limit]
+        more = len(found) > limit or "LastEvaluatedKey" in response
+        next_cursor = _encode_cursor({k: self._ser(items[-1][k]) for k in key_names}) if items and more else None
+        return Page([parse(i) for i in items], next_cursor)
+
+    def list_groups(self, filters: GroupFilter, limit: int, cursor: str | None) -> Page[AlertGroup]:
+        query = self._group_query(filters)
+        pk_name, sk_name = query.pop("_keys")
+        return self._page(query, limit, cursor, AlertGroup.model_validate, ("PK", "SK", pk_name, sk_name))
+
+    def count_groups(self, filters: GroupFilter) -> int:
+        query = self._group_query(filters)
+        query.pop("_keys")
+        query["Select"] = "COUNT"
+        total = 0
+        while True:
+            response = self._call("query", **query)
+            total += response["Count"]
+            if "LastEvaluatedKey" not in response:
+                return total
+            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def list_alerts(self, group_id: str, limit: int, cursor: str | None) -> Page[Alert]:
+        query = {
+            "KeyConditionExpression": "PK = :pk AND begins_with(SK, :alert)",
+            "ExpressionAttributeValues": {":pk": {"S": f"GROUP#{group_id}"}, ":alert": {"S": "ALERT#"}},
+            "ScanIndexForward": False,
+        }
+        return self._page(query, limit, cursor, _alert_from_item, ("PK", "SK"))
+
+    def get_alerts(self, pairs: list[tuple[str, str]]) -> dict[str, Alert]:
+        found: dict[str, Alert] = {}
+        unique = list(dict.fromkeys(pairs))
+        for start in range(0, len(unique), 100):
+            request = {self.table: {"Keys": [self._item(keys.alert(g, a)) for g, a in unique[start : start + 100]]}}
+            while request:
+                response = self._call("batch_get_item", RequestItems=request)
+                for item in response.get("Responses", {}).get(self.table, []):
+                    alert = _alert_from_item(self._plain(item))
+                    found[alert.id] = alert
+                request = response.get("UnprocessedKeys") or {}
+        return found
+
+    def get_timeline(self, group_id: str) -> list[TimelineEntry]:
+        return [
+            TimelineEntry.model_validate(item)
+            for item in self._query_all(
+                KeyConditionExpression="PK = :pk AND begins_with(SK, :log)",
+                ExpressionAttributeValues={":pk": {"S": f"GROUP#{group_id}"}, ":log": {"S": "LOG#"}},
+            )
+        ]
+
+    def _group_item_keys(self, group_id: str, prefix: str = "") -> list[dict[str, str]]:
+        values: dict[str, Any] = {":pk": {"S": f"GROUP#{group_id}"}}
+        condition = "PK = :pk"
+        if prefix:
+            condition += " AND begins_with(SK, :prefix)"
+            values[":prefix"] = {"S": prefix}
+        return [
+            {"PK": i["PK"], "SK": i["SK"]}
+            for i in self._query_all(
+                KeyConditionExpression=condition, ExpressionAttributeValues=values, ProjectionExpression="PK, SK"
+            )
+        ]
+
+    def delete_group(self, group_id: str) -> None:
+        group = self.get_group(group_id)
+        if group is None:
+            return
+        key = GroupKey(group.integration_id, group.route_id, group.distinction)
+        with self._lost_race():
+            self._call(
+                "delete_item", Key=self._item(keys.pointer(key)), ConditionExpression="group_id = :gid",
+                ExpressionAttributeValues={":gid": {"S": group_id}},
+            )  # fmt: skip
+        item_keys = self._group_item_keys(group_id)
+        for start in range(0, len(item_keys), 25):
+            self._call_batch_delete(item_keys[start : start + 25])
+
+    def wipe_alerts(self, group_id: str, note: str) -> None:
+        for key in self._group_item_keys(group_id, "ALERT#"):
+            self._call(
+                "update_item", Key=self._item(key),
+                UpdateExpression="SET payload_json = :empty, title = :note REMOVE message, image_url",
+                ExpressionAttributeValues={":empty": {"S": "{}"}, ":note": {"S": note}},
+            )  # fmt: skip
+
+    # --- access -------------------------------------------------------------------------------------------
+    def get_api_key(self, key_hash: str) -> ApiKey | None:
+        item = self._get(keys.api_key(key_hash), consistent=False)
+        if not item:
+            return None
+        return ApiKey(
+            key_hash=key_hash, user_id=item["user_id"], role=item["role"], name=item.get("name", ""),
+            prefix=item.get("prefix", ""), created_at=datetime.fromisoformat(item["created_at"]),
+        )  # fmt: skip
+
+    def put_api_key(self, key: ApiKey) -> None:
+        self._call(
+            "put_item",
+            Item=self._item(
+                {
+                    **keys.api_key(key.key_hash), "user_id": key.user_id, "role": key.role, "name": key.name,
+                    "prefix": key.prefix, "created_at": key.created_at.astimezone(UTC).isoformat(),
+                }
+            ),
+        )  # fmt: skip
+
+
+def _alert_from_item(item: dict[str, Any]) -> Alert:
+    item["payload"] = json.loads(item.pop("payload_json", "null"))
+    return Alert.model_validate(item)
+
+
+def _encode_cursor(key: Item) -> str:
+    return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> Item:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        key = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, json.JSONDecodeError) as error:
+        raise ValueError("invalid cursor") from error
+    if not isinstance(key, dict):
+        raise ValueError("invalid cursor")
+    return key
