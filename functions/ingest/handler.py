@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -13,7 +14,7 @@ from oncall.ingest import IngestService
 from oncall.store.dynamodb import DynamoStore
 
 logger = Logger()
-metrics = Metrics()
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Tocsin"))
 _service: IngestService | None = None
 
 
