@@ -43,10 +43,10 @@ def is_silenced(group: AlertGroup, now: datetime) -> bool:
 
 
 def acknowledge(group: AlertGroup, by: str, now: datetime) -> Transition:
-    if group.acknowledged:
-        raise ActionError("Can't acknowledge an acknowledged alert group")
     if group.resolved:
         raise ActionError("Can't acknowledge a resolved alert group")
+    if group.acknowledged:
+        raise ActionError("Can't acknowledge an acknowledged alert group")
     changed = _unsilenced(group).model_copy(
         update={"acknowledged": True, "acknowledged_at": now, "acknowledged_by": by}
     )
