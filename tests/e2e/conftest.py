@@ -1,0 +1,22 @@
+"""End-to-end tests start the real local stack (``python -m local``) once per session."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from local.stack import LocalStack
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[LocalStack]:
+    with LocalStack() as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def client(stack: LocalStack) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=stack.base_url, headers={"Authorization": stack.api_key}, timeout=10) as http:
+        yield http
