@@ -1,0 +1,88 @@
+"""Deployment settings of the Tocsin stack.
+
+Each setting is read from CDK context first (``cdk deploy -c rate_limit=600/300`` or ``cdk.json`` ->
+``context``), then from the environment variable ``TOCSIN_<KEY>`` (upper case), then the default below.
+
+| key                   | default    | meaning                                                                 |
+|-----------------------|------------|-------------------------------------------------------------------------|
+| ``retention_days``    | 30         | raw alerts expire (DynamoDB TTL) after this many days; groups are kept  |
+| ``rate_limit``        | ``300/300``| per-integration ingest limit, ``<requests>/<seconds>``                  |
+| ``log_retention_days``| 30         | CloudWatch Logs retention of function and access logs (a valid value)   |
+| ``api_throttle_rate`` | 100        | HTTP API stage steady-state limit, requests per second                  |
+| ``api_throttle_burst``| 200        | HTTP API stage burst limit                                              |
+| ``alarm_email``       | (none)     | optional address subscribed to the alarm topic                          |
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+_RATE_LIMIT = re.compile(r"^[1-9][0-9]*/[1-9][0-9]*$")
+# CloudWatch Logs retention periods (days) -> aws_logs.RetentionDays member.
+_RETENTION_NAMES = {
+    1: "ONE_DAY", 3: "THREE_DAYS", 5: "FIVE_DAYS", 7: "ONE_WEEK", 14: "TWO_WEEKS", 30: "ONE_MONTH",
+    60: "TWO_MONTHS", 90: "THREE_MONTHS", 120: "FOUR_MONTHS", 150: "FIVE_MONTHS", 180: "SIX_MONTHS",
+    365: "ONE_YEAR", 400: "THIRTEEN_MONTHS", 545: "EIGHTEEN_MONTHS", 731: "TWO_YEARS", 1096: "THREE_YEARS",
+    1827: "FIVE_YEARS", 2192: "SIX_YEARS", 2557: "SEVEN_YEARS", 2922: "EIGHT_YEARS", 3288: "NINE_YEARS",
+    3653: "TEN_YEARS",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class TocsinConfig:
+    retention_days: int = 30
+    rate_limit: str = "300/300"
+    log_retention_days: int = 30
+    api_throttle_rate: float = 100.0
+    api_throttle_burst: int = 200
+    alarm_email: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.retention_days < 1:
+            raise ValueError(f"retention_days must be >= 1, got {self.retention_days}")
+        if not _RATE_LIMIT.match(self.rate_limit):
+            raise ValueError(
+                f"rate_limit must look like '<requests>/<seconds>', e.g. '300/300', got {self.rate_limit!r}"
+            )
+        if self.api_throttle_rate <= 0 or self.api_throttle_burst < 1:
+            raise ValueError("api_throttle_rate must be > 0 and api_throttle_burst >= 1")
+        _ = self.log_retention  # validates log_retention_days
+
+    @property
+    def log_retention(self) -> logs.RetentionDays:
+        try:
+            return getattr(logs.RetentionDays, _RETENTION_NAMES[self.log_retention_days])
+        except KeyError:
+            raise ValueError(
+                f"log_retention_days must be one of {sorted(_RETENTION_NAMES)}, got {self.log_retention_days}"
+            ) from None
+
+    @classmethod
+    def from_scope(cls, scope: Construct) -> TocsinConfig:
+        """Settings from the CDK context of ``scope``, the ``TOCSIN_*`` environment, then the defaults."""
+
+        def get(key: str) -> Any:
+            value = scope.node.try_get_context(key)
+            if value is None:
+                value = os.environ.get(f"TOCSIN_{key.upper()}")
+            return value
+
+        values: dict[str, Any] = {}
+        for key, convert in (
+            ("retention_days", int),
+            ("rate_limit", str),
+            ("log_retention_days", int),
+            ("api_throttle_rate", float),
+            ("api_throttle_burst", int),
+            ("alarm_email", str),
+        ):
+            raw = get(key)
+            if raw is not None and raw != "":
+                values[key] = convert(raw)
+        return cls(**values)

@@ -1,0 +1,155 @@
+"""The public HTTP API and the two functions behind it: ``ingest`` (monitor webhooks) and ``api`` (management).
+
+Routes come from ``oncall.http_routes.ROUTES`` (the local gateway serves the same list). One HTTP API with a
+``$default`` stage (auto-deploy, stage-wide throttling, JSON access logs without the request path, because
+the path carries the integration's secret token).
+"""
+
+from __future__ import annotations
+
+import json
+
+import jsii
+from aws_cdk import Acknowledgment, RemovalPolicy, Validations
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_apigatewayv2 as apigwv2
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk.aws_apigatewayv2_integrations import HttpLambdaIntegration
+from constructs import Construct
+
+from infra.config import TocsinConfig
+from infra.data import DataStore
+from infra.functions import FunctionSpec, TocsinFunction
+from infra.sources import http_routes
+
+INGEST = FunctionSpec(
+    name="ingest",
+    description="Tocsin ingest: POST /integrations/v1/{type}/{token} -> alert stored and grouped",
+    memory_mb=512,
+    timeout_seconds=10,
+)
+API = FunctionSpec(
+    name="api",
+    description="Tocsin management REST API /api/v1 (API-key auth)",
+    memory_mb=512,
+    timeout_seconds=29,  # the HTTP API integration timeout is 30 s
+)
+SPECS = {spec.name: spec for spec in (INGEST, API)}
+# Table access per function (least privilege, see infra/data.py).
+GRANTS = {"ingest": DataStore.grant_ingest, "api": DataStore.grant_read_write}
+
+# Why each function authenticates its own routes (cdk-nag AwsSolutions-APIG4, acknowledged per route).
+ROUTE_AUTH_REASONS = {
+    "ingest": (
+        "Ingest URLs authenticate by the secret integration token in the path, like every monitoring webhook "
+        "(Alertmanager, Grafana, Zabbix cannot sign requests); the function compares the token's SHA-256 "
+        "with the stored hash and answers 403 to unknown tokens."
+    ),
+    "api": (
+        "The management API authenticates OnCall-compatible API keys ('Authorization: <key>') in the function: "
+        "keys are stored hashed, compared in constant time and carry the admin/editor/viewer role checked "
+        "per endpoint; an HTTP API authorizer cannot express the role checks."
+    ),
+}
+
+_ACCESS_LOG_FORMAT = json.dumps(
+    {
+        "requestId": "$context.requestId",
+        "ip": "$context.identity.sourceIp",
+        "requestTime": "$context.requestTime",
+        "httpMethod": "$context.httpMethod",
+        "routeKey": "$context.routeKey",  # the route template, never the path (it holds the token)
+        "status": "$context.status",
+        "protocol": "$context.protocol",
+        "responseLength": "$context.responseLength",
+        "responseLatency": "$context.responseLatency",
+        "integrationStatus": "$context.integrationStatus",
+        "integrationLatency": "$context.integrationLatency",
+        "integrationError": "$context.integrationErrorMessage",
+        "userAgent": "$context.identity.userAgent",
+    },
+    separators=(",", ":"),
+)
+
+
+@jsii.implements(apigwv2.IAccessLogSettings)
+class _AccessLogSettings:
+    def __init__(self, destination: apigwv2.IAccessLogDestination, log_format: apigw.AccessLogFormat) -> None:
+        self._destination = destination
+        self._format = log_format
+
+    @property
+    def destination(self) -> apigwv2.IAccessLogDestination:
+        return self._destination
+
+    @property
+    def format(self) -> apigw.AccessLogFormat:
+        return self._format
+
+
+class IngestApi(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        data: DataStore,
+        layer: lambda_.ILayerVersion,
+        config: TocsinConfig,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.functions: dict[str, TocsinFunction] = {}
+        for name in dict.fromkeys(route.function for route in http_routes.ROUTES):
+            if name not in SPECS or name not in GRANTS:
+                raise ValueError(
+                    f"http_routes.ROUTES names function {name!r}, which infra/ingest_api.py does not define"
+                )
+            fn = TocsinFunction(
+                self, name.capitalize(), spec=SPECS[name], layer=layer, table_name=data.table.table_name, config=config
+            )
+            GRANTS[name](data, fn.function)
+            self.functions[name] = fn
+
+        self.http_api = apigwv2.HttpApi(
+            self,
+            "Gateway",
+            description="Tocsin: monitor webhooks (/integrations/v1) and the management API (/api/v1)",
+            create_default_stage=False,
+        )
+        self.access_logs = logs.LogGroup(
+            self, "AccessLogs", retention=config.log_retention, removal_policy=RemovalPolicy.DESTROY
+        )
+        self.stage = apigwv2.HttpStage(
+            self,
+            "DefaultStage",
+            http_api=self.http_api,
+            auto_deploy=True,
+            throttle=apigwv2.ThrottleSettings(
+                rate_limit=config.api_throttle_rate, burst_limit=config.api_throttle_burst
+            ),
+            access_log_settings=_AccessLogSettings(
+                apigwv2.LogGroupLogDestination(self.access_logs), apigw.AccessLogFormat.custom(_ACCESS_LOG_FORMAT)
+            ),
+        )
+
+        integrations = {
+            name: HttpLambdaIntegration(f"{name.capitalize()}Integration", fn.function)
+            for name, fn in self.functions.items()
+        }
+        self.routes: dict[str, apigwv2.HttpRoute] = {}
+        for route in http_routes.ROUTES:
+            (created,) = self.http_api.add_routes(
+                path=route.path,
+                methods=[apigwv2.HttpMethod[route.method]],
+                integration=integrations[route.function],
+            )
+            Validations.of(created).acknowledge(
+                Acknowledgment(id="AwsSolutions::AwsSolutions-APIG4", reason=ROUTE_AUTH_REASONS[route.function])
+            )
+            self.routes[f"{route.method} {route.path}"] = created
+
+    @property
+    def url(self) -> str:
+        """Base URL of the API (``https://<id>.execute-api.<region>.amazonaws.com/``)."""
+        return self.stage.url

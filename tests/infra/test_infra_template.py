@@ -1,0 +1,257 @@
+"""Assertions on the synthesized ``Tocsin`` template (built once per session in conftest.py)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_cdk.assertions import Match
+from infra_testlib import Synthesized
+
+from infra.data import INGEST_TABLE_ACTIONS, READ_WRITE_TABLE_ACTIONS
+from infra.sources import http_routes, schema
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _policy_statements(synth: Synthesized, role_logical_id: str) -> list[dict[str, Any]]:
+    statements = []
+    for policy in synth.resources("AWS::IAM::Policy").values():
+        if {"Ref": role_logical_id} in policy["Properties"]["Roles"]:
+            statements += policy["Properties"]["PolicyDocument"]["Statement"]
+    return statements
+
+
+def _actions(statements: list[dict[str, Any]], prefix: str = "") -> set[str]:
+    return {a for s in statements for a in _as_list(s["Action"]) if a.startswith(prefix)}
+
+
+def _function(synth: Synthesized, name: str) -> Any:
+    return synth.stack.ingest_api.functions[name]
+
+
+# --- data ---------------------------------------------------------------------------------------------------
+
+
+def test_table_matches_schema(synth: Synthesized) -> None:
+    (table,) = synth.resources("AWS::DynamoDB::Table").values()
+    props = table["Properties"]
+    request = schema.create_table_request("ignored")
+    assert props["KeySchema"] == request["KeySchema"]
+    assert props["KeySchema"] == [
+        {"AttributeName": schema.PK, "KeyType": "HASH"},
+        {"AttributeName": schema.SK, "KeyType": "RANGE"},
+    ]
+    key = lambda d: d["AttributeName"]  # noqa: E731
+    assert sorted(props["AttributeDefinitions"], key=key) == sorted(request["AttributeDefinitions"], key=key)
+    assert props["GlobalSecondaryIndexes"] == request["GlobalSecondaryIndexes"]
+    assert [
+        (g["IndexName"], *(k["AttributeName"] for k in g["KeySchema"])) for g in props["GlobalSecondaryIndexes"]
+    ] == [tuple(index) for index in schema.INDEXES]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["TimeToLiveSpecification"] == {"AttributeName": schema.TTL_ATTRIBUTE, "Enabled": True}
+    assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert props["SSESpecification"] == {"SSEEnabled": True}  # AWS-managed key
+    assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
+
+
+# --- layer --------------------------------------------------------------------------------------------------
+
+
+def test_layer_is_python312_arm64_and_holds_oncall_and_deps(synth: Synthesized) -> None:
+    ((_layer_id, layer),) = synth.resources("AWS::Lambda::LayerVersion").items()
+    assert layer["Properties"]["CompatibleRuntimes"] == ["python3.12"]
+    assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
+    assets = json.loads(next(synth.outdir.glob("Tocsin.assets.json")).read_text())["files"]
+    (asset,) = [a for a in assets.values() if a.get("displayName") == "CoreLayer/Layer/Code"]
+    root = synth.outdir / asset["source"]["path"] / "python"
+    assert (root / "oncall" / "store" / "schema.py").is_file()
+    assert (root / "oncall" / "http_routes.py").is_file()
+    for dist in ("aws_lambda_powertools", "boto3", "jinja2", "pydantic", "pydantic_core", "regex"):
+        assert (root / dist).is_dir(), dist
+    assert list(root.glob("pydantic_core/_pydantic_core.cpython-312-aarch64-linux-gnu.so")), "cp312 arm64 wheel"
+    assert not list(root.rglob("__pycache__"))
+
+
+def test_every_function_is_python312_arm64_with_the_layer_and_env(synth: Synthesized) -> None:
+    (layer_id,) = synth.resources("AWS::Lambda::LayerVersion")
+    (table_id,) = synth.resources("AWS::DynamoDB::Table")
+    functions = synth.resources("AWS::Lambda::Function")
+    assert len(functions) == len(synth.stack.ingest_api.functions) >= 2
+    for fn in functions.values():
+        props = fn["Properties"]
+        assert props["Runtime"] == "python3.12"
+        assert props["Architectures"] == ["arm64"]
+        assert props["Layers"] == [{"Ref": layer_id}]
+        assert props["Handler"] == "handler.handler"
+        assert 10 <= props["Timeout"] <= 29
+        env = props["Environment"]["Variables"]
+        assert env[schema.TABLE_NAME_ENV] == {"Ref": table_id}
+        assert env["POWERTOOLS_METRICS_NAMESPACE"] == "Tocsin"
+        assert env["POWERTOOLS_SERVICE_NAME"].startswith("tocsin-")
+        assert env["TOCSIN_RETENTION_DAYS"] == "30"
+        assert env["TOCSIN_RATE_LIMIT"] == "300/300"
+        assert "Ref" in props["LoggingConfig"]["LogGroup"]  # explicit log group, no logRetention custom resource
+    ingest = functions[synth.logical_id(_function(synth, "ingest").function)]
+    assert ingest["Properties"]["MemorySize"] == 512
+
+
+def test_log_groups_have_retention_and_no_log_retention_custom_resource(synth: Synthesized) -> None:
+    groups = synth.resources("AWS::Logs::LogGroup")
+    assert len(groups) == len(synth.stack.ingest_api.functions) + 1  # one per function + API access logs
+    assert all(g["Properties"]["RetentionInDays"] == 30 for g in groups.values())
+    assert not synth.resources("Custom::LogRetention")
+
+
+# --- IAM ----------------------------------------------------------------------------------------------------
+
+
+def test_ingest_role_is_least_privilege(synth: Synthesized) -> None:
+    fn = _function(synth, "ingest")
+    statements = _policy_statements(synth, synth.logical_id(fn.role))
+    dynamodb = _actions(statements, "dynamodb:")
+    assert dynamodb == set(INGEST_TABLE_ACTIONS)
+    assert {
+        "dynamodb:GetItem",
+        "dynamodb:Query",
+        "dynamodb:UpdateItem",
+        "dynamodb:PutItem",
+        "dynamodb:ConditionCheckItem",
+    } <= dynamodb
+    assert not {a for a in dynamodb if "*" in a}
+    assert not dynamodb & {"dynamodb:Scan", "dynamodb:DeleteTable", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
+    assert _actions(statements) - dynamodb == {"logs:CreateLogStream", "logs:PutLogEvents"}
+    # Index access is Query only, one ARN per index of schema.py (no index/* wildcard).
+    (index_statement,) = [s for s in statements if any("/index/" in json.dumps(r) for r in _as_list(s["Resource"]))]
+    assert _as_list(index_statement["Action"]) == ["dynamodb:Query"]
+    index_names = [r["Fn::Join"][1][1].removeprefix("/index/") for r in index_statement["Resource"]]
+    assert sorted(index_names) == sorted(name for name, _pk, _sk in schema.INDEXES)
+    assert len(index_statement["Resource"]) == len(schema.INDEXES)
+
+
+def test_api_role_reads_and_writes_items_only(synth: Synthesized) -> None:
+    fn = _function(synth, "api")
+    dynamodb = _actions(_policy_statements(synth, synth.logical_id(fn.role)), "dynamodb:")
+    assert dynamodb == set(READ_WRITE_TABLE_ACTIONS)
+    assert not dynamodb & {"dynamodb:*", "dynamodb:Scan", "dynamodb:DeleteTable", "dynamodb:UpdateTable"}
+
+
+def test_no_wildcards_and_no_managed_policies(synth: Synthesized) -> None:
+    for role in synth.resources("AWS::IAM::Role").values():
+        assert "ManagedPolicyArns" not in role["Properties"]  # no AWSLambdaBasicExecutionRole
+    for policy in synth.resources("AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            assert all("*" not in a for a in _as_list(statement["Action"])), statement
+            assert all("*" not in json.dumps(r) for r in _as_list(statement["Resource"])), statement
+
+
+# --- HTTP API -----------------------------------------------------------------------------------------------
+
+
+def test_every_route_of_http_routes_exists_and_targets_its_function(synth: Synthesized) -> None:
+    routes = {
+        r["Properties"]["RouteKey"]: r["Properties"] for r in synth.resources("AWS::ApiGatewayV2::Route").values()
+    }
+    assert set(routes) == {f"{r.method} {r.path}" for r in http_routes.ROUTES}
+    assert {"POST /integrations/v1/{type}/{token}", "ANY /api/v1/{proxy+}"} <= set(routes)
+    integrations = synth.resources("AWS::ApiGatewayV2::Integration")
+    for route in http_routes.ROUTES:
+        target = routes[f"{route.method} {route.path}"]["Target"]
+        integration_id = target["Fn::Join"][1][1]["Ref"]
+        integration = integrations[integration_id]["Properties"]
+        assert integration["IntegrationType"] == "AWS_PROXY"
+        assert integration["PayloadFormatVersion"] == "2.0"
+        fn_id = synth.logical_id(_function(synth, route.function).function)
+        assert integration["IntegrationUri"] == {"Fn::GetAtt": [fn_id, "Arn"]}
+
+
+def test_default_stage_throttles_and_logs_without_the_token_path(synth: Synthesized) -> None:
+    (stage,) = synth.resources("AWS::ApiGatewayV2::Stage").values()
+    props = stage["Properties"]
+    assert props["StageName"] == "$default"
+    assert props["AutoDeploy"] is True
+    assert props["DefaultRouteSettings"] == {"ThrottlingBurstLimit": 200, "ThrottlingRateLimit": 100}
+    log_format = props["AccessLogSettings"]["Format"]
+    assert "$context.requestId" in log_format
+    assert "$context.path" not in log_format  # the path holds the integration token
+    json.loads(log_format)
+    (access_logs_id,) = [k for k in synth.resources("AWS::Logs::LogGroup") if "AccessLogs" in k]
+    assert props["AccessLogSettings"]["DestinationArn"] == {"Fn::GetAtt": [access_logs_id, "Arn"]}
+
+
+# --- observability and outputs ------------------------------------------------------------------------------
+
+
+def test_alarms_on_function_errors_throttles_and_api_5xx_notify_the_ssl_only_topic(synth: Synthesized) -> None:
+    (topic_id,) = synth.resources("AWS::SNS::Topic")
+    alarms = list(synth.resources("AWS::CloudWatch::Alarm").values())
+    watched = {
+        (a["Properties"]["Namespace"], a["Properties"]["MetricName"], json.dumps(a["Properties"]["Dimensions"]))
+        for a in alarms
+    }
+    for name, fn in synth.stack.ingest_api.functions.items():
+        dims = json.dumps([{"Name": "FunctionName", "Value": {"Ref": synth.logical_id(fn.function)}}])
+        assert ("AWS/Lambda", "Errors", dims) in watched, name
+        assert ("AWS/Lambda", "Throttles", dims) in watched, name
+    api_id = synth.logical_id(synth.stack.ingest_api.http_api)
+    assert ("AWS/ApiGateway", "5xx", json.dumps([{"Name": "ApiId", "Value": {"Ref": api_id}}])) in watched
+    for alarm in alarms:
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic_id}]
+        assert alarm["Properties"]["TreatMissingData"] == "notBreaching"
+    synth.template.has_resource_properties(
+        "AWS::SNS::TopicPolicy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [Match.object_like({"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}})]
+                )
+            }
+        },
+    )
+
+
+def test_outputs(synth: Synthesized) -> None:
+    outputs = synth.template_json["Outputs"]
+    (table_id,) = synth.resources("AWS::DynamoDB::Table")
+    assert outputs["TableName"]["Value"] == {"Ref": table_id}
+    url = outputs["ApiUrl"]["Value"]["Fn::Join"][1]
+    assert url[0] == "https://" and url[-1] == "/"
+
+
+# --- checks -------------------------------------------------------------------------------------------------
+
+# Every acknowledgement is individual and justified in the construct that needs it.
+EXPECTED_ACKNOWLEDGEMENTS = {
+    ("AwsSolutions-APIG4", "Tocsin/Http/Gateway/POST--integrations--v1--{type}--{token}/Resource"),
+    ("AwsSolutions-APIG4", "Tocsin/Http/Gateway/ANY--api--v1--{proxy+}/Resource"),
+    ("AwsSolutions-L1", "Tocsin/Http/Ingest/Function/Resource"),
+    ("AwsSolutions-L1", "Tocsin/Http/Api/Function/Resource"),
+}
+
+
+def test_cdk_nag_has_no_unacknowledged_findings(synth: Synthesized) -> None:
+    report = json.dumps(synth.nag_report, indent=1) if synth.nag_report else "(no report)"
+    assert synth.nag_error is None, f"cdk-nag AwsSolutions failed: {synth.nag_error}\n{report}"
+    assert synth.nag_report is not None
+    (plugin,) = synth.nag_report["pluginReports"]
+    assert plugin["pluginName"] == "AwsSolutions"
+    assert plugin["conclusion"] == "success"
+    assert plugin["violations"] == []
+    acknowledged = set()
+    for suppressed in plugin["suppressedViolations"]:
+        assert len(suppressed["reason"]) > 60, suppressed  # a concrete reason, not a placeholder
+        for construct in suppressed["violatingConstructs"]:
+            acknowledged.add((suppressed["ruleName"], construct["constructPath"]))
+    assert acknowledged == EXPECTED_ACKNOWLEDGEMENTS
+
+
+def test_cfn_lint_is_clean(synth: Synthesized) -> None:
+    from cfnlint.api import ManualArgs, lint
+
+    matches = lint(
+        json.dumps(synth.template_json),
+        config=ManualArgs(ignore_checks=["W3005"]),
+    )
+    assert not matches, "\n".join(str(m) for m in matches)

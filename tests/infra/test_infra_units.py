@@ -1,0 +1,60 @@
+"""Fast checks of the configuration and of the layer bundling helpers (no synth)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from infra import layer
+from infra.config import TocsinConfig
+
+
+def test_config_defaults_and_validation() -> None:
+    config = TocsinConfig()
+    assert (config.retention_days, config.rate_limit, config.log_retention_days) == (30, "300/300", 30)
+    with pytest.raises(ValueError, match="rate_limit"):
+        TocsinConfig(rate_limit="300 per 5 min")
+    with pytest.raises(ValueError, match="log_retention_days"):
+        TocsinConfig(log_retention_days=31)
+    with pytest.raises(ValueError, match="retention_days"):
+        TocsinConfig(retention_days=0)
+
+
+def test_layer_hash_follows_requirements_and_package(tmp_path: Path) -> None:
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("jinja2==3.1.6\n")
+    package = tmp_path / "oncall"
+    package.mkdir()
+    (package / "mod.py").write_text("X = 1\n")
+    first = layer.layer_asset_hash(requirements, package)
+    (package / "__pycache__").mkdir()
+    (package / "__pycache__" / "mod.cpython-312.pyc").write_bytes(b"junk")
+    assert layer.layer_asset_hash(requirements, package) == first  # caches do not change the layer
+    (package / "mod.py").write_text("X = 2\n")
+    second = layer.layer_asset_hash(requirements, package)
+    assert second != first
+    key = layer.dependencies_key(requirements)
+    requirements.write_text("jinja2==3.1.5\n")
+    assert layer.dependencies_key(requirements) != key
+    assert layer.layer_asset_hash(requirements, package) != second
+
+
+def test_local_bundling_uses_the_cache_without_pip(tmp_path: Path) -> None:
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("not-installable-offline==0.0.0\n")
+    package = tmp_path / "oncall"
+    (package / "__pycache__").mkdir(parents=True)
+    (package / "__init__.py").write_text('"""pkg"""\n')
+    (package / "__pycache__" / "x.pyc").write_bytes(b"junk")
+    cache = tmp_path / "cache"
+    site = cache / layer.dependencies_key(requirements) / "site"
+    (site / "dep").mkdir(parents=True)
+    (site / "dep" / "__init__.py").write_text("")
+    out = tmp_path / "out"
+    out.mkdir()
+    bundler = layer.LocalLayerBundling(requirements=requirements, package=package, cache_root=cache)
+    assert bundler.try_bundle(str(out)) is True
+    assert (out / "python" / "dep" / "__init__.py").is_file()
+    assert (out / "python" / "oncall" / "__init__.py").is_file()
+    assert not (out / "python" / "oncall" / "__pycache__").exists()
