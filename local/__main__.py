@@ -34,6 +34,12 @@ from local import REPO_ROOT
 from local.dynamodb import DynamoDBLocal, boto_env, ensure_table
 
 log = logging.getLogger("local")
+# Lambda settings of the CDK stack that make sense on a laptop: no CloudWatch metrics, quiet logs.
+HANDLER_DEFAULTS = {
+    "POWERTOOLS_METRICS_DISABLED": "true",
+    "POWERTOOLS_SERVICE_NAME": "tocsin-local",
+    "POWERTOOLS_LOG_LEVEL": "WARNING",
+}
 
 
 @dataclass(frozen=True)
@@ -144,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
         ensure_table(ddb.endpoint, settings.table_name)
         # Workers are spawned processes: they inherit this environment, and so do the handlers in them.
         os.environ.update(boto_env(ddb.endpoint, settings.table_name))
+        for name, value in HANDLER_DEFAULTS.items():
+            os.environ.setdefault(name, value)
         api_key = provision_api_key(settings, ddb.endpoint)
         print(banner(settings, api_key, ddb), flush=True)
         uvicorn.run(

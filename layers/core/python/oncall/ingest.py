@@ -9,15 +9,16 @@ from __future__ import annotations
 import json
 import math
 import os
+import threading
 import time
-import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
 from oncall import actions, grouping, ids, integration_types, routing, templating
-from oncall.models import Alert, AlertGroup, IntegrationConfig, TimelineEntry
+from oncall.models import Alert, AlertGroup, IntegrationConfig
 from oncall.ports import GroupKey, NotFound, Store, StoreError
 
 MAX_BODY_BYTES = 256 * 1024
@@ -99,8 +100,42 @@ def _render_appearance(config: IntegrationConfig, payload: Any) -> dict[str, str
     return rendered
 
 
+class PointerCache:
+    """Which group a grouping key pointed to lately, in this container (bounded, thread-safe).
+
+    A hint only: appends through it are conditional on the group still being open, and a miss falls back
+    to reading the pointer. It saves the pointer read on the hot path.
+    """
+
+    def __init__(self, size: int = 10_000) -> None:
+        self._groups: OrderedDict[GroupKey, str] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def get(self, key: GroupKey) -> str | None:
+        with self._lock:
+            return self._groups.get(key)
+
+    def put(self, key: GroupKey, group_id: str) -> None:
+        with self._lock:
+            self._groups[key] = group_id
+            self._groups.move_to_end(key)
+            if len(self._groups) > self._size:
+                self._groups.popitem(last=False)
+
+    def drop(self, key: GroupKey) -> None:
+        with self._lock:
+            self._groups.pop(key, None)
+
+
 def ingest(
-    store: Store, config: IntegrationConfig, payload: Any, *, now: datetime, is_demo: bool = False
+    store: Store,
+    config: IntegrationConfig,
+    payload: Any,
+    *,
+    now: datetime,
+    is_demo: bool = False,
+    pointers: PointerCache | None = None,
 ) -> list[Stored]:
     """Store the alerts of one request. Per-alert integrations store each element of ``alerts[]``."""
     kind = integration_types.get(config.integration.type)
@@ -109,7 +144,7 @@ def ingest(
         if isinstance(elements, list) and elements:
             return [ingest_one(store, config, e, now=now, is_demo=is_demo, per_alert=True) for e in elements]
         return [ingest_one(store, config, payload, now=now, is_demo=is_demo, per_alert=True)]
-    return [ingest_one(store, config, payload, now=now, is_demo=is_demo)]
+    return [ingest_one(store, config, payload, now=now, is_demo=is_demo, pointers=pointers)]
 
 
 def ingest_one(
@@ -120,7 +155,10 @@ def ingest_one(
     now: datetime,
     is_demo: bool = False,
     per_alert: bool = False,
+    pointers: PointerCache | None = None,
 ) -> Stored:
+    """Place one alert in its group. Plain alerts take one conditional write when the container has seen the
+    key lately (append) or never (create); signals and surprises take the read-then-write path."""
     integration = config.integration
     labels = grouping.alert_labels(integration, payload)
     route = routing.select_route(config.routes, payload, labels)
@@ -137,12 +175,36 @@ def ingest_one(
         )  # fmt: skip
 
     label_hash = grouping.label_set_hash(payload) if per_alert else None
+
+    def new_group() -> AlertGroup:
+        return AlertGroup(
+            id=ids.new_id(ids.ALERT_GROUP), integration_id=integration.id, route_id=route.id,
+            route_description="the default route" if route.is_default else f"route #{route.position + 1}",
+            team_id=integration.team_id, distinction=signals.distinction, title=appearance["title"] or "Alert",
+            source_link=appearance["source_link"], labels=labels, created_at=now, alerts_count=1,
+            last_alert_at=now, last_alert_id=alert_id, is_demo=is_demo,
+        )  # fmt: skip
+
+    plain = not (resolves or signals.is_acknowledge or per_alert)
+    if plain and pointers is not None:
+        cached = pointers.get(key)
+        if cached is not None:
+            if store.append_alert(key, cached, make_alert(cached)):
+                return Stored(cached, alert_id, created_group=False, resolved_group=False)
+            pointers.drop(key)
+        else:
+            group = new_group()
+            if store.create_group(group, make_alert(group.id), [], None):
+                pointers.put(key, group.id)
+                return Stored(group.id, alert_id, created_group=True, resolved_group=False)
     for _ in range(MAX_GROUPING_ATTEMPTS):
         pointer = store.get_pointer(key)
         if pointer is not None and pointer.open:
-            if not (resolves or signals.is_acknowledge or per_alert):
-                # The hot path: one conditional transaction, no read of the group.
+            if plain:
+                # One conditional transaction, no read of the group.
                 if store.append_alert(key, pointer.group_id, make_alert(pointer.group_id)):
+                    if pointers is not None:
+                        pointers.put(key, pointer.group_id)
                     return Stored(pointer.group_id, alert_id, created_group=False, resolved_group=False)
                 continue
             group = store.get_group(pointer.group_id)
@@ -161,21 +223,11 @@ def ingest_one(
             if group is not None and store.save_group(group, group.version, alert=make_alert(group.id)):
                 return Stored(group.id, alert_id, created_group=False, resolved_group=False)
             continue
-        group = AlertGroup(
-            id=ids.new_id(ids.ALERT_GROUP), integration_id=integration.id, route_id=route.id,
-            team_id=integration.team_id, distinction=signals.distinction, title=appearance["title"] or "Alert",
-            source_link=appearance["source_link"], labels=labels, created_at=now, alerts_count=1,
-            last_alert_at=now, last_alert_id=alert_id, is_demo=is_demo,
-        )  # fmt: skip
-        timeline = [
-            TimelineEntry(group_id=group.id, at=now, type="registered", text="Alert group registered"),
-            TimelineEntry(
-                group_id=group.id, at=now, type="route_assigned",
-                text="Routed to the default route" if route.is_default else f"Routed to route #{route.position + 1}",
-            ),  # fmt: skip
-        ]
+        group = new_group()
         transition = _apply_signals(group, now, resolves, signals.is_acknowledge, label_hash)
-        if store.create_group(transition.group, make_alert(group.id), timeline + transition.timeline, pointer):
+        if store.create_group(transition.group, make_alert(group.id), transition.timeline, pointer):
+            if pointers is not None and transition.group.is_open:
+                pointers.put(key, group.id)
             return Stored(group.id, alert_id, created_group=True, resolved_group=transition.group.resolved)
     raise StoreError(f"could not place the alert after {MAX_GROUPING_ATTEMPTS} attempts (contention)")
 
@@ -213,17 +265,41 @@ class RateLimit:
         return cls(int(count), int(seconds or 300))
 
 
+@dataclass
+class _RateState:
+    """What this container knows of an integration's request count, and what it has not yet told the store."""
+
+    window: int = -1
+    current: int = 0  # the store's count of the window at the last sync
+    previous: int = 0
+    pending: int = 0  # requests admitted here since the last sync
+    synced_at: float = -math.inf
+    version: int | None = None
+
+
 class IngestService:
-    """Holds the per-container caches: token -> integration, integration -> configuration (by version)."""
+    """Holds the per-container caches: token -> integration, integration -> configuration (by version), grouping
+    pointers, and the rate-limit counts.
+
+    Counting every request in DynamoDB would double the writes per alert, so a container adds its count to the
+    store at most every ``sync_seconds`` (and at every window change); the configuration version comes back with
+    that write, so configuration changes reach every container within ``sync_seconds``. ``0`` syncs every request.
+    """
 
     TOKEN_TTL = 60.0
     MISSING_TOKEN_TTL = 5.0
 
-    def __init__(self, store: Store, rate_limit: RateLimit | None = None) -> None:
+    def __init__(self, store: Store, rate_limit: RateLimit | None = None, sync_seconds: float | None = None) -> None:
         self.store = store
         self.rate_limit = rate_limit or RateLimit.parse(os.environ.get("TOCSIN_RATE_LIMIT", "300/300"))
+        self.sync_seconds = (
+            float(os.environ.get("TOCSIN_INGEST_SYNC_SECONDS", "1")) if sync_seconds is None else sync_seconds
+        )
+        self.pointers = PointerCache()
         self._tokens: dict[str, tuple[float, Any]] = {}
         self._configs: dict[str, IntegrationConfig] = {}
+        self._rates: dict[str, _RateState] = {}
+        self._lock = threading.Lock()
 
     def _integration_for(self, token: str, type_slug: str) -> str:
         token_hash = ids.secret_hash(token)
@@ -250,25 +326,36 @@ class IngestService:
             self._configs[integration_id] = config
         return config
 
-    def _count(self, integration_id: str, now: float) -> int:
-        """Counts the request; raises RateLimited over the limit. Returns the configuration version."""
+    def _count(self, integration_id: str, now: float) -> int | None:
+        """Admits or refuses (RateLimited) one request; returns the configuration version last seen."""
         limit = self.rate_limit
         window = int(now // limit.seconds)
-        try:
-            counted = self.store.count_request(integration_id, window)
-        except NotFound as error:
-            self._tokens.clear()
-            raise UnknownToken("Integration key was not found. Permission denied.") from error
+        with self._lock:
+            state = self._rates.setdefault(integration_id, _RateState())
+            due = state.window != window or time.monotonic() - state.synced_at >= self.sync_seconds
+            if due:
+                increment, state.pending = state.pending + 1, 0
+            else:
+                state.pending += 1
+        if due:
+            try:
+                counted = self.store.count_request(integration_id, window, increment)
+            except NotFound as error:
+                self._tokens.clear()
+                raise UnknownToken("Integration key was not found. Permission denied.") from error
+            with self._lock:
+                state.window, state.current, state.previous = window, counted.current, counted.previous
+                state.version, state.synced_at = counted.config_version, time.monotonic()
         # Sliding-window estimate: the previous window weighs by how much of it still overlaps.
         elapsed = (now % limit.seconds) / limit.seconds
-        if counted.current + counted.previous * (1 - elapsed) > limit.count:
+        if state.current + state.pending + state.previous * (1 - elapsed) > limit.count:
             retry_after = max(1, math.ceil(limit.seconds - now % limit.seconds))
             raise RateLimited(
                 "Rate-limiting has been applied to your account because too many alerts were sent from your "
                 f"integration (limit {limit.count} per {limit.seconds} s). Retry later.",
                 retry_after=retry_after,
             )
-        return counted.config_version
+        return state.version
 
     def receive(
         self, type_slug: str, token: str, body: bytes, content_type: str | None, now: datetime | None = None
@@ -278,7 +365,7 @@ class IngestService:
         payload = parse_body(body, content_type)
         version = self._count(integration_id, moment.timestamp())
         config = self._config(integration_id, version)
-        return ingest(self.store, config, payload, now=moment)
+        return ingest(self.store, config, payload, now=moment, pointers=self.pointers)
 
     def invalidate(self, integration_id: str | None = None) -> None:
         if integration_id is None:
@@ -299,6 +386,3 @@ def demo_payload(type_slug: str, payload: Any | None) -> Any:
         raise IngestError("Unable to send demo alert for this integration.")
     return example
 
-
-def new_uid() -> str:
-    return str(uuid.uuid4())

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
+from pathlib import Path
 from typing import Any, Final, Literal
 
 TemplateName = Literal[
@@ -228,7 +228,7 @@ def get(slug: str) -> IntegrationType | None:
 
 @cache
 def _example(file: str) -> str:
-    return resources.files("oncall.examples").joinpath(file).read_text(encoding="utf-8")
+    return (Path(__file__).parent / "examples" / file).read_text(encoding="utf-8")
 
 
 def example_payload(slug: str) -> dict[str, Any] | None:

@@ -100,6 +100,7 @@ class AlertGroup(BaseModel):
     id: str
     integration_id: str
     route_id: str
+    route_description: str | None = None  # "the default route", "route #2": for the timeline
     team_id: str | None = None
     distinction: str
     title: str | None = None

@@ -4,10 +4,13 @@ Templates are written by users, so every render runs in a sandbox with three ext
 Jinja's own attribute checks:
 
 * ``*``, ``**``, ``+`` and ``~`` refuse results that would blow up memory or CPU in a single C-level
-  operation (``"a" * 10**9``, ``10**10**10``), which no timeout could interrupt;
+  operation (``"a" * 10**9``, ``10 ** (10**10)``), which no timeout could interrupt;
 * a wall-clock budget per render (:data:`RENDER_TIME_BUDGET`), enforced by one watchdog thread that
   raises an exception inside the rendering thread, so Python-level loops cannot hang a worker;
 * output is collected only up to the length limit, then truncated with ``".."``.
+
+Not covered: filters and methods that build big values in one call (``join``, ``replace``, ``center``,
+``str.ljust``, ``list.extend`` in a loop) are bounded only by the time budget and process memory.
 
 Behaviour follows ``docs/reference/grafana-oncall-behaviour.md`` sections 1.4 and 1.5 (filters, limits,
 error classes, truthiness).
@@ -15,17 +18,19 @@ error classes, truthiness).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import heapq
 import itertools
 import json
 import math
 import os
+import queue
 import re
 import threading
 import time as _time
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Final
 
 from jinja2 import BaseLoader, nodes
@@ -132,6 +137,8 @@ _local = threading.local()  # .deadline: monotonic deadline of the render runnin
 
 
 def _regex_timeout() -> float:
+    # The regex package measures its timeout in process CPU time (all threads), not wall clock: under
+    # CPU contention a match can take longer in wall time, with other busy threads it stops sooner.
     deadline: float | None = getattr(_local, "deadline", None)
     if deadline is None:
         return REGEX_TIMEOUT
@@ -148,7 +155,7 @@ def _raise_if_budget_spent() -> None:
 # ------------------------------------------------------------------------------------------- filters
 
 
-def _datetimeformat(value: Any, format: str = "%H:%M / %d-%m-%Y") -> str | None:  # noqa: A002
+def _datetimeformat(value: Any, format: str = "%H:%M / %d-%m-%Y") -> str | None:
     try:
         return value.strftime(format)  # type: ignore[no-any-return]
     except Exception:  # OnCall: None on any error
@@ -157,19 +164,19 @@ def _datetimeformat(value: Any, format: str = "%H:%M / %d-%m-%Y") -> str | None:
 
 def _datetimeformat_as_timezone(
     value: Any,
-    format: str = "%H:%M / %d-%m-%Y",  # noqa: A002
+    format: str = "%H:%M / %d-%m-%Y",
     tz: str = "UTC",
 ) -> str:
     from zoneinfo import ZoneInfo  # lazy: only templates that use the filter pay for it
 
     if isinstance(value, datetime) and value.tzinfo is None:
         # OnCall's servers run in UTC, so naive values are UTC there; don't depend on the host's TZ.
-        value = value.replace(tzinfo=timezone.utc)
+        value = value.replace(tzinfo=UTC)
     # Unknown zone -> ZoneInfoNotFoundError (a KeyError) -> warning, as pytz's error is in OnCall.
     return value.astimezone(ZoneInfo(tz)).strftime(format)  # type: ignore[no-any-return]
 
 
-def _datetimeparse(value: Any, format: str = "%H:%M / %d-%m-%Y") -> datetime | None:  # noqa: A002
+def _datetimeparse(value: Any, format: str = "%H:%M / %d-%m-%Y") -> datetime | None:
     try:
         return datetime.strptime(value, format)
     except Exception:  # OnCall: None on any error
@@ -213,7 +220,7 @@ def _timedeltaparse(value: Any) -> timedelta | None:
 
 def _timestamp_to_datetime(value: Any) -> datetime:
     # Naive UTC: what OnCall's datetime.fromtimestamp gives on a UTC server, independent of host TZ.
-    return datetime.fromtimestamp(value, tz=timezone.utc).replace(tzinfo=None)
+    return datetime.fromtimestamp(value, tz=UTC).replace(tzinfo=None)
 
 
 def _tojson_pretty(value: Any) -> str:
@@ -265,7 +272,7 @@ def _parse_json(value: Any) -> Any:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _restricted_range(*args: Any, **kwargs: Any) -> Any:
@@ -297,21 +304,31 @@ def _check_binop(operator: str, left: Any, right: Any) -> None:
         if isinstance(left, int) and isinstance(right, _SIZED_SEQUENCES):
             left, right = right, left
         if isinstance(left, _SIZED_SEQUENCES) and isinstance(right, int):
-            if len(left) * (right - 1) > limit:
-                raise _too_long(operator)
-        elif isinstance(left, int) and isinstance(right, int):
-            if _int_digits_exceed(abs(left).bit_length() + abs(right).bit_length()):
-                raise _too_long(operator)
+            too_long = len(left) * (right - 1) > limit
+        else:
+            too_long = (
+                isinstance(left, int)
+                and isinstance(right, int)
+                and _int_digits_exceed(abs(left).bit_length() + abs(right).bit_length())
+            )
     elif operator == "**":
-        if isinstance(left, int) and isinstance(right, int) and right > 1 and abs(left) > 1:
-            # |left| >= 2, so the result has at least right*log10(2) digits; the first test also keeps
-            # the float multiplication below from overflowing for huge exponents.
-            if _int_digits_exceed(right) or right * math.log10(abs(left)) > limit:
-                raise _too_long(operator)
-    elif operator == "+":
-        if isinstance(left, _SIZED_SEQUENCES) and isinstance(right, _SIZED_SEQUENCES):
-            if min(len(left), len(right)) > limit:
-                raise _too_long(operator)
+        # |left| >= 2, so the result has at least right*log10(2) digits; testing that first also keeps
+        # the float multiplication from overflowing for huge exponents.
+        too_long = (
+            isinstance(left, int)
+            and isinstance(right, int)
+            and right > 1
+            and abs(left) > 1
+            and (_int_digits_exceed(right) or right * math.log10(abs(left)) > limit)
+        )
+    else:  # "+"
+        too_long = (
+            isinstance(left, _SIZED_SEQUENCES)
+            and isinstance(right, _SIZED_SEQUENCES)
+            and min(len(left), len(right)) > limit
+        )
+    if too_long:
+        raise _too_long(operator)
 
 
 class _GuardedCodeGenerator(CodeGenerator):
@@ -337,8 +354,8 @@ class _GuardedCodeGenerator(CodeGenerator):
 
 
 class _Environment(SandboxedEnvironment):
-    intercepted_binops = frozenset({"*", "**", "+"})
-    code_generator_class = _GuardedCodeGenerator
+    intercepted_binops = frozenset({"**"})
+    code_generator_class = CodeGenerator
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         _check_binop(operator, left, right)
@@ -386,18 +403,25 @@ _ENV: Final[_Environment] = _build_environment()
 class _Watchdog:
     """One long-lived daemon thread enforcing render deadlines for every thread of the process.
 
-    Per render the cost is a lock, a dict write and a heap push (arm) plus a lock and a dict pop
-    (disarm). Disarmed entries stay in the heap and are dropped lazily, so the thread only wakes for
-    the earliest deadline that is still armed.
+    Per render the cost is a lock, a dict write and a heap push (arm), then a lock, a dict pop and
+    dropping finished entries from the top of the heap (disarm). The thread is only woken when a new
+    deadline is earlier than the one it sleeps until, so a steady stream of renders does not wake it.
+
+    The exception can surface at any bytecode boundary of the rendering thread, including inside
+    ``arm``/``disarm``. So those only use C-level primitives (``Lock`` whose ``with`` releases on any
+    exception, dict, heapq, ``SimpleQueue.put``); a Python-level ``Condition`` could be interrupted
+    between acquiring its lock and entering the ``with`` block and leave the lock held forever.
     """
 
     def __init__(self) -> None:
         self._reset()
 
     def _reset(self) -> None:
-        self._cond = threading.Condition(threading.Lock())
+        self._lock = threading.Lock()
+        self._wakeups: queue.SimpleQueue[None] = queue.SimpleQueue()
         self._heap: list[tuple[float, int]] = []  # (monotonic deadline, token)
         self._armed: dict[int, int] = {}  # token -> thread ident; absent once disarmed or fired
+        self._wake_at = math.inf  # when the thread will next look at the heap on its own
         self._thread: threading.Thread | None = None
         self._set_async_exc: Any = None  # ctypes PyThreadState_SetAsyncExc, bound when the thread starts
         self._ulong: Any = None
@@ -413,43 +437,47 @@ class _Watchdog:
         self._thread.start()
 
     def arm(self, token: int, deadline: float) -> None:
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None:
+                    self._start()
         ident = threading.get_ident()
-        with self._cond:
-            if self._thread is None or not self._thread.is_alive():
-                self._start()
+        with self._lock:
             self._armed[token] = ident
-            wake = not self._heap or deadline < self._heap[0][0]
             heapq.heappush(self._heap, (deadline, token))
-            if wake:
-                self._cond.notify()
+            if deadline < self._wake_at:
+                self._wake_at = deadline
+                self._wakeups.put(None)
 
     def disarm(self, token: int) -> None:
-        with self._cond:
-            if self._armed.pop(token, None) is not None:
-                return
-            if self._set_async_exc is None:
-                return  # never armed (arm itself was interrupted before registering)
-            # The watchdog fired (it injects while holding this lock, so injection is complete). If the
-            # exception has not surfaced yet, the render finished first: clear it so it cannot land in
-            # the caller's unrelated code later. NULL clears a pending async exception.
-            self._set_async_exc(self._ulong(threading.get_ident()), None)
+        with self._lock:
+            if self._armed.pop(token, None) is None and self._set_async_exc is not None:
+                # The watchdog fired (it injects while holding this lock, so injection is complete). If
+                # the exception has not surfaced yet, the render finished first: clear it so it cannot
+                # land in the caller's unrelated code later. NULL clears a pending async exception.
+                self._set_async_exc(self._ulong(threading.get_ident()), None)
+            heap, armed = self._heap, self._armed
+            while heap and heap[0][1] not in armed:  # keep the heap as small as the renders in flight
+                heapq.heappop(heap)
 
     def _run(self) -> None:
-        heap, armed, cond = self._heap, self._armed, self._cond
-        with cond:
-            while True:
+        heap, armed, lock, wakeups = self._heap, self._armed, self._lock, self._wakeups
+        while True:
+            with lock:
                 now = _time.monotonic()
                 while heap:
                     deadline, token = heap[0]
-                    if token not in armed:  # disarmed: drop without waiting for its deadline
+                    if token not in armed:  # disarmed but still below an armed entry: drop it now
                         heapq.heappop(heap)
                     elif deadline <= now:
                         heapq.heappop(heap)
-                        ident = armed.pop(token)
-                        self._set_async_exc(self._ulong(ident), self._timeout_exc)
+                        self._set_async_exc(self._ulong(armed.pop(token)), self._timeout_exc)
                     else:
                         break
-                cond.wait(heap[0][0] - now if heap else None)
+                self._wake_at = heap[0][0] if heap else math.inf
+                timeout = self._wake_at - now if heap else None
+            with contextlib.suppress(queue.Empty):  # a timeout just means the next deadline is due
+                wakeups.get(timeout=timeout)
 
     def after_fork_in_child(self) -> None:
         # The thread does not survive fork and its lock may have been held at the time: start afresh.
@@ -465,6 +493,16 @@ if hasattr(os, "register_at_fork"):
 # ------------------------------------------------------------------------------------------- compile
 
 
+# (text in the template, module a filter imports lazily). Matching the raw text also covers filters
+# named as strings, e.g. map("regex_replace", ...). datetime.strptime imports _strptime on first use.
+_LAZY_IMPORTS: Final[tuple[tuple[str, str], ...]] = (
+    ("regex_", "regex"),
+    ("b64decode", "base64"),
+    ("as_timezone", "zoneinfo"),
+    ("datetimeparse", "_strptime"),
+)
+
+
 @functools.lru_cache(maxsize=_COMPILED_CACHE_SIZE)
 def _compile(template: str) -> Any:
     """Compiled template, or the error message of a template that does not compile.
@@ -472,6 +510,11 @@ def _compile(template: str) -> Any:
     Failures are cached too, so a broken integration template is not recompiled for every alert; a new
     exception is built per raise so tracebacks do not pile up on one shared instance.
     """
+    for marker, module in _LAZY_IMPORTS:
+        if marker in template:
+            # Import now, outside the time budget: the watchdog's exception landing inside the import
+            # machinery could leave a module half-initialised for the whole process.
+            __import__(module)
     try:
         return _ENV.from_string(template)
     except Exception as exc:  # TemplateSyntaxError, TemplateAssertionError, RecursionError, ...

@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 from oncall import actions, ids, integration_types, routing, templating
 from oncall.api import schemas
 from oncall.ingest import IngestError, demo_payload, ingest
-from oncall.models import Alert, AlertGroup, Integration, LabelMatch, Route, Templates
+from oncall.models import Alert, AlertGroup, Integration, LabelMatch, Route, Templates, TimelineEntry
 from oncall.ports import GroupFilter, Store
 
 T = TypeVar("T")
@@ -517,9 +517,15 @@ def get_group(store: Store, request: RequestInfo, group_id: str) -> dict[str, An
 
 
 def group_timeline(store: Store, group_id: str) -> list[dict[str, Any]]:
-    _load_group(store, group_id)
+    group = _load_group(store, group_id)
+    # Registration and routing are facts of the group item itself (kept out of the ingest write path).
+    opening = [
+        TimelineEntry(group_id=group.id, at=group.created_at, type="registered", text="Alert group registered"),
+        TimelineEntry(group_id=group.id, at=group.created_at, type="route_assigned",
+                      text=f"Routed to {group.route_description or 'route ' + group.route_id}"),
+    ]  # fmt: skip
     return [schemas.TimelineOut(**e.model_dump(include={"at", "type", "text", "author"})).model_dump(mode="json")
-            for e in store.get_timeline(group_id)]  # fmt: skip
+            for e in opening + store.get_timeline(group_id)]  # fmt: skip
 
 
 def act_on_group(

@@ -164,7 +164,7 @@ class DynamoStore:
         routes.sort(key=lambda r: (r.is_default, r.position))
         return IntegrationConfig(integration=integration, routes=routes, version=version)
 
-    def count_request(self, integration_id: str, window: int) -> RateCount:
+    def count_request(self, integration_id: str, window: int, requests: int = 1) -> RateCount:
         from botocore.exceptions import ClientError
 
         try:
@@ -174,7 +174,7 @@ class DynamoStore:
                 UpdateExpression="SET #cur = if_not_exists(#cur, :zero) + :one REMOVE #old",
                 ConditionExpression="attribute_exists(PK)",
                 ExpressionAttributeNames={"#cur": f"rate_{window}", "#old": f"rate_{window - 2}"},
-                ExpressionAttributeValues={":zero": {"N": "0"}, ":one": {"N": "1"}},
+                ExpressionAttributeValues={":zero": {"N": "0"}, ":one": {"N": str(requests)}},
                 ReturnValues="ALL_NEW",
             )
         except ClientError as error:
