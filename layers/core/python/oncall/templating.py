@@ -354,8 +354,8 @@ class _GuardedCodeGenerator(CodeGenerator):
 
 
 class _Environment(SandboxedEnvironment):
-    intercepted_binops = frozenset({"**"})
-    code_generator_class = CodeGenerator
+    intercepted_binops = frozenset({"*", "**", "+"})
+    code_generator_class = _GuardedCodeGenerator
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         _check_binop(operator, left, right)

@@ -1,0 +1,76 @@
+"""Running escalations: the Step Functions adapter of the executor port.
+
+Every escalation (and every person's notification rules) is one execution of the generic loop state machine
+(``infra/escalation.py``): RunStep -> Choice(done?) -> Wait(wait_seconds) -> RunStep. Executions are named
+after the group and generation, so a retried start cannot run twice. The local stack serves the same two API
+calls (``local/aws.py``), so this adapter is used unchanged on a laptop.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from mypy_boto3_stepfunctions import SFNClient
+
+STATE_MACHINE_ENV = "TOCSIN_STATE_MACHINE_ARN"
+
+
+class Executor(Protocol):
+    def start(self, name: str, state: dict[str, Any]) -> None:
+        """Start execution ``name`` with ``state``; starting an existing name again does nothing."""
+        ...
+
+    def stop(self, name: str) -> None:
+        """Stop execution ``name`` if it runs; unknown or finished executions are fine."""
+        ...
+
+
+class StepFunctionsExecutor:
+    def __init__(self, state_machine_arn: str, client: SFNClient | None = None) -> None:
+        self.state_machine_arn = state_machine_arn
+        self._client = client
+
+    @property
+    def client(self) -> SFNClient:
+        if self._client is None:
+            import boto3
+            from botocore.config import Config
+
+            self._client = boto3.client(
+                "stepfunctions", config=Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard"})
+            )
+        return self._client
+
+    def execution_arn(self, name: str) -> str:
+        # arn:aws:states:<region>:<account>:stateMachine:<machine> -> ...:execution:<machine>:<name>
+        return self.state_machine_arn.replace(":stateMachine:", ":execution:", 1) + f":{name}"
+
+    def start(self, name: str, state: dict[str, Any]) -> None:
+        try:
+            self.client.start_execution(stateMachineArn=self.state_machine_arn, name=name, input=json.dumps(state))
+        except self.client.exceptions.ExecutionAlreadyExists:
+            pass  # the same escalation generation was started already: exactly-once by name
+
+    def stop(self, name: str) -> None:
+        try:
+            self.client.stop_execution(executionArn=self.execution_arn(name), cause="stopped by Tocsin")
+        except self.client.exceptions.ExecutionDoesNotExist:
+            pass
+
+
+class NoExecutor:
+    """No state machine configured (e.g. unit tests of the API): escalations are not run."""
+
+    def start(self, name: str, state: dict[str, Any]) -> None:
+        return None
+
+    def stop(self, name: str) -> None:
+        return None
+
+
+def executor_from_env() -> Executor:
+    arn = os.environ.get(STATE_MACHINE_ENV)
+    return StepFunctionsExecutor(arn) if arn else NoExecutor()
