@@ -15,7 +15,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from oncall import http
 from oncall.access import AccessDenied, Authenticator, authorize
-from oncall.api import logic, schemas
+from oncall.api import action_links, directory, logic, schemas
+from oncall.executor import Executor, executor_from_env
 from oncall.ports import StoreError
 from oncall.store.dynamodb import DynamoStore
 
@@ -24,6 +25,7 @@ logger = Logger()
 app = APIGatewayHttpResolver(enable_validation=True)
 _store: DynamoStore | None = None
 _authenticator: Authenticator | None = None
+_executor: Executor | None = None
 
 
 def store() -> DynamoStore:
@@ -38,6 +40,13 @@ def authenticator() -> Authenticator:
     if _authenticator is None:
         _authenticator = Authenticator(store())
     return _authenticator
+
+
+def executor() -> Executor:
+    global _executor
+    if _executor is None:
+        _executor = executor_from_env()
+    return _executor
 
 
 def request_info() -> logic.RequestInfo:
@@ -143,7 +152,7 @@ def send_demo_alert(integration_id: str) -> schemas.DemoAlertOut:
     payload = None
     if isinstance(raw, dict):
         payload = raw.get("demo_alert_payload", raw.get("payload"))
-    return logic.send_demo_alert(store(), integration_id, payload, now())  # type: ignore[return-value]
+    return logic.send_demo_alert(store(), executor(), integration_id, payload, now())  # type: ignore[return-value]
 
 
 @app.post(f"{PREFIX}/integrations/<integration_id>/regenerate_token", middlewares=[authenticate])
@@ -205,12 +214,203 @@ def alert_group_action(group_id: str, action: str) -> schemas.AlertGroupOut:
     if action not in (*logic.actions.ACTIONS, "silence"):
         raise logic.not_found()
     body = app.current_event.json_body if app.current_event.body else None
-    return logic.act_on_group(store(), request_info(), group_id, action, actor(), now(), body)  # type: ignore[return-value]
+    return logic.act_on_group(store(), executor(), request_info(), group_id, action, actor(), now(), body)  # type: ignore[return-value]
 
 
 @app.get(f"{PREFIX}/alerts", middlewares=[authenticate])
 def list_alerts() -> schemas.AlertPage:
     return logic.list_alerts(store(), request_info())  # type: ignore[return-value]
+
+
+# --- teams, users, notification rules, escalation chains and policies, outgoing webhooks ---------------------------
+
+
+@app.get(f"{PREFIX}/teams", middlewares=[authenticate])
+def list_teams() -> dict[str, Any]:
+    items = directory.list_all(store(), directory.TEAMS, "TEAMS")
+    return directory.listing(store(), request_info(), directory.TEAMS, items, {"name": lambda t, v: t.name == v})
+
+
+@app.post(f"{PREFIX}/teams", middlewares=[authenticate])
+def create_team(body: Annotated[schemas.TeamIn, Body()]) -> Response[schemas.TeamOut]:
+    return ok(directory.create_team(store(), body), 201)
+
+
+@app.get(f"{PREFIX}/teams/<team_id>", middlewares=[authenticate])
+def get_team(team_id: str) -> schemas.TeamOut:
+    return directory.TEAMS.out(directory.load(store(), directory.TEAMS, team_id))  # type: ignore[return-value]
+
+
+@app.route(f"{PREFIX}/teams/<team_id>", method=["PUT", "PATCH"], middlewares=[authenticate])
+def update_team(team_id: str, body: Annotated[schemas.TeamPatch, Body()]) -> schemas.TeamOut:
+    return directory.update_team(store(), team_id, body)  # type: ignore[return-value]
+
+
+@app.delete(f"{PREFIX}/teams/<team_id>", middlewares=[authenticate])
+def delete_team(team_id: str) -> Response[None]:
+    directory.load(store(), directory.TEAMS, team_id)
+    store().delete_entity(directory.TEAMS.kind, team_id)
+    return Response(204)
+
+
+@app.get(f"{PREFIX}/users", middlewares=[authenticate])
+def list_users() -> dict[str, Any]:
+    items = directory.list_all(store(), directory.USERS, "USERS")
+    return directory.listing(store(), request_info(), directory.USERS, items,
+                             {"email": lambda u, v: u.email == v, "username": lambda u, v: u.username == v})  # fmt: skip
+
+
+@app.post(f"{PREFIX}/users", middlewares=[authenticate])
+def create_user(body: Annotated[schemas.UserIn, Body()]) -> Response[schemas.UserOut]:
+    return ok(directory.create_user(store(), body), 201)
+
+
+@app.get(f"{PREFIX}/users/<user_id>", middlewares=[authenticate])
+def get_user(user_id: str) -> schemas.UserOut:
+    user_id = actor() if user_id == "current" else user_id
+    return directory.USERS.out(directory.load(store(), directory.USERS, user_id))  # type: ignore[return-value]
+
+
+@app.route(f"{PREFIX}/users/<user_id>", method=["PUT", "PATCH"], middlewares=[authenticate])
+def update_user(user_id: str, body: Annotated[schemas.UserPatch, Body()]) -> schemas.UserOut:
+    return directory.update_user(store(), user_id, body)  # type: ignore[return-value]
+
+
+@app.delete(f"{PREFIX}/users/<user_id>", middlewares=[authenticate])
+def delete_user(user_id: str) -> Response[None]:
+    directory.delete_user(store(), user_id)
+    return Response(204)
+
+
+@app.get(f"{PREFIX}/personal_notification_rules", middlewares=[authenticate])
+def list_rules() -> dict[str, Any]:
+    return directory.list_rules(store(), request_info())
+
+
+@app.post(f"{PREFIX}/personal_notification_rules", middlewares=[authenticate])
+def create_rule(body: Annotated[schemas.NotificationRuleIn, Body()]) -> Response[schemas.NotificationRuleOut]:
+    return ok(directory.create_rule(store(), body), 201)
+
+
+@app.get(f"{PREFIX}/personal_notification_rules/<rule_id>", middlewares=[authenticate])
+def get_rule(rule_id: str) -> schemas.NotificationRuleOut:
+    return directory.RULES.out(directory.load(store(), directory.RULES, rule_id))  # type: ignore[return-value]
+
+
+@app.route(f"{PREFIX}/personal_notification_rules/<rule_id>", method=["PUT", "PATCH"], middlewares=[authenticate])
+def update_rule(rule_id: str, body: Annotated[schemas.NotificationRulePatch, Body()]) -> schemas.NotificationRuleOut:
+    return directory.update_rule(store(), rule_id, body)  # type: ignore[return-value]
+
+
+@app.delete(f"{PREFIX}/personal_notification_rules/<rule_id>", middlewares=[authenticate])
+def delete_rule(rule_id: str) -> Response[None]:
+    directory.delete_rule(store(), rule_id)
+    return Response(204)
+
+
+@app.get(f"{PREFIX}/escalation_chains", middlewares=[authenticate])
+def list_chains() -> dict[str, Any]:
+    items = directory.list_all(store(), directory.CHAINS, "CHAINS")
+    return directory.listing(store(), request_info(), directory.CHAINS, items, {"name": lambda c, v: c.name == v})
+
+
+@app.post(f"{PREFIX}/escalation_chains", middlewares=[authenticate])
+def create_chain(body: Annotated[schemas.ChainIn, Body()]) -> Response[schemas.ChainOut]:
+    return ok(directory.create_chain(store(), body), 201)
+
+
+@app.get(f"{PREFIX}/escalation_chains/<chain_id>", middlewares=[authenticate])
+def get_chain(chain_id: str) -> schemas.ChainOut:
+    return directory.CHAINS.out(directory.load(store(), directory.CHAINS, chain_id))  # type: ignore[return-value]
+
+
+@app.route(f"{PREFIX}/escalation_chains/<chain_id>", method=["PUT", "PATCH"], middlewares=[authenticate])
+def update_chain(chain_id: str, body: Annotated[schemas.ChainPatch, Body()]) -> schemas.ChainOut:
+    return directory.update_chain(store(), chain_id, body)  # type: ignore[return-value]
+
+
+@app.delete(f"{PREFIX}/escalation_chains/<chain_id>", middlewares=[authenticate])
+def delete_chain(chain_id: str) -> Response[None]:
+    directory.delete_chain(store(), chain_id)
+    return Response(204)
+
+
+@app.get(f"{PREFIX}/escalation_policies", middlewares=[authenticate])
+def list_policies() -> dict[str, Any]:
+    return directory.list_policies(store(), request_info())
+
+
+@app.post(f"{PREFIX}/escalation_policies", middlewares=[authenticate])
+def create_policy(body: Annotated[schemas.PolicyIn, Body()]) -> Response[schemas.PolicyOut]:
+    return ok(directory.create_policy(store(), body), 201)
+
+
+@app.get(f"{PREFIX}/escalation_policies/<policy_id>", middlewares=[authenticate])
+def get_policy(policy_id: str) -> schemas.PolicyOut:
+    return directory.POLICIES.out(directory.load(store(), directory.POLICIES, policy_id))  # type: ignore[return-value]
+
+
+@app.route(f"{PREFIX}/escalation_policies/<policy_id>", method=["PUT", "PATCH"], middlewares=[authenticate])
+def update_policy(policy_id: str, body: Annotated[schemas.PolicyPatch, Body()]) -> schemas.PolicyOut:
+    return directory.update_policy(store(), policy_id, body)  # type: ignore[return-value]
+
+
+@app.delete(f"{PREFIX}/escalation_policies/<policy_id>", middlewares=[authenticate])
+def delete_policy(policy_id: str) -> Response[None]:
+    directory.delete_policy(store(), policy_id)
+    return Response(204)
+
+
+@app.get(f"{PREFIX}/webhooks", middlewares=[authenticate])
+def list_webhooks() -> dict[str, Any]:
+    items = directory.list_all(store(), directory.WEBHOOKS, "WEBHOOKS")
+    return directory.listing(store(), request_info(), directory.WEBHOOKS, items, {"name": lambda w, v: w.name == v})
+
+
+@app.post(f"{PREFIX}/webhooks", middlewares=[authenticate])
+def create_webhook(body: Annotated[schemas.WebhookIn, Body()]) -> Response[schemas.WebhookOut]:
+    return ok(directory.create_webhook(store(), body), 201)
+
+
+@app.get(f"{PREFIX}/webhooks/<webhook_id>", middlewares=[authenticate])
+def get_webhook(webhook_id: str) -> schemas.WebhookOut:
+    return directory.WEBHOOKS.out(directory.load(store(), directory.WEBHOOKS, webhook_id))  # type: ignore[return-value]
+
+
+@app.route(f"{PREFIX}/webhooks/<webhook_id>", method=["PUT", "PATCH"], middlewares=[authenticate])
+def update_webhook(webhook_id: str, body: Annotated[schemas.WebhookPatch, Body()]) -> schemas.WebhookOut:
+    return directory.update_webhook(store(), webhook_id, body)  # type: ignore[return-value]
+
+
+@app.delete(f"{PREFIX}/webhooks/<webhook_id>", middlewares=[authenticate])
+def delete_webhook(webhook_id: str) -> Response[None]:
+    directory.load(store(), directory.WEBHOOKS, webhook_id)
+    store().delete_entity(directory.WEBHOOKS.kind, webhook_id)
+    return Response(204)
+
+
+# --- signed action links from notifications -------------------------------------------------------------------
+
+
+def _html(status_and_page: tuple[int, str]) -> Response[str]:
+    status, page = status_and_page
+    return Response(status, "text/html; charset=utf-8", page, headers={"Cache-Control": "no-store"})
+
+
+@app.get("/actions/<token>", include_in_schema=False)
+def action_link_page(token: str) -> Response[str]:
+    return _html(action_links.confirm(store(), token, signing_key(), now()))
+
+
+@app.post("/actions/<token>", include_in_schema=False)
+def action_link_submit(token: str) -> Response[str]:
+    return _html(action_links.perform(store(), executor(), token, signing_key(), now()))
+
+
+def signing_key() -> bytes:
+    from oncall import links
+
+    return links.signing_key()
 
 
 def _normalise(event: dict[str, Any]) -> dict[str, Any]:

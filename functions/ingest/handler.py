@@ -10,6 +10,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from oncall import ingest_http
+from oncall.executor import executor_from_env
 from oncall.ingest import IngestService
 from oncall.store.dynamodb import DynamoStore
 
@@ -22,7 +23,7 @@ def service() -> IngestService:
     """Created on first use and kept: its caches and connections make the warm path fast."""
     global _service
     if _service is None:
-        _service = IngestService(DynamoStore())
+        _service = IngestService(DynamoStore(), executor=executor_from_env())
     return _service
 
 

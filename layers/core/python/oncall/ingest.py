@@ -7,6 +7,7 @@ then ``ingest`` routes, groups and stores each alert. Nothing is reported as rec
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import threading
@@ -17,10 +18,12 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
-from oncall import actions, grouping, ids, integration_types, routing, templating
+from oncall import actions, escalation, grouping, ids, integration_types, routing, templating
+from oncall.executor import Executor
 from oncall.models import Alert, AlertGroup, IntegrationConfig
 from oncall.ports import GroupKey, NotFound, Store, StoreError
 
+logger = logging.getLogger(__name__)
 MAX_BODY_BYTES = 256 * 1024
 IMAGE_URL_MAX_LENGTH = 299
 MAX_GROUPING_ATTEMPTS = 8  # a lost race is retried; this many in a row means something is badly wrong
@@ -136,15 +139,17 @@ def ingest(
     now: datetime,
     is_demo: bool = False,
     pointers: PointerCache | None = None,
+    executor: Executor | None = None,
 ) -> list[Stored]:
     """Store the alerts of one request. Per-alert integrations store each element of ``alerts[]``."""
     kind = integration_types.get(config.integration.type)
+    common: dict[str, Any] = {"now": now, "is_demo": is_demo, "executor": executor}
     if kind is not None and kind.mode == "per_alert":
         elements = payload.get("alerts") if isinstance(payload, dict) else None
         if isinstance(elements, list) and elements:
-            return [ingest_one(store, config, e, now=now, is_demo=is_demo, per_alert=True) for e in elements]
-        return [ingest_one(store, config, payload, now=now, is_demo=is_demo, per_alert=True)]
-    return [ingest_one(store, config, payload, now=now, is_demo=is_demo, pointers=pointers)]
+            return [ingest_one(store, config, e, per_alert=True, **common) for e in elements]
+        return [ingest_one(store, config, payload, per_alert=True, **common)]
+    return [ingest_one(store, config, payload, pointers=pointers, **common)]
 
 
 def ingest_one(
@@ -156,6 +161,7 @@ def ingest_one(
     is_demo: bool = False,
     per_alert: bool = False,
     pointers: PointerCache | None = None,
+    executor: Executor | None = None,
 ) -> Stored:
     """Place one alert in its group. Plain alerts take one conditional write when the container has seen the
     key lately (append) or never (create); signals and surprises take the read-then-write path."""
@@ -183,7 +189,17 @@ def ingest_one(
             team_id=integration.team_id, distinction=signals.distinction, title=appearance["title"] or "Alert",
             source_link=appearance["source_link"], labels=labels, created_at=now, alerts_count=1,
             last_alert_at=now, last_alert_id=alert_id, is_demo=is_demo,
+            escalation_chain_id=route.escalation_chain_id, escalation_generation=1 if route.escalation_chain_id else 0,
         )  # fmt: skip
+
+    def escalate(before: AlertGroup | None, after: AlertGroup) -> None:
+        if executor is None:
+            return
+        try:
+            escalation.after_transition(executor, before, after)
+        except Exception:
+            # The alert is stored, so the sender gets its 200; the failed start is logged and alarmed on.
+            logger.exception("escalation of group %s could not be started or stopped", after.id)
 
     plain = not (resolves or signals.is_acknowledge or per_alert)
     if plain and pointers is not None:
@@ -196,6 +212,7 @@ def ingest_one(
             group = new_group()
             if store.create_group(group, make_alert(group.id), [], None):
                 pointers.put(key, group.id)
+                escalate(None, group)
                 return Stored(group.id, alert_id, created_group=True, resolved_group=False)
     for _ in range(MAX_GROUPING_ATTEMPTS):
         pointer = store.get_pointer(key)
@@ -215,6 +232,7 @@ def ingest_one(
                 transition.group, group.version, alert=make_alert(group.id), timeline=transition.timeline,
                 pointer=transition.pointer,
             ):  # fmt: skip
+                escalate(group, transition.group)
                 return Stored(group.id, alert_id, False, transition.group.resolved and not group.resolved)
             continue
         if pointer is not None and resolves and not per_alert:
@@ -228,6 +246,7 @@ def ingest_one(
         if store.create_group(transition.group, make_alert(group.id), transition.timeline, pointer):
             if pointers is not None and transition.group.is_open:
                 pointers.put(key, group.id)
+            escalate(None, transition.group)
             return Stored(group.id, alert_id, created_group=True, resolved_group=transition.group.resolved)
     raise StoreError(f"could not place the alert after {MAX_GROUPING_ATTEMPTS} attempts (contention)")
 
@@ -289,8 +308,15 @@ class IngestService:
     TOKEN_TTL = 60.0
     MISSING_TOKEN_TTL = 5.0
 
-    def __init__(self, store: Store, rate_limit: RateLimit | None = None, sync_seconds: float | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        rate_limit: RateLimit | None = None,
+        sync_seconds: float | None = None,
+        executor: Executor | None = None,
+    ) -> None:
         self.store = store
+        self.executor = executor
         self.rate_limit = rate_limit or RateLimit.parse(os.environ.get("TOCSIN_RATE_LIMIT", "300/300"))
         self.sync_seconds = (
             float(os.environ.get("TOCSIN_INGEST_SYNC_SECONDS", "1")) if sync_seconds is None else sync_seconds
@@ -365,7 +391,7 @@ class IngestService:
         payload = parse_body(body, content_type)
         version = self._count(integration_id, moment.timestamp())
         config = self._config(integration_id, version)
-        return ingest(self.store, config, payload, now=moment, pointers=self.pointers)
+        return ingest(self.store, config, payload, now=moment, pointers=self.pointers, executor=self.executor)
 
     def invalidate(self, integration_id: str | None = None) -> None:
         if integration_id is None:

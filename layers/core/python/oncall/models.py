@@ -45,6 +45,8 @@ class Integration(BaseModel):
     static_labels: dict[str, str] = Field(default_factory=dict)
     label_templates: dict[str, str] = Field(default_factory=dict)  # label key -> template of its value
     allow_source_based_resolving: bool = True
+    ack_reminder_seconds: int = 0  # remind the acknowledger every N seconds (0: never)
+    unack_timeout_seconds: int = 0  # after a reminder, unacknowledge unless confirmed within N seconds (0: never)
     created_at: datetime
 
     def template(self, name: TemplateName) -> str | None:
@@ -122,6 +124,9 @@ class AlertGroup(BaseModel):
     silenced_at: datetime | None = None
     silenced_until: datetime | None = None  # None while silenced means forever
     label_states: dict[str, str] = Field(default_factory=dict)  # per-alert mode: label hash -> firing|resolved
+    escalation_chain_id: str | None = None  # from the route, when the group was created
+    escalation_generation: int = 0  # 0: never escalated; each (re)start is a new generation and execution
+    escalation_finished: bool = False
     version: int = 0  # optimistic concurrency for state changes
 
     @property
@@ -172,3 +177,84 @@ __all__ = [
     "Templates",
     "TimelineEntry",
 ]
+
+
+# --- people, escalation chains and outgoing webhooks ------------------------------------------------------------
+
+Role = Literal["admin", "editor", "viewer"]
+Channel = Literal["email", "sms", "webhook"]
+
+
+class Team(BaseModel):
+    id: str
+    name: str
+    email: str | None = None
+    avatar_url: str | None = None
+
+
+class User(BaseModel):
+    id: str
+    username: str
+    email: str | None = None
+    phone_number: str | None = None  # E.164, for SMS
+    webhook_url: str | None = None  # a personal webhook (e.g. a Slack DM incoming webhook)
+    webhook_format: Literal["json", "slack"] = "json"
+    role: Role = "editor"
+    timezone: str = "UTC"
+    teams: list[str] = Field(default_factory=list)
+
+    def contact(self, channel: Channel) -> str | None:
+        return {"email": self.email, "sms": self.phone_number, "webhook": self.webhook_url}[channel]
+
+
+class NotificationRule(BaseModel):
+    """One step of a person's notification rules: notify on a channel, or wait."""
+
+    id: str
+    user_id: str
+    position: int = 0
+    important: bool = False
+    type: Literal["notify", "wait"] = "notify"
+    channel: Channel | None = "email"
+    duration: int | None = None  # seconds, for waits
+
+
+StepType = Literal[
+    "wait", "notify_persons", "notify_person_next_each_time", "notify_on_call_from_schedule", "notify_team_members",
+    "trigger_webhook", "resolve", "notify_if_time_from_to", "notify_if_num_alerts_in_window", "repeat_escalation",
+]  # fmt: skip
+
+
+class EscalationChain(BaseModel):
+    id: str
+    name: str
+    team_id: str | None = None
+
+
+class EscalationPolicy(BaseModel):
+    id: str
+    escalation_chain_id: str
+    position: int = 0
+    type: StepType
+    duration: int | None = None  # wait: seconds (60..86400)
+    important: bool = False
+    persons_to_notify: list[str] = Field(default_factory=list)
+    persons_to_notify_next_each_time: list[str] = Field(default_factory=list)
+    team_to_notify: str | None = None
+    notify_on_call_from_schedule: str | None = None
+    action_to_trigger: str | None = None  # outgoing webhook id
+    notify_if_time_from: str | None = None  # "HH:MM:SSZ" (UTC)
+    notify_if_time_to: str | None = None
+    num_alerts_in_window: int | None = None
+    num_minutes_in_window: int | None = None
+
+
+class OutgoingWebhook(BaseModel):
+    id: str
+    name: str
+    url: str
+    http_method: Literal["POST", "PUT"] = "POST"
+    headers: dict[str, str] = Field(default_factory=dict)
+    format: Literal["json", "slack"] = "json"  # Slack incoming-webhook compatible body, or our JSON
+    is_webhook_enabled: bool = True
+    team_id: str | None = None

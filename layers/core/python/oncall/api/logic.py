@@ -14,10 +14,11 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
-from oncall import actions, ids, integration_types, routing, templating
+from oncall import actions, escalation, ids, integration_types, routing, templating
 from oncall.api import schemas
 from oncall.ingest import IngestError, demo_payload, ingest
-from oncall.models import Alert, AlertGroup, Integration, LabelMatch, Route, Templates, TimelineEntry
+from oncall.models import Alert, AlertGroup, EscalationChain, Integration, LabelMatch, Route, Templates, TimelineEntry
+from oncall.executor import Executor
 from oncall.ports import GroupFilter, Store
 
 T = TypeVar("T")
@@ -265,6 +266,7 @@ def create_integration(store: Store, request: RequestInfo, body: schemas.Integra
         static_labels=body.labels or {}, label_templates=body.dynamic_labels or {},
         allow_source_based_resolving=True if body.allow_source_based_resolving is None else body.allow_source_based_resolving,
     )  # fmt: skip
+    _check_chain(store, (body.default_route or {}).get("escalation_chain_id"))
     default_route = Route(
         id=ids.new_id(ids.ROUTE), integration_id=integration.id, is_default=True,
         escalation_chain_id=(body.default_route or {}).get("escalation_chain_id"),
@@ -297,6 +299,7 @@ def update_integration(
     integration = integration.model_copy(update=updates)
     store.update_integration(integration)
     if body.default_route and "escalation_chain_id" in body.default_route:
+        _check_chain(store, body.default_route["escalation_chain_id"])
         default_route = default_route.model_copy(update={"escalation_chain_id": body.default_route["escalation_chain_id"]})
         store.save_routes(integration.id, [default_route])
     return integration_out(request, integration, default_route)
@@ -317,7 +320,7 @@ def regenerate_token(store: Store, request: RequestInfo, integration_id: str) ->
     return integration_out(request, changed, default_route, token)
 
 
-def send_demo_alert(store: Store, integration_id: str, payload: Any, now: datetime) -> dict[str, Any]:
+def send_demo_alert(store: Store, executor: Executor, integration_id: str, payload: Any, now: datetime) -> dict[str, Any]:
     config = store.load_config(integration_id)
     if config is None:
         raise not_found()
@@ -325,7 +328,7 @@ def send_demo_alert(store: Store, integration_id: str, payload: Any, now: dateti
         body = demo_payload(config.integration.type, payload)
     except IngestError as error:
         raise ApiError.detail(str(error)) from error
-    stored = ingest(store, config, body, now=now, is_demo=True)
+    stored = ingest(store, config, body, now=now, is_demo=True, executor=executor)
     return {"alert_group_ids": sorted({s.group_id for s in stored})}
 
 
@@ -374,10 +377,16 @@ def get_route(store: Store, route_id: str) -> dict[str, Any]:
     return route_out(route)
 
 
+def _check_chain(store: Store, chain_id: str | None) -> None:
+    if chain_id and store.get_entity("CHAIN", chain_id, EscalationChain) is None:
+        raise ApiError.field("escalation_chain_id", "Escalation chain not found.")
+
+
 def create_route(store: Store, body: schemas.RouteIn) -> dict[str, Any]:
     config = store.load_config(body.integration_id)
     if config is None:
         raise ApiError.field("integration_id", "Integration not found.")
+    _check_chain(store, body.escalation_chain_id)
     _check_routing(body.routing_type, body.routing_regex, body.routing_labels)
     route = Route(
         id=ids.new_id(ids.ROUTE), integration_id=body.integration_id, routing_type=body.routing_type,
@@ -395,6 +404,8 @@ def update_route(store: Store, route_id: str, body: schemas.RoutePatch) -> dict[
     if route is None:
         raise not_found()
     given = body.model_fields_set
+    if "escalation_chain_id" in given:
+        _check_chain(store, body.escalation_chain_id)
     routing_type = body.routing_type or route.routing_type
     term = body.routing_regex if "routing_regex" in given else route.routing_regex
     labels = body.routing_labels if "routing_labels" in given else [
@@ -528,23 +539,39 @@ def group_timeline(store: Store, group_id: str) -> list[dict[str, Any]]:
             for e in opening + store.get_timeline(group_id)]  # fmt: skip
 
 
-def act_on_group(
-    store: Store, request: RequestInfo, group_id: str, action: str, by: str, now: datetime, body: Any = None
-) -> dict[str, Any]:
-    """Apply a state change with optimistic concurrency: re-read and re-check on a lost race."""
+RESTARTING_ACTIONS = frozenset({"unacknowledge", "unresolve", "unsilence"})
+
+
+def apply_action(
+    store: Store, executor: Executor, group_id: str, action: str, by: str, now: datetime, body: Any = None
+) -> AlertGroup:
+    """Apply a state change with optimistic concurrency (re-read and re-check on a lost race), then start or
+    stop the group's escalation to match. Returns the stored group."""
     for _ in range(MAX_ACTION_ATTEMPTS):
         group = _load_group(store, group_id)
         try:
             if action == "silence":
                 delay = actions.parse_silence_delay(body.get("delay") if isinstance(body, dict) else None)
                 transition = actions.silence(group, by, now, delay)
+                if delay > 0:  # escalation resumes from step 0 when the silence ends
+                    transition.group = escalation.restarted(transition.group)
             else:
                 transition = actions.ACTIONS[action](group, by, now)
+                if action in RESTARTING_ACTIONS:
+                    transition.group = escalation.restarted(transition.group)
         except actions.ActionError as error:
             raise ApiError.detail(str(error)) from error
         if store.save_group(transition.group, group.version, timeline=transition.timeline, pointer=transition.pointer):
-            return group_out(request, transition.group.model_copy(update={"version": group.version + 1}))
+            escalation.after_transition(executor, group, transition.group)
+            return transition.group.model_copy(update={"version": group.version + 1})
     raise ApiError.detail("The alert group is changing too fast; try again.", 409)
+
+
+def act_on_group(
+    store: Store, executor: Executor, request: RequestInfo, group_id: str, action: str, by: str, now: datetime,
+    body: Any = None,
+) -> dict[str, Any]:
+    return group_out(request, apply_action(store, executor, group_id, action, by, now, body))
 
 
 def delete_group(store: Store, group_id: str, mode: str, by: str, now: datetime) -> None:

@@ -245,3 +245,182 @@ class AlertGroupPage(Paginated[AlertGroupOut]):
 
 class AlertPage(Paginated[AlertOut]):
     pass
+
+
+# --- people, escalation chains, outgoing webhooks -----------------------------------------------------------------
+
+E164 = r"^\+[1-9]\d{6,14}$"
+
+
+class TeamIn(Strict):
+    name: str = Field(min_length=1, max_length=150)
+    email: str | None = Field(default=None, max_length=254)
+    avatar_url: str | None = Field(default=None, max_length=500)
+
+
+class TeamPatch(Strict):
+    name: str | None = Field(default=None, min_length=1, max_length=150)
+    email: str | None = Field(default=None, max_length=254)
+    avatar_url: str | None = Field(default=None, max_length=500)
+
+
+class TeamOut(BaseModel):
+    id: str
+    grafana_id: int | None = None
+    name: str
+    email: str | None
+    avatar_url: str | None
+
+
+class UserIn(Strict):
+    username: str = Field(min_length=1, max_length=150)
+    email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
+    phone_number: str | None = Field(default=None, pattern=E164)
+    webhook_url: str | None = Field(default=None, max_length=2000, pattern=r"^https?://")
+    webhook_format: Literal["json", "slack"] = "json"
+    role: Literal["admin", "editor", "viewer"] = "editor"
+    timezone: str = Field(default="UTC", max_length=64)
+    teams: list[str] = Field(default_factory=list)
+
+
+class UserPatch(Strict):
+    username: str | None = Field(default=None, min_length=1, max_length=150)
+    email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
+    phone_number: str | None = Field(default=None, pattern=E164)
+    webhook_url: str | None = Field(default=None, max_length=2000, pattern=r"^https?://")
+    webhook_format: Literal["json", "slack"] | None = None
+    role: Literal["admin", "editor", "viewer"] | None = None
+    timezone: str | None = Field(default=None, max_length=64)
+    teams: list[str] | None = None
+
+
+class UserOut(BaseModel):
+    id: str
+    grafana_id: int | None = None
+    email: str | None
+    slack: dict[str, Any] | None = None
+    username: str
+    role: str
+    is_phone_number_verified: bool = False
+    timezone: str
+    teams: list[str]
+    phone_number: str | None = None  # Tocsin
+    webhook_url: str | None = None  # Tocsin
+    webhook_format: str = "json"  # Tocsin
+
+
+RuleType = Literal["wait", "notify_by_email", "notify_by_sms", "notify_by_webhook"]
+
+
+class NotificationRuleIn(Strict):
+    user_id: str
+    position: int | None = Field(default=None, ge=0)
+    important: bool = False
+    type: RuleType
+    duration: int | None = Field(default=None, ge=60, le=86400)
+    manual_order: bool | None = None
+
+
+class NotificationRulePatch(Strict):
+    position: int | None = Field(default=None, ge=0)
+    type: RuleType | None = None
+    duration: int | None = Field(default=None, ge=60, le=86400)
+    manual_order: bool | None = None
+
+
+class NotificationRuleOut(BaseModel):
+    id: str
+    user_id: str
+    position: int
+    important: bool
+    type: str
+    duration: int | None = None
+
+
+class ChainIn(Strict):
+    name: str = Field(min_length=1, max_length=100)
+    team_id: str | None = None
+
+
+class ChainPatch(Strict):
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    team_id: str | None = None
+
+
+class ChainOut(BaseModel):
+    id: str
+    name: str
+    team_id: str | None
+
+
+StepName = Literal[
+    "wait", "notify_persons", "notify_person_next_each_time", "notify_on_call_from_schedule", "notify_team_members",
+    "trigger_webhook", "resolve", "notify_if_time_from_to", "notify_if_num_alerts_in_window", "repeat_escalation",
+]  # fmt: skip
+CLOCK = r"^([01]\d|2[0-3]):[0-5]\d:[0-5]\dZ$"
+
+
+class PolicyFields(Strict):
+    duration: int | None = Field(default=None, ge=60, le=86400)
+    important: bool | None = None
+    persons_to_notify: list[str] | None = None
+    persons_to_notify_next_each_time: list[str] | None = None
+    team_to_notify: str | None = None
+    notify_on_call_from_schedule: str | None = None
+    action_to_trigger: str | None = None
+    notify_if_time_from: str | None = Field(default=None, pattern=CLOCK)
+    notify_if_time_to: str | None = Field(default=None, pattern=CLOCK)
+    num_alerts_in_window: int | None = Field(default=None, ge=1)
+    num_minutes_in_window: int | None = Field(default=None, ge=1, le=1440)
+    position: int | None = Field(default=None, ge=0)
+    manual_order: bool | None = None
+
+
+class PolicyIn(PolicyFields):
+    escalation_chain_id: str
+    type: StepName
+
+
+class PolicyPatch(PolicyFields):
+    type: StepName | None = None
+
+
+class PolicyOut(BaseModel):
+    """Only the fields that matter for the step type are returned, as OnCall does."""
+
+    model_config = ConfigDict(extra="allow")
+    id: str
+    escalation_chain_id: str
+    position: int
+    type: str
+
+
+class WebhookIn(Strict):
+    name: str = Field(min_length=1, max_length=100)
+    url: str = Field(max_length=2000, pattern=r"^https?://")
+    http_method: Literal["POST", "PUT"] = "POST"
+    headers: dict[str, str] = Field(default_factory=dict)
+    format: Literal["json", "slack"] = "json"
+    is_webhook_enabled: bool = True
+    team_id: str | None = None
+
+
+class WebhookPatch(Strict):
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    url: str | None = Field(default=None, max_length=2000, pattern=r"^https?://")
+    http_method: Literal["POST", "PUT"] | None = None
+    headers: dict[str, str] | None = None
+    format: Literal["json", "slack"] | None = None
+    is_webhook_enabled: bool | None = None
+    team_id: str | None = None
+
+
+class WebhookOut(BaseModel):
+    id: str
+    name: str
+    url: str
+    http_method: str
+    headers: dict[str, str]
+    format: str
+    is_webhook_enabled: bool
+    team_id: str | None

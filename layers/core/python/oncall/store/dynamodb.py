@@ -33,6 +33,7 @@ from oncall.store import keys, schema
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from pydantic import BaseModel
 
 T = TypeVar("T")
 Item = dict[str, Any]
@@ -43,7 +44,9 @@ _TABLE_OPERATIONS = frozenset({"get_item", "put_item", "update_item", "delete_it
 _STATE_FIELDS = (
     "title", "source_link", "is_open", "acknowledged", "acknowledged_at", "acknowledged_by", "resolved",
     "resolved_at", "resolved_by", "silenced", "silenced_at", "silenced_until", "label_states",
+    "escalation_generation", "escalation_finished",
 )  # fmt: skip
+M = TypeVar("M", bound="BaseModel")
 
 
 def _client() -> DynamoDBClient:
@@ -445,6 +448,13 @@ class DynamoStore:
             }
         }
 
+    def append_timeline(self, entries: list[TimelineEntry]) -> None:
+        puts = self._timeline_puts(entries)
+        if len(puts) == 1:
+            self._call("put_item", Item=puts[0]["Put"]["Item"])
+        elif puts:
+            self._transact(puts)
+
     def get_group(self, group_id: str) -> AlertGroup | None:
         item = self._get(keys.group(group_id))
         return AlertGroup.model_validate(item) if item else None
@@ -584,6 +594,67 @@ class DynamoStore:
                 UpdateExpression="SET payload_json = :empty, title = :note REMOVE message, image_url",
                 ExpressionAttributeValues={":empty": {"S": "{}"}, ":note": {"S": note}},
             )  # fmt: skip
+
+    # --- people, chains, webhooks: plain entities ------------------------------------------------------------
+    def put_entity(self, kind: str, entity: BaseModel, *, collection: str, sort: str, new: bool = False) -> None:
+        """Store ``entity`` under ``<kind>#<id>``, listed in ``collection`` by ``sort``; ``new`` refuses an overwrite."""
+        data = entity.model_dump(mode="json", exclude_none=True)
+        item = {**data, "PK": f"{kind}#{data['id']}", "SK": "META", "GSI1PK": collection, "GSI1SK": sort}
+        self._call("put_item", Item=self._item(item), **({"ConditionExpression": "attribute_not_exists(PK)"} if new else {}))
+
+    def get_entity(self, kind: str, entity_id: str, model: type[M]) -> M | None:
+        item = self._get({"PK": f"{kind}#{entity_id}", "SK": "META"})
+        return model.model_validate(item) if item else None
+
+    def list_entities(self, collection: str, model: type[M]) -> list[M]:
+        return [
+            model.model_validate(item)
+            for item in self._query_all(
+                IndexName="GSI1", KeyConditionExpression="GSI1PK = :pk",
+                ExpressionAttributeValues={":pk": {"S": collection}},
+            )
+        ]  # fmt: skip
+
+    def delete_entity(self, kind: str, entity_id: str) -> None:
+        self._call("delete_item", Key=self._item({"PK": f"{kind}#{entity_id}", "SK": "META"}))
+
+    def next_in_turn(self, kind: str, entity_id: str) -> int:
+        """An ever-increasing counter on an entity (round robin across alert groups)."""
+        response = self._call(
+            "update_item", Key=self._item({"PK": f"{kind}#{entity_id}", "SK": "META"}),
+            UpdateExpression="ADD turn :one", ExpressionAttributeValues={":one": {"N": "1"}}, ReturnValues="UPDATED_NEW",
+        )  # fmt: skip
+        return int(response["Attributes"]["turn"]["N"]) - 1
+
+    def claim(self, group_id: str, key: str) -> bool:
+        """First writer wins: True once per (group, key), so a retried step never notifies twice."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self._call(
+                "put_item", Item=self._item({"PK": f"GROUP#{group_id}", "SK": f"SENT#{key}"}),
+                ConditionExpression="attribute_not_exists(PK)",
+            )  # fmt: skip
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def count_alerts_since(self, group_id: str, since: datetime) -> int:
+        # Alert ids start with the creation time in nanoseconds, so a key range is a time range.
+        low = f"ALERT#A{int(since.timestamp() * 1e9):020d}"
+        total = 0
+        query: dict[str, Any] = {
+            "KeyConditionExpression": "PK = :pk AND SK BETWEEN :low AND :high", "Select": "COUNT",
+            "ExpressionAttributeValues": {":pk": {"S": f"GROUP#{group_id}"}, ":low": {"S": low}, ":high": {"S": "ALERT#A~"}},
+        }  # fmt: skip
+        while True:
+            response = self._call("query", **query)
+            total += response["Count"]
+            if "LastEvaluatedKey" not in response:
+                return total
+            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     # --- access -------------------------------------------------------------------------------------------
     def get_api_key(self, key_hash: str) -> ApiKey | None:

@@ -1,0 +1,315 @@
+"""Use cases of the API for the configuration around escalation: teams, users and their notification rules,
+escalation chains and their policies, outgoing webhooks. OnCall-compatible shapes; Tocsin lets admins create
+users and teams through the API (OnCall took them from Grafana).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel
+
+from oncall import ids
+from oncall.api import schemas
+from oncall.api.logic import ApiError, RequestInfo, not_found, paginate_list
+from oncall.models import EscalationChain, EscalationPolicy, NotificationRule, OutgoingWebhook, Team, User
+from oncall.ports import Store
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Resource(Generic[M]):
+    kind: str  # item key prefix
+    prefix: str  # public id prefix
+    model: type[M]
+    collection: Callable[[M], str]  # the listing (GSI1) partition of an entity
+    sort: Callable[[M], str]
+    out: Callable[[M], dict[str, Any]]
+    page_size: int = 50
+
+
+def _plain_out(schema: type[BaseModel]) -> Callable[[Any], dict[str, Any]]:
+    return lambda entity: schema.model_validate(entity.model_dump()).model_dump(mode="json")
+
+
+TEAMS = Resource("TEAM", ids.TEAM, Team, lambda t: "TEAMS", lambda t: t.name.lower(), _plain_out(schemas.TeamOut))
+USERS = Resource("USER", ids.USER, User, lambda u: "USERS", lambda u: u.username.lower(), _plain_out(schemas.UserOut),
+                 page_size=100)  # fmt: skip
+CHAINS = Resource("CHAIN", "F", EscalationChain, lambda c: "CHAINS", lambda c: c.name.lower(),
+                  _plain_out(schemas.ChainOut))  # fmt: skip
+WEBHOOKS = Resource("WEBHOOK", "WH", OutgoingWebhook, lambda w: "WEBHOOKS", lambda w: w.name.lower(),
+                    _plain_out(schemas.WebhookOut))  # fmt: skip
+
+# Which policy fields each step type uses (the rest are not returned, as in OnCall).
+POLICY_FIELDS: dict[str, tuple[str, ...]] = {
+    "wait": ("duration",),
+    "notify_persons": ("persons_to_notify", "important"),
+    "notify_person_next_each_time": ("persons_to_notify_next_each_time", "important"),
+    "notify_on_call_from_schedule": ("notify_on_call_from_schedule", "important"),
+    "notify_team_members": ("team_to_notify", "important"),
+    "trigger_webhook": ("action_to_trigger",),
+    "resolve": (),
+    "notify_if_time_from_to": ("notify_if_time_from", "notify_if_time_to"),
+    "notify_if_num_alerts_in_window": ("num_alerts_in_window", "num_minutes_in_window"),
+    "repeat_escalation": (),
+}
+RULE_TYPES = {"notify_by_email": "email", "notify_by_sms": "sms", "notify_by_webhook": "webhook"}
+
+
+def policy_out(policy: EscalationPolicy) -> dict[str, Any]:
+    data = policy.model_dump(mode="json")
+    shown = {"id", "escalation_chain_id", "position", "type", *POLICY_FIELDS[policy.type]}
+    return {k: v for k, v in data.items() if k in shown}
+
+
+def rule_out(rule: NotificationRule) -> dict[str, Any]:
+    kind = "wait" if rule.type == "wait" else f"notify_by_{rule.channel}"
+    return schemas.NotificationRuleOut(
+        id=rule.id, user_id=rule.user_id, position=rule.position, important=rule.important, type=kind,
+        duration=rule.duration if rule.type == "wait" else None,
+    ).model_dump(mode="json")  # fmt: skip
+
+
+POLICIES = Resource("POLICY", "E", EscalationPolicy, lambda p: f"POLICIES#{p.escalation_chain_id}",
+                    lambda p: f"{p.position:06d}#{p.id}", policy_out)  # fmt: skip
+RULES = Resource("RULE", "N", NotificationRule, lambda r: f"RULES#{r.user_id}",
+                 lambda r: f"{int(r.important)}#{r.position:06d}#{r.id}", rule_out)  # fmt: skip
+
+
+# --- generic CRUD -------------------------------------------------------------------------------------------------
+
+
+def load(store: Store, resource: Resource[M], entity_id: str) -> M:
+    entity = store.get_entity(resource.kind, entity_id, resource.model)
+    if entity is None:
+        raise not_found()
+    return entity
+
+
+def save(store: Store, resource: Resource[M], entity: M, *, new: bool = False) -> dict[str, Any]:
+    store.put_entity(resource.kind, entity, collection=resource.collection(entity), sort=resource.sort(entity), new=new)
+    return resource.out(entity)
+
+
+def list_all(store: Store, resource: Resource[M], collection: str) -> list[M]:
+    return store.list_entities(collection, resource.model)
+
+
+def listing(store: Store, request: RequestInfo, resource: Resource[M], items: list[M],
+            filters: dict[str, Callable[[M, str], bool]]) -> dict[str, Any]:  # fmt: skip
+    for name, keep in filters.items():
+        if (value := request.first(name)) is not None:
+            items = [i for i in items if keep(i, value)]
+    return paginate_list(request, items, resource.page_size, resource.out)
+
+
+def create(store: Store, resource: Resource[M], fields: dict[str, Any]) -> dict[str, Any]:
+    entity = resource.model.model_validate({**fields, "id": ids.new_id(resource.prefix)})
+    return save(store, resource, entity, new=True)
+
+
+def update(store: Store, resource: Resource[M], entity_id: str, body: BaseModel) -> M:
+    entity = load(store, resource, entity_id)
+    changes = {k: getattr(body, k) for k in body.model_fields_set if k not in ("manual_order", "position")}
+    return entity.model_copy(update=changes)
+
+
+def _unique(items: list[Any], name: str, value: str, exclude: str | None = None, field: str = "name") -> None:
+    if any(getattr(i, field) == value and i.id != exclude for i in items):
+        raise ApiError.field(field, f"An object with this {field} already exists.")
+
+
+def _known(store: Store, resource: Resource[Any], field: str, entity_ids: list[str]) -> None:
+    unknown = [i for i in entity_ids if store.get_entity(resource.kind, i, resource.model) is None]
+    if unknown:
+        raise ApiError.field(field, f"Unknown ids: {', '.join(unknown)}")
+
+
+# --- teams ----------------------------------------------------------------------------------------------------------
+
+
+def create_team(store: Store, body: schemas.TeamIn) -> dict[str, Any]:
+    _unique(list_all(store, TEAMS, "TEAMS"), "name", body.name)
+    return create(store, TEAMS, body.model_dump())
+
+
+def update_team(store: Store, team_id: str, body: schemas.TeamPatch) -> dict[str, Any]:
+    team = update(store, TEAMS, team_id, body)
+    _unique(list_all(store, TEAMS, "TEAMS"), "name", team.name, exclude=team.id)
+    return save(store, TEAMS, team)
+
+
+# --- users and their notification rules ---------------------------------------------------------------------------
+
+
+def create_user(store: Store, body: schemas.UserIn) -> dict[str, Any]:
+    _unique(list_all(store, USERS, "USERS"), "username", body.username, field="username")
+    _known(store, TEAMS, "teams", body.teams)
+    return create(store, USERS, body.model_dump())
+
+
+def update_user(store: Store, user_id: str, body: schemas.UserPatch) -> dict[str, Any]:
+    user = update(store, USERS, user_id, body)
+    _unique(list_all(store, USERS, "USERS"), "username", user.username, exclude=user.id, field="username")
+    _known(store, TEAMS, "teams", user.teams)
+    return save(store, USERS, user)
+
+
+def delete_user(store: Store, user_id: str) -> None:
+    load(store, USERS, user_id)
+    for rule in list_all(store, RULES, f"RULES#{user_id}"):
+        store.delete_entity(RULES.kind, rule.id)
+    store.delete_entity(USERS.kind, user_id)
+
+
+def _renumber(items: list[Any], moved: Any | None, position: int | None) -> list[Any]:
+    """Positions 0..n-1 with ``moved`` placed at ``position`` (appended when None)."""
+    ordered = sorted((i for i in items if moved is None or i.id != moved.id), key=lambda i: i.position)
+    if moved is not None:
+        ordered.insert(len(ordered) if position is None else min(position, len(ordered)), moved)
+    return [i.model_copy(update={"position": n}) for n, i in enumerate(ordered)]
+
+
+def _save_ordered(store: Store, resource: Resource[Any], before: list[Any], after: list[Any]) -> None:
+    old = {i.id: i.position for i in before}
+    for item in after:
+        if old.get(item.id) != item.position or item.id not in old:
+            save(store, resource, item)
+
+
+def _rule_fields(kind: str, duration: int | None) -> dict[str, Any]:
+    if kind == "wait":
+        return {"type": "wait", "channel": None, "duration": duration or 300}
+    return {"type": "notify", "channel": RULE_TYPES[kind], "duration": None}
+
+
+def create_rule(store: Store, body: schemas.NotificationRuleIn) -> dict[str, Any]:
+    load(store, USERS, body.user_id)
+    rule = NotificationRule(id=ids.new_id("N"), user_id=body.user_id, important=body.important,
+                            **_rule_fields(body.type, body.duration))  # fmt: skip
+    siblings = [r for r in list_all(store, RULES, f"RULES#{body.user_id}") if r.important == body.important]
+    ordered = _renumber(siblings, rule, body.position)
+    _save_ordered(store, RULES, siblings, ordered)
+    return rule_out(next(r for r in ordered if r.id == rule.id))
+
+
+def update_rule(store: Store, rule_id: str, body: schemas.NotificationRulePatch) -> dict[str, Any]:
+    rule = load(store, RULES, rule_id)
+    if body.type is not None or body.duration is not None:
+        kind = body.type or ("wait" if rule.type == "wait" else f"notify_by_{rule.channel}")
+        rule = rule.model_copy(update=_rule_fields(kind, body.duration if body.duration is not None else rule.duration))
+    siblings = [r for r in list_all(store, RULES, f"RULES#{rule.user_id}") if r.important == rule.important]
+    ordered = _renumber(siblings, rule, body.position if body.position is not None else rule.position)
+    _save_ordered(store, RULES, [s for s in siblings if s.id != rule.id], ordered)
+    return rule_out(next(r for r in ordered if r.id == rule.id))
+
+
+def delete_rule(store: Store, rule_id: str) -> None:
+    rule = load(store, RULES, rule_id)
+    store.delete_entity(RULES.kind, rule_id)
+    siblings = [r for r in list_all(store, RULES, f"RULES#{rule.user_id}") if r.important == rule.important]
+    _save_ordered(store, RULES, siblings, _renumber(siblings, None, None))
+
+
+def list_rules(store: Store, request: RequestInfo) -> dict[str, Any]:
+    user_id = request.first("user_id")
+    users = [user_id] if user_id else [u.id for u in list_all(store, USERS, "USERS")]
+    rules = [r for uid in users for r in list_all(store, RULES, f"RULES#{uid}")]
+    important = request.first("important")
+    if important is not None:
+        rules = [r for r in rules if r.important == (important.lower() == "true")]
+    return paginate_list(request, rules, 50, rule_out)
+
+
+# --- escalation chains and policies -------------------------------------------------------------------------------
+
+
+def create_chain(store: Store, body: schemas.ChainIn) -> dict[str, Any]:
+    _unique(list_all(store, CHAINS, "CHAINS"), "name", body.name)
+    if body.team_id:
+        _known(store, TEAMS, "team_id", [body.team_id])
+    return create(store, CHAINS, body.model_dump())
+
+
+def update_chain(store: Store, chain_id: str, body: schemas.ChainPatch) -> dict[str, Any]:
+    chain = update(store, CHAINS, chain_id, body)
+    _unique(list_all(store, CHAINS, "CHAINS"), "name", chain.name, exclude=chain.id)
+    return save(store, CHAINS, chain)
+
+
+def delete_chain(store: Store, chain_id: str) -> None:
+    load(store, CHAINS, chain_id)
+    for policy in list_all(store, POLICIES, f"POLICIES#{chain_id}"):
+        store.delete_entity(POLICIES.kind, policy.id)
+    store.delete_entity(CHAINS.kind, chain_id)
+
+
+def _check_policy(store: Store, policy: EscalationPolicy) -> None:
+    required = {
+        "notify_persons": "persons_to_notify", "notify_person_next_each_time": "persons_to_notify_next_each_time",
+        "notify_team_members": "team_to_notify", "trigger_webhook": "action_to_trigger",
+        "notify_if_num_alerts_in_window": "num_alerts_in_window",
+    }  # fmt: skip
+    if (field := required.get(policy.type)) and not getattr(policy, field):
+        raise ApiError.field(field, f"This field is required for step type {policy.type}.")
+    if policy.type == "notify_if_time_from_to" and not (policy.notify_if_time_from and policy.notify_if_time_to):
+        raise ApiError.field("notify_if_time_from", "notify_if_time_from and notify_if_time_to are required.")
+    _known(store, USERS, "persons_to_notify", policy.persons_to_notify)
+    _known(store, USERS, "persons_to_notify_next_each_time", policy.persons_to_notify_next_each_time)
+    if policy.team_to_notify:
+        _known(store, TEAMS, "team_to_notify", [policy.team_to_notify])
+    if policy.action_to_trigger:
+        _known(store, WEBHOOKS, "action_to_trigger", [policy.action_to_trigger])
+
+
+def create_policy(store: Store, body: schemas.PolicyIn) -> dict[str, Any]:
+    load(store, CHAINS, body.escalation_chain_id)
+    fields = body.model_dump(exclude={"position", "manual_order"}, exclude_none=True)
+    policy = EscalationPolicy(id=ids.new_id("E"), **fields)
+    if policy.type == "wait" and policy.duration is None:
+        policy = policy.model_copy(update={"duration": 300})
+    _check_policy(store, policy)
+    siblings = list_all(store, POLICIES, f"POLICIES#{policy.escalation_chain_id}")
+    ordered = _renumber(siblings, policy, body.position)
+    _save_ordered(store, POLICIES, siblings, ordered)
+    return policy_out(next(p for p in ordered if p.id == policy.id))
+
+
+def update_policy(store: Store, policy_id: str, body: schemas.PolicyPatch) -> dict[str, Any]:
+    policy = update(store, POLICIES, policy_id, body)
+    _check_policy(store, policy)
+    siblings = list_all(store, POLICIES, f"POLICIES#{policy.escalation_chain_id}")
+    ordered = _renumber(siblings, policy, body.position if body.position is not None else policy.position)
+    _save_ordered(store, POLICIES, [s for s in siblings if s.id != policy.id], ordered)
+    return policy_out(next(p for p in ordered if p.id == policy.id))
+
+
+def delete_policy(store: Store, policy_id: str) -> None:
+    policy = load(store, POLICIES, policy_id)
+    store.delete_entity(POLICIES.kind, policy_id)
+    siblings = list_all(store, POLICIES, f"POLICIES#{policy.escalation_chain_id}")
+    _save_ordered(store, POLICIES, siblings, _renumber(siblings, None, None))
+
+
+def list_policies(store: Store, request: RequestInfo) -> dict[str, Any]:
+    chain_id = request.first("escalation_chain_id")
+    chains = [chain_id] if chain_id else [c.id for c in list_all(store, CHAINS, "CHAINS")]
+    policies = [p for cid in chains for p in sorted(list_all(store, POLICIES, f"POLICIES#{cid}"), key=lambda p: p.position)]
+    return paginate_list(request, policies, 50, policy_out)
+
+
+# --- outgoing webhooks --------------------------------------------------------------------------------------------
+
+
+def create_webhook(store: Store, body: schemas.WebhookIn) -> dict[str, Any]:
+    _unique(list_all(store, WEBHOOKS, "WEBHOOKS"), "name", body.name)
+    return create(store, WEBHOOKS, body.model_dump())
+
+
+def update_webhook(store: Store, webhook_id: str, body: schemas.WebhookPatch) -> dict[str, Any]:
+    hook = update(store, WEBHOOKS, webhook_id, body)
+    _unique(list_all(store, WEBHOOKS, "WEBHOOKS"), "name", hook.name, exclude=hook.id)
+    return save(store, WEBHOOKS, hook)

@@ -1,0 +1,447 @@
+"""The escalation engine: what one RunStep of an escalation (or of a person's notification rules) does.
+
+Each alert group with an escalation chain runs one execution per *generation* of the generic loop state
+machine (RunStep -> Choice(done?) -> Wait(wait_seconds) -> RunStep). The state passed around is a plain dict:
+
+    {"kind": "escalation", "group_id", "generation", "position", "cycle", "repeats", "snapshot",
+     "wait_seconds", "done"}
+    {"kind": "personal", "group_id", "generation", "user_id", "important", "rules", "position", "key", ...}
+
+Acknowledge, resolve and silence stop the execution; unacknowledge, unresolve and unsilence (and the end of a
+timed silence) start a new generation from step 0 with a fresh snapshot of the chain. Every RunStep re-reads
+the group first, so a late step never notifies for an acknowledged group, and every effect of a step is
+claimed first-writer-wins in the store, so a retried step never pages twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+from oncall import actions
+from oncall.executor import Executor
+from oncall.models import (
+    AlertGroup,
+    EscalationChain,
+    EscalationPolicy,
+    NotificationRule,
+    OutgoingWebhook,
+    TimelineEntry,
+    User,
+)
+from oncall.ports import Store
+
+logger = logging.getLogger(__name__)
+
+MAX_REPEATS = 5
+DEFAULT_WAIT_SECONDS = 300
+PAUSE_RECHECK_SECONDS = 60
+MAX_STEPS_PER_RUN = 50  # consecutive non-waiting steps done in one RunStep (repeat loops are bounded by 5)
+DEFAULT_RULES: dict[bool, list[tuple[str, str | None, int | None]]] = {
+    False: [("notify", "email", None)],
+    True: [("notify", "email", None), ("notify", "sms", None)],
+}
+
+
+@dataclass
+class Services:
+    """What a step needs from the outside world (ports), built once per Lambda container."""
+
+    store: Store
+    executor: Executor
+    notifier: Any  # oncall.notify.channels.Notifier
+    public_url: str
+    signing_key: Callable[[], bytes]
+
+
+# --- starting and stopping ------------------------------------------------------------------------------------
+
+
+def execution_name(group_id: str, generation: int) -> str:
+    return f"{group_id}-g{generation}"
+
+
+def initial_state(group: AlertGroup) -> dict[str, Any]:
+    return {
+        "kind": "escalation", "group_id": group.id, "generation": group.escalation_generation, "position": 0,
+        "cycle": 0, "repeats": {}, "snapshot": None, "wait_seconds": 0, "done": False,
+    }  # fmt: skip
+
+
+def restarted(group: AlertGroup) -> AlertGroup:
+    """The group with a new escalation generation (unack, unresolve, unsilence, timed silence)."""
+    if group.escalation_chain_id is None:
+        return group
+    return group.model_copy(update={"escalation_generation": group.escalation_generation + 1,
+                                    "escalation_finished": False})  # fmt: skip
+
+
+def after_transition(executor: Executor, before: AlertGroup | None, after: AlertGroup) -> None:
+    """Start or stop executions to match a stored state change of a group."""
+    old_generation = before.escalation_generation if before else 0
+    if after.escalation_generation != old_generation:
+        if old_generation:
+            executor.stop(execution_name(after.id, old_generation))
+        if after.escalation_generation and not after.resolved and not after.acknowledged:
+            executor.start(execution_name(after.id, after.escalation_generation), initial_state(after))
+        return
+    stopped = after.resolved or after.acknowledged or (after.silenced and not (before and before.silenced))
+    if old_generation and stopped:
+        executor.stop(execution_name(after.id, old_generation))
+
+
+# --- one RunStep ----------------------------------------------------------------------------------------------
+
+
+def run_step(state: dict[str, Any], services: Services, now: datetime | None = None) -> dict[str, Any]:
+    moment = now or datetime.now(UTC)
+    if state.get("kind") == "personal":
+        return _run_personal(dict(state), services, moment)
+    return _run_escalation(dict(state), services, moment)
+
+
+def _finish(state: dict[str, Any]) -> dict[str, Any]:
+    return {**state, "done": True, "wait_seconds": 0}
+
+
+def _wait(state: dict[str, Any], seconds: float) -> dict[str, Any]:
+    return {**state, "done": False, "wait_seconds": max(0, int(seconds + 0.999))}
+
+
+def _log(services: Services, group: AlertGroup, now: datetime, kind: str, text: str) -> None:
+    services.store.append_timeline([TimelineEntry(group_id=group.id, at=now, type=kind, text=text)])
+
+
+def _current(services: Services, state: dict[str, Any], now: datetime) -> AlertGroup | None:
+    """The group if this execution should still act on it; lifts an expired silence."""
+    group = services.store.get_group(state["group_id"])
+    if group is None or group.escalation_generation != state["generation"] or group.resolved or group.acknowledged:
+        return None
+    if group.silenced and group.silenced_until is not None and group.silenced_until <= now:
+        ended = group.model_copy(update={"silenced": False, "silenced_at": None, "silenced_until": None})
+        entry = TimelineEntry(group_id=group.id, at=now, type="unsilenced", text="Silence ended")
+        if not services.store.save_group(ended, group.version, timeline=[entry]):
+            return services.store.get_group(state["group_id"])  # changed meanwhile: decide on the fresh state
+        return ended.model_copy(update={"version": group.version + 1})
+    return group
+
+
+def _snapshot(services: Services, group: AlertGroup) -> dict[str, Any] | None:
+    chain = services.store.get_entity("CHAIN", group.escalation_chain_id or "", EscalationChain)
+    if chain is None:
+        return None
+    policies = sorted(services.store.list_entities(f"POLICIES#{chain.id}", EscalationPolicy), key=lambda p: p.position)
+    return {"chain": chain.model_dump(mode="json"), "policies": [p.model_dump(mode="json") for p in policies]}
+
+
+def _run_escalation(state: dict[str, Any], services: Services, now: datetime) -> dict[str, Any]:
+    group = _current(services, state, now)
+    if group is None:
+        return _finish(state)
+    if group.silenced:
+        if group.silenced_until is None:
+            return _finish(state)  # silenced forever: unsilence starts a new generation
+        return _wait(state, (group.silenced_until - now).total_seconds())
+    if state.get("snapshot") is None:
+        snapshot = _snapshot(services, group)
+        if snapshot is None:
+            _log(services, group, now, "escalation_failed", "Not escalated: the escalation chain no longer exists")
+            return _finish(state)
+        state["snapshot"] = snapshot
+        if services.store.claim(group.id, f"g{state['generation']}-start"):
+            _log(services, group, now, "escalation_started", f"Escalation started: chain \"{snapshot['chain']['name']}\"")
+    policies = [EscalationPolicy.model_validate(p) for p in state["snapshot"]["policies"]]
+    for _ in range(MAX_STEPS_PER_RUN):
+        position = state["position"]
+        if position >= len(policies):
+            if services.store.claim(group.id, f"g{state['generation']}-finished"):
+                _log(services, group, now, "escalation_finished", "Escalation finished")
+                finished = group.model_copy(update={"escalation_finished": True})
+                services.store.save_group(finished, group.version)
+            return _finish(state)
+        policy = policies[position]
+        key = f"g{state['generation']}-c{state['cycle']}-p{position}"
+        outcome = STEPS[policy.type](policy, group, state, services, now, key)
+        if outcome is not None:
+            return outcome
+    return _wait(state, 0)
+
+
+# --- step types -------------------------------------------------------------------------------------------------
+# Each returns the next state when the run must stop or wait here, or None to go on with ``state["position"]``.
+
+StepResult = dict[str, Any] | None
+
+
+def _step_wait(policy: EscalationPolicy, group: AlertGroup, state: dict[str, Any], services: Services,
+               now: datetime, key: str) -> StepResult:  # fmt: skip
+    seconds = policy.duration or DEFAULT_WAIT_SECONDS
+    state["position"] += 1
+    if services.store.claim(group.id, key):
+        _log(services, group, now, "escalation_wait", f"Waiting {_human(seconds)}")
+    return _wait(state, seconds)
+
+
+def _notify(users: list[User], missing: list[str], policy: EscalationPolicy, group: AlertGroup,
+            state: dict[str, Any], services: Services, now: datetime, key: str, what: str) -> StepResult:  # fmt: skip
+    state["position"] += 1
+    if not services.store.claim(group.id, key):
+        return None
+    if missing:
+        _log(services, group, now, "notification_failed", f"Unknown users skipped: {', '.join(missing)}")
+    if not users:
+        _log(services, group, now, "notification_failed", f"{what}: nobody to notify")
+        return None
+    level = " (important)" if policy.important else ""
+    _log(services, group, now, "escalation_notify", f"{what}: notifying {', '.join(u.username for u in users)}{level}")
+    for user in users:
+        start_personal(services, group, user, policy.important, f"{key}-{user.id}", state["generation"])
+    return None
+
+
+def _users(services: Services, ids: list[str]) -> tuple[list[User], list[str]]:
+    found, missing = [], []
+    for user_id in ids:
+        user = services.store.get_entity("USER", user_id, User)
+        (found.append(user) if user else missing.append(user_id))  # type: ignore[func-returns-value]
+    return found, missing
+
+
+def _step_notify_persons(policy: EscalationPolicy, group: AlertGroup, state: dict[str, Any], services: Services,
+                         now: datetime, key: str) -> StepResult:  # fmt: skip
+    users, missing = _users(services, policy.persons_to_notify)
+    return _notify(users, missing, policy, group, state, services, now, key, "Notify persons")
+
+
+def _step_round_robin(policy: EscalationPolicy, group: AlertGroup, state: dict[str, Any], services: Services,
+                      now: datetime, key: str) -> StepResult:  # fmt: skip
+    queue = policy.persons_to_notify_next_each_time
+    users: list[User] = []
+    missing: list[str] = []
+    if queue and services.store.claim(group.id, f"{key}-turn"):
+        # The turn counter lives on the policy, so the rotation continues across alert groups.
+        turn = services.store.next_in_turn("POLICY", policy.id)
+        users, missing = _users(services, [queue[turn % len(queue)]])
+    return _notify(users, missing, policy, group, state, services, now, key, "Notify next person in turn")
+
+
+def _step_team(policy: EscalationPolicy, group: AlertGroup, state: dict[str, Any], services: Services,
+               now: datetime, key: str) -> StepResult:  # fmt: skip
+    team_id = policy.team_to_notify
+    members = [u for u in services.store.list_entities("USERS", User) if team_id and team_id in u.teams]
+    return _notify(members, [], policy, group, state, services, now, key, f"Notify team {team_id}")
+
+
+def _step_schedule(policy: EscalationPolicy, group: AlertGroup, state: dict[str, Any], services: Services,
+                   now: datetime, key: str) -> StepResult:  # fmt: skip
+    state["position"] += 1
+    if services.store.claim(group.id, key):
+        _log(services, group, now, "notification_failed",
+             "Notify on-call from schedule: no schedule (on-call schedules are not available yet); moving on")  # fmt: skip
+    return None
+
+
+def _step_webhook(policy: EscalationPolicy, group: AlertGroup, state: dict[str, Any], services: Services,
+                  now: datetime, key: str) -> StepResult:  # fmt: skip
+    state["position"] += 1
+    if not services.store.claim(group.id, key):
+        return None
+    hook = services.store.get_entity("WEBHOOK", policy.action_to_trigger or "", OutgoingWebhook)
+    if hook is None or not hook.is_webhook_enabled:
+        reason = "is disabled" if hook else "does not exist"
+        _log(services, group, now, "webhook_failed", f"Webhook {policy.action_to_trigger} {reason}")
+        return None
+    notification = compose_for(services, group, important=False, user_id=None, now=now)
+    body = notification.slack_json if hook.format == "slack" else notification.webhook_json
+    from oncall.notify.channels import NotificationFailed
+
+    try:
+        status = services.notifier.webhook(hook.url, body, headers=hook.headers)
+    except NotificationFailed as error:
+        _log(services, group, now, "webhook_failed", f"Webhook \"{hook.name}\" failed: {error}")
+    else:
+        _log(services, group, now, "webhook_sent", f"Webhook \"{hook.name}\" sent (HTTP {status})")
+    return None
+
+
+def _step_resolve(policy: EscalationPolicy, group: AlertGroup, state: dict[str, Any], services: Services,
+                  now: datetime, key: str) -> StepResult:  # fmt: skip
+    transition = actions.resolve(group, "escalation", now, text="Resolved automatically")
+    services.store.save_group(transition.group, group.version, timeline=transition.timeline, pointer=transition.pointer)
+    return _finish(state)
+
+
+def _parse_clock(text: str | None) -> time | None:
+    if not text:
+        return None
+    try:
+        return time.fromisoformat(text.rstrip("Z"))
+    except ValueError:
+        return None
+
+
+def _step_time_window(policy: EscalationPolicy, group: AlertGroup, state: dict[str, Any], services: Services,
+                      now: datetime, key: str) -> StepResult:  # fmt: skip
+    start, end = _parse_clock(policy.notify_if_time_from), _parse_clock(policy.notify_if_time_to)
+    state["position"] += 1
+    if start is None or end is None:
+        if services.store.claim(group.id, key):
+            _log(services, group, now, "escalation_failed", "Time window step is not configured; moving on")
+        return None
+    current = now.astimezone(UTC).time()
+    inside = start <= current <= end if start <= end else (current >= start or current <= end)  # may cross midnight
+    if inside:
+        return None
+    next_start = datetime.combine(now.astimezone(UTC).date(), start, tzinfo=UTC)
+    if next_start <= now:
+        next_start += timedelta(days=1)
+    if services.store.claim(group.id, key):
+        _log(services, group, now, "escalation_wait",
+             f"Outside {policy.notify_if_time_from}-{policy.notify_if_time_to}: continuing at {next_start:%H:%M} UTC")  # fmt: skip
+    return _wait(state, (next_start - now).total_seconds())
+
+
+def _step_alerts_in_window(policy: EscalationPolicy, group: AlertGroup, state: dict[str, Any], services: Services,
+                           now: datetime, key: str) -> StepResult:  # fmt: skip
+    threshold = policy.num_alerts_in_window or 0
+    minutes = policy.num_minutes_in_window or 1
+    since = (group.last_alert_at or now) - timedelta(minutes=minutes)
+    count = services.store.count_alerts_since(group.id, since)
+    if count > threshold:
+        state["position"] += 1
+        return None
+    # Paused: check again later (new alerts may arrive); the chain goes on once the count is exceeded.
+    if services.store.claim(group.id, f"{key}-paused"):
+        _log(services, group, now, "escalation_paused",
+             f"Escalation paused: {count} alerts in {minutes} min (continues above {threshold})")  # fmt: skip
+    return _wait(state, PAUSE_RECHECK_SECONDS)
+
+
+def _step_repeat(policy: EscalationPolicy, group: AlertGroup, state: dict[str, Any], services: Services,
+                 now: datetime, key: str) -> StepResult:  # fmt: skip
+    repeats: dict[str, int] = state.setdefault("repeats", {})
+    done = repeats.get(policy.id, 0)
+    if done >= MAX_REPEATS:
+        state["position"] += 1
+        return None
+    repeats[policy.id] = done + 1
+    state["cycle"] += 1
+    state["position"] = 0
+    if services.store.claim(group.id, key):
+        _log(services, group, now, "escalation_repeat", f"Repeating escalation ({done + 1} of {MAX_REPEATS})")
+    return None
+
+
+STEPS: dict[str, Callable[..., StepResult]] = {
+    "wait": _step_wait,
+    "notify_persons": _step_notify_persons,
+    "notify_person_next_each_time": _step_round_robin,
+    "notify_on_call_from_schedule": _step_schedule,
+    "notify_team_members": _step_team,
+    "trigger_webhook": _step_webhook,
+    "resolve": _step_resolve,
+    "notify_if_time_from_to": _step_time_window,
+    "notify_if_num_alerts_in_window": _step_alerts_in_window,
+    "repeat_escalation": _step_repeat,
+}
+
+
+# --- a person's notification rules ------------------------------------------------------------------------------
+
+
+def rules_for(services: Services, user: User, important: bool) -> list[dict[str, Any]]:
+    rules = sorted(
+        (r for r in services.store.list_entities(f"RULES#{user.id}", NotificationRule) if r.important == important),
+        key=lambda r: r.position,
+    )
+    if rules:
+        return [{"type": r.type, "channel": r.channel, "duration": r.duration} for r in rules]
+    return [{"type": t, "channel": c, "duration": d} for t, c, d in DEFAULT_RULES[important]]
+
+
+def start_personal(services: Services, group: AlertGroup, user: User, important: bool, key: str,
+                   generation: int) -> None:  # fmt: skip
+    state = {
+        "kind": "personal", "group_id": group.id, "generation": generation, "user_id": user.id,
+        "important": important, "rules": rules_for(services, user, important), "position": 0, "key": key,
+        "wait_seconds": 0, "done": False,
+    }  # fmt: skip
+    services.executor.start(f"{key}".replace("_", "-")[:80], state)
+
+
+def _run_personal(state: dict[str, Any], services: Services, now: datetime) -> dict[str, Any]:
+    group = _current(services, state, now)
+    if group is None or group.silenced:
+        return _finish(state)
+    user = services.store.get_entity("USER", state["user_id"], User)
+    if user is None:
+        return _finish(state)
+    rules = state["rules"]
+    while state["position"] < len(rules):
+        rule = rules[state["position"]]
+        key = f"{state['key']}-r{state['position']}"
+        state["position"] += 1
+        if rule["type"] == "wait":
+            return _wait(state, rule.get("duration") or DEFAULT_WAIT_SECONDS)
+        if services.store.claim(group.id, key):
+            _deliver(services, group, user, rule["channel"], bool(state["important"]), now)
+    return _finish(state)
+
+
+CHANNEL_NAMES = {"email": "e-mail", "sms": "SMS", "webhook": "webhook"}
+
+
+def _deliver(services: Services, group: AlertGroup, user: User, channel: str, important: bool, now: datetime) -> None:
+    from oncall.notify.channels import NotificationFailed
+
+    name = CHANNEL_NAMES.get(channel, channel)
+    address = user.contact(channel)  # type: ignore[arg-type]
+    if not address:
+        _log(services, group, now, "notification_skipped", f"{name} to {user.username} not sent: no {name} address")
+        return
+    notification = compose_for(services, group, important=important, user_id=user.id, now=now)
+    try:
+        if channel == "email":
+            services.notifier.email(address, notification)
+        elif channel == "sms":
+            services.notifier.sms(address, notification)
+        else:
+            body = notification.slack_json if user.webhook_format == "slack" else notification.webhook_json
+            services.notifier.webhook(address, body)
+    except NotificationFailed as error:
+        _log(services, group, now, "notification_failed", f"{name} to {user.username} failed: {error}")
+        return
+    _log(services, group, now, "notification_sent", f"Sent {name} to {user.username}")
+
+
+def compose_for(services: Services, group: AlertGroup, *, important: bool, user_id: str | None, now: datetime) -> Any:
+    from oncall import links
+    from oncall.notify.compose import compose
+
+    config = services.store.load_config(group.integration_id)
+    last = services.store.get_alerts([(group.id, group.last_alert_id)]) if group.last_alert_id else {}
+    alert = last.get(group.last_alert_id or "")
+    key = services.signing_key()
+    expires = now + links.DEFAULT_TTL
+
+    def url(action: str) -> str:
+        return links.action_url(services.public_url, links.sign(action, group.id, user_id, expires, key))
+
+    return compose(
+        group_title=group.title or "Alert", group_id=group.id,
+        integration_name=config.integration.name if config else group.integration_id, state=group.state.value,
+        alerts_count=group.alerts_count, message=alert.message if alert else None, source_link=group.source_link,
+        ack_url=url("acknowledge"), resolve_url=url("resolve"),
+        console_url=f"{services.public_url}/api/v1/alert_groups/{group.id}/", important=important,
+    )  # fmt: skip
+
+
+def _human(seconds: int) -> str:
+    if seconds % 3600 == 0:
+        return f"{seconds // 3600} h"
+    if seconds % 60 == 0:
+        return f"{seconds // 60} min"
+    return f"{seconds} s"
