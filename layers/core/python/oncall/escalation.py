@@ -198,7 +198,7 @@ def _notify(users: list[User], missing: list[str], policy: EscalationPolicy, gro
     level = " (important)" if policy.important else ""
     _log(services, group, now, "escalation_notify", f"{what}: notifying {', '.join(u.username for u in users)}{level}")
     for user in users:
-        start_personal(services, group, user, policy.important, f"{key}-{user.id}", state["generation"])
+        start_personal(services, group, user, policy.important, f"{group.id}-{key}-{user.id}", state["generation"])
     return None
 
 

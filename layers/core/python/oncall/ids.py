@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import string
-import time
+from datetime import datetime
 from typing import Final
 
 ALPHABET: Final = "ABCDEFGHIJKLMNPQRSTUVWXYZ123456789"
@@ -29,9 +29,9 @@ def new_id(prefix: str, length: int = 12) -> str:
     return prefix + "".join(secrets.choice(ALPHABET) for _ in range(length))
 
 
-def new_sortable_id(prefix: str) -> str:
-    """An id that sorts by creation time (for alerts, which are listed newest first)."""
-    return f"{prefix}{time.time_ns():020d}{new_id('', 6)}"
+def new_sortable_id(prefix: str, at: datetime) -> str:
+    """An id that sorts by creation time ``at`` (alerts are listed newest first and counted by time range)."""
+    return f"{prefix}{int(at.timestamp() * 1_000_000) * 1000:020d}{new_id('', 6)}"
 
 
 def new_token(length: int = 25) -> str:

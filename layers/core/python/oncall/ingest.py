@@ -172,7 +172,7 @@ def ingest_one(
     resolves = signals.is_resolve and integration.allow_source_based_resolving
     appearance = _render_appearance(config, payload)
     key = GroupKey(integration.id, route.id, signals.distinction)
-    alert_id = ids.new_sortable_id(ids.ALERT)
+    alert_id = ids.new_sortable_id(ids.ALERT, now)
 
     def make_alert(group_id: str) -> Alert:
         return Alert(

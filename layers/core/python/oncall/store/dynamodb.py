@@ -11,6 +11,7 @@ import base64
 import json
 import os
 import secrets
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -341,9 +342,9 @@ class DynamoStore:
 
     def _timeline_puts(self, entries: list[TimelineEntry]) -> list[dict[str, Any]]:
         return [
-            # The index keeps entries of one instant in the order they were written.
+            # Entries of one instant keep the order they were written in (the write time breaks ties).
             self._put({**e.model_dump(mode="json", exclude_none=True),
-                       **keys.timeline(e.group_id, e.at, f"{i:02d}{secrets.token_hex(3)}")})
+                       **keys.timeline(e.group_id, e.at, f"{time.time_ns()}{i:02d}{secrets.token_hex(2)}")})
             for i, e in enumerate(entries)
         ]
 

@@ -1,0 +1,132 @@
+"""Signed, expiring action links: acknowledge, resolve or silence an alert group from a phone, without signing in.
+
+A token is ``base64url(claims JSON) "." base64url(HMAC-SHA256(key, first part))``, both without padding. The
+MAC covers the encoded claims exactly as sent, so there is one valid spelling of each token. Links are bearer
+credentials: whoever holds one can act until it expires, hence the short default lifetime.
+
+A link must act only on an explicit confirmation (a POST from the page its GET shows): mail scanners and chat
+unfurlers fetch every URL in a message.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import hmac
+import json
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final, Literal
+
+ACTIONS: Final = frozenset({"acknowledge", "resolve", "silence"})
+DEFAULT_TTL: Final = timedelta(hours=24)
+KEY_ENV: Final = "TOCSIN_SIGNING_KEY"
+SECRET_ARN_ENV: Final = "TOCSIN_SIGNING_SECRET_ARN"
+MAX_TOKEN_LENGTH: Final = 1024  # ours are ~150 characters; longer input is not worth decoding
+
+
+class InvalidLink(Exception):
+    """The token cannot be used; ``reason`` is ``"expired"`` or ``"invalid"`` (forged, altered or garbage)."""
+
+    def __init__(self, reason: Literal["expired", "invalid"]) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class LinkClaims:
+    action: str
+    group_id: str
+    user_id: str | None  # who the link was sent to; None for links sent to a channel
+    expires_at: datetime
+
+
+def sign(action: str, group_id: str, user_id: str | None, expires_at: datetime, key: bytes) -> str:
+    if action not in ACTIONS:
+        raise ValueError(f"unknown action {action!r}")
+    _check(key, expires_at)
+    claims: dict[str, Any] = {"a": action, "g": group_id, "e": int(expires_at.timestamp())}
+    if user_id is not None:
+        claims["u"] = user_id
+    body = _encode(json.dumps(claims, separators=(",", ":")).encode())
+    return f"{body}.{_mac(key, body)}"
+
+
+def verify(token: str, key: bytes, now: datetime) -> LinkClaims:
+    """The token's claims; :class:`InvalidLink` for anything else (an expired link only if it is genuine)."""
+    _check(key, now)
+    if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH or not token.isascii():
+        raise InvalidLink("invalid")
+    body, _, signature = token.partition(".")
+    if not hmac.compare_digest(_mac(key, body).encode(), signature.encode()):
+        raise InvalidLink("invalid")
+    try:
+        claims = _parse(body)
+    except (ValueError, TypeError, KeyError, OverflowError, OSError):  # OSError: timestamp out of range
+        raise InvalidLink("invalid") from None  # signed by us, so only a key shared with other software gets here
+    if now >= claims.expires_at:
+        raise InvalidLink("expired")
+    return claims
+
+
+def action_url(base_url: str, token: str) -> str:
+    return f"{base_url}/actions/{token}"
+
+
+def signing_key() -> bytes:
+    """The deployment's link-signing key: ``TOCSIN_SIGNING_KEY``, else the Secrets Manager secret it names."""
+    if raw := os.environ.get(KEY_ENV):
+        return raw.encode()
+    if arn := os.environ.get(SECRET_ARN_ENV):
+        return _secret(arn)
+    raise RuntimeError(f"no key to sign action links: set {KEY_ENV} (local) or {SECRET_ARN_ENV} (AWS)")
+
+
+@functools.cache  # one Secrets Manager call per process; failures are not cached
+def _secret(arn: str) -> bytes:
+    import boto3
+
+    response = boto3.client("secretsmanager").get_secret_value(SecretId=arn)
+    value: bytes = response["SecretString"].encode() if "SecretString" in response else response["SecretBinary"]
+    if not value:
+        raise RuntimeError(f"the signing key secret {arn} is empty")
+    return value
+
+
+def _check(key: bytes, moment: datetime) -> None:
+    if not key:
+        raise ValueError("empty signing key")
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime: pass an aware one (UTC)")
+
+
+def _parse(body: str) -> LinkClaims:
+    claims = json.loads(_decode(body))
+    if not isinstance(claims, dict):
+        raise ValueError("claims are not an object")
+    action, group_id, user_id, expires = claims["a"], claims["g"], claims.get("u"), claims["e"]
+    valid = (
+        action in ACTIONS
+        and isinstance(group_id, str)
+        and bool(group_id)
+        and (user_id is None or isinstance(user_id, str))
+        and isinstance(expires, int)
+        and not isinstance(expires, bool)
+    )
+    if not valid:
+        raise ValueError("unexpected claims")
+    return LinkClaims(action, group_id, user_id, datetime.fromtimestamp(expires, UTC))
+
+
+def _mac(key: bytes, body: str) -> str:
+    return _encode(hmac.new(key, body.encode(), hashlib.sha256).digest())
+
+
+def _encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))

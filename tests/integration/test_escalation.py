@@ -1,0 +1,318 @@
+"""Escalation on DynamoDB Local, driven step by step on a virtual clock.
+
+The executor and the notifier are the two ports faked here: ``SimulatedExecutor`` runs executions the way the
+state machine does (RunStep, then wait ``wait_seconds``, until done) but on a virtual clock, so an hour of
+escalation takes milliseconds; ``RecordingNotifier`` keeps what would have been sent.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from oncall import escalation
+from oncall.api import directory, logic, schemas
+from oncall.ingest import ingest
+from oncall.models import Integration
+from oncall.store.dynamodb import DynamoStore
+
+START = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+REQUEST = logic.RequestInfo("https://tocsin.test", "/", {})
+
+
+@dataclass
+class RecordingNotifier:
+    clock: list[datetime]
+    sent: list[tuple[datetime, str, str]] = field(default_factory=list)  # (when, channel, address)
+    bodies: list[dict[str, Any]] = field(default_factory=list)
+
+    def email(self, to: str, notification: Any) -> None:
+        self.sent.append((self.clock[0], "email", to))
+
+    def sms(self, to: str, notification: Any) -> None:
+        self.sent.append((self.clock[0], "sms", to))
+
+    def webhook(self, url: str, body: dict[str, Any], *, headers: dict[str, str] | None = None) -> int:
+        self.sent.append((self.clock[0], "webhook", url))
+        self.bodies.append(body)
+        return 200
+
+
+@dataclass
+class SimulatedExecutor:
+    """Executions by name, due times on a virtual clock; ``run`` plays them until nothing is due."""
+
+    clock: list[datetime]
+    queue: list[tuple[datetime, int, str]] = field(default_factory=list)
+    states: dict[str, dict[str, Any]] = field(default_factory=dict)
+    started: list[str] = field(default_factory=list)
+    stopped: list[str] = field(default_factory=list)
+    waits: list[tuple[str, int]] = field(default_factory=list)
+    order: itertools.count = field(default_factory=itertools.count)  # type: ignore[type-arg]
+
+    def start(self, name: str, state: dict[str, Any]) -> None:
+        if name in self.started:
+            return  # a name runs once, as in Step Functions
+        self.started.append(name)
+        self.states[name] = state
+        heapq.heappush(self.queue, (self.clock[0], next(self.order), name))
+
+    def stop(self, name: str) -> None:
+        self.stopped.append(name)
+        self.states.pop(name, None)
+
+    def run(self, services: escalation.Services, until: datetime | None = None, max_steps: int = 500) -> None:
+        for _ in range(max_steps):
+            if not self.queue or (until is not None and self.queue[0][0] > until):
+                if until is not None:
+                    self.clock[0] = max(self.clock[0], until)
+                return
+            due, _, name = heapq.heappop(self.queue)
+            if name not in self.states:
+                continue
+            self.clock[0] = max(self.clock[0], due)
+            state = escalation.run_step(self.states[name], services, self.clock[0])
+            if state["done"]:
+                del self.states[name]
+            else:
+                self.states[name] = state
+                self.waits.append((name, state["wait_seconds"]))
+                heapq.heappush(self.queue, (self.clock[0] + timedelta(seconds=state["wait_seconds"]), next(self.order), name))
+        raise AssertionError("escalation did not settle")
+
+
+@dataclass
+class World:
+    store: DynamoStore
+    clock: list[datetime]
+    executor: SimulatedExecutor
+    notifier: RecordingNotifier
+    services: escalation.Services
+
+    def user(self, name: str, **extra: Any) -> str:
+        return str(directory.create_user(self.store, schemas.UserIn(username=name, email=f"{name}@example.com", **extra))["id"])
+
+    def chain(self, *steps: dict[str, Any]) -> str:
+        chain_id = str(directory.create_chain(self.store, schemas.ChainIn(name=f"chain {len(self.executor.started)}{id(steps)}"))["id"])
+        for step in steps:
+            directory.create_policy(self.store, schemas.PolicyIn(escalation_chain_id=chain_id, **step))
+        return chain_id
+
+    def integration(self, chain_id: str | None) -> Integration:
+        created = logic.create_integration(self.store, REQUEST, schemas.IntegrationIn(name=f"i{id(chain_id)}{len(self.executor.started)}",
+                                                                                      type="formatted_webhook",
+                                                                                      default_route={"escalation_chain_id": chain_id}), self.clock[0])  # fmt: skip
+        config = self.store.load_config(created["id"])
+        assert config is not None
+        return config.integration
+
+    def alert(self, integration: Integration, uid: str = "1", **payload: Any) -> str:
+        config = self.store.load_config(integration.id)
+        assert config is not None
+        [stored] = ingest(self.store, config, {"alert_uid": uid, "title": "Disk full", **payload}, now=self.clock[0],
+                          executor=self.executor)  # fmt: skip
+        return stored.group_id
+
+    def act(self, group_id: str, action: str, body: Any = None) -> None:
+        logic.apply_action(self.store, self.executor, group_id, action, "UADMIN", self.clock[0], body)
+
+    def timeline(self, group_id: str) -> list[str]:
+        return [entry["text"] for entry in logic.group_timeline(self.store, group_id)]
+
+    def emails(self) -> list[str]:
+        return [address.split("@")[0] for _, channel, address in self.notifier.sent if channel == "email"]
+
+
+@pytest.fixture
+def world(store: DynamoStore) -> World:
+    clock = [START]
+    executor = SimulatedExecutor(clock)
+    notifier = RecordingNotifier(clock)
+    services = escalation.Services(store=store, executor=executor, notifier=notifier,
+                                   public_url="https://tocsin.test", signing_key=lambda: b"test-key")  # fmt: skip
+    return World(store, clock, executor, notifier, services)
+
+
+def test_chain_notifies_in_order_with_waits_and_repeats_at_most_five_times(world: World) -> None:
+    alice, bob = world.user("alice"), world.user("bob")
+    chain = world.chain(
+        {"type": "notify_persons", "persons_to_notify": [alice]},
+        {"type": "wait", "duration": 60},
+        {"type": "notify_persons", "persons_to_notify": [bob]},
+        {"type": "repeat_escalation"},
+    )
+    group = world.alert(world.integration(chain))
+    world.executor.run(world.services)
+    assert world.emails() == ["alice", "bob"] * 6
+    times = [when for when, _, _ in world.notifier.sent]
+    assert times[1] - times[0] == timedelta(seconds=60)  # bob one wait after alice
+    timeline = world.timeline(group)
+    assert timeline[:4] == ["Alert group registered", "Routed to the default route",
+                            f"Escalation started: chain \"{world.store.get_entity('CHAIN', chain, directory.CHAINS.model).name}\"",
+                            "Notify persons: notifying alice"]  # fmt: skip
+    assert "Sent e-mail to alice" in timeline and "Repeating escalation (5 of 5)" in timeline
+    assert timeline.count("Escalation finished") == 1 and world.store.get_group(group).escalation_finished
+
+
+def test_acknowledge_stops_the_next_notification_and_unacknowledge_restarts_from_step_zero(world: World) -> None:
+    alice, bob = world.user("alice"), world.user("bob")
+    chain = world.chain(
+        {"type": "notify_persons", "persons_to_notify": [alice]},
+        {"type": "wait", "duration": 600},
+        {"type": "notify_persons", "persons_to_notify": [bob]},
+    )
+    group = world.alert(world.integration(chain))
+    world.executor.run(world.services, until=START + timedelta(seconds=300))
+    assert world.emails() == ["alice"]
+    world.act(group, "acknowledge")
+    assert world.executor.stopped == [f"{group}-g1"]
+    world.executor.run(world.services, until=START + timedelta(hours=2))
+    assert world.emails() == ["alice"]  # bob is never paged for an acknowledged group
+
+    world.act(group, "unacknowledge")
+    assert f"{group}-g2" in world.executor.started
+    world.executor.run(world.services)
+    assert world.emails() == ["alice", "alice", "bob"]
+
+
+def test_a_late_step_of_a_stopped_execution_never_notifies(world: World) -> None:
+    alice = world.user("alice")
+    chain = world.chain({"type": "wait", "duration": 60}, {"type": "notify_persons", "persons_to_notify": [alice]})
+    group = world.alert(world.integration(chain))
+    world.executor.run(world.services, until=START + timedelta(seconds=1))
+    late_state = dict(world.executor.states[f"{group}-g1"])
+    world.act(group, "resolve")
+    assert escalation.run_step(late_state, world.services, START + timedelta(minutes=5))["done"]
+    assert world.emails() == []
+
+
+def test_a_retried_step_does_not_page_twice(world: World) -> None:
+    alice = world.user("alice")
+    chain = world.chain({"type": "notify_persons", "persons_to_notify": [alice]})
+    group = world.alert(world.integration(chain))
+    state = escalation.initial_state(world.store.get_group(group))  # type: ignore[arg-type]
+    first = escalation.run_step(state, world.services, START)
+    again = escalation.run_step(state, world.services, START)  # the state machine retries with the same input
+    assert first["position"] == again["position"] == 1
+    world.executor.run(world.services)
+    assert world.emails() == ["alice"]
+
+
+def test_round_robin_continues_across_alert_groups(world: World) -> None:
+    alice, bob = world.user("alice"), world.user("bob")
+    integration = world.integration(world.chain({"type": "notify_person_next_each_time",
+                                                 "persons_to_notify_next_each_time": [alice, bob]}))  # fmt: skip
+    for uid in "123":
+        world.alert(integration, uid=uid)
+        world.executor.run(world.services)
+    assert world.emails() == ["alice", "bob", "alice"]
+
+
+def test_snapshot_keeps_the_chain_of_a_running_escalation(world: World) -> None:
+    alice, bob = world.user("alice"), world.user("bob")
+    chain = world.chain({"type": "wait", "duration": 60}, {"type": "notify_persons", "persons_to_notify": [alice]})
+    integration = world.integration(chain)
+    world.alert(integration)
+    world.executor.run(world.services, until=START + timedelta(seconds=1))  # escalation started: snapshot taken
+    [policy] = [p for p in directory.list_all(world.store, directory.POLICIES, f"POLICIES#{chain}") if p.type == "notify_persons"]
+    directory.update_policy(world.store, policy.id, schemas.PolicyPatch(persons_to_notify=[bob]))
+    world.executor.run(world.services)
+    assert world.emails() == ["alice"]
+    world.alert(integration, uid="2")  # a new group takes the edited chain
+    world.executor.run(world.services)
+    assert world.emails() == ["alice", "bob"]
+
+
+def test_personal_rules_use_channels_in_order_and_log_missing_contacts(world: World) -> None:
+    carol = world.user("carol", phone_number="+15555550100")
+    dave = world.user("dave")
+    for kind, duration in (("notify_by_email", None), ("wait", 300), ("notify_by_sms", None)):
+        for user in (carol, dave):
+            directory.create_rule(world.store, schemas.NotificationRuleIn(user_id=user, important=True, type=kind, duration=duration))
+    chain = world.chain({"type": "notify_persons", "persons_to_notify": [carol, dave], "important": True})
+    group = world.alert(world.integration(chain))
+    world.executor.run(world.services)
+    sent = [(when - START, channel, to) for when, channel, to in world.notifier.sent]
+    assert sent == [
+        (timedelta(0), "email", "carol@example.com"), (timedelta(0), "email", "dave@example.com"),
+        (timedelta(seconds=300), "sms", "+15555550100"),
+    ]  # fmt: skip
+    timeline = world.timeline(group)
+    assert "Notify persons: notifying carol, dave (important)" in timeline
+    assert "SMS to dave not sent: no SMS address" in timeline
+
+
+def test_time_window_delays_the_rest_of_the_chain_until_it_opens(world: World) -> None:
+    alice = world.user("alice")
+    chain = world.chain(
+        {"type": "notify_if_time_from_to", "notify_if_time_from": "18:00:00Z", "notify_if_time_to": "20:00:00Z"},
+        {"type": "notify_persons", "persons_to_notify": [alice]},
+    )
+    world.alert(world.integration(chain))  # at 09:00 UTC
+    world.executor.run(world.services)
+    [(when, _, _)] = world.notifier.sent
+    assert when == START.replace(hour=18)
+
+
+def test_alert_count_window_pauses_until_enough_alerts_arrive(world: World) -> None:
+    alice = world.user("alice")
+    chain = world.chain(
+        {"type": "notify_if_num_alerts_in_window", "num_alerts_in_window": 2, "num_minutes_in_window": 5},
+        {"type": "notify_persons", "persons_to_notify": [alice]},
+    )
+    integration = world.integration(chain)
+    group = world.alert(integration)
+    world.executor.run(world.services, until=START + timedelta(minutes=3))
+    assert world.emails() == [] and "Escalation paused: 1 alerts in 5 min (continues above 2)" in world.timeline(group)
+    for _ in range(2):
+        world.alert(integration)
+    world.executor.run(world.services, until=START + timedelta(minutes=10))
+    assert world.emails() == ["alice"]
+
+
+def test_webhook_and_resolve_steps(world: World) -> None:
+    hook = directory.create_webhook(world.store, schemas.WebhookIn(name="slack", url="https://hooks.example/x", format="slack"))
+    off = directory.create_webhook(world.store, schemas.WebhookIn(name="off", url="https://off.example/", is_webhook_enabled=False))
+    chain = world.chain(
+        {"type": "trigger_webhook", "action_to_trigger": hook["id"]},
+        {"type": "trigger_webhook", "action_to_trigger": off["id"]},
+        {"type": "resolve"},
+    )
+    group = world.alert(world.integration(chain))
+    world.executor.run(world.services)
+    assert [to for _, _, to in world.notifier.sent] == ["https://hooks.example/x"]
+    assert "blocks" in world.notifier.bodies[0] and "Disk full" in world.notifier.bodies[0]["text"]
+    timeline = world.timeline(group)
+    assert 'Webhook "slack" sent (HTTP 200)' in timeline and f"Webhook {off['id']} is disabled" in timeline
+    stored = world.store.get_group(group)
+    assert stored is not None and stored.state.value == "resolved" and timeline[-1] == "Resolved automatically"
+
+
+def test_timed_silence_resumes_escalation_from_step_zero_when_it_ends(world: World) -> None:
+    alice = world.user("alice")
+    chain = world.chain({"type": "wait", "duration": 120}, {"type": "notify_persons", "persons_to_notify": [alice]})
+    group = world.alert(world.integration(chain))
+    world.executor.run(world.services, until=START + timedelta(seconds=60))
+    world.act(group, "silence", {"delay": 1800})
+    world.executor.run(world.services)
+    [(when, _, _)] = world.notifier.sent
+    assert when == START + timedelta(seconds=60 + 1800 + 120)
+    assert "Silence ended" in world.timeline(group)
+
+
+def test_groups_without_a_chain_do_not_escalate_and_signals_stop_escalation(world: World) -> None:
+    world.alert(world.integration(None))
+    assert world.executor.started == []
+    alice = world.user("alice")
+    integration = world.integration(world.chain({"type": "wait", "duration": 60},
+                                                {"type": "notify_persons", "persons_to_notify": [alice]}))  # fmt: skip
+    group = world.alert(integration, uid="x")
+    world.alert(integration, uid="x", state="ok")  # the source resolves it
+    assert world.executor.stopped == [f"{group}-g1"]
+    world.executor.run(world.services)
+    assert world.emails() == []
