@@ -316,3 +316,28 @@ def test_groups_without_a_chain_do_not_escalate_and_signals_stop_escalation(worl
     assert world.executor.stopped == [f"{group}-g1"]
     world.executor.run(world.services)
     assert world.emails() == []
+
+
+def test_acknowledgement_reminders_and_auto_unacknowledge(world: World) -> None:
+    alice = world.user("alice")
+    chain = world.chain({"type": "notify_persons", "persons_to_notify": [alice]})
+    integration = world.integration(chain)
+    logic.update_integration(world.store, REQUEST, integration.id,
+                             schemas.IntegrationPatch(ack_reminder_seconds=3600, unack_timeout_seconds=300))  # fmt: skip
+    group = world.alert(integration)
+    world.executor.run(world.services, until=START + timedelta(seconds=10))
+    logic.apply_action(world.store, world.executor, group, "acknowledge", alice, world.clock[0])
+    # One hour later alice is reminded; she confirms, so the group stays acknowledged.
+    world.executor.run(world.services, until=START + timedelta(hours=1, seconds=20))
+    assert world.emails() == ["alice", "alice"]
+    logic.apply_action(world.store, world.executor, group, "confirm", alice, world.clock[0])
+    world.executor.run(world.services, until=START + timedelta(hours=1, minutes=30))
+    assert world.store.get_group(group).acknowledged  # type: ignore[union-attr]
+    # The next reminder goes unanswered: the group is unacknowledged and escalates again from step 0.
+    world.executor.run(world.services, until=START + timedelta(hours=3))
+    stored = world.store.get_group(group)
+    assert stored is not None and not stored.acknowledged and stored.escalation_generation == 2
+    timeline = world.timeline(group)
+    assert "Sent acknowledgement reminder (e-mail) to alice" in timeline
+    assert "Unacknowledged automatically: the reminder was not confirmed" in timeline
+    assert world.emails() == ["alice"] * 4  # first page, two reminders, the page of the restarted escalation

@@ -53,12 +53,22 @@ def acknowledge(group: AlertGroup, by: str, now: datetime) -> Transition:
     return Transition(changed, [_entry(group, now, "acknowledged", f"Acknowledged by {_who(by)}", by)])
 
 
+def confirm(group: AlertGroup, by: str, now: datetime) -> Transition:
+    """The acknowledger answers a reminder: still on it."""
+    if not group.acknowledged or group.resolved:
+        raise ActionError("Can't confirm an alert group that is not acknowledged")
+    changed = group.model_copy(update={"ack_confirmed_at": now})
+    return Transition(changed, [_entry(group, now, "ack_confirmed", f"Acknowledgement confirmed by {_who(by)}", by)])
+
+
 def unacknowledge(group: AlertGroup, by: str, now: datetime) -> Transition:
     if group.resolved:
         raise ActionError("Can't unacknowledge a resolved alert group")
     if not group.acknowledged:
         raise ActionError("Can't unacknowledge an unacknowledged alert group")
-    changed = group.model_copy(update={"acknowledged": False, "acknowledged_at": None, "acknowledged_by": None})
+    changed = group.model_copy(
+        update={"acknowledged": False, "acknowledged_at": None, "acknowledged_by": None, "ack_confirmed_at": None}
+    )
     return Transition(changed, [_entry(group, now, "unacknowledged", f"Unacknowledged by {_who(by)}", by)])
 
 
@@ -140,4 +150,5 @@ ACTIONS = {
     "resolve": resolve,
     "unresolve": unresolve,
     "unsilence": unsilence,
+    "confirm": confirm,
 }

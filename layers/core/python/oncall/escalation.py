@@ -98,8 +98,11 @@ def after_transition(executor: Executor, before: AlertGroup | None, after: Alert
 
 def run_step(state: dict[str, Any], services: Services, now: datetime | None = None) -> dict[str, Any]:
     moment = now or datetime.now(UTC)
-    if state.get("kind") == "personal":
+    kind = state.get("kind")
+    if kind == "personal":
         return _run_personal(dict(state), services, moment)
+    if kind == "reminder":
+        return _run_reminder(dict(state), services, moment)
     return _run_escalation(dict(state), services, moment)
 
 
@@ -394,15 +397,17 @@ def _run_personal(state: dict[str, Any], services: Services, now: datetime) -> d
 CHANNEL_NAMES = {"email": "e-mail", "sms": "SMS", "webhook": "webhook"}
 
 
-def _deliver(services: Services, group: AlertGroup, user: User, channel: str, important: bool, now: datetime) -> None:
+def _deliver(services: Services, group: AlertGroup, user: User, channel: str, important: bool, now: datetime,
+             *, reminder: bool = False) -> None:  # fmt: skip
     from oncall.notify.channels import NotificationFailed
 
     name = CHANNEL_NAMES.get(channel, channel)
     address = user.contact(channel)  # type: ignore[arg-type]
+    what = "acknowledgement reminder" if reminder else name
     if not address:
-        _log(services, group, now, "notification_skipped", f"{name} to {user.username} not sent: no {name} address")
+        _log(services, group, now, "notification_skipped", f"{what} to {user.username} not sent: no {name} address")
         return
-    notification = compose_for(services, group, important=important, user_id=user.id, now=now)
+    notification = compose_for(services, group, important=important, user_id=user.id, now=now, reminder=reminder)
     try:
         if channel == "email":
             services.notifier.email(address, notification)
@@ -412,12 +417,14 @@ def _deliver(services: Services, group: AlertGroup, user: User, channel: str, im
             body = notification.slack_json if user.webhook_format == "slack" else notification.webhook_json
             services.notifier.webhook(address, body)
     except NotificationFailed as error:
-        _log(services, group, now, "notification_failed", f"{name} to {user.username} failed: {error}")
+        _log(services, group, now, "notification_failed", f"{what} to {user.username} failed: {error}")
         return
-    _log(services, group, now, "notification_sent", f"Sent {name} to {user.username}")
+    sent = f"Sent acknowledgement reminder ({name}) to {user.username}" if reminder else f"Sent {name} to {user.username}"
+    _log(services, group, now, "notification_sent", sent)
 
 
-def compose_for(services: Services, group: AlertGroup, *, important: bool, user_id: str | None, now: datetime) -> Any:
+def compose_for(services: Services, group: AlertGroup, *, important: bool, user_id: str | None, now: datetime,
+                reminder: bool = False) -> Any:  # fmt: skip
     from oncall import links
     from oncall.notify.compose import compose
 
@@ -430,11 +437,12 @@ def compose_for(services: Services, group: AlertGroup, *, important: bool, user_
     def url(action: str) -> str:
         return links.action_url(services.public_url, links.sign(action, group.id, user_id, expires, key))
 
+    # A reminder's first link confirms the acknowledgement instead of acknowledging.
     return compose(
-        group_title=group.title or "Alert", group_id=group.id,
+        group_title=f"Still on it? {group.title or 'Alert'}" if reminder else group.title or "Alert", group_id=group.id,
         integration_name=config.integration.name if config else group.integration_id, state=group.state.value,
         alerts_count=group.alerts_count, message=alert.message if alert else None, source_link=group.source_link,
-        ack_url=url("acknowledge"), resolve_url=url("resolve"),
+        ack_url=url("confirm" if reminder else "acknowledge"), resolve_url=url("resolve"),
         console_url=f"{services.public_url}/api/v1/alert_groups/{group.id}/", important=important,
     )  # fmt: skip
 
@@ -445,3 +453,55 @@ def _human(seconds: int) -> str:
     if seconds % 60 == 0:
         return f"{seconds // 60} min"
     return f"{seconds} s"
+
+
+# --- acknowledgement reminders ------------------------------------------------------------------------------------
+
+REMINDER_EXPIRY = timedelta(days=14)
+
+
+def start_reminder(services_store: Store, executor: Executor, group: AlertGroup) -> None:
+    """After a person acknowledges: remind them every N seconds, and optionally unacknowledge (restarting the
+    escalation) when a reminder gets no confirmation, as the integration is configured."""
+    if not group.acknowledged or group.acknowledged_by in (None, actions.SOURCE) or group.acknowledged_at is None:
+        return
+    config = services_store.load_config(group.integration_id)
+    if config is None or config.integration.ack_reminder_seconds <= 0:
+        return
+    integration = config.integration
+    stamp = int(group.acknowledged_at.timestamp())
+    executor.start(f"{group.id}-ack{stamp}", {
+        "kind": "reminder", "group_id": group.id, "acknowledged_at": group.acknowledged_at.isoformat(),
+        "user_id": group.acknowledged_by, "every": integration.ack_reminder_seconds,
+        "unack_after": integration.unack_timeout_seconds, "phase": "wait", "reminded_at": None,
+        "wait_seconds": 0, "done": False,
+    })  # fmt: skip
+
+
+def _run_reminder(state: dict[str, Any], services: Services, now: datetime) -> dict[str, Any]:
+    group = services.store.get_group(state["group_id"])
+    acked_at = datetime.fromisoformat(state["acknowledged_at"])
+    if (group is None or not group.acknowledged or group.resolved or group.acknowledged_at != acked_at
+            or now - acked_at > REMINDER_EXPIRY):  # fmt: skip
+        return _finish(state)
+    every, unack_after = int(state["every"]), int(state["unack_after"])
+    if state["phase"] == "wait":
+        return _wait({**state, "phase": "remind"}, every)
+    if state["phase"] == "remind":
+        user = services.store.get_entity("USER", state["user_id"], User)
+        if user is not None and services.store.claim(group.id, f"ack{int(acked_at.timestamp())}-{now.timestamp():.0f}"):
+            channel = next((r["channel"] for r in rules_for(services, user, False) if r["type"] == "notify"), "email")
+            _deliver(services, group, user, channel, False, now, reminder=True)
+        if unack_after:
+            return _wait({**state, "phase": "unack", "reminded_at": now.isoformat()}, unack_after)
+        return _wait(state, every)
+    # phase "unack": confirmed since the reminder -> keep reminding; otherwise give the group back to escalation
+    reminded_at = datetime.fromisoformat(state["reminded_at"])
+    if group.ack_confirmed_at is not None and group.ack_confirmed_at >= reminded_at:
+        return _wait({**state, "phase": "remind"}, max(every - unack_after, 60))
+    transition = actions.unacknowledge(group, actions.SOURCE, now)
+    transition.timeline[0].text = "Unacknowledged automatically: the reminder was not confirmed"
+    changed = restarted(transition.group)
+    if services.store.save_group(changed, group.version, timeline=transition.timeline):
+        after_transition(services.executor, group, changed)
+    return _finish(state)

@@ -20,4 +20,5 @@ class HttpRoute:
 ROUTES: Final[tuple[HttpRoute, ...]] = (
     HttpRoute("POST", "/integrations/v1/{type}/{token}", "ingest"),
     HttpRoute("ANY", "/api/v1/{proxy+}", "api"),
+    HttpRoute("ANY", "/actions/{token}", "api"),
 )

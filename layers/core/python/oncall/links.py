@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal
 
-ACTIONS: Final = frozenset({"acknowledge", "resolve", "silence"})
+ACTIONS: Final = frozenset({"acknowledge", "resolve", "silence", "confirm"})  # confirm: answer an ack reminder
 DEFAULT_TTL: Final = timedelta(hours=24)
 KEY_ENV: Final = "TOCSIN_SIGNING_KEY"
 SECRET_ARN_ENV: Final = "TOCSIN_SIGNING_SECRET_ARN"

@@ -117,6 +117,7 @@ class AlertGroup(BaseModel):
     acknowledged: bool = False
     acknowledged_at: datetime | None = None
     acknowledged_by: str | None = None  # "source" or a user id
+    ack_confirmed_at: datetime | None = None  # the acknowledger answered a reminder
     resolved: bool = False
     resolved_at: datetime | None = None
     resolved_by: str | None = None  # "source", "wipe", a user id ...

@@ -14,7 +14,8 @@ from oncall.api.logic import ApiError, apply_action
 from oncall.executor import Executor
 from oncall.ports import Store
 
-VERBS = {"acknowledge": "Acknowledge", "resolve": "Resolve"}
+VERBS = {"acknowledge": "Acknowledge", "resolve": "Resolve", "confirm": "Confirm you are still on it"}
+PAST = {"acknowledge": "acknowledged", "resolve": "resolved", "confirm": "still acknowledged by you"}
 
 
 def _page(title: str, body: str) -> str:
@@ -64,5 +65,5 @@ def perform(store: Store, executor: Executor, token: str, key: bytes, now: datet
     except ApiError as error:
         detail = str(error.body.get("detail", "The action is not possible."))
         return error.status, _page("Nothing changed", f"<p>{html.escape(detail)}</p>")
-    past = {"acknowledge": "acknowledged", "resolve": "resolved"}[claims.action]
+    past = PAST[claims.action]
     return 200, _page(f"Alert group {past}", f"<p><strong>{html.escape(group.title or 'Alert')}</strong> is now {past}.</p>")

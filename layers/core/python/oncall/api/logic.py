@@ -185,6 +185,7 @@ def integration_out(
         heartbeat=schemas.Heartbeat(link=f"{link}heartbeat/" if link else None) if kind and kind.has_heartbeat else None,
         labels=integration.static_labels, dynamic_labels=integration.label_templates,
         allow_source_based_resolving=integration.allow_source_based_resolving,
+        ack_reminder_seconds=integration.ack_reminder_seconds, unack_timeout_seconds=integration.unack_timeout_seconds,
     ).model_dump(mode="json")  # fmt: skip
 
 
@@ -265,6 +266,7 @@ def create_integration(store: Store, request: RequestInfo, body: schemas.Integra
         templates=_templates_from(body.templates, Templates()) if body.templates else Templates(),
         static_labels=body.labels or {}, label_templates=body.dynamic_labels or {},
         allow_source_based_resolving=True if body.allow_source_based_resolving is None else body.allow_source_based_resolving,
+        ack_reminder_seconds=body.ack_reminder_seconds, unack_timeout_seconds=body.unack_timeout_seconds,
     )  # fmt: skip
     _check_chain(store, (body.default_route or {}).get("escalation_chain_id"))
     default_route = Route(
@@ -294,8 +296,9 @@ def update_integration(
     if "dynamic_labels" in given:
         _validate_label_templates(body.dynamic_labels or {})
         updates["label_templates"] = body.dynamic_labels or {}
-    if "allow_source_based_resolving" in given and body.allow_source_based_resolving is not None:
-        updates["allow_source_based_resolving"] = body.allow_source_based_resolving
+    for field in ("allow_source_based_resolving", "ack_reminder_seconds", "unack_timeout_seconds"):
+        if field in given and getattr(body, field) is not None:
+            updates[field] = getattr(body, field)
     integration = integration.model_copy(update=updates)
     store.update_integration(integration)
     if body.default_route and "escalation_chain_id" in body.default_route:
@@ -563,6 +566,8 @@ def apply_action(
             raise ApiError.detail(str(error)) from error
         if store.save_group(transition.group, group.version, timeline=transition.timeline, pointer=transition.pointer):
             escalation.after_transition(executor, group, transition.group)
+            if action == "acknowledge":
+                escalation.start_reminder(store, executor, transition.group)
             return transition.group.model_copy(update={"version": group.version + 1})
     raise ApiError.detail("The alert group is changing too fast; try again.", 409)
 

@@ -73,6 +73,10 @@ class Heartbeat(BaseModel):
     link: str | None
 
 
+ReminderSeconds = Literal[0, 3600, 10800, 18000, 36000]  # never, every 1 / 3 / 5 / 10 hours
+UnackSeconds = Literal[0, 300, 900, 1800, 2700]  # never, 5 / 15 / 30 / 45 minutes after a reminder
+
+
 class IntegrationIn(Strict):
     name: str = Field(min_length=1, max_length=150)
     type: str
@@ -84,6 +88,8 @@ class IntegrationIn(Strict):
     labels: dict[str, str] | None = None
     dynamic_labels: dict[str, str] | None = None
     allow_source_based_resolving: bool | None = None
+    ack_reminder_seconds: ReminderSeconds = 0
+    unack_timeout_seconds: UnackSeconds = 0
 
 
 class IntegrationPatch(Strict):
@@ -95,6 +101,8 @@ class IntegrationPatch(Strict):
     labels: dict[str, str] | None = None
     dynamic_labels: dict[str, str] | None = None
     allow_source_based_resolving: bool | None = None
+    ack_reminder_seconds: ReminderSeconds | None = None
+    unack_timeout_seconds: UnackSeconds | None = None
 
 
 class IntegrationOut(BaseModel):
@@ -115,6 +123,8 @@ class IntegrationOut(BaseModel):
     labels: dict[str, str]
     dynamic_labels: dict[str, str]
     allow_source_based_resolving: bool
+    ack_reminder_seconds: int = 0  # Tocsin: remind the acknowledger every N seconds
+    unack_timeout_seconds: int = 0  # Tocsin: unacknowledge N seconds after an unconfirmed reminder
 
 
 class LabelMatchIn(Strict):

@@ -61,7 +61,7 @@ class Webhooks:
         if self._client is None:
             import httpx
 
-            self._client = httpx.Client()  # redirects are not followed: a moved webhook is a failure to see
+            self._client = httpx.Client()  # follows no redirects: a moved webhook shows up as a failure
         return self._client
 
     def post(self, url: str, body: dict[str, Any], headers: Mapping[str, str] | None = None) -> int:

@@ -45,7 +45,7 @@ _TABLE_OPERATIONS = frozenset({"get_item", "put_item", "update_item", "delete_it
 _STATE_FIELDS = (
     "title", "source_link", "is_open", "acknowledged", "acknowledged_at", "acknowledged_by", "resolved",
     "resolved_at", "resolved_by", "silenced", "silenced_at", "silenced_until", "label_states",
-    "escalation_generation", "escalation_finished",
+    "escalation_generation", "escalation_finished", "ack_confirmed_at",
 )  # fmt: skip
 M = TypeVar("M", bound="BaseModel")
 
