@@ -23,6 +23,7 @@ from starlette.types import Receive, Scope, Send
 from local import FUNCTIONS_DIR
 from local.apigw import HttpRequest, HttpResponse, InvalidLambdaResponse, build_event, error_response, to_response
 from local.functions import Handler, HandlerRegistry, LambdaContext
+from local.outbox import Outbox
 from local.routing import RouteMatch, Router
 
 log = logging.getLogger(__name__)
@@ -137,6 +138,14 @@ async def health(_: Request) -> Response:
     return JSONResponse({"ok": True})
 
 
+async def outbox(request: Request) -> Response:
+    since = request.query_params.get("since", "0")
+    if not since.isdecimal():
+        return _starlette(error_response(400, "since must be a record index (0 or more)"))
+    records = await anyio.to_thread.run_sync(Outbox.from_env().records, int(since))
+    return JSONResponse({"records": records})
+
+
 def create_app(
     handlers: Mapping[str, Handler] | None = None,
     *,
@@ -155,6 +164,7 @@ def create_app(
     return Starlette(
         routes=[
             Route("/local/health", health, methods=["GET"]),  # local only: readiness checks
+            Route("/local/outbox", outbox, methods=["GET"]),  # local only: what the stack "sent" (local/outbox.py)
             # One catch-all: API Gateway semantics (trailing slash, greedy variables, 404 on a wrong method)
             # differ from Starlette's routing, so local.routing matches the raw path.
             Route("/{path:path}", gateway),
