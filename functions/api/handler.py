@@ -18,6 +18,7 @@ from oncall.access import AccessDenied, Authenticator, authorize
 from oncall.api import action_links, directory, logic, schemas
 from oncall.executor import Executor, executor_from_env
 from oncall.ports import StoreError
+from oncall.scheduler import Scheduler, scheduler_from_env
 from oncall.store.dynamodb import DynamoStore
 
 PREFIX = "/api/v1"
@@ -26,6 +27,7 @@ app = APIGatewayHttpResolver(enable_validation=True)
 _store: DynamoStore | None = None
 _authenticator: Authenticator | None = None
 _executor: Executor | None = None
+_scheduler: Scheduler | None = None
 
 
 def store() -> DynamoStore:
@@ -47,6 +49,13 @@ def executor() -> Executor:
     if _executor is None:
         _executor = executor_from_env()
     return _executor
+
+
+def scheduler() -> Scheduler:
+    global _scheduler
+    if _scheduler is None:
+        _scheduler = scheduler_from_env()
+    return _scheduler
 
 
 def request_info() -> logic.RequestInfo:
@@ -160,6 +169,21 @@ def regenerate_token(integration_id: str) -> schemas.IntegrationOut:
     return logic.regenerate_token(store(), request_info(), integration_id)  # type: ignore[return-value]
 
 
+@app.post(f"{PREFIX}/integrations/<integration_id>/maintenance_start", middlewares=[authenticate])
+def maintenance_start(integration_id: str, body: Annotated[schemas.MaintenanceIn, Body()]) -> schemas.IntegrationOut:
+    return logic.start_maintenance(store(), scheduler(), request_info(), integration_id, body, actor(), now())  # type: ignore[return-value]
+
+
+@app.post(f"{PREFIX}/integrations/<integration_id>/maintenance_stop", middlewares=[authenticate])
+def maintenance_stop(integration_id: str) -> schemas.IntegrationOut:
+    return logic.stop_maintenance(store(), scheduler(), executor(), request_info(), integration_id, actor(), now())  # type: ignore[return-value]
+
+
+@app.post(f"{PREFIX}/integrations/<integration_id>/heartbeat_reset", middlewares=[authenticate])
+def heartbeat_reset(integration_id: str) -> schemas.IntegrationOut:
+    return logic.reset_heartbeat(store(), request_info(), integration_id)  # type: ignore[return-value]
+
+
 @app.get(f"{PREFIX}/routes", middlewares=[authenticate])
 def list_routes() -> schemas.RoutePage:
     return logic.list_routes(store(), request_info())  # type: ignore[return-value]
@@ -214,7 +238,7 @@ def alert_group_action(group_id: str, action: str) -> schemas.AlertGroupOut:
     if action not in (*logic.actions.ACTIONS, "silence"):
         raise logic.not_found()
     body = app.current_event.json_body if app.current_event.body else None
-    return logic.act_on_group(store(), executor(), request_info(), group_id, action, actor(), now(), body)  # type: ignore[return-value]
+    return logic.act_on_group(store(), executor(), scheduler(), request_info(), group_id, action, actor(), now(), body)  # type: ignore[return-value]
 
 
 @app.get(f"{PREFIX}/alerts", middlewares=[authenticate])

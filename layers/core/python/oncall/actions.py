@@ -42,7 +42,16 @@ def is_silenced(group: AlertGroup, now: datetime) -> bool:
     return group.silenced and (group.silenced_until is None or group.silenced_until > now)
 
 
+def _check_detached(group: AlertGroup, verb: str) -> None:
+    """Attached groups follow their root; the maintenance group only resolves (which ends the maintenance)."""
+    if group.root_alert_group_id is not None:
+        raise ActionError(f"Can't {verb} an attached alert group")
+    if group.is_maintenance:
+        raise ActionError(f"Can't {verb} a maintenance alert group")
+
+
 def acknowledge(group: AlertGroup, by: str, now: datetime) -> Transition:
+    _check_detached(group, "acknowledge")
     if group.resolved:
         raise ActionError("Can't acknowledge a resolved alert group")
     if group.acknowledged:
@@ -62,6 +71,7 @@ def confirm(group: AlertGroup, by: str, now: datetime) -> Transition:
 
 
 def unacknowledge(group: AlertGroup, by: str, now: datetime) -> Transition:
+    _check_detached(group, "unacknowledge")
     if group.resolved:
         raise ActionError("Can't unacknowledge a resolved alert group")
     if not group.acknowledged:
@@ -84,6 +94,7 @@ def resolve(group: AlertGroup, by: str, now: datetime, text: str | None = None) 
 
 
 def unresolve(group: AlertGroup, by: str, now: datetime) -> Transition:
+    _check_detached(group, "unresolve")
     if not group.resolved:
         raise ActionError("Can't unresolve an unresolved alert group")
     changed = group.model_copy(update={"resolved": False, "resolved_at": None, "resolved_by": None, "is_open": True})
@@ -107,6 +118,7 @@ def parse_silence_delay(raw: object) -> int:
 
 def silence(group: AlertGroup, by: str, now: datetime, delay: int) -> Transition:
     """``delay`` seconds, or -1/0 for forever."""
+    _check_detached(group, "silence")
     if group.resolved:
         raise ActionError("Can't silence a resolved alert group")
     if group.acknowledged:
@@ -118,6 +130,7 @@ def silence(group: AlertGroup, by: str, now: datetime, delay: int) -> Transition
 
 
 def unsilence(group: AlertGroup, by: str, now: datetime) -> Transition:
+    _check_detached(group, "unsilence")
     if group.resolved:
         raise ActionError("Can't unsilence a resolved alert group")
     if group.acknowledged:

@@ -19,6 +19,8 @@ class HttpRoute:
 
 ROUTES: Final[tuple[HttpRoute, ...]] = (
     HttpRoute("POST", "/integrations/v1/{type}/{token}", "ingest"),
+    HttpRoute("GET", "/integrations/v1/{type}/{token}/heartbeat", "ingest"),
+    HttpRoute("POST", "/integrations/v1/{type}/{token}/heartbeat", "ingest"),
     HttpRoute("ANY", "/api/v1/{proxy+}", "api"),
     HttpRoute("ANY", "/actions/{token}", "api"),
 )

@@ -188,8 +188,10 @@ def ingest_one(
             route_description="the default route" if route.is_default else f"route #{route.position + 1}",
             team_id=integration.team_id, distinction=signals.distinction, title=appearance["title"] or "Alert",
             source_link=appearance["source_link"], labels=labels, created_at=now, alerts_count=1,
-            last_alert_at=now, last_alert_id=alert_id, is_demo=is_demo,
-            escalation_chain_id=route.escalation_chain_id, escalation_generation=1 if route.escalation_chain_id else 0,
+            last_alert_at=now, last_alert_id=alert_id, is_demo=is_demo, escalation_chain_id=route.escalation_chain_id,
+            # In debug and maintenance mode nothing escalates; in maintenance mode groups join the window's group.
+            escalation_generation=1 if route.escalation_chain_id and not integration.maintenance_mode else 0,
+            root_alert_group_id=integration.maintenance_group_id if integration.maintenance_mode == "maintenance" else None,
         )  # fmt: skip
 
     def escalate(before: AlertGroup | None, after: AlertGroup) -> None:
@@ -260,7 +262,8 @@ def _apply_signals(
         states = {**group.label_states, label_hash: "resolved" if resolves else "firing"}
         transition.group = group.model_copy(update={"label_states": states})
         resolves = all(state == "resolved" for state in states.values())
-    if acknowledges and not transition.group.acknowledged and not transition.group.resolved:
+    attached = transition.group.root_alert_group_id is not None
+    if acknowledges and not attached and not transition.group.acknowledged and not transition.group.resolved:
         acked = actions.acknowledge(transition.group, actions.SOURCE, now)
         transition = actions.Transition(acked.group, transition.timeline + acked.timeline)
     if resolves and not transition.group.resolved:
@@ -392,6 +395,18 @@ class IngestService:
         version = self._count(integration_id, moment.timestamp())
         config = self._config(integration_id, version)
         return ingest(self.store, config, payload, now=moment, pointers=self.pointers, executor=self.executor)
+
+    def heartbeat(self, type_slug: str, token: str, now: datetime | None = None) -> None:
+        """A beat of the integration's monitor; sends the restoring alert if the heartbeat had expired."""
+        from oncall import heartbeat
+
+        moment = now or datetime.now(UTC)
+        integration_id = self._integration_for(token, type_slug)
+        config = self._config(integration_id, self._count(integration_id, moment.timestamp()))
+        if not heartbeat.has_heartbeat(config.integration.type):
+            raise IngestError(f"Integrations of type {config.integration.type} have no heartbeat")
+        if self.store.beat(integration_id, moment, config.heartbeat.timeout_seconds):
+            heartbeat.send(self.store, self.executor, config, expired=False, now=moment)
 
     def invalidate(self, integration_id: str | None = None) -> None:
         if integration_id is None:

@@ -6,7 +6,7 @@ Plain pydantic models with no knowledge of DynamoDB or HTTP. The API shapes (OnC
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -45,6 +45,11 @@ class Integration(BaseModel):
     static_labels: dict[str, str] = Field(default_factory=dict)
     label_templates: dict[str, str] = Field(default_factory=dict)  # label key -> template of its value
     allow_source_based_resolving: bool = True
+    maintenance_mode: Literal["debug", "maintenance"] | None = None
+    maintenance_id: str | None = None  # names this window's end schedule; a late end of another window is ignored
+    maintenance_started_at: datetime | None = None
+    maintenance_end_at: datetime | None = None
+    maintenance_group_id: str | None = None  # maintenance mode: the group every new group is attached to
     ack_reminder_seconds: int = 0  # remind the acknowledger every N seconds (0: never)
     unack_timeout_seconds: int = 0  # after a reminder, unacknowledge unless confirmed within N seconds (0: never)
     created_at: datetime
@@ -79,12 +84,27 @@ class Route(BaseModel):
     escalation_chain_id: str | None = None
 
 
+class Heartbeat(BaseModel):
+    """A monitor's heartbeat: armed by its first beat, expired when no beat came within the timeout."""
+
+    timeout_seconds: int = 600
+    last_beat_at: datetime | None = None
+    alerted: bool = False  # the "heartbeat is missing" alert is out
+
+    def status(self, now: datetime) -> Literal["inactive", "alive", "expired"]:
+        if self.last_beat_at is None:
+            return "inactive"
+        expired = self.alerted or self.last_beat_at + timedelta(seconds=self.timeout_seconds) <= now
+        return "expired" if expired else "alive"
+
+
 class IntegrationConfig(BaseModel):
     """Everything ingest needs about one integration, loaded in one query and cached by version."""
 
     integration: Integration
     routes: list[Route]  # non-default by position, then the default route last
     version: int = 0
+    heartbeat: Heartbeat = Field(default_factory=Heartbeat)
 
     @property
     def default_route(self) -> Route:
@@ -114,6 +134,8 @@ class AlertGroup(BaseModel):
     last_alert_id: str | None = None
     is_open: bool = True  # still absorbs alerts of its grouping key
     is_demo: bool = False
+    is_maintenance: bool = False  # the group that collects an integration's alerts during maintenance
+    root_alert_group_id: str | None = None  # attached to this (maintenance) group
     acknowledged: bool = False
     acknowledged_at: datetime | None = None
     acknowledged_by: str | None = None  # "source" or a user id

@@ -14,11 +14,12 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
-from oncall import actions, escalation, ids, integration_types, routing, templating
+from oncall import actions, escalation, heartbeat, ids, integration_types, maintenance, routing, templating
 from oncall.api import schemas
 from oncall.ingest import IngestError, demo_payload, ingest
-from oncall.models import Alert, AlertGroup, EscalationChain, Integration, LabelMatch, Route, Templates, TimelineEntry
+from oncall.models import Alert, AlertGroup, EscalationChain, Heartbeat, Integration, IntegrationConfig, LabelMatch, Route, Templates, TimelineEntry
 from oncall.executor import Executor
+from oncall.scheduler import NoScheduler, Scheduler
 from oncall.ports import GroupFilter, Store
 
 T = TypeVar("T")
@@ -166,9 +167,11 @@ def ingest_link(request: RequestInfo, integration: Integration, token: str | Non
 
 
 def integration_out(
-    request: RequestInfo, integration: Integration, default_route: Route | None, token: str | None = None
+    request: RequestInfo, integration: Integration, default_route: Route | None, token: str | None = None,
+    beat: Heartbeat | None = None,
 ) -> dict[str, Any]:
     kind = integration_types.get(integration.type)
+    beat = beat or Heartbeat()
     link = ingest_link(request, integration, token)
     t = integration.templates
     return schemas.IntegrationOut(
@@ -182,7 +185,12 @@ def integration_out(
             source_link=t.source_link,
             web=schemas.AppearanceTemplates(title=t.title, message=t.message, image_url=t.image_url),
         ),
-        heartbeat=schemas.Heartbeat(link=f"{link}heartbeat/" if link else None) if kind and kind.has_heartbeat else None,
+        heartbeat=schemas.Heartbeat(
+            link=f"{link}heartbeat/" if link else None, timeout_seconds=beat.timeout_seconds,
+            status=beat.status(datetime.now(UTC)), last_heartbeat_time=beat.last_beat_at,
+        ) if kind and kind.has_heartbeat else None,
+        maintenance_mode=integration.maintenance_mode, maintenance_started_at=integration.maintenance_started_at,
+        maintenance_end_at=integration.maintenance_end_at,
         labels=integration.static_labels, dynamic_labels=integration.label_templates,
         allow_source_based_resolving=integration.allow_source_based_resolving,
         ack_reminder_seconds=integration.ack_reminder_seconds, unack_timeout_seconds=integration.unack_timeout_seconds,
@@ -235,19 +243,26 @@ def list_integrations(store: Store, request: RequestInfo) -> dict[str, Any]:
     if team_id := request.first("team_id"):
         items = [i for i in items if i.team_id == team_id]
     routes = {r.integration_id: r for r in store.list_routes() if r.is_default}
-    return paginate_list(request, items, PAGE_SIZE, lambda i: integration_out(request, i, routes.get(i.id)))
+    beats = store.list_heartbeats()
+    return paginate_list(request, items, PAGE_SIZE,
+                         lambda i: integration_out(request, i, routes.get(i.id), beat=beats.get(i.id)))  # fmt: skip
 
 
 def _load_integration(store: Store, integration_id: str) -> tuple[Integration, Route]:
-    config = store.load_config(integration_id)
-    if config is None:
-        raise not_found()
+    config = _load_config(store, integration_id)
     return config.integration, config.default_route
 
 
+def _load_config(store: Store, integration_id: str) -> IntegrationConfig:
+    config = store.load_config(integration_id)
+    if config is None:
+        raise not_found()
+    return config
+
+
 def get_integration(store: Store, request: RequestInfo, integration_id: str) -> dict[str, Any]:
-    integration, default_route = _load_integration(store, integration_id)
-    return integration_out(request, integration, default_route)
+    config = _load_config(store, integration_id)
+    return integration_out(request, config.integration, config.default_route, beat=config.heartbeat)
 
 
 def create_integration(store: Store, request: RequestInfo, body: schemas.IntegrationIn, now: datetime) -> dict[str, Any]:
@@ -301,11 +316,16 @@ def update_integration(
             updates[field] = getattr(body, field)
     integration = integration.model_copy(update=updates)
     store.update_integration(integration)
+    config = _load_config(store, integration.id)
+    if body.heartbeat is not None:
+        if not heartbeat.has_heartbeat(integration.type):
+            raise ApiError.field("heartbeat", f"Integrations of type {integration.type} have no heartbeat.")
+        store.set_heartbeat(integration.id, config.heartbeat.model_copy(update={"timeout_seconds": body.heartbeat.timeout_seconds}))
     if body.default_route and "escalation_chain_id" in body.default_route:
         _check_chain(store, body.default_route["escalation_chain_id"])
         default_route = default_route.model_copy(update={"escalation_chain_id": body.default_route["escalation_chain_id"]})
         store.save_routes(integration.id, [default_route])
-    return integration_out(request, integration, default_route)
+    return get_integration(store, request, integration.id)
 
 
 def delete_integration(store: Store, integration_id: str) -> None:
@@ -546,12 +566,19 @@ RESTARTING_ACTIONS = frozenset({"unacknowledge", "unresolve", "unsilence"})
 
 
 def apply_action(
-    store: Store, executor: Executor, group_id: str, action: str, by: str, now: datetime, body: Any = None
+    store: Store, executor: Executor, group_id: str, action: str, by: str, now: datetime, body: Any = None,
+    scheduler: Scheduler | None = None,
 ) -> AlertGroup:
     """Apply a state change with optimistic concurrency (re-read and re-check on a lost race), then start or
     stop the group's escalation to match. Returns the stored group."""
     for _ in range(MAX_ACTION_ATTEMPTS):
         group = _load_group(store, group_id)
+        if action == "resolve" and group.root_alert_group_id is not None:
+            raise ApiError.detail("Can't resolve an attached alert group")
+        if action == "resolve" and group.is_maintenance and not group.resolved:
+            # Resolving the maintenance group ends the maintenance, which resolves it and everything attached.
+            maintenance.stop(store, scheduler or NoScheduler(), executor, group.integration_id, now, by=by)
+            return _load_group(store, group_id)
         try:
             if action == "silence":
                 delay = actions.parse_silence_delay(body.get("delay") if isinstance(body, dict) else None)
@@ -573,10 +600,10 @@ def apply_action(
 
 
 def act_on_group(
-    store: Store, executor: Executor, request: RequestInfo, group_id: str, action: str, by: str, now: datetime,
-    body: Any = None,
+    store: Store, executor: Executor, scheduler: Scheduler, request: RequestInfo, group_id: str, action: str, by: str,
+    now: datetime, body: Any = None,
 ) -> dict[str, Any]:
-    return group_out(request, apply_action(store, executor, group_id, action, by, now, body))
+    return group_out(request, apply_action(store, executor, group_id, action, by, now, body, scheduler))
 
 
 def delete_group(store: Store, group_id: str, mode: str, by: str, now: datetime) -> None:
@@ -612,3 +639,33 @@ def list_alerts(store: Store, request: RequestInfo) -> dict[str, Any]:
         return page
 
     return paginate_cursor(request, group.alerts_count, size, fetch, alert_out)
+
+
+# --- heartbeat and maintenance ------------------------------------------------------------------------------------
+
+
+def reset_heartbeat(store: Store, request: RequestInfo, integration_id: str) -> dict[str, Any]:
+    """Disarm: the heartbeat is inactive again until the next beat."""
+    config = _load_config(store, integration_id)
+    if not heartbeat.has_heartbeat(config.integration.type):
+        raise ApiError.detail(f"Integrations of type {config.integration.type} have no heartbeat.")
+    store.set_heartbeat(integration_id, Heartbeat(timeout_seconds=config.heartbeat.timeout_seconds))
+    return get_integration(store, request, integration_id)
+
+
+def start_maintenance(store: Store, scheduler: Scheduler, request: RequestInfo, integration_id: str,
+                      body: schemas.MaintenanceIn, by: str, now: datetime) -> dict[str, Any]:  # fmt: skip
+    _load_config(store, integration_id)
+    try:
+        maintenance.start(store, scheduler, integration_id, body.mode.lower(), body.duration, by, now)
+    except maintenance.MaintenanceError as error:
+        raise ApiError.detail(str(error)) from error
+    return get_integration(store, request, integration_id)
+
+
+def stop_maintenance(store: Store, scheduler: Scheduler, executor: Executor, request: RequestInfo,
+                     integration_id: str, by: str, now: datetime) -> dict[str, Any]:  # fmt: skip
+    _load_config(store, integration_id)
+    if not maintenance.stop(store, scheduler, executor, integration_id, now, by=by):
+        raise ApiError.detail("No maintenance is active for this integration.")
+    return get_integration(store, request, integration_id)

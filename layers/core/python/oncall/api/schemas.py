@@ -71,6 +71,18 @@ class DefaultRoute(BaseModel):
 
 class Heartbeat(BaseModel):
     link: str | None
+    timeout_seconds: int = 600  # Tocsin
+    status: Literal["inactive", "alive", "expired"] = "inactive"  # Tocsin
+    last_heartbeat_time: datetime | None = None  # Tocsin
+
+
+class HeartbeatIn(Strict):
+    timeout_seconds: int = Field(ge=60, le=86_400)
+
+
+class MaintenanceIn(BaseModel):
+    mode: str
+    duration: int = Field(gt=0, le=30 * 86_400)
 
 
 ReminderSeconds = Literal[0, 3600, 10800, 18000, 36000]  # never, every 1 / 3 / 5 / 10 hours
@@ -103,6 +115,7 @@ class IntegrationPatch(Strict):
     allow_source_based_resolving: bool | None = None
     ack_reminder_seconds: ReminderSeconds | None = None
     unack_timeout_seconds: UnackSeconds | None = None
+    heartbeat: HeartbeatIn | None = None
 
 
 class IntegrationOut(BaseModel):

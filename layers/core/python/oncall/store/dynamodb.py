@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from oncall.models import Alert, AlertGroup, Integration, IntegrationConfig, Route, TimelineEntry
+from oncall.models import Alert, AlertGroup, Heartbeat, Integration, IntegrationConfig, Route, TimelineEntry
 from oncall.ports import (
     ApiKey,
     GroupFilter,
@@ -152,6 +152,7 @@ class DynamoStore:
         integration: Integration | None = None
         routes: list[Route] = []
         version = 0
+        heartbeat = Heartbeat()
         for item in self._query_all(
             KeyConditionExpression="PK = :pk", ExpressionAttributeValues={":pk": {"S": f"INT#{integration_id}"}},
             ConsistentRead=True,
@@ -161,12 +162,14 @@ class DynamoStore:
                 integration = Integration.model_validate(item)
             elif sk == "STAMP":
                 version = int(item.get("config_version", 0))
+            elif sk == "HEARTBEAT":
+                heartbeat = Heartbeat.model_validate(item)
             elif sk.startswith("ROUTE#"):
                 routes.append(Route.model_validate(item))
         if integration is None:
             return None
         routes.sort(key=lambda r: (r.is_default, r.position))
-        return IntegrationConfig(integration=integration, routes=routes, version=version)
+        return IntegrationConfig(integration=integration, routes=routes, version=version, heartbeat=heartbeat)
 
     def count_request(self, integration_id: str, window: int, requests: int = 1) -> RateCount:
         from botocore.exceptions import ClientError
@@ -234,13 +237,23 @@ class DynamoStore:
             ]
         )
 
-    def update_integration(self, integration: Integration) -> None:
-        self._transact(
-            [
-                self._put(self._integration_item(integration), "attribute_exists(PK)"),
-                self._bump_version(integration.id),
-            ]
-        )
+    def update_integration(self, integration: Integration, *, expected_maintenance_id: str | None | object = ...) -> bool:
+        """Replace the integration; with ``expected_maintenance_id`` only if its maintenance window is that one
+        (None: none active). False when that condition failed."""
+        condition, values = "attribute_exists(PK)", {}
+        if expected_maintenance_id is None:
+            condition += " AND attribute_not_exists(maintenance_id)"
+        elif isinstance(expected_maintenance_id, str):
+            condition += " AND maintenance_id = :window"
+            values = {"ExpressionAttributeValues": {":window": {"S": expected_maintenance_id}}}
+        with self._lost_race() as lost:
+            self._transact(
+                [
+                    self._put(self._integration_item(integration), condition, **values),
+                    self._bump_version(integration.id),
+                ]
+            )
+        return not lost[0]
 
     def replace_token(self, old: Integration, new: Integration) -> None:
         self._transact(
@@ -481,6 +494,9 @@ class DynamoStore:
             if value and not (name == "integration_id" and index == "GSI2"):
                 clauses.append(f"{name} = :{name}")
                 values[f":{name}"] = {"S": value}
+        if filters.root_alert_group_id:
+            clauses.append("root_alert_group_id = :root")
+            values[":root"] = {"S": filters.root_alert_group_id}
         for i, (label_key, label_value) in enumerate(filters.labels):
             clauses.append(f"contains(label_pairs, :label{i})")
             values[f":label{i}"] = {"S": f"{label_key}:{label_value}"}
@@ -595,6 +611,64 @@ class DynamoStore:
                 UpdateExpression="SET payload_json = :empty, title = :note REMOVE message, image_url",
                 ExpressionAttributeValues={":empty": {"S": "{}"}, ":note": {"S": note}},
             )  # fmt: skip
+
+    # --- heartbeats -------------------------------------------------------------------------------------------
+    # Armed heartbeats that have not alerted carry GSI3 keys HEARTBEAT_DUE / <due time>: a sparse index, so the
+    # sweep reads only what is due and never scans.
+
+    def beat(self, integration_id: str, now: datetime, timeout_seconds: int) -> bool:
+        """Record a beat; True if the heartbeat had alerted (so the caller sends the restoring alert, once)."""
+        due = now + timedelta(seconds=timeout_seconds)
+        response = self._call(
+            "update_item", Key=self._item(keys.heartbeat(integration_id)),
+            UpdateExpression="SET last_beat_at = :now, timeout_seconds = :timeout, alerted = :false, "
+                             "GSI3PK = :due_pk, GSI3SK = :due, GSI1PK = :all, GSI1SK = :id",
+            ExpressionAttributeValues={
+                ":now": {"S": now.isoformat()}, ":timeout": {"N": str(timeout_seconds)}, ":false": {"BOOL": False},
+                ":due_pk": {"S": "HEARTBEAT_DUE"}, ":due": {"S": f"{keys.stamp(due)}#{integration_id}"},
+                ":all": {"S": "HEARTBEATS"}, ":id": {"S": integration_id},
+            },
+            ReturnValues="UPDATED_OLD",
+        )  # fmt: skip
+        return bool(self._plain(response.get("Attributes", {})).get("alerted", False))
+
+    def list_heartbeats(self) -> dict[str, Heartbeat]:
+        return {
+            item["GSI1SK"]: Heartbeat.model_validate(item)
+            for item in self._query_all(
+                IndexName="GSI1", KeyConditionExpression="GSI1PK = :pk",
+                ExpressionAttributeValues={":pk": {"S": "HEARTBEATS"}},
+            )
+        }  # fmt: skip
+
+    def due_heartbeats(self, now: datetime) -> list[tuple[str, str]]:
+        """(integration id, due key) of armed heartbeats whose time is up."""
+        return [
+            (item["PK"].removeprefix("INT#"), item["GSI3SK"])
+            for item in self._query_all(
+                IndexName="GSI3", KeyConditionExpression="GSI3PK = :pk AND GSI3SK <= :now",
+                ExpressionAttributeValues={":pk": {"S": "HEARTBEAT_DUE"}, ":now": {"S": keys.stamp(now) + "~"}},
+            )
+        ]  # fmt: skip
+
+    def mark_heartbeat_expired(self, integration_id: str, due_key: str) -> bool:
+        """First writer wins: True for the one sweep that turns this expiry into an alert."""
+        with self._lost_race() as lost:
+            self._call(
+                "update_item", Key=self._item(keys.heartbeat(integration_id)),
+                UpdateExpression="SET alerted = :true REMOVE GSI3PK, GSI3SK", ConditionExpression="GSI3SK = :due",
+                ExpressionAttributeValues={":true": {"BOOL": True}, ":due": {"S": due_key}},
+            )  # fmt: skip
+        return not lost[0]
+
+    def set_heartbeat(self, integration_id: str, heartbeat: Heartbeat) -> None:
+        """Replace the heartbeat state (timeout change, reset); re-arms the due time when it has beaten."""
+        item: dict[str, Any] = {**keys.heartbeat(integration_id), **heartbeat.model_dump(mode="json", exclude_none=True),
+                                "GSI1PK": "HEARTBEATS", "GSI1SK": integration_id}
+        if heartbeat.last_beat_at is not None and not heartbeat.alerted:
+            due = heartbeat.last_beat_at + timedelta(seconds=heartbeat.timeout_seconds)
+            item.update(GSI3PK="HEARTBEAT_DUE", GSI3SK=f"{keys.stamp(due)}#{integration_id}")
+        self._call("put_item", Item=self._item(item))
 
     # --- people, chains, webhooks: plain entities ------------------------------------------------------------
     def put_entity(self, kind: str, entity: BaseModel, *, collection: str, sort: str, new: bool = False) -> None:

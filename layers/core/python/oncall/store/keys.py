@@ -50,3 +50,7 @@ def timeline(group_id: str, at: datetime, suffix: str) -> dict[str, str]:
 
 def api_key(key_hash: str) -> dict[str, str]:
     return {"PK": f"APIKEY#{key_hash}", "SK": "APIKEY"}
+
+
+def heartbeat(integration_id: str) -> dict[str, str]:
+    return {"PK": f"INT#{integration_id}", "SK": "HEARTBEAT"}

@@ -1,0 +1,64 @@
+"""One-time schedules (maintenance ends): the EventBridge Scheduler adapter of the scheduler port.
+
+Each maintenance window gets an ``at(...)`` schedule that invokes ``maintenance_end`` and deletes itself after
+running. The local stack serves the same API calls (``local/aws.py``), so this adapter runs unchanged there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+
+class Scheduler(Protocol):
+    def at(self, name: str, when: datetime, payload: dict[str, Any]) -> None: ...
+    def cancel(self, name: str) -> None: ...
+
+
+class EventBridgeScheduler:
+    def __init__(self, group: str, target_arn: str, role_arn: str, client: Any = None) -> None:
+        self.group, self.target_arn, self.role_arn = group, target_arn, role_arn
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            import boto3
+
+            self._client = boto3.client("scheduler")
+        return self._client
+
+    def at(self, name: str, when: datetime, payload: dict[str, Any]) -> None:
+        self.client.create_schedule(
+            Name=name, GroupName=self.group, FlexibleTimeWindow={"Mode": "OFF"},
+            ScheduleExpression=f"at({when.astimezone(UTC):%Y-%m-%dT%H:%M:%S})", ScheduleExpressionTimezone="UTC",
+            Target={"Arn": self.target_arn, "RoleArn": self.role_arn, "Input": json.dumps(payload)},
+            ActionAfterCompletion="DELETE",
+        )  # fmt: skip
+
+    def cancel(self, name: str) -> None:
+        try:
+            self.client.delete_schedule(Name=name, GroupName=self.group)
+        except self.client.exceptions.ResourceNotFoundException:
+            pass  # already ran (and deleted itself) or never existed
+
+
+class NoScheduler:
+    """No scheduler configured: windows end only when stopped through the API."""
+
+    def at(self, name: str, when: datetime, payload: dict[str, Any]) -> None:
+        return None
+
+    def cancel(self, name: str) -> None:
+        return None
+
+
+def scheduler_from_env() -> Scheduler:
+    target = os.environ.get("TOCSIN_MAINTENANCE_END_ARN")
+    if not target:
+        return NoScheduler()
+    return EventBridgeScheduler(
+        os.environ.get("TOCSIN_SCHEDULE_GROUP", "default"), target, os.environ.get("TOCSIN_SCHEDULER_ROLE_ARN", "")
+    )
