@@ -70,18 +70,22 @@ def burst(link: str, total: int, senders: int, same_key: bool, deadline: float) 
         thread.join()
     wall = time.perf_counter() - started
     return {
-        "alerts": len(latencies), "failures": dict(Counter(failures)), "seconds": round(wall, 2),
+        "alerts": len(latencies),
+        "failures": dict(Counter(failures)),
+        "seconds": round(wall, 2),
         "alerts_per_second": round(len(latencies) / wall, 1),
-        "p50_ms": round(percentile(latencies, 0.50) * 1000, 1), "p99_ms": round(percentile(latencies, 0.99) * 1000, 1),
+        "p50_ms": round(percentile(latencies, 0.50) * 1000, 1),
+        "p99_ms": round(percentile(latencies, 0.99) * 1000, 1),
         "max_ms": round(max(latencies) * 1000, 1),
-    }  # fmt: skip
+    }
 
 
 def requests_per_alert(stack: LocalStack, link: str) -> dict[str, float]:
     """DynamoDB round trips per alert of the real ingest use case, warm caches, against the stack's engine."""
-    from local.dynamodb import client
     from oncall.ingest import IngestService, RateLimit
     from oncall.store.dynamodb import DynamoStore
+
+    from local.dynamodb import client
 
     store = DynamoStore("tocsin", client=client(stack.dynamodb_endpoint))
     service = IngestService(store, RateLimit(10**9, 300))
@@ -101,11 +105,13 @@ def requests_per_alert(stack: LocalStack, link: str) -> dict[str, float]:
 
 def cold_import_ms(function: str, runs: int = 5) -> dict[str, float]:
     """Import time of a handler module in a fresh interpreter (the cold-start cost we control)."""
+    paths = [str(REPO / "layers/core/python"), str(REPO)]
+    handler = str(REPO / f"functions/{function}/handler.py")
     code = (
-        "import sys, time, importlib.util; sys.path[:0] = [%r, %r]; t = time.perf_counter(); "
-        "spec = importlib.util.spec_from_file_location('h', %r); m = importlib.util.module_from_spec(spec); "
+        f"import sys, time, importlib.util; sys.path[:0] = {paths!r}; t = time.perf_counter(); "
+        f"spec = importlib.util.spec_from_file_location('h', {handler!r}); m = importlib.util.module_from_spec(spec); "
         "sys.modules['h'] = m; spec.loader.exec_module(m); print((time.perf_counter() - t) * 1000)"
-    ) % (str(REPO / "layers/core/python"), str(REPO), str(REPO / f"functions/{function}/handler.py"))
+    )
     samples = [float(subprocess.check_output([sys.executable, "-c", code], text=True)) for _ in range(runs)]
     return {"median_ms": round(statistics.median(samples), 1), "min_ms": round(min(samples), 1)}
 
@@ -123,14 +129,22 @@ def main() -> None:
     env = {"TOCSIN_RATE_LIMIT": f"{10**9}/300"}  # the benchmark measures throughput, not the limiter
     with LocalStack(workers=args.workers, env=env) as stack:
         headers = {"Authorization": stack.api_key}
-        integration = httpx.post(f"{stack.base_url}/api/v1/integrations/", headers=headers,
-                                 json={"name": "bench", "type": "formatted_webhook"}, timeout=10).json()  # fmt: skip
+        integration = httpx.post(
+            f"{stack.base_url}/api/v1/integrations/",
+            headers=headers,
+            json={"name": "bench", "type": "formatted_webhook"},
+            timeout=10,
+        ).json()
         link = integration["link"]
         burst(link, 100, args.senders, False, time.monotonic() + 30)  # warm-up: imports, connections, JIT of DDB Local
         results["new_groups"] = burst(link, args.alerts, args.senders, False, time.monotonic() + args.max_seconds)
         results["same_group"] = burst(link, args.alerts, args.senders, True, time.monotonic() + args.max_seconds)
-        page = httpx.get(f"{stack.base_url}/api/v1/alert_groups/", headers=headers,
-                         params={"integration_id": integration["id"], "perpage": 1}, timeout=30).json()  # fmt: skip
+        page = httpx.get(
+            f"{stack.base_url}/api/v1/alert_groups/",
+            headers=headers,
+            params={"integration_id": integration["id"], "perpage": 1},
+            timeout=30,
+        ).json()
         stored = 100 + results["new_groups"]["alerts"] + min(1, results["same_group"]["alerts"])
         results["groups_visible_through_api"] = {"expected": stored, "counted": page["count"]}
         results["dynamodb_requests_per_alert"] = requests_per_alert(stack, link)

@@ -1,6 +1,5 @@
 """Management API Lambda: ``/api/v1/...`` (OnCall-compatible), authenticated by API key."""
 
-
 import json
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -12,7 +11,6 @@ from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from oncall import http
 from oncall.access import AccessDenied, Authenticator, authorize
 from oncall.api import action_links, directory, logic, schemas
@@ -61,9 +59,10 @@ def scheduler() -> Scheduler:
 def request_info() -> logic.RequestInfo:
     event = app.current_event
     return logic.RequestInfo(
-        base_url=http.base_url(event.raw_event), path=event.path,
+        base_url=http.base_url(event.raw_event),
+        path=event.path,
         query=parse_qs(event.raw_event.get("rawQueryString") or "", keep_blank_values=True),
-    )  # fmt: skip
+    )
 
 
 def actor() -> str:
@@ -145,7 +144,9 @@ def get_integration(integration_id: str) -> schemas.IntegrationOut:
 
 
 @app.route(f"{PREFIX}/integrations/<integration_id>", method=["PUT", "PATCH"], middlewares=[authenticate])
-def update_integration(integration_id: str, body: Annotated[schemas.IntegrationPatch, Body()]) -> schemas.IntegrationOut:
+def update_integration(
+    integration_id: str, body: Annotated[schemas.IntegrationPatch, Body()]
+) -> schemas.IntegrationOut:
     return logic.update_integration(store(), request_info(), integration_id, body)  # type: ignore[return-value]
 
 
@@ -280,8 +281,13 @@ def delete_team(team_id: str) -> Response[None]:
 @app.get(f"{PREFIX}/users", middlewares=[authenticate])
 def list_users() -> dict[str, Any]:
     items = directory.list_all(store(), directory.USERS, "USERS")
-    return directory.listing(store(), request_info(), directory.USERS, items,
-                             {"email": lambda u, v: u.email == v, "username": lambda u, v: u.username == v})  # fmt: skip
+    return directory.listing(
+        store(),
+        request_info(),
+        directory.USERS,
+        items,
+        {"email": lambda u, v: u.email == v, "username": lambda u, v: u.username == v},
+    )
 
 
 @app.post(f"{PREFIX}/users", middlewares=[authenticate])

@@ -7,7 +7,6 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from oncall import escalation
 from oncall.executor import executor_from_env
 from oncall.store.dynamodb import DynamoStore
@@ -23,9 +22,12 @@ def services() -> escalation.Services:
         from oncall.notify.channels import notifier_from_env
 
         _services = escalation.Services(
-            store=DynamoStore(), executor=executor_from_env(), notifier=notifier_from_env(),
-            public_url=os.environ.get("TOCSIN_PUBLIC_URL", "").rstrip("/"), signing_key=links.signing_key,
-        )  # fmt: skip
+            store=DynamoStore(),
+            executor=executor_from_env(),
+            notifier=notifier_from_env(),
+            public_url=os.environ.get("TOCSIN_PUBLIC_URL", "").rstrip("/"),
+            signing_key=links.signing_key,
+        )
     return _services
 
 

@@ -6,7 +6,6 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from oncall import heartbeat
 from oncall.executor import executor_from_env
 from oncall.store.dynamodb import DynamoStore

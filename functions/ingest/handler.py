@@ -8,7 +8,6 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from oncall import ingest_http
 from oncall.executor import executor_from_env
 from oncall.ingest import IngestService

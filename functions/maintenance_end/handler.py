@@ -7,7 +7,6 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from oncall import maintenance
 from oncall.executor import executor_from_env
 from oncall.scheduler import NoScheduler
@@ -25,8 +24,12 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, bool]:
     if _store is None:
         _store = DynamoStore()
     ended = maintenance.stop(
-        _store, NoScheduler(), executor_from_env(), event["integration_id"], datetime.now(UTC),
+        _store,
+        NoScheduler(),
+        executor_from_env(),
+        event["integration_id"],
+        datetime.now(UTC),
         maintenance_id=event.get("maintenance_id"),
-    )  # fmt: skip
+    )
     logger.info("maintenance end", extra={"integration_id": event["integration_id"], "ended": ended})
     return {"ended": ended}

@@ -18,10 +18,16 @@ SHARED = REPO.parent / "shared" / "fixtures" / "payloads"
 FIXTURES = SHARED if SHARED.is_dir() else REPO / "layers/core/python/oncall/examples"
 # inbound_email arrives by mail, not HTTP; legacy_grafana_alerting is posted to the grafana_alerting URL.
 HTTP_TYPES = {
-    "alertmanager": "alertmanager", "grafana_alerting": "grafana_alerting", "grafana": "grafana",
-    "legacy_alertmanager": "legacy_alertmanager", "webhook": "webhook", "formatted_webhook": "formatted_webhook",
-    "elastalert": "elastalert", "kapacitor": "kapacitor", "zabbix": "zabbix",
-}  # fmt: skip
+    "alertmanager": "alertmanager",
+    "grafana_alerting": "grafana_alerting",
+    "grafana": "grafana",
+    "legacy_alertmanager": "legacy_alertmanager",
+    "webhook": "webhook",
+    "formatted_webhook": "formatted_webhook",
+    "elastalert": "elastalert",
+    "kapacitor": "kapacitor",
+    "zabbix": "zabbix",
+}
 EXPECTED_TITLES = {
     "alertmanager": "[2 firing] InstanceDown",
     "grafana_alerting": "[3 firing] InstanceDown",
@@ -60,7 +66,9 @@ def test_every_example_payload_becomes_a_group(client: httpx.Client, kind: str) 
 
 @pytest.mark.e2e
 def test_legacy_grafana_alerting_posts_to_the_grafana_alerting_url(client: httpx.Client) -> None:
-    integration = client.post("/api/v1/integrations/", json={"name": "legacy ga", "type": "legacy_grafana_alerting"}).json()
+    integration = client.post(
+        "/api/v1/integrations/", json={"name": "legacy ga", "type": "legacy_grafana_alerting"}
+    ).json()
     assert "/integrations/v1/grafana_alerting/" in integration["link"]
     assert httpx.post(integration["link"], json=fixture("legacy_grafana_alerting"), timeout=10).status_code == 200
 
@@ -80,8 +88,12 @@ def test_data_survives_a_restart_of_the_local_stack(tmp_path: Path) -> None:
     with LocalStack(tmp_path, workers=1) as first:
         key = first.api_key
         headers = {"Authorization": key}
-        integration = httpx.post(f"{first.base_url}/api/v1/integrations/", headers=headers,
-                                 json={"name": "kept", "type": "webhook"}, timeout=10).json()  # fmt: skip
+        integration = httpx.post(
+            f"{first.base_url}/api/v1/integrations/",
+            headers=headers,
+            json={"name": "kept", "type": "webhook"},
+            timeout=10,
+        ).json()
         assert httpx.post(integration["link"], json={"message": "before restart"}, timeout=10).status_code == 200
     with LocalStack(tmp_path, workers=1) as second:
         assert second.api_key == key  # the same key is kept in .local/api_key

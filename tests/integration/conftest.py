@@ -11,9 +11,9 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from oncall.store.dynamodb import DynamoStore
 
 from local import dynamodb as local_dynamodb
-from oncall.store.dynamodb import DynamoStore
 
 
 @pytest.fixture(scope="session")
@@ -38,7 +38,9 @@ def store(dynamodb_endpoint: str, table_name: str) -> DynamoStore:
 
 def load_handler(name: str) -> ModuleType:
     """A fresh copy of ``functions/<name>/handler.py`` (its module-level caches start empty)."""
-    spec = importlib.util.spec_from_file_location(f"test_fn_{name}_{uuid.uuid4().hex[:6]}", f"functions/{name}/handler.py")
+    spec = importlib.util.spec_from_file_location(
+        f"test_fn_{name}_{uuid.uuid4().hex[:6]}", f"functions/{name}/handler.py"
+    )
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
@@ -69,14 +71,22 @@ def http_event(
     """An API Gateway HTTP API (payload 2.0) event, as the local gateway and AWS build them."""
     all_headers = {"host": "tocsin.test", "content-type": "application/json", **(headers or {})}
     return {
-        "version": "2.0", "routeKey": f"{method} {path}", "rawPath": path, "rawQueryString": query,
-        "headers": all_headers, "pathParameters": path_parameters or {}, "isBase64Encoded": False,
+        "version": "2.0",
+        "routeKey": f"{method} {path}",
+        "rawPath": path,
+        "rawQueryString": query,
+        "headers": all_headers,
+        "pathParameters": path_parameters or {},
+        "isBase64Encoded": False,
         "body": raw_body if raw_body is not None else (json.dumps(body) if body is not None else None),
         "requestContext": {
-            "domainName": "tocsin.test", "requestId": "r", "routeKey": f"{method} {path}", "stage": "$default",
+            "domainName": "tocsin.test",
+            "requestId": "r",
+            "routeKey": f"{method} {path}",
+            "stage": "$default",
             "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "t"},
         },
-    }  # fmt: skip
+    }
 
 
 Invoke = Callable[..., tuple[int, Any]]
@@ -85,13 +95,15 @@ Invoke = Callable[..., tuple[int, Any]]
 @pytest.fixture
 def api(table_name: str, store: DynamoStore) -> Invoke:
     """Call the real api handler: ``api("GET", "/api/v1/integrations/") -> (status, json)``."""
-    from oncall.bootstrap import ADMIN_USER_ID
     from oncall.access import create_api_key
+    from oncall.bootstrap import ADMIN_USER_ID
 
     key = create_api_key(store, user_id=ADMIN_USER_ID, role="admin", name="tests")
     module = load_handler("api")
 
-    def invoke(method: str, path: str, body: Any = None, *, query: str = "", key_header: str | None = key) -> tuple[int, Any]:
+    def invoke(
+        method: str, path: str, body: Any = None, *, query: str = "", key_header: str | None = key
+    ) -> tuple[int, Any]:
         headers = {"authorization": key_header} if key_header is not None else {}
         response = module.handler(http_event(method, path, body, headers=headers, query=query), Context())
         text = response.get("body")
@@ -105,12 +117,19 @@ def ingest_handler(table_name: str) -> ModuleType:
     return load_handler("ingest")
 
 
-def post_alert(module: ModuleType, link: str, payload: Any = None, *, raw_body: str | None = None,
-               headers: dict[str, str] | None = None) -> tuple[int, Any]:  # fmt: skip
+def post_alert(
+    module: ModuleType,
+    link: str,
+    payload: Any = None,
+    *,
+    raw_body: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, Any]:
     """POST to an ingest link through the real ingest handler."""
     path = "/" + link.split("://", 1)[1].split("/", 1)[1]
     _, _, _, kind, token = path.rstrip("/").split("/")
-    event = http_event("POST", path, payload, raw_body=raw_body, headers=headers,
-                       path_parameters={"type": kind, "token": token})  # fmt: skip
+    event = http_event(
+        "POST", path, payload, raw_body=raw_body, headers=headers, path_parameters={"type": kind, "token": token}
+    )
     response = module.handler(event, Context())
     return response["statusCode"], json.loads(response["body"]) if response.get("body") else None

@@ -18,8 +18,9 @@ def create(api: Invoke, name: str = "Prometheus", kind: str = "alertmanager", **
 
 def test_requests_without_a_valid_key_are_refused(api: Invoke) -> None:
     assert api("GET", "/api/v1/integrations/", key_header=None) == (
-        401, {"detail": "Authentication credentials were not provided."}
-    )  # fmt: skip
+        401,
+        {"detail": "Authentication credentials were not provided."},
+    )
     assert api("GET", "/api/v1/integrations/", key_header="guess")[0] == 401
 
 
@@ -43,7 +44,9 @@ def test_integration_lifecycle(api: Invoke) -> None:
     assert status == 200 and fetched["name"] == "Prometheus"
     assert fetched["link"] is None and created["link"].split("/")[-2].startswith(fetched["token_hint"])
 
-    status, updated = api("PATCH", f"/api/v1/integrations/{created['id']}/", {"name": "Prom", "templates": {"grouping_key": None}})
+    status, updated = api(
+        "PATCH", f"/api/v1/integrations/{created['id']}/", {"name": "Prom", "templates": {"grouping_key": None}}
+    )
     assert status == 200 and updated["name"] == "Prom" and updated["templates"]["grouping_key"] is None
 
     status, page = api("GET", "/api/v1/integrations/", query="name=Prom")
@@ -101,8 +104,9 @@ def test_routes_are_ordered_and_the_default_route_stays_last(api: Invoke) -> Non
     assert order == [("c", 0, False), ("a", 1, False), ("b", 2, False), (None, 0, True)]
 
     assert api("DELETE", f"/api/v1/routes/{integration['default_route']['id']}/") == (
-        400, {"detail": "The default route cannot be deleted."}
-    )  # fmt: skip
+        400,
+        {"detail": "The default route cannot be deleted."},
+    )
     assert api("DELETE", f"/api/v1/routes/{ids[0]}/")[0] == 204
     status, page = api("GET", "/api/v1/routes/", query=f"integration_id={integration['id']}")
     assert [(r["routing_regex"], r["position"]) for r in page["results"]][:2] == [("c", 0), ("b", 1)]
@@ -133,7 +137,10 @@ def group_id(api: Invoke, ingest_handler: ModuleType) -> str:
 
 def test_alert_group_actions_follow_oncall_rules(api: Invoke, group_id: str) -> None:
     base = f"/api/v1/alert_groups/{group_id}"
-    assert api("POST", f"{base}/unacknowledge/") == (400, {"detail": "Can't unacknowledge an unacknowledged alert group"})
+    assert api("POST", f"{base}/unacknowledge/") == (
+        400,
+        {"detail": "Can't unacknowledge an unacknowledged alert group"},
+    )
     assert api("POST", f"{base}/unsilence/") == (400, {"detail": "Can't unsilence an unsilenced alert group"})
     assert api("POST", f"{base}/silence/", {}) == (400, {"detail": "delay is required"})
     assert api("POST", f"{base}/silence/", {"delay": -2}) == (400, {"detail": "invalid delay value"})
@@ -142,7 +149,10 @@ def test_alert_group_actions_follow_oncall_rules(api: Invoke, group_id: str) -> 
     status, group = api("POST", f"{base}/acknowledge/")
     assert status == 200 and group["state"] == "acknowledged" and group["acknowledged_by"] == "UADMIN"
     assert api("POST", f"{base}/acknowledge/") == (400, {"detail": "Can't acknowledge an acknowledged alert group"})
-    assert api("POST", f"{base}/silence/", {"delay": 60}) == (400, {"detail": "Can't silence an acknowledged alert group"})
+    assert api("POST", f"{base}/silence/", {"delay": 60}) == (
+        400,
+        {"detail": "Can't silence an acknowledged alert group"},
+    )
     assert api("POST", f"{base}/resolve/")[1]["state"] == "resolved"
     assert api("POST", f"{base}/resolve/") == (400, {"detail": "Can't resolve a resolved alert group"})
     assert api("POST", f"{base}/acknowledge/") == (400, {"detail": "Can't acknowledge a resolved alert group"})
@@ -152,7 +162,12 @@ def test_alert_group_actions_follow_oncall_rules(api: Invoke, group_id: str) -> 
     status, timeline = api("GET", f"{base}/timeline/")
     texts = [entry["text"] for entry in timeline]
     assert texts[:2] == ["Alert group registered", "Routed to the default route"]
-    assert texts[2:] == ["Silenced by UADMIN for 1 hour", "Acknowledged by UADMIN", "Resolved by UADMIN", "Unresolved by UADMIN"]
+    assert texts[2:] == [
+        "Silenced by UADMIN for 1 hour",
+        "Acknowledged by UADMIN",
+        "Resolved by UADMIN",
+        "Unresolved by UADMIN",
+    ]
 
 
 def test_alert_group_filters_and_pagination(api: Invoke, ingest_handler: ModuleType) -> None:
@@ -178,7 +193,9 @@ def test_alert_group_filters_and_pagination(api: Invoke, ingest_handler: ModuleT
     assert api("GET", "/api/v1/alert_groups/", query="label=team:db")[1]["count"] == 7
     assert api("GET", "/api/v1/alert_groups/", query="label=team:web")[1]["count"] == 0
     assert api("GET", "/api/v1/alert_groups/", query="state=bogus")[0] == 400
-    assert api("GET", "/api/v1/alert_groups/", query="started_at=2000-01-01T00:00:00_2000-01-02T00:00:00")[1]["count"] == 0
+    assert (
+        api("GET", "/api/v1/alert_groups/", query="started_at=2000-01-01T00:00:00_2000-01-02T00:00:00")[1]["count"] == 0
+    )
     assert api("GET", "/api/v1/alert_groups/", query="cursor=garbage")[0] == 400
 
 
@@ -195,7 +212,9 @@ def test_wipe_and_delete(api: Invoke, group_id: str) -> None:
 def test_demo_alerts_use_the_example_payload_and_always_open_new_groups(api: Invoke) -> None:
     integration = create(api, "Demo", "alertmanager")
     first = api("POST", f"/api/v1/integrations/{integration['id']}/send_demo_alert/")
-    second = api("POST", f"/api/v1/integrations/{integration['id']}/send_demo_alert/", {"demo_alert_payload": {"groupKey": "x"}})
+    second = api(
+        "POST", f"/api/v1/integrations/{integration['id']}/send_demo_alert/", {"demo_alert_payload": {"groupKey": "x"}}
+    )
     assert first[0] == second[0] == 200
     assert first[1]["alert_group_ids"] != second[1]["alert_group_ids"]
     groups = api("GET", "/api/v1/alert_groups/")[1]["results"]

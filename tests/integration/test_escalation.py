@@ -14,7 +14,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-
 from oncall import escalation
 from oncall.api import directory, logic, schemas
 from oncall.ingest import ingest
@@ -82,7 +81,9 @@ class SimulatedExecutor:
             else:
                 self.states[name] = state
                 self.waits.append((name, state["wait_seconds"]))
-                heapq.heappush(self.queue, (self.clock[0] + timedelta(seconds=state["wait_seconds"]), next(self.order), name))
+                heapq.heappush(
+                    self.queue, (self.clock[0] + timedelta(seconds=state["wait_seconds"]), next(self.order), name)
+                )
         raise AssertionError("escalation did not settle")
 
 
@@ -95,18 +96,31 @@ class World:
     services: escalation.Services
 
     def user(self, name: str, **extra: Any) -> str:
-        return str(directory.create_user(self.store, schemas.UserIn(username=name, email=f"{name}@example.com", **extra))["id"])
+        return str(
+            directory.create_user(self.store, schemas.UserIn(username=name, email=f"{name}@example.com", **extra))["id"]
+        )
 
     def chain(self, *steps: dict[str, Any]) -> str:
-        chain_id = str(directory.create_chain(self.store, schemas.ChainIn(name=f"chain {len(self.executor.started)}{id(steps)}"))["id"])
+        chain_id = str(
+            directory.create_chain(self.store, schemas.ChainIn(name=f"chain {len(self.executor.started)}{id(steps)}"))[
+                "id"
+            ]
+        )
         for step in steps:
             directory.create_policy(self.store, schemas.PolicyIn(escalation_chain_id=chain_id, **step))
         return chain_id
 
     def integration(self, chain_id: str | None) -> Integration:
-        created = logic.create_integration(self.store, REQUEST, schemas.IntegrationIn(name=f"i{id(chain_id)}{len(self.executor.started)}",
-                                                                                      type="formatted_webhook",
-                                                                                      default_route={"escalation_chain_id": chain_id}), self.clock[0])  # fmt: skip
+        created = logic.create_integration(
+            self.store,
+            REQUEST,
+            schemas.IntegrationIn(
+                name=f"i{id(chain_id)}{len(self.executor.started)}",
+                type="formatted_webhook",
+                default_route={"escalation_chain_id": chain_id},
+            ),
+            self.clock[0],
+        )
         config = self.store.load_config(created["id"])
         assert config is not None
         return config.integration
@@ -114,8 +128,13 @@ class World:
     def alert(self, integration: Integration, uid: str = "1", **payload: Any) -> str:
         config = self.store.load_config(integration.id)
         assert config is not None
-        [stored] = ingest(self.store, config, {"alert_uid": uid, "title": "Disk full", **payload}, now=self.clock[0],
-                          executor=self.executor)  # fmt: skip
+        [stored] = ingest(
+            self.store,
+            config,
+            {"alert_uid": uid, "title": "Disk full", **payload},
+            now=self.clock[0],
+            executor=self.executor,
+        )
         return stored.group_id
 
     def act(self, group_id: str, action: str, body: Any = None) -> None:
@@ -133,8 +152,13 @@ def world(store: DynamoStore) -> World:
     clock = [START]
     executor = SimulatedExecutor(clock)
     notifier = RecordingNotifier(clock)
-    services = escalation.Services(store=store, executor=executor, notifier=notifier,
-                                   public_url="https://tocsin.test", signing_key=lambda: b"test-key")  # fmt: skip
+    services = escalation.Services(
+        store=store,
+        executor=executor,
+        notifier=notifier,
+        public_url="https://tocsin.test",
+        signing_key=lambda: b"test-key",
+    )
     return World(store, clock, executor, notifier, services)
 
 
@@ -152,9 +176,12 @@ def test_chain_notifies_in_order_with_waits_and_repeats_at_most_five_times(world
     times = [when for when, _, _ in world.notifier.sent]
     assert times[1] - times[0] == timedelta(seconds=60)  # bob one wait after alice
     timeline = world.timeline(group)
-    assert timeline[:4] == ["Alert group registered", "Routed to the default route",
-                            f"Escalation started: chain \"{world.store.get_entity('CHAIN', chain, directory.CHAINS.model).name}\"",
-                            "Notify persons: notifying alice"]  # fmt: skip
+    assert timeline[:4] == [
+        "Alert group registered",
+        "Routed to the default route",
+        f'Escalation started: chain "{world.store.get_entity("CHAIN", chain, directory.CHAINS.model).name}"',
+        "Notify persons: notifying alice",
+    ]
     assert "Sent e-mail to alice" in timeline and "Repeating escalation (5 of 5)" in timeline
     assert timeline.count("Escalation finished") == 1 and world.store.get_group(group).escalation_finished
 
@@ -205,8 +232,9 @@ def test_a_retried_step_does_not_page_twice(world: World) -> None:
 
 def test_round_robin_continues_across_alert_groups(world: World) -> None:
     alice, bob = world.user("alice"), world.user("bob")
-    integration = world.integration(world.chain({"type": "notify_person_next_each_time",
-                                                 "persons_to_notify_next_each_time": [alice, bob]}))  # fmt: skip
+    integration = world.integration(
+        world.chain({"type": "notify_person_next_each_time", "persons_to_notify_next_each_time": [alice, bob]})
+    )
     for uid in "123":
         world.alert(integration, uid=uid)
         world.executor.run(world.services)
@@ -219,7 +247,11 @@ def test_snapshot_keeps_the_chain_of_a_running_escalation(world: World) -> None:
     integration = world.integration(chain)
     world.alert(integration)
     world.executor.run(world.services, until=START + timedelta(seconds=1))  # escalation started: snapshot taken
-    [policy] = [p for p in directory.list_all(world.store, directory.POLICIES, f"POLICIES#{chain}") if p.type == "notify_persons"]
+    [policy] = [
+        p
+        for p in directory.list_all(world.store, directory.POLICIES, f"POLICIES#{chain}")
+        if p.type == "notify_persons"
+    ]
     directory.update_policy(world.store, policy.id, schemas.PolicyPatch(persons_to_notify=[bob]))
     world.executor.run(world.services)
     assert world.emails() == ["alice"]
@@ -233,15 +265,18 @@ def test_personal_rules_use_channels_in_order_and_log_missing_contacts(world: Wo
     dave = world.user("dave")
     for kind, duration in (("notify_by_email", None), ("wait", 300), ("notify_by_sms", None)):
         for user in (carol, dave):
-            directory.create_rule(world.store, schemas.NotificationRuleIn(user_id=user, important=True, type=kind, duration=duration))
+            directory.create_rule(
+                world.store, schemas.NotificationRuleIn(user_id=user, important=True, type=kind, duration=duration)
+            )
     chain = world.chain({"type": "notify_persons", "persons_to_notify": [carol, dave], "important": True})
     group = world.alert(world.integration(chain))
     world.executor.run(world.services)
     sent = [(when - START, channel, to) for when, channel, to in world.notifier.sent]
     assert sent == [
-        (timedelta(0), "email", "carol@example.com"), (timedelta(0), "email", "dave@example.com"),
+        (timedelta(0), "email", "carol@example.com"),
+        (timedelta(0), "email", "dave@example.com"),
         (timedelta(seconds=300), "sms", "+15555550100"),
-    ]  # fmt: skip
+    ]
     timeline = world.timeline(group)
     assert "Notify persons: notifying carol, dave (important)" in timeline
     assert "SMS to dave not sent: no SMS address" in timeline
@@ -276,8 +311,12 @@ def test_alert_count_window_pauses_until_enough_alerts_arrive(world: World) -> N
 
 
 def test_webhook_and_resolve_steps(world: World) -> None:
-    hook = directory.create_webhook(world.store, schemas.WebhookIn(name="slack", url="https://hooks.example/x", format="slack"))
-    off = directory.create_webhook(world.store, schemas.WebhookIn(name="off", url="https://off.example/", is_webhook_enabled=False))
+    hook = directory.create_webhook(
+        world.store, schemas.WebhookIn(name="slack", url="https://hooks.example/x", format="slack")
+    )
+    off = directory.create_webhook(
+        world.store, schemas.WebhookIn(name="off", url="https://off.example/", is_webhook_enabled=False)
+    )
     chain = world.chain(
         {"type": "trigger_webhook", "action_to_trigger": hook["id"]},
         {"type": "trigger_webhook", "action_to_trigger": off["id"]},
@@ -309,8 +348,9 @@ def test_groups_without_a_chain_do_not_escalate_and_signals_stop_escalation(worl
     world.alert(world.integration(None))
     assert world.executor.started == []
     alice = world.user("alice")
-    integration = world.integration(world.chain({"type": "wait", "duration": 60},
-                                                {"type": "notify_persons", "persons_to_notify": [alice]}))  # fmt: skip
+    integration = world.integration(
+        world.chain({"type": "wait", "duration": 60}, {"type": "notify_persons", "persons_to_notify": [alice]})
+    )
     group = world.alert(integration, uid="x")
     world.alert(integration, uid="x", state="ok")  # the source resolves it
     assert world.executor.stopped == [f"{group}-g1"]
@@ -322,8 +362,12 @@ def test_acknowledgement_reminders_and_auto_unacknowledge(world: World) -> None:
     alice = world.user("alice")
     chain = world.chain({"type": "notify_persons", "persons_to_notify": [alice]})
     integration = world.integration(chain)
-    logic.update_integration(world.store, REQUEST, integration.id,
-                             schemas.IntegrationPatch(ack_reminder_seconds=3600, unack_timeout_seconds=300))  # fmt: skip
+    logic.update_integration(
+        world.store,
+        REQUEST,
+        integration.id,
+        schemas.IntegrationPatch(ack_reminder_seconds=3600, unack_timeout_seconds=300),
+    )
     group = world.alert(integration)
     world.executor.run(world.services, until=START + timedelta(seconds=10))
     logic.apply_action(world.store, world.executor, group, "acknowledge", alice, world.clock[0])

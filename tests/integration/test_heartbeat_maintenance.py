@@ -9,9 +9,9 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-
 from oncall import heartbeat, maintenance
 from oncall.store.dynamodb import DynamoStore
+
 from tests.integration.conftest import Context, Invoke, http_event, post_alert
 
 
@@ -35,7 +35,9 @@ def groups(api: Invoke, integration: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("kind", ["alertmanager", "webhook", "legacy_alertmanager", "zabbix"])
-def test_expire_still_expired_restore_alive(api: Invoke, ingest_handler: ModuleType, store: DynamoStore, kind: str) -> None:
+def test_expire_still_expired_restore_alive(
+    api: Invoke, ingest_handler: ModuleType, store: DynamoStore, kind: str
+) -> None:
     integration = create(api, kind)
     assert api("GET", f"/api/v1/integrations/{integration['id']}/")[1]["heartbeat"]["status"] == "inactive"
     assert heartbeat.check(store, None, datetime.now(UTC) + timedelta(days=2)) == "Found 0 expired heartbeats"
@@ -105,7 +107,9 @@ def chain_integration(api: Invoke, kind: str = "formatted_webhook") -> dict[str,
     return create(api, kind, name=f"Maintained {kind}", default_route={"escalation_chain_id": chain["id"]})
 
 
-def test_debug_mode_stores_alerts_without_escalation(api: Invoke, store: DynamoStore, ingest_handler: ModuleType) -> None:
+def test_debug_mode_stores_alerts_without_escalation(
+    api: Invoke, store: DynamoStore, ingest_handler: ModuleType
+) -> None:
     integration = chain_integration(api)
     executor = RecordingExecutor()
     ingest_handler.service().executor = executor
@@ -132,7 +136,7 @@ def test_maintenance_mode_collects_groups_and_resolves_them_at_the_end(
     maintenance.start(store, scheduler, integration["id"], "maintenance", 3600, "UADMIN", started)
     shown = api("GET", f"/api/v1/integrations/{integration['id']}/")[1]
     assert shown["maintenance_mode"] == "maintenance"
-    [(name, (end, payload))] = scheduler.schedules.items()
+    [(end, payload)] = scheduler.schedules.values()
     assert end - started == timedelta(seconds=3600) and payload["integration_id"] == integration["id"]
 
     with pytest.raises(maintenance.MaintenanceError, match="already active"):
@@ -143,10 +147,18 @@ def test_maintenance_mode_collects_groups_and_resolves_them_at_the_end(
     root = by_title["Maintenance of Maintained formatted_webhook for 1 hour"]
     assert executor.started == []
     noise = by_title["deploy noise 1"]
-    assert api("POST", f"/api/v1/alert_groups/{noise['id']}/acknowledge/") == (400, {"detail": "Can't acknowledge an attached alert group"})
-    assert api("POST", f"/api/v1/alert_groups/{root['id']}/acknowledge/") == (400, {"detail": "Can't acknowledge a maintenance alert group"})
+    assert api("POST", f"/api/v1/alert_groups/{noise['id']}/acknowledge/") == (
+        400,
+        {"detail": "Can't acknowledge an attached alert group"},
+    )
+    assert api("POST", f"/api/v1/alert_groups/{root['id']}/acknowledge/") == (
+        400,
+        {"detail": "Can't acknowledge a maintenance alert group"},
+    )
 
-    assert maintenance.stop(store, scheduler, executor, integration["id"], started, maintenance_id="old-window") is False
+    assert (
+        maintenance.stop(store, scheduler, executor, integration["id"], started, maintenance_id="old-window") is False
+    )
     from tests.integration.conftest import load_handler
 
     ended = load_handler("maintenance_end").handler(payload, Context())
@@ -164,7 +176,10 @@ def test_maintenance_api_start_twice_and_resolving_the_maintenance_group_ends_it
     path = f"/api/v1/integrations/{integration['id']}"
     status, shown = api("POST", f"{path}/maintenance_start/", {"mode": "Maintenance", "duration": 100})
     assert status == 200 and shown["maintenance_mode"] == "maintenance"
-    started, ends = (datetime.fromisoformat(shown[k].replace("Z", "+00:00")) for k in ("maintenance_started_at", "maintenance_end_at"))
+    started, ends = (
+        datetime.fromisoformat(shown[k].replace("Z", "+00:00"))
+        for k in ("maintenance_started_at", "maintenance_end_at")
+    )
     assert ends - started == timedelta(seconds=100)
     status, body = api("POST", f"{path}/maintenance_start/", {"mode": "debug", "duration": 100})
     assert status == 400 and "already active" in body["detail"]
@@ -173,4 +188,7 @@ def test_maintenance_api_start_twice_and_resolving_the_maintenance_group_ends_it
     status, resolved = api("POST", f"/api/v1/alert_groups/{root['id']}/resolve/")
     assert status == 200 and resolved["state"] == "resolved"
     assert api("GET", f"{path}/")[1]["maintenance_mode"] is None
-    assert api("POST", f"{path}/maintenance_stop/") == (400, {"detail": "No maintenance is active for this integration."})
+    assert api("POST", f"{path}/maintenance_stop/") == (
+        400,
+        {"detail": "No maintenance is active for this integration."},
+    )

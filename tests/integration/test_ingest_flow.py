@@ -83,7 +83,9 @@ def test_resolve_signal_opens_a_new_unresolved_group_when_source_resolving_is_of
     assert group["alerts_count"] == 2
 
 
-def test_webhook_groups_identical_payloads_and_separates_different_ones(api: Invoke, ingest_handler: ModuleType) -> None:
+def test_webhook_groups_identical_payloads_and_separates_different_ones(
+    api: Invoke, ingest_handler: ModuleType
+) -> None:
     integration = create(api, "webhook")
     for message in ("disk full", "disk full", "cpu hot"):
         post_alert(ingest_handler, integration["link"], {"message": message})
@@ -116,12 +118,20 @@ def test_legacy_alertmanager_resolves_when_every_label_set_is_resolved(api: Invo
 
 def test_routes_send_alerts_to_the_first_matching_route(api: Invoke, ingest_handler: ModuleType) -> None:
     integration = create(api, "webhook")
-    status, db_route = api("POST", "/api/v1/routes/", {"integration_id": integration["id"], "routing_regex": "database"})
+    status, db_route = api(
+        "POST", "/api/v1/routes/", {"integration_id": integration["id"], "routing_regex": "database"}
+    )
     assert status == 201, db_route
     status, vip_route = api(
-        "POST", "/api/v1/routes/",
-        {"integration_id": integration["id"], "routing_type": "jinja2", "routing_regex": "{{ payload.vip }}", "position": 0},
-    )  # fmt: skip
+        "POST",
+        "/api/v1/routes/",
+        {
+            "integration_id": integration["id"],
+            "routing_type": "jinja2",
+            "routing_regex": "{{ payload.vip }}",
+            "position": 0,
+        },
+    )
     assert status == 201 and vip_route["position"] == 0
     post_alert(ingest_handler, integration["link"], {"message": "database down"})
     post_alert(ingest_handler, integration["link"], {"message": "database down", "vip": True})
@@ -165,8 +175,12 @@ def test_bad_bodies_get_a_clear_4xx_and_store_nothing(
 def test_form_encoded_bodies_are_accepted(api: Invoke, ingest_handler: ModuleType) -> None:
     integration = create(api, "formatted_webhook")
     body = "alert_uid=42&title=Disk+full&state=alerting"
-    status, _ = post_alert(ingest_handler, integration["link"], raw_body=body,
-                           headers={"content-type": "application/x-www-form-urlencoded"})  # fmt: skip
+    status, _ = post_alert(
+        ingest_handler,
+        integration["link"],
+        raw_body=body,
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
     assert status == 200
     assert groups(api)[0]["title"] == "Disk full"
 
@@ -180,8 +194,9 @@ def test_unknown_token_is_403_and_wrong_type_is_400(api: Invoke, ingest_handler:
     assert status == 400 and body["detail"] == "This url is for integration with alertmanager"
 
 
-def test_rate_limit_answers_429_with_retry_after(api: Invoke, ingest_handler: ModuleType,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_rate_limit_answers_429_with_retry_after(
+    api: Invoke, ingest_handler: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from oncall.ingest import RateLimit
 
     limited = create(api, "webhook")
@@ -206,9 +221,10 @@ def test_template_changes_apply_to_the_next_alert(api: Invoke, ingest_handler: M
     integration = create(api, "webhook")
     post_alert(ingest_handler, integration["link"], {"message": "first", "host": "a"})
     status, _ = api(
-        "PUT", f"/api/v1/integrations/{integration['id']}/",
+        "PUT",
+        f"/api/v1/integrations/{integration['id']}/",
         {"templates": {"grouping_key": "{{ payload.host }}", "web": {"title": "Host {{ payload.host }} is down"}}},
-    )  # fmt: skip
+    )
     assert status == 200
     post_alert(ingest_handler, integration["link"], {"message": "second", "host": "b"})
     post_alert(ingest_handler, integration["link"], {"message": "third", "host": "b"})

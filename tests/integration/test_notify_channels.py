@@ -26,10 +26,18 @@ from local.outbox import Outbox
 
 URL = "https://hooks.example.com/services/T000/B000/secret-token"
 NOTIFICATION = compose(
-    "Disk full", "IABCDEFGHJKLM", "Prometheus", "firing", 3, "/var is at 99%", "https://grafana.example/d/1",
-    "https://tocsin.example/actions/ack-token", "https://tocsin.example/actions/resolve-token",
-    "https://tocsin.example/alert_groups/IABCDEFGHJKLM", True,
-)  # fmt: skip
+    "Disk full",
+    "IABCDEFGHJKLM",
+    "Prometheus",
+    "firing",
+    3,
+    "/var is at 99%",
+    "https://grafana.example/d/1",
+    "https://tocsin.example/actions/ack-token",
+    "https://tocsin.example/actions/resolve-token",
+    "https://tocsin.example/alert_groups/IABCDEFGHJKLM",
+    True,
+)
 
 
 class Server:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-
 from oncall import actions
 from oncall.models import AlertGroup, GroupState
 
@@ -67,8 +66,15 @@ def test_silence_delay_parsing(raw: object, expected: int) -> None:
     assert actions.parse_silence_delay(raw) == expected
 
 
-@pytest.mark.parametrize(("raw", "message"), [(None, "delay is required"), (-2, "invalid delay value"),
-                                              ("soon", "invalid delay value"), (True, "invalid delay value")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (None, "delay is required"),
+        (-2, "invalid delay value"),
+        ("soon", "invalid delay value"),
+        (True, "invalid delay value"),
+    ],
+)
 def test_bad_silence_delays(raw: object, message: str) -> None:
     with pytest.raises(actions.ActionError, match=message):
         actions.parse_silence_delay(raw)

@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-
 from oncall import actions, escalation
 from oncall.models import AlertGroup
 
@@ -26,8 +25,16 @@ class Recorder:
 
 
 def group(**state: Any) -> AlertGroup:
-    return AlertGroup(id="I1", integration_id="C1", route_id="R1", distinction="d", created_at=NOW,
-                      escalation_chain_id="F1", escalation_generation=1, **state)  # fmt: skip
+    return AlertGroup(
+        id="I1",
+        integration_id="C1",
+        route_id="R1",
+        distinction="d",
+        created_at=NOW,
+        escalation_chain_id="F1",
+        escalation_generation=1,
+        **state,
+    )
 
 
 def test_a_new_group_with_a_chain_starts_generation_one() -> None:
@@ -38,8 +45,9 @@ def test_a_new_group_with_a_chain_starts_generation_one() -> None:
 
 def test_a_new_group_without_a_chain_or_already_resolved_does_not_start() -> None:
     recorder = Recorder()
-    escalation.after_transition(recorder, None, group().model_copy(update={"escalation_chain_id": None,
-                                                                          "escalation_generation": 0}))  # fmt: skip
+    escalation.after_transition(
+        recorder, None, group().model_copy(update={"escalation_chain_id": None, "escalation_generation": 0})
+    )
     escalation.after_transition(recorder, None, group(resolved=True))
     assert recorder.calls == []
 
@@ -61,8 +69,10 @@ def test_silence_forever_stops_and_timed_silence_restarts_a_new_generation() -> 
     assert recorder.calls == [("stop", "I1-g1"), ("stop", "I1-g1"), ("start", "I1-g2")]
 
 
-@pytest.mark.parametrize(("start", "action"), [({"acknowledged": True}, "unacknowledge"),
-                                               ({"resolved": True}, "unresolve"), ({"silenced": True}, "unsilence")])
+@pytest.mark.parametrize(
+    ("start", "action"),
+    [({"acknowledged": True}, "unacknowledge"), ({"resolved": True}, "unresolve"), ({"silenced": True}, "unsilence")],
+)
 def test_undoing_restarts_from_step_zero_in_a_new_generation(start: dict[str, Any], action: str) -> None:
     recorder = Recorder()
     before = group(**start)

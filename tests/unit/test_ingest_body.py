@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from oncall.ingest import MAX_BODY_BYTES, IngestError, PayloadTooLarge, RateLimit, parse_body
 
 
@@ -11,7 +10,7 @@ from oncall.ingest import MAX_BODY_BYTES, IngestError, PayloadTooLarge, RateLimi
     ("body", "content_type", "expected"),
     [
         (b'{"a": 1}', "application/json", {"a": 1}),
-        (b'[1, 2]', None, [1, 2]),
+        (b"[1, 2]", None, [1, 2]),
         (b'"text"', "text/plain", "text"),
         (b'{"a": 1, "a": 2}', None, {"a": 2}),  # duplicated keys: the last wins, as in every JSON parser we know
         (b"a=1&b=two", "application/x-www-form-urlencoded; charset=utf-8", {"a": "1", "b": "two"}),

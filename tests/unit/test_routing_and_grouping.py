@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from oncall import grouping, integration_types, templating
 from oncall.models import Integration, LabelMatch, Route, Templates
 from oncall.routing import select_route, validate_routing_term
@@ -18,14 +17,28 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "layers/core/python/oncall/exam
 
 
 def integration(kind: str = "webhook", **templates: str) -> Integration:
-    return Integration(id="C1", name="Test", type=kind, token_hash="h", templates=Templates(**templates),
-                       created_at=datetime.now(UTC))  # fmt: skip
+    return Integration(
+        id="C1", name="Test", type=kind, token_hash="h", templates=Templates(**templates), created_at=datetime.now(UTC)
+    )
 
 
-def route(rid: str, term: str | None = None, kind: str = "regex", labels: list[tuple[str, str]] = (), position: int = 0,
-          default: bool = False) -> Route:  # fmt: skip
-    return Route(id=rid, integration_id="C1", routing_type=kind, routing_regex=term, position=position, is_default=default,
-                 routing_labels=[LabelMatch(key=k, value=v) for k, v in labels])  # fmt: skip
+def route(
+    rid: str,
+    term: str | None = None,
+    kind: str = "regex",
+    labels: list[tuple[str, str]] = (),
+    position: int = 0,
+    default: bool = False,
+) -> Route:
+    return Route(
+        id=rid,
+        integration_id="C1",
+        routing_type=kind,
+        routing_regex=term,
+        position=position,
+        is_default=default,
+        routing_labels=[LabelMatch(key=k, value=v) for k, v in labels],
+    )
 
 
 DEFAULT = route("default", default=True)
@@ -57,9 +70,7 @@ def test_catastrophic_route_regex_gives_up_instead_of_hanging() -> None:
     assert select_route(routes, {"m": "a" * 40 + "!"}, {}).id == "default"
 
 
-@pytest.mark.parametrize(
-    ("payload", "expected"), [({"foo": "bar"}, "j"), ({"foo": "baz"}, "default"), ({}, "default")]
-)
+@pytest.mark.parametrize(("payload", "expected"), [({"foo": "bar"}, "j"), ({"foo": "baz"}, "default"), ({}, "default")])
 def test_jinja_routes(payload: dict[str, Any], expected: str) -> None:
     routes = [route("j", '{{ payload.foo == "bar" }}', kind="jinja2"), DEFAULT]
     assert select_route(routes, payload, {}).id == expected
@@ -76,7 +87,9 @@ def test_jinja_routes(payload: dict[str, Any], expected: str) -> None:
         ([], {"a": "b"}, False),  # an empty label filter never matches
     ],
 )
-def test_label_routes_need_every_pair(labels: list[tuple[str, str]], alert_labels: dict[str, str], matches: bool) -> None:
+def test_label_routes_need_every_pair(
+    labels: list[tuple[str, str]], alert_labels: dict[str, str], matches: bool
+) -> None:
     routes = [route("l", kind="labels", labels=labels), DEFAULT]
     assert (select_route(routes, {}, alert_labels).id == "l") is matches
 
@@ -139,10 +152,12 @@ def test_template_override_replaces_the_default_and_empty_means_default() -> Non
 
 
 def test_labels_static_then_templated_at_most_fifteen() -> None:
-    integ = integration().model_copy(update={
-        "static_labels": {f"s{i}": "v" for i in range(10)},
-        "label_templates": {f"t{i}": "{{ payload.sev }}" for i in range(10)} | {"empty": "{{ payload.none }}"},
-    })  # fmt: skip
+    integ = integration().model_copy(
+        update={
+            "static_labels": {f"s{i}": "v" for i in range(10)},
+            "label_templates": {f"t{i}": "{{ payload.sev }}" for i in range(10)} | {"empty": "{{ payload.none }}"},
+        }
+    )
     labels = grouping.alert_labels(integ, {"sev": "high"})
     assert len(labels) == 15 and labels["s0"] == "v" and labels["t0"] == "high"
 

@@ -52,7 +52,13 @@ def authorize(key: ApiKey, method: str) -> None:
 def create_api_key(store: Store, *, user_id: str, role: str, name: str, secret: str | None = None) -> str:
     secret = secret or ids.new_api_key()
     store.put_api_key(
-        ApiKey(key_hash=ids.secret_hash(secret), user_id=user_id, role=role,  # type: ignore[arg-type]
-               name=name, prefix=secret[:8], created_at=datetime.now(UTC))
-    )  # fmt: skip
+        ApiKey(
+            key_hash=ids.secret_hash(secret),
+            user_id=user_id,
+            role=role,  # type: ignore[arg-type]
+            name=name,
+            prefix=secret[:8],
+            created_at=datetime.now(UTC),
+        )
+    )
     return secret

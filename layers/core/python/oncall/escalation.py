@@ -66,17 +66,25 @@ def execution_name(group_id: str, generation: int) -> str:
 
 def initial_state(group: AlertGroup) -> dict[str, Any]:
     return {
-        "kind": "escalation", "group_id": group.id, "generation": group.escalation_generation, "position": 0,
-        "cycle": 0, "repeats": {}, "snapshot": None, "wait_seconds": 0, "done": False,
-    }  # fmt: skip
+        "kind": "escalation",
+        "group_id": group.id,
+        "generation": group.escalation_generation,
+        "position": 0,
+        "cycle": 0,
+        "repeats": {},
+        "snapshot": None,
+        "wait_seconds": 0,
+        "done": False,
+    }
 
 
 def restarted(group: AlertGroup) -> AlertGroup:
     """The group with a new escalation generation (unack, unresolve, unsilence, timed silence)."""
     if group.escalation_chain_id is None:
         return group
-    return group.model_copy(update={"escalation_generation": group.escalation_generation + 1,
-                                    "escalation_finished": False})  # fmt: skip
+    return group.model_copy(
+        update={"escalation_generation": group.escalation_generation + 1, "escalation_finished": False}
+    )
 
 
 def after_transition(executor: Executor, before: AlertGroup | None, after: AlertGroup) -> None:
@@ -155,7 +163,7 @@ def _run_escalation(state: dict[str, Any], services: Services, now: datetime) ->
             return _finish(state)
         state["snapshot"] = snapshot
         if services.store.claim(group.id, f"g{state['generation']}-start"):
-            _log(services, group, now, "escalation_started", f"Escalation started: chain \"{snapshot['chain']['name']}\"")
+            _log(services, group, now, "escalation_started", f'Escalation started: chain "{snapshot["chain"]["name"]}"')
     policies = [EscalationPolicy.model_validate(p) for p in state["snapshot"]["policies"]]
     for _ in range(MAX_STEPS_PER_RUN):
         position = state["position"]
@@ -179,8 +187,9 @@ def _run_escalation(state: dict[str, Any], services: Services, now: datetime) ->
 StepResult = dict[str, Any] | None
 
 
-def _step_wait(policy: EscalationPolicy, group: AlertGroup, state: dict[str, Any], services: Services,
-               now: datetime, key: str) -> StepResult:  # fmt: skip
+def _step_wait(
+    policy: EscalationPolicy, group: AlertGroup, state: dict[str, Any], services: Services, now: datetime, key: str
+) -> StepResult:
     seconds = policy.duration or DEFAULT_WAIT_SECONDS
     state["position"] += 1
     if services.store.claim(group.id, key):
@@ -188,8 +197,17 @@ def _step_wait(policy: EscalationPolicy, group: AlertGroup, state: dict[str, Any
     return _wait(state, seconds)
 
 
-def _notify(users: list[User], missing: list[str], policy: EscalationPolicy, group: AlertGroup,
-            state: dict[str, Any], services: Services, now: datetime, key: str, what: str) -> StepResult:  # fmt: skip
+def _notify(
+    users: list[User],
+    missing: list[str],
+    policy: EscalationPolicy,
+    group: AlertGroup,
+    state: dict[str, Any],
+    services: Services,
+    now: datetime,
+    key: str,
+    what: str,
+) -> StepResult:
     state["position"] += 1
     if not services.store.claim(group.id, key):
         return None
@@ -213,14 +231,16 @@ def _users(services: Services, ids: list[str]) -> tuple[list[User], list[str]]:
     return found, missing
 
 
-def _step_notify_persons(policy: EscalationPolicy, group: AlertGroup, state: dict[str, Any], services: Services,
-                         now: datetime, key: str) -> StepResult:  # fmt: skip
+def _step_notify_persons(
+    policy: EscalationPolicy, group: AlertGroup, state: dict[str, Any], services: Services, now: datetime, key: str
+) -> StepResult:
     users, missing = _users(services, policy.persons_to_notify)
     return _notify(users, missing, policy, group, state, services, now, key, "Notify persons")
 
 
-def _step_round_robin(policy: EscalationPolicy, group: AlertGroup, state: dict[str, Any], services: Services,
-                      now: datetime, key: str) -> StepResult:  # fmt: skip
+def _step_round_robin(
+    policy: EscalationPolicy, group: AlertGroup, state: dict[str, Any], services: Services, now: datetime, key: str
+) -> StepResult:
     queue = policy.persons_to_notify_next_each_time
     users: list[User] = []
     missing: list[str] = []
@@ -231,24 +251,32 @@ def _step_round_robin(policy: EscalationPolicy, group: AlertGroup, state: dict[s
     return _notify(users, missing, policy, group, state, services, now, key, "Notify next person in turn")
 
 
-def _step_team(policy: EscalationPolicy, group: AlertGroup, state: dict[str, Any], services: Services,
-               now: datetime, key: str) -> StepResult:  # fmt: skip
+def _step_team(
+    policy: EscalationPolicy, group: AlertGroup, state: dict[str, Any], services: Services, now: datetime, key: str
+) -> StepResult:
     team_id = policy.team_to_notify
     members = [u for u in services.store.list_entities("USERS", User) if team_id and team_id in u.teams]
     return _notify(members, [], policy, group, state, services, now, key, f"Notify team {team_id}")
 
 
-def _step_schedule(policy: EscalationPolicy, group: AlertGroup, state: dict[str, Any], services: Services,
-                   now: datetime, key: str) -> StepResult:  # fmt: skip
+def _step_schedule(
+    policy: EscalationPolicy, group: AlertGroup, state: dict[str, Any], services: Services, now: datetime, key: str
+) -> StepResult:
     state["position"] += 1
     if services.store.claim(group.id, key):
-        _log(services, group, now, "notification_failed",
-             "Notify on-call from schedule: no schedule (on-call schedules are not available yet); moving on")  # fmt: skip
+        _log(
+            services,
+            group,
+            now,
+            "notification_failed",
+            "Notify on-call from schedule: no schedule (on-call schedules are not available yet); moving on",
+        )
     return None
 
 
-def _step_webhook(policy: EscalationPolicy, group: AlertGroup, state: dict[str, Any], services: Services,
-                  now: datetime, key: str) -> StepResult:  # fmt: skip
+def _step_webhook(
+    policy: EscalationPolicy, group: AlertGroup, state: dict[str, Any], services: Services, now: datetime, key: str
+) -> StepResult:
     state["position"] += 1
     if not services.store.claim(group.id, key):
         return None
@@ -264,14 +292,15 @@ def _step_webhook(policy: EscalationPolicy, group: AlertGroup, state: dict[str, 
     try:
         status = services.notifier.webhook(hook.url, body, headers=hook.headers)
     except NotificationFailed as error:
-        _log(services, group, now, "webhook_failed", f"Webhook \"{hook.name}\" failed: {error}")
+        _log(services, group, now, "webhook_failed", f'Webhook "{hook.name}" failed: {error}')
     else:
-        _log(services, group, now, "webhook_sent", f"Webhook \"{hook.name}\" sent (HTTP {status})")
+        _log(services, group, now, "webhook_sent", f'Webhook "{hook.name}" sent (HTTP {status})')
     return None
 
 
-def _step_resolve(policy: EscalationPolicy, group: AlertGroup, state: dict[str, Any], services: Services,
-                  now: datetime, key: str) -> StepResult:  # fmt: skip
+def _step_resolve(
+    policy: EscalationPolicy, group: AlertGroup, state: dict[str, Any], services: Services, now: datetime, key: str
+) -> StepResult:
     transition = actions.resolve(group, "escalation", now, text="Resolved automatically")
     services.store.save_group(transition.group, group.version, timeline=transition.timeline, pointer=transition.pointer)
     return _finish(state)
@@ -286,8 +315,9 @@ def _parse_clock(text: str | None) -> time | None:
         return None
 
 
-def _step_time_window(policy: EscalationPolicy, group: AlertGroup, state: dict[str, Any], services: Services,
-                      now: datetime, key: str) -> StepResult:  # fmt: skip
+def _step_time_window(
+    policy: EscalationPolicy, group: AlertGroup, state: dict[str, Any], services: Services, now: datetime, key: str
+) -> StepResult:
     start, end = _parse_clock(policy.notify_if_time_from), _parse_clock(policy.notify_if_time_to)
     state["position"] += 1
     if start is None or end is None:
@@ -302,13 +332,19 @@ def _step_time_window(policy: EscalationPolicy, group: AlertGroup, state: dict[s
     if next_start <= now:
         next_start += timedelta(days=1)
     if services.store.claim(group.id, key):
-        _log(services, group, now, "escalation_wait",
-             f"Outside {policy.notify_if_time_from}-{policy.notify_if_time_to}: continuing at {next_start:%H:%M} UTC")  # fmt: skip
+        _log(
+            services,
+            group,
+            now,
+            "escalation_wait",
+            f"Outside {policy.notify_if_time_from}-{policy.notify_if_time_to}: continuing at {next_start:%H:%M} UTC",
+        )
     return _wait(state, (next_start - now).total_seconds())
 
 
-def _step_alerts_in_window(policy: EscalationPolicy, group: AlertGroup, state: dict[str, Any], services: Services,
-                           now: datetime, key: str) -> StepResult:  # fmt: skip
+def _step_alerts_in_window(
+    policy: EscalationPolicy, group: AlertGroup, state: dict[str, Any], services: Services, now: datetime, key: str
+) -> StepResult:
     threshold = policy.num_alerts_in_window or 0
     minutes = policy.num_minutes_in_window or 1
     since = (group.last_alert_at or now) - timedelta(minutes=minutes)
@@ -318,13 +354,19 @@ def _step_alerts_in_window(policy: EscalationPolicy, group: AlertGroup, state: d
         return None
     # Paused: check again later (new alerts may arrive); the chain goes on once the count is exceeded.
     if services.store.claim(group.id, f"{key}-paused"):
-        _log(services, group, now, "escalation_paused",
-             f"Escalation paused: {count} alerts in {minutes} min (continues above {threshold})")  # fmt: skip
+        _log(
+            services,
+            group,
+            now,
+            "escalation_paused",
+            f"Escalation paused: {count} alerts in {minutes} min (continues above {threshold})",
+        )
     return _wait(state, PAUSE_RECHECK_SECONDS)
 
 
-def _step_repeat(policy: EscalationPolicy, group: AlertGroup, state: dict[str, Any], services: Services,
-                 now: datetime, key: str) -> StepResult:  # fmt: skip
+def _step_repeat(
+    policy: EscalationPolicy, group: AlertGroup, state: dict[str, Any], services: Services, now: datetime, key: str
+) -> StepResult:
     repeats: dict[str, int] = state.setdefault("repeats", {})
     done = repeats.get(policy.id, 0)
     if done >= MAX_REPEATS:
@@ -365,13 +407,21 @@ def rules_for(services: Services, user: User, important: bool) -> list[dict[str,
     return [{"type": t, "channel": c, "duration": d} for t, c, d in DEFAULT_RULES[important]]
 
 
-def start_personal(services: Services, group: AlertGroup, user: User, important: bool, key: str,
-                   generation: int) -> None:  # fmt: skip
+def start_personal(
+    services: Services, group: AlertGroup, user: User, important: bool, key: str, generation: int
+) -> None:
     state = {
-        "kind": "personal", "group_id": group.id, "generation": generation, "user_id": user.id,
-        "important": important, "rules": rules_for(services, user, important), "position": 0, "key": key,
-        "wait_seconds": 0, "done": False,
-    }  # fmt: skip
+        "kind": "personal",
+        "group_id": group.id,
+        "generation": generation,
+        "user_id": user.id,
+        "important": important,
+        "rules": rules_for(services, user, important),
+        "position": 0,
+        "key": key,
+        "wait_seconds": 0,
+        "done": False,
+    }
     services.executor.start(f"{key}".replace("_", "-")[:80], state)
 
 
@@ -397,8 +447,16 @@ def _run_personal(state: dict[str, Any], services: Services, now: datetime) -> d
 CHANNEL_NAMES = {"email": "e-mail", "sms": "SMS", "webhook": "webhook"}
 
 
-def _deliver(services: Services, group: AlertGroup, user: User, channel: str, important: bool, now: datetime,
-             *, reminder: bool = False) -> None:  # fmt: skip
+def _deliver(
+    services: Services,
+    group: AlertGroup,
+    user: User,
+    channel: str,
+    important: bool,
+    now: datetime,
+    *,
+    reminder: bool = False,
+) -> None:
     from oncall.notify.channels import NotificationFailed
 
     name = CHANNEL_NAMES.get(channel, channel)
@@ -419,12 +477,21 @@ def _deliver(services: Services, group: AlertGroup, user: User, channel: str, im
     except NotificationFailed as error:
         _log(services, group, now, "notification_failed", f"{what} to {user.username} failed: {error}")
         return
-    sent = f"Sent acknowledgement reminder ({name}) to {user.username}" if reminder else f"Sent {name} to {user.username}"
+    sent = (
+        f"Sent acknowledgement reminder ({name}) to {user.username}" if reminder else f"Sent {name} to {user.username}"
+    )
     _log(services, group, now, "notification_sent", sent)
 
 
-def compose_for(services: Services, group: AlertGroup, *, important: bool, user_id: str | None, now: datetime,
-                reminder: bool = False) -> Any:  # fmt: skip
+def compose_for(
+    services: Services,
+    group: AlertGroup,
+    *,
+    important: bool,
+    user_id: str | None,
+    now: datetime,
+    reminder: bool = False,
+) -> Any:
     from oncall import links
     from oncall.notify.compose import compose
 
@@ -439,12 +506,18 @@ def compose_for(services: Services, group: AlertGroup, *, important: bool, user_
 
     # A reminder's first link confirms the acknowledgement instead of acknowledging.
     return compose(
-        group_title=f"Still on it? {group.title or 'Alert'}" if reminder else group.title or "Alert", group_id=group.id,
-        integration_name=config.integration.name if config else group.integration_id, state=group.state.value,
-        alerts_count=group.alerts_count, message=alert.message if alert else None, source_link=group.source_link,
-        ack_url=url("confirm" if reminder else "acknowledge"), resolve_url=url("resolve"),
-        console_url=f"{services.public_url}/api/v1/alert_groups/{group.id}/", important=important,
-    )  # fmt: skip
+        group_title=f"Still on it? {group.title or 'Alert'}" if reminder else group.title or "Alert",
+        group_id=group.id,
+        integration_name=config.integration.name if config else group.integration_id,
+        state=group.state.value,
+        alerts_count=group.alerts_count,
+        message=alert.message if alert else None,
+        source_link=group.source_link,
+        ack_url=url("confirm" if reminder else "acknowledge"),
+        resolve_url=url("resolve"),
+        console_url=f"{services.public_url}/api/v1/alert_groups/{group.id}/",
+        important=important,
+    )
 
 
 def _human(seconds: int) -> str:
@@ -470,19 +543,33 @@ def start_reminder(services_store: Store, executor: Executor, group: AlertGroup)
         return
     integration = config.integration
     stamp = int(group.acknowledged_at.timestamp())
-    executor.start(f"{group.id}-ack{stamp}", {
-        "kind": "reminder", "group_id": group.id, "acknowledged_at": group.acknowledged_at.isoformat(),
-        "user_id": group.acknowledged_by, "every": integration.ack_reminder_seconds,
-        "unack_after": integration.unack_timeout_seconds, "phase": "wait", "reminded_at": None,
-        "wait_seconds": 0, "done": False,
-    })  # fmt: skip
+    executor.start(
+        f"{group.id}-ack{stamp}",
+        {
+            "kind": "reminder",
+            "group_id": group.id,
+            "acknowledged_at": group.acknowledged_at.isoformat(),
+            "user_id": group.acknowledged_by,
+            "every": integration.ack_reminder_seconds,
+            "unack_after": integration.unack_timeout_seconds,
+            "phase": "wait",
+            "reminded_at": None,
+            "wait_seconds": 0,
+            "done": False,
+        },
+    )
 
 
 def _run_reminder(state: dict[str, Any], services: Services, now: datetime) -> dict[str, Any]:
     group = services.store.get_group(state["group_id"])
     acked_at = datetime.fromisoformat(state["acknowledged_at"])
-    if (group is None or not group.acknowledged or group.resolved or group.acknowledged_at != acked_at
-            or now - acked_at > REMINDER_EXPIRY):  # fmt: skip
+    if (
+        group is None
+        or not group.acknowledged
+        or group.resolved
+        or group.acknowledged_at != acked_at
+        or now - acked_at > REMINDER_EXPIRY
+    ):
         return _finish(state)
     every, unack_after = int(state["every"]), int(state["unack_after"])
     if state["phase"] == "wait":

@@ -8,6 +8,7 @@ calls (``local/aws.py``), so this adapter is used unchanged on a laptop.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from typing import TYPE_CHECKING, Any, Protocol
@@ -49,16 +50,14 @@ class StepFunctionsExecutor:
         return self.state_machine_arn.replace(":stateMachine:", ":execution:", 1) + f":{name}"
 
     def start(self, name: str, state: dict[str, Any]) -> None:
-        try:
+        with contextlib.suppress(
+            self.client.exceptions.ExecutionAlreadyExists
+        ):  # the same escalation generation was started already: exactly-once by name
             self.client.start_execution(stateMachineArn=self.state_machine_arn, name=name, input=json.dumps(state))
-        except self.client.exceptions.ExecutionAlreadyExists:
-            pass  # the same escalation generation was started already: exactly-once by name
 
     def stop(self, name: str) -> None:
-        try:
+        with contextlib.suppress(self.client.exceptions.ExecutionDoesNotExist):
             self.client.stop_execution(executionArn=self.execution_arn(name), cause="stopped by Tocsin")
-        except self.client.exceptions.ExecutionDoesNotExist:
-            pass
 
 
 class NoExecutor:

@@ -52,19 +52,29 @@ def payload(integration: Integration, expired: bool) -> dict[str, Any]:
     title, message = texts(integration.name, expired)
     if integration.type in WEBHOOK_UIDS:
         return {
-            "alert_uid": WEBHOOK_UIDS[integration.type], "title": title, "message": message,
-            "state": "alerting" if expired else "ok", "is_oncall_heartbeat": True,
-            "is_oncall_heartbeat_restored": not expired, "image_url": None, "link_to_upstream_details": None,
-        }  # fmt: skip
+            "alert_uid": WEBHOOK_UIDS[integration.type],
+            "title": title,
+            "message": message,
+            "state": "alerting" if expired else "ok",
+            "is_oncall_heartbeat": True,
+            "is_oncall_heartbeat_restored": not expired,
+            "image_url": None,
+            "link_to_upstream_details": None,
+        }
     status = "firing" if expired else "resolved"
     # Per-alert integrations group by alertname: both alerts carry the "missing" title so they share a group.
     labels = {"alertname": texts(integration.name, True)[0], "oncall_heartbeat": ALERTNAME}
     annotations = {"title": title, "description": message, "summary": title}
     return {
-        "status": status, "groupKey": f'{{}}:{{alertname="{ALERTNAME}"}}', "receiver": "tocsin", "version": "4",
-        "groupLabels": {"alertname": labels["alertname"]}, "commonLabels": labels, "commonAnnotations": annotations,
+        "status": status,
+        "groupKey": f'{{}}:{{alertname="{ALERTNAME}"}}',
+        "receiver": "tocsin",
+        "version": "4",
+        "groupLabels": {"alertname": labels["alertname"]},
+        "commonLabels": labels,
+        "commonAnnotations": annotations,
         "alerts": [{"status": status, "labels": labels, "annotations": annotations, "generatorURL": ""}],
-    }  # fmt: skip
+    }
 
 
 def send(store: Store, executor: Executor | None, config: IntegrationConfig, expired: bool, now: datetime) -> None:

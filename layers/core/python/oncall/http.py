@@ -49,5 +49,8 @@ def json_response(status: int, body: Any, headers: dict[str, str] | None = None)
 
 
 def text_response(status: int, body: str, headers: dict[str, str] | None = None) -> Response:
-    return {"statusCode": status, "headers": {"Content-Type": "text/plain; charset=utf-8", **(headers or {})},
-            "body": body}  # fmt: skip
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": "text/plain; charset=utf-8", **(headers or {})},
+        "body": body,
+    }

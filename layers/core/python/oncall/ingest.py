@@ -82,7 +82,9 @@ def parse_body(body: bytes, content_type: str | None) -> Any:
     except RecursionError as error:
         raise IngestError("Payload is nested too deeply") from error
     except json.JSONDecodeError as error:
-        raise IngestError(f"Payload is not valid JSON: {error.msg} (line {error.lineno} column {error.colno})") from error
+        raise IngestError(
+            f"Payload is not valid JSON: {error.msg} (line {error.lineno} column {error.colno})"
+        ) from error
 
 
 # --- the use case ---------------------------------------------------------------------------------------------
@@ -176,23 +178,41 @@ def ingest_one(
 
     def make_alert(group_id: str) -> Alert:
         return Alert(
-            id=alert_id, group_id=group_id, created_at=now, payload=payload, is_demo=is_demo,
-            is_resolve_signal=signals.is_resolve, is_acknowledge_signal=signals.is_acknowledge, **appearance,
-        )  # fmt: skip
+            id=alert_id,
+            group_id=group_id,
+            created_at=now,
+            payload=payload,
+            is_demo=is_demo,
+            is_resolve_signal=signals.is_resolve,
+            is_acknowledge_signal=signals.is_acknowledge,
+            **appearance,
+        )
 
     label_hash = grouping.label_set_hash(payload) if per_alert else None
 
     def new_group() -> AlertGroup:
         return AlertGroup(
-            id=ids.new_id(ids.ALERT_GROUP), integration_id=integration.id, route_id=route.id,
+            id=ids.new_id(ids.ALERT_GROUP),
+            integration_id=integration.id,
+            route_id=route.id,
             route_description="the default route" if route.is_default else f"route #{route.position + 1}",
-            team_id=integration.team_id, distinction=signals.distinction, title=appearance["title"] or "Alert",
-            source_link=appearance["source_link"], labels=labels, created_at=now, alerts_count=1,
-            last_alert_at=now, last_alert_id=alert_id, is_demo=is_demo, escalation_chain_id=route.escalation_chain_id,
+            team_id=integration.team_id,
+            distinction=signals.distinction,
+            title=appearance["title"] or "Alert",
+            source_link=appearance["source_link"],
+            labels=labels,
+            created_at=now,
+            alerts_count=1,
+            last_alert_at=now,
+            last_alert_id=alert_id,
+            is_demo=is_demo,
+            escalation_chain_id=route.escalation_chain_id,
             # In debug and maintenance mode nothing escalates; in maintenance mode groups join the window's group.
             escalation_generation=1 if route.escalation_chain_id and not integration.maintenance_mode else 0,
-            root_alert_group_id=integration.maintenance_group_id if integration.maintenance_mode == "maintenance" else None,
-        )  # fmt: skip
+            root_alert_group_id=integration.maintenance_group_id
+            if integration.maintenance_mode == "maintenance"
+            else None,
+        )
 
     def escalate(before: AlertGroup | None, after: AlertGroup) -> None:
         if executor is None:
@@ -231,9 +251,12 @@ def ingest_one(
                 continue
             transition = _apply_signals(group, now, resolves, signals.is_acknowledge, label_hash)
             if store.save_group(
-                transition.group, group.version, alert=make_alert(group.id), timeline=transition.timeline,
+                transition.group,
+                group.version,
+                alert=make_alert(group.id),
+                timeline=transition.timeline,
                 pointer=transition.pointer,
-            ):  # fmt: skip
+            ):
                 escalate(group, transition.group)
                 return Stored(group.id, alert_id, False, transition.group.resolved and not group.resolved)
             continue
@@ -426,4 +449,3 @@ def demo_payload(type_slug: str, payload: Any | None) -> Any:
     if example is None:
         raise IngestError("Unable to send demo alert for this integration.")
     return example
-

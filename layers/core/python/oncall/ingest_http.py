@@ -29,5 +29,6 @@ def handle(service: IngestService, event: http.Event) -> http.Response:
         logger.exception("storing the alert or heartbeat failed")
         return http.json_response(503, {"detail": "The alert could not be stored; retry."}, {"Retry-After": "5"})
     return http.json_response(
-        200, {"detail": "Ok.", "alert_group_ids": [s.group_id for s in stored], "alert_ids": [s.alert_id for s in stored]}
+        200,
+        {"detail": "Ok.", "alert_group_ids": [s.group_id for s in stored], "alert_ids": [s.alert_id for s in stored]},
     )

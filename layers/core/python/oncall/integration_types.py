@@ -51,13 +51,16 @@ class IntegrationType:
 
 _AM_TITLE: Final = (
     "{%- set labels = payload.get('groupLabels') or payload.get('commonLabels') or {} -%}"
-    "{%- if payload.get('numFiring') and payload.get('status') == 'firing' -%}[{{ payload.numFiring }} firing] {% endif -%}"
+    "{%- if payload.get('numFiring') and payload.get('status') == 'firing' -%}"
+    "[{{ payload.numFiring }} firing] {% endif -%}"
     "{{ labels.get('alertname', 'Alert') }}"
     "{%- for key, value in labels.items() if key != 'alertname' %} {{ key }}={{ value }}{% endfor %}"
 )
 _AM_MESSAGE: Final = """\
 {%- for alert in payload.get("alerts", [])[:20] -%}
-{{ "Resolved" if alert.status == "resolved" else "Firing" }}: {{ alert.get("annotations", {}).get("summary") or alert.get("annotations", {}).get("description") or alert.get("labels", {}).get("alertname", "") }}
+{%- set notes = alert.get("annotations", {}) %}
+{{ "Resolved" if alert.status == "resolved" else "Firing" }}: {{ notes.get("summary") or notes.get("description")
+   or alert.get("labels", {}).get("alertname", "") }}
 {%- for key, value in alert.get("labels", {}).items() %}
   {{ key }}: {{ value }}
 {%- endfor %}
@@ -128,11 +131,16 @@ TYPES: Final[dict[str, IntegrationType]] = {
     t.slug: t
     for t in (
         IntegrationType(
-            "grafana_alerting", "Grafana Alerting", _AM_TEMPLATES, has_heartbeat=False,
-            description="Grafana Alerting contact point (webhook)", example_file="grafana_alerting.json",
+            "grafana_alerting",
+            "Grafana Alerting",
+            _AM_TEMPLATES,
+            has_heartbeat=False,
+            description="Grafana Alerting contact point (webhook)",
+            example_file="grafana_alerting.json",
         ),
         IntegrationType(
-            "webhook", "Webhook",
+            "webhook",
+            "Webhook",
             {
                 "grouping_id": _WEBHOOK_GROUPING,
                 "resolve_condition": _STATE_OK,
@@ -142,19 +150,29 @@ TYPES: Final[dict[str, IntegrationType]] = {
                 "message": _JSON_MESSAGE,
                 "image_url": "{{ payload.image_url }}",
             },
-            has_heartbeat=True, description="Any JSON webhook", example_file="webhook.json",
+            has_heartbeat=True,
+            description="Any JSON webhook",
+            example_file="webhook.json",
         ),
         IntegrationType(
-            "alertmanager", "Alertmanager", _AM_TEMPLATES, has_heartbeat=True,
-            description="Prometheus Alertmanager webhook receiver", example_file="alertmanager.json",
+            "alertmanager",
+            "Alertmanager",
+            _AM_TEMPLATES,
+            has_heartbeat=True,
+            description="Prometheus Alertmanager webhook receiver",
+            example_file="alertmanager.json",
         ),
         IntegrationType(
-            "formatted_webhook", "Formatted webhook", _FORMATTED_TEMPLATES, has_heartbeat=True,
+            "formatted_webhook",
+            "Formatted webhook",
+            _FORMATTED_TEMPLATES,
+            has_heartbeat=True,
             description="Webhook with title, message, image_url, link_to_upstream_details, state",
             example_file="formatted_webhook.json",
         ),
         IntegrationType(
-            "kapacitor", "Kapacitor",
+            "kapacitor",
+            "Kapacitor",
             {
                 "grouping_id": '{{ payload.get("id", "") }}',
                 "resolve_condition": '{{ payload.get("level", "").startswith("OK") }}',
@@ -164,10 +182,12 @@ TYPES: Final[dict[str, IntegrationType]] = {
                 "message": "{{ payload.get('message', '') }}",
                 "image_url": None,
             },
-            description="InfluxDB Kapacitor alert handler", example_file="kapacitor.json",
+            description="InfluxDB Kapacitor alert handler",
+            example_file="kapacitor.json",
         ),
         IntegrationType(
-            "elastalert", "Elastalert",
+            "elastalert",
+            "Elastalert",
             {
                 "grouping_id": '{{ payload.get("alert_uid", "")}}',
                 "resolve_condition": _STATE_OK,
@@ -177,10 +197,13 @@ TYPES: Final[dict[str, IntegrationType]] = {
                 "message": "{{ payload.get('message', '') }}",
                 "image_url": None,
             },
-            has_heartbeat=True, description="Elastic ElastAlert", example_file="elastalert.json",
+            has_heartbeat=True,
+            description="Elastic ElastAlert",
+            example_file="elastalert.json",
         ),
         IntegrationType(
-            "inbound_email", "Inbound Email",
+            "inbound_email",
+            "Inbound Email",
             {
                 "grouping_id": '{{ payload.get("subject", "").upper() }}',
                 "resolve_condition": '{{ payload.get("message", "").upper() == "OK" }}',
@@ -190,32 +213,59 @@ TYPES: Final[dict[str, IntegrationType]] = {
                 "message": "{{ payload.get('message', '') }}",
                 "image_url": None,
             },
-            has_ingest_url=False, description="Alerts from email", example_file="inbound_email.json",
+            has_ingest_url=False,
+            description="Alerts from email",
+            example_file="inbound_email.json",
         ),
         IntegrationType(
-            "zabbix", "Zabbix", _FORMATTED_TEMPLATES, has_heartbeat=True,
-            description="Zabbix media type (webhook)", example_file="zabbix.json",
+            "zabbix",
+            "Zabbix",
+            _FORMATTED_TEMPLATES,
+            has_heartbeat=True,
+            description="Zabbix media type (webhook)",
+            example_file="zabbix.json",
         ),
         IntegrationType(
-            "direct_paging", "Direct paging", _PAGING_TEMPLATES, demo_enabled=False, creatable=False,
+            "direct_paging",
+            "Direct paging",
+            _PAGING_TEMPLATES,
+            demo_enabled=False,
+            creatable=False,
             description="Pages sent by people",
         ),
         IntegrationType(
-            "maintenance", "Maintenance", dict.fromkeys(TEMPLATE_NAMES, None), has_ingest_url=False,
-            demo_enabled=False, creatable=False, description="Internal: collects alerts during maintenance",
+            "maintenance",
+            "Maintenance",
+            dict.fromkeys(TEMPLATE_NAMES, None),
+            has_ingest_url=False,
+            demo_enabled=False,
+            creatable=False,
+            description="Internal: collects alerts during maintenance",
         ),
         IntegrationType(
-            "grafana", "Grafana (legacy alerting)", _PER_ALERT_TEMPLATES, mode="per_alert", has_heartbeat=True,
-            description="Legacy Grafana alerting notification channel", example_file="grafana.json",
+            "grafana",
+            "Grafana (legacy alerting)",
+            _PER_ALERT_TEMPLATES,
+            mode="per_alert",
+            has_heartbeat=True,
+            description="Legacy Grafana alerting notification channel",
+            example_file="grafana.json",
         ),
         IntegrationType(
-            "legacy_alertmanager", "Alertmanager (legacy, one alert per label set)", _PER_ALERT_TEMPLATES,
-            mode="per_alert", has_heartbeat=True, example_file="legacy_alertmanager.json",
+            "legacy_alertmanager",
+            "Alertmanager (legacy, one alert per label set)",
+            _PER_ALERT_TEMPLATES,
+            mode="per_alert",
+            has_heartbeat=True,
+            example_file="legacy_alertmanager.json",
             description="Alertmanager with each alert of a notification stored on its own",
         ),
         IntegrationType(
-            "legacy_grafana_alerting", "Grafana Alerting (legacy, one alert per label set)", _PER_ALERT_TEMPLATES,
-            mode="per_alert", example_file="legacy_grafana_alerting.json",
+            "legacy_grafana_alerting",
+            "Grafana Alerting (legacy, one alert per label set)",
+            _PER_ALERT_TEMPLATES,
+            mode="per_alert",
+            example_file="legacy_grafana_alerting.json",
             description="Grafana Alerting with each alert of a notification stored on its own",
         ),
     )

@@ -40,8 +40,9 @@ def human_duration(seconds: int) -> str:
     return f"{seconds} seconds"
 
 
-def start(store: Store, scheduler: Scheduler, integration_id: str, mode: str, duration: int, by: str,
-          now: datetime) -> Integration:  # fmt: skip
+def start(
+    store: Store, scheduler: Scheduler, integration_id: str, mode: str, duration: int, by: str, now: datetime
+) -> Integration:
     if mode not in ("debug", "maintenance"):
         raise MaintenanceError('mode must be "debug" or "maintenance"')
     if duration <= 0:
@@ -60,45 +61,82 @@ def start(store: Store, scheduler: Scheduler, integration_id: str, mode: str, du
     group_id = None
     if mode == "maintenance":
         group_id = _open_maintenance_group(store, integration, config.default_route.id, duration, by, now)
-    changed = integration.model_copy(update={
-        "maintenance_mode": mode, "maintenance_id": window, "maintenance_started_at": now,
-        "maintenance_end_at": end, "maintenance_group_id": group_id,
-    })  # fmt: skip
+    changed = integration.model_copy(
+        update={
+            "maintenance_mode": mode,
+            "maintenance_id": window,
+            "maintenance_started_at": now,
+            "maintenance_end_at": end,
+            "maintenance_group_id": group_id,
+        }
+    )
     if not store.update_integration(changed, expected_maintenance_id=None):
         raise MaintenanceError("Maintenance is already active for this integration; stop it first.")
-    scheduler.at(schedule_name(integration_id, window), end, {"integration_id": integration_id, "maintenance_id": window})
+    scheduler.at(
+        schedule_name(integration_id, window), end, {"integration_id": integration_id, "maintenance_id": window}
+    )
     return changed
 
 
-def _open_maintenance_group(store: Store, integration: Integration, route_id: str, duration: int, by: str,
-                            now: datetime) -> str:  # fmt: skip
+def _open_maintenance_group(
+    store: Store, integration: Integration, route_id: str, duration: int, by: str, now: datetime
+) -> str:
     title = f"Maintenance of {integration.name} for {human_duration(duration)}"
     message = f"Started by {by}. Alerts of {integration.name} are collected here, without escalation."
     group = AlertGroup(
-        id=ids.new_id(ids.ALERT_GROUP), integration_id=integration.id, route_id=route_id,
-        route_description="maintenance", team_id=integration.team_id, distinction=uuid.uuid4().hex, title=title,
-        created_at=now, alerts_count=1, last_alert_at=now, is_maintenance=True,
-    )  # fmt: skip
-    alert = Alert(id=ids.new_sortable_id(ids.ALERT, now), group_id=group.id, created_at=now,
-                  payload={"title": title, "message": message}, title=title, message=message)  # fmt: skip
+        id=ids.new_id(ids.ALERT_GROUP),
+        integration_id=integration.id,
+        route_id=route_id,
+        route_description="maintenance",
+        team_id=integration.team_id,
+        distinction=uuid.uuid4().hex,
+        title=title,
+        created_at=now,
+        alerts_count=1,
+        last_alert_at=now,
+        is_maintenance=True,
+    )
+    alert = Alert(
+        id=ids.new_sortable_id(ids.ALERT, now),
+        group_id=group.id,
+        created_at=now,
+        payload={"title": title, "message": message},
+        title=title,
+        message=message,
+    )
     group = group.model_copy(update={"last_alert_id": alert.id})
     store.create_group(group, alert, [], None)
     return group.id
 
 
-def stop(store: Store, scheduler: Scheduler, executor: Executor, integration_id: str, now: datetime, *,
-         maintenance_id: str | None = None, by: str = "maintenance end") -> bool:  # fmt: skip
+def stop(
+    store: Store,
+    scheduler: Scheduler,
+    executor: Executor,
+    integration_id: str,
+    now: datetime,
+    *,
+    maintenance_id: str | None = None,
+    by: str = "maintenance end",
+) -> bool:
     """End the window (``maintenance_id``: only that one). False when there was nothing (left) to end."""
     config = store.load_config(integration_id)
     if config is None:
         return False
     integration = config.integration
-    if integration.maintenance_mode is None or (maintenance_id is not None and maintenance_id != integration.maintenance_id):
+    if integration.maintenance_mode is None or (
+        maintenance_id is not None and maintenance_id != integration.maintenance_id
+    ):
         return False
-    cleared = integration.model_copy(update={
-        "maintenance_mode": None, "maintenance_id": None, "maintenance_started_at": None,
-        "maintenance_end_at": None, "maintenance_group_id": None,
-    })  # fmt: skip
+    cleared = integration.model_copy(
+        update={
+            "maintenance_mode": None,
+            "maintenance_id": None,
+            "maintenance_started_at": None,
+            "maintenance_end_at": None,
+            "maintenance_group_id": None,
+        }
+    )
     if not store.update_integration(cleared, expected_maintenance_id=integration.maintenance_id):
         return False  # another stop won
     if maintenance_id is None and integration.maintenance_id:
@@ -108,10 +146,12 @@ def stop(store: Store, scheduler: Scheduler, executor: Executor, integration_id:
     return True
 
 
-def _resolve_collected(store: Store, executor: Executor, integration: Integration, root_id: str, by: str,
-                       now: datetime) -> None:  # fmt: skip
-    filters = GroupFilter(integration_id=integration.id, started_after=integration.maintenance_started_at,
-                          root_alert_group_id=root_id)  # fmt: skip
+def _resolve_collected(
+    store: Store, executor: Executor, integration: Integration, root_id: str, by: str, now: datetime
+) -> None:
+    filters = GroupFilter(
+        integration_id=integration.id, started_after=integration.maintenance_started_at, root_alert_group_id=root_id
+    )
     cursor: str | None = None
     attached: list[AlertGroup] = []
     while True:
@@ -137,4 +177,3 @@ def _resolve(store: Store, executor: Executor, group: AlertGroup, by: str, now: 
         if fresh is None:
             return
         group = fresh
-

@@ -6,6 +6,7 @@ running. The local stack serves the same API calls (``local/aws.py``), so this a
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from datetime import UTC, datetime
@@ -32,17 +33,20 @@ class EventBridgeScheduler:
 
     def at(self, name: str, when: datetime, payload: dict[str, Any]) -> None:
         self.client.create_schedule(
-            Name=name, GroupName=self.group, FlexibleTimeWindow={"Mode": "OFF"},
-            ScheduleExpression=f"at({when.astimezone(UTC):%Y-%m-%dT%H:%M:%S})", ScheduleExpressionTimezone="UTC",
+            Name=name,
+            GroupName=self.group,
+            FlexibleTimeWindow={"Mode": "OFF"},
+            ScheduleExpression=f"at({when.astimezone(UTC):%Y-%m-%dT%H:%M:%S})",
+            ScheduleExpressionTimezone="UTC",
             Target={"Arn": self.target_arn, "RoleArn": self.role_arn, "Input": json.dumps(payload)},
             ActionAfterCompletion="DELETE",
-        )  # fmt: skip
+        )
 
     def cancel(self, name: str) -> None:
-        try:
+        with contextlib.suppress(
+            self.client.exceptions.ResourceNotFoundException
+        ):  # already ran (and deleted itself) or never existed
             self.client.delete_schedule(Name=name, GroupName=self.group)
-        except self.client.exceptions.ResourceNotFoundException:
-            pass  # already ran (and deleted itself) or never existed
 
 
 class NoScheduler:

@@ -20,8 +20,8 @@ PAST = {"acknowledge": "acknowledged", "resolve": "resolved", "confirm": "still 
 
 def _page(title: str, body: str) -> str:
     return (
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{html.escape(title)} - Tocsin</title>"
         "<style>body{font-family:system-ui,sans-serif;max-width:32rem;margin:2rem auto;padding:0 1rem}"
         "button{font-size:1.2rem;padding:.6rem 1.4rem}</style></head>"
@@ -51,7 +51,7 @@ def confirm(store: Store, token: str, key: bytes, now: datetime) -> tuple[int, s
     body = (
         f"<p><strong>{html.escape(group.title or 'Alert')}</strong> is <em>{group.state.value}</em> "
         f"({group.alerts_count} alerts).</p>"
-        f"<form method=\"post\"><button type=\"submit\">{verb}</button></form>"
+        f'<form method="post"><button type="submit">{verb}</button></form>'
     )
     return 200, _page(f"{verb} alert group", body)
 
@@ -66,4 +66,6 @@ def perform(store: Store, executor: Executor, token: str, key: bytes, now: datet
         detail = str(error.body.get("detail", "The action is not possible."))
         return error.status, _page("Nothing changed", f"<p>{html.escape(detail)}</p>")
     past = PAST[claims.action]
-    return 200, _page(f"Alert group {past}", f"<p><strong>{html.escape(group.title or 'Alert')}</strong> is now {past}.</p>")
+    return 200, _page(
+        f"Alert group {past}", f"<p><strong>{html.escape(group.title or 'Alert')}</strong> is now {past}.</p>"
+    )

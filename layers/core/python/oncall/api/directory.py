@@ -36,12 +36,15 @@ def _plain_out(schema: type[BaseModel]) -> Callable[[Any], dict[str, Any]]:
 
 
 TEAMS = Resource("TEAM", ids.TEAM, Team, lambda t: "TEAMS", lambda t: t.name.lower(), _plain_out(schemas.TeamOut))
-USERS = Resource("USER", ids.USER, User, lambda u: "USERS", lambda u: u.username.lower(), _plain_out(schemas.UserOut),
-                 page_size=100)  # fmt: skip
-CHAINS = Resource("CHAIN", "F", EscalationChain, lambda c: "CHAINS", lambda c: c.name.lower(),
-                  _plain_out(schemas.ChainOut))  # fmt: skip
-WEBHOOKS = Resource("WEBHOOK", "WH", OutgoingWebhook, lambda w: "WEBHOOKS", lambda w: w.name.lower(),
-                    _plain_out(schemas.WebhookOut))  # fmt: skip
+USERS = Resource(
+    "USER", ids.USER, User, lambda u: "USERS", lambda u: u.username.lower(), _plain_out(schemas.UserOut), page_size=100
+)
+CHAINS = Resource(
+    "CHAIN", "F", EscalationChain, lambda c: "CHAINS", lambda c: c.name.lower(), _plain_out(schemas.ChainOut)
+)
+WEBHOOKS = Resource(
+    "WEBHOOK", "WH", OutgoingWebhook, lambda w: "WEBHOOKS", lambda w: w.name.lower(), _plain_out(schemas.WebhookOut)
+)
 
 # Which policy fields each step type uses (the rest are not returned, as in OnCall).
 POLICY_FIELDS: dict[str, tuple[str, ...]] = {
@@ -68,15 +71,31 @@ def policy_out(policy: EscalationPolicy) -> dict[str, Any]:
 def rule_out(rule: NotificationRule) -> dict[str, Any]:
     kind = "wait" if rule.type == "wait" else f"notify_by_{rule.channel}"
     return schemas.NotificationRuleOut(
-        id=rule.id, user_id=rule.user_id, position=rule.position, important=rule.important, type=kind,
+        id=rule.id,
+        user_id=rule.user_id,
+        position=rule.position,
+        important=rule.important,
+        type=kind,
         duration=rule.duration if rule.type == "wait" else None,
-    ).model_dump(mode="json")  # fmt: skip
+    ).model_dump(mode="json")
 
 
-POLICIES = Resource("POLICY", "E", EscalationPolicy, lambda p: f"POLICIES#{p.escalation_chain_id}",
-                    lambda p: f"{p.position:06d}#{p.id}", policy_out)  # fmt: skip
-RULES = Resource("RULE", "N", NotificationRule, lambda r: f"RULES#{r.user_id}",
-                 lambda r: f"{int(r.important)}#{r.position:06d}#{r.id}", rule_out)  # fmt: skip
+POLICIES = Resource(
+    "POLICY",
+    "E",
+    EscalationPolicy,
+    lambda p: f"POLICIES#{p.escalation_chain_id}",
+    lambda p: f"{p.position:06d}#{p.id}",
+    policy_out,
+)
+RULES = Resource(
+    "RULE",
+    "N",
+    NotificationRule,
+    lambda r: f"RULES#{r.user_id}",
+    lambda r: f"{int(r.important)}#{r.position:06d}#{r.id}",
+    rule_out,
+)
 
 
 # --- generic CRUD -------------------------------------------------------------------------------------------------
@@ -98,8 +117,13 @@ def list_all(store: Store, resource: Resource[M], collection: str) -> list[M]:
     return store.list_entities(collection, resource.model)
 
 
-def listing(store: Store, request: RequestInfo, resource: Resource[M], items: list[M],
-            filters: dict[str, Callable[[M, str], bool]]) -> dict[str, Any]:  # fmt: skip
+def listing(
+    store: Store,
+    request: RequestInfo,
+    resource: Resource[M],
+    items: list[M],
+    filters: dict[str, Callable[[M, str], bool]],
+) -> dict[str, Any]:
     for name, keep in filters.items():
         if (value := request.first(name)) is not None:
             items = [i for i in items if keep(i, value)]
@@ -188,8 +212,9 @@ def _rule_fields(kind: str, duration: int | None) -> dict[str, Any]:
 
 def create_rule(store: Store, body: schemas.NotificationRuleIn) -> dict[str, Any]:
     load(store, USERS, body.user_id)
-    rule = NotificationRule(id=ids.new_id("N"), user_id=body.user_id, important=body.important,
-                            **_rule_fields(body.type, body.duration))  # fmt: skip
+    rule = NotificationRule(
+        id=ids.new_id("N"), user_id=body.user_id, important=body.important, **_rule_fields(body.type, body.duration)
+    )
     siblings = [r for r in list_all(store, RULES, f"RULES#{body.user_id}") if r.important == body.important]
     ordered = _renumber(siblings, rule, body.position)
     _save_ordered(store, RULES, siblings, ordered)
@@ -249,10 +274,12 @@ def delete_chain(store: Store, chain_id: str) -> None:
 
 def _check_policy(store: Store, policy: EscalationPolicy) -> None:
     required = {
-        "notify_persons": "persons_to_notify", "notify_person_next_each_time": "persons_to_notify_next_each_time",
-        "notify_team_members": "team_to_notify", "trigger_webhook": "action_to_trigger",
+        "notify_persons": "persons_to_notify",
+        "notify_person_next_each_time": "persons_to_notify_next_each_time",
+        "notify_team_members": "team_to_notify",
+        "trigger_webhook": "action_to_trigger",
         "notify_if_num_alerts_in_window": "num_alerts_in_window",
-    }  # fmt: skip
+    }
     if (field := required.get(policy.type)) and not getattr(policy, field):
         raise ApiError.field(field, f"This field is required for step type {policy.type}.")
     if policy.type == "notify_if_time_from_to" and not (policy.notify_if_time_from and policy.notify_if_time_to):
@@ -297,7 +324,9 @@ def delete_policy(store: Store, policy_id: str) -> None:
 def list_policies(store: Store, request: RequestInfo) -> dict[str, Any]:
     chain_id = request.first("escalation_chain_id")
     chains = [chain_id] if chain_id else [c.id for c in list_all(store, CHAINS, "CHAINS")]
-    policies = [p for cid in chains for p in sorted(list_all(store, POLICIES, f"POLICIES#{cid}"), key=lambda p: p.position)]
+    policies = [
+        p for cid in chains for p in sorted(list_all(store, POLICIES, f"POLICIES#{cid}"), key=lambda p: p.position)
+    ]
     return paginate_list(request, policies, 50, policy_out)
 
 

@@ -16,11 +16,22 @@ from urllib.parse import urlencode
 
 from oncall import actions, escalation, heartbeat, ids, integration_types, maintenance, routing, templating
 from oncall.api import schemas
-from oncall.ingest import IngestError, demo_payload, ingest
-from oncall.models import Alert, AlertGroup, EscalationChain, Heartbeat, Integration, IntegrationConfig, LabelMatch, Route, Templates, TimelineEntry
 from oncall.executor import Executor
-from oncall.scheduler import NoScheduler, Scheduler
+from oncall.ingest import IngestError, demo_payload, ingest
+from oncall.models import (
+    Alert,
+    AlertGroup,
+    EscalationChain,
+    Heartbeat,
+    Integration,
+    IntegrationConfig,
+    LabelMatch,
+    Route,
+    Templates,
+    TimelineEntry,
+)
 from oncall.ports import GroupFilter, Store
+from oncall.scheduler import NoScheduler, Scheduler
 
 T = TypeVar("T")
 PAGE_SIZE = 50
@@ -35,8 +46,13 @@ TEMPLATE_KEYS = {
     "acknowledge_signal": "acknowledge_condition",
     "source_link": "source_link",
 }
-STATE_FILTERS = {"new": "firing", "firing": "firing", "acknowledged": "acknowledged", "resolved": "resolved",
-                 "silenced": "silenced"}  # fmt: skip
+STATE_FILTERS = {
+    "new": "firing",
+    "firing": "firing",
+    "acknowledged": "acknowledged",
+    "resolved": "resolved",
+    "silenced": "silenced",
+}
 
 
 class ApiError(Exception):
@@ -110,9 +126,7 @@ def _page_url(request: RequestInfo, trail: list[str | None]) -> str:
     return f"{request.base_url}{request.path}" + (f"?{encoded}" if encoded else "")
 
 
-def paginate_cursor(
-    request: RequestInfo, count: int, size: int, fetch: Any, convert: Any
-) -> dict[str, Any]:
+def paginate_cursor(request: RequestInfo, count: int, size: int, fetch: Any, convert: Any) -> dict[str, Any]:
     """Cursor pagination dressed as OnCall's page-number pagination (``next``/``previous`` are URLs).
 
     The cursor carries the trail of store cursors of the pages before, so ``previous`` works too.
@@ -126,9 +140,14 @@ def paginate_cursor(
     next_url = _page_url(request, [*trail, page.cursor]) if page.cursor else None
     previous_url = _page_url(request, trail[:-1]) if trail else None
     return {
-        "count": count, "next": next_url, "previous": previous_url, "results": [convert(i) for i in page.items],
-        "current_page_number": number, "page_size": size, "total_pages": max(1, math.ceil(count / size)),
-    }  # fmt: skip
+        "count": count,
+        "next": next_url,
+        "previous": previous_url,
+        "results": [convert(i) for i in page.items],
+        "current_page_number": number,
+        "page_size": size,
+        "total_pages": max(1, math.ceil(count / size)),
+    }
 
 
 def paginate_list(request: RequestInfo, items: list[T], default_size: int, convert: Any) -> dict[str, Any]:
@@ -150,10 +169,14 @@ def paginate_list(request: RequestInfo, items: list[T], default_size: int, conve
 
     chunk = items[(number - 1) * size : number * size]
     return {
-        "count": len(items), "next": url(number + 1) if number < total_pages else None,
-        "previous": url(number - 1) if number > 1 else None, "results": [convert(i) for i in chunk],
-        "current_page_number": number, "page_size": size, "total_pages": total_pages,
-    }  # fmt: skip
+        "count": len(items),
+        "next": url(number + 1) if number < total_pages else None,
+        "previous": url(number - 1) if number > 1 else None,
+        "results": [convert(i) for i in chunk],
+        "current_page_number": number,
+        "page_size": size,
+        "total_pages": total_pages,
+    }
 
 
 # --- integrations ---------------------------------------------------------------------------------------------
@@ -167,7 +190,10 @@ def ingest_link(request: RequestInfo, integration: Integration, token: str | Non
 
 
 def integration_out(
-    request: RequestInfo, integration: Integration, default_route: Route | None, token: str | None = None,
+    request: RequestInfo,
+    integration: Integration,
+    default_route: Route | None,
+    token: str | None = None,
     beat: Heartbeat | None = None,
 ) -> dict[str, Any]:
     kind = integration_types.get(integration.type)
@@ -175,26 +201,41 @@ def integration_out(
     link = ingest_link(request, integration, token)
     t = integration.templates
     return schemas.IntegrationOut(
-        id=integration.id, name=integration.name, description_short=integration.description_short,
-        team_id=integration.team_id, link=link, token_hint=integration.token_hint, type=integration.type.removeprefix("legacy_"),
+        id=integration.id,
+        name=integration.name,
+        description_short=integration.description_short,
+        team_id=integration.team_id,
+        link=link,
+        token_hint=integration.token_hint,
+        type=integration.type.removeprefix("legacy_"),
         default_route=schemas.DefaultRoute(
-            id=default_route.id if default_route else "", escalation_chain_id=default_route.escalation_chain_id if default_route else None
+            id=default_route.id if default_route else "",
+            escalation_chain_id=default_route.escalation_chain_id if default_route else None,
         ),
         templates=schemas.TemplatesOut(
-            grouping_key=t.grouping_id, resolve_signal=t.resolve_condition, acknowledge_signal=t.acknowledge_condition,
+            grouping_key=t.grouping_id,
+            resolve_signal=t.resolve_condition,
+            acknowledge_signal=t.acknowledge_condition,
             source_link=t.source_link,
             web=schemas.AppearanceTemplates(title=t.title, message=t.message, image_url=t.image_url),
         ),
         heartbeat=schemas.Heartbeat(
-            link=f"{link}heartbeat/" if link else None, timeout_seconds=beat.timeout_seconds,
-            status=beat.status(datetime.now(UTC)), last_heartbeat_time=beat.last_beat_at,
-        ) if kind and kind.has_heartbeat else None,
-        maintenance_mode=integration.maintenance_mode, maintenance_started_at=integration.maintenance_started_at,
+            link=f"{link}heartbeat/" if link else None,
+            timeout_seconds=beat.timeout_seconds,
+            status=beat.status(datetime.now(UTC)),
+            last_heartbeat_time=beat.last_beat_at,
+        )
+        if kind and kind.has_heartbeat
+        else None,
+        maintenance_mode=integration.maintenance_mode,
+        maintenance_started_at=integration.maintenance_started_at,
         maintenance_end_at=integration.maintenance_end_at,
-        labels=integration.static_labels, dynamic_labels=integration.label_templates,
+        labels=integration.static_labels,
+        dynamic_labels=integration.label_templates,
         allow_source_based_resolving=integration.allow_source_based_resolving,
-        ack_reminder_seconds=integration.ack_reminder_seconds, unack_timeout_seconds=integration.unack_timeout_seconds,
-    ).model_dump(mode="json")  # fmt: skip
+        ack_reminder_seconds=integration.ack_reminder_seconds,
+        unack_timeout_seconds=integration.unack_timeout_seconds,
+    ).model_dump(mode="json")
 
 
 def _templates_from(payload: schemas.TemplatesIn, current: Templates) -> Templates:
@@ -244,8 +285,9 @@ def list_integrations(store: Store, request: RequestInfo) -> dict[str, Any]:
         items = [i for i in items if i.team_id == team_id]
     routes = {r.integration_id: r for r in store.list_routes() if r.is_default}
     beats = store.list_heartbeats()
-    return paginate_list(request, items, PAGE_SIZE,
-                         lambda i: integration_out(request, i, routes.get(i.id), beat=beats.get(i.id)))  # fmt: skip
+    return paginate_list(
+        request, items, PAGE_SIZE, lambda i: integration_out(request, i, routes.get(i.id), beat=beats.get(i.id))
+    )
 
 
 def _load_integration(store: Store, integration_id: str) -> tuple[Integration, Route]:
@@ -265,10 +307,14 @@ def get_integration(store: Store, request: RequestInfo, integration_id: str) -> 
     return integration_out(request, config.integration, config.default_route, beat=config.heartbeat)
 
 
-def create_integration(store: Store, request: RequestInfo, body: schemas.IntegrationIn, now: datetime) -> dict[str, Any]:
+def create_integration(
+    store: Store, request: RequestInfo, body: schemas.IntegrationIn, now: datetime
+) -> dict[str, Any]:
     kind = integration_types.get(body.type)
     if kind is None:
-        raise ApiError.field("type", f"Invalid integration type. Valid types: {', '.join(sorted(integration_types.TYPES))}")
+        raise ApiError.field(
+            "type", f"Invalid integration type. Valid types: {', '.join(sorted(integration_types.TYPES))}"
+        )
     if not kind.creatable:
         raise ApiError.field("type", f"Integrations of type {body.type} cannot be created.")
     _unique_name(store, body.name, body.team_id)
@@ -276,18 +322,30 @@ def create_integration(store: Store, request: RequestInfo, body: schemas.Integra
         _validate_label_templates(body.dynamic_labels)
     token = ids.new_token()
     integration = Integration(
-        id=ids.new_id(ids.INTEGRATION), name=body.name, type=body.type, token_hash=ids.secret_hash(token),
-        token_hint=token[:4], team_id=body.team_id, description_short=body.description_short, created_at=now,
+        id=ids.new_id(ids.INTEGRATION),
+        name=body.name,
+        type=body.type,
+        token_hash=ids.secret_hash(token),
+        token_hint=token[:4],
+        team_id=body.team_id,
+        description_short=body.description_short,
+        created_at=now,
         templates=_templates_from(body.templates, Templates()) if body.templates else Templates(),
-        static_labels=body.labels or {}, label_templates=body.dynamic_labels or {},
-        allow_source_based_resolving=True if body.allow_source_based_resolving is None else body.allow_source_based_resolving,
-        ack_reminder_seconds=body.ack_reminder_seconds, unack_timeout_seconds=body.unack_timeout_seconds,
-    )  # fmt: skip
+        static_labels=body.labels or {},
+        label_templates=body.dynamic_labels or {},
+        allow_source_based_resolving=True
+        if body.allow_source_based_resolving is None
+        else body.allow_source_based_resolving,
+        ack_reminder_seconds=body.ack_reminder_seconds,
+        unack_timeout_seconds=body.unack_timeout_seconds,
+    )
     _check_chain(store, (body.default_route or {}).get("escalation_chain_id"))
     default_route = Route(
-        id=ids.new_id(ids.ROUTE), integration_id=integration.id, is_default=True,
+        id=ids.new_id(ids.ROUTE),
+        integration_id=integration.id,
+        is_default=True,
         escalation_chain_id=(body.default_route or {}).get("escalation_chain_id"),
-    )  # fmt: skip
+    )
     store.create_integration(integration, default_route)
     return integration_out(request, integration, default_route, token)
 
@@ -320,10 +378,14 @@ def update_integration(
     if body.heartbeat is not None:
         if not heartbeat.has_heartbeat(integration.type):
             raise ApiError.field("heartbeat", f"Integrations of type {integration.type} have no heartbeat.")
-        store.set_heartbeat(integration.id, config.heartbeat.model_copy(update={"timeout_seconds": body.heartbeat.timeout_seconds}))
+        store.set_heartbeat(
+            integration.id, config.heartbeat.model_copy(update={"timeout_seconds": body.heartbeat.timeout_seconds})
+        )
     if body.default_route and "escalation_chain_id" in body.default_route:
         _check_chain(store, body.default_route["escalation_chain_id"])
-        default_route = default_route.model_copy(update={"escalation_chain_id": body.default_route["escalation_chain_id"]})
+        default_route = default_route.model_copy(
+            update={"escalation_chain_id": body.default_route["escalation_chain_id"]}
+        )
         store.save_routes(integration.id, [default_route])
     return get_integration(store, request, integration.id)
 
@@ -343,7 +405,9 @@ def regenerate_token(store: Store, request: RequestInfo, integration_id: str) ->
     return integration_out(request, changed, default_route, token)
 
 
-def send_demo_alert(store: Store, executor: Executor, integration_id: str, payload: Any, now: datetime) -> dict[str, Any]:
+def send_demo_alert(
+    store: Store, executor: Executor, integration_id: str, payload: Any, now: datetime
+) -> dict[str, Any]:
     config = store.load_config(integration_id)
     if config is None:
         raise not_found()
@@ -360,11 +424,15 @@ def send_demo_alert(store: Store, executor: Executor, integration_id: str, paylo
 
 def route_out(route: Route) -> dict[str, Any]:
     return schemas.RouteOut(
-        id=route.id, integration_id=route.integration_id, escalation_chain_id=route.escalation_chain_id,
-        routing_type=route.routing_type, routing_regex=route.routing_regex,
+        id=route.id,
+        integration_id=route.integration_id,
+        escalation_chain_id=route.escalation_chain_id,
+        routing_type=route.routing_type,
+        routing_regex=route.routing_regex,
         routing_labels=[schemas.LabelMatchIn(key=m.key, value=m.value) for m in route.routing_labels],
-        position=route.position, is_the_last_route=route.is_default,
-    ).model_dump(mode="json")  # fmt: skip
+        position=route.position,
+        is_the_last_route=route.is_default,
+    ).model_dump(mode="json")
 
 
 def _check_routing(routing_type: str, term: str | None, labels: list[schemas.LabelMatchIn] | None) -> None:
@@ -412,11 +480,13 @@ def create_route(store: Store, body: schemas.RouteIn) -> dict[str, Any]:
     _check_chain(store, body.escalation_chain_id)
     _check_routing(body.routing_type, body.routing_regex, body.routing_labels)
     route = Route(
-        id=ids.new_id(ids.ROUTE), integration_id=body.integration_id, routing_type=body.routing_type,
+        id=ids.new_id(ids.ROUTE),
+        integration_id=body.integration_id,
+        routing_type=body.routing_type,
         routing_regex=body.routing_regex if body.routing_type != "labels" else None,
         routing_labels=[LabelMatch(key=m.key, value=m.value) for m in body.routing_labels or []],
         escalation_chain_id=body.escalation_chain_id,
-    )  # fmt: skip
+    )
     renumbered = _renumber(config.routes, route, body.position)
     store.save_routes(body.integration_id, renumbered)
     return route_out(next(r for r in renumbered if r.id == route.id))
@@ -431,18 +501,27 @@ def update_route(store: Store, route_id: str, body: schemas.RoutePatch) -> dict[
         _check_chain(store, body.escalation_chain_id)
     routing_type = body.routing_type or route.routing_type
     term = body.routing_regex if "routing_regex" in given else route.routing_regex
-    labels = body.routing_labels if "routing_labels" in given else [
-        schemas.LabelMatchIn(key=m.key, value=m.value) for m in route.routing_labels
-    ]  # fmt: skip
+    labels = (
+        body.routing_labels
+        if "routing_labels" in given
+        else [schemas.LabelMatchIn(key=m.key, value=m.value) for m in route.routing_labels]
+    )
     if route.is_default and ({"routing_regex", "routing_type", "routing_labels", "position"} & given):
         raise ApiError.detail("The default route matches everything; its filter and position cannot change.")
     if not route.is_default:
         _check_routing(routing_type, term, labels)
-    updated = route.model_copy(update={
-        "routing_type": routing_type, "routing_regex": term if routing_type != "labels" else None,
-        "routing_labels": [LabelMatch(key=m.key, value=m.value) for m in labels or []] if routing_type == "labels" else [],
-        "escalation_chain_id": body.escalation_chain_id if "escalation_chain_id" in given else route.escalation_chain_id,
-    })  # fmt: skip
+    updated = route.model_copy(
+        update={
+            "routing_type": routing_type,
+            "routing_regex": term if routing_type != "labels" else None,
+            "routing_labels": [LabelMatch(key=m.key, value=m.value) for m in labels or []]
+            if routing_type == "labels"
+            else [],
+            "escalation_chain_id": body.escalation_chain_id
+            if "escalation_chain_id" in given
+            else route.escalation_chain_id,
+        }
+    )
     if route.is_default:
         store.save_routes(route.integration_id, [updated])
         return route_out(updated)
@@ -471,23 +550,41 @@ def delete_route(store: Store, route_id: str) -> None:
 
 def alert_out(alert: Alert) -> dict[str, Any]:
     return schemas.AlertOut(
-        id=alert.id, alert_group_id=alert.group_id, created_at=alert.created_at, payload=alert.payload,
-        title=alert.title, message=alert.message, image_url=alert.image_url, source_link=alert.source_link,
-    ).model_dump(mode="json")  # fmt: skip
+        id=alert.id,
+        alert_group_id=alert.group_id,
+        created_at=alert.created_at,
+        payload=alert.payload,
+        title=alert.title,
+        message=alert.message,
+        image_url=alert.image_url,
+        source_link=alert.source_link,
+    ).model_dump(mode="json")
 
 
 def group_out(request: RequestInfo, group: AlertGroup, last_alert: Alert | None = None) -> dict[str, Any]:
     return schemas.AlertGroupOut(
-        id=group.id, integration_id=group.integration_id, route_id=group.route_id, team_id=group.team_id,
-        alerts_count=group.alerts_count, state=group.state.value, created_at=group.created_at,
-        resolved_at=group.resolved_at, resolved_by=group.resolved_by, acknowledged_at=group.acknowledged_at,
-        acknowledged_by=group.acknowledged_by, silenced_at=group.silenced_at if group.silenced else None,
-        silenced_until=group.silenced_until, title=group.title, source_link=group.source_link,
-        labels=[schemas.LabelPair(key=schemas.LabelRef(id=k, name=k), value=schemas.LabelRef(id=v, name=v))
-                for k, v in group.labels.items()],
+        id=group.id,
+        integration_id=group.integration_id,
+        route_id=group.route_id,
+        team_id=group.team_id,
+        alerts_count=group.alerts_count,
+        state=group.state.value,
+        created_at=group.created_at,
+        resolved_at=group.resolved_at,
+        resolved_by=group.resolved_by,
+        acknowledged_at=group.acknowledged_at,
+        acknowledged_by=group.acknowledged_by,
+        silenced_at=group.silenced_at if group.silenced else None,
+        silenced_until=group.silenced_until,
+        title=group.title,
+        source_link=group.source_link,
+        labels=[
+            schemas.LabelPair(key=schemas.LabelRef(id=k, name=k), value=schemas.LabelRef(id=v, name=v))
+            for k, v in group.labels.items()
+        ],
         permalinks=schemas.Permalinks(web=f"{request.base_url}/api/v1/alert_groups/{group.id}/"),
         last_alert=schemas.AlertOut.model_validate(alert_out(last_alert)) if last_alert else None,
-    ).model_dump(mode="json")  # fmt: skip
+    ).model_dump(mode="json")
 
 
 def _parse_started_at(raw: str) -> tuple[datetime, datetime]:
@@ -515,10 +612,15 @@ def group_filters(request: RequestInfo) -> GroupFilter:
         labels.append((key, value))
     group_id = request.first("id")
     return GroupFilter(
-        integration_id=request.first("integration_id"), route_id=request.first("route_id"),
-        state=STATE_FILTERS[state.lower()] if state else None, team_id=request.first("team_id"),
-        started_after=after, started_before=before, labels=tuple(labels), ids=(group_id,) if group_id else (),
-    )  # fmt: skip
+        integration_id=request.first("integration_id"),
+        route_id=request.first("route_id"),
+        state=STATE_FILTERS[state.lower()] if state else None,
+        team_id=request.first("team_id"),
+        started_after=after,
+        started_before=before,
+        labels=tuple(labels),
+        ids=(group_id,) if group_id else (),
+    )
 
 
 def list_groups(store: Store, request: RequestInfo) -> dict[str, Any]:
@@ -555,18 +657,30 @@ def group_timeline(store: Store, group_id: str) -> list[dict[str, Any]]:
     # Registration and routing are facts of the group item itself (kept out of the ingest write path).
     opening = [
         TimelineEntry(group_id=group.id, at=group.created_at, type="registered", text="Alert group registered"),
-        TimelineEntry(group_id=group.id, at=group.created_at, type="route_assigned",
-                      text=f"Routed to {group.route_description or 'route ' + group.route_id}"),
-    ]  # fmt: skip
-    return [schemas.TimelineOut(**e.model_dump(include={"at", "type", "text", "author"})).model_dump(mode="json")
-            for e in opening + store.get_timeline(group_id)]  # fmt: skip
+        TimelineEntry(
+            group_id=group.id,
+            at=group.created_at,
+            type="route_assigned",
+            text=f"Routed to {group.route_description or 'route ' + group.route_id}",
+        ),
+    ]
+    return [
+        schemas.TimelineOut(**e.model_dump(include={"at", "type", "text", "author"})).model_dump(mode="json")
+        for e in opening + store.get_timeline(group_id)
+    ]
 
 
 RESTARTING_ACTIONS = frozenset({"unacknowledge", "unresolve", "unsilence"})
 
 
 def apply_action(
-    store: Store, executor: Executor, group_id: str, action: str, by: str, now: datetime, body: Any = None,
+    store: Store,
+    executor: Executor,
+    group_id: str,
+    action: str,
+    by: str,
+    now: datetime,
+    body: Any = None,
     scheduler: Scheduler | None = None,
 ) -> AlertGroup:
     """Apply a state change with optimistic concurrency (re-read and re-check on a lost race), then start or
@@ -600,8 +714,15 @@ def apply_action(
 
 
 def act_on_group(
-    store: Store, executor: Executor, scheduler: Scheduler, request: RequestInfo, group_id: str, action: str, by: str,
-    now: datetime, body: Any = None,
+    store: Store,
+    executor: Executor,
+    scheduler: Scheduler,
+    request: RequestInfo,
+    group_id: str,
+    action: str,
+    by: str,
+    now: datetime,
+    body: Any = None,
 ) -> dict[str, Any]:
     return group_out(request, apply_action(store, executor, group_id, action, by, now, body, scheduler))
 
@@ -623,8 +744,15 @@ def list_alerts(store: Store, request: RequestInfo) -> dict[str, Any]:
         raise ApiError.field("alert_group_id", "This filter is required (Tocsin lists alerts per alert group).")
     group = store.get_group(group_id)
     if group is None:
-        return {"count": 0, "next": None, "previous": None, "results": [], "current_page_number": 1,
-                "page_size": PAGE_SIZE, "total_pages": 1}  # fmt: skip
+        return {
+            "count": 0,
+            "next": None,
+            "previous": None,
+            "results": [],
+            "current_page_number": 1,
+            "page_size": PAGE_SIZE,
+            "total_pages": 1,
+        }
     size = _page_size(request, PAGE_SIZE)
     search = request.first("search")
     alert_id = request.first("id")
@@ -633,9 +761,10 @@ def list_alerts(store: Store, request: RequestInfo) -> dict[str, Any]:
         page = store.list_alerts(group_id, limit, cursor)
         if search or alert_id:
             page.items = [
-                a for a in page.items
+                a
+                for a in page.items
                 if (not alert_id or a.id == alert_id) and (not search or search in json.dumps(a.payload))
-            ]  # fmt: skip
+            ]
         return page
 
     return paginate_cursor(request, group.alerts_count, size, fetch, alert_out)
@@ -653,8 +782,15 @@ def reset_heartbeat(store: Store, request: RequestInfo, integration_id: str) -> 
     return get_integration(store, request, integration_id)
 
 
-def start_maintenance(store: Store, scheduler: Scheduler, request: RequestInfo, integration_id: str,
-                      body: schemas.MaintenanceIn, by: str, now: datetime) -> dict[str, Any]:  # fmt: skip
+def start_maintenance(
+    store: Store,
+    scheduler: Scheduler,
+    request: RequestInfo,
+    integration_id: str,
+    body: schemas.MaintenanceIn,
+    by: str,
+    now: datetime,
+) -> dict[str, Any]:
     _load_config(store, integration_id)
     try:
         maintenance.start(store, scheduler, integration_id, body.mode.lower(), body.duration, by, now)
@@ -663,8 +799,15 @@ def start_maintenance(store: Store, scheduler: Scheduler, request: RequestInfo, 
     return get_integration(store, request, integration_id)
 
 
-def stop_maintenance(store: Store, scheduler: Scheduler, executor: Executor, request: RequestInfo,
-                     integration_id: str, by: str, now: datetime) -> dict[str, Any]:  # fmt: skip
+def stop_maintenance(
+    store: Store,
+    scheduler: Scheduler,
+    executor: Executor,
+    request: RequestInfo,
+    integration_id: str,
+    by: str,
+    now: datetime,
+) -> dict[str, Any]:
     _load_config(store, integration_id)
     if not maintenance.stop(store, scheduler, executor, integration_id, now, by=by):
         raise ApiError.detail("No maintenance is active for this integration.")

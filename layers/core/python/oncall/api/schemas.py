@@ -377,9 +377,17 @@ class ChainOut(BaseModel):
 
 
 StepName = Literal[
-    "wait", "notify_persons", "notify_person_next_each_time", "notify_on_call_from_schedule", "notify_team_members",
-    "trigger_webhook", "resolve", "notify_if_time_from_to", "notify_if_num_alerts_in_window", "repeat_escalation",
-]  # fmt: skip
+    "wait",
+    "notify_persons",
+    "notify_person_next_each_time",
+    "notify_on_call_from_schedule",
+    "notify_team_members",
+    "trigger_webhook",
+    "resolve",
+    "notify_if_time_from_to",
+    "notify_if_num_alerts_in_window",
+    "repeat_escalation",
+]
 CLOCK = r"^([01]\d|2[0-3]):[0-5]\d:[0-5]\dZ$"
 
 

@@ -43,11 +43,26 @@ DEFAULT_RETENTION_DAYS = 90
 # Group attributes that state changes may write; counters (alerts_count, last_alert_*) are never among them.
 _TABLE_OPERATIONS = frozenset({"get_item", "put_item", "update_item", "delete_item", "query"})
 _STATE_FIELDS = (
-    "title", "source_link", "is_open", "acknowledged", "acknowledged_at", "acknowledged_by", "resolved",
-    "resolved_at", "resolved_by", "silenced", "silenced_at", "silenced_until", "label_states",
-    "escalation_generation", "escalation_finished", "ack_confirmed_at",
-)  # fmt: skip
+    "title",
+    "source_link",
+    "is_open",
+    "acknowledged",
+    "acknowledged_at",
+    "acknowledged_by",
+    "resolved",
+    "resolved_at",
+    "resolved_by",
+    "silenced",
+    "silenced_at",
+    "silenced_until",
+    "label_states",
+    "escalation_generation",
+    "escalation_finished",
+    "ack_confirmed_at",
+)
 M = TypeVar("M", bound="BaseModel")
+# Groups written before versioning existed have no ``version``: treat it as 0.
+FIRST_VERSION = "attribute_exists(PK) AND (attribute_not_exists(version) OR version = :expected)"
 
 
 def _client() -> DynamoDBClient:
@@ -154,7 +169,8 @@ class DynamoStore:
         version = 0
         heartbeat = Heartbeat()
         for item in self._query_all(
-            KeyConditionExpression="PK = :pk", ExpressionAttributeValues={":pk": {"S": f"INT#{integration_id}"}},
+            KeyConditionExpression="PK = :pk",
+            ExpressionAttributeValues={":pk": {"S": f"INT#{integration_id}"}},
             ConsistentRead=True,
         ):
             sk = item["SK"]
@@ -203,14 +219,22 @@ class DynamoStore:
 
     def _integration_item(self, integration: Integration) -> dict[str, Any]:
         data = integration.model_dump(mode="json", exclude_none=True)
-        return {**data, **keys.integration(integration.id), "GSI1PK": "INTEGRATIONS",
-                "GSI1SK": f"{integration.name.lower()}#{integration.id}"}  # fmt: skip
+        return {
+            **data,
+            **keys.integration(integration.id),
+            "GSI1PK": "INTEGRATIONS",
+            "GSI1SK": f"{integration.name.lower()}#{integration.id}",
+        }
 
     def _route_item(self, route: Route) -> dict[str, Any]:
         data = route.model_dump(mode="json", exclude_none=True)
         order = f"{int(route.is_default)}#{route.position:06d}#{route.id}"
-        return {**data, **keys.route(route.integration_id, route.id), "GSI1PK": "ROUTES",
-                "GSI1SK": f"{route.integration_id}#{order}"}  # fmt: skip
+        return {
+            **data,
+            **keys.route(route.integration_id, route.id),
+            "GSI1PK": "ROUTES",
+            "GSI1SK": f"{route.integration_id}#{order}",
+        }
 
     def _bump_version(self, integration_id: str) -> dict[str, Any]:
         return {
@@ -237,7 +261,9 @@ class DynamoStore:
             ]
         )
 
-    def update_integration(self, integration: Integration, *, expected_maintenance_id: str | None | object = ...) -> bool:
+    def update_integration(
+        self, integration: Integration, *, expected_maintenance_id: str | object | None = ...
+    ) -> bool:
         """Replace the integration; with ``expected_maintenance_id`` only if its maintenance window is that one
         (None: none active). False when that condition failed."""
         condition, values = "attribute_exists(PK)", {}
@@ -259,12 +285,14 @@ class DynamoStore:
         self._transact(
             [
                 {"Delete": {"TableName": self.table, "Key": self._item(keys.token(old.token_hash))}},
-                self._put({**keys.token(new.token_hash), "integration_id": new.id, "type": new.type},
-                          "attribute_not_exists(PK)"),
+                self._put(
+                    {**keys.token(new.token_hash), "integration_id": new.id, "type": new.type},
+                    "attribute_not_exists(PK)",
+                ),
                 self._put(self._integration_item(new), "attribute_exists(PK)"),
                 self._bump_version(new.id),
             ]
-        )  # fmt: skip
+        )
 
     def delete_integration(self, integration_id: str) -> None:
         items = list(
@@ -335,14 +363,19 @@ class DynamoStore:
         return Pointer(key, item["group_id"], bool(item["open"])) if item else None
 
     def _group_item(self, group: AlertGroup) -> dict[str, Any]:
-        data = group.model_dump(mode="json", exclude_none=True, exclude={"label_states"} if not group.label_states else None)
+        data = group.model_dump(
+            mode="json", exclude_none=True, exclude={"label_states"} if not group.label_states else None
+        )
         created = keys.stamp(group.created_at)
         data.update(keys.group(group.id))
         data.update(
-            GSI1PK="GROUPS", GSI1SK=f"{created}#{group.id}",
-            GSI2PK=f"INTGROUPS#{group.integration_id}", GSI2SK=f"{created}#{group.id}",
-            GSI3PK=f"STATE#{group.state.value}", GSI3SK=f"{created}#{group.id}",
-        )  # fmt: skip
+            GSI1PK="GROUPS",
+            GSI1SK=f"{created}#{group.id}",
+            GSI2PK=f"INTGROUPS#{group.integration_id}",
+            GSI2SK=f"{created}#{group.id}",
+            GSI3PK=f"STATE#{group.state.value}",
+            GSI3SK=f"{created}#{group.id}",
+        )
         if group.labels:
             data["label_pairs"] = {f"{k}:{v}" for k, v in group.labels.items()}
         return data
@@ -356,8 +389,12 @@ class DynamoStore:
     def _timeline_puts(self, entries: list[TimelineEntry]) -> list[dict[str, Any]]:
         return [
             # Entries of one instant keep the order they were written in (the write time breaks ties).
-            self._put({**e.model_dump(mode="json", exclude_none=True),
-                       **keys.timeline(e.group_id, e.at, f"{time.time_ns()}{i:02d}{secrets.token_hex(2)}")})
+            self._put(
+                {
+                    **e.model_dump(mode="json", exclude_none=True),
+                    **keys.timeline(e.group_id, e.at, f"{time.time_ns()}{i:02d}{secrets.token_hex(2)}"),
+                }
+            )
             for i, e in enumerate(entries)
         ]
 
@@ -370,11 +407,16 @@ class DynamoStore:
             pointer = self._put(pointer_item, "attribute_not_exists(PK)")
         else:
             pointer = self._put(
-                pointer_item, "group_id = :old AND #open = :false",
+                pointer_item,
+                "group_id = :old AND #open = :false",
                 ExpressionAttributeNames={"#open": "open"},
                 ExpressionAttributeValues={":old": {"S": replaces.group_id}, ":false": {"BOOL": False}},
-            )  # fmt: skip
-        writes = [pointer, self._put(self._group_item(group), "attribute_not_exists(PK)"), self._put(self._alert_item(alert))]
+            )
+        writes = [
+            pointer,
+            self._put(self._group_item(group), "attribute_not_exists(PK)"),
+            self._put(self._alert_item(alert)),
+        ]
         with self._lost_race() as lost:
             self._transact(writes + self._timeline_puts(timeline))
         return not lost[0]
@@ -387,11 +429,13 @@ class DynamoStore:
                 "UpdateExpression": "ADD alerts_count :one SET last_alert_at = :at, last_alert_id = :id",
                 "ConditionExpression": "is_open = :true",
                 "ExpressionAttributeValues": {
-                    ":one": {"N": "1"}, ":true": {"BOOL": True},
-                    ":at": {"S": alert.model_dump(mode="json")["created_at"]}, ":id": {"S": alert.id},
+                    ":one": {"N": "1"},
+                    ":true": {"BOOL": True},
+                    ":at": {"S": alert.model_dump(mode="json")["created_at"]},
+                    ":id": {"S": alert.id},
                 },
             }
-        }  # fmt: skip
+        }
         with self._lost_race() as lost:
             self._transact([update, self._put(self._alert_item(alert))])
         return not lost[0]
@@ -429,13 +473,12 @@ class DynamoStore:
                     "TableName": self.table,
                     "Key": self._item(keys.group(group.id)),
                     "UpdateExpression": expression,
-                    "ConditionExpression": "attribute_exists(PK) AND (attribute_not_exists(version) OR version = :expected)"
-                    if expected_version == 0 else "version = :expected",
+                    "ConditionExpression": FIRST_VERSION if expected_version == 0 else "version = :expected",
                     "ExpressionAttributeNames": names,
                     "ExpressionAttributeValues": values,
                 }
             }
-        ]  # fmt: skip
+        ]
         if alert is not None:
             writes.append(self._put(self._alert_item(alert)))
         if pointer is not None:
@@ -446,8 +489,9 @@ class DynamoStore:
             self._transact(writes)
         if lost[0] and pointer == "reopen":
             # The key has a newer group: reopening this one for grouping is not possible; save the rest.
-            return self.save_group(group.model_copy(update={"is_open": False}), expected_version, alert=alert,
-                                   timeline=timeline)  # fmt: skip
+            return self.save_group(
+                group.model_copy(update={"is_open": False}), expected_version, alert=alert, timeline=timeline
+            )
         return not lost[0]
 
     def _pointer_change(self, key: GroupKey, group_id: str, change: PointerChange) -> dict[str, Any]:
@@ -489,8 +533,10 @@ class DynamoStore:
             values.update({":low": {"S": low}, ":high": {"S": high}})
         clauses: list[str] = []
         for name, value in (
-            ("integration_id", filters.integration_id), ("route_id", filters.route_id), ("team_id", filters.team_id)
-        ):  # fmt: skip
+            ("integration_id", filters.integration_id),
+            ("route_id", filters.route_id),
+            ("team_id", filters.team_id),
+        ):
             if value and not (name == "integration_id" and index == "GSI2"):
                 clauses.append(f"{name} = :{name}")
                 values[f":{name}"] = {"S": value}
@@ -505,16 +551,24 @@ class DynamoStore:
             clauses.append(f"id IN ({', '.join(placeholders)})")
             values.update({p: {"S": gid} for p, gid in zip(placeholders, filters.ids, strict=True)})
         query: dict[str, Any] = {
-            "IndexName": index, "KeyConditionExpression": condition, "ExpressionAttributeValues": values,
+            "IndexName": index,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": values,
             "ScanIndexForward": False,
-        }  # fmt: skip
+        }
         if clauses:
             query["FilterExpression"] = " AND ".join(clauses)
         query["_keys"] = (pk_name, sk_name)
         return query
 
-    def _page(self, query: dict[str, Any], limit: int, cursor: str | None, parse: Callable[[dict[str, Any]], T],
-              key_names: tuple[str, ...]) -> Page[T]:  # fmt: skip
+    def _page(
+        self,
+        query: dict[str, Any],
+        limit: int,
+        cursor: str | None,
+        parse: Callable[[dict[str, Any]], T],
+        key_names: tuple[str, ...],
+    ) -> Page[T]:
         if cursor:
             query["ExclusiveStartKey"] = _decode_cursor(cursor)
         found: list[dict[str, Any]] = []
@@ -597,9 +651,11 @@ class DynamoStore:
         key = GroupKey(group.integration_id, group.route_id, group.distinction)
         with self._lost_race():
             self._call(
-                "delete_item", Key=self._item(keys.pointer(key)), ConditionExpression="group_id = :gid",
+                "delete_item",
+                Key=self._item(keys.pointer(key)),
+                ConditionExpression="group_id = :gid",
                 ExpressionAttributeValues={":gid": {"S": group_id}},
-            )  # fmt: skip
+            )
         item_keys = self._group_item_keys(group_id)
         for start in range(0, len(item_keys), 25):
             self._call_batch_delete(item_keys[start : start + 25])
@@ -607,10 +663,11 @@ class DynamoStore:
     def wipe_alerts(self, group_id: str, note: str) -> None:
         for key in self._group_item_keys(group_id, "ALERT#"):
             self._call(
-                "update_item", Key=self._item(key),
+                "update_item",
+                Key=self._item(key),
                 UpdateExpression="SET payload_json = :empty, title = :note REMOVE message, image_url",
                 ExpressionAttributeValues={":empty": {"S": "{}"}, ":note": {"S": note}},
-            )  # fmt: skip
+            )
 
     # --- heartbeats -------------------------------------------------------------------------------------------
     # Armed heartbeats that have not alerted carry GSI3 keys HEARTBEAT_DUE / <due time>: a sparse index, so the
@@ -620,51 +677,64 @@ class DynamoStore:
         """Record a beat; True if the heartbeat had alerted (so the caller sends the restoring alert, once)."""
         due = now + timedelta(seconds=timeout_seconds)
         response = self._call(
-            "update_item", Key=self._item(keys.heartbeat(integration_id)),
+            "update_item",
+            Key=self._item(keys.heartbeat(integration_id)),
             UpdateExpression="SET last_beat_at = :now, timeout_seconds = :timeout, alerted = :false, "
-                             "GSI3PK = :due_pk, GSI3SK = :due, GSI1PK = :all, GSI1SK = :id",
+            "GSI3PK = :due_pk, GSI3SK = :due, GSI1PK = :all, GSI1SK = :id",
             ExpressionAttributeValues={
-                ":now": {"S": now.isoformat()}, ":timeout": {"N": str(timeout_seconds)}, ":false": {"BOOL": False},
-                ":due_pk": {"S": "HEARTBEAT_DUE"}, ":due": {"S": f"{keys.stamp(due)}#{integration_id}"},
-                ":all": {"S": "HEARTBEATS"}, ":id": {"S": integration_id},
+                ":now": {"S": now.isoformat()},
+                ":timeout": {"N": str(timeout_seconds)},
+                ":false": {"BOOL": False},
+                ":due_pk": {"S": "HEARTBEAT_DUE"},
+                ":due": {"S": f"{keys.stamp(due)}#{integration_id}"},
+                ":all": {"S": "HEARTBEATS"},
+                ":id": {"S": integration_id},
             },
             ReturnValues="UPDATED_OLD",
-        )  # fmt: skip
+        )
         return bool(self._plain(response.get("Attributes", {})).get("alerted", False))
 
     def list_heartbeats(self) -> dict[str, Heartbeat]:
         return {
             item["GSI1SK"]: Heartbeat.model_validate(item)
             for item in self._query_all(
-                IndexName="GSI1", KeyConditionExpression="GSI1PK = :pk",
+                IndexName="GSI1",
+                KeyConditionExpression="GSI1PK = :pk",
                 ExpressionAttributeValues={":pk": {"S": "HEARTBEATS"}},
             )
-        }  # fmt: skip
+        }
 
     def due_heartbeats(self, now: datetime) -> list[tuple[str, str]]:
         """(integration id, due key) of armed heartbeats whose time is up."""
         return [
             (item["PK"].removeprefix("INT#"), item["GSI3SK"])
             for item in self._query_all(
-                IndexName="GSI3", KeyConditionExpression="GSI3PK = :pk AND GSI3SK <= :now",
+                IndexName="GSI3",
+                KeyConditionExpression="GSI3PK = :pk AND GSI3SK <= :now",
                 ExpressionAttributeValues={":pk": {"S": "HEARTBEAT_DUE"}, ":now": {"S": keys.stamp(now) + "~"}},
             )
-        ]  # fmt: skip
+        ]
 
     def mark_heartbeat_expired(self, integration_id: str, due_key: str) -> bool:
         """First writer wins: True for the one sweep that turns this expiry into an alert."""
         with self._lost_race() as lost:
             self._call(
-                "update_item", Key=self._item(keys.heartbeat(integration_id)),
-                UpdateExpression="SET alerted = :true REMOVE GSI3PK, GSI3SK", ConditionExpression="GSI3SK = :due",
+                "update_item",
+                Key=self._item(keys.heartbeat(integration_id)),
+                UpdateExpression="SET alerted = :true REMOVE GSI3PK, GSI3SK",
+                ConditionExpression="GSI3SK = :due",
                 ExpressionAttributeValues={":true": {"BOOL": True}, ":due": {"S": due_key}},
-            )  # fmt: skip
+            )
         return not lost[0]
 
     def set_heartbeat(self, integration_id: str, heartbeat: Heartbeat) -> None:
         """Replace the heartbeat state (timeout change, reset); re-arms the due time when it has beaten."""
-        item: dict[str, Any] = {**keys.heartbeat(integration_id), **heartbeat.model_dump(mode="json", exclude_none=True),
-                                "GSI1PK": "HEARTBEATS", "GSI1SK": integration_id}
+        item: dict[str, Any] = {
+            **keys.heartbeat(integration_id),
+            **heartbeat.model_dump(mode="json", exclude_none=True),
+            "GSI1PK": "HEARTBEATS",
+            "GSI1SK": integration_id,
+        }
         if heartbeat.last_beat_at is not None and not heartbeat.alerted:
             due = heartbeat.last_beat_at + timedelta(seconds=heartbeat.timeout_seconds)
             item.update(GSI3PK="HEARTBEAT_DUE", GSI3SK=f"{keys.stamp(due)}#{integration_id}")
@@ -672,10 +742,12 @@ class DynamoStore:
 
     # --- people, chains, webhooks: plain entities ------------------------------------------------------------
     def put_entity(self, kind: str, entity: BaseModel, *, collection: str, sort: str, new: bool = False) -> None:
-        """Store ``entity`` under ``<kind>#<id>``, listed in ``collection`` by ``sort``; ``new`` refuses an overwrite."""
+        """Store ``entity`` under ``<kind>#<id>``, listed in ``collection`` by ``sort``; ``new``: no overwrite."""
         data = entity.model_dump(mode="json", exclude_none=True)
         item = {**data, "PK": f"{kind}#{data['id']}", "SK": "META", "GSI1PK": collection, "GSI1SK": sort}
-        self._call("put_item", Item=self._item(item), **({"ConditionExpression": "attribute_not_exists(PK)"} if new else {}))
+        self._call(
+            "put_item", Item=self._item(item), **({"ConditionExpression": "attribute_not_exists(PK)"} if new else {})
+        )
 
     def get_entity(self, kind: str, entity_id: str, model: type[M]) -> M | None:
         item = self._get({"PK": f"{kind}#{entity_id}", "SK": "META"})
@@ -685,10 +757,11 @@ class DynamoStore:
         return [
             model.model_validate(item)
             for item in self._query_all(
-                IndexName="GSI1", KeyConditionExpression="GSI1PK = :pk",
+                IndexName="GSI1",
+                KeyConditionExpression="GSI1PK = :pk",
                 ExpressionAttributeValues={":pk": {"S": collection}},
             )
-        ]  # fmt: skip
+        ]
 
     def delete_entity(self, kind: str, entity_id: str) -> None:
         self._call("delete_item", Key=self._item({"PK": f"{kind}#{entity_id}", "SK": "META"}))
@@ -696,9 +769,12 @@ class DynamoStore:
     def next_in_turn(self, kind: str, entity_id: str) -> int:
         """An ever-increasing counter on an entity (round robin across alert groups)."""
         response = self._call(
-            "update_item", Key=self._item({"PK": f"{kind}#{entity_id}", "SK": "META"}),
-            UpdateExpression="ADD turn :one", ExpressionAttributeValues={":one": {"N": "1"}}, ReturnValues="UPDATED_NEW",
-        )  # fmt: skip
+            "update_item",
+            Key=self._item({"PK": f"{kind}#{entity_id}", "SK": "META"}),
+            UpdateExpression="ADD turn :one",
+            ExpressionAttributeValues={":one": {"N": "1"}},
+            ReturnValues="UPDATED_NEW",
+        )
         return int(response["Attributes"]["turn"]["N"]) - 1
 
     def claim(self, group_id: str, key: str) -> bool:
@@ -707,9 +783,10 @@ class DynamoStore:
 
         try:
             self._call(
-                "put_item", Item=self._item({"PK": f"GROUP#{group_id}", "SK": f"SENT#{key}"}),
+                "put_item",
+                Item=self._item({"PK": f"GROUP#{group_id}", "SK": f"SENT#{key}"}),
                 ConditionExpression="attribute_not_exists(PK)",
-            )  # fmt: skip
+            )
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
                 return False
@@ -721,9 +798,14 @@ class DynamoStore:
         low = f"ALERT#A{int(since.timestamp() * 1e9):020d}"
         total = 0
         query: dict[str, Any] = {
-            "KeyConditionExpression": "PK = :pk AND SK BETWEEN :low AND :high", "Select": "COUNT",
-            "ExpressionAttributeValues": {":pk": {"S": f"GROUP#{group_id}"}, ":low": {"S": low}, ":high": {"S": "ALERT#A~"}},
-        }  # fmt: skip
+            "KeyConditionExpression": "PK = :pk AND SK BETWEEN :low AND :high",
+            "Select": "COUNT",
+            "ExpressionAttributeValues": {
+                ":pk": {"S": f"GROUP#{group_id}"},
+                ":low": {"S": low},
+                ":high": {"S": "ALERT#A~"},
+            },
+        }
         while True:
             response = self._call("query", **query)
             total += response["Count"]
@@ -737,20 +819,28 @@ class DynamoStore:
         if not item:
             return None
         return ApiKey(
-            key_hash=key_hash, user_id=item["user_id"], role=item["role"], name=item.get("name", ""),
-            prefix=item.get("prefix", ""), created_at=datetime.fromisoformat(item["created_at"]),
-        )  # fmt: skip
+            key_hash=key_hash,
+            user_id=item["user_id"],
+            role=item["role"],
+            name=item.get("name", ""),
+            prefix=item.get("prefix", ""),
+            created_at=datetime.fromisoformat(item["created_at"]),
+        )
 
     def put_api_key(self, key: ApiKey) -> None:
         self._call(
             "put_item",
             Item=self._item(
                 {
-                    **keys.api_key(key.key_hash), "user_id": key.user_id, "role": key.role, "name": key.name,
-                    "prefix": key.prefix, "created_at": key.created_at.astimezone(UTC).isoformat(),
+                    **keys.api_key(key.key_hash),
+                    "user_id": key.user_id,
+                    "role": key.role,
+                    "name": key.name,
+                    "prefix": key.prefix,
+                    "created_at": key.created_at.astimezone(UTC).isoformat(),
                 }
             ),
-        )  # fmt: skip
+        )
 
 
 def _alert_from_item(item: dict[str, Any]) -> Alert:
