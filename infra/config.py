@@ -11,6 +11,8 @@ Each setting is read from CDK context first (``cdk deploy -c rate_limit=600/300`
 | ``api_throttle_rate`` | 100        | HTTP API stage steady-state limit, requests per second                  |
 | ``api_throttle_burst``| 200        | HTTP API stage burst limit                                              |
 | ``alarm_email``       | (none)     | optional address subscribed to the alarm topic                          |
+| ``email_from``        | (none)     | From address of notification e-mails (SES-verified address or domain);  |
+|                       |            | unset: the escalation function gets no SES permission (no e-mail)       |
 """
 
 from __future__ import annotations
@@ -24,6 +26,10 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 _RATE_LIMIT = re.compile(r"^[1-9][0-9]*/[1-9][0-9]*$")
+# A bare address (no display name). It also names the SES identities that the escalation function may send as,
+# so IAM wildcard characters (* ?) and other exotic local parts are refused.
+_DOMAIN_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_EMAIL = re.compile(rf"^[A-Za-z0-9._%+-]+@{_DOMAIN_LABEL}(?:\.{_DOMAIN_LABEL})+$")
 # CloudWatch Logs retention periods (days) -> aws_logs.RetentionDays member.
 _RETENTION_NAMES = {
     1: "ONE_DAY", 3: "THREE_DAYS", 5: "FIVE_DAYS", 7: "ONE_WEEK", 14: "TWO_WEEKS", 30: "ONE_MONTH",
@@ -42,6 +48,7 @@ class TocsinConfig:
     api_throttle_rate: float = 100.0
     api_throttle_burst: int = 200
     alarm_email: str | None = None
+    email_from: str | None = None
 
     def __post_init__(self) -> None:
         if self.retention_days < 1:
@@ -53,6 +60,15 @@ class TocsinConfig:
         if self.api_throttle_rate <= 0 or self.api_throttle_burst < 1:
             raise ValueError("api_throttle_rate must be > 0 and api_throttle_burst >= 1")
         _ = self.log_retention  # validates log_retention_days
+        if self.email_from is not None and not _EMAIL.match(self.email_from):
+            raise ValueError(
+                f"email_from must be a bare e-mail address such as 'oncall@example.com', got {self.email_from!r}"
+            )
+
+    @property
+    def email_domain(self) -> str | None:
+        """The domain of ``email_from`` (SES authorizes sending as a verified address or its verified domain)."""
+        return self.email_from.rsplit("@", 1)[1] if self.email_from else None
 
     @property
     def log_retention(self) -> logs.RetentionDays:
@@ -81,6 +97,7 @@ class TocsinConfig:
             ("api_throttle_rate", float),
             ("api_throttle_burst", int),
             ("alarm_email", str),
+            ("email_from", str),
         ):
             raw = get(key)
             if raw is not None and raw != "":

@@ -1,6 +1,6 @@
 """The ``Tocsin`` stack: wires the constructs of :mod:`infra`.
 
-To add a concern (escalation state machine, heartbeat rule, maintenance scheduler, email), write its construct
+To add a concern (heartbeat rule, maintenance scheduler, inbound email), write its construct
 in its own module, create it here with the shared ``data``/``layer``/``config``, and register its alarms with
 ``self.observability``.
 """
@@ -14,6 +14,7 @@ from constructs import Construct
 
 from infra.config import TocsinConfig
 from infra.data import DataStore
+from infra.escalation import Escalation, SigningKey
 from infra.ingest_api import IngestApi
 from infra.layer import CoreLayer
 from infra.observability import Observability
@@ -36,5 +37,28 @@ class TocsinStack(Stack):
             self.observability.watch_function(name, fn.function)
         self.observability.watch_http_api("HttpApi", self.ingest_api.http_api)
 
+        # Escalations: the loop state machine and escalation_step. Ingest starts an escalation per new group; the
+        # api starts/stops them (ack, resolve, silence and their undo) and verifies signed action links.
+        self.signing_key = SigningKey(self, "SigningKey")
+        self.escalation = Escalation(
+            self,
+            "Escalation",
+            data=self.data,
+            layer=self.core_layer.layer,
+            config=self.config,
+            public_url=self.ingest_api.endpoint,
+            signing_key=self.signing_key,
+        )
+        for fn in self.ingest_api.functions.values():
+            self.escalation.allow_executions(fn)
+        self.signing_key.grant_read(self.ingest_api.functions["api"])
+        self.escalation.watch(self.observability)
+
         CfnOutput(self, "ApiUrl", value=self.ingest_api.url, description="Base URL of the HTTP API")
         CfnOutput(self, "TableName", value=self.data.table.table_name, description="The DynamoDB table")
+        CfnOutput(
+            self,
+            "StateMachineArn",
+            value=self.escalation.state_machine.state_machine_arn,
+            description="The escalation state machine (one execution per escalation or personal notification)",
+        )

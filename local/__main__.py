@@ -1,13 +1,20 @@
-"""``python -m local`` (``make run``): DynamoDB Local + the table + an admin API key + the gateway on uvicorn.
+"""``python -m local`` (``make run``): DynamoDB Local + the table + an admin API key + the Step Functions
+emulation (escalations) + the gateway on uvicorn.
 
 Environment (each also a command-line option, see ``--help``):
     PORT               gateway port on 127.0.0.1 (8080)
     DYNAMODB_PORT      DynamoDB Local port (8000; 0 picks a free one)
-    TOCSIN_LOCAL_DIR   state directory (.local/): dynamodb/ (persisted tables), dynamodb.log, api_key
+    TOCSIN_SFN_PORT    Step Functions emulation port on 127.0.0.1 (0: a free one)
+    TOCSIN_TIME_SCALE  factor on every escalation wait and retry delay (1.0; e.g. 0.01 for demos and tests)
+    TOCSIN_LOCAL_DIR   state directory (.local/): dynamodb/ (persisted tables), dynamodb.log, api_key,
+                       signing_key, stepfunctions.json (running escalations: resumed by the next start)
     TOCSIN_WORKERS     uvicorn worker processes (2)
     TOCSIN_ACCESS_LOG  1 to log every request (off by default: it costs throughput)
     TOCSIN_API_KEY     admin API key to provision (else the one in <dir>/api_key, else a new one)
     TOCSIN_TABLE       table name (tocsin)
+
+Escalations run in this (main) process: ``local.aws`` serves StartExecution/StopExecution to the workers'
+handlers (``AWS_ENDPOINT_URL_SFN``) and runs each execution's loop with the escalation_step handler.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import copy
 import logging
 import logging.config
 import os
+import secrets
 import signal
 import socket
 import sys
@@ -31,6 +39,7 @@ from oncall.store import schema
 from uvicorn.config import LOGGING_CONFIG
 
 from local import REPO_ROOT
+from local.aws import STATE_MACHINE_ARN, TIME_SCALE_ENV, LocalStepFunctions, time_scale_from_env
 from local.dynamodb import DynamoDBLocal, boto_env, ensure_table
 
 log = logging.getLogger("local")
@@ -50,10 +59,20 @@ class Settings:
     workers: int
     access_log: bool
     table_name: str
+    sfn_port: int = 0
+    time_scale: float = 1.0
 
     @property
     def api_key_file(self) -> Path:
         return self.local_dir / "api_key"
+
+    @property
+    def signing_key_file(self) -> Path:
+        return self.local_dir / "signing_key"
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
 
 
 def parse_args(argv: list[str] | None = None) -> Settings:
@@ -61,6 +80,8 @@ def parse_args(argv: list[str] | None = None) -> Settings:
     parser = argparse.ArgumentParser(prog="python -m local", description="Run Tocsin locally.")
     parser.add_argument("--port", type=int, default=int(env.get("PORT", "8080")))
     parser.add_argument("--dynamodb-port", type=int, default=int(env.get("DYNAMODB_PORT", "8000")))
+    parser.add_argument("--sfn-port", type=int, default=int(env.get("TOCSIN_SFN_PORT") or "0"))
+    parser.add_argument("--time-scale", type=float, default=time_scale_from_env())
     parser.add_argument("--local-dir", type=Path, default=Path(env.get("TOCSIN_LOCAL_DIR", REPO_ROOT / ".local")))
     parser.add_argument("--workers", type=int, default=int(env.get("TOCSIN_WORKERS", "2")))
     parser.add_argument(
@@ -74,6 +95,8 @@ def parse_args(argv: list[str] | None = None) -> Settings:
         workers=max(1, args.workers),
         access_log=args.access_log,
         table_name=env.get(schema.TABLE_NAME_ENV, schema.DEFAULT_TABLE_NAME),
+        sfn_port=args.sfn_port,
+        time_scale=args.time_scale,
     )
 
 
@@ -103,8 +126,30 @@ def provision_api_key(settings: Settings, endpoint: str) -> str | None:
     return key
 
 
-def banner(settings: Settings, api_key: str | None, ddb: DynamoDBLocal) -> str:
-    base = f"http://127.0.0.1:{settings.port}"
+def escalation_env(settings: Settings, sfn: LocalStepFunctions) -> dict[str, str]:
+    """What the handlers (workers and the escalation runner) need to start, stop and run escalations."""
+    return {
+        "AWS_ENDPOINT_URL_SFN": sfn.endpoint,  # botocore: AWS_ENDPOINT_URL_<service id "SFN">
+        "TOCSIN_STATE_MACHINE_ARN": STATE_MACHINE_ARN,
+        TIME_SCALE_ENV: repr(settings.time_scale),
+    }
+
+
+def local_defaults(settings: Settings) -> dict[str, str]:
+    """Settings the deployed stack gets from CDK, with local values (an explicit environment variable wins)."""
+    key = settings.signing_key_file.read_text().strip() if settings.signing_key_file.exists() else ""
+    if not key and not os.environ.get("TOCSIN_SIGNING_KEY"):
+        key = secrets.token_urlsafe(48)
+        write_secret(settings.signing_key_file, key)
+    return {
+        "TOCSIN_PUBLIC_URL": settings.base_url,  # links in notifications point at the local gateway
+        "TOCSIN_SIGNING_KEY": key,  # signs action links (AWS: the Secrets Manager secret)
+        "TOCSIN_NOTIFIER": "local",  # the local SMTP sink / outbox instead of SES and SNS
+    }
+
+
+def banner(settings: Settings, api_key: str | None, ddb: DynamoDBLocal, sfn: LocalStepFunctions | None = None) -> str:
+    base = settings.base_url
     routes = "".join(f"  {r.function:<9}  {r.method:<4} {base}{r.path}\n" for r in ROUTES)
     key = api_key or "(none: oncall.bootstrap is missing)"
     return (
@@ -113,7 +158,13 @@ def banner(settings: Settings, api_key: str | None, ddb: DynamoDBLocal) -> str:
         f"{routes}"
         f"  API key    {key}   (send as header 'Authorization: <key>'; stored in {settings.api_key_file})\n"
         f"  DynamoDB   {ddb.endpoint}   (table {settings.table_name}, data in {ddb.data_dir})\n"
-        f"Ctrl-C stops everything.\n"
+        + (
+            f"  SFN        {sfn.endpoint}   (escalations: time scale {sfn.time_scale:g}, "
+            f"running ones kept in {sfn.state_file})\n"
+            if sfn is not None
+            else ""
+        )
+        + "Ctrl-C stops everything.\n"
     )
 
 
@@ -121,12 +172,12 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt  # SIGTERM unwinds like Ctrl-C, so `finally` stops DynamoDB Local
 
 
-def _check_port_free(port: int) -> None:
+def _check_port_free(port: int, variable: str = "PORT") -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         try:
             sock.bind(("127.0.0.1", port))
         except OSError as exc:
-            raise SystemExit(f"port {port} is not free ({exc.strerror}); set PORT to another port") from None
+            raise SystemExit(f"port {port} is not free ({exc.strerror}); set {variable} to another port") from None
 
 
 def log_config() -> dict[str, Any]:
@@ -141,19 +192,33 @@ def main(argv: list[str] | None = None) -> int:
     logging.config.dictConfig(log_config())
     signal.signal(signal.SIGTERM, _raise_interrupt)
     _check_port_free(settings.port)  # fail before the 2 s DynamoDB start, not after
+    if settings.sfn_port:
+        _check_port_free(settings.sfn_port, "TOCSIN_SFN_PORT")
     settings.local_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     ddb = DynamoDBLocal(
         settings.local_dir / "dynamodb", settings.dynamodb_port, log_path=settings.local_dir / "dynamodb.log"
+    )
+    sfn = LocalStepFunctions(
+        "127.0.0.1",
+        settings.sfn_port,
+        time_scale=settings.time_scale,
+        state_file=settings.local_dir / "stepfunctions.json",
     )
     try:
         ddb.start()
         ensure_table(ddb.endpoint, settings.table_name)
         # Workers are spawned processes: they inherit this environment, and so do the handlers in them.
         os.environ.update(boto_env(ddb.endpoint, settings.table_name))
-        for name, value in HANDLER_DEFAULTS.items():
-            os.environ.setdefault(name, value)
+        for name, value in {**HANDLER_DEFAULTS, **local_defaults(settings)}.items():
+            if value:
+                os.environ.setdefault(name, value)
+        # Escalations: serve the API first, export its endpoint, then resume the executions of the last run
+        # (their handlers call this API too).
+        sfn.start(resume=False)
+        os.environ.update(escalation_env(settings, sfn))
+        sfn.resume()
         api_key = provision_api_key(settings, ddb.endpoint)
-        print(banner(settings, api_key, ddb), flush=True)
+        print(banner(settings, api_key, ddb, sfn), flush=True)
         uvicorn.run(
             "local.gateway:create_app",
             factory=True,
@@ -168,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        sfn.stop()  # running escalations stay in stepfunctions.json for the next start
         ddb.stop()
         log.info("DynamoDB Local stopped")
     return 0

@@ -5,6 +5,10 @@ Usage::
     with LocalStack() as stack:
         httpx.post(f"{stack.base_url}/integrations/v1/webhook/<token>/", json={...})
         httpx.get(f"{stack.base_url}/api/v1/alert_groups", headers={"Authorization": stack.api_key})
+
+Escalations wait ``wait_seconds`` times ``time_scale`` (``LocalStack(time_scale=0.01)``: a 60 s wait takes
+0.6 s). ``stack.stepfunctions()`` is a boto3 client of the stack's Step Functions emulation, e.g. to describe an
+escalation's execution (ARN prefix ``stack.execution_arn_prefix``). ``env`` adds or overrides any variable.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Self
+from typing import IO, Any, Self
 
 import httpx
 
@@ -36,6 +40,7 @@ class LocalStack:
         workers: int = 2,
         env: Mapping[str, str] | None = None,
         startup_timeout: float = 60.0,
+        time_scale: float | None = None,
     ) -> None:
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if local_dir is None:
@@ -44,9 +49,12 @@ class LocalStack:
         self.local_dir = local_dir
         self.workers = workers
         self.extra_env = dict(env or {})
+        if time_scale is not None:
+            self.extra_env.setdefault("TOCSIN_TIME_SCALE", repr(time_scale))
         self.startup_timeout = startup_timeout
         self.port = 0
         self.dynamodb_port = 0
+        self.sfn_port = 0
         self.process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
 
@@ -57,6 +65,30 @@ class LocalStack:
     @property
     def dynamodb_endpoint(self) -> str:
         return f"http://127.0.0.1:{self.dynamodb_port}"
+
+    @property
+    def sfn_endpoint(self) -> str:
+        """The Step Functions emulation (``local.aws``) that runs the stack's escalations."""
+        return f"http://127.0.0.1:{self.sfn_port}"
+
+    @property
+    def execution_arn_prefix(self) -> str:
+        """``<prefix><execution name>`` is an escalation's execution ARN (names are ``<group id>-g<generation>``)."""
+        from local.aws import STATE_MACHINE_ARN
+
+        return STATE_MACHINE_ARN.replace(":stateMachine:", ":execution:", 1) + ":"
+
+    def stepfunctions(self) -> Any:
+        """A boto3 ``stepfunctions`` client of the emulation (DescribeExecution, StopExecution, StartExecution)."""
+        import boto3
+
+        return boto3.client(
+            "stepfunctions",
+            endpoint_url=self.sfn_endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
 
     @property
     def api_key(self) -> str:
@@ -75,16 +107,18 @@ class LocalStack:
 
     def start(self) -> Self:
         self.local_dir.mkdir(parents=True, exist_ok=True)
-        self.port, self.dynamodb_port = free_port(), free_port()
+        self.port, self.dynamodb_port, self.sfn_port = free_port(), free_port(), free_port()
         env = {
             **os.environ,
             "PORT": str(self.port),
             "DYNAMODB_PORT": str(self.dynamodb_port),
+            "TOCSIN_SFN_PORT": str(self.sfn_port),
             "TOCSIN_LOCAL_DIR": str(self.local_dir),
             "TOCSIN_WORKERS": str(self.workers),
             "PYTHONUNBUFFERED": "1",
             **self.extra_env,
         }
+        self.sfn_port = int(env["TOCSIN_SFN_PORT"])  # unless env= chose one
         self._log = open(self.log_path, "ab")  # noqa: SIM115  a file, not a pipe: nobody must drain it
         self.process = subprocess.Popen(
             [sys.executable, "-m", "local"],

@@ -16,7 +16,7 @@ for _path in (_HERE.parents[1], _HERE):  # the repo root (for ``infra``) and thi
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
-from infra_testlib import CONFIG_ENV_VARS, Synthesized, cdk_json_context  # noqa: E402
+from infra_testlib import CONFIG_ENV_VARS, TEST_CONTEXT, Synthesized, cdk_json_context  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -28,7 +28,7 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     saved = {name: os.environ.pop(name) for name in CONFIG_ENV_VARS if name in os.environ}
     try:
         outdir = tmp_path_factory.mktemp("cdk.out")
-        app, stack = build_app(context=cdk_json_context(), outdir=str(outdir))
+        app, stack = build_app(context={**cdk_json_context(), **TEST_CONTEXT}, outdir=str(outdir))
         nag_error: BaseException | None = None
         try:
             app.synth()  # runs the cdk-nag AwsSolutions plugin; raises on unacknowledged findings
@@ -39,7 +39,9 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
         if nag_error is not None:
             # The template is still needed by the other tests: synthesize again without the plugin.
             app, stack = build_app(
-                context=cdk_json_context(), outdir=str(tmp_path_factory.mktemp("cdk.out.nonag")), nag=False
+                context={**cdk_json_context(), **TEST_CONTEXT},
+                outdir=str(tmp_path_factory.mktemp("cdk.out.nonag")),
+                nag=False,
             )
         template = Template.from_stack(stack)
         return Synthesized(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,11 +17,44 @@ CONFIG_ENV_VARS = (
     "TOCSIN_API_THROTTLE_RATE",
     "TOCSIN_API_THROTTLE_BURST",
     "TOCSIN_ALARM_EMAIL",
+    "TOCSIN_EMAIL_FROM",
 )
+# The session template is synthesized with an e-mail sender, so that the SES permissions can be checked.
+TEST_CONTEXT = {"email_from": "oncall@example.com"}
 
 
 def cdk_json_context() -> dict[str, Any]:
     return json.loads((REPO_ROOT / "cdk.json").read_text())["context"]
+
+
+def resolve(value: Any, values: Mapping[str, str]) -> Any:
+    """Resolve the intrinsic functions of a template value into a concrete one.
+
+    ``values`` maps ``Ref`` targets (``"AWS::Region"``, a logical id) and ``Fn::GetAtt`` pairs spelled
+    ``"<logical id>.<attribute>"`` to strings; anything else unresolved raises ``KeyError``.
+    """
+    if isinstance(value, list):
+        return [resolve(v, values) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if set(value) == {"Ref"}:
+        return values[value["Ref"]]
+    if set(value) == {"Fn::GetAtt"}:
+        logical_id, attribute = value["Fn::GetAtt"]
+        return values[f"{logical_id}.{attribute}"]
+    if set(value) == {"Fn::Join"}:
+        separator, parts = value["Fn::Join"]
+        return separator.join(resolve(part, values) for part in parts)
+    if any(key.startswith("Fn::") for key in value):
+        raise KeyError(f"unsupported intrinsic {value!r}")
+    return {k: resolve(v, values) for k, v in value.items()}
+
+
+def state_machine_definition(template_json: Mapping[str, Any], values: Mapping[str, str]) -> dict[str, Any]:
+    """The ASL of the template's one state machine, its ``Fn::Join``/``Fn::GetAtt`` filled in from ``values``."""
+    (machine,) = [r for r in template_json["Resources"].values() if r["Type"] == "AWS::StepFunctions::StateMachine"]
+    definition: dict[str, Any] = json.loads(resolve(machine["Properties"]["DefinitionString"], values))
+    return definition
 
 
 @dataclass

@@ -23,3 +23,8 @@ def test_cdk_synth_quiet_with_the_pinned_cli(tmp_path) -> None:
     assert functions and all(
         f["Properties"]["Environment"]["Variables"]["TOCSIN_RATE_LIMIT"] == "42/60" for f in functions
     )
+    # No email_from in cdk.json: no e-mail sender, so no SES permission at all (SMS and links still work).
+    assert not any("TOCSIN_EMAIL_FROM" in f["Properties"]["Environment"]["Variables"] for f in functions)
+    policies = json.dumps([r for r in template["Resources"].values() if r["Type"] == "AWS::IAM::Policy"])
+    assert '"ses:' not in policies
+    assert '"sns:Publish"' in policies

@@ -21,6 +21,17 @@ def test_config_defaults_and_validation() -> None:
         TocsinConfig(retention_days=0)
 
 
+@pytest.mark.parametrize("bad", ["Tocsin <oncall@example.com>", "on*call@example.com", "oncall@localhost", "x@-a.io"])
+def test_email_from_must_be_a_bare_address_without_iam_wildcards(bad: str) -> None:
+    with pytest.raises(ValueError, match="email_from"):
+        TocsinConfig(email_from=bad)
+
+
+def test_email_from_domain() -> None:
+    assert TocsinConfig().email_domain is None
+    assert TocsinConfig(email_from="pager+ops@mail.example.org").email_domain == "mail.example.org"
+
+
 def test_layer_hash_follows_requirements_and_package(tmp_path: Path) -> None:
     requirements = tmp_path / "requirements.txt"
     requirements.write_text("jinja2==3.1.6\n")
