@@ -40,6 +40,8 @@ from uvicorn.config import LOGGING_CONFIG
 
 from local import REPO_ROOT
 from local.aws import STATE_MACHINE_ARN, TIME_SCALE_ENV, LocalStepFunctions, time_scale_from_env
+from local.mail import MailServer
+from local.outbox import Outbox
 from local.dynamodb import DynamoDBLocal, boto_env, ensure_table
 
 log = logging.getLogger("local")
@@ -61,6 +63,11 @@ class Settings:
     table_name: str
     sfn_port: int = 0
     time_scale: float = 1.0
+    smtp_port: int = 2525
+
+    @property
+    def outbox_file(self) -> Path:
+        return self.local_dir / "outbox.jsonl"
 
     @property
     def api_key_file(self) -> Path:
@@ -82,6 +89,7 @@ def parse_args(argv: list[str] | None = None) -> Settings:
     parser.add_argument("--dynamodb-port", type=int, default=int(env.get("DYNAMODB_PORT", "8000")))
     parser.add_argument("--sfn-port", type=int, default=int(env.get("TOCSIN_SFN_PORT") or "0"))
     parser.add_argument("--time-scale", type=float, default=time_scale_from_env())
+    parser.add_argument("--smtp-port", type=int, default=int(env.get("TOCSIN_SMTP_PORT") or "2525"))
     parser.add_argument("--local-dir", type=Path, default=Path(env.get("TOCSIN_LOCAL_DIR", REPO_ROOT / ".local")))
     parser.add_argument("--workers", type=int, default=int(env.get("TOCSIN_WORKERS", "2")))
     parser.add_argument(
@@ -89,6 +97,7 @@ def parse_args(argv: list[str] | None = None) -> Settings:
     )
     args = parser.parse_args(argv)
     return Settings(
+        smtp_port=args.smtp_port,
         port=args.port,
         dynamodb_port=args.dynamodb_port,
         local_dir=args.local_dir.resolve(),
@@ -145,6 +154,9 @@ def local_defaults(settings: Settings) -> dict[str, str]:
         "TOCSIN_PUBLIC_URL": settings.base_url,  # links in notifications point at the local gateway
         "TOCSIN_SIGNING_KEY": key,  # signs action links (AWS: the Secrets Manager secret)
         "TOCSIN_NOTIFIER": "local",  # the local SMTP sink / outbox instead of SES and SNS
+        "TOCSIN_OUTBOX": str(settings.outbox_file),  # what was "sent": GET /local/outbox
+        "TOCSIN_SMTP_HOST": "127.0.0.1",
+        "TOCSIN_SMTP_PORT": str(settings.smtp_port),
     }
 
 
@@ -159,6 +171,7 @@ def banner(settings: Settings, api_key: str | None, ddb: DynamoDBLocal, sfn: Loc
         f"  API key    {key}   (send as header 'Authorization: <key>'; stored in {settings.api_key_file})\n"
         f"  DynamoDB   {ddb.endpoint}   (table {settings.table_name}, data in {ddb.data_dir})\n"
         + (
+            f"  SMTP       127.0.0.1:{settings.smtp_port}   (sink for e-mail; everything sent: {base}/local/outbox)\n"
             f"  SFN        {sfn.endpoint}   (escalations: time scale {sfn.time_scale:g}, "
             f"running ones kept in {sfn.state_file})\n"
             if sfn is not None
@@ -198,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     ddb = DynamoDBLocal(
         settings.local_dir / "dynamodb", settings.dynamodb_port, log_path=settings.local_dir / "dynamodb.log"
     )
+    mail = MailServer("127.0.0.1", settings.smtp_port, outbox=Outbox(settings.outbox_file))
     sfn = LocalStepFunctions(
         "127.0.0.1",
         settings.sfn_port,
@@ -212,6 +226,7 @@ def main(argv: list[str] | None = None) -> int:
         for name, value in {**HANDLER_DEFAULTS, **local_defaults(settings)}.items():
             if value:
                 os.environ.setdefault(name, value)
+        mail.start()  # escalation steps send e-mail here: it must listen before they run
         # Escalations: serve the API first, export its endpoint, then resume the executions of the last run
         # (their handlers call this API too).
         sfn.start(resume=False)
@@ -234,6 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         pass
     finally:
         sfn.stop()  # running escalations stay in stepfunctions.json for the next start
+        mail.stop()
         ddb.stop()
         log.info("DynamoDB Local stopped")
     return 0

@@ -54,6 +54,7 @@ class LocalStack:
         self.startup_timeout = startup_timeout
         self.port = 0
         self.dynamodb_port = 0
+        self.smtp_port = 0
         self.sfn_port = 0
         self.process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
@@ -108,17 +109,20 @@ class LocalStack:
     def start(self) -> Self:
         self.local_dir.mkdir(parents=True, exist_ok=True)
         self.port, self.dynamodb_port, self.sfn_port = free_port(), free_port(), free_port()
+        self.smtp_port = free_port()
         env = {
             **os.environ,
             "PORT": str(self.port),
             "DYNAMODB_PORT": str(self.dynamodb_port),
             "TOCSIN_SFN_PORT": str(self.sfn_port),
+            "TOCSIN_SMTP_PORT": str(self.smtp_port),
             "TOCSIN_LOCAL_DIR": str(self.local_dir),
             "TOCSIN_WORKERS": str(self.workers),
             "PYTHONUNBUFFERED": "1",
             **self.extra_env,
         }
         self.sfn_port = int(env["TOCSIN_SFN_PORT"])  # unless env= chose one
+        self.smtp_port = int(env["TOCSIN_SMTP_PORT"])
         self._log = open(self.log_path, "ab")  # noqa: SIM115  a file, not a pipe: nobody must drain it
         self.process = subprocess.Popen(
             [sys.executable, "-m", "local"],

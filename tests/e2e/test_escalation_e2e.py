@@ -1,0 +1,90 @@
+"""Escalation end to end on the local stack: real Step Functions-style runner, real SMTP, signed links."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from local.stack import LocalStack
+
+TIME_SCALE = 0.02  # a 60 s wait takes 1.2 s
+LINK = re.compile(r"https?://\S+/actions/[A-Za-z0-9_\-.]+")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    env = {"TOCSIN_TIME_SCALE": str(TIME_SCALE)}
+    with LocalStack(Path(tmp_path_factory.mktemp("escalation")), env=env) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def api(stack: LocalStack) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=stack.base_url, headers={"Authorization": stack.api_key}, timeout=10) as client:
+        yield client
+
+
+def emails(stack: LocalStack, subject_part: str) -> list[dict[str, Any]]:
+    records = httpx.get(f"{stack.base_url}/local/outbox", timeout=10).json()["records"]
+    return [r for r in records if r.get("channel") == "email" and subject_part in r.get("subject", "")]
+
+
+def wait_for(condition: Any, timeout: float = 20.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if result := condition():
+            return result
+        time.sleep(0.1)
+    raise AssertionError("timed out waiting")
+
+
+@pytest.fixture(scope="module")
+def integration(api: httpx.Client) -> dict[str, Any]:
+    alice = api.post("/api/v1/users/", json={"username": "alice", "email": "alice@example.com"}).json()
+    bob = api.post("/api/v1/users/", json={"username": "bob", "email": "bob@example.com"}).json()
+    chain = api.post("/api/v1/escalation_chains/", json={"name": "on-call"}).json()
+    for step in (
+        {"type": "notify_persons", "persons_to_notify": [alice["id"]]},
+        {"type": "wait", "duration": 60},
+        {"type": "notify_persons", "persons_to_notify": [bob["id"]]},
+        {"type": "repeat_escalation"},
+    ):
+        assert api.post("/api/v1/escalation_policies/", json={"escalation_chain_id": chain["id"], **step}).status_code == 201
+    created = api.post("/api/v1/integrations/", json={
+        "name": "Prod", "type": "formatted_webhook", "default_route": {"escalation_chain_id": chain["id"]},
+    })  # fmt: skip
+    assert created.status_code == 201, created.text
+    return created.json()
+
+
+@pytest.mark.e2e
+def test_both_emails_arrive_in_order_through_real_smtp(stack: LocalStack, integration: dict[str, Any]) -> None:
+    response = httpx.post(integration["link"], json={"alert_uid": "db", "title": "Database down"}, timeout=10)
+    assert response.status_code == 200
+    first_two = wait_for(lambda: emails(stack, "Database down")[:2] if len(emails(stack, "Database down")) >= 2 else None)
+    assert [r["to"] for r in first_two] == ["alice@example.com", "bob@example.com"]
+    assert LINK.search(first_two[0]["text"])
+
+
+@pytest.mark.e2e
+def test_acknowledging_through_the_signed_link_stops_the_next_notification(
+    stack: LocalStack, integration: dict[str, Any], api: httpx.Client
+) -> None:
+    httpx.post(integration["link"], json={"alert_uid": "web", "title": "Website slow"}, timeout=10)
+    [first] = wait_for(lambda: emails(stack, "Website slow"))
+    links = LINK.findall(first["text"])
+    ack = next(link for link in links if link)  # the first link acknowledges
+    page = httpx.get(ack, timeout=10)
+    assert page.status_code == 200 and "<form" in page.text  # a GET only asks
+    done = httpx.post(ack, timeout=10)
+    assert done.status_code == 200 and "acknowledged" in done.text
+    time.sleep(60 * TIME_SCALE * 3)  # well past the wait before bob
+    assert [r["to"] for r in emails(stack, "Website slow")] == ["alice@example.com"]
+    group = api.get("/api/v1/alert_groups/", params={"integration_id": integration["id"]}).json()["results"][0]
+    assert group["title"] == "Website slow" and group["state"] == "acknowledged"
