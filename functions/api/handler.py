@@ -11,9 +11,9 @@ from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from oncall import http
-from oncall.access import AccessDenied, Authenticator, authorize
-from oncall.api import action_links, directory, logic, schemas
+from oncall import access, escalation, http
+from oncall.access import READ_METHODS, AccessDenied, Actor, Authenticator, authorize
+from oncall.api import action_links, directory, logic, responders, schemas
 from oncall.executor import Executor, executor_from_env
 from oncall.ports import StoreError
 from oncall.scheduler import Scheduler, scheduler_from_env
@@ -65,19 +65,61 @@ def request_info() -> logic.RequestInfo:
     )
 
 
+def caller() -> Actor:
+    actor: Actor = app.context["actor"]
+    return actor
+
+
 def actor() -> str:
-    return str(app.context["api_key"].user_id)
+    return caller().user_id
 
 
 def now() -> datetime:
     return datetime.now(UTC)
 
 
-def authenticate(resolver: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response:
-    key = authenticator().authenticate(resolver.current_event.headers.get("authorization"))
-    authorize(key, resolver.current_event.http_method)
-    resolver.append_context(api_key=key)
-    return next_middleware(resolver)
+def authenticate(resolver: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
+    """Key -> user -> role; per-key throttling; every successful change goes to the audit log."""
+    event = resolver.current_event
+    method, path = event.http_method.upper(), event.path.removeprefix(f"{PREFIX}/")
+    actor, key = authenticator().authenticate(event.headers.get("authorization"))
+    authenticator().throttle(key)
+    authorize(actor, method, path)
+    resolver.append_context(actor=actor)
+    response = next_middleware(resolver)
+    if method not in READ_METHODS and response.status_code < 400:
+        access.audit(store(), actor, method, event.path, response.status_code)
+    return response
+
+
+def guard_integration(integration_id: str) -> None:
+    """Editors change only integrations of their teams."""
+    config = store().load_config(integration_id)
+    if config is not None:
+        caller().check_team(config.integration.team_id)
+
+
+def guard_route(route_id: str) -> None:
+    route = store().get_route(route_id)
+    if route is not None:
+        guard_integration(route.integration_id)
+
+
+def guard_entity(resource: directory.Resource[Any], entity_id: str) -> None:
+    entity = store().get_entity(resource.kind, entity_id, resource.model)
+    if entity is not None:
+        caller().check_team(getattr(entity, "team_id", None))
+
+
+def guard_policy(policy_id: str) -> None:
+    policy = store().get_entity(directory.POLICIES.kind, policy_id, directory.POLICIES.model)
+    if policy is not None:
+        guard_entity(directory.CHAINS, policy.escalation_chain_id)
+
+
+def guard_rule_owner(user_id: str) -> None:
+    if caller().role != "admin" and user_id != caller().user_id:
+        raise AccessDenied(403, "You can only change your own notification rules.")
 
 
 def ok(body: Any, status: int = 200) -> Response[Any]:
@@ -93,8 +135,9 @@ def api_error(error: logic.ApiError) -> Response:
 
 
 @app.exception_handler(AccessDenied)
-def access_denied(error: AccessDenied) -> Response:
-    return ok({"detail": str(error)}, error.status)
+def access_denied(error: AccessDenied) -> Response[Any]:
+    headers = {"Retry-After": str(error.retry_after)} if error.retry_after else None
+    return Response(error.status, "application/json", {"detail": str(error)}, headers=headers)
 
 
 @app.exception_handler(RequestValidationError)
@@ -135,6 +178,7 @@ def list_integrations() -> schemas.IntegrationPage:
 
 @app.post(f"{PREFIX}/integrations", middlewares=[authenticate])
 def create_integration(body: Annotated[schemas.IntegrationIn, Body()]) -> Response[schemas.IntegrationOut]:
+    caller().check_team(body.team_id)
     return ok(logic.create_integration(store(), request_info(), body, now()), 201)
 
 
@@ -147,17 +191,22 @@ def get_integration(integration_id: str) -> schemas.IntegrationOut:
 def update_integration(
     integration_id: str, body: Annotated[schemas.IntegrationPatch, Body()]
 ) -> schemas.IntegrationOut:
+    guard_integration(integration_id)
+    if "team_id" in body.model_fields_set:
+        caller().check_team(body.team_id)
     return logic.update_integration(store(), request_info(), integration_id, body)  # type: ignore[return-value]
 
 
 @app.delete(f"{PREFIX}/integrations/<integration_id>", middlewares=[authenticate])
 def delete_integration(integration_id: str) -> Response[None]:
+    guard_integration(integration_id)
     logic.delete_integration(store(), integration_id)
     return Response(204)
 
 
 @app.post(f"{PREFIX}/integrations/<integration_id>/send_demo_alert", middlewares=[authenticate])
 def send_demo_alert(integration_id: str) -> schemas.DemoAlertOut:
+    guard_integration(integration_id)
     raw = app.current_event.json_body if app.current_event.body else None
     payload = None
     if isinstance(raw, dict):
@@ -167,21 +216,25 @@ def send_demo_alert(integration_id: str) -> schemas.DemoAlertOut:
 
 @app.post(f"{PREFIX}/integrations/<integration_id>/regenerate_token", middlewares=[authenticate])
 def regenerate_token(integration_id: str) -> schemas.IntegrationOut:
+    guard_integration(integration_id)
     return logic.regenerate_token(store(), request_info(), integration_id)  # type: ignore[return-value]
 
 
 @app.post(f"{PREFIX}/integrations/<integration_id>/maintenance_start", middlewares=[authenticate])
 def maintenance_start(integration_id: str, body: Annotated[schemas.MaintenanceIn, Body()]) -> schemas.IntegrationOut:
+    guard_integration(integration_id)
     return logic.start_maintenance(store(), scheduler(), request_info(), integration_id, body, actor(), now())  # type: ignore[return-value]
 
 
 @app.post(f"{PREFIX}/integrations/<integration_id>/maintenance_stop", middlewares=[authenticate])
 def maintenance_stop(integration_id: str) -> schemas.IntegrationOut:
+    guard_integration(integration_id)
     return logic.stop_maintenance(store(), scheduler(), executor(), request_info(), integration_id, actor(), now())  # type: ignore[return-value]
 
 
 @app.post(f"{PREFIX}/integrations/<integration_id>/heartbeat_reset", middlewares=[authenticate])
 def heartbeat_reset(integration_id: str) -> schemas.IntegrationOut:
+    guard_integration(integration_id)
     return logic.reset_heartbeat(store(), request_info(), integration_id)  # type: ignore[return-value]
 
 
@@ -192,6 +245,7 @@ def list_routes() -> schemas.RoutePage:
 
 @app.post(f"{PREFIX}/routes", middlewares=[authenticate])
 def create_route(body: Annotated[schemas.RouteIn, Body()]) -> Response[schemas.RouteOut]:
+    guard_integration(body.integration_id)
     return ok(logic.create_route(store(), body), 201)
 
 
@@ -202,11 +256,13 @@ def get_route(route_id: str) -> schemas.RouteOut:
 
 @app.route(f"{PREFIX}/routes/<route_id>", method=["PUT", "PATCH"], middlewares=[authenticate])
 def update_route(route_id: str, body: Annotated[schemas.RoutePatch, Body()]) -> schemas.RouteOut:
+    guard_route(route_id)
     return logic.update_route(store(), route_id, body)  # type: ignore[return-value]
 
 
 @app.delete(f"{PREFIX}/routes/<route_id>", middlewares=[authenticate])
 def delete_route(route_id: str) -> Response[None]:
+    guard_route(route_id)
     logic.delete_route(store(), route_id)
     return Response(204)
 
@@ -319,6 +375,7 @@ def list_rules() -> dict[str, Any]:
 
 @app.post(f"{PREFIX}/personal_notification_rules", middlewares=[authenticate])
 def create_rule(body: Annotated[schemas.NotificationRuleIn, Body()]) -> Response[schemas.NotificationRuleOut]:
+    guard_rule_owner(body.user_id)
     return ok(directory.create_rule(store(), body), 201)
 
 
@@ -329,11 +386,13 @@ def get_rule(rule_id: str) -> schemas.NotificationRuleOut:
 
 @app.route(f"{PREFIX}/personal_notification_rules/<rule_id>", method=["PUT", "PATCH"], middlewares=[authenticate])
 def update_rule(rule_id: str, body: Annotated[schemas.NotificationRulePatch, Body()]) -> schemas.NotificationRuleOut:
+    guard_rule_owner(directory.load(store(), directory.RULES, rule_id).user_id)
     return directory.update_rule(store(), rule_id, body)  # type: ignore[return-value]
 
 
 @app.delete(f"{PREFIX}/personal_notification_rules/<rule_id>", middlewares=[authenticate])
 def delete_rule(rule_id: str) -> Response[None]:
+    guard_rule_owner(directory.load(store(), directory.RULES, rule_id).user_id)
     directory.delete_rule(store(), rule_id)
     return Response(204)
 
@@ -346,6 +405,7 @@ def list_chains() -> dict[str, Any]:
 
 @app.post(f"{PREFIX}/escalation_chains", middlewares=[authenticate])
 def create_chain(body: Annotated[schemas.ChainIn, Body()]) -> Response[schemas.ChainOut]:
+    caller().check_team(body.team_id)
     return ok(directory.create_chain(store(), body), 201)
 
 
@@ -356,11 +416,13 @@ def get_chain(chain_id: str) -> schemas.ChainOut:
 
 @app.route(f"{PREFIX}/escalation_chains/<chain_id>", method=["PUT", "PATCH"], middlewares=[authenticate])
 def update_chain(chain_id: str, body: Annotated[schemas.ChainPatch, Body()]) -> schemas.ChainOut:
+    guard_entity(directory.CHAINS, chain_id)
     return directory.update_chain(store(), chain_id, body)  # type: ignore[return-value]
 
 
 @app.delete(f"{PREFIX}/escalation_chains/<chain_id>", middlewares=[authenticate])
 def delete_chain(chain_id: str) -> Response[None]:
+    guard_entity(directory.CHAINS, chain_id)
     directory.delete_chain(store(), chain_id)
     return Response(204)
 
@@ -372,6 +434,7 @@ def list_policies() -> dict[str, Any]:
 
 @app.post(f"{PREFIX}/escalation_policies", middlewares=[authenticate])
 def create_policy(body: Annotated[schemas.PolicyIn, Body()]) -> Response[schemas.PolicyOut]:
+    guard_entity(directory.CHAINS, body.escalation_chain_id)
     return ok(directory.create_policy(store(), body), 201)
 
 
@@ -382,11 +445,13 @@ def get_policy(policy_id: str) -> schemas.PolicyOut:
 
 @app.route(f"{PREFIX}/escalation_policies/<policy_id>", method=["PUT", "PATCH"], middlewares=[authenticate])
 def update_policy(policy_id: str, body: Annotated[schemas.PolicyPatch, Body()]) -> schemas.PolicyOut:
+    guard_policy(policy_id)
     return directory.update_policy(store(), policy_id, body)  # type: ignore[return-value]
 
 
 @app.delete(f"{PREFIX}/escalation_policies/<policy_id>", middlewares=[authenticate])
 def delete_policy(policy_id: str) -> Response[None]:
+    guard_policy(policy_id)
     directory.delete_policy(store(), policy_id)
     return Response(204)
 
@@ -399,6 +464,7 @@ def list_webhooks() -> dict[str, Any]:
 
 @app.post(f"{PREFIX}/webhooks", middlewares=[authenticate])
 def create_webhook(body: Annotated[schemas.WebhookIn, Body()]) -> Response[schemas.WebhookOut]:
+    caller().check_team(body.team_id)
     return ok(directory.create_webhook(store(), body), 201)
 
 
@@ -409,14 +475,55 @@ def get_webhook(webhook_id: str) -> schemas.WebhookOut:
 
 @app.route(f"{PREFIX}/webhooks/<webhook_id>", method=["PUT", "PATCH"], middlewares=[authenticate])
 def update_webhook(webhook_id: str, body: Annotated[schemas.WebhookPatch, Body()]) -> schemas.WebhookOut:
+    guard_entity(directory.WEBHOOKS, webhook_id)
     return directory.update_webhook(store(), webhook_id, body)  # type: ignore[return-value]
 
 
 @app.delete(f"{PREFIX}/webhooks/<webhook_id>", middlewares=[authenticate])
 def delete_webhook(webhook_id: str) -> Response[None]:
+    guard_entity(directory.WEBHOOKS, webhook_id)
     directory.load(store(), directory.WEBHOOKS, webhook_id)
     store().delete_entity(directory.WEBHOOKS.kind, webhook_id)
     return Response(204)
+
+
+@app.get(f"{PREFIX}/api_keys", middlewares=[authenticate])
+def list_api_keys() -> dict[str, Any]:
+    return directory.list_keys(store(), request_info())
+
+
+@app.post(f"{PREFIX}/api_keys", middlewares=[authenticate])
+def create_api_key(body: Annotated[schemas.ApiKeyIn, Body()]) -> Response[schemas.ApiKeyOut]:
+    return ok(directory.create_key(store(), body, actor()), 201)
+
+
+@app.delete(f"{PREFIX}/api_keys/<key_id>", middlewares=[authenticate])
+def revoke_api_key(key_id: str) -> Response[None]:
+    directory.revoke_key(store(), key_id)
+    authenticator().forget()  # this container stops accepting it at once; others within their 60 s cache
+    return Response(204)
+
+
+@app.get(f"{PREFIX}/audit_log", middlewares=[authenticate])
+def audit_log() -> dict[str, Any]:
+    return directory.audit_log(store(), request_info(), now().strftime("%Y-%m-%d"))
+
+
+@app.post(f"{PREFIX}/escalation", middlewares=[authenticate])
+def direct_paging(body: Annotated[schemas.EscalationIn, Body()]) -> schemas.AlertGroupOut:
+    return responders.page(services(), request_info(), caller(), body, now())  # type: ignore[return-value]
+
+
+@app.post(f"{PREFIX}/alert_groups/bulk_action", middlewares=[authenticate])
+def bulk_action(body: Annotated[schemas.BulkActionIn, Body()]) -> schemas.BulkActionOut:
+    return responders.bulk_action(services(), scheduler(), caller(), body, now())  # type: ignore[return-value]
+
+
+def services() -> escalation.Services:
+    from oncall import links
+
+    base = http.base_url(app.current_event.raw_event)
+    return escalation.Services(store(), executor(), notifier=None, public_url=base, signing_key=links.signing_key)
 
 
 # --- signed action links from notifications -------------------------------------------------------------------

@@ -96,9 +96,10 @@ Invoke = Callable[..., tuple[int, Any]]
 def api(table_name: str, store: DynamoStore) -> Invoke:
     """Call the real api handler: ``api("GET", "/api/v1/integrations/") -> (status, json)``."""
     from oncall.access import create_api_key
-    from oncall.bootstrap import ADMIN_USER_ID
+    from oncall.bootstrap import ADMIN_USER_ID, ensure_admin
 
-    key = create_api_key(store, user_id=ADMIN_USER_ID, role="admin", name="tests")
+    ensure_admin(store)
+    key = create_api_key(store, user_id=ADMIN_USER_ID, name="tests")[1]
     module = load_handler("api")
 
     def invoke(

@@ -1,64 +1,130 @@
-"""API keys: authentication of ``Authorization: <api key>`` and what each role may do."""
+"""Who may do what: API keys (``Authorization: <api key>``), roles, team scope, throttling and the audit log.
+
+Roles: a viewer reads; an editor also acts on alert groups, pages people and configures what belongs to their
+teams (or to no team); an admin does everything, including users, teams and API keys. A key carries no role
+of its own: it acts as its user, so changing a user's role changes what all their keys may do.
+"""
 
 from __future__ import annotations
 
+import os
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Final
+from typing import Final, Literal
 
 from oncall import ids
-from oncall.ports import ApiKey, Store
+from oncall.models import ApiKey, AuditEntry, User
+from oncall.ports import Store
 
+Permission = Literal["read", "act", "configure", "admin"]
 READ_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
+RANKS: Final = {"viewer": 0, "editor": 1, "admin": 2}
+NEEDED_RANK: Final = {"read": 0, "act": 1, "configure": 1, "admin": 2}
+ADMIN_RESOURCES: Final = frozenset({"users", "teams", "api_keys", "audit_log"})
+ACTING_RESOURCES: Final = frozenset({"alert_groups", "escalation", "personal_notification_rules"})
 
 
 class AccessDenied(Exception):
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, retry_after: int | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class Actor:
+    user_id: str
+    username: str
+    role: str
+    teams: tuple[str, ...]
+
+    def has(self, permission: Permission) -> bool:
+        return RANKS.get(self.role, -1) >= NEEDED_RANK[permission]
+
+    def check_team(self, team_id: str | None) -> None:
+        """Editors configure only what belongs to their teams or to no team."""
+        if self.role != "admin" and team_id is not None and team_id not in self.teams:
+            raise AccessDenied(403, "You can only change what belongs to your teams.")
+
+
+def required_permission(method: str, path: str) -> Permission:
+    """The one place that says what each API call needs (``path`` below ``/api/v1/``)."""
+    if method.upper() in READ_METHODS:
+        return "admin" if path.startswith(("api_keys", "audit_log")) else "read"
+    resource = path.split("/", 1)[0]
+    if resource in ADMIN_RESOURCES:
+        return "admin"
+    if resource in ACTING_RESOURCES:  # personal rules: editors manage their own (checked in the use case)
+        return "act"
+    return "configure"
 
 
 class Authenticator:
-    """Looks keys up by hash (constant-time by construction: no comparison of secrets) with a short cache."""
+    """Looks keys up by hash (no comparison of secrets at all), then their user; both cached briefly."""
 
     TTL = 60.0
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, rate_limit: str | None = None) -> None:
         self.store = store
-        self._cache: dict[str, tuple[float, ApiKey | None]] = {}
+        count, _, seconds = (rate_limit or os.environ.get("TOCSIN_API_RATE_LIMIT", "300/60")).partition("/")
+        self.limit, self.window = int(count), int(seconds or 60)
+        self._keys: dict[str, tuple[float, ApiKey | None]] = {}
+        self._users: dict[str, tuple[float, User | None]] = {}
 
-    def authenticate(self, header: str | None) -> ApiKey:
+    def authenticate(self, header: str | None) -> tuple[Actor, ApiKey]:
         if not header or not header.strip():
             raise AccessDenied(401, "Authentication credentials were not provided.")
         secret = header.strip()
         for scheme in ("Bearer ", "Token "):  # OnCall sends the raw key; accept the common schemes too
             secret = secret.removeprefix(scheme)
-        key_hash = ids.secret_hash(secret)
-        cached = self._cache.get(key_hash)
-        if cached is None or cached[0] < time.monotonic():
-            cached = (time.monotonic() + self.TTL, self.store.get_api_key(key_hash))
-            self._cache[key_hash] = cached
-        if cached[1] is None:
+        key = self._cached(self._keys, ids.secret_hash(secret), self.store.get_api_key)
+        if key is None:
             raise AccessDenied(401, "Invalid token.")
-        return cached[1]
+        user = self._cached(self._users, key.user_id, lambda uid: self.store.get_entity("USER", uid, User))
+        if user is None:
+            raise AccessDenied(401, "Invalid token: its user no longer exists.")
+        return Actor(user.id, user.username, user.role, tuple(user.teams)), key
+
+    def _cached(self, cache: dict[str, tuple[float, object]], key: str, load: object) -> object:
+        hit = cache.get(key)
+        if hit is None or hit[0] < time.monotonic():
+            hit = (time.monotonic() + self.TTL, load(key))  # type: ignore[operator]
+            cache[key] = hit
+        return hit[1]
+
+    def throttle(self, key: ApiKey, now: float | None = None) -> None:
+        """Per-key request limit (OnCall: 300 per minute), counted in the store across containers."""
+        moment = now if now is not None else time.time()
+        window = int(moment // self.window)
+        if self.store.hit(f"API#{key.id}", window, self.window * 2) > self.limit:
+            retry = max(1, int(self.window - moment % self.window))
+            raise AccessDenied(429, f"Request was throttled. Expected available in {retry} seconds.", retry)
+
+    def forget(self) -> None:
+        self._keys.clear()
+        self._users.clear()
 
 
-def authorize(key: ApiKey, method: str) -> None:
-    """Viewers read; editors and admins change things."""
-    if method.upper() not in READ_METHODS and key.role == "viewer":
+def authorize(actor: Actor, method: str, path: str) -> None:
+    if not actor.has(required_permission(method, path)):
         raise AccessDenied(403, "You do not have permission to perform this action.")
 
 
-def create_api_key(store: Store, *, user_id: str, role: str, name: str, secret: str | None = None) -> str:
+def create_api_key(store: Store, *, user_id: str, name: str, secret: str | None = None) -> tuple[ApiKey, str]:
+    """A new key for a user (or ``secret`` as the key); the secret is returned once and never stored."""
     secret = secret or ids.new_api_key()
-    store.put_api_key(
-        ApiKey(
-            key_hash=ids.secret_hash(secret),
-            user_id=user_id,
-            role=role,  # type: ignore[arg-type]
-            name=name,
-            prefix=secret[:8],
-            created_at=datetime.now(UTC),
-        )
+    key = ApiKey(
+        id=ids.new_id(ids.API_KEY),
+        key_hash=ids.secret_hash(secret),
+        user_id=user_id,
+        name=name,
+        prefix=secret[:8],
+        created_at=datetime.now(UTC),
     )
-    return secret
+    store.put_api_key(key)
+    return key, secret
+
+
+def audit(store: Store, actor: Actor, method: str, path: str, status: int) -> None:
+    store.audit(AuditEntry(at=datetime.now(UTC), user_id=actor.user_id, method=method, path=path, status=status))

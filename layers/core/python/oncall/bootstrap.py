@@ -10,21 +10,38 @@ from __future__ import annotations
 
 import argparse
 
+from oncall import ids
 from oncall.access import create_api_key
+from oncall.models import User
+from oncall.ports import Store
 from oncall.store.dynamodb import DynamoStore
 
 ADMIN_USER_ID = "UADMIN"
 
 
+def ensure_admin(store: Store) -> User:
+    """The deployment's first user: an admin named "admin"."""
+    admin = store.get_entity("USER", ADMIN_USER_ID, User)
+    if admin is None:
+        admin = User(id=ADMIN_USER_ID, username="admin", role="admin")
+        store.put_entity("USER", admin, collection="USERS", sort="admin")
+    return admin
+
+
 def ensure_admin_api_key(table_name: str, endpoint: str | None = None, key: str | None = None) -> str:
-    """Store ``key`` (or a new one) as an admin key; idempotent for the same key. Returns the key."""
+    """Store ``key`` (or a new one) as a key of the admin user; idempotent for the same key. Returns the key."""
     client = None
     if endpoint:
         import boto3
 
         client = boto3.client("dynamodb", endpoint_url=endpoint)
     store = DynamoStore(table_name, client=client)
-    return create_api_key(store, user_id=ADMIN_USER_ID, role="admin", name="bootstrap admin", secret=key)
+    ensure_admin(store)
+    if key:
+        existing = store.get_api_key(ids.secret_hash(key))
+        if existing is not None:
+            return key
+    return create_api_key(store, user_id=ADMIN_USER_ID, name="bootstrap admin", secret=key)[1]
 
 
 def main() -> None:

@@ -408,8 +408,17 @@ def rules_for(services: Services, user: User, important: bool) -> list[dict[str,
 
 
 def start_personal(
-    services: Services, group: AlertGroup, user: User, important: bool, key: str, generation: int
+    services: Services,
+    group: AlertGroup,
+    user: User,
+    important: bool,
+    key: str,
+    generation: int,
+    *,
+    direct: bool = False,
 ) -> None:
+    """Run ``user``'s notification rules for ``group``. ``direct`` (a page by a person) notifies even when the
+    group is acknowledged or silenced; otherwise those stop it."""
     state = {
         "kind": "personal",
         "group_id": group.id,
@@ -419,6 +428,7 @@ def start_personal(
         "rules": rules_for(services, user, important),
         "position": 0,
         "key": key,
+        "direct": direct,
         "wait_seconds": 0,
         "done": False,
     }
@@ -426,9 +436,14 @@ def start_personal(
 
 
 def _run_personal(state: dict[str, Any], services: Services, now: datetime) -> dict[str, Any]:
-    group = _current(services, state, now)
-    if group is None or group.silenced:
-        return _finish(state)
+    if state.get("direct"):
+        group = services.store.get_group(state["group_id"])
+        if group is None or group.resolved:
+            return _finish(state)
+    else:
+        group = _current(services, state, now)
+        if group is None or group.silenced:
+            return _finish(state)
     user = services.store.get_entity("USER", state["user_id"], User)
     if user is None:
         return _finish(state)

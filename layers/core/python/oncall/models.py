@@ -213,6 +213,27 @@ class Team(BaseModel):
     name: str
     email: str | None = None
     avatar_url: str | None = None
+    contactable: bool = False  # people outside the team may page it directly
+
+
+class ApiKey(BaseModel):
+    """An API key of a user; only its SHA-256 is stored. Its rights are the user's role."""
+
+    id: str
+    key_hash: str
+    user_id: str
+    name: str
+    prefix: str  # the first characters, to recognise a key in listings
+    created_at: datetime
+    last_used_at: datetime | None = None
+
+
+class AuditEntry(BaseModel):
+    at: datetime
+    user_id: str
+    method: str
+    path: str
+    status: int
 
 
 class User(BaseModel):

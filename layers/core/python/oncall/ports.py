@@ -12,7 +12,17 @@ from typing import Generic, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel
 
-from oncall.models import Alert, AlertGroup, Heartbeat, Integration, IntegrationConfig, Route, TimelineEntry
+from oncall.models import (
+    Alert,
+    AlertGroup,
+    ApiKey,
+    AuditEntry,
+    Heartbeat,
+    Integration,
+    IntegrationConfig,
+    Route,
+    TimelineEntry,
+)
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
@@ -79,16 +89,6 @@ class GroupFilter:
     labels: tuple[tuple[str, str], ...] = ()
     ids: tuple[str, ...] = field(default=())
     root_alert_group_id: str | None = None
-
-
-@dataclass(frozen=True)
-class ApiKey:
-    key_hash: str
-    user_id: str
-    role: Literal["admin", "editor", "viewer"]
-    name: str
-    prefix: str
-    created_at: datetime
 
 
 class Store(Protocol):
@@ -170,3 +170,11 @@ class Store(Protocol):
     # --- access -------------------------------------------------------------------------------------------
     def get_api_key(self, key_hash: str) -> ApiKey | None: ...
     def put_api_key(self, key: ApiKey) -> None: ...
+    def list_api_keys(self) -> list[ApiKey]: ...
+    def delete_api_key(self, key: ApiKey) -> None: ...
+    def hit(self, counter: str, window: int, ttl_seconds: int) -> int:
+        """Count one request against ``counter`` in ``window``; returns the window's count."""
+        ...
+
+    def audit(self, entry: AuditEntry) -> None: ...
+    def audit_log(self, day: str, limit: int) -> list[AuditEntry]: ...

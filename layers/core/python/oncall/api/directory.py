@@ -12,9 +12,10 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel
 
 from oncall import ids
+from oncall.access import create_api_key
 from oncall.api import schemas
 from oncall.api.logic import ApiError, RequestInfo, not_found, paginate_list
-from oncall.models import EscalationChain, EscalationPolicy, NotificationRule, OutgoingWebhook, Team, User
+from oncall.models import ApiKey, EscalationChain, EscalationPolicy, NotificationRule, OutgoingWebhook, Team, User
 from oncall.ports import Store
 
 M = TypeVar("M", bound=BaseModel)
@@ -342,3 +343,39 @@ def update_webhook(store: Store, webhook_id: str, body: schemas.WebhookPatch) ->
     hook = update(store, WEBHOOKS, webhook_id, body)
     _unique(list_all(store, WEBHOOKS, "WEBHOOKS"), "name", hook.name, exclude=hook.id)
     return save(store, WEBHOOKS, hook)
+
+
+# --- API keys and the audit log -----------------------------------------------------------------------------------
+
+
+def api_key_out(key: ApiKey, secret: str | None = None) -> dict[str, Any]:
+    return schemas.ApiKeyOut(
+        id=key.id, name=key.name, user_id=key.user_id, prefix=key.prefix, created_at=key.created_at, key=secret
+    ).model_dump(mode="json")
+
+
+def create_key(store: Store, body: schemas.ApiKeyIn, caller_id: str) -> dict[str, Any]:
+    user_id = body.user_id or caller_id
+    load(store, USERS, user_id)
+    key, secret = create_api_key(store, user_id=user_id, name=body.name)
+    return api_key_out(key, secret)
+
+
+def list_keys(store: Store, request: RequestInfo) -> dict[str, Any]:
+    keys = store.list_api_keys()
+    if user_id := request.first("user_id"):
+        keys = [k for k in keys if k.user_id == user_id]
+    return paginate_list(request, keys, 50, api_key_out)
+
+
+def revoke_key(store: Store, key_id: str) -> None:
+    key = next((k for k in store.list_api_keys() if k.id == key_id), None)
+    if key is None:
+        raise not_found()
+    store.delete_api_key(key)
+
+
+def audit_log(store: Store, request: RequestInfo, today: str) -> dict[str, Any]:
+    day = request.first("date") or today
+    entries = store.audit_log(day, 500)
+    return paginate_list(request, entries, 100, lambda e: e.model_dump(mode="json"))

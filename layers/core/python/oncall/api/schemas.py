@@ -279,12 +279,14 @@ class TeamIn(Strict):
     name: str = Field(min_length=1, max_length=150)
     email: str | None = Field(default=None, max_length=254)
     avatar_url: str | None = Field(default=None, max_length=500)
+    contactable: bool = False  # Tocsin: people outside the team may page it
 
 
 class TeamPatch(Strict):
     name: str | None = Field(default=None, min_length=1, max_length=150)
     email: str | None = Field(default=None, max_length=254)
     avatar_url: str | None = Field(default=None, max_length=500)
+    contactable: bool | None = None
 
 
 class TeamOut(BaseModel):
@@ -293,6 +295,7 @@ class TeamOut(BaseModel):
     name: str
     email: str | None
     avatar_url: str | None
+    contactable: bool = False
 
 
 class UserIn(Strict):
@@ -455,3 +458,55 @@ class WebhookOut(BaseModel):
     format: str
     is_webhook_enabled: bool
     team_id: str | None
+
+
+# --- access, paging, bulk actions ----------------------------------------------------------------------------------
+
+
+class ApiKeyIn(Strict):
+    name: str = Field(min_length=1, max_length=100)
+    user_id: str | None = None  # default: the caller
+
+
+class ApiKeyOut(BaseModel):
+    id: str
+    name: str
+    user_id: str
+    prefix: str
+    created_at: datetime
+    key: str | None = Field(default=None, description="The secret: shown once, when the key is created")
+
+
+class AuditEntryOut(BaseModel):
+    at: datetime
+    user_id: str
+    method: str
+    path: str
+    status: int
+
+
+class PagedUser(Strict):
+    id: str
+    important: bool = False
+
+
+class EscalationIn(Strict):
+    """Direct paging (OnCall's ``POST /api/v1/escalation/``)."""
+
+    title: str | None = Field(default=None, max_length=1500)
+    message: str | None = Field(default=None, max_length=3000)
+    source_url: str | None = Field(default=None, max_length=2000)
+    team: str | None = None
+    users: list[PagedUser] | None = None
+    important_team_escalation: bool = False
+    alert_group_id: str | None = None
+
+
+class BulkActionIn(Strict):
+    alert_group_ids: list[str] = Field(min_length=1, max_length=100)
+    action: Literal["acknowledge", "resolve", "silence", "restart"]
+    delay: int | None = None
+
+
+class BulkActionOut(BaseModel):
+    results: dict[str, str]  # group id -> "ok" or the reason it was skipped

@@ -17,9 +17,18 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from oncall.models import Alert, AlertGroup, Heartbeat, Integration, IntegrationConfig, Route, TimelineEntry
-from oncall.ports import (
+from oncall.models import (
+    Alert,
+    AlertGroup,
     ApiKey,
+    AuditEntry,
+    Heartbeat,
+    Integration,
+    IntegrationConfig,
+    Route,
+    TimelineEntry,
+)
+from oncall.ports import (
     GroupFilter,
     GroupKey,
     NotFound,
@@ -816,31 +825,60 @@ class DynamoStore:
     # --- access -------------------------------------------------------------------------------------------
     def get_api_key(self, key_hash: str) -> ApiKey | None:
         item = self._get(keys.api_key(key_hash), consistent=False)
-        if not item:
-            return None
-        return ApiKey(
-            key_hash=key_hash,
-            user_id=item["user_id"],
-            role=item["role"],
-            name=item.get("name", ""),
-            prefix=item.get("prefix", ""),
-            created_at=datetime.fromisoformat(item["created_at"]),
-        )
+        return ApiKey.model_validate(item) if item else None
 
     def put_api_key(self, key: ApiKey) -> None:
-        self._call(
-            "put_item",
-            Item=self._item(
-                {
-                    **keys.api_key(key.key_hash),
-                    "user_id": key.user_id,
-                    "role": key.role,
-                    "name": key.name,
-                    "prefix": key.prefix,
-                    "created_at": key.created_at.astimezone(UTC).isoformat(),
-                }
-            ),
+        item = {
+            **key.model_dump(mode="json", exclude_none=True),
+            **keys.api_key(key.key_hash),
+            "GSI1PK": "APIKEYS",
+            "GSI1SK": f"{key.user_id}#{key.id}",
+        }
+        self._call("put_item", Item=self._item(item))
+
+    def list_api_keys(self) -> list[ApiKey]:
+        return [
+            ApiKey.model_validate(item)
+            for item in self._query_all(
+                IndexName="GSI1",
+                KeyConditionExpression="GSI1PK = :pk",
+                ExpressionAttributeValues={":pk": {"S": "APIKEYS"}},
+            )
+        ]
+
+    def delete_api_key(self, key: ApiKey) -> None:
+        self._call("delete_item", Key=self._item(keys.api_key(key.key_hash)))
+
+    def hit(self, counter: str, window: int, ttl_seconds: int) -> int:
+        response = self._call(
+            "update_item",
+            Key=self._item({"PK": f"COUNTER#{counter}", "SK": f"W#{window}"}),
+            UpdateExpression="ADD hits :one SET #ttl = :ttl",
+            ExpressionAttributeNames={"#ttl": schema.TTL_ATTRIBUTE},
+            ExpressionAttributeValues={":one": {"N": "1"}, ":ttl": {"N": str(int(time.time()) + ttl_seconds)}},
+            ReturnValues="UPDATED_NEW",
         )
+        return int(response["Attributes"]["hits"]["N"])
+
+    def audit(self, entry: AuditEntry) -> None:
+        # One partition per day keeps the log listable newest first without a scan.
+        day = entry.at.astimezone(UTC).strftime("%Y-%m-%d")
+        item = {
+            **entry.model_dump(mode="json"),
+            "PK": f"AUDIT#{day}",
+            "SK": f"{keys.stamp(entry.at)}#{secrets.token_hex(3)}",
+        }
+        self._call("put_item", Item=self._item(item))
+
+    def audit_log(self, day: str, limit: int) -> list[AuditEntry]:
+        response = self._call(
+            "query",
+            KeyConditionExpression="PK = :pk",
+            ExpressionAttributeValues={":pk": {"S": f"AUDIT#{day}"}},
+            ScanIndexForward=False,
+            Limit=limit,
+        )
+        return [AuditEntry.model_validate(self._plain(item)) for item in response.get("Items", [])]
 
 
 def _alert_from_item(item: dict[str, Any]) -> Alert:

@@ -1,0 +1,136 @@
+"""Direct paging: a person pages a team or people, or adds responders to an existing alert group.
+
+A team is paged through its own ``direct_paging`` integration, created on first use with two routes
+(``{{ payload.oncall.important }}`` first, then the default), so the team decides with escalation chains who
+gets paged and how. People are notified directly with their personal notification rules. Every page is its
+own alert group (a fresh ``uid`` in the payload).
+"""
+
+from __future__ import annotations
+
+import html
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from oncall import escalation, ids
+from oncall.ingest import ingest
+from oncall.models import AlertGroup, Integration, Route, Team, TimelineEntry, User
+from oncall.ports import Store
+
+IMPORTANT_ROUTE = "{{ payload.oncall.important }}"
+
+
+class PagingError(Exception):
+    """A page that cannot be made; ``status`` is the HTTP status."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Responder:
+    user: User
+    important: bool
+
+
+def paging_integration(store: Store, team: Team | None, now: datetime) -> Integration:
+    """The team's direct paging integration (or the one for pages without a team), created on first use."""
+    team_id = team.id if team else None
+    for integration in store.list_integrations():
+        if integration.type == "direct_paging" and integration.team_id == team_id:
+            return integration
+    name = f"Direct paging ({team.name} team)" if team else "Direct paging"
+    integration = Integration(
+        id=ids.new_id(ids.INTEGRATION),
+        name=name,
+        type="direct_paging",
+        team_id=team_id,
+        token_hash=ids.secret_hash(ids.new_token()),
+        created_at=now,
+    )
+    default = Route(id=ids.new_id(ids.ROUTE), integration_id=integration.id, is_default=True)
+    store.create_integration(integration, default)
+    important = Route(
+        id=ids.new_id(ids.ROUTE),
+        integration_id=integration.id,
+        position=0,
+        routing_type="jinja2",
+        routing_regex=IMPORTANT_ROUTE,
+    )
+    store.save_routes(integration.id, [important])
+    return integration
+
+
+def _names(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def page(
+    services: escalation.Services,
+    author: User,
+    now: datetime,
+    *,
+    title: str | None = None,
+    message: str | None = None,
+    source_url: str | None = None,
+    team: Team | None = None,
+    responders: list[Responder] | None = None,
+    important_team_escalation: bool = False,
+) -> AlertGroup:
+    """A new page: a new alert group on the paging integration; the team's chain and/or the people."""
+    responders = responders or []
+    if team is None and not responders:
+        raise PagingError("Specify a team or at least one user to page.")
+    if team is not None and not team.contactable and team.id not in author.teams and author.role != "admin":
+        raise PagingError(f"The team {team.name} cannot be paged by people outside it.", 403)
+    integration = paging_integration(services.store, team, now)
+    paged = team.name if team else _names([r.user.username for r in responders])
+    default_title = f"{author.username} is paging {paged} to join escalation"
+    payload: dict[str, Any] = {
+        "oncall": {
+            "title": html.escape(title or default_title),
+            "message": html.escape(message or ""),
+            "uid": str(uuid.uuid4()),
+            "author_username": author.username,
+            "permalink": source_url,
+            "important": important_team_escalation,
+        }
+    }
+    config = services.store.load_config(integration.id)
+    assert config is not None
+    # Without a team nothing escalates by chain: the people below are the page.
+    executor = services.executor if team is not None else None
+    [stored] = ingest(services.store, config, payload, now=now, executor=executor)
+    group = services.store.get_group(stored.group_id)
+    assert group is not None
+    if responders:
+        add_responders(services, author, group, responders, now)
+    return group
+
+
+def add_responders(
+    services: escalation.Services, author: User, group: AlertGroup, responders: list[Responder], now: datetime
+) -> None:
+    """Page people into an existing group, even when it is acknowledged or silenced; not when resolved."""
+    if group.resolved:
+        raise PagingError("Cannot add responders for a resolved alert group")
+    text = ", ".join(f"{r.user.username}{' (important)' if r.important else ''}" for r in responders)
+    services.store.append_timeline(
+        [
+            TimelineEntry(
+                group_id=group.id,
+                at=now,
+                type="direct_paging",
+                text=f"{author.username} paged {text}",
+                author=author.id,
+            )
+        ]
+    )
+    for responder in responders:
+        key = f"{group.id}-page{int(now.timestamp() * 1000)}-{responder.user.id}"
+        escalation.start_personal(
+            services, group, responder.user, responder.important, key, group.escalation_generation, direct=True
+        )
