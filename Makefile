@@ -11,13 +11,15 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 setup: $(PY_READY) $(NODE_READY)
 
-$(PY_READY): requirements.txt requirements-dev.txt
+$(PY_READY): requirements.txt requirements-dev.txt Makefile
 	@command -v java >/dev/null || { echo "Java 17+ is needed for DynamoDB Local (apt-get install openjdk-17-jre-headless)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@# the domain package and the local stack import everywhere, subprocesses included, without copying
 	@echo "$(CURDIR)/layers/core/python" > "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/tocsin.pth"
 	@echo "$(CURDIR)" >> "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/tocsin.pth"
+	@# the `tocsin` command line, in the venv's bin
+	@printf '#!/bin/sh\nexec "%s" -m tocsin_cli "$$@"\n' "$(CURDIR)/$(PY)" > $(VENV)/bin/tocsin && chmod +x $(VENV)/bin/tocsin
 	@touch $@
 
 $(NODE_READY): package.json package-lock.json
