@@ -27,7 +27,7 @@ class Client:
         try:
             response = httpx.request(method, f"{self.url}{path}", json=body, params=params, headers=headers, timeout=15)
         except httpx.HTTPError as error:
-            raise click.ClickException(
+            raise Unreachable(
                 f"cannot reach Tocsin at {self.url} ({error}); is it running (make run)?"
             ) from error
         if response.status_code >= 400:
