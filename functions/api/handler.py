@@ -13,7 +13,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from oncall import access, escalation, http
 from oncall.access import READ_METHODS, AccessDenied, Actor, Authenticator, authorize
-from oncall.api import action_links, directory, logic, responders, schemas
+from oncall.api import action_links, directory, logic, responders, schedule_schemas, schemas
+from oncall.api import schedules as schedules_api
 from oncall.executor import Executor, executor_from_env
 from oncall.ports import StoreError
 from oncall.scheduler import Scheduler, scheduler_from_env
@@ -485,6 +486,102 @@ def delete_webhook(webhook_id: str) -> Response[None]:
     directory.load(store(), directory.WEBHOOKS, webhook_id)
     store().delete_entity(directory.WEBHOOKS.kind, webhook_id)
     return Response(204)
+
+
+# --- on-call schedules and shifts ------------------------------------------------------------------------------
+
+
+def _calendar(text: str) -> Response[str]:
+    return Response(200, "text/calendar; charset=utf-8", text)
+
+
+@app.get(f"{PREFIX}/schedules", middlewares=[authenticate])
+def list_schedules() -> dict[str, Any]:
+    return schedules_api.list_schedules(store(), request_info(), now())
+
+
+@app.post(f"{PREFIX}/schedules", middlewares=[authenticate])
+def create_schedule(body: Annotated[schedule_schemas.ScheduleIn, Body()]) -> Response[schedule_schemas.ScheduleOut]:
+    caller().check_team(body.team_id)
+    return ok(schedules_api.create_schedule(store(), body, now()), 201)
+
+
+@app.get(f"{PREFIX}/schedules/<schedule_id>", middlewares=[authenticate])
+def get_schedule(schedule_id: str) -> schedule_schemas.ScheduleOut:
+    return schedules_api.get_schedule(store(), schedule_id, now())  # type: ignore[return-value]
+
+
+@app.route(f"{PREFIX}/schedules/<schedule_id>", method=["PUT", "PATCH"], middlewares=[authenticate])
+def update_schedule(
+    schedule_id: str, body: Annotated[schedule_schemas.SchedulePatch, Body()]
+) -> schedule_schemas.ScheduleOut:
+    guard_schedule(schedule_id)
+    return schedules_api.update_schedule(store(), schedule_id, body, now())  # type: ignore[return-value]
+
+
+@app.delete(f"{PREFIX}/schedules/<schedule_id>", middlewares=[authenticate])
+def delete_schedule(schedule_id: str) -> Response[None]:
+    guard_schedule(schedule_id)
+    schedules_api.delete_schedule(store(), schedule_id)
+    return Response(204)
+
+
+@app.get(f"{PREFIX}/schedules/<schedule_id>/final_shifts", middlewares=[authenticate])
+def schedule_final_shifts(schedule_id: str) -> dict[str, Any]:
+    return schedules_api.final_shifts(store(), request_info(), schedule_id, now())
+
+
+@app.get(f"{PREFIX}/schedules/<schedule_id>/export", middlewares=[authenticate])
+def export_schedule(schedule_id: str) -> Response[str]:
+    return _calendar(schedules_api.export_schedule(store(), schedule_id, now()))
+
+
+@app.post(f"{PREFIX}/schedules/<schedule_id>/import", middlewares=[authenticate])
+def import_schedule_calendar(
+    schedule_id: str, body: Annotated[schedule_schemas.IcalImportIn, Body()]
+) -> dict[str, Any]:
+    guard_schedule(schedule_id)
+    return schedules_api.import_calendar(store(), schedule_id, body, now())
+
+
+@app.get(f"{PREFIX}/users/<user_id>/schedule_export", middlewares=[authenticate])
+def export_user_schedule(user_id: str) -> Response[str]:
+    return _calendar(schedules_api.export_user(store(), user_id, now()))
+
+
+@app.get(f"{PREFIX}/on_call_shifts", middlewares=[authenticate])
+def list_shifts() -> dict[str, Any]:
+    return schedules_api.list_shifts(store(), request_info())
+
+
+@app.post(f"{PREFIX}/on_call_shifts", middlewares=[authenticate])
+def create_shift(body: Annotated[schedule_schemas.ShiftIn, Body()]) -> Response[schedule_schemas.ShiftOut]:
+    caller().check_team(body.team_id)
+    return ok(schedules_api.create_shift(store(), body), 201)
+
+
+@app.get(f"{PREFIX}/on_call_shifts/<shift_id>", middlewares=[authenticate])
+def get_shift(shift_id: str) -> schedule_schemas.ShiftOut:
+    return schedules_api.get_shift(store(), shift_id)  # type: ignore[return-value]
+
+
+@app.route(f"{PREFIX}/on_call_shifts/<shift_id>", method=["PUT", "PATCH"], middlewares=[authenticate])
+def update_shift(shift_id: str, body: Annotated[schedule_schemas.ShiftPatch, Body()]) -> schedule_schemas.ShiftOut:
+    return schedules_api.update_shift(store(), shift_id, body)  # type: ignore[return-value]
+
+
+@app.delete(f"{PREFIX}/on_call_shifts/<shift_id>", middlewares=[authenticate])
+def delete_shift(shift_id: str) -> Response[None]:
+    schedules_api.delete_shift(store(), shift_id)
+    return Response(204)
+
+
+def guard_schedule(schedule_id: str) -> None:
+    from oncall.schedules import store as schedule_store
+
+    schedule = schedule_store.get_schedule(store(), schedule_id)
+    if schedule is not None:
+        caller().check_team(schedule.team_id)
 
 
 @app.get(f"{PREFIX}/api_keys", middlewares=[authenticate])

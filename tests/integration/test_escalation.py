@@ -385,3 +385,38 @@ def test_acknowledgement_reminders_and_auto_unacknowledge(world: World) -> None:
     assert "Sent acknowledgement reminder (e-mail) to alice" in timeline
     assert "Unacknowledged automatically: the reminder was not confirmed" in timeline
     assert world.emails() == ["alice"] * 4  # first page, two reminders, the page of the restarted escalation
+
+
+def test_notify_on_call_from_schedule_pages_whoever_is_on_call(world: World) -> None:
+    from oncall.api import schedule_schemas
+    from oncall.api import schedules as schedules_api
+
+    day, night = world.user("day-person"), world.user("night-person")
+    schedule = schedules_api.create_schedule(
+        world.store, schedule_schemas.ScheduleIn(name="primary", time_zone="UTC"), START
+    )
+    shift = schedule_schemas.ShiftIn(
+        name="days", type="rolling_users", schedule_id=schedule["id"], start=datetime(2026, 11, 1, 8, 0),
+        duration=12 * 3600, frequency="daily", interval=1, rolling_users=[[day]],
+    )  # fmt: skip
+    schedules_api.create_shift(world.store, shift)
+    night_shift = shift.model_copy(
+        update={"name": "nights", "start": datetime(2026, 11, 1, 20, 0), "rolling_users": [[night]]}
+    )
+    schedules_api.create_shift(world.store, night_shift)
+    integration = world.integration(world.chain({"type": "notify_on_call_from_schedule",
+                                                 "notify_on_call_from_schedule": schedule["id"]}))  # fmt: skip
+    world.alert(integration, uid="morning")  # 09:00 UTC: the day shift
+    world.executor.run(world.services)
+    world.clock[0] = START.replace(hour=21)
+    world.alert(integration, uid="evening")
+    world.executor.run(world.services)
+    assert world.emails() == ["day-person", "night-person"]
+
+    schedules_api.delete_shift(world.store, next(s["id"] for s in schedules_api.list_shifts(
+        world.store, REQUEST.__class__(REQUEST.base_url, "/", {"schedule_id": [schedule["id"]]}))["results"]
+        if s["name"] == "nights"))  # fmt: skip
+    group = world.alert(integration, uid="gap")
+    world.executor.run(world.services)
+    assert world.emails() == ["day-person", "night-person"]
+    assert any("nobody is on call" in text for text in world.timeline(group))

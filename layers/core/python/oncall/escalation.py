@@ -259,19 +259,25 @@ def _step_team(
     return _notify(members, [], policy, group, state, services, now, key, f"Notify team {team_id}")
 
 
-def _step_schedule(
-    policy: EscalationPolicy, group: AlertGroup, state: dict[str, Any], services: Services, now: datetime, key: str
-) -> StepResult:
-    state["position"] += 1
-    if services.store.claim(group.id, key):
-        _log(
-            services,
-            group,
-            now,
-            "notification_failed",
-            "Notify on-call from schedule: no schedule (on-call schedules are not available yet); moving on",
-        )
-    return None
+def _step_schedule(policy: EscalationPolicy, group: AlertGroup, state: dict[str, Any], services: Services,
+                   now: datetime, key: str) -> StepResult:  # fmt: skip
+    from oncall import schedules
+
+    schedule_id = policy.notify_on_call_from_schedule or ""
+    try:
+        users = schedules.users_on_call(services.store, schedule_id, now)
+    except schedules.ScheduleNotFound:
+        state["position"] += 1
+        if services.store.claim(group.id, key):
+            _log(services, group, now, "notification_failed", f"Notify on-call: schedule {schedule_id} does not exist")
+        return None
+    if not users:
+        state["position"] += 1
+        if services.store.claim(group.id, key):
+            _log(services, group, now, "notification_failed",
+                 f"Notify on-call: nobody is on call in schedule {schedule_id} now (a gap); moving on")  # fmt: skip
+        return None
+    return _notify(users, [], policy, group, state, services, now, key, "Notify on-call from schedule")
 
 
 def _step_webhook(

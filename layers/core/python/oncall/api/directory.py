@@ -280,6 +280,7 @@ def _check_policy(store: Store, policy: EscalationPolicy) -> None:
         "notify_team_members": "team_to_notify",
         "trigger_webhook": "action_to_trigger",
         "notify_if_num_alerts_in_window": "num_alerts_in_window",
+        "notify_on_call_from_schedule": "notify_on_call_from_schedule",
     }
     if (field := required.get(policy.type)) and not getattr(policy, field):
         raise ApiError.field(field, f"This field is required for step type {policy.type}.")
@@ -291,6 +292,11 @@ def _check_policy(store: Store, policy: EscalationPolicy) -> None:
         _known(store, TEAMS, "team_to_notify", [policy.team_to_notify])
     if policy.action_to_trigger:
         _known(store, WEBHOOKS, "action_to_trigger", [policy.action_to_trigger])
+    if policy.notify_on_call_from_schedule:
+        from oncall.schedules import store as schedule_store
+
+        if schedule_store.get_schedule(store, policy.notify_on_call_from_schedule) is None:
+            raise ApiError.field("notify_on_call_from_schedule", f"Unknown ids: {policy.notify_on_call_from_schedule}")
 
 
 def create_policy(store: Store, body: schemas.PolicyIn) -> dict[str, Any]:

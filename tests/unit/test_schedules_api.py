@@ -1,0 +1,325 @@
+"""Schedule and on-call shift use cases: OnCall shapes, validation errors, final shifts, iCal feeds and imports,
+and the hook of the escalation step (who is on call now). On an in-memory store with the entity-storage port."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+import httpx
+import icalendar
+import pytest
+from oncall.api import schedule_schemas as schemas
+from oncall.api import schedules as api
+from oncall.api.logic import ApiError, RequestInfo
+from oncall.models import Team, User
+from oncall.schedules import ScheduleNotFound, users_on_call
+from pydantic import BaseModel
+
+M = TypeVar("M", bound=BaseModel)
+NOW = datetime(2025, 3, 20, 10, tzinfo=UTC)
+
+
+class MemoryStore:
+    """The entity-storage part of the store port, kept in dicts (items as JSON, as DynamoDB keeps them)."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, tuple[str, str, str]] = {}  # "<kind>#<id>" -> (collection, sort, json)
+
+    def put_entity(self, kind: str, entity: BaseModel, *, collection: str, sort: str, new: bool = False) -> None:
+        key = f"{kind}#{entity.id}"  # type: ignore[attr-defined]
+        assert not (new and key in self.items), "conditional put failed"
+        self.items[key] = (collection, sort, entity.model_dump_json(exclude_none=True))
+
+    def get_entity(self, kind: str, entity_id: str, model: type[M]) -> M | None:
+        item = self.items.get(f"{kind}#{entity_id}")
+        return model.model_validate_json(item[2]) if item else None
+
+    def list_entities(self, collection: str, model: type[M]) -> list[M]:
+        found = sorted((sort, data) for c, sort, data in self.items.values() if c == collection)
+        return [model.model_validate_json(data) for _, data in found]
+
+    def delete_entity(self, kind: str, entity_id: str) -> None:
+        self.items.pop(f"{kind}#{entity_id}", None)
+
+
+@pytest.fixture
+def store() -> MemoryStore:
+    memory = MemoryStore()
+    memory.put_entity("TEAM", Team(id="T1", name="SRE"), collection="TEAMS", sort="sre")
+    for uid, name in (("UA", "alice"), ("UB", "bob"), ("UC", "carol")):
+        user = User(id=uid, username=name, email=f"{name}@example.com")
+        memory.put_entity("USER", user, collection="USERS", sort=name)
+    return memory
+
+
+def request(path: str = "/api/v1/schedules/", **query: str) -> RequestInfo:
+    return RequestInfo(base_url="https://tocsin.test", path=path, query={k: [v] for k, v in query.items()})
+
+
+def make_schedule(store: MemoryStore, **fields: Any) -> dict[str, Any]:
+    body = schemas.ScheduleIn.model_validate({"name": "Primary", "time_zone": "Europe/Berlin", **fields})
+    return api.create_schedule(store, body, NOW)  # type: ignore[arg-type]
+
+
+def make_shift(store: MemoryStore, **fields: Any) -> dict[str, Any]:
+    defaults = {
+        "name": "rotation",
+        "type": "rolling_users",
+        "start": "2025-03-01T09:00:00",
+        "duration": 86_400,
+        "frequency": "daily",
+        "rolling_users": [["UA"], ["UB"], ["UC"]],
+    }
+    return api.create_shift(store, schemas.ShiftIn.model_validate({**defaults, **fields}))  # type: ignore[arg-type]
+
+
+def error_of(call: Any, *args: Any) -> tuple[int, dict[str, Any]]:
+    with pytest.raises(ApiError) as caught:
+        call(*args)
+    return caught.value.status, caught.value.body
+
+
+# --- CRUD and shapes ----------------------------------------------------------------------------------------------
+
+
+def test_schedule_and_shift_have_oncall_shapes(store: MemoryStore) -> None:
+    schedule = make_schedule(store, team_id="T1")
+    assert schedule["id"].startswith("S") and len(schedule["id"]) == 13
+    assert schedule == {
+        "id": schedule["id"],
+        "team_id": "T1",
+        "name": "Primary",
+        "type": "web",
+        "time_zone": "Europe/Berlin",
+        "on_call_now": [],
+        "shifts": [],
+        "ical_url_primary": None,
+        "ical_url_overrides": None,
+        "slack": None,
+    }
+    shift = make_shift(store, schedule_id=schedule["id"], by_day=["mo", "tu", "we", "th", "fr"])
+    assert shift["id"].startswith("O")
+    assert {k: shift[k] for k in ("start", "duration", "frequency", "interval", "by_day", "until", "level")} == {
+        "start": "2025-03-01T09:00:00",
+        "duration": 86_400,
+        "frequency": "daily",
+        "interval": 1,
+        "by_day": ["MO", "TU", "WE", "TH", "FR"],
+        "until": None,
+        "level": 0,
+    }
+    assert shift["rolling_users"] == [["UA"], ["UB"], ["UC"]] and shift["start_rotation_from_user_index"] == 0
+    assert "users" not in shift  # only the fields of the type, as OnCall
+    json.dumps(shift)
+
+    fetched = api.get_schedule(store, schedule["id"], NOW)  # type: ignore[arg-type]
+    assert fetched["shifts"] == [shift["id"]]
+    assert fetched["on_call_now"]  # Thursday 11:00 in Berlin
+    listed = api.list_shifts(store, request("/api/v1/on_call_shifts/", schedule_id=schedule["id"]))  # type: ignore[arg-type]
+    assert [s["id"] for s in listed["results"]] == [shift["id"]]
+    assert api.list_schedules(store, request(team_id="T1"), NOW)["count"] == 1  # type: ignore[arg-type]
+    assert api.list_schedules(store, request(team_id="T2"), NOW)["count"] == 0  # type: ignore[arg-type]
+
+
+def test_update_and_delete(store: MemoryStore) -> None:
+    schedule = make_schedule(store)
+    shift = make_shift(store, schedule_id=schedule["id"])
+    patch = schemas.ShiftPatch.model_validate({"rolling_users": [["UB"]], "until": "2025-06-01T00:00:00"})
+    updated = api.update_shift(store, shift["id"], patch)  # type: ignore[arg-type]
+    assert updated["rolling_users"] == [["UB"]] and updated["until"] == "2025-06-01T00:00:00"
+    assert api.on_call_now(store, schedule["id"], NOW) == ["UB"]  # type: ignore[arg-type]
+
+    single = schemas.ShiftPatch.model_validate({"type": "single_event", "users": ["UC"], "rolling_users": None})
+    became = api.update_shift(store, shift["id"], single)  # type: ignore[arg-type]
+    assert (became["type"], became["users"]) == ("single_event", ["UC"]) and "frequency" not in became
+
+    renamed = api.update_schedule(store, schedule["id"], schemas.SchedulePatch(name="Secondary"), NOW)  # type: ignore[arg-type]
+    assert renamed["name"] == "Secondary" and renamed["time_zone"] == "Europe/Berlin"
+
+    api.delete_schedule(store, schedule["id"])  # type: ignore[arg-type]
+    assert error_of(api.get_schedule, store, schedule["id"], NOW)[0] == 404
+    assert error_of(api.get_shift, store, shift["id"])[0] == 404  # its shifts went with it
+
+
+def test_calendar_schedule_takes_its_shifts_by_id(store: MemoryStore) -> None:
+    first, second = make_shift(store, name="one"), make_shift(store, name="two", rolling_users=[["UC"]])
+    assert first["schedule_id"] is None
+    schedule = make_schedule(store, type="calendar", shifts=[first["id"], second["id"]])
+    assert sorted(schedule["shifts"]) == sorted([first["id"], second["id"]])
+    after = api.update_schedule(store, schedule["id"], schemas.SchedulePatch(shifts=[second["id"]]), NOW)  # type: ignore[arg-type]
+    assert after["shifts"] == [second["id"]]
+    assert api.get_shift(store, first["id"])["schedule_id"] is None  # type: ignore[arg-type]
+
+
+# --- validation ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "message"),
+    [
+        ({"rolling_users": [["UA"], ["U404"]]}, "rolling_users", "Unknown ids: U404"),
+        ({"type": "single_event", "frequency": None, "users": ["UA", "nobody"]}, "users", "Unknown ids: nobody"),
+        ({"time_zone": "Mars/Olympus"}, "time_zone", "Unknown time zone"),
+        ({"frequency": "fortnightly"}, "frequency", "Use one of: hourly, daily, weekly, monthly"),
+        ({"duration": 0}, "duration", "positive"),
+        ({"duration": -60}, "duration", "positive"),
+        ({"duration": 2 * 86_400}, "duration", "longer than it takes to recur"),
+        ({"by_day": ["MO", "XX"]}, "by_day", "Unknown days XX"),
+        ({"interval": 0}, "interval", "greater than or equal to 1"),
+        ({"type": "shift"}, "type", "Use one of"),
+        ({"start_rotation_from_user_index": 3}, "start_rotation_from_user_index", "between 0 and 2"),
+        ({"rolling_users": [["UA"], []]}, "rolling_users", "at least one user in each group"),
+        ({"until": "2025-02-01T00:00:00"}, "until", "after start"),
+        ({"schedule_id": "SNOPE"}, "schedule_id", "Unknown ids"),
+        ({"team_id": "TNOPE"}, "team_id", "Unknown ids"),
+        ({"restrict_hours": {"from": "09:00", "to": "09:00"}}, "restrict_hours", "differ"),
+        ({"type": "override", "users": ["UA"]}, "frequency", "does not recur"),
+    ],
+)
+def test_shift_validation_errors(store: MemoryStore, fields: dict[str, Any], field: str, message: str) -> None:
+    with pytest.raises(ApiError) as caught:
+        make_shift(store, **fields)
+    status, body = caught.value.status, caught.value.body
+    assert status == 400 and list(body) == [field], body
+    assert message in body[field][0]
+
+
+def test_schedule_validation_errors(store: MemoryStore) -> None:
+    make_schedule(store)
+    for fields, field in (
+        ({"name": "Primary"}, "name"),  # taken
+        ({"name": "B", "time_zone": "Europe/Nowhere"}, "time_zone"),
+        ({"name": "C", "team_id": "T404"}, "team_id"),
+        ({"name": "D", "type": "ical"}, "ical_url_primary"),
+        ({"name": "E", "shifts": ["O404"]}, "shifts"),
+    ):
+        with pytest.raises(ApiError) as caught:
+            make_schedule(store, **fields)
+        assert caught.value.status == 400 and list(caught.value.body) == [field]
+
+
+def test_overlapping_shifts_are_fine(store: MemoryStore) -> None:
+    schedule = make_schedule(store)
+    make_shift(store, schedule_id=schedule["id"], name="a")
+    make_shift(store, schedule_id=schedule["id"], name="b", rolling_users=[["UC"]])
+    assert sorted(api.on_call_now(store, schedule["id"], NOW)) == ["UB", "UC"]  # type: ignore[arg-type]
+
+
+# --- final shifts, on call now, the escalation hook -----------------------------------------------------------------
+
+
+def test_final_shifts_rows_per_person_and_date_range_rules(store: MemoryStore) -> None:
+    schedule = make_schedule(store)
+    make_shift(store, schedule_id=schedule["id"], start="2025-03-01T09:00:00", rolling_users=[["UA", "UB"], ["UC"]])
+    path = f"/api/v1/schedules/{schedule['id']}/final_shifts"
+    page = api.final_shifts(store, request(path, start_date="2025-03-01", end_date="2025-03-02"), schedule["id"], NOW)  # type: ignore[arg-type]
+    rows = page["results"]
+    assert rows[0] == {
+        "user_pk": "UA",
+        "user_email": "alice@example.com",
+        "user_username": "alice",
+        "shift_start": "2025-03-01T08:00:00Z",
+        "shift_end": "2025-03-02T08:00:00Z",
+        "shift_id": rows[0]["shift_id"],
+        "is_override": False,
+        "is_gap": False,
+    }
+    assert [r["user_pk"] for r in rows] == ["UA", "UB", "UC"]  # the gap before 09:00 on the 1st is left out
+    with_gaps = api.final_shifts(  # type: ignore[arg-type]
+        store, request(path, start_date="2025-03-01", end_date="2025-03-01", include_gaps="true"), schedule["id"], NOW
+    )
+    assert with_gaps["results"][0]["is_gap"] and with_gaps["results"][0]["shift_end"] == "2025-03-01T08:00:00Z"
+
+    for query, field in (
+        ({"start_date": "2025-01-01", "end_date": "2025-04-01"}, "end_date"),  # 91 days
+        ({"start_date": "2025-03-02", "end_date": "2025-03-01"}, "end_date"),
+        ({"start_date": "01/03/2025"}, "start_date"),
+    ):
+        status, body = error_of(api.final_shifts, store, request(path, **query), schedule["id"], NOW)
+        assert status == 400 and list(body) == [field]
+    ninety = request(path, start_date="2025-01-01", end_date="2025-03-31")
+    assert api.final_shifts(store, ninety, schedule["id"], NOW)["count"] > 0  # type: ignore[arg-type]
+    assert error_of(api.final_shifts, store, request(path), "SNOPE", NOW)[0] == 404
+
+
+def test_users_on_call_for_the_escalation_step(store: MemoryStore) -> None:
+    schedule = make_schedule(store)
+    make_shift(store, schedule_id=schedule["id"], start="2025-03-20T09:00:00", rolling_users=[["UB", "UC"]])
+    override = {"name": "swap", "type": "override", "start": "2025-03-20T12:00:00", "duration": 3600, "users": ["UA"]}
+    override["frequency"] = None
+    make_shift(store, schedule_id=schedule["id"], **override)
+    assert [u.username for u in users_on_call(store, schedule["id"], NOW)] == ["bob", "carol"]  # type: ignore[arg-type]
+    assert [u.id for u in users_on_call(store, schedule["id"], NOW + timedelta(hours=1, minutes=30))] == ["UA"]  # type: ignore[arg-type]
+    store.delete_entity("USER", "UC")  # deleted people are left out
+    assert [u.id for u in users_on_call(store, schedule["id"], NOW)] == ["UB"]  # type: ignore[arg-type]
+    assert users_on_call(store, schedule["id"], datetime(2025, 3, 19, tzinfo=UTC)) == []  # type: ignore[arg-type]
+    with pytest.raises(ScheduleNotFound):
+        users_on_call(store, "SGONE", NOW)  # type: ignore[arg-type]
+
+
+# --- iCalendar ----------------------------------------------------------------------------------------------------
+
+
+def test_export_then_import_into_another_schedule_gives_the_same_final_shifts(store: MemoryStore) -> None:
+    source = make_schedule(store)
+    make_shift(store, schedule_id=source["id"])
+    lunch = {"level": 1, "start": "2025-03-03T12:00:00", "duration": 3600, "frequency": "weekly", "by_day": ["WE"]}
+    make_shift(store, schedule_id=source["id"], name="lunch", rolling_users=[["UB"]], **lunch)
+    feed = api.export_schedule(store, source["id"], NOW)  # type: ignore[arg-type]
+    assert "BEGIN:VEVENT" in feed and "SUMMARY:alice" in feed
+
+    target = make_schedule(store, name="Copy", time_zone="UTC")
+    report = api.import_ical(store, target["id"], feed, NOW)  # type: ignore[arg-type]
+    assert report["unknown_users"] == [] and report["skipped"] == [] and report["created"] > 90
+
+    window = {"start_date": "2025-03-13", "end_date": "2025-06-10"}  # 90 days of the feed's 97
+    path = "/api/v1/schedules/x/final_shifts"
+
+    def rows(schedule_id: str) -> list[tuple[Any, ...]]:
+        result: list[tuple[Any, ...]] = []
+        for n in range(1, 100):
+            page = api.final_shifts(store, request(path, **window, page=str(n)), schedule_id, NOW)  # type: ignore[arg-type]
+            result += [(r["user_pk"], r["shift_start"], r["shift_end"]) for r in page["results"]]
+            if not page["next"]:
+                return result
+        raise AssertionError("too many pages")
+
+    assert rows(target["id"]) == rows(source["id"])
+    assert api.get_schedule(store, target["id"], NOW)["shifts"] == []  # type: ignore[arg-type]
+
+    again = api.import_ical(store, target["id"], feed, NOW)  # type: ignore[arg-type]
+    assert again["replaced"] == report["created"]  # a re-import replaces the previous one
+
+
+def test_user_feed_across_schedules(store: MemoryStore) -> None:
+    for name in ("Primary", "Secondary"):
+        schedule = make_schedule(store, name=name)
+        make_shift(store, schedule_id=schedule["id"], rolling_users=[["UA"]])
+    calendar = icalendar.Calendar.from_ical(api.export_user(store, "UA", NOW))  # type: ignore[arg-type]
+    summaries = {str(e["summary"]) for e in calendar.walk("VEVENT")}
+    assert summaries == {"alice on call (Primary)", "alice on call (Secondary)"}
+    assert error_of(api.export_user, store, "U404", NOW)[0] == 404
+
+
+def test_import_from_url_with_unknown_user_reported(store: MemoryStore) -> None:
+    schedule = make_schedule(store)
+    make_shift(store, schedule_id=schedule["id"], level=3)
+    calendar = (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nBEGIN:VEVENT\r\nUID:1\r\nDTSTAMP:20250101T000000Z\r\n"
+        "DTSTART:20250320T090000Z\r\nDTEND:20250320T120000Z\r\nSUMMARY:carol, zed\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    client = httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(200, text=calendar)))
+    body = schemas.IcalImportIn(url="https://calendar.example.com/oncall.ics")
+    report = api.import_calendar(store, schedule["id"], body, NOW, client=client)  # type: ignore[arg-type]
+    assert report["unknown_users"] == ["zed"] and report["created"] == 1 and report["level"] == 4
+    assert api.on_call_now(store, schedule["id"], NOW) == ["UC"]  # type: ignore[arg-type]  # above the rotation
+
+    failing = httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(500)))
+    with pytest.raises(ApiError) as caught:
+        api.import_calendar(store, schedule["id"], body, NOW, client=failing)  # type: ignore[arg-type]
+    assert caught.value.body == {"url": ["Fetching the calendar failed: HTTP 500."]}
+    with pytest.raises(ApiError) as caught:
+        api.import_calendar(store, schedule["id"], schemas.IcalImportIn(content="nope"), NOW)  # type: ignore[arg-type]
+    assert list(caught.value.body) == ["content"]
