@@ -9,6 +9,8 @@
 | ``functions``      | one Lambda function: log group, least-privilege role, layer, environment |
 | ``ingest_api``     | the HTTP API (routes from ``oncall.http_routes``) + ingest/api functions  |
 | ``observability``  | the alarm topic and the alarms                                           |
+| ``heartbeat``      | the rate(1 minute) rule -> heartbeat_check (the heartbeat sweep)         |
+| ``maintenance``    | maintenance_end, its schedule group and scheduler role; api scheduling   |
 | ``stack``          | the ``Tocsin`` stack                                                     |
 | ``application``    | the CDK app (stack + cdk-nag), shared by ``app.py`` and the infra tests  |
 """

@@ -13,6 +13,8 @@ Each setting is read from CDK context first (``cdk deploy -c rate_limit=600/300`
 | ``alarm_email``       | (none)     | optional address subscribed to the alarm topic                          |
 | ``email_from``        | (none)     | From address of notification e-mails (SES-verified address or domain);  |
 |                       |            | unset: the escalation function gets no SES permission (no e-mail)       |
+| ``inbound_email_domain``| (none)   | domain whose mail SES receives for inbound_email integrations           |
+|                       |            | (``<token>@<domain>``); unset: no receipt rule, bucket or email_ingest  |
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ _RATE_LIMIT = re.compile(r"^[1-9][0-9]*/[1-9][0-9]*$")
 # so IAM wildcard characters (* ?) and other exotic local parts are refused.
 _DOMAIN_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
 _EMAIL = re.compile(rf"^[A-Za-z0-9._%+-]+@{_DOMAIN_LABEL}(?:\.{_DOMAIN_LABEL})+$")
+_DOMAIN = re.compile(rf"^{_DOMAIN_LABEL}(?:\.{_DOMAIN_LABEL})+$")
 # CloudWatch Logs retention periods (days) -> aws_logs.RetentionDays member.
 _RETENTION_NAMES = {
     1: "ONE_DAY", 3: "THREE_DAYS", 5: "FIVE_DAYS", 7: "ONE_WEEK", 14: "TWO_WEEKS", 30: "ONE_MONTH",
@@ -49,6 +52,7 @@ class TocsinConfig:
     api_throttle_burst: int = 200
     alarm_email: str | None = None
     email_from: str | None = None
+    inbound_email_domain: str | None = None
 
     def __post_init__(self) -> None:
         if self.retention_days < 1:
@@ -63,6 +67,11 @@ class TocsinConfig:
         if self.email_from is not None and not _EMAIL.match(self.email_from):
             raise ValueError(
                 f"email_from must be a bare e-mail address such as 'oncall@example.com', got {self.email_from!r}"
+            )
+        if self.inbound_email_domain is not None and not _DOMAIN.match(self.inbound_email_domain):
+            raise ValueError(
+                "inbound_email_domain must be a domain name such as 'alerts.example.com', "
+                f"got {self.inbound_email_domain!r}"
             )
 
     @property
@@ -98,6 +107,7 @@ class TocsinConfig:
             ("api_throttle_burst", int),
             ("alarm_email", str),
             ("email_from", str),
+            ("inbound_email_domain", str),
         ):
             raw = get(key)
             if raw is not None and raw != "":

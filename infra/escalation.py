@@ -244,7 +244,7 @@ class Escalation(Construct):
         self._acknowledge_wildcards(
             fn.role,
             {
-                _finding(finding): (
+                nag_finding(finding): (
                     "StopExecution (ack, resolve or silence ends an escalation) takes an execution ARN, and "
                     "executions are named at run time (<group id>-g<generation>): the wildcard is limited to "
                     f"the executions of the one state machine {self.state_machine_name}."
@@ -303,7 +303,7 @@ class Escalation(Construct):
             )
 
 
-def _finding(resolved: object) -> str:
+def nag_finding(resolved: object) -> str:
     """cdk-nag's spelling of a resource in an IAM5 finding: ``Resource::arn:<AWS::Partition>:...``."""
     if isinstance(resolved, str):
         return f"Resource::{resolved}"

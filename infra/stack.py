@@ -14,9 +14,12 @@ from constructs import Construct
 
 from infra.config import TocsinConfig
 from infra.data import DataStore
+from infra.email import InboundEmail
 from infra.escalation import Escalation, SigningKey
+from infra.heartbeat import HeartbeatSweep
 from infra.ingest_api import IngestApi
 from infra.layer import CoreLayer
+from infra.maintenance import MaintenanceWindows
 from infra.observability import Observability
 
 
@@ -53,6 +56,40 @@ class TocsinStack(Stack):
             self.escalation.allow_executions(fn)
         self.signing_key.grant_read(self.ingest_api.functions["api"])
         self.escalation.watch(self.observability)
+
+        # Heartbeats: a rate(1 minute) rule -> heartbeat_check. Maintenance windows: the api creates a one-time
+        # schedule per window that invokes maintenance_end. Both create or resolve alerts, so both start/stop
+        # escalations.
+        layer = self.core_layer.layer
+        self.heartbeat = HeartbeatSweep(self, "Heartbeat", data=self.data, layer=layer, config=self.config)
+        self.maintenance = MaintenanceWindows(self, "Maintenance", data=self.data, layer=layer, config=self.config)
+        for fn in (self.heartbeat.check, self.maintenance.end):
+            self.escalation.allow_executions(fn)
+        self.maintenance.allow_scheduling(self.ingest_api.functions["api"])
+        self.heartbeat.watch(self.observability)
+        self.maintenance.watch(self.observability)
+
+        # Inbound e-mail (only with the inbound_email_domain setting): SES receipt rule -> S3 -> email_ingest, which
+        # ingests like the ingest function (escalations included); the api shows the integrations' addresses.
+        self.inbound_email: InboundEmail | None = None
+        if self.config.inbound_email_domain:
+            self.inbound_email = InboundEmail(
+                self,
+                "InboundEmail",
+                domain=self.config.inbound_email_domain,
+                data=self.data,
+                layer=self.core_layer.layer,
+                config=self.config,
+            )
+            self.escalation.allow_executions(self.inbound_email.ingest)
+            self.inbound_email.expose_address(self.ingest_api.functions["api"])
+            self.inbound_email.watch(self.observability)
+            CfnOutput(
+                self,
+                "InboundEmailRuleSet",
+                value=self.inbound_email.rule_set_name,
+                description="Activate once: aws ses set-active-receipt-rule-set --rule-set-name <this>",
+            )
 
         CfnOutput(self, "ApiUrl", value=self.ingest_api.url, description="Base URL of the HTTP API")
         CfnOutput(self, "TableName", value=self.data.table.table_name, description="The DynamoDB table")

@@ -6,15 +6,23 @@ Environment (each also a command-line option, see ``--help``):
     DYNAMODB_PORT      DynamoDB Local port (8000; 0 picks a free one)
     TOCSIN_SFN_PORT    Step Functions emulation port on 127.0.0.1 (0: a free one)
     TOCSIN_TIME_SCALE  factor on every escalation wait and retry delay (1.0; e.g. 0.01 for demos and tests)
+                       and on the time until a maintenance window's end fires
+    TOCSIN_SCHEDULER_PORT  EventBridge Scheduler emulation port on 127.0.0.1 (0: a free one)
+    TOCSIN_HEARTBEAT_SWEEP_SECONDS  how often heartbeat_check runs (60, not scaled; 0: never)
     TOCSIN_LOCAL_DIR   state directory (.local/): dynamodb/ (persisted tables), dynamodb.log, api_key,
-                       signing_key, stepfunctions.json (running escalations: resumed by the next start)
+                       signing_key, stepfunctions.json (running escalations: resumed by the next start),
+                       schedules.json (pending maintenance ends: fired by the next start, past-due ones at once)
     TOCSIN_WORKERS     uvicorn worker processes (2)
     TOCSIN_ACCESS_LOG  1 to log every request (off by default: it costs throughput)
     TOCSIN_API_KEY     admin API key to provision (else the one in <dir>/api_key, else a new one)
     TOCSIN_TABLE       table name (tocsin)
+    TOCSIN_INBOUND_EMAIL_DOMAIN  inbound e-mail domain (inbound.tocsin.localhost): mail to <token>@<domain>
+                       on the SMTP port (TOCSIN_SMTP_PORT, 2525) becomes an alert of that inbound_email integration
 
 Escalations run in this (main) process: ``local.aws`` serves StartExecution/StopExecution to the workers'
-handlers (``AWS_ENDPOINT_URL_SFN``) and runs each execution's loop with the escalation_step handler.
+handlers (``AWS_ENDPOINT_URL_SFN``) and runs each execution's loop with the escalation_step handler. So do
+maintenance ends (``local.scheduler``: CreateSchedule/DeleteSchedule via ``AWS_ENDPOINT_URL_SCHEDULER``, each
+``at(...)`` schedule fires maintenance_end) and the heartbeat sweep (heartbeat_check every interval).
 """
 
 from __future__ import annotations
@@ -28,21 +36,25 @@ import secrets
 import signal
 import socket
 import sys
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 import uvicorn
+from oncall import inbound_email
 from oncall.http_routes import ROUTES
 from oncall.store import schema
 from uvicorn.config import LOGGING_CONFIG
 
 from local import REPO_ROOT
 from local.aws import STATE_MACHINE_ARN, TIME_SCALE_ENV, LocalStepFunctions, time_scale_from_env
+from local.dynamodb import DynamoDBLocal, boto_env, ensure_table
 from local.mail import MailServer
 from local.outbox import Outbox
-from local.dynamodb import DynamoDBLocal, boto_env, ensure_table
+from local.scheduler import HeartbeatSweep, LocalScheduler, scheduler_env, sweep_seconds_from_env
 
 log = logging.getLogger("local")
 # Lambda settings of the CDK stack that make sense on a laptop: no CloudWatch metrics, quiet logs.
@@ -64,6 +76,9 @@ class Settings:
     sfn_port: int = 0
     time_scale: float = 1.0
     smtp_port: int = 2525
+    inbound_domain: str = inbound_email.LOCAL_DOMAIN
+    scheduler_port: int = 0
+    heartbeat_sweep_seconds: float = 60.0
 
     @property
     def outbox_file(self) -> Path:
@@ -90,6 +105,9 @@ def parse_args(argv: list[str] | None = None) -> Settings:
     parser.add_argument("--sfn-port", type=int, default=int(env.get("TOCSIN_SFN_PORT") or "0"))
     parser.add_argument("--time-scale", type=float, default=time_scale_from_env())
     parser.add_argument("--smtp-port", type=int, default=int(env.get("TOCSIN_SMTP_PORT") or "2525"))
+    parser.add_argument("--inbound-domain", default=env.get(inbound_email.DOMAIN_ENV) or inbound_email.LOCAL_DOMAIN)
+    parser.add_argument("--scheduler-port", type=int, default=int(env.get("TOCSIN_SCHEDULER_PORT") or "0"))
+    parser.add_argument("--heartbeat-sweep-seconds", type=float, default=sweep_seconds_from_env())
     parser.add_argument("--local-dir", type=Path, default=Path(env.get("TOCSIN_LOCAL_DIR", REPO_ROOT / ".local")))
     parser.add_argument("--workers", type=int, default=int(env.get("TOCSIN_WORKERS", "2")))
     parser.add_argument(
@@ -98,6 +116,7 @@ def parse_args(argv: list[str] | None = None) -> Settings:
     args = parser.parse_args(argv)
     return Settings(
         smtp_port=args.smtp_port,
+        inbound_domain=args.inbound_domain.lower(),
         port=args.port,
         dynamodb_port=args.dynamodb_port,
         local_dir=args.local_dir.resolve(),
@@ -106,6 +125,8 @@ def parse_args(argv: list[str] | None = None) -> Settings:
         table_name=env.get(schema.TABLE_NAME_ENV, schema.DEFAULT_TABLE_NAME),
         sfn_port=args.sfn_port,
         time_scale=args.time_scale,
+        scheduler_port=args.scheduler_port,
+        heartbeat_sweep_seconds=args.heartbeat_sweep_seconds,
     )
 
 
@@ -157,10 +178,39 @@ def local_defaults(settings: Settings) -> dict[str, str]:
         "TOCSIN_OUTBOX": str(settings.outbox_file),  # what was "sent": GET /local/outbox
         "TOCSIN_SMTP_HOST": "127.0.0.1",
         "TOCSIN_SMTP_PORT": str(settings.smtp_port),
+        inbound_email.DOMAIN_ENV: settings.inbound_domain,  # the api shows integrations' <token>@<domain>
     }
 
 
-def banner(settings: Settings, api_key: str | None, ddb: DynamoDBLocal, sfn: LocalStepFunctions | None = None) -> str:
+def inbound_mail(settings: Settings) -> Callable[[bytes, list[str]], None]:
+    """What the SMTP server does with mail for the inbound domain: the email_ingest use case, in-process (AWS:
+    SES -> S3 -> the email_ingest function). No spam or virus verdicts locally."""
+    services: list[Any] = []
+    lock = threading.Lock()
+
+    def deliver(raw: bytes, recipients: list[str]) -> None:
+        from oncall.executor import executor_from_env
+        from oncall.ingest import IngestService
+        from oncall.store.dynamodb import DynamoStore
+
+        with lock:  # made at the first mail, once DynamoDB Local and the escalation endpoint are in the environment
+            if not services:
+                services.append(IngestService(DynamoStore(), executor=executor_from_env()))
+        for delivery in inbound_email.receive(services[0], raw, recipients, domain=settings.inbound_domain):
+            if delivery.outcome == "stored":  # the use case logs what it ignores or drops
+                groups = ", ".join(stored.group_id for stored in delivery.stored)
+                log.info("inbound mail to %s stored in alert group %s", delivery.recipient, groups)
+
+    return deliver
+
+
+def banner(
+    settings: Settings,
+    api_key: str | None,
+    ddb: DynamoDBLocal,
+    sfn: LocalStepFunctions | None = None,
+    schedules: LocalScheduler | None = None,
+) -> str:
     base = settings.base_url
     routes = "".join(f"  {r.function:<9}  {r.method:<4} {base}{r.path}\n" for r in ROUTES)
     key = api_key or "(none: oncall.bootstrap is missing)"
@@ -172,9 +222,21 @@ def banner(settings: Settings, api_key: str | None, ddb: DynamoDBLocal, sfn: Loc
         f"  DynamoDB   {ddb.endpoint}   (table {settings.table_name}, data in {ddb.data_dir})\n"
         + (
             f"  SMTP       127.0.0.1:{settings.smtp_port}   (sink for e-mail; everything sent: {base}/local/outbox)\n"
+            f"  Inbound    <token>@{settings.inbound_domain} to 127.0.0.1:{settings.smtp_port}   "
+            "(alerts of inbound_email integrations)\n"
             f"  SFN        {sfn.endpoint}   (escalations: time scale {sfn.time_scale:g}, "
             f"running ones kept in {sfn.state_file})\n"
             if sfn is not None
+            else ""
+        )
+        + (
+            f"  Scheduler  {schedules.endpoint}   (maintenance ends, kept in {schedules.state_file}; heartbeat "
+            + (
+                f"sweep every {settings.heartbeat_sweep_seconds:g} s)\n"
+                if settings.heartbeat_sweep_seconds
+                else "sweep off)\n"
+            )
+            if schedules is not None
             else ""
         )
         + "Ctrl-C stops everything.\n"
@@ -207,17 +269,32 @@ def main(argv: list[str] | None = None) -> int:
     _check_port_free(settings.port)  # fail before the 2 s DynamoDB start, not after
     if settings.sfn_port:
         _check_port_free(settings.sfn_port, "TOCSIN_SFN_PORT")
+    if settings.scheduler_port:
+        _check_port_free(settings.scheduler_port, "TOCSIN_SCHEDULER_PORT")
     settings.local_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     ddb = DynamoDBLocal(
         settings.local_dir / "dynamodb", settings.dynamodb_port, log_path=settings.local_dir / "dynamodb.log"
     )
-    mail = MailServer("127.0.0.1", settings.smtp_port, outbox=Outbox(settings.outbox_file))
+    mail = MailServer(
+        "127.0.0.1",
+        settings.smtp_port,
+        outbox=Outbox(settings.outbox_file),
+        inbound=inbound_mail(settings),
+        inbound_domain=settings.inbound_domain,
+    )
     sfn = LocalStepFunctions(
         "127.0.0.1",
         settings.sfn_port,
         time_scale=settings.time_scale,
         state_file=settings.local_dir / "stepfunctions.json",
     )
+    schedules = LocalScheduler(
+        "127.0.0.1",
+        settings.scheduler_port,
+        time_scale=settings.time_scale,
+        state_file=settings.local_dir / "schedules.json",
+    )
+    sweep = HeartbeatSweep(settings.heartbeat_sweep_seconds)
     try:
         ddb.start()
         ensure_table(ddb.endpoint, settings.table_name)
@@ -232,8 +309,13 @@ def main(argv: list[str] | None = None) -> int:
         sfn.start(resume=False)
         os.environ.update(escalation_env(settings, sfn))
         sfn.resume()
+        # Maintenance ends and the heartbeat sweep: same order (their handlers call both APIs).
+        schedules.start(resume=False)
+        os.environ.update(scheduler_env(schedules))
+        schedules.resume()
+        sweep.start()
         api_key = provision_api_key(settings, ddb.endpoint)
-        print(banner(settings, api_key, ddb, sfn), flush=True)
+        print(banner(settings, api_key, ddb, sfn, schedules), flush=True)
         uvicorn.run(
             "local.gateway:create_app",
             factory=True,
@@ -248,6 +330,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        sweep.stop()
+        schedules.stop()  # pending schedules stay in schedules.json for the next start
         sfn.stop()  # running escalations stay in stepfunctions.json for the next start
         mail.stop()
         ddb.stop()

@@ -8,7 +8,9 @@ Usage::
 
 Escalations wait ``wait_seconds`` times ``time_scale`` (``LocalStack(time_scale=0.01)``: a 60 s wait takes
 0.6 s). ``stack.stepfunctions()`` is a boto3 client of the stack's Step Functions emulation, e.g. to describe an
-escalation's execution (ARN prefix ``stack.execution_arn_prefix``). ``env`` adds or overrides any variable.
+escalation's execution (ARN prefix ``stack.execution_arn_prefix``); ``stack.scheduler()`` one of its
+EventBridge Scheduler emulation (the maintenance windows' end schedules, group ``tocsin``). ``env`` adds or
+overrides any variable, e.g. ``TOCSIN_HEARTBEAT_SWEEP_SECONDS`` (how often the heartbeat sweep runs).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from types import TracebackType
 from typing import IO, Any, Self
 
 import httpx
+from oncall.inbound_email import DOMAIN_ENV, LOCAL_DOMAIN
 
 from local import REPO_ROOT
 from local.dynamodb import free_port
@@ -54,8 +57,10 @@ class LocalStack:
         self.startup_timeout = startup_timeout
         self.port = 0
         self.dynamodb_port = 0
-        self.smtp_port = 0
+        self.smtp_port = 0  # mail to <token>@<inbound_domain> sent here becomes alerts (inbound_email integrations)
+        self.inbound_domain = LOCAL_DOMAIN
         self.sfn_port = 0
+        self.scheduler_port = 0
         self.process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
 
@@ -71,6 +76,23 @@ class LocalStack:
     def sfn_endpoint(self) -> str:
         """The Step Functions emulation (``local.aws``) that runs the stack's escalations."""
         return f"http://127.0.0.1:{self.sfn_port}"
+
+    @property
+    def scheduler_endpoint(self) -> str:
+        """The EventBridge Scheduler emulation (``local.scheduler``) that ends the stack's maintenance windows."""
+        return f"http://127.0.0.1:{self.scheduler_port}"
+
+    def scheduler(self) -> Any:
+        """A boto3 ``scheduler`` client of the emulation (GetSchedule, ListSchedules, CreateSchedule, ...)."""
+        import boto3
+
+        return boto3.client(
+            "scheduler",
+            endpoint_url=self.scheduler_endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
 
     @property
     def execution_arn_prefix(self) -> str:
@@ -110,12 +132,15 @@ class LocalStack:
         self.local_dir.mkdir(parents=True, exist_ok=True)
         self.port, self.dynamodb_port, self.sfn_port = free_port(), free_port(), free_port()
         self.smtp_port = free_port()
+        self.scheduler_port = free_port()
         env = {
             **os.environ,
             "PORT": str(self.port),
             "DYNAMODB_PORT": str(self.dynamodb_port),
             "TOCSIN_SFN_PORT": str(self.sfn_port),
             "TOCSIN_SMTP_PORT": str(self.smtp_port),
+            DOMAIN_ENV: self.inbound_domain,
+            "TOCSIN_SCHEDULER_PORT": str(self.scheduler_port),
             "TOCSIN_LOCAL_DIR": str(self.local_dir),
             "TOCSIN_WORKERS": str(self.workers),
             "PYTHONUNBUFFERED": "1",
@@ -123,6 +148,8 @@ class LocalStack:
         }
         self.sfn_port = int(env["TOCSIN_SFN_PORT"])  # unless env= chose one
         self.smtp_port = int(env["TOCSIN_SMTP_PORT"])
+        self.inbound_domain = env[DOMAIN_ENV]
+        self.scheduler_port = int(env["TOCSIN_SCHEDULER_PORT"])
         self._log = open(self.log_path, "ab")  # noqa: SIM115  a file, not a pipe: nobody must drain it
         self.process = subprocess.Popen(
             [sys.executable, "-m", "local"],

@@ -18,9 +18,11 @@ CONFIG_ENV_VARS = (
     "TOCSIN_API_THROTTLE_BURST",
     "TOCSIN_ALARM_EMAIL",
     "TOCSIN_EMAIL_FROM",
+    "TOCSIN_INBOUND_EMAIL_DOMAIN",
 )
-# The session template is synthesized with an e-mail sender, so that the SES permissions can be checked.
-TEST_CONTEXT = {"email_from": "oncall@example.com"}
+# The session template is synthesized with an e-mail sender, so that the SES permissions can be checked, and
+# an inbound e-mail domain, so that the SES receipt rule, mail bucket and email_ingest function exist.
+TEST_CONTEXT = {"email_from": "oncall@example.com", "inbound_email_domain": "alerts.example.com"}
 
 
 def cdk_json_context() -> dict[str, Any]:

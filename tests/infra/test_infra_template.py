@@ -157,12 +157,18 @@ def test_no_wildcards_but_the_acknowledged_ones_and_no_managed_policies(synth: S
     """Wildcard resources exist only where IAM or CDK needs them; each one is acknowledged to cdk-nag."""
     step_id = synth.logical_id(synth.stack.escalation.step.function)
     executions = json.dumps(synth.stack.resolve(synth.stack.escalation.executions_arn))
+    schedules = json.dumps(synth.stack.resolve(synth.stack.maintenance.schedules_arn))
     allowed = {
         # (statement actions, the wildcard resource)
         (("states:StopExecution",), executions),
         (("sns:Publish",), json.dumps("*")),
         (("lambda:InvokeFunction",), json.dumps({"Fn::Join": ["", [{"Fn::GetAtt": [step_id, "Arn"]}, ":*"]]})),
+        # The api creates and deletes maintenance-end schedules (named at run time) of the one schedule group.
+        (("scheduler:CreateSchedule", "scheduler:DeleteSchedule"), schedules),
     }
+    if synth.stack.inbound_email is not None:  # email_ingest reads the raw mail SES stores under inbound/
+        mail = synth.stack.resolve(synth.stack.inbound_email.bucket.arn_for_objects("inbound/*"))
+        allowed.add((("s3:GetObject",), json.dumps(mail)))
     log_delivery = {
         "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
         "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups",
@@ -280,10 +286,20 @@ EXPECTED_ACKNOWLEDGEMENTS = {
     ("AwsSolutions-L1", "Tocsin/Http/Ingest/Function/Resource"),
     ("AwsSolutions-L1", "Tocsin/Http/Api/Function/Resource"),
     ("AwsSolutions-L1", "Tocsin/Escalation/Step/Function/Resource"),
+    ("AwsSolutions-L1", "Tocsin/Heartbeat/Check/Function/Resource"),
+    ("AwsSolutions-L1", "Tocsin/Maintenance/End/Function/Resource"),
     # StopExecution takes execution ARNs, named at run time: only this state machine's executions.
     (_STOP_EXECUTIONS, "Tocsin/Http/Ingest/Role/DefaultPolicy/Resource"),
     (_STOP_EXECUTIONS, "Tocsin/Http/Api/Role/DefaultPolicy/Resource"),
     (_STOP_EXECUTIONS, "Tocsin/Escalation/Step/Role/DefaultPolicy/Resource"),
+    (_STOP_EXECUTIONS, "Tocsin/Heartbeat/Check/Role/DefaultPolicy/Resource"),
+    (_STOP_EXECUTIONS, "Tocsin/Maintenance/End/Role/DefaultPolicy/Resource"),
+    # CreateSchedule/DeleteSchedule of the maintenance windows' schedules, named at run time, in one group.
+    (
+        "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>"
+        ":schedule/Tocsin-maintenance/*]",
+        "Tocsin/Http/Api/Role/DefaultPolicy/Resource",
+    ),
     # sns:Publish to phone numbers (SMS) has no resource ARN.
     ("AwsSolutions-IAM5[Resource::*]", "Tocsin/Escalation/Step/Role/DefaultPolicy/Resource"),
     # Step Functions: CloudWatch Logs delivery actions (no resource-level permissions) and CDK's "<fn>:*".
@@ -295,6 +311,15 @@ EXPECTED_ACKNOWLEDGEMENTS = {
     ("AwsSolutions-SF1", "Tocsin/Escalation/StateMachine/Resource"),  # ERROR-level logging
     ("AwsSolutions-SF2", "Tocsin/Escalation/StateMachine/Resource"),  # no X-Ray
     ("AwsSolutions-SMG4", "Tocsin/SigningKey/Secret/Resource"),  # no automatic rotation of the link key
+    # Inbound e-mail: email_ingest reads the raw mail under inbound/ (keys are SES message ids); the mail bucket,
+    # written by SES and read by email_ingest only, has no server access logs.
+    ("AwsSolutions-L1", "Tocsin/InboundEmail/Ingest/Function/Resource"),
+    (_STOP_EXECUTIONS, "Tocsin/InboundEmail/Ingest/Role/DefaultPolicy/Resource"),
+    (
+        "AwsSolutions-IAM5[Resource::<InboundEmailMailBucket09521212.Arn>/inbound/*]",
+        "Tocsin/InboundEmail/Ingest/Role/DefaultPolicy/Resource",
+    ),
+    ("AwsSolutions-S1", "Tocsin/InboundEmail/MailBucket/Resource"),
 }
 
 

@@ -21,6 +21,9 @@ ROUTES: Final[tuple[HttpRoute, ...]] = (
     HttpRoute("POST", "/integrations/v1/{type}/{token}", "ingest"),
     HttpRoute("GET", "/integrations/v1/{type}/{token}/heartbeat", "ingest"),
     HttpRoute("POST", "/integrations/v1/{type}/{token}/heartbeat", "ingest"),
+    # PagerDuty Events API v2 and v1: senders only change the host name (oncall.pagerduty)
+    HttpRoute("POST", "/v2/enqueue", "ingest"),
+    HttpRoute("POST", "/generic/2010-04-15/create_event.json", "ingest"),
     HttpRoute("ANY", "/api/v1/{proxy+}", "api"),
     HttpRoute("ANY", "/actions/{token}", "api"),
 )

@@ -148,10 +148,11 @@ def ingest(
     common: dict[str, Any] = {"now": now, "is_demo": is_demo, "executor": executor}
     if kind is not None and kind.mode == "per_alert":
         elements = payload.get("alerts") if isinstance(payload, dict) else None
-        if isinstance(elements, list) and elements:
-            return [ingest_one(store, config, e, per_alert=True, **common) for e in elements]
-        return [ingest_one(store, config, payload, per_alert=True, **common)]
-    return [ingest_one(store, config, payload, pointers=pointers, **common)]
+        parts = elements if isinstance(elements, list) and elements else [payload]
+        stored = [ingest_one(store, config, part, per_alert=True, **common) for part in parts]
+    else:
+        stored = [ingest_one(store, config, payload, pointers=pointers, **common)]
+    return [s for s in stored if s is not None]
 
 
 def ingest_one(
@@ -164,10 +165,11 @@ def ingest_one(
     per_alert: bool = False,
     pointers: PointerCache | None = None,
     executor: Executor | None = None,
-) -> Stored:
+) -> Stored | None:
     """Place one alert in its group. Plain alerts take one conditional write when the container has seen the
     key lately (append) or never (create); signals and surprises take the read-then-write path."""
     integration = config.integration
+    kind = integration_types.get(integration.type)
     labels = grouping.alert_labels(integration, payload)
     route = routing.select_route(config.routes, payload, labels)
     signals = grouping.signals(integration, payload, labels, is_demo=is_demo)
@@ -260,6 +262,10 @@ def ingest_one(
                 escalate(group, transition.group)
                 return Stored(group.id, alert_id, False, transition.group.resolved and not group.resolved)
             continue
+        if kind is not None and kind.signals_join_only and (signals.is_resolve or signals.is_acknowledge):
+            logger.info("%s for a key with no open group of %s: ignored", "resolve" if signals.is_resolve else
+                        "acknowledge", integration.id)  # fmt: skip
+            return None
         if pointer is not None and resolves and not per_alert:
             # A resolve signal after the group was resolved joins that group instead of opening a new one.
             group = store.get_group(pointer.group_id)
@@ -417,6 +423,14 @@ class IngestService:
         payload = parse_body(body, content_type)
         version = self._count(integration_id, moment.timestamp())
         config = self._config(integration_id, version)
+        return ingest(self.store, config, payload, now=moment, pointers=self.pointers, executor=self.executor)
+
+    def receive_payload(self, type_slug: str, token: str, payload: Any, now: datetime | None = None) -> list[Stored]:
+        """``receive`` for a payload that did not come as an HTTP body (inbound e-mail): the same token check,
+        rate limit and pipeline."""
+        moment = now or datetime.now(UTC)
+        integration_id = self._integration_for(token, type_slug)
+        config = self._config(integration_id, self._count(integration_id, moment.timestamp()))
         return ingest(self.store, config, payload, now=moment, pointers=self.pointers, executor=self.executor)
 
     def heartbeat(self, type_slug: str, token: str, now: datetime | None = None) -> None:

@@ -44,6 +44,11 @@ class IntegrationType:
     creatable: bool = True  # through the API
     description: str = ""
     example_file: str | None = None  # under oncall/examples/
+    token_length: int = 25
+    # Acknowledge/resolve signals only act on an existing open group; with none they are accepted and ignored
+    # (PagerDuty's semantics for events about an unknown dedup_key).
+    signals_join_only: bool = False
+    default_labels: dict[str, str] | None = None  # templated labels every new integration of the type gets
 
     def default(self, name: TemplateName) -> str | None:
         return self.templates.get(name)
@@ -90,6 +95,15 @@ _FORMATTED_TITLE: Final = "{{ (payload.get('title') or payload.get('message') or
 _FORMATTED_MESSAGE: Final = "{{ payload.get('message', '') }}"
 _JSON_MESSAGE: Final = "{{ payload | tojson_pretty }}"
 
+_PAGERDUTY_MESSAGE: Final = """\
+{%- set event = payload.payload or {} -%}
+{{ event.get("severity", "") | upper }} {{ event.get("source", "") }}
+{%- for name in ("component", "group", "class") if event.get(name) %}
+{{ name }}: {{ event[name] }}
+{%- endfor %}
+{%- if event.get("custom_details") %}
+{{ event.custom_details | tojson_pretty }}
+{%- endif %}"""
 _AM_TEMPLATES: Final[dict[TemplateName, str | None]] = {
     "grouping_id": "{{ payload.groupKey }}",
     "resolve_condition": '{{ payload.status == "resolved" }}',
@@ -267,6 +281,25 @@ TYPES: Final[dict[str, IntegrationType]] = {
             mode="per_alert",
             example_file="legacy_grafana_alerting.json",
             description="Grafana Alerting with each alert of a notification stored on its own",
+        ),
+        IntegrationType(
+            "pagerduty",
+            "PagerDuty Events API",
+            {
+                "grouping_id": "{{ payload.dedup_key }}",
+                "resolve_condition": '{{ payload.event_action == "resolve" }}',
+                "acknowledge_condition": '{{ payload.event_action == "acknowledge" }}',
+                "source_link": "{{ payload.client_url or (payload.links[0].href if payload.links else '') }}",
+                "title": "{{ payload.payload.summary if payload.payload else 'PagerDuty event' }}",
+                "message": _PAGERDUTY_MESSAGE,
+                "image_url": "{{ payload.images[0].src if payload.images else '' }}",
+            },
+            has_ingest_url=False,
+            description="Senders of the PagerDuty Events API v2 / v1 (POST /v2/enqueue with routing_key)",
+            example_file="pagerduty.json",
+            token_length=32,
+            signals_join_only=True,
+            default_labels={"severity": "{{ payload.payload.severity if payload.payload else '' }}"},
         ),
     )
 }

@@ -1,7 +1,7 @@
 """One-time schedules (maintenance ends): the EventBridge Scheduler adapter of the scheduler port.
 
 Each maintenance window gets an ``at(...)`` schedule that invokes ``maintenance_end`` and deletes itself after
-running. The local stack serves the same API calls (``local/aws.py``), so this adapter runs unchanged there.
+running. The local stack serves the same API calls (``local/scheduler.py``), so this adapter runs unchanged there.
 """
 
 from __future__ import annotations

@@ -14,7 +14,17 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
-from oncall import actions, escalation, heartbeat, ids, integration_types, maintenance, routing, templating
+from oncall import (
+    actions,
+    escalation,
+    heartbeat,
+    ids,
+    inbound_email,
+    integration_types,
+    maintenance,
+    routing,
+    templating,
+)
 from oncall.api import schemas
 from oncall.executor import Executor
 from oncall.ingest import IngestError, demo_payload, ingest
@@ -200,6 +210,7 @@ def integration_out(
     beat = beat or Heartbeat()
     link = ingest_link(request, integration, token)
     t = integration.templates
+    routing_key = token if integration.type == "pagerduty" else None  # shown once, like ``link``
     return schemas.IntegrationOut(
         id=integration.id,
         name=integration.name,
@@ -207,6 +218,8 @@ def integration_out(
         team_id=integration.team_id,
         link=link,
         token_hint=integration.token_hint,
+        routing_key=routing_key,
+        inbound_email=inbound_email.address(integration.type, token, integration.token_hint),
         type=integration.type.removeprefix("legacy_"),
         default_route=schemas.DefaultRoute(
             id=default_route.id if default_route else "",
@@ -320,7 +333,7 @@ def create_integration(
     _unique_name(store, body.name, body.team_id)
     if body.dynamic_labels:
         _validate_label_templates(body.dynamic_labels)
-    token = ids.new_token()
+    token = ids.new_token(kind.token_length)
     integration = Integration(
         id=ids.new_id(ids.INTEGRATION),
         name=body.name,
@@ -332,7 +345,7 @@ def create_integration(
         created_at=now,
         templates=_templates_from(body.templates, Templates()) if body.templates else Templates(),
         static_labels=body.labels or {},
-        label_templates=body.dynamic_labels or {},
+        label_templates=body.dynamic_labels if body.dynamic_labels is not None else dict(kind.default_labels or {}),
         allow_source_based_resolving=True
         if body.allow_source_based_resolving is None
         else body.allow_source_based_resolving,
@@ -399,7 +412,8 @@ def delete_integration(store: Store, integration_id: str) -> None:
 
 def regenerate_token(store: Store, request: RequestInfo, integration_id: str) -> dict[str, Any]:
     integration, default_route = _load_integration(store, integration_id)
-    token = ids.new_token()
+    kind = integration_types.get(integration.type)
+    token = ids.new_token(kind.token_length if kind else 25)
     changed = integration.model_copy(update={"token_hash": ids.secret_hash(token), "token_hint": token[:4]})
     store.replace_token(integration, changed)
     return integration_out(request, changed, default_route, token)

@@ -125,6 +125,7 @@ class IntegrationOut(BaseModel):
     team_id: str | None
     link: str | None = Field(description="Ingest URL; shown in full only when the token is created (stored hashed)")
     token_hint: str | None = Field(default=None, description="Tocsin: first characters of the token")
+    routing_key: str | None = Field(default=None, description="Tocsin, pagerduty type: the Events API routing key")
     inbound_email: str | None = None
     type: str
     default_route: DefaultRoute

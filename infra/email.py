@@ -1,0 +1,137 @@
+"""Inbound e-mail: SES receives mail for the inbound domain, stores it in S3 and invokes ``email_ingest``.
+
+    mail to <token>@<domain> -> SES receipt rule set "<stack>-inbound", one rule for the domain (spam/virus scan):
+        1. S3 action: the raw MIME to s3://<mail bucket>/inbound/<SES message id>
+        2. Lambda action (Event): email_ingest reads that object and ingests it (``oncall.inbound_email``)
+
+Created only when the ``inbound_email_domain`` setting is given. The bucket keeps raw mail for 30 days (SSE-S3,
+public access blocked, TLS only); SES may put objects only under the prefix and only for this account's
+receipts. ``email_ingest`` gets the table access of the ingest function, ``s3:GetObject`` on the prefix, and
+(wired in ``infra/stack.py``) StartExecution/StopExecution for escalations.
+
+Not done by CDK, once per account and region (SES receiving exists in a few regions only): verify the domain in
+SES, point its MX record at ``inbound-smtp.<region>.amazonaws.com``, and activate the rule set
+(``aws ses set-active-receipt-rule-set --rule-set-name <stack>-inbound``; one rule set is active per account).
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_ses as ses
+from aws_cdk import aws_ses_actions as ses_actions
+from constructs import Construct
+
+from infra.config import TocsinConfig
+from infra.data import DataStore
+from infra.functions import FunctionSpec, TocsinFunction
+from infra.observability import Observability
+
+# Environment variables read by functions/email_ingest/handler.py and oncall.inbound_email.
+BUCKET_ENV = "TOCSIN_MAIL_BUCKET"
+PREFIX_ENV = "TOCSIN_MAIL_PREFIX"
+DOMAIN_ENV = "TOCSIN_INBOUND_EMAIL_DOMAIN"
+
+MAIL_PREFIX = "inbound/"
+MAIL_RETENTION = Duration.days(30)
+
+EMAIL_INGEST = FunctionSpec(
+    name="email_ingest",
+    description="Tocsin inbound e-mail: SES receipt (raw MIME in S3) -> alert of the inbound_email integration",
+    memory_mb=512,  # renders the integration's templates, like ingest; parses MIME and HTML
+    timeout_seconds=30,
+)
+
+ACCESS_LOGS_REASON = (
+    "The bucket holds raw inbound mail written only by SES (this account's receipt rule, under inbound/) and read "
+    "only by the email_ingest function, which logs every message id it reads; objects expire after 30 days. "
+    "Server access logs would need a second bucket that logs nothing these logs do not already show."
+)
+
+
+class InboundEmail(Construct):
+    """The raw-mail bucket, the SES receipt rule set and the ``email_ingest`` function."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        domain: str,
+        data: DataStore,
+        layer: lambda_.ILayerVersion,
+        config: TocsinConfig,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        self.domain = domain
+
+        self.bucket = s3.Bucket(
+            self,
+            "MailBucket",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="ExpireRawMail",
+                    expiration=MAIL_RETENTION,
+                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                )
+            ],
+            # Raw mail is a buffer between SES and the function: nothing in it outlives its 30 days anyway.
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        Validations.of(self.bucket).acknowledge(
+            Acknowledgment(id="AwsSolutions::AwsSolutions-S1", reason=ACCESS_LOGS_REASON)
+        )
+
+        self.ingest = TocsinFunction(
+            self, "Ingest", spec=EMAIL_INGEST, layer=layer, table_name=data.table.table_name, config=config
+        )
+        fn = self.ingest.function
+        data.grant_ingest(fn)
+        iam.Grant.add_to_principal(
+            grantee=fn, actions=["s3:GetObject"], resource_arns=[self.bucket.arn_for_objects(f"{MAIL_PREFIX}*")]
+        )
+        fn.add_environment(BUCKET_ENV, self.bucket.bucket_name)
+        fn.add_environment(PREFIX_ENV, MAIL_PREFIX)
+        fn.add_environment(DOMAIN_ENV, domain)
+        # A failed invocation (storage unavailable) is retried twice by Lambda; the raw mail stays in the bucket.
+        fn.configure_async_invoke(retry_attempts=2, max_event_age=Duration.hours(6))
+        bucket_id = stack.get_logical_id(self.bucket.node.default_child)  # type: ignore[arg-type]
+        Validations.of(self.ingest.role).acknowledge(
+            Acknowledgment(
+                id=f"AwsSolutions::AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/{MAIL_PREFIX}*]",
+                reason=(
+                    "s3:GetObject only, on the objects SES stores under the inbound/ prefix of the mail bucket: "
+                    "their keys are SES message ids, known only when a mail arrives."
+                ),
+            )
+        )
+
+        self.rule_set_name = f"{stack.stack_name}-inbound"
+        self.rule_set = ses.ReceiptRuleSet(self, "RuleSet", receipt_rule_set_name=self.rule_set_name)
+        self.rule = self.rule_set.add_rule(
+            "Domain",
+            recipients=[domain],
+            scan_enabled=True,  # spam and virus verdicts: email_ingest drops mail that fails either
+            tls_policy=ses.TlsPolicy.OPTIONAL,  # monitoring tools often send without STARTTLS; refusing loses alerts
+            actions=[
+                # Adds the bucket policy statement that lets SES put objects (this account, this prefix).
+                ses_actions.S3(bucket=self.bucket, object_key_prefix=MAIL_PREFIX),
+                # Adds the Lambda permission for ses.amazonaws.com (this account).
+                ses_actions.Lambda(function=fn, invocation_type=ses_actions.LambdaInvocationType.EVENT),
+            ],
+        )
+
+    def expose_address(self, fn: TocsinFunction) -> None:
+        """``fn`` (the management API) shows integration addresses ``<token>@<domain>``."""
+        fn.function.add_environment(DOMAIN_ENV, self.domain)
+
+    def watch(self, observability: Observability) -> None:
+        """Alarms on the function's errors (failed invocations are retried, then the event is dropped) and throttles."""
+        observability.watch_function(EMAIL_INGEST.name, self.ingest.function)

@@ -1,0 +1,250 @@
+"""Heartbeat sweep and maintenance windows in the synthesized template (the session template of conftest.py)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from infra_testlib import Synthesized, resolve
+
+from infra import maintenance
+from infra.data import INGEST_TABLE_ACTIONS, READ_WRITE_TABLE_ACTIONS
+from infra.functions import TocsinFunction
+
+PSEUDO = {"AWS::Partition": "aws", "AWS::Region": "eu-west-1", "AWS::AccountId": "111122223333"}
+SCHEDULES_ARN = "arn:aws:scheduler:eu-west-1:111122223333:schedule/Tocsin-maintenance/*"
+GROUP_NAME = "Tocsin-maintenance"
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _statements(synth: Synthesized, role: Any) -> list[dict[str, Any]]:
+    role_id = synth.logical_id(role)
+    return [
+        statement
+        for policy in synth.resources("AWS::IAM::Policy").values()
+        if {"Ref": role_id} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def _actions(synth: Synthesized, role: Any) -> set[str]:
+    return {a for s in _statements(synth, role) for a in _as_list(s["Action"])}
+
+
+def _grants(synth: Synthesized, role: Any, action: str) -> list[Any]:
+    return [
+        resource
+        for statement in _statements(synth, role)
+        if statement["Effect"] == "Allow" and action in _as_list(statement["Action"])
+        for resource in _as_list(statement["Resource"])
+    ]
+
+
+def _env(synth: Synthesized, fn: TocsinFunction) -> dict[str, Any]:
+    resource = synth.resources("AWS::Lambda::Function")[synth.logical_id(fn.function)]
+    variables: dict[str, Any] = resource["Properties"]["Environment"]["Variables"]
+    return variables
+
+
+def _fn_arn(synth: Synthesized, fn: TocsinFunction) -> dict[str, Any]:
+    return {"Fn::GetAtt": [synth.logical_id(fn.function), "Arn"]}
+
+
+@pytest.fixture(scope="module")
+def check(synth: Synthesized) -> TocsinFunction:
+    fn: TocsinFunction = synth.stack.heartbeat.check
+    return fn
+
+
+@pytest.fixture(scope="module")
+def end(synth: Synthesized) -> TocsinFunction:
+    fn: TocsinFunction = synth.stack.maintenance.end
+    return fn
+
+
+@pytest.fixture(scope="module")
+def api(synth: Synthesized) -> TocsinFunction:
+    fn: TocsinFunction = synth.stack.ingest_api.functions["api"]
+    return fn
+
+
+# --- heartbeat sweep ----------------------------------------------------------------------------------------
+
+
+def test_a_rate_1_minute_rule_invokes_heartbeat_check(synth: Synthesized, check: TocsinFunction) -> None:
+    rules = {
+        rule_id: rule["Properties"]
+        for rule_id, rule in synth.resources("AWS::Events::Rule").items()
+        if any(t["Arn"] == _fn_arn(synth, check) for t in rule["Properties"].get("Targets", []))
+    }
+    ((rule_id, props),) = rules.items()
+    assert rule_id == synth.logical_id(synth.stack.heartbeat.rule)
+    assert props["ScheduleExpression"] == "rate(1 minute)"
+    assert props["State"] == "ENABLED"
+    (target,) = props["Targets"]
+    assert target["Arn"] == _fn_arn(synth, check)
+    assert "Input" not in target  # the scheduled event itself
+    assert target["RetryPolicy"]["MaximumEventAgeInSeconds"] == 60  # the next sweep supersedes an old event
+    # EventBridge may invoke the function, from this rule only.
+    permissions = [
+        p["Properties"]
+        for p in synth.resources("AWS::Lambda::Permission").values()
+        if p["Properties"]["FunctionName"] == _fn_arn(synth, check)
+    ]
+    assert permissions == [
+        {
+            "Action": "lambda:InvokeFunction",
+            "FunctionName": _fn_arn(synth, check),
+            "Principal": "events.amazonaws.com",
+            "SourceArn": {"Fn::GetAtt": [rule_id, "Arn"]},
+        }
+    ]
+
+
+def test_heartbeat_check_function_is_not_retried_by_lambda(synth: Synthesized, check: TocsinFunction) -> None:
+    props = synth.resources("AWS::Lambda::Function")[synth.logical_id(check.function)]["Properties"]
+    assert (props["Timeout"], props["MemorySize"]) == (60, 512)
+    (config,) = [
+        c["Properties"]
+        for c in synth.resources("AWS::Lambda::EventInvokeConfig").values()
+        if c["Properties"]["FunctionName"] == {"Ref": synth.logical_id(check.function)}
+    ]
+    assert config["MaximumRetryAttempts"] == 0  # the domain re-arms; the next sweep retries
+    assert config["MaximumEventAgeInSeconds"] == 60
+
+
+def test_heartbeat_check_has_the_ingest_profile_and_runs_escalations(synth: Synthesized, check: TocsinFunction) -> None:
+    actions = _actions(synth, check.role)
+    assert {a for a in actions if a.startswith("dynamodb:")} == set(INGEST_TABLE_ACTIONS)
+    assert actions - set(INGEST_TABLE_ACTIONS) == {
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "states:StartExecution",
+        "states:StopExecution",
+    }
+    # The due-time sweep is a Query on GSI3 (and GSI3 only has to be readable, by name, not index/*).
+    index_resources = json.dumps(_grants(synth, check.role, "dynamodb:Query"))
+    assert "/index/GSI3" in index_resources and "/index/*" not in index_resources
+    env = _env(synth, check)
+    assert "TOCSIN_STATE_MACHINE_ARN" in env
+    assert not {k for k in env if k in (maintenance.SCHEDULE_GROUP_ENV, maintenance.MAINTENANCE_END_ARN_ENV)}
+
+
+# --- maintenance windows ------------------------------------------------------------------------------------
+
+
+def test_one_schedule_group_for_the_maintenance_ends_and_no_schedule_at_deploy_time(synth: Synthesized) -> None:
+    ((group_id, group),) = synth.resources("AWS::Scheduler::ScheduleGroup").items()
+    assert group["Properties"]["Name"] == GROUP_NAME
+    assert group["DeletionPolicy"] == "Delete"  # pending schedules go with the stack (and their target)
+    assert group_id == synth.logical_id(synth.stack.maintenance.group)
+    assert not synth.resources("AWS::Scheduler::Schedule")  # the api creates one per window at run time
+
+
+def test_scheduler_role_is_assumable_by_scheduler_of_this_group_and_invokes_maintenance_end_only(
+    synth: Synthesized, end: TocsinFunction
+) -> None:
+    role = synth.stack.maintenance.role
+    props = synth.resources("AWS::IAM::Role")[synth.logical_id(role)]["Properties"]
+    group_id = synth.logical_id(synth.stack.maintenance.group)
+    assert props["AssumeRolePolicyDocument"]["Statement"] == [
+        {
+            "Action": "sts:AssumeRole",
+            "Effect": "Allow",
+            "Principal": {"Service": "scheduler.amazonaws.com"},
+            "Condition": {
+                "StringEquals": {
+                    "aws:SourceAccount": {"Ref": "AWS::AccountId"},
+                    "aws:SourceArn": {"Fn::GetAtt": [group_id, "Arn"]},
+                }
+            },
+        }
+    ]
+    assert "ManagedPolicyArns" not in props
+    assert _actions(synth, role) == {"lambda:InvokeFunction"}
+    assert _grants(synth, role, "lambda:InvokeFunction") == [_fn_arn(synth, end)]  # no "<arn>:*"
+
+
+def test_maintenance_end_function_reads_and_writes_items_and_stops_escalations(
+    synth: Synthesized, end: TocsinFunction
+) -> None:
+    props = synth.resources("AWS::Lambda::Function")[synth.logical_id(end.function)]["Properties"]
+    assert props["Timeout"] == 60
+    actions = _actions(synth, end.role)
+    assert {a for a in actions if a.startswith("dynamodb:")} == set(READ_WRITE_TABLE_ACTIONS)
+    assert actions - set(READ_WRITE_TABLE_ACTIONS) == {
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "states:StartExecution",
+        "states:StopExecution",
+    }
+    assert "TOCSIN_STATE_MACHINE_ARN" in _env(synth, end)
+
+
+def test_api_creates_and_deletes_the_groups_schedules_and_passes_the_scheduler_role_only(
+    synth: Synthesized, api: TocsinFunction, end: TocsinFunction
+) -> None:
+    for action in maintenance.SCHEDULE_ACTIONS:
+        assert [resolve(r, PSEUDO) for r in _grants(synth, api.role, action)] == [SCHEDULES_ARN]
+    assert {a for a in _actions(synth, api.role) if a.startswith("scheduler:")} == set(maintenance.SCHEDULE_ACTIONS)
+    role_arn = {"Fn::GetAtt": [synth.logical_id(synth.stack.maintenance.role), "Arn"]}
+    (pass_role,) = [s for s in _statements(synth, api.role) if "iam:PassRole" in _as_list(s["Action"])]
+    assert pass_role["Resource"] == role_arn
+    assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}}
+    env = _env(synth, api)
+    assert env[maintenance.SCHEDULE_GROUP_ENV] == GROUP_NAME
+    assert env[maintenance.MAINTENANCE_END_ARN_ENV] == _fn_arn(synth, end)
+    assert env[maintenance.SCHEDULER_ROLE_ARN_ENV] == role_arn
+
+
+def test_no_scheduler_wildcard_action_and_no_pass_role_on_star_anywhere(synth: Synthesized) -> None:
+    holders = set()
+    for policy in synth.resources("AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            actions = _as_list(statement["Action"])
+            assert "scheduler:*" not in actions and "iam:*" not in actions, statement
+            if "iam:PassRole" in actions:
+                assert "*" not in json.dumps(statement["Resource"]), statement
+            if any(a.startswith(("scheduler:", "iam:")) for a in actions):
+                holders.update(r["Ref"] for r in policy["Properties"]["Roles"])
+    assert holders == {synth.logical_id(synth.stack.ingest_api.functions["api"].role)}  # no other function
+
+
+def test_env_names_are_the_ones_oncall_scheduler_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    from oncall.scheduler import EventBridgeScheduler, scheduler_from_env
+
+    monkeypatch.setenv(maintenance.SCHEDULE_GROUP_ENV, "g")
+    monkeypatch.setenv(maintenance.MAINTENANCE_END_ARN_ENV, "arn:aws:lambda:eu-west-1:1:function:end")
+    monkeypatch.setenv(maintenance.SCHEDULER_ROLE_ARN_ENV, "arn:aws:iam::1:role/r")
+    scheduler = scheduler_from_env()
+    assert isinstance(scheduler, EventBridgeScheduler)
+    assert (scheduler.group, scheduler.target_arn, scheduler.role_arn) == (
+        "g",
+        "arn:aws:lambda:eu-west-1:1:function:end",
+        "arn:aws:iam::1:role/r",
+    )
+
+
+# --- alarms -------------------------------------------------------------------------------------------------
+
+
+def test_alarms_on_both_functions_the_rule_and_dropped_window_ends(
+    synth: Synthesized, check: TocsinFunction, end: TocsinFunction
+) -> None:
+    alarms = [a["Properties"] for a in synth.resources("AWS::CloudWatch::Alarm").values()]
+    watched = {(a["Namespace"], a["MetricName"], json.dumps(a["Dimensions"])) for a in alarms}
+    for fn in (check, end):
+        dims = json.dumps([{"Name": "FunctionName", "Value": {"Ref": synth.logical_id(fn.function)}}])
+        assert ("AWS/Lambda", "Errors", dims) in watched
+        assert ("AWS/Lambda", "Throttles", dims) in watched
+    rule_id = synth.logical_id(synth.stack.heartbeat.rule)
+    assert ("AWS/Events", "FailedInvocations", json.dumps([{"Name": "RuleName", "Value": {"Ref": rule_id}}])) in watched
+    group = json.dumps([{"Name": "ScheduleGroup", "Value": GROUP_NAME}])
+    assert ("AWS/Scheduler", "InvocationDroppedCount", group) in watched
+    descriptions = [a["AlarmDescription"] for a in alarms]
+    assert any(d.startswith("Tocsin heartbeat_check function") for d in descriptions)
+    assert any(d.startswith("Tocsin maintenance_end function") for d in descriptions)
