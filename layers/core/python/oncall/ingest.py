@@ -418,18 +418,16 @@ class IngestService:
     def receive(
         self, type_slug: str, token: str, body: bytes, content_type: str | None, now: datetime | None = None
     ) -> list[Stored]:
-        moment = now or datetime.now(UTC)
+        """An HTTP body for an integration: the token is checked before the body is read (403 before 400)."""
         integration_id = self._integration_for(token, type_slug)
-        payload = parse_body(body, content_type)
-        version = self._count(integration_id, moment.timestamp())
-        config = self._config(integration_id, version)
-        return ingest(self.store, config, payload, now=moment, pointers=self.pointers, executor=self.executor)
+        return self._ingest(integration_id, parse_body(body, content_type), now or datetime.now(UTC))
 
     def receive_payload(self, type_slug: str, token: str, payload: Any, now: datetime | None = None) -> list[Stored]:
-        """``receive`` for a payload that did not come as an HTTP body (inbound e-mail): the same token check,
+        """A payload that did not come as an HTTP body (inbound e-mail, PagerDuty events): the same token check,
         rate limit and pipeline."""
-        moment = now or datetime.now(UTC)
-        integration_id = self._integration_for(token, type_slug)
+        return self._ingest(self._integration_for(token, type_slug), payload, now or datetime.now(UTC))
+
+    def _ingest(self, integration_id: str, payload: Any, moment: datetime) -> list[Stored]:
         config = self._config(integration_id, self._count(integration_id, moment.timestamp()))
         return ingest(self.store, config, payload, now=moment, pointers=self.pointers, executor=self.executor)
 

@@ -326,14 +326,7 @@ class DynamoStore:
             request = response.get("UnprocessedItems") or {}
 
     def list_integrations(self) -> list[Integration]:
-        return [
-            Integration.model_validate(item)
-            for item in self._query_all(
-                IndexName="GSI1",
-                KeyConditionExpression="GSI1PK = :pk",
-                ExpressionAttributeValues={":pk": {"S": "INTEGRATIONS"}},
-            )
-        ]
+        return self.list_entities("INTEGRATIONS", Integration)
 
     def get_route(self, route_id: str) -> Route | None:
         ref = self._get(keys.route_ref(route_id))
@@ -704,14 +697,7 @@ class DynamoStore:
         return bool(self._plain(response.get("Attributes", {})).get("alerted", False))
 
     def list_heartbeats(self) -> dict[str, Heartbeat]:
-        return {
-            item["GSI1SK"]: Heartbeat.model_validate(item)
-            for item in self._query_all(
-                IndexName="GSI1",
-                KeyConditionExpression="GSI1PK = :pk",
-                ExpressionAttributeValues={":pk": {"S": "HEARTBEATS"}},
-            )
-        }
+        return {item["GSI1SK"]: Heartbeat.model_validate(item) for item in self._collection("HEARTBEATS")}
 
     def due_heartbeats(self, now: datetime) -> list[tuple[str, str]]:
         """(integration id, due key) of armed heartbeats whose time is up."""
@@ -763,14 +749,13 @@ class DynamoStore:
         return model.model_validate(item) if item else None
 
     def list_entities(self, collection: str, model: type[M]) -> list[M]:
-        return [
-            model.model_validate(item)
-            for item in self._query_all(
-                IndexName="GSI1",
-                KeyConditionExpression="GSI1PK = :pk",
-                ExpressionAttributeValues={":pk": {"S": collection}},
-            )
-        ]
+        return [model.model_validate(item) for item in self._collection(collection)]
+
+    def _collection(self, name: str) -> Iterator[dict[str, Any]]:
+        """Every item listed under ``name`` in GSI1 (integrations, users, chains, API keys, ...)."""
+        return self._query_all(
+            IndexName="GSI1", KeyConditionExpression="GSI1PK = :pk", ExpressionAttributeValues={":pk": {"S": name}}
+        )
 
     def delete_entity(self, kind: str, entity_id: str) -> None:
         self._call("delete_item", Key=self._item({"PK": f"{kind}#{entity_id}", "SK": "META"}))
@@ -837,14 +822,7 @@ class DynamoStore:
         self._call("put_item", Item=self._item(item))
 
     def list_api_keys(self) -> list[ApiKey]:
-        return [
-            ApiKey.model_validate(item)
-            for item in self._query_all(
-                IndexName="GSI1",
-                KeyConditionExpression="GSI1PK = :pk",
-                ExpressionAttributeValues={":pk": {"S": "APIKEYS"}},
-            )
-        ]
+        return self.list_entities("APIKEYS", ApiKey)
 
     def delete_api_key(self, key: ApiKey) -> None:
         self._call("delete_item", Key=self._item(keys.api_key(key.key_hash)))
