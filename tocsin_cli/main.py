@@ -27,9 +27,7 @@ class Client:
         try:
             response = httpx.request(method, f"{self.url}{path}", json=body, params=params, headers=headers, timeout=15)
         except httpx.HTTPError as error:
-            raise Unreachable(
-                f"cannot reach Tocsin at {self.url} ({error}); is it running (make run)?"
-            ) from error
+            raise Unreachable(f"cannot reach Tocsin at {self.url} ({error}); is it running (make run)?") from error
         if response.status_code >= 400:
             raise Refused(response)
         return response.json() if response.content else None
@@ -304,6 +302,13 @@ def outbox(api: Client, since: int) -> None:
         api.show(data)
         return
     table(data["records"], ["at", "channel", "to", "subject"])
+
+
+# --- configuration importers (tocsin_cli/importers) -------------------------------------------------------------------
+
+from tocsin_cli.importers.cli import import_group  # noqa: E402
+
+cli.add_command(import_group)
 
 
 def main() -> None:

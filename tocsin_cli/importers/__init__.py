@@ -1,0 +1,1 @@
+"""Configuration importers: Grafana OnCall, PagerDuty and Opsgenie to Tocsin (``tocsin import ...``)."""
