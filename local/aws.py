@@ -39,15 +39,16 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from email.message import Message
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Self
 
 from local import FUNCTIONS_DIR
-from local.functions import LambdaContext, load_handler
+from local.awsapi import ApiError, ApiServer, load_records, save_records
+from local.functions import HandlerRegistry, LambdaContext
 
 log = logging.getLogger(__name__)
 
@@ -79,13 +80,8 @@ ABORTED: Final = "ABORTED"
 TIMED_OUT: Final = "TIMED_OUT"
 
 
-class StepFunctionsError(Exception):
-    """An error answer of the API: ``code`` is the AWS error type (``__type``)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
+class StepFunctionsError(ApiError):
+    """An error answer of the API: ``code`` is sent as ``__type``."""
 
 
 @dataclass
@@ -180,12 +176,11 @@ class LocalStepFunctions:
         self.state_file = state_file
         self.functions_dir = functions_dir
         self.executions: dict[str, Execution] = {}  # by execution ARN
-        self._handler = handler
-        self._handler_lock = threading.Lock()
+        # An import error is not cached: the next step tries again.
+        self._handlers = HandlerRegistry({FUNCTION_NAME: handler} if handler is not None else None, functions_dir)
         self._lock = threading.RLock()  # executions and the state file
         self._shutdown = threading.Event()
-        self._server: ThreadingHTTPServer | None = None
-        self._serve_thread: threading.Thread | None = None
+        self._server: ApiServer | None = None
         self._runners: dict[str, threading.Thread] = {}
 
     # --- lifecycle ----------------------------------------------------------------------------------------------
@@ -202,12 +197,11 @@ class LocalStepFunctions:
         """
         if self._server is not None:
             raise RuntimeError("already started")
-        self._server = _Server((self.host, self.port), _RequestHandler, self)
-        self.port = int(self._server.server_address[1])
-        self._serve_thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="sfn-http", daemon=True
+        self._server = ApiServer(
+            self._serve, content_type=CONTENT_TYPE, methods=("POST",), name="sfn-http", host=self.host, port=self.port
         )
-        self._serve_thread.start()
+        self._server.start()
+        self.port = self._server.port
         log.info("Step Functions emulation on %s (time scale %g)", self.endpoint, self.time_scale)
         if resume:
             self.resume()
@@ -215,13 +209,8 @@ class LocalStepFunctions:
 
     def resume(self) -> int:
         """Load ``state_file`` and continue its running executions; returns how many were resumed."""
-        if self.state_file is None or not self.state_file.exists():
-            return 0
-        try:
-            saved = json.loads(self.state_file.read_text())
-            loaded = [Execution.from_json(item) for item in saved["executions"]]
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            log.warning("ignoring the unreadable execution state %s: %s", self.state_file, exc)
+        loaded = load_records(self.state_file, "executions", Execution.from_json, "execution state")
+        if loaded is None:
             return 0
         resumed = 0
         with self._lock:
@@ -246,10 +235,7 @@ class LocalStepFunctions:
                 execution._wake.set()
             runners = list(self._runners.values())
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._serve_thread is not None:
-            self._serve_thread.join(timeout)
+            self._server.stop(timeout)
         deadline = time.monotonic() + timeout
         for runner in runners:  # a handler in the middle of a step may take a moment
             runner.join(max(0.0, deadline - time.monotonic()))
@@ -338,6 +324,11 @@ class LocalStepFunctions:
             return self.executions[execution_arn]
         except KeyError:
             raise StepFunctionsError("ExecutionDoesNotExist", f"Execution Does Not Exist: '{execution_arn}'") from None
+
+    def _serve(self, method: str, path: str, headers: Message, body: bytes) -> tuple[int, Mapping[str, str], Any]:
+        """AWS JSON 1.0 addresses the operation by header: every request is ``POST /``."""
+        status, document = self.dispatch(headers.get("X-Amz-Target", ""), body)
+        return status, {}, document
 
     def dispatch(self, target: str, body: bytes) -> tuple[int, dict[str, Any]]:
         """One AWS JSON 1.0 request -> (HTTP status, response document)."""
@@ -469,7 +460,7 @@ class LocalStepFunctions:
         raise AssertionError("unreachable")
 
     def _invoke(self, execution: Execution) -> Any:
-        handler = self._load_handler()
+        handler = self._handlers.get(FUNCTION_NAME)
         event = json.loads(json.dumps(execution.state))  # the function gets its own copy, as on Lambda
         with self._lock:
             execution.invocations += 1
@@ -484,13 +475,6 @@ class LocalStepFunctions:
                 f"bytes service limit ({MAX_PAYLOAD_BYTES})."
             )
         return json.loads(text)
-
-    def _load_handler(self) -> Handler:
-        if self._handler is None:
-            with self._handler_lock:
-                if self._handler is None:  # an import error is not cached: the next step tries again
-                    self._handler = load_handler(FUNCTION_NAME, self.functions_dir)
-        return self._handler
 
     # --- bookkeeping (under self._lock) ---------------------------------------------------------------------
 
@@ -521,10 +505,7 @@ class LocalStepFunctions:
     def _save(self) -> None:
         if self.state_file is None or self._shutdown.is_set():
             return  # after stop(), a new instance may own the file
-        document = {"version": 1, "executions": [e.to_json() for e in self.executions.values()]}
-        tmp = self.state_file.with_name(self.state_file.name + ".tmp")
-        tmp.write_text(json.dumps(document))
-        os.replace(tmp, self.state_file)
+        save_records(self.state_file, "executions", (e.to_json() for e in self.executions.values()))
 
 
 @dataclass(frozen=True)
@@ -580,32 +561,3 @@ def time_scale_from_env(default: float = 1.0) -> float:
     """``TOCSIN_TIME_SCALE`` as a float (``default`` if unset or empty)."""
     raw = os.environ.get(TIME_SCALE_ENV, "")
     return float(raw) if raw.strip() else default
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], sfn: LocalStepFunctions):
-        self.sfn = sfn
-        super().__init__(address, handler)
-
-
-class _RequestHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as botocore's connection pool expects
-    server: _Server
-
-    def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        status, document = self.server.sfn.dispatch(self.headers.get("X-Amz-Target", ""), body)
-        data = json.dumps(document).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", CONTENT_TYPE)
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s " + format, self.address_string(), *args)

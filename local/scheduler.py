@@ -45,7 +45,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from email.message import Message
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Self
@@ -53,7 +53,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from local import FUNCTIONS_DIR
-from local.functions import LambdaContext, load_handler
+from local.awsapi import ApiError, ApiServer, load_records, save_records
+from local.functions import HandlerRegistry, LambdaContext, load_handler
 
 log = logging.getLogger(__name__)
 
@@ -92,13 +93,8 @@ _STATUS = {
 }
 
 
-class SchedulerError(Exception):
-    """An error answer of the API: ``code`` is the AWS error type, sent as ``x-amzn-ErrorType``."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
+class SchedulerError(ApiError):
+    """An error answer of the API: ``code`` is sent as ``x-amzn-ErrorType``."""
 
     @property
     def status(self) -> int:
@@ -193,8 +189,8 @@ class LocalScheduler:
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)  # a schedule was added or removed: re-plan the runner
         self._shutdown = threading.Event()
-        self._server: ThreadingHTTPServer | None = None
-        self._threads: list[threading.Thread] = []
+        self._server: ApiServer | None = None
+        self._runner: threading.Thread | None = None
         self._invocations: set[threading.Thread] = set()
 
     # --- lifecycle ----------------------------------------------------------------------------------------------
@@ -211,15 +207,18 @@ class LocalScheduler:
         """
         if self._server is not None:
             raise RuntimeError("already started")
-        self._server = _Server((self.host, self.port), _RequestHandler, self)
-        self.port = int(self._server.server_address[1])
-        serve = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="scheduler-http", daemon=True
+        self._server = ApiServer(
+            self._serve,
+            content_type=CONTENT_TYPE,
+            methods=("GET", "POST", "DELETE"),
+            name="scheduler-http",
+            host=self.host,
+            port=self.port,
         )
-        runner = threading.Thread(target=self._run, name="scheduler-runner", daemon=True)
-        self._threads = [serve, runner]
-        for thread in self._threads:
-            thread.start()
+        self._server.start()
+        self.port = self._server.port
+        self._runner = threading.Thread(target=self._run, name="scheduler-runner", daemon=True)
+        self._runner.start()
         log.info("EventBridge Scheduler emulation on %s (time scale %g)", self.endpoint, self.time_scale)
         if resume:
             self.resume()
@@ -227,13 +226,8 @@ class LocalScheduler:
 
     def resume(self) -> int:
         """Load the schedules of ``state_file`` (past-due ones fire at once); returns how many are pending."""
-        if self.state_file is None or not self.state_file.exists():
-            return 0
-        try:
-            saved = json.loads(self.state_file.read_text())
-            loaded = [Schedule.from_json(item) for item in saved["schedules"]]
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            log.warning("ignoring the unreadable schedules %s: %s", self.state_file, exc)
+        loaded = load_records(self.state_file, "schedules", Schedule.from_json, "schedules")
+        if loaded is None:
             return 0
         with self._changed:
             for schedule in loaded:
@@ -251,11 +245,10 @@ class LocalScheduler:
             self._shutdown.set()
             self._changed.notify_all()
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.stop(timeout)
         deadline = time.monotonic() + timeout
         with self._lock:
-            threads = [*self._threads, *self._invocations]
+            threads = [*self._invocations] if self._runner is None else [self._runner, *self._invocations]
         for thread in threads:  # a handler in the middle of an invocation may take a moment
             thread.join(max(0.0, deadline - time.monotonic()))
 
@@ -386,6 +379,21 @@ class LocalScheduler:
             return 200, self.get_schedule(name, query.get("groupName")).describe()
         raise SchedulerError("UnknownOperationException", f"unsupported request {method} {url.path}")
 
+    def _serve(self, method: str, path: str, headers: Message, body: bytes) -> tuple[int, Mapping[str, str], Any]:
+        """REST-JSON errors: the status, the AWS error type in ``x-amzn-ErrorType`` and ``{"Message": ...}``."""
+        try:
+            status, document = self.dispatch(method, path, body)
+        except SchedulerError as exc:
+            return exc.status, {"x-amzn-ErrorType": exc.code}, {"Message": exc.message}
+        except Exception:
+            log.exception("EventBridge Scheduler emulation: %s %s failed", method, path)
+            return (
+                500,
+                {"x-amzn-ErrorType": "InternalServerException"},
+                {"Message": "the local EventBridge Scheduler emulation failed"},
+            )
+        return status, {}, document
+
     # --- the runner ---------------------------------------------------------------------------------------------
 
     def _run(self) -> None:
@@ -466,10 +474,7 @@ class LocalScheduler:
     def _save(self) -> None:
         if self.state_file is None or self._shutdown.is_set():
             return  # after stop(), a new instance may own the file
-        document = {"version": 1, "schedules": [s.to_json() for s in self.schedules.values()]}
-        tmp = self.state_file.with_name(self.state_file.name + ".tmp")
-        tmp.write_text(json.dumps(document))
-        os.replace(tmp, self.state_file)
+        save_records(self.state_file, "schedules", (s.to_json() for s in self.schedules.values()))
 
 
 def _required(params: Mapping[str, Any], key: str) -> Any:
@@ -565,7 +570,8 @@ class HeartbeatSweep:
         self.functions_dir = functions_dir
         self.sweeps = 0  # handler calls, failed ones included
         self.last_result: Any = None
-        self._handler = handler
+        # An import error is not cached: the next sweep tries again.
+        self._handlers = HandlerRegistry({function: handler} if handler is not None else None, functions_dir)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -597,8 +603,7 @@ class HeartbeatSweep:
 
     def sweep(self) -> Any:
         """One invocation, as the rule's target gets it (exceptions propagate)."""
-        if self._handler is None:
-            self._handler = load_handler(self.function, self.functions_dir)
+        handler = self._handlers.get(self.function)
         event = {
             "version": "0",
             "id": str(uuid.uuid4()),
@@ -613,7 +618,7 @@ class HeartbeatSweep:
         context = LambdaContext(
             self.function, timeout_seconds=FUNCTION_TIMEOUT_SECONDS, memory_limit_in_mb=FUNCTION_MEMORY_MB
         )
-        return self._handler(event, context)
+        return handler(event, context)
 
     def _loop(self) -> None:
         next_at = time.monotonic() + self.interval
@@ -627,43 +632,3 @@ class HeartbeatSweep:
             next_at += self.interval
             if next_at <= time.monotonic():  # the sweep took longer than the interval: no catching up
                 next_at = time.monotonic() + self.interval
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], scheduler: LocalScheduler):
-        self.scheduler = scheduler
-        super().__init__(address, handler)
-
-
-class _RequestHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as botocore's connection pool expects
-    server: _Server
-
-    def _handle(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        headers = {"Content-Type": CONTENT_TYPE, "x-amzn-RequestId": str(uuid.uuid4())}
-        try:
-            status, document = self.server.scheduler.dispatch(self.command, self.path, body)
-        except SchedulerError as exc:
-            status, document = exc.status, {"Message": exc.message}
-            headers["x-amzn-ErrorType"] = exc.code
-        except Exception:
-            log.exception("EventBridge Scheduler emulation: %s %s failed", self.command, self.path)
-            status, document = 500, {"Message": "the local EventBridge Scheduler emulation failed"}
-            headers["x-amzn-ErrorType"] = "InternalServerException"
-        data = json.dumps(document).encode()
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    do_GET = do_POST = do_DELETE = _handle
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s " + format, self.address_string(), *args)
