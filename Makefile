@@ -7,7 +7,7 @@ PY_READY := $(VENV)/.ready
 NODE_READY := node_modules/.ready
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: setup run test test-unit test-integration test-e2e test-infra bench synth lint clean
+.PHONY: setup system run test test-unit test-integration test-e2e test-infra bench synth lint clean
 
 setup: $(PY_READY) $(NODE_READY)
 
@@ -26,10 +26,25 @@ $(NODE_READY): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
+# Real senders for the end-to-end tests: Debian's Prometheus and Alertmanager (binaries only: their services
+# are kept from starting during the install; the tests run their own on 127.0.0.1), and Chromium for the web
+# console's browser test (driven headless by playwright-core from node_modules).
+SYSTEM_PACKAGES := prometheus prometheus-alertmanager chromium
+system:
+	@missing=; for p in $(SYSTEM_PACKAGES); do command -v $$p >/dev/null || missing="$$missing $$p"; done; \
+	[ -z "$$missing" ] && exit 0; \
+	if [ "$$(id -u)" != 0 ]; then \
+		echo "Missing Debian packages:$$missing (real senders and browser of tests/e2e). As root: make system, or"; \
+		echo "  apt-get install -y --no-install-recommends$$missing"; exit 1; fi; \
+	command -v apt-get >/dev/null || { echo "apt-get not found: install$$missing yourself"; exit 1; }; \
+	policy=/usr/sbin/policy-rc.d; [ -e $$policy ] || { printf '#!/bin/sh\nexit 101\n' > $$policy; chmod +x $$policy; \
+		trap "rm -f $$policy" EXIT; }; \
+	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends$$missing
+
 run: setup
 	$(PY) -m local
 
-test: setup
+test: setup system
 	$(PY) -m pytest
 
 test-unit: setup
@@ -38,7 +53,7 @@ test-unit: setup
 test-integration: setup
 	$(PY) -m pytest tests/integration
 
-test-e2e: setup
+test-e2e: setup system
 	$(PY) -m pytest tests/e2e
 
 test-infra: setup

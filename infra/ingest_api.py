@@ -35,9 +35,15 @@ API = FunctionSpec(
     memory_mb=512,
     timeout_seconds=29,  # the HTTP API integration timeout is 30 s
 )
-SPECS = {spec.name: spec for spec in (INGEST, API)}
+WEB = FunctionSpec(
+    name="web",
+    description="Tocsin web console / and /ui (server-rendered pages, API-key sign-in, session cookie)",
+    memory_mb=512,
+    timeout_seconds=29,
+)
+SPECS = {spec.name: spec for spec in (INGEST, API, WEB)}
 # Table access per function (least privilege, see infra/data.py).
-GRANTS = {"ingest": DataStore.grant_ingest, "api": DataStore.grant_read_write}
+GRANTS = {"ingest": DataStore.grant_ingest, "api": DataStore.grant_read_write, "web": DataStore.grant_read_write}
 
 # Why each function authenticates its own routes (cdk-nag AwsSolutions-APIG4, acknowledged per route): by path
 # first, else by the function serving the route.
@@ -58,6 +64,12 @@ ROUTE_AUTH_REASONS = {
         "The management API authenticates OnCall-compatible API keys ('Authorization: <key>') in the function: "
         "keys are stored hashed, compared in constant time and carry the admin/editor/viewer role checked "
         "per endpoint; an HTTP API authorizer cannot express the role checks."
+    ),
+    "web": (
+        "The web console authenticates in the function: sign-in verifies an API key like the management API, "
+        "then an HttpOnly, Secure, SameSite=Lax session cookie HMAC-signed with the key in Secrets Manager and "
+        "expiring after 12 h, with a per-session CSRF token on every form; the same admin/editor/viewer role "
+        "checks apply. The sign-in page and the static htmx file must be reachable without credentials."
     ),
 }
 
@@ -122,7 +134,7 @@ class IngestApi(Construct):
         self.http_api = apigwv2.HttpApi(
             self,
             "Gateway",
-            description="Tocsin: monitor webhooks (/integrations/v1) and the management API (/api/v1)",
+            description="Tocsin: monitor webhooks (/integrations/v1), management API (/api/v1), web console (/ui)",
             create_default_stage=False,
         )
         self.access_logs = logs.LogGroup(

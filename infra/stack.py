@@ -55,6 +55,7 @@ class TocsinStack(Stack):
         for fn in self.ingest_api.functions.values():
             self.escalation.allow_executions(fn)
         self.signing_key.grant_read(self.ingest_api.functions["api"])
+        self.signing_key.grant_read(self.ingest_api.functions["web"])  # signs the web console's sessions
         self.escalation.watch(self.observability)
 
         # Heartbeats: a rate(1 minute) rule -> heartbeat_check. Maintenance windows: the api creates a one-time
@@ -66,6 +67,7 @@ class TocsinStack(Stack):
         for fn in (self.heartbeat.check, self.maintenance.end):
             self.escalation.allow_executions(fn)
         self.maintenance.allow_scheduling(self.ingest_api.functions["api"])
+        self.maintenance.allow_scheduling(self.ingest_api.functions["web"])  # maintenance start/stop in the console
         self.heartbeat.watch(self.observability)
         self.maintenance.watch(self.observability)
 
@@ -83,6 +85,7 @@ class TocsinStack(Stack):
             )
             self.escalation.allow_executions(self.inbound_email.ingest)
             self.inbound_email.expose_address(self.ingest_api.functions["api"])
+            self.inbound_email.expose_address(self.ingest_api.functions["web"])
             self.inbound_email.watch(self.observability)
             CfnOutput(
                 self,

@@ -174,7 +174,7 @@ def test_functions_start_and_stop_executions_of_the_one_state_machine(synth: Syn
 # --- the link-signing secret and the /actions route ---------------------------------------------------------
 
 
-def test_signing_key_secret_is_generated_and_read_by_api_and_escalation_step_only(synth: Synthesized) -> None:
+def test_signing_key_secret_is_generated_and_read_by_api_web_and_escalation_step_only(synth: Synthesized) -> None:
     ((secret_id, secret),) = synth.resources("AWS::SecretsManager::Secret").items()
     generated = secret["Properties"]["GenerateSecretString"]
     assert generated["PasswordLength"] >= 32
@@ -190,7 +190,7 @@ def test_signing_key_secret_is_generated_and_read_by_api_and_escalation_step_onl
             assert _env(synth, fn)["TOCSIN_SIGNING_SECRET_ARN"] == {"Ref": secret_id}
         else:
             assert "TOCSIN_SIGNING_SECRET_ARN" not in _env(synth, fn)
-    assert readers == {"api", "escalation_step"}
+    assert readers == {"api", "escalation_step", "web"}  # web: signs its session cookies with the key
 
 
 def test_actions_route_is_served_by_the_api_function(synth: Synthesized) -> None:

@@ -211,7 +211,8 @@ def test_no_scheduler_wildcard_action_and_no_pass_role_on_star_anywhere(synth: S
                 assert "*" not in json.dumps(statement["Resource"]), statement
             if any(a.startswith(("scheduler:", "iam:")) for a in actions):
                 holders.update(r["Ref"] for r in policy["Properties"]["Roles"])
-    assert holders == {synth.logical_id(synth.stack.ingest_api.functions["api"].role)}  # no other function
+    # the api and the web console (maintenance start/stop) only
+    assert holders == {synth.logical_id(synth.stack.ingest_api.functions[name].role) for name in ("api", "web")}
 
 
 def test_env_names_are_the_ones_oncall_scheduler_reads(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -285,12 +285,14 @@ EXPECTED_ACKNOWLEDGEMENTS = {
     ),
     ("AwsSolutions-L1", "Tocsin/Http/Ingest/Function/Resource"),
     ("AwsSolutions-L1", "Tocsin/Http/Api/Function/Resource"),
+    ("AwsSolutions-L1", "Tocsin/Http/Web/Function/Resource"),
     ("AwsSolutions-L1", "Tocsin/Escalation/Step/Function/Resource"),
     ("AwsSolutions-L1", "Tocsin/Heartbeat/Check/Function/Resource"),
     ("AwsSolutions-L1", "Tocsin/Maintenance/End/Function/Resource"),
     # StopExecution takes execution ARNs, named at run time: only this state machine's executions.
     (_STOP_EXECUTIONS, "Tocsin/Http/Ingest/Role/DefaultPolicy/Resource"),
     (_STOP_EXECUTIONS, "Tocsin/Http/Api/Role/DefaultPolicy/Resource"),
+    (_STOP_EXECUTIONS, "Tocsin/Http/Web/Role/DefaultPolicy/Resource"),
     (_STOP_EXECUTIONS, "Tocsin/Escalation/Step/Role/DefaultPolicy/Resource"),
     (_STOP_EXECUTIONS, "Tocsin/Heartbeat/Check/Role/DefaultPolicy/Resource"),
     (_STOP_EXECUTIONS, "Tocsin/Maintenance/End/Role/DefaultPolicy/Resource"),
@@ -299,6 +301,11 @@ EXPECTED_ACKNOWLEDGEMENTS = {
         "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>"
         ":schedule/Tocsin-maintenance/*]",
         "Tocsin/Http/Api/Role/DefaultPolicy/Resource",
+    ),
+    (
+        "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>"
+        ":schedule/Tocsin-maintenance/*]",
+        "Tocsin/Http/Web/Role/DefaultPolicy/Resource",
     ),
     # sns:Publish to phone numbers (SMS) has no resource ARN.
     ("AwsSolutions-IAM5[Resource::*]", "Tocsin/Escalation/Step/Role/DefaultPolicy/Resource"),

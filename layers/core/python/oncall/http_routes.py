@@ -26,4 +26,8 @@ ROUTES: Final[tuple[HttpRoute, ...]] = (
     HttpRoute("POST", "/generic/2010-04-15/create_event.json", "ingest"),
     HttpRoute("ANY", "/api/v1/{proxy+}", "api"),
     HttpRoute("ANY", "/actions/{token}", "api"),
+    # the web console (server-rendered pages, session cookie): / redirects to /ui/
+    HttpRoute("GET", "/", "web"),
+    HttpRoute("GET", "/ui", "web"),
+    HttpRoute("ANY", "/ui/{proxy+}", "web"),
 )

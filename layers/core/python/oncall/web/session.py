@@ -1,0 +1,104 @@
+"""Web console sessions: a signed, expiring token in a cookie, and per-session CSRF tokens.
+
+A session token is ``base64url(claims JSON) "." base64url(HMAC-SHA256(key, "session:" + first part))``, signed
+with the deployment's link-signing key (:func:`oncall.links.signing_key`). The ``session:`` prefix keeps session
+tokens and action-link tokens apart although they share the key. Claims: the API key's hash (``h``, so a revoked
+key ends its sessions), the user id (``u``), the expiry (``e``, Unix seconds) and a nonce (``n``).
+
+The CSRF token of a session is ``HMAC-SHA256(key, "csrf:" + session token)``: every form carries it in a hidden
+field and every POST is checked against the session cookie (constant-time comparison).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Final
+
+COOKIE_NAME: Final = "tocsin_session"
+COOKIE_PATH: Final = "/ui"
+SESSION_TTL: Final = timedelta(hours=12)
+MAX_TOKEN_LENGTH: Final = 1024
+
+
+class InvalidSession(Exception):
+    """Missing, forged, altered or expired session."""
+
+
+@dataclass(frozen=True)
+class SessionClaims:
+    key_hash: str
+    user_id: str
+    expires_at: datetime
+
+
+def _encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _mac(key: bytes, purpose: str, body: str) -> str:
+    if not key:
+        raise ValueError("empty signing key")
+    return _encode(hmac.new(key, f"{purpose}:{body}".encode(), hashlib.sha256).digest())
+
+
+def issue(key_hash: str, user_id: str, now: datetime, key: bytes, ttl: timedelta = SESSION_TTL) -> str:
+    claims = {"h": key_hash, "u": user_id, "e": int((now + ttl).timestamp()), "n": secrets.token_urlsafe(8)}
+    body = _encode(json.dumps(claims, separators=(",", ":")).encode())
+    return f"{body}.{_mac(key, 'session', body)}"
+
+
+def verify(token: str | None, key: bytes, now: datetime) -> SessionClaims:
+    if not token or len(token) > MAX_TOKEN_LENGTH or not token.isascii():
+        raise InvalidSession("no session")
+    body, _, signature = token.partition(".")
+    if not hmac.compare_digest(_mac(key, "session", body).encode(), signature.encode()):
+        raise InvalidSession("invalid session")
+    try:
+        claims = json.loads(_decode(body))
+        expires_at = datetime.fromtimestamp(int(claims["e"]), tz=now.tzinfo)
+        parsed = SessionClaims(key_hash=str(claims["h"]), user_id=str(claims["u"]), expires_at=expires_at)
+    except (ValueError, TypeError, KeyError, OverflowError, OSError):
+        raise InvalidSession("invalid session") from None
+    if now >= parsed.expires_at:
+        raise InvalidSession("session expired")
+    return parsed
+
+
+def csrf_token(session_token: str, key: bytes) -> str:
+    return _mac(key, "csrf", session_token)
+
+
+def check_csrf(session_token: str, submitted: str | None, key: bytes) -> bool:
+    if not submitted or not submitted.isascii():
+        return False
+    return hmac.compare_digest(csrf_token(session_token, key).encode(), submitted.encode())
+
+
+def cookie(token: str, *, secure: bool, max_age: int = int(SESSION_TTL.total_seconds())) -> str:
+    parts = [f"{COOKIE_NAME}={token}", f"Path={COOKIE_PATH}", "HttpOnly", "SameSite=Lax", f"Max-Age={max_age}"]
+    if secure:
+        parts.append("Secure")
+    return "; ".join(parts)
+
+
+def cleared_cookie(*, secure: bool) -> str:
+    return cookie("", secure=secure, max_age=0)
+
+
+def read_cookie(cookies: list[str] | None) -> str | None:
+    for raw in cookies or []:
+        for part in raw.split(";"):
+            name, sep, value = part.strip().partition("=")
+            if sep and name == COOKIE_NAME and value:
+                return value
+    return None

@@ -1,0 +1,102 @@
+"""Small view helpers of the web console: the page templates' environment, the template preview, form parsing.
+
+Business logic stays in :mod:`oncall.api` (use cases) and :mod:`oncall.ingest` / :mod:`oncall.grouping`
+(template semantics): the preview renders exactly what ingest would store.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import json
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import parse_qs
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from oncall import grouping, templating
+from oncall.ingest import _render_appearance
+from oncall.models import IntegrationConfig, Templates
+
+PACKAGE_DIR: Final = Path(__file__).resolve().parent
+TEMPLATES_DIR: Final = PACKAGE_DIR / "templates"
+STATIC_DIR: Final = PACKAGE_DIR / "static"
+STATIC_FILES: Final = {"htmx.min.js": "text/javascript; charset=utf-8"}
+# form field -> internal template name (the editor shows these, in this order)
+TEMPLATE_FIELDS: Final = (
+    ("grouping_id", "Grouping id"),
+    ("resolve_condition", "Resolve condition"),
+    ("acknowledge_condition", "Acknowledge condition"),
+    ("source_link", "Source link"),
+    ("title", "Title"),
+    ("message", "Message"),
+)
+STATES: Final = ("firing", "acknowledged", "resolved", "silenced")
+
+
+@functools.cache
+def environment() -> Environment:
+    """The console's own pages: a regular, autoescaping Jinja2 environment (user templates use the sandbox)."""
+    env = Environment(
+        loader=FileSystemLoader(str(TEMPLATES_DIR)),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["pretty_json"] = lambda value: json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
+    env.filters["when"] = lambda value: (str(value).replace("T", " ")[:19] + " UTC") if value else ""
+    return env
+
+
+def render(name: str, **context: Any) -> str:
+    return environment().get_template(name).render(**context)
+
+
+def static_file(name: str) -> tuple[bytes, str] | None:
+    content_type = STATIC_FILES.get(name)
+    if content_type is None:
+        return None
+    return (STATIC_DIR / name).read_bytes(), content_type
+
+
+def form_data(event: dict[str, Any]) -> dict[str, str]:
+    """The urlencoded form body of an HTTP API event (first value of each field)."""
+    body = event.get("body") or ""
+    if event.get("isBase64Encoded"):
+        body = base64.b64decode(body).decode("utf-8", "replace")
+    return {k: v[0] for k, v in parse_qs(body, keep_blank_values=True).items()}
+
+
+def effective_templates(config: IntegrationConfig) -> dict[str, str]:
+    """What each template is now (the override, else the type's default), for the editor's text areas."""
+    return {name: config.integration.template(name) or "" for name, _ in TEMPLATE_FIELDS}  # type: ignore[arg-type]
+
+
+def _problem(template: str) -> str | None:
+    if not template:
+        return None
+    try:
+        templating.validate(template)
+    except templating.TemplateProblem as problem:
+        return problem.fallback
+    return None
+
+
+def preview(config: IntegrationConfig, texts: dict[str, str], payload: Any) -> dict[str, Any]:
+    """Render ``texts`` (template name -> text) on ``payload`` as ingest would, without storing anything."""
+    templates = Templates(**{name: texts.get(name) or None for name, _ in TEMPLATE_FIELDS})
+    integration = config.integration.model_copy(update={"templates": templates})
+    patched = config.model_copy(update={"integration": integration})
+    labels = grouping.alert_labels(integration, payload)
+    context = {"payload": payload, "labels": labels}
+    appearance = _render_appearance(patched, payload)
+    return {
+        "grouping_id": grouping.render_optional(integration.template("grouping_id"), **context),
+        "resolve_condition": templating.render_condition(integration.template("resolve_condition"), **context),
+        "acknowledge_condition": templating.render_condition(integration.template("acknowledge_condition"), **context),
+        "source_link": appearance["source_link"],
+        "title": appearance["title"],
+        "message": appearance["message"],
+        "labels": labels,
+        "problems": {name: p for name, _ in TEMPLATE_FIELDS if (p := _problem(texts.get(name) or ""))},
+    }
