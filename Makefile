@@ -44,7 +44,7 @@ system:
 run: setup
 	$(PY) -m local
 
-test: setup system
+test: setup system lint
 	$(PY) -m pytest
 
 test-unit: setup
@@ -67,6 +67,7 @@ synth: setup
 
 lint: setup
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out .pytest_cache

@@ -55,10 +55,18 @@ def integration(api: httpx.Client) -> dict[str, Any]:
         {"type": "notify_persons", "persons_to_notify": [bob["id"]]},
         {"type": "repeat_escalation"},
     ):
-        assert api.post("/api/v1/escalation_policies/", json={"escalation_chain_id": chain["id"], **step}).status_code == 201
-    created = api.post("/api/v1/integrations/", json={
-        "name": "Prod", "type": "formatted_webhook", "default_route": {"escalation_chain_id": chain["id"]},
-    })  # fmt: skip
+        assert (
+            api.post("/api/v1/escalation_policies/", json={"escalation_chain_id": chain["id"], **step}).status_code
+            == 201
+        )
+    created = api.post(
+        "/api/v1/integrations/",
+        json={
+            "name": "Prod",
+            "type": "formatted_webhook",
+            "default_route": {"escalation_chain_id": chain["id"]},
+        },
+    )
     assert created.status_code == 201, created.text
     return created.json()
 
@@ -67,7 +75,9 @@ def integration(api: httpx.Client) -> dict[str, Any]:
 def test_both_emails_arrive_in_order_through_real_smtp(stack: LocalStack, integration: dict[str, Any]) -> None:
     response = httpx.post(integration["link"], json={"alert_uid": "db", "title": "Database down"}, timeout=10)
     assert response.status_code == 200
-    first_two = wait_for(lambda: emails(stack, "Database down")[:2] if len(emails(stack, "Database down")) >= 2 else None)
+    first_two = wait_for(
+        lambda: emails(stack, "Database down")[:2] if len(emails(stack, "Database down")) >= 2 else None
+    )
     assert [r["to"] for r in first_two] == ["alice@example.com", "bob@example.com"]
     assert LINK.search(first_two[0]["text"])
 

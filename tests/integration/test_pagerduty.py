@@ -31,8 +31,11 @@ def routing_key(api: Invoke) -> str:
 def trigger(
     key: str, dedup: str | None = "disk-db-1", severity: str = "critical", summary: str = "Disk full"
 ) -> dict[str, Any]:
-    event: dict[str, Any] = {"routing_key": key, "event_action": "trigger",
-                             "payload": {"summary": summary, "source": "db-1", "severity": severity}}  # fmt: skip
+    event: dict[str, Any] = {
+        "routing_key": key,
+        "event_action": "trigger",
+        "payload": {"summary": summary, "source": "db-1", "severity": severity},
+    }
     if dedup:
         event["dedup_key"] = dedup
     return event
@@ -44,7 +47,9 @@ def groups(api: Invoke) -> list[dict[str, Any]]:
 
 def test_trigger_acknowledge_resolve_and_retrigger(api: Invoke, ingest_handler: ModuleType, routing_key: str) -> None:
     assert send(ingest_handler, V2, trigger(routing_key)) == (
-        202, {"status": "success", "message": "Event processed", "dedup_key": "disk-db-1"})  # fmt: skip
+        202,
+        {"status": "success", "message": "Event processed", "dedup_key": "disk-db-1"},
+    )
     send(ingest_handler, V2, trigger(routing_key))
     [group] = groups(api)
     assert group["title"] == "Disk full" and group["alerts_count"] == 2
@@ -79,8 +84,15 @@ def test_a_trigger_without_dedup_key_gets_one(api: Invoke, ingest_handler: Modul
 
 def test_severity_drives_routes(api: Invoke, ingest_handler: ModuleType, routing_key: str) -> None:
     integration = next(i for i in api("GET", "/api/v1/integrations/")[1]["results"] if i["type"] == "pagerduty")
-    status, route = api("POST", "/api/v1/routes/", {"integration_id": integration["id"], "routing_type": "labels",
-                                                    "routing_labels": [{"key": "severity", "value": "info"}]})  # fmt: skip
+    status, route = api(
+        "POST",
+        "/api/v1/routes/",
+        {
+            "integration_id": integration["id"],
+            "routing_type": "labels",
+            "routing_labels": [{"key": "severity", "value": "info"}],
+        },
+    )
     assert status == 201
     send(ingest_handler, V2, trigger(routing_key, dedup="a", severity="info"))
     send(ingest_handler, V2, trigger(routing_key, dedup="b", severity="critical"))
@@ -92,17 +104,35 @@ def test_severity_drives_routes(api: Invoke, ingest_handler: ModuleType, routing
     ("event", "error"),
     [
         ({"event_action": "trigger"}, "routing_key"),
-        ({"routing_key": "short", "event_action": "trigger", "payload": {"summary": "s", "source": "x", "severity": "info"}},
-         "Invalid routing key"),
+        (
+            {
+                "routing_key": "short",
+                "event_action": "trigger",
+                "payload": {"summary": "s", "source": "x", "severity": "info"},
+            },
+            "Invalid routing key",
+        ),
         ({"routing_key": "k" * 32, "event_action": "explode"}, "event_action"),
         ({"routing_key": "k" * 32, "event_action": "trigger"}, "payload"),
-        ({"routing_key": "k" * 32, "event_action": "trigger", "payload": {"summary": "x" * 1025, "source": "s",
-                                                                          "severity": "info"}}, "summary"),
-        ({"routing_key": "k" * 32, "event_action": "trigger", "payload": {"summary": "s", "source": "s",
-                                                                          "severity": "fatal"}}, "severity"),
+        (
+            {
+                "routing_key": "k" * 32,
+                "event_action": "trigger",
+                "payload": {"summary": "x" * 1025, "source": "s", "severity": "info"},
+            },
+            "summary",
+        ),
+        (
+            {
+                "routing_key": "k" * 32,
+                "event_action": "trigger",
+                "payload": {"summary": "s", "source": "s", "severity": "fatal"},
+            },
+            "severity",
+        ),
         ({"routing_key": "k" * 32, "event_action": "resolve"}, "dedup_key"),
     ],
-)  # fmt: skip
+)
 def test_invalid_events(ingest_handler: ModuleType, event: dict[str, Any], error: str) -> None:
     status, body = send(ingest_handler, V2, event)
     assert status == 400 and body["status"] == "invalid event" and body["message"] == "Event object is invalid"
@@ -121,11 +151,19 @@ def test_keys_bodies_and_limits(ingest_handler: ModuleType, routing_key: str) ->
 
 
 def test_events_v1_as_alertmanager_sends_them(api: Invoke, ingest_handler: ModuleType, routing_key: str) -> None:
-    event = {"service_key": routing_key, "event_type": "trigger", "incident_key": "am-group-1",
-             "description": "[FIRING:1] InstanceDown", "details": {"firing": "instance a"}, "client": "Alertmanager",
-             "client_url": "http://am.example/"}  # fmt: skip
-    assert send(ingest_handler, V1, event) == (200, {"status": "success", "message": "Event processed",
-                                                     "incident_key": "am-group-1"})  # fmt: skip
+    event = {
+        "service_key": routing_key,
+        "event_type": "trigger",
+        "incident_key": "am-group-1",
+        "description": "[FIRING:1] InstanceDown",
+        "details": {"firing": "instance a"},
+        "client": "Alertmanager",
+        "client_url": "http://am.example/",
+    }
+    assert send(ingest_handler, V1, event) == (
+        200,
+        {"status": "success", "message": "Event processed", "incident_key": "am-group-1"},
+    )
     [group] = groups(api)
     assert group["title"] == "[FIRING:1] InstanceDown" and group["source_link"] == "http://am.example/"
     send(ingest_handler, V1, {"service_key": routing_key, "event_type": "resolve", "incident_key": "am-group-1"})
