@@ -460,14 +460,13 @@ class LocalStepFunctions:
         raise AssertionError("unreachable")
 
     def _invoke(self, execution: Execution) -> Any:
-        handler = self._handlers.get(FUNCTION_NAME)
         event = json.loads(json.dumps(execution.state))  # the function gets its own copy, as on Lambda
         with self._lock:
             execution.invocations += 1
         context = LambdaContext(
             FUNCTION_NAME, timeout_seconds=FUNCTION_TIMEOUT_SECONDS, memory_limit_in_mb=FUNCTION_MEMORY_MB
         )
-        result = handler(event, context)
+        result = self._handlers.invoke(FUNCTION_NAME, event, context)
         text = json.dumps(result)  # what Lambda returns: a result that is no JSON fails the invocation
         if len(text.encode()) > MAX_PAYLOAD_BYTES:
             raise _DataLimitExceeded(

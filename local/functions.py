@@ -76,18 +76,34 @@ def load_handler(function: str, functions_dir: Path = FUNCTIONS_DIR) -> Handler:
 
 
 class HandlerRegistry:
-    """function name -> handler: injected callables first, else loaded from disk once, on first use."""
+    """function name -> handler, invoked the way Lambda does: one invocation per execution environment.
+
+    A loaded handler module is an execution environment; concurrent requests get environments of their own
+    (loaded on demand, then reused), because handlers keep per-invocation state on module globals (Powertools'
+    resolver keeps the current event on its app). Injected callables (tests) are called as they are.
+    """
 
     def __init__(self, handlers: Mapping[str, Handler] | None = None, functions_dir: Path = FUNCTIONS_DIR) -> None:
-        self._handlers: dict[str, Handler] = dict(handlers or {})
+        self._injected: dict[str, Handler] = dict(handlers or {})
         self._functions_dir = functions_dir
-        self._lock = threading.Lock()  # first requests arrive concurrently from the thread pool
+        self._idle: dict[str, list[Handler]] = {}
+        self._lock = threading.Lock()
 
-    def get(self, function: str) -> Handler:
-        if (handler := self._handlers.get(function)) is not None:
-            return handler
+    def invoke(self, function: str, event: Any, context: Any) -> Any:
+        if (injected := self._injected.get(function)) is not None:
+            return injected(event, context)
+        handler = self._acquire(function)
+        try:
+            return handler(event, context)
+        finally:
+            with self._lock:
+                self._idle[function].append(handler)
+
+    def _acquire(self, function: str) -> Handler:
         with self._lock:
-            if function not in self._handlers:
-                # A failed import is not cached (like a Lambda init error): the next request retries it.
-                self._handlers[function] = load_handler(function, self._functions_dir)
-            return self._handlers[function]
+            idle = self._idle.setdefault(function, [])
+            if idle:
+                return idle.pop()
+        # A new environment: its "init" runs outside the lock. A failed import is not kept (like a Lambda init
+        # error): the next request tries again.
+        return load_handler(function, self._functions_dir)

@@ -103,7 +103,7 @@ class Gateway:
 
         def call() -> Any:
             # Loading happens here too, so a slow first import (the Lambda init phase) never blocks the loop.
-            return self.registry.get(function)(event, context)
+            return self.registry.invoke(function, event, context)
 
         try:
             with anyio.move_on_after(self.timeout_seconds) as deadline:

@@ -603,7 +603,6 @@ class HeartbeatSweep:
 
     def sweep(self) -> Any:
         """One invocation, as the rule's target gets it (exceptions propagate)."""
-        handler = self._handlers.get(self.function)
         event = {
             "version": "0",
             "id": str(uuid.uuid4()),
@@ -618,7 +617,7 @@ class HeartbeatSweep:
         context = LambdaContext(
             self.function, timeout_seconds=FUNCTION_TIMEOUT_SECONDS, memory_limit_in_mb=FUNCTION_MEMORY_MB
         )
-        return handler(event, context)
+        return self._handlers.invoke(self.function, event, context)
 
     def _loop(self) -> None:
         next_at = time.monotonic() + self.interval

@@ -25,6 +25,10 @@ from oncall.ports import GroupKey, NotFound, Store, StoreError
 
 logger = logging.getLogger(__name__)
 MAX_BODY_BYTES = 256 * 1024
+# An alert item holds the payload and its rendered title and message within DynamoDB's 400 KB item limit.
+MAX_STORED_PAYLOAD_BYTES = 300_000
+MESSAGE_MAX_LENGTH = 10_000  # characters, so at most 40 KB of UTF-8
+MAX_NESTING = 240  # levels of JSON nesting: real alerts are shallow; API responses (pydantic) serialize up to ~250
 IMAGE_URL_MAX_LENGTH = 299
 MAX_GROUPING_ATTEMPTS = 8  # a lost race is retried; this many in a row means something is badly wrong
 
@@ -78,13 +82,37 @@ def parse_body(body: bytes, content_type: str | None) -> Any:
     if media_type == "application/x-www-form-urlencoded":
         return dict(parse_qsl(text, keep_blank_values=True))
     try:
-        return json.loads(text)
+        payload = json.loads(text)
     except RecursionError as error:
         raise IngestError("Payload is nested too deeply") from error
     except json.JSONDecodeError as error:
         raise IngestError(
             f"Payload is not valid JSON: {error.msg} (line {error.lineno} column {error.colno})"
         ) from error
+    except ValueError as error:  # e.g. an integer longer than Python's int_max_str_digits
+        raise IngestError(f"Payload is not valid JSON: {error}") from error
+    if _depth(payload) > MAX_NESTING:
+        raise IngestError(f"Payload is nested too deeply (more than {MAX_NESTING} levels)")
+    return payload
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth of JSON data, without recursion (the data may be as deep as the parser allows)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            stack.extend((child, level + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+def check_storable(payload: Any) -> None:
+    """A payload whose stored form exceeds what an alert item can hold is refused with a 4xx: a 5xx would make
+    the sender retry, for ever, something that can never be stored (JSON such as ``1E5`` grows when stored)."""
+    size = len(json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass"))
+    if size > MAX_STORED_PAYLOAD_BYTES:
+        raise PayloadTooLarge(f"Payload is too large once stored ({size} bytes > {MAX_STORED_PAYLOAD_BYTES} bytes)")
 
 
 # --- the use case ---------------------------------------------------------------------------------------------
@@ -96,13 +124,22 @@ def _render_appearance(config: IntegrationConfig, payload: Any) -> dict[str, str
     source_link = grouping.render_optional(integration.template("source_link"), **context)
     context["source_link"] = source_link
     rendered: dict[str, str | None] = {"source_link": source_link}
-    for name, limit in (("title", templating.TITLE_MAX_LENGTH), ("message", None)):
+    for name, limit in (("title", templating.TITLE_MAX_LENGTH), ("message", MESSAGE_MAX_LENGTH)):
         template = integration.template(name)  # type: ignore[arg-type]
         value = templating.render_or_fallback(template, max_length=limit, **context) if template else None
         rendered[name] = None if value in (None, "None") or not value.strip() else value
     image = grouping.render_optional(integration.template("image_url"), **context)
     rendered["image_url"] = image[:IMAGE_URL_MAX_LENGTH] if image and image.strip() else None
     return rendered
+
+
+def with_alert_counts(payload: Any) -> Any:
+    """Alertmanager-style notifications without ``numFiring`` (Alertmanager itself sends none) get
+    ``numFiring``/``numResolved`` counted from ``alerts[].status``, as Grafana OnCall adds them for templates."""
+    if not isinstance(payload, dict) or "numFiring" in payload or not isinstance(payload.get("alerts"), list):
+        return payload
+    statuses = [a.get("status") for a in payload["alerts"] if isinstance(a, dict)]
+    return {**payload, "numFiring": statuses.count("firing"), "numResolved": statuses.count("resolved")}
 
 
 class PointerCache:
@@ -145,6 +182,9 @@ def ingest(
 ) -> list[Stored]:
     """Store the alerts of one request. Per-alert integrations store each element of ``alerts[]``."""
     kind = integration_types.get(config.integration.type)
+    check_storable(payload)
+    if kind is not None and kind.counts_alerts:
+        payload = with_alert_counts(payload)
     common: dict[str, Any] = {"now": now, "is_demo": is_demo, "executor": executor}
     if kind is not None and kind.mode == "per_alert":
         elements = payload.get("alerts") if isinstance(payload, dict) else None

@@ -45,6 +45,7 @@ class IntegrationType:
     description: str = ""
     example_file: str | None = None  # under oncall/examples/
     token_length: int = 25
+    counts_alerts: bool = False  # Alertmanager-style: numFiring/numResolved are added when missing
     # Acknowledge/resolve signals only act on an existing open group; with none they are accepted and ignored
     # (PagerDuty's semantics for events about an unknown dedup_key).
     signals_join_only: bool = False
@@ -151,6 +152,7 @@ TYPES: Final[dict[str, IntegrationType]] = {
             has_heartbeat=False,
             description="Grafana Alerting contact point (webhook)",
             example_file="grafana_alerting.json",
+            counts_alerts=True,
         ),
         IntegrationType(
             "webhook",
@@ -175,6 +177,7 @@ TYPES: Final[dict[str, IntegrationType]] = {
             has_heartbeat=True,
             description="Prometheus Alertmanager webhook receiver",
             example_file="alertmanager.json",
+            counts_alerts=True,
         ),
         IntegrationType(
             "formatted_webhook",

@@ -293,6 +293,29 @@ def _int_digits_exceed(bits_estimate: float) -> bool:
     return bits_estimate * _LOG10_2 > RESULT_MAX_LENGTH
 
 
+# A printf-style conversion: flags, width, precision. Widths and precisions (also "*" ones taken from the
+# arguments) decide how long the result is before anything is computed.
+_PERCENT_SPEC: Final = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?[a-zA-Z%]")
+
+
+def _check_percent(template: str, args: Any) -> None:
+    """``'%0100000000d' % 1`` builds a huge string in one C call: refuse widths and precisions past the limit."""
+    star_values = [a for a in (args if isinstance(args, tuple) else (args,)) if isinstance(a, int)]
+    for match in _PERCENT_SPEC.finditer(template):
+        for part in match.groups():
+            star = max((abs(v) for v in star_values), default=0)
+            if (star if part == "*" else int(part or 0)) > RESULT_MAX_LENGTH:
+                raise _too_long("%")
+
+
+def _guarded_format(value: Any, *args: Any, **kwargs: Any) -> str:
+    """Jinja's ``format`` filter (``value % args``) with the same width/precision guard as ``%``."""
+    template = str(value)
+    arguments: Any = kwargs or args
+    _check_percent(template, arguments)
+    return template % arguments
+
+
 def _check_binop(operator: str, left: Any, right: Any) -> None:
     """Refuse before computing: these operators run as single C calls that nothing can interrupt.
 
@@ -300,6 +323,10 @@ def _check_binop(operator: str, left: Any, right: Any) -> None:
     ``payload.big_text + "\\n"`` still works while repeated doubling stops once past the limit.
     """
     limit = RESULT_MAX_LENGTH
+    if operator == "%":
+        if isinstance(left, str):
+            _check_percent(left, right)
+        return
     if operator == "*":
         if isinstance(left, int) and isinstance(right, _SIZED_SEQUENCES):
             left, right = right, left
@@ -354,7 +381,7 @@ class _GuardedCodeGenerator(CodeGenerator):
 
 
 class _Environment(SandboxedEnvironment):
-    intercepted_binops = frozenset({"*", "**", "+"})
+    intercepted_binops = frozenset({"*", "**", "+", "%"})
     code_generator_class = _GuardedCodeGenerator
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
@@ -387,6 +414,7 @@ def _build_environment() -> _Environment:
             "regex_search": _regex_search,
             "b64decode": _b64decode,
             "parse_json": _parse_json,
+            "format": _guarded_format,
         }
     )
     env.globals["time"] = _now

@@ -701,6 +701,8 @@ def apply_action(
     stop the group's escalation to match. Returns the stored group."""
     for _ in range(MAX_ACTION_ATTEMPTS):
         group = _load_group(store, group_id)
+        # Read, then timestamp: a change that won a race before this read gets an earlier time in the timeline.
+        now = max(now, datetime.now(UTC))
         if action == "resolve" and group.root_alert_group_id is not None:
             raise ApiError.detail("Can't resolve an attached alert group")
         if action == "resolve" and group.is_maintenance and not group.resolved:
