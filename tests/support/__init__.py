@@ -1,0 +1,1 @@
+"""Helpers shared by the test suites: real sender processes (Prometheus, Alertmanager), polling, process lookup."""
