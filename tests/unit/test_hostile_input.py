@@ -210,3 +210,28 @@ def test_an_integer_over_the_digit_limit_is_a_400() -> None:
     with pytest.raises(IngestError) as refused:
         parse_body(b'{"n": ' + b"9" * 5000 + b"}", "application/json")
     assert refused.value.status == 400
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{{ ('a' * 40000)|replace('a', 'b' * 40000) }}",
+        "{{ ('a' * 40000).replace('a', 'b' * 40000) }}",
+        "{{ 'a'|center(1000000000) }}",
+        "{{ 'a'.ljust(1000000000) }}",
+        "{{ 'a'.zfill(1000000000) }}",
+        "{{ '%*d' % (1000000000, 1) }}",
+        "{{ '%.1000000000f'|format(1.0) }}",
+    ],
+)
+def test_one_call_builders_are_refused_before_they_run(template: str) -> None:
+    started = time.monotonic()
+    with pytest.raises(templating.TemplateError, match="would exceed the length limit"):
+        templating.render(template)
+    assert time.monotonic() - started < BUDGET + MARGIN
+
+
+def test_the_guarded_builders_still_work_at_normal_sizes() -> None:
+    assert templating.render("{{ 'hello'|replace('l', 'L') }} {{ 'x'|center(5) }} {{ '%05d'|format(42) }}") == (
+        "heLLo   x   00042"
+    )

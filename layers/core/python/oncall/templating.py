@@ -308,6 +308,40 @@ def _check_percent(template: str, args: Any) -> None:
                 raise _too_long("%")
 
 
+# str methods and filters whose result length follows from their arguments: checked before they run, because
+# each is one C call the watchdog cannot interrupt ("'a'|center(10**9)", "s.replace('a', 'b' * 40000)").
+_WIDTH_METHODS: Final = frozenset({"center", "ljust", "rjust", "zfill", "expandtabs"})
+
+
+def _check_sized_call(obj: Any, args: tuple[Any, ...]) -> None:
+    target, name = getattr(obj, "__self__", None), getattr(obj, "__name__", "")
+    if not isinstance(target, str):
+        return
+    if name in _WIDTH_METHODS and args and isinstance(args[0], int) and args[0] > RESULT_MAX_LENGTH:
+        raise _too_long(name)
+    if name == "replace" and len(args) >= 2:
+        _check_replace(target, args[0], args[1])
+
+
+def _check_replace(text: str, old: Any, new: Any) -> None:
+    if isinstance(old, str) and isinstance(new, str) and len(new) > len(old):
+        count = text.count(old) if old else len(text) + 1
+        if len(text) + count * (len(new) - len(old)) > RESULT_MAX_LENGTH:
+            raise _too_long("replace")
+
+
+def _guarded_replace(value: Any, old: Any, new: Any, count: int | None = None) -> str:
+    text = str(value)
+    _check_replace(text, str(old), str(new))
+    return text.replace(str(old), str(new)) if count is None else text.replace(str(old), str(new), count)
+
+
+def _guarded_center(value: Any, width: int = 80) -> str:
+    if isinstance(width, int) and width > RESULT_MAX_LENGTH:
+        raise _too_long("center")
+    return str(value).center(width)
+
+
 def _guarded_format(value: Any, *args: Any, **kwargs: Any) -> str:
     """Jinja's ``format`` filter (``value % args``) with the same width/precision guard as ``%``."""
     template = str(value)
@@ -384,6 +418,10 @@ class _Environment(SandboxedEnvironment):
     intercepted_binops = frozenset({"*", "**", "+", "%"})
     code_generator_class = _GuardedCodeGenerator
 
+    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        _check_sized_call(__obj, args)
+        return super().call(__context, __obj, *args, **kwargs)
+
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         _check_binop(operator, left, right)
         return super().call_binop(context, operator, left, right)
@@ -415,6 +453,8 @@ def _build_environment() -> _Environment:
             "b64decode": _b64decode,
             "parse_json": _parse_json,
             "format": _guarded_format,
+            "replace": _guarded_replace,
+            "center": _guarded_center,
         }
     )
     env.globals["time"] = _now
