@@ -6,9 +6,8 @@ created in moto) runs in moto with ``execute_state_machine`` on; the Lambda task
 requirements-dev.txt). This proves the ASL: RunStep -> Choice on ``$.done`` -> Wait ``SecondsPath`` -> RunStep,
 the output replacing the state, and RunStep's retry.
 
-The handler is the ``run_step`` fixture and the first state the ``initial_state`` fixture: a fake for now.
-To run the real ``functions/escalation_step/handler.py``, override both (e.g. in a test module or conftest
-that imports this one's tests) with the real handler and a state it accepts (a DynamoDB table with a group).
+The handler is the ``run_step`` fixture and the first state the ``initial_state`` fixture: a fake here, the real
+``functions/escalation_step/handler.py`` in test_state_machine_real_step.py (which overrides ``run_step``).
 """
 
 from __future__ import annotations
