@@ -434,7 +434,8 @@ def schedules(request: Request) -> dict[str, Any]:
 def users_page(request: Request) -> dict[str, Any]:
     users = directory.list_all(store(), directory.USERS, "USERS")
     teams = {t.id: t.name for t in directory.list_all(store(), directory.TEAMS, "TEAMS")}
-    return page(request, "users.html", users=sorted(users, key=lambda u: u.username), teams=teams)
+    team_names = {u.id: ", ".join(teams.get(t, t) for t in u.teams) for u in users}
+    return page(request, "users.html", users=sorted(users, key=lambda u: u.username), team_names=team_names)
 
 
 def keys_page(request: Request) -> dict[str, Any]:

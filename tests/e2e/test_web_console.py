@@ -127,10 +127,14 @@ def test_web_console_in_a_browser(stack: LocalStack, client: httpx.Client, brows
     browser("wait", selector=".notice", text="Demo alert sent")
     browser.shot("integrations")
 
-    # the other pages
+    # the other pages (a user in a team, so the users page shows team names)
+    team = client.post("/api/v1/teams/", json={"name": "Browser team"}).json()
+    assert client.post("/api/v1/users/", json={"username": "teamed", "teams": [team["id"]]}).status_code == 201
     for name in ("schedules", "users", "keys"):
         browser("goto", url=f"{base}/ui/{name}")
         browser("wait", selector="h1")
         browser.shot(name)
+    browser("goto", url=f"{base}/ui/users")
+    assert "Browser team" in browser("text", selector="table")["text"]
     browser("click", selector='button:has-text("Sign out")')
     browser("wait", selector="h1", text="Sign in")

@@ -26,7 +26,7 @@ from oncall.ports import GroupKey, NotFound, Store, StoreError
 logger = logging.getLogger(__name__)
 MAX_BODY_BYTES = 256 * 1024
 # An alert item holds the payload and its rendered title and message within DynamoDB's 400 KB item limit.
-MAX_STORED_PAYLOAD_BYTES = 300_000
+MAX_STORED_PAYLOAD_BYTES = 350_000
 MESSAGE_MAX_LENGTH = 10_000  # characters, so at most 40 KB of UTF-8
 MAX_NESTING = 240  # levels of JSON nesting: real alerts are shallow; API responses (pydantic) serialize up to ~250
 IMAGE_URL_MAX_LENGTH = 299
