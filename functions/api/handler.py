@@ -12,49 +12,20 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from oncall import access, escalation, http
-from oncall.access import READ_METHODS, AccessDenied, Actor, Authenticator, authorize
+from oncall.access import READ_METHODS, AccessDenied, Actor, authorize
 from oncall.api import action_links, directory, logic, responders, schedule_schemas, schemas
 from oncall.api import schedules as schedules_api
-from oncall.executor import Executor, executor_from_env
+from oncall.container import Container
 from oncall.ports import StoreError
-from oncall.scheduler import Scheduler, scheduler_from_env
-from oncall.store.dynamodb import DynamoStore
 
 PREFIX = "/api/v1"
 logger = Logger()
 app = APIGatewayHttpResolver(enable_validation=True)
-_store: DynamoStore | None = None
-_authenticator: Authenticator | None = None
-_executor: Executor | None = None
-_scheduler: Scheduler | None = None
-
-
-def store() -> DynamoStore:
-    global _store
-    if _store is None:
-        _store = DynamoStore()
-    return _store
-
-
-def authenticator() -> Authenticator:
-    global _authenticator
-    if _authenticator is None:
-        _authenticator = Authenticator(store())
-    return _authenticator
-
-
-def executor() -> Executor:
-    global _executor
-    if _executor is None:
-        _executor = executor_from_env()
-    return _executor
-
-
-def scheduler() -> Scheduler:
-    global _scheduler
-    if _scheduler is None:
-        _scheduler = scheduler_from_env()
-    return _scheduler
+_container = Container()  # this environment's store, authenticator, executor and scheduler
+store = _container.store
+authenticator = _container.authenticator
+executor = _container.executor
+scheduler = _container.scheduler
 
 
 def request_info() -> logic.RequestInfo:

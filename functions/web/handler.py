@@ -19,53 +19,24 @@ from urllib.parse import parse_qs, quote, urlencode
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from oncall import http, links
-from oncall.access import AccessDenied, Actor, Authenticator, Permission
+from oncall.access import AccessDenied, Actor, Permission
 from oncall.api import directory, logic, schemas
 from oncall.api import schedules as schedules_api
-from oncall.executor import Executor, executor_from_env
+from oncall.container import Container
 from oncall.ingest import demo_payload
 from oncall.models import User
 from oncall.ports import GroupFilter, StoreError
-from oncall.scheduler import Scheduler, scheduler_from_env
 from oncall.schedules import store as schedule_store
-from oncall.store.dynamodb import DynamoStore
 from oncall.web import session, views
 
 logger = Logger()
 UI = "/ui"
 GROUP_ACTIONS = ("acknowledge", "unacknowledge", "resolve", "unresolve", "silence", "unsilence")
-_store: DynamoStore | None = None
-_authenticator: Authenticator | None = None
-_executor: Executor | None = None
-_scheduler: Scheduler | None = None
-
-
-def store() -> DynamoStore:
-    global _store
-    if _store is None:
-        _store = DynamoStore()
-    return _store
-
-
-def authenticator() -> Authenticator:
-    global _authenticator
-    if _authenticator is None:
-        _authenticator = Authenticator(store())
-    return _authenticator
-
-
-def executor() -> Executor:
-    global _executor
-    if _executor is None:
-        _executor = executor_from_env()
-    return _executor
-
-
-def scheduler() -> Scheduler:
-    global _scheduler
-    if _scheduler is None:
-        _scheduler = scheduler_from_env()
-    return _scheduler
+_container = Container()  # this environment's store, authenticator, executor and scheduler
+store = _container.store
+authenticator = _container.authenticator
+executor = _container.executor
+scheduler = _container.scheduler
 
 
 def now() -> datetime:
