@@ -563,6 +563,10 @@ def delete_route(store: Store, route_id: str) -> None:
 
 
 def alert_out(alert: Alert) -> dict[str, Any]:
+    return _alert_model(alert).model_dump(mode="json")
+
+
+def _alert_model(alert: Alert) -> schemas.AlertOut:
     return schemas.AlertOut(
         id=alert.id,
         alert_group_id=alert.group_id,
@@ -572,7 +576,7 @@ def alert_out(alert: Alert) -> dict[str, Any]:
         message=alert.message,
         image_url=alert.image_url,
         source_link=alert.source_link,
-    ).model_dump(mode="json")
+    )
 
 
 def group_out(request: RequestInfo, group: AlertGroup, last_alert: Alert | None = None) -> dict[str, Any]:
@@ -597,7 +601,7 @@ def group_out(request: RequestInfo, group: AlertGroup, last_alert: Alert | None 
             for k, v in group.labels.items()
         ],
         permalinks=schemas.Permalinks(web=f"{request.base_url}/api/v1/alert_groups/{group.id}/"),
-        last_alert=schemas.AlertOut.model_validate(alert_out(last_alert)) if last_alert else None,
+        last_alert=_alert_model(last_alert) if last_alert else None,
     ).model_dump(mode="json")
 
 

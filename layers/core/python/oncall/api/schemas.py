@@ -11,6 +11,8 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from oncall.models import StepType
+
 T = TypeVar("T")
 
 
@@ -380,18 +382,7 @@ class ChainOut(BaseModel):
     team_id: str | None
 
 
-StepName = Literal[
-    "wait",
-    "notify_persons",
-    "notify_person_next_each_time",
-    "notify_on_call_from_schedule",
-    "notify_team_members",
-    "trigger_webhook",
-    "resolve",
-    "notify_if_time_from_to",
-    "notify_if_num_alerts_in_window",
-    "repeat_escalation",
-]
+StepName = StepType  # one list of step types: the domain's
 CLOCK = r"^([01]\d|2[0-3]):[0-5]\d:[0-5]\dZ$"
 
 
