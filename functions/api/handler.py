@@ -118,7 +118,8 @@ def invalid_request(error: RequestValidationError) -> Response:
     fields: dict[str, list[str]] = {}
     for problem in error.errors():
         location = [str(part) for part in problem.get("loc", ()) if part not in ("body", "query", "path")]
-        fields.setdefault(".".join(location) or "non_field_errors", []).append(str(problem.get("msg", "invalid")))
+        message = str(problem.get("msg", "invalid")).removeprefix("Value error, ")
+        fields.setdefault(".".join(location) or "non_field_errors", []).append(message)
     return ok(fields, 400)
 
 

@@ -67,12 +67,35 @@ def test_deleted_or_regenerated_tokens_stop_working(api: Invoke, ingest_handler:
         ({"name": "x", "type": "webhook", "unknown": 1}, "unknown", "Extra inputs are not permitted"),
         ({"name": "x", "type": "webhook", "templates": {"grouping_key": "{{ payload."}}, "templates", "Template Error"),
         ({"name": "x", "type": "webhook", "templates": {"grouping_key": "x" * 50_001}}, "templates", "length limit"),
+        ({"name": "x", "type": "webhook", "labels": {"": "v"}}, "labels..[key]", "a label key is 1-100 characters"),
+        ({"name": "x", "type": "webhook", "dynamic_labels": {"a\nb": "{{ 1 }}"}}, "dynamic_labels.a\nb.[key]", "label"),
     ],
 )
 def test_invalid_integrations_get_field_level_400s(api: Invoke, body: dict[str, Any], field: str, message: str) -> None:
     status, errors = api("POST", "/api/v1/integrations/", body)
     assert status == 400
     assert message in str(errors[field])
+
+
+@pytest.mark.parametrize(
+    ("headers", "message"),
+    [
+        ({"": "v"}, "a header name is"),  # DynamoDB refuses empty map keys: this was a 503 before
+        ({"X-A\u0000": "v"}, "a header name is"),
+        ({"X Space": "v"}, "a header name is"),
+        ({"X-Split": "a\r\nX-Injected: 1"}, "cannot hold line breaks"),
+    ],
+)
+def test_outgoing_webhook_headers_are_valid_http_fields(api: Invoke, headers: dict[str, str], message: str) -> None:
+    status, errors = api(
+        "POST", "/api/v1/webhooks/", {"name": "Hook", "url": "https://hooks.example/x", "headers": headers}
+    )
+    assert status == 400, errors
+    assert message in str(errors)
+    status, created = api(
+        "POST", "/api/v1/webhooks/", {"name": "Hook", "url": "https://hooks.example/x", "headers": {"X-Token": "a\tb"}}
+    )
+    assert status == 201 and created["headers"] == {"X-Token": "a\tb"}
 
 
 def test_integration_names_are_unique_per_team(api: Invoke) -> None:

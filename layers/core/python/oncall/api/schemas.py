@@ -6,18 +6,55 @@ Tocsin additions are marked. These models also generate the OpenAPI document.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from typing import Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from oncall.models import StepType
+from oncall.models import MAX_LABELS, StepType
 
 T = TypeVar("T")
 
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}")
+_CONTROL_BUT_TAB = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _header_name(name: str) -> str:
+    if not _TOKEN.fullmatch(name):
+        raise ValueError("a header name is 1-100 letters, digits or !#$%&'*+-.^_`|~")
+    return name
+
+
+def _header_value(value: str) -> str:
+    if _CONTROL_BUT_TAB.search(value):
+        raise ValueError("a header value cannot hold line breaks or other control characters")
+    return value
+
+
+def _label_key(key: str) -> str:
+    if not 0 < len(key) <= 100 or _CONTROL.search(key):
+        raise ValueError("a label key is 1-100 characters without control characters")
+    return key
+
+
+# HTTP field names are tokens and values hold no control characters but tab (RFC 9110 5.1, 5.5): a configured
+# header can neither smuggle a second header nor fail only when the webhook fires.
+Headers = Annotated[
+    dict[
+        Annotated[str, AfterValidator(_header_name)],
+        Annotated[str, Field(max_length=4000), AfterValidator(_header_value)],
+    ],
+    Field(max_length=50),
+]
+# Label keys name what people filter by: never empty (DynamoDB refuses empty map keys, too).
+Labels = Annotated[dict[Annotated[str, AfterValidator(_label_key)], str], Field(max_length=MAX_LABELS)]
 
 
 class Paginated(BaseModel, Generic[T]):
@@ -99,8 +136,8 @@ class IntegrationIn(Strict):
     templates: TemplatesIn | None = None
     default_route: dict[str, Any] | None = None
     # Tocsin: static labels, templated labels, and whether a resolve signal may resolve an earlier group.
-    labels: dict[str, str] | None = None
-    dynamic_labels: dict[str, str] | None = None
+    labels: Labels | None = None
+    dynamic_labels: Labels | None = None
     allow_source_based_resolving: bool | None = None
     ack_reminder_seconds: ReminderSeconds = 0
     unack_timeout_seconds: UnackSeconds = 0
@@ -112,8 +149,8 @@ class IntegrationPatch(Strict):
     description_short: str | None = Field(default=None, max_length=250)
     templates: TemplatesIn | None = None
     default_route: dict[str, Any] | None = None
-    labels: dict[str, str] | None = None
-    dynamic_labels: dict[str, str] | None = None
+    labels: Labels | None = None
+    dynamic_labels: Labels | None = None
     allow_source_based_resolving: bool | None = None
     ack_reminder_seconds: ReminderSeconds | None = None
     unack_timeout_seconds: UnackSeconds | None = None
@@ -425,7 +462,7 @@ class WebhookIn(Strict):
     name: str = Field(min_length=1, max_length=100)
     url: str = Field(max_length=2000, pattern=r"^https?://")
     http_method: Literal["POST", "PUT"] = "POST"
-    headers: dict[str, str] = Field(default_factory=dict)
+    headers: Headers = Field(default_factory=dict)
     format: Literal["json", "slack"] = "json"
     is_webhook_enabled: bool = True
     team_id: str | None = None
@@ -435,7 +472,7 @@ class WebhookPatch(Strict):
     name: str | None = Field(default=None, min_length=1, max_length=100)
     url: str | None = Field(default=None, max_length=2000, pattern=r"^https?://")
     http_method: Literal["POST", "PUT"] | None = None
-    headers: dict[str, str] | None = None
+    headers: Headers | None = None
     format: Literal["json", "slack"] | None = None
     is_webhook_enabled: bool | None = None
     team_id: str | None = None
