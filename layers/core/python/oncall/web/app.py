@@ -1,0 +1,93 @@
+"""The web console as one function of an API Gateway (HTTP API v2) event: ``GET /`` (-> ``/ui/``), ``/ui`` and
+``/ui/{proxy+}``, server-rendered pages with htmx.
+
+Sign-in with an API key sets a signed, expiring session cookie (:mod:`oncall.web.session`); every form carries
+the session's CSRF token, checked on every POST. Roles are the API's: viewers read, editors act on alert groups
+and configure their teams' integrations, admins everything. Pages read and write through the API's use cases
+(:mod:`oncall.api`), so the console and the API cannot disagree.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from urllib.parse import parse_qs, urlencode
+
+from oncall import http, links
+from oncall.access import AccessDenied
+from oncall.api import logic
+from oncall.container import Container
+from oncall.ports import StoreError
+from oncall.web import session, signin, views
+from oncall.web.base import UI, Request, Response, Route, back, error_text, page, redirect, response
+from oncall.web.pages import groups, integrations, people
+
+logger = logging.getLogger(__name__)
+ROUTES: list[Route] = [
+    ("GET", r"", lambda request: redirect(f"{UI}/groups")),
+    *groups.ROUTES,
+    *integrations.ROUTES,
+    *people.ROUTES,
+    ("POST", r"/signout", signin.signout),
+]
+
+
+def _static(request: Request) -> Response:
+    found = views.static_file(request.path.removeprefix("/static/"))
+    if found is None or request.method != "GET":
+        return response(404, "Not found.", "text/plain; charset=utf-8")
+    content, content_type = found
+    result = response(200, content.decode("utf-8"), content_type)
+    result["headers"]["Cache-Control"] = "public, max-age=3600"
+    return result
+
+
+def dispatch(request: Request) -> Response:
+    if request.path.startswith("/static/"):
+        return _static(request)
+    if request.path == "/signin":
+        return signin.signin(request) if request.method == "POST" else signin.signin_page(request)
+    if not signin.load_session(request):
+        if request.method == "GET":
+            return redirect(f"{UI}/signin?{urlencode({'next': f'{UI}{request.path}'})}")
+        return response(401, views.render("error.html", code=401, message="Sign in first."))
+    if request.method == "POST" and not session.check_csrf(
+        request.token, request.form.get("csrf_token"), links.signing_key()
+    ):
+        return response(403, views.render("error.html", code=403, message="The form expired; reload the page."))
+    for method, pattern, view in ROUTES:
+        if method == request.method and (match := re.fullmatch(pattern, request.path)):
+            return view(request, *match.groups())
+    return page(request, "error.html", 404, code=404, message="Not found.")
+
+
+def handle(event: dict, container: Container) -> Response:
+    raw_path = event.get("rawPath") or "/"
+    method = (event.get("requestContext", {}).get("http", {}).get("method") or "GET").upper()
+    if raw_path in ("/", ""):
+        return redirect(f"{UI}/")
+    if raw_path != UI and not raw_path.startswith(f"{UI}/"):
+        return response(404, "Not found.", "text/plain; charset=utf-8")
+    request = Request(
+        event=event,
+        method="GET" if method == "HEAD" else method,
+        path=raw_path.removeprefix(UI).rstrip("/"),
+        query=parse_qs(event.get("rawQueryString") or "", keep_blank_values=False),
+        base_url=http.base_url(event),
+        container=container,
+    )
+    if request.method == "POST":
+        request.form = views.form_data(event)
+    try:
+        return dispatch(request)
+    except AccessDenied as denied:
+        return page(request, "error.html", denied.status, code=denied.status, message=str(denied))
+    except logic.ApiError as error:
+        if request.method == "POST" and error.status < 500 and request.actor is not None:
+            referer = (event.get("headers") or {}).get("referer", "")
+            path_part = referer.split(UI, 1)[1].split("?", 1)[0] if UI in referer else "/groups"
+            return back(path_part, error=error_text(error))
+        return page(request, "error.html", error.status, code=error.status, message=error_text(error))
+    except StoreError:
+        logger.exception("storage failed")
+        return page(request, "error.html", 503, code=503, message="Storage is unavailable; retry.")

@@ -1,0 +1,131 @@
+"""What every page of the web console shares: the request, responses, the page renderer and permission checks.
+
+A :class:`Request` carries the handler's :class:`~oncall.container.Container`, so pages reach the store, executor
+and scheduler of their execution environment without module state of their own.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final
+from urllib.parse import urlencode
+
+from oncall import links
+from oncall.access import AccessDenied, Actor, Permission
+from oncall.api import logic
+from oncall.container import Container
+from oncall.web import session, views
+
+UI: Final = "/ui"
+Response = dict[str, Any]
+View = Callable[..., Response]
+Route = tuple[str, str, View]  # method, path pattern below /ui, view(request, *groups)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Request:
+    event: dict[str, Any]
+    method: str
+    path: str  # below /ui, without trailing slash ("" for the home page)
+    query: dict[str, list[str]]
+    base_url: str
+    container: Container
+    actor: Actor | None = None
+    token: str = ""  # the session token
+    form: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def store(self) -> Any:  # DynamoStore, imported lazily by the container
+        return self.container.store()
+
+    @property
+    def secure(self) -> bool:
+        """Secure cookies, except on plain http to the local stack (127.0.0.1 / localhost)."""
+        return not re.match(r"^http://(127\.0\.0\.1|localhost)(:\d+)?$", self.base_url)
+
+    @property
+    def htmx(self) -> bool:
+        return (self.event.get("headers") or {}).get("hx-request") == "true"
+
+    @property
+    def user_id(self) -> str:
+        assert self.actor is not None, "signed-in pages only"
+        return self.actor.user_id
+
+    def first(self, name: str) -> str | None:
+        values = self.query.get(name)
+        return values[0] if values else None
+
+    def info(self, path: str = "", query: dict[str, list[str]] | None = None) -> logic.RequestInfo:
+        return logic.RequestInfo(base_url=self.base_url, path=path, query=query or {})
+
+    def csrf(self) -> str:
+        return session.csrf_token(self.token, links.signing_key()) if self.token else ""
+
+    def local_target(self, name: str, default: str) -> str:
+        """A form's return address, only when it stays inside the console (no open redirect)."""
+        target = self.form.get(name) or ""
+        return target if target.startswith(f"{UI}/") and not target.startswith("//") else default
+
+
+def response(status: int, body: str = "", content_type: str = "text/html; charset=utf-8", **headers: str) -> Response:
+    return {
+        "statusCode": status,
+        "headers": {
+            "Content-Type": content_type,
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+            "X-Frame-Options": "DENY",
+            "Referrer-Policy": "same-origin",
+            **headers,
+        },
+        "body": body,
+    }
+
+
+def redirect(location: str, cookies: list[str] | None = None) -> Response:
+    result = response(303, Location=location)
+    if cookies:
+        result["cookies"] = cookies
+    return result
+
+
+def page(request: Request, template: str, status: int = 200, **context: Any) -> Response:
+    body = views.render(
+        template,
+        actor=request.actor,
+        csrf=request.csrf(),
+        notice=request.first("notice"),
+        error=request.first("error"),
+        can_act=bool(request.actor and request.actor.has("act")),
+        can_configure=bool(request.actor and request.actor.has("configure")),
+        is_admin=bool(request.actor and request.actor.has("admin")),
+        **context,
+    )
+    return response(status, body)
+
+
+def back(path: str, *, notice: str | None = None, error: str | None = None) -> Response:
+    params = {k: v for k, v in (("notice", notice), ("error", error)) if v}
+    return redirect(f"{UI}{path}" + (f"?{urlencode(params)}" if params else ""))
+
+
+def error_text(error: logic.ApiError) -> str:
+    body = error.body
+    if isinstance(body, dict) and "detail" in body:
+        return str(body["detail"])
+    return json.dumps(body)
+
+
+def require(request: Request, permission: Permission) -> None:
+    assert request.actor is not None
+    if not request.actor.has(permission):
+        raise AccessDenied(403, "You do not have permission to perform this action.")

@@ -1,0 +1,162 @@
+"""Integrations: the list with heartbeat and maintenance state, creating one, demo alerts, maintenance, and the
+template editor with its live preview against the integration's latest payload."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import quote
+
+from oncall import integration_types
+from oncall.api import directory, logic, schemas
+from oncall.ingest import demo_payload
+from oncall.ports import GroupFilter
+from oncall.web import views
+from oncall.web.base import Request, Response, Route, back, error_text, now, page, require
+
+
+def guard_integration(request: Request, integration_id: str) -> None:
+    """Configuring an integration needs the permission and, for editors, the integration's team."""
+    require(request, "configure")
+    config = request.store.load_config(integration_id)
+    if config is None:
+        raise logic.not_found()
+    assert request.actor is not None
+    request.actor.check_team(config.integration.team_id)
+
+
+def integrations(request: Request, created: dict[str, Any] | None = None, status: int = 200) -> Response:
+    listing = logic.list_integrations(request.store, request.info(query={"perpage": ["100"]}))
+    creatable = sorted(name for name, kind in integration_types.TYPES.items() if kind.creatable)
+    chains = directory.list_all(request.store, directory.CHAINS, "CHAINS")
+    return page(
+        request,
+        "integrations.html",
+        status,
+        integrations=listing["results"],
+        types=creatable,
+        created=created,
+        chains={c.id: c.name for c in chains},
+    )
+
+
+def create_integration(request: Request) -> Response:
+    require(request, "configure")
+    body = schemas.IntegrationIn(name=request.form.get("name", "").strip(), type=request.form.get("type", "webhook"))
+    created = logic.create_integration(request.store, request.info(), body, now())
+    return integrations(request, created=created, status=201)
+
+
+def integration_action(request: Request, integration_id: str, action: str) -> Response:
+    guard_integration(request, integration_id)
+    store, container = request.store, request.container
+    if action == "send_demo_alert":
+        result = logic.send_demo_alert(store, container.executor(), integration_id, None, now())
+        ids = result["alert_group_ids"]
+        return back("/integrations", notice=f"Demo alert sent (alert group {', '.join(ids)}).")
+    if action == "maintenance_start":
+        body = schemas.MaintenanceIn(
+            mode=request.form.get("mode", "maintenance"), duration=int(request.form.get("duration") or 3600)
+        )
+        logic.start_maintenance(
+            store, container.scheduler(), request.info(), integration_id, body, request.user_id, now()
+        )
+        return back("/integrations", notice="Maintenance started.")
+    if action == "maintenance_stop":
+        logic.stop_maintenance(
+            store, container.scheduler(), container.executor(), request.info(), integration_id, request.user_id, now()
+        )
+        return back("/integrations", notice="Maintenance stopped.")
+    raise logic.not_found()
+
+
+# --- template editor --------------------------------------------------------------------------------------------
+
+
+def _latest_payload(request: Request, integration_id: str, integration_type: str) -> Any:
+    latest = request.store.list_groups(GroupFilter(integration_id=integration_id), 1, None).items
+    if latest and latest[0].last_alert_id:
+        alerts = request.store.get_alerts([(latest[0].id, latest[0].last_alert_id)])
+        if alert := alerts.get(latest[0].last_alert_id):
+            return alert.payload
+    return demo_payload(integration_type, None)
+
+
+def template_editor(request: Request, integration_id: str, status: int = 200, **extra: Any) -> Response:
+    config = request.store.load_config(integration_id)
+    if config is None:
+        raise logic.not_found()
+    texts = extra.pop("texts", None) or views.effective_templates(config)
+    payload = extra.pop("payload", None)
+    if payload is None:
+        payload = _latest_payload(request, integration_id, config.integration.type)
+    return page(
+        request,
+        "templates.html",
+        status,
+        integration=config.integration,
+        fields=views.TEMPLATE_FIELDS,
+        texts=texts,
+        payload_text=json.dumps(payload, indent=2, ensure_ascii=False),
+        preview=views.preview(config, texts, payload),
+        **extra,
+    )
+
+
+def _posted_templates(request: Request) -> tuple[dict[str, str], Any, str | None]:
+    texts = {name: request.form.get(name, "") for name, _ in views.TEMPLATE_FIELDS}
+    try:
+        payload = json.loads(request.form.get("payload") or "null")
+    except ValueError as error:
+        return texts, None, f"The payload is not valid JSON: {error}"
+    return texts, payload, None
+
+
+def template_preview(request: Request, integration_id: str) -> Response:
+    config = request.store.load_config(integration_id)
+    if config is None:
+        raise logic.not_found()
+    texts, payload, problem = _posted_templates(request)
+    if not request.htmx and problem is None:  # the no-JavaScript preview button: the whole editor page
+        return template_editor(request, integration_id, texts=texts, payload=payload)
+    result = views.preview(config, texts, payload) if problem is None else None
+    return page(request, "preview.html", preview=result, payload_problem=problem)
+
+
+def template_save(request: Request, integration_id: str) -> Response:
+    guard_integration(request, integration_id)
+    texts, payload, _ = _posted_templates(request)
+    config = request.store.load_config(integration_id)
+    assert config is not None
+    defaults = config.integration.model_copy(update={"templates": type(config.integration.templates)()})
+
+    def value(name: str) -> str | None:
+        """None (the type's default) for an empty text or one equal to the default."""
+        text = texts[name].replace("\r\n", "\n")
+        default = (defaults.template(name) or "").replace("\r\n", "\n")  # type: ignore[arg-type]
+        return None if not text.strip() or text == default else text
+
+    body = schemas.IntegrationPatch(
+        templates=schemas.TemplatesIn(
+            grouping_key=value("grouping_id"),
+            resolve_signal=value("resolve_condition"),
+            acknowledge_signal=value("acknowledge_condition"),
+            source_link=value("source_link"),
+            web=schemas.AppearanceTemplates(title=value("title"), message=value("message")),
+        )
+    )
+    try:
+        logic.update_integration(request.store, request.info(), integration_id, body)
+    except logic.ApiError as error:
+        return template_editor(request, integration_id, 400, texts=texts, payload=payload, save_error=error_text(error))
+    return back(f"/integrations/{quote(integration_id)}/templates", notice="Templates saved.")
+
+
+ROUTES: list[Route] = [
+    ("GET", r"/integrations", integrations),
+    ("POST", r"/integrations", create_integration),
+    ("POST", r"/integrations/([\w-]+)/(send_demo_alert|maintenance_start|maintenance_stop)", integration_action),
+    ("GET", r"/integrations/([\w-]+)/templates", template_editor),
+    ("POST", r"/integrations/([\w-]+)/templates", template_save),
+    ("POST", r"/integrations/([\w-]+)/preview", template_preview),
+]

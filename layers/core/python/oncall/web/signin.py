@@ -1,0 +1,48 @@
+"""Signing in and out of the web console, and finding the signed-in user of a request."""
+
+from __future__ import annotations
+
+from oncall import links
+from oncall.access import AccessDenied, Actor
+from oncall.models import User
+from oncall.web import session
+from oncall.web.base import UI, Request, Response, now, page, redirect
+
+
+def signin_page(request: Request, status: int = 200, message: str | None = None) -> Response:
+    return page(request, "signin.html", status, message=message, next=request.first("next") or "")
+
+
+def signin(request: Request) -> Response:
+    secret = request.form.get("api_key", "")
+    authenticator = request.container.authenticator()
+    try:
+        actor, key = authenticator.authenticate(secret)
+        authenticator.throttle(key)
+    except AccessDenied as denied:
+        return signin_page(request, denied.status if denied.status == 429 else 401, "That API key is not valid.")
+    token = session.issue(key.key_hash, actor.user_id, now(), links.signing_key())
+    target = request.local_target("next", f"{UI}/groups")
+    return redirect(target, [session.cookie(token, secure=request.secure)])
+
+
+def signout(request: Request) -> Response:
+    return redirect(f"{UI}/signin", [session.cleared_cookie(secure=request.secure)])
+
+
+def load_session(request: Request) -> bool:
+    """Sets ``request.actor`` from a valid session cookie whose API key and user still exist."""
+    token = session.read_cookie(request.event.get("cookies"))
+    try:
+        claims = session.verify(token, links.signing_key(), now())
+    except session.InvalidSession:
+        return False
+    key = request.store.get_api_key(claims.key_hash)
+    if key is None or key.user_id != claims.user_id:
+        return False  # the key was revoked
+    user = request.store.get_entity("USER", key.user_id, User)
+    if user is None:
+        return False
+    request.actor = Actor(user.id, user.username, user.role, tuple(user.teams))
+    request.token = token or ""
+    return True
