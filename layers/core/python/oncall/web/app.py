@@ -4,7 +4,7 @@
 Sign-in with an API key sets a signed, expiring session cookie (:mod:`oncall.web.session`); every form carries
 the session's CSRF token, checked on every POST. Roles are the API's: viewers read, editors act on alert groups
 and configure their teams' integrations, admins everything. Pages read and write through the API's use cases
-(:mod:`oncall.api`), so the console and the API cannot disagree.
+(:mod:`oncall.api`), so the console and the API cannot disagree; every change goes to the same audit log.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import logging
 import re
 from urllib.parse import parse_qs, urlencode
 
-from oncall import http, links
+from oncall import access, http, links
 from oncall.access import AccessDenied
 from oncall.api import logic
 from oncall.container import Container
@@ -28,7 +28,6 @@ ROUTES: list[Route] = [
     *groups.ROUTES,
     *integrations.ROUTES,
     *people.ROUTES,
-    ("POST", r"/signout", signin.signout),
 ]
 
 
@@ -55,9 +54,14 @@ def dispatch(request: Request) -> Response:
         request.token, request.form.get("csrf_token"), links.signing_key()
     ):
         return response(403, views.render("error.html", code=403, message="The form expired; reload the page."))
+    if request.path == "/signout" and request.method == "POST":
+        return signin.signout(request)
     for method, pattern, view in ROUTES:
         if method == request.method and (match := re.fullmatch(pattern, request.path)):
-            return view(request, *match.groups())
+            result = view(request, *match.groups())
+            if request.method == "POST" and result["statusCode"] < 400 and request.actor is not None:
+                access.audit(request.store, request.actor, "POST", f"{UI}{request.path}", result["statusCode"])
+            return result
     return page(request, "error.html", 404, code=404, message="Not found.")
 
 
