@@ -1,4 +1,7 @@
-"""Heartbeats: an EventBridge rule ``rate(1 minute)`` invokes ``heartbeat_check``, which sweeps the due heartbeats.
+"""Heartbeats: an EventBridge rule ``rate(1 minute)`` invokes ``heartbeat_check``, which sweeps the due heartbeats
+and starts the escalations whose StartExecution failed when their group was stored (``oncall.escalation.
+retry_deferred_starts``: a sparse index of deferred starts, so an outage of Step Functions delays a page by a
+minute instead of losing it).
 
 ``heartbeat_check`` (``oncall.heartbeat.check``) reads the sparse due-time index, marks each expired heartbeat
 (a conditional UpdateItem: one alert per expiry, however many sweeps run) and sends the "<name> heartbeat is
@@ -28,7 +31,7 @@ SWEEP_RATE = Duration.minutes(1)
 
 HEARTBEAT_CHECK = FunctionSpec(
     name="heartbeat_check",
-    description="Tocsin heartbeat sweep (every minute): due heartbeats raise their 'heartbeat is missing' alert",
+    description="Tocsin minute sweep: missing heartbeats raise their alert; deferred escalation starts are retried",
     memory_mb=512,  # renders the integration's templates, like ingest
     timeout_seconds=60,  # one sweep must end before the next one starts
 )

@@ -1,4 +1,5 @@
-"""Heartbeat sweep Lambda, invoked every minute by an EventBridge rule: due heartbeats raise their alert."""
+"""The minute sweep Lambda, invoked every minute by an EventBridge rule: due heartbeats raise their alert, and
+escalations whose start failed (Step Functions unavailable when the group was stored) are started."""
 
 from __future__ import annotations
 
@@ -6,17 +7,16 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from oncall import heartbeat
-from oncall.executor import executor_from_env
-from oncall.store.dynamodb import DynamoStore
+from oncall import escalation, heartbeat
+from oncall.container import Container
 
 logger = Logger()
-_store: DynamoStore | None = None
+container = Container()  # this environment's store and executor
 
 
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str]:
-    global _store
-    if _store is None:
-        _store = DynamoStore()
-    return {"result": heartbeat.check(_store, executor_from_env(), heartbeat.now())}
+    store, executor, moment = container.store(), container.executor(), heartbeat.now()
+    started = escalation.retry_deferred_starts(store, executor, moment)
+    summary = heartbeat.check(store, executor, moment)
+    return {"result": f"{summary}; started {started} deferred escalations"}

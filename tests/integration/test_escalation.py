@@ -420,3 +420,51 @@ def test_notify_on_call_from_schedule_pages_whoever_is_on_call(world: World) -> 
     world.executor.run(world.services)
     assert world.emails() == ["day-person", "night-person"]
     assert any("nobody is on call" in text for text in world.timeline(group))
+
+
+@dataclass
+class FlakyExecutor:
+    """Step Functions unavailable for the first ``failures`` starts."""
+
+    inner: SimulatedExecutor
+    failures: int
+
+    def start(self, name: str, state: dict[str, Any]) -> None:
+        if self.failures > 0:
+            self.failures -= 1
+            raise ConnectionError("states.us-east-1.amazonaws.com unreachable")
+        self.inner.start(name, state)
+
+    def stop(self, name: str) -> None:
+        self.inner.stop(name)
+
+
+def test_a_failed_escalation_start_is_retried_by_the_minute_sweep_and_pages_once(world: World) -> None:
+    alice = world.user("alice")
+    integration = world.integration(world.chain({"type": "notify_persons", "persons_to_notify": [alice]}))
+    flaky = FlakyExecutor(world.executor, failures=2)
+    config = world.store.load_config(integration.id)
+    assert config is not None
+    [stored] = ingest(world.store, config, {"alert_uid": "1", "title": "Disk full"}, now=START, executor=flaky)
+    assert world.store.get_group(stored.group_id) is not None  # stored (the sender got its 200) ...
+    assert world.executor.started == []  # ... but nothing pages yet
+
+    assert escalation.retry_deferred_starts(world.store, flaky, START + timedelta(minutes=1)) == 0  # fails again
+    assert escalation.retry_deferred_starts(world.store, flaky, START + timedelta(minutes=2)) == 1
+    assert escalation.retry_deferred_starts(world.store, flaky, START + timedelta(minutes=3)) == 0  # done once
+    world.executor.run(world.services)
+    assert world.emails() == ["alice"]
+    assert "Escalation started by the retry sweep (the first start had failed)" in world.timeline(stored.group_id)
+
+
+def test_a_deferred_start_is_dropped_when_the_group_was_acknowledged_meanwhile(world: World) -> None:
+    integration = world.integration(world.chain({"type": "wait", "duration": 60}))
+    config = world.store.load_config(integration.id)
+    assert config is not None
+    [stored] = ingest(
+        world.store, config, {"alert_uid": "1"}, now=START, executor=FlakyExecutor(world.executor, failures=1)
+    )
+    world.act(stored.group_id, "acknowledge")
+    assert escalation.retry_deferred_starts(world.store, world.executor, START + timedelta(minutes=1)) == 0
+    assert world.executor.started == []
+    assert world.store.due_escalation_starts(START + timedelta(days=1)) == []

@@ -87,18 +87,63 @@ def restarted(group: AlertGroup) -> AlertGroup:
     )
 
 
+def _starts(before: AlertGroup | None, after: AlertGroup) -> bool:
+    """Whether the change from ``before`` to ``after`` starts a new escalation generation."""
+    old_generation = before.escalation_generation if before else 0
+    return (
+        after.escalation_generation != old_generation
+        and bool(after.escalation_generation)
+        and not (after.resolved or after.acknowledged)
+    )
+
+
 def after_transition(executor: Executor, before: AlertGroup | None, after: AlertGroup) -> None:
     """Start or stop executions to match a stored state change of a group."""
     old_generation = before.escalation_generation if before else 0
     if after.escalation_generation != old_generation:
         if old_generation:
             executor.stop(execution_name(after.id, old_generation))
-        if after.escalation_generation and not after.resolved and not after.acknowledged:
+        if _starts(before, after):
             executor.start(execution_name(after.id, after.escalation_generation), initial_state(after))
         return
     stopped = after.resolved or after.acknowledged or (after.silenced and not (before and before.silenced))
     if old_generation and stopped:
         executor.stop(execution_name(after.id, old_generation))
+
+
+def reconcile(store: Store, executor: Executor, before: AlertGroup | None, after: AlertGroup, now: datetime) -> None:
+    """:func:`after_transition` once the change is stored: a start that fails is deferred to the minute sweep
+    (:func:`retry_deferred_starts`) rather than failing a request whose write has landed. A failed stop needs
+    nothing: every RunStep re-reads the group and ends on an acknowledged, resolved or newer-generation group."""
+    try:
+        after_transition(executor, before, after)
+    except Exception:
+        logger.exception("escalation of group %s could not be started or stopped", after.id)
+        if _starts(before, after):
+            store.defer_escalation_start(after.id, after.escalation_generation, now)
+
+
+def retry_deferred_starts(store: Store, executor: Executor, now: datetime) -> int:
+    """Start the escalations whose first start failed, if their group still needs them; returns how many."""
+    started = 0
+    for group_id, generation, due_key in store.due_escalation_starts(now):
+        group = store.get_group(group_id)
+        if group is not None and group.escalation_generation == generation and _starts(None, group):
+            try:  # a silenced group's execution waits for the end of the silence itself
+                executor.start(execution_name(group_id, generation), initial_state(group))
+            except Exception:
+                logger.exception("deferred escalation start of group %s failed again", group_id)
+                continue  # still due: the next sweep tries again
+            entry = TimelineEntry(
+                group_id=group_id,
+                at=now,
+                type="escalation_retried",
+                text="Escalation started by the retry sweep (the first start had failed)",
+            )
+            store.append_timeline([entry])
+            started += 1
+        store.clear_escalation_start(group_id, generation, due_key, now)
+    return started
 
 
 # --- one RunStep ----------------------------------------------------------------------------------------------
@@ -611,5 +656,5 @@ def _run_reminder(state: dict[str, Any], services: Services, now: datetime) -> d
     transition.timeline[0].text = "Unacknowledged automatically: the reminder was not confirmed"
     changed = restarted(transition.group)
     if services.store.save_group(changed, group.version, timeline=transition.timeline):
-        after_transition(services.executor, group, changed)
+        reconcile(services.store, services.executor, group, changed, now)
     return _finish(state)

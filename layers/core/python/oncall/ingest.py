@@ -257,13 +257,8 @@ def ingest_one(
         )
 
     def escalate(before: AlertGroup | None, after: AlertGroup) -> None:
-        if executor is None:
-            return
-        try:
-            escalation.after_transition(executor, before, after)
-        except Exception:
-            # The alert is stored, so the sender gets its 200; the failed start is logged and alarmed on.
-            logger.exception("escalation of group %s could not be started or stopped", after.id)
+        if executor is not None:  # the alert is stored: a failed start is retried by the sweep, not by the sender
+            escalation.reconcile(store, executor, before, after, now)
 
     plain = not (resolves or signals.is_acknowledge or per_alert)
     if plain and pointers is not None:

@@ -171,7 +171,7 @@ def _resolve(store: Store, executor: Executor, group: AlertGroup, by: str, now: 
             return
         transition = actions.resolve(group, by, now, text=STOP_TEXT)
         if store.save_group(transition.group, group.version, timeline=transition.timeline, pointer=transition.pointer):
-            escalation.after_transition(executor, group, transition.group)
+            escalation.reconcile(store, executor, group, transition.group, now)
             return
         fresh = store.get_group(group.id)
         if fresh is None:

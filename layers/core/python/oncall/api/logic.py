@@ -726,7 +726,7 @@ def apply_action(
         except actions.ActionError as error:
             raise ApiError.detail(str(error)) from error
         if store.save_group(transition.group, group.version, timeline=transition.timeline, pointer=transition.pointer):
-            escalation.after_transition(executor, group, transition.group)
+            escalation.reconcile(store, executor, group, transition.group, now)
             if action == "acknowledge":
                 escalation.start_reminder(store, executor, transition.group)
             return transition.group.model_copy(update={"version": group.version + 1})

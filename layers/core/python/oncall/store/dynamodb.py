@@ -50,6 +50,7 @@ Item = dict[str, Any]
 
 DEFAULT_RETENTION_DAYS = 90
 # Group attributes that state changes may write; counters (alerts_count, last_alert_*) are never among them.
+DEFERRED_STARTS = "ESCALATION_START_DUE"
 _TABLE_OPERATIONS = frozenset({"get_item", "put_item", "update_item", "delete_item", "query"})
 _STATE_FIELDS = (
     "title",
@@ -734,6 +735,47 @@ class DynamoStore:
             due = heartbeat.last_beat_at + timedelta(seconds=heartbeat.timeout_seconds)
             item.update(GSI3PK="HEARTBEAT_DUE", GSI3SK=f"{keys.stamp(due)}#{integration_id}")
         self._call("put_item", Item=self._item(item))
+
+    # --- escalation starts that failed ------------------------------------------------------------------------
+    # A record per (group, generation) whose StartExecution failed, in the sparse GSI3 ``ESCALATION_START_DUE``
+    # until the minute sweep has started it; then it only keeps a ``ttl`` (ingest roles have no DeleteItem).
+
+    def defer_escalation_start(self, group_id: str, generation: int, now: datetime) -> None:
+        item = {
+            **keys.deferred_start(group_id, generation),
+            "group_id": group_id,
+            "generation": generation,
+            "deferred_at": now.isoformat(),
+            "GSI3PK": DEFERRED_STARTS,
+            "GSI3SK": f"{keys.stamp(now)}#{group_id}#{generation}",
+        }
+        self._call("put_item", Item=self._item(item))
+
+    def due_escalation_starts(self, now: datetime) -> list[tuple[str, int, str]]:
+        """(group id, generation, due key) of every start still to retry."""
+        return [
+            (item["group_id"], int(item["generation"]), item["GSI3SK"])
+            for item in self._query_all(
+                IndexName="GSI3",
+                KeyConditionExpression="GSI3PK = :pk AND GSI3SK <= :now",
+                ExpressionAttributeValues={":pk": {"S": DEFERRED_STARTS}, ":now": {"S": keys.stamp(now) + "~"}},
+            )
+        ]
+
+    def clear_escalation_start(self, group_id: str, generation: int, due_key: str, now: datetime) -> None:
+        """Leave the index (first writer wins; a newer deferral of the same generation stays due)."""
+        with self._lost_race():
+            self._call(
+                "update_item",
+                Key=self._item(keys.deferred_start(group_id, generation)),
+                UpdateExpression="SET #ttl = :ttl REMOVE GSI3PK, GSI3SK",
+                ConditionExpression="GSI3SK = :due",
+                ExpressionAttributeNames={"#ttl": schema.TTL_ATTRIBUTE},
+                ExpressionAttributeValues={
+                    ":due": {"S": due_key},
+                    ":ttl": {"N": str(int((now + timedelta(days=7)).timestamp()))},
+                },
+            )
 
     # --- people, chains, webhooks: plain entities ------------------------------------------------------------
     def put_entity(self, kind: str, entity: BaseModel, *, collection: str, sort: str, new: bool = False) -> None:

@@ -54,3 +54,7 @@ def api_key(key_hash: str) -> dict[str, str]:
 
 def heartbeat(integration_id: str) -> dict[str, str]:
     return {"PK": f"INT#{integration_id}", "SK": "HEARTBEAT"}
+
+
+def deferred_start(group_id: str, generation: int) -> dict[str, str]:
+    return {"PK": f"DEFERRED_START#{group_id}", "SK": f"G{generation}"}

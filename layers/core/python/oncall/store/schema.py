@@ -20,6 +20,7 @@ Access patterns (all single-table, ``PK``/``SK`` strings):
 | groups of an integration, newest first    | Query GSI2 ``INTGROUPS#<int>``                                         |
 | groups in a state, newest first           | Query GSI3 ``STATE#<state>``                                           |
 | heartbeats due for a check (sparse)       | Query GSI3 ``HEARTBEAT_DUE`` with ``GSI3SK <= now``                    |
+| escalation starts to retry (sparse)       | Query GSI3 ``ESCALATION_START_DUE`` (``DEFERRED_START#<group>``/``G<n>``)|
 | API key                                   | GetItem ``APIKEY#<sha256(key)>`` / ``APIKEY``                          |
 
 Raw alerts carry ``ttl`` (epoch seconds) so DynamoDB expires them after the retention period; groups are kept.
