@@ -30,7 +30,10 @@ def test_api_conforms_to_its_openapi_document(schema_stack: LocalStack) -> None:
     for operation in operations:
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        # derandomize: the same examples on every CI run (a longer random run found nothing: 150 per operation)
+        @settings(
+            max_examples=20, deadline=None, suppress_health_check=list(HealthCheck), database=None, derandomize=True
+        )
         def exercise(case: schemathesis.Case) -> None:
             case.call_and_validate(checks=[not_a_server_error, response_schema_conformance])
 
