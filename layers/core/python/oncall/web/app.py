@@ -20,7 +20,7 @@ from oncall.container import Container
 from oncall.ports import StoreError
 from oncall.web import session, signin, views
 from oncall.web.base import UI, Request, Response, Route, back, error_text, page, redirect, response
-from oncall.web.pages import groups, integrations, people
+from oncall.web.pages import chains, groups, integrations, people, routes
 
 logger = logging.getLogger(__name__)
 ROUTES: list[Route] = [
@@ -28,6 +28,8 @@ ROUTES: list[Route] = [
     *groups.ROUTES,
     *integrations.ROUTES,
     *people.ROUTES,
+    *routes.ROUTES,
+    *chains.ROUTES,
 ]
 
 

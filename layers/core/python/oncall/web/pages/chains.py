@@ -1,0 +1,348 @@
+"""Escalation chains and their steps: the list, creating, renaming and deleting chains, adding, reordering and
+deleting steps. Every change goes through the API's use cases (:mod:`oncall.api.directory`), with the API's
+team checks, so a form refuses exactly what the API refuses, with the same message."""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Callable
+from typing import Any, TypeVar
+from urllib.parse import parse_qs, quote
+
+from oncall.access import AccessDenied, Actor
+from oncall.api import directory, logic, schemas
+from oncall.escalation import MAX_REPEATS
+from oncall.models import EscalationChain, EscalationPolicy
+from oncall.schedules import store as schedule_store
+from oncall.web.base import Request, Response, Route, back, error_text, page, require
+from pydantic import ValidationError
+
+STEP_TYPES: tuple[tuple[str, str], ...] = (
+    ("wait", "Wait"),
+    ("notify_persons", "Notify users"),
+    ("notify_person_next_each_time", "Notify the next user in turn"),
+    ("notify_on_call_from_schedule", "Notify on-call from a schedule"),
+    ("notify_team_members", "Notify team members"),
+    ("trigger_webhook", "Trigger an outgoing webhook"),
+    ("notify_if_time_from_to", "Continue only within a time window"),
+    ("notify_if_num_alerts_in_window", "Continue only above an alert count"),
+    ("repeat_escalation", "Repeat from the top"),
+    ("resolve", "Resolve"),
+)
+T = TypeVar("T")
+NOTIFY_TYPES = frozenset(
+    {"notify_persons", "notify_person_next_each_time", "notify_on_call_from_schedule", "notify_team_members"}
+)
+
+
+# --- shared with the routes page -----------------------------------------------------------------------------------
+
+
+def invalid_input(error: ValidationError) -> logic.ApiError:
+    """A form's invalid input as the API answers the same body: DRF-style field errors, pydantic's messages."""
+    fields: dict[str, list[str]] = {}
+    for problem in error.errors():
+        location = ".".join(str(part) for part in problem.get("loc", ()))
+        message = str(problem.get("msg", "invalid")).removeprefix("Value error, ")
+        fields.setdefault(location or "non_field_errors", []).append(message)
+    return logic.ApiError(400, fields)
+
+
+def message(error: logic.ApiError) -> str:
+    """The API's error, readable: its ``detail``, else ``field: message`` for each field."""
+    body = error.body
+    if isinstance(body, dict) and "detail" not in body and all(isinstance(v, list) for v in body.values()):
+        return "; ".join(f"{name}: {' '.join(str(m) for m in messages)}" for name, messages in body.items())
+    return error_text(error)
+
+
+def run(change: Callable[[], T]) -> T:
+    """Run a use case. A refusal (nothing stored) is raised as an ApiError with the API's status and readable
+    message: the console's handler sends the browser back to the form's page with it, and audits nothing."""
+    try:
+        return change()
+    except ValidationError as error:
+        raise logic.ApiError.detail(message(invalid_input(error))) from error
+    except logic.ApiError as error:
+        if isinstance(error.body, dict) and "detail" in error.body:
+            raise
+        raise logic.ApiError.detail(message(error), error.status) from error
+
+
+def attempt(path: str, notice: str, change: Callable[[], Any]) -> Response:
+    """Run a use case, then back to ``path`` with ``notice``."""
+    run(change)
+    return back(path, notice=notice)
+
+
+def form_values(request: Request, name: str) -> list[str]:
+    """Every value of a form field (a multiple select); ``request.form`` keeps only the first."""
+    body = request.event.get("body") or ""
+    if request.event.get("isBase64Encoded"):
+        body = base64.b64decode(body).decode("utf-8", "replace")
+    return [v for v in parse_qs(body, keep_blank_values=False).get(name, []) if v.strip()]
+
+
+def optional(request: Request, name: str) -> str | None:
+    value = (request.form.get(name) or "").strip()
+    return value or None
+
+
+def may_change(actor: Actor | None, team_id: str | None) -> bool:
+    """Whether forms are shown: the configure permission and, for editors, the team (as the API checks it)."""
+    if actor is None or not actor.has("configure"):
+        return False
+    try:
+        actor.check_team(team_id)
+    except AccessDenied:
+        return False
+    return True
+
+
+def chain_names(request: Request) -> dict[str, str]:
+    return {c.id: c.name for c in directory.list_all(request.store, directory.CHAINS, "CHAINS")}
+
+
+# --- chains --------------------------------------------------------------------------------------------------------
+
+
+def _teams(request: Request) -> dict[str, str]:
+    return {t.id: t.name for t in directory.list_all(request.store, directory.TEAMS, "TEAMS")}
+
+
+def _steps(request: Request, chain_id: str) -> list[EscalationPolicy]:
+    return sorted(
+        directory.list_all(request.store, directory.POLICIES, f"POLICIES#{chain_id}"), key=lambda p: p.position
+    )
+
+
+def chains_page(request: Request) -> Response:
+    chains = sorted(directory.list_all(request.store, directory.CHAINS, "CHAINS"), key=lambda c: c.name.lower())
+    teams = _teams(request)
+    actor = request.actor
+    assert actor is not None
+    rows = [
+        {
+            "chain": chain,
+            "team": teams.get(chain.team_id, chain.team_id) if chain.team_id else None,
+            "steps": len(_steps(request, chain.id)),
+            "editable": may_change(actor, chain.team_id),
+        }
+        for chain in chains
+    ]
+    choices = {i: n for i, n in teams.items() if actor.role == "admin" or i in actor.teams}
+    return page(request, "chains.html", rows=rows, team_choices=sorted(choices.items(), key=lambda t: t[1].lower()))
+
+
+def create_chain(request: Request) -> Response:
+    require(request, "configure")
+    team_id = optional(request, "team_id")
+    assert request.actor is not None
+    request.actor.check_team(team_id)  # the API's check: editors create chains of their teams or of none
+    name = request.form.get("name", "").strip()
+    created = run(lambda: directory.create_chain(request.store, schemas.ChainIn(name=name, team_id=team_id)))
+    return back(f"/chains/{quote(created['id'])}", notice=f"Escalation chain “{created['name']}” created.")
+
+
+def guard_chain(request: Request, chain_id: str) -> EscalationChain:
+    """Changing a chain needs the permission and, for editors, the chain's team (the API's guard_entity)."""
+    require(request, "configure")
+    chain = directory.load(request.store, directory.CHAINS, chain_id)
+    assert request.actor is not None
+    request.actor.check_team(chain.team_id)
+    return chain
+
+
+def delete_chain(request: Request, chain_id: str) -> Response:
+    chain = guard_chain(request, chain_id)
+    return attempt(
+        "/chains",
+        f"Escalation chain “{chain.name}” deleted.",
+        lambda: directory.delete_chain(request.store, chain_id),
+    )
+
+
+def rename_chain(request: Request, chain_id: str) -> Response:
+    guard_chain(request, chain_id)
+    name = request.form.get("name", "").strip()
+    return attempt(
+        f"/chains/{quote(chain_id)}",
+        "Escalation chain renamed.",
+        lambda: directory.update_chain(request.store, chain_id, schemas.ChainPatch(name=name)),
+    )
+
+
+# --- steps ---------------------------------------------------------------------------------------------------------
+
+
+def _duration(seconds: int | None) -> str:
+    seconds = seconds or 0
+    if seconds and seconds % 3600 == 0:
+        return f"{seconds // 3600} h"
+    if seconds % 60 == 0:
+        return f"{seconds // 60} min"
+    return f"{seconds} s"
+
+
+def _clock(value: str | None) -> str:
+    """``09:00:00Z`` -> ``09:00`` (seconds only when they matter)."""
+    if not value:
+        return "?"
+    text = value.removesuffix("Z")
+    return text.removesuffix(":00") if len(text) == 8 else text
+
+
+def describe(policy: EscalationPolicy, names: dict[str, dict[str, str]]) -> str:
+    """A step in words, with names instead of ids (an unknown id is shown as is)."""
+
+    def name(kind: str, entity_id: str | None) -> str:
+        return names[kind].get(entity_id, entity_id) if entity_id else "?"
+
+    important = " (important)" if policy.important and policy.type in NOTIFY_TYPES else ""
+    match policy.type:
+        case "wait":
+            return f"Wait {_duration(policy.duration)}"
+        case "notify_persons":
+            people = ", ".join(name("users", u) for u in policy.persons_to_notify) or "nobody"
+            return f"Notify {people}{important}"
+        case "notify_person_next_each_time":
+            people = ", ".join(name("users", u) for u in policy.persons_to_notify_next_each_time) or "nobody"
+            return f"Notify the next of {people}, in turn{important}"
+        case "notify_on_call_from_schedule":
+            return f"Notify on-call from schedule {name('schedules', policy.notify_on_call_from_schedule)}{important}"
+        case "notify_team_members":
+            return f"Notify the members of team {name('teams', policy.team_to_notify)}{important}"
+        case "trigger_webhook":
+            return f"Trigger webhook {name('webhooks', policy.action_to_trigger)}"
+        case "notify_if_time_from_to":
+            return (
+                f"Continue only between {_clock(policy.notify_if_time_from)} and {_clock(policy.notify_if_time_to)} UTC"
+            )
+        case "notify_if_num_alerts_in_window":
+            return (
+                f"Continue only if more than {policy.num_alerts_in_window} alerts "
+                f"in {policy.num_minutes_in_window or 1} min"
+            )
+        case "repeat_escalation":
+            return f"Repeat from the top (at most {MAX_REPEATS} times)"
+        case "resolve":
+            return "Resolve"
+    return policy.type
+
+
+def _names(request: Request) -> dict[str, dict[str, str]]:
+    store = request.store
+    return {
+        "users": {u.id: u.username for u in directory.list_all(store, directory.USERS, "USERS")},
+        "teams": _teams(request),
+        "schedules": {s.id: s.name for s in schedule_store.list_schedules(store)},
+        "webhooks": {w.id: w.name for w in directory.list_all(store, directory.WEBHOOKS, "WEBHOOKS")},
+    }
+
+
+def chain_page(request: Request, chain_id: str) -> Response:
+    chain = directory.load(request.store, directory.CHAINS, chain_id)
+    names = _names(request)
+    steps = [{"policy": p, "text": describe(p, names)} for p in _steps(request, chain_id)]
+    integrations = {i.id: i.name for i in request.store.list_integrations()}
+    used_by = sorted(
+        {
+            integrations.get(r.integration_id, r.integration_id): r.integration_id
+            for r in request.store.list_routes()
+            if r.escalation_chain_id == chain_id
+        }.items()
+    )
+    return page(
+        request,
+        "chain.html",
+        chain=chain,
+        team=names["teams"].get(chain.team_id, chain.team_id) if chain.team_id else None,
+        steps=steps,
+        editable=may_change(request.actor, chain.team_id),
+        step_types=STEP_TYPES,
+        used_by=used_by,
+        **{kind: sorted(entries.items(), key=lambda e: e[1].lower()) for kind, entries in names.items()},
+    )
+
+
+def _time(value: str | None) -> str | None:
+    """A time input's ``HH:MM`` (or ``HH:MM:SS``) as the API's ``HH:MM:SSZ``; anything else as typed."""
+    if value is None:
+        return None
+    if re.fullmatch(r"\d\d:\d\d", value):
+        return f"{value}:00Z"
+    if re.fullmatch(r"\d\d:\d\d:\d\d", value):
+        return f"{value}Z"
+    return value
+
+
+def _step_fields(request: Request, step_type: str) -> dict[str, Any]:
+    """Only the fields of the chosen type (the form shows them all), as the API would be sent them."""
+    important = request.form.get("important") in ("on", "true", "1")
+    match step_type:
+        case "wait":
+            return {"duration": optional(request, "duration")}
+        case "notify_persons":
+            return {"persons_to_notify": form_values(request, "persons"), "important": important}
+        case "notify_person_next_each_time":
+            return {"persons_to_notify_next_each_time": form_values(request, "persons"), "important": important}
+        case "notify_on_call_from_schedule":
+            return {"notify_on_call_from_schedule": optional(request, "schedule"), "important": important}
+        case "notify_team_members":
+            return {"team_to_notify": optional(request, "team"), "important": important}
+        case "trigger_webhook":
+            return {"action_to_trigger": optional(request, "webhook")}
+        case "notify_if_time_from_to":
+            return {
+                "notify_if_time_from": _time(optional(request, "time_from")),
+                "notify_if_time_to": _time(optional(request, "time_to")),
+            }
+        case "notify_if_num_alerts_in_window":
+            return {
+                "num_alerts_in_window": optional(request, "num_alerts"),
+                "num_minutes_in_window": optional(request, "num_minutes"),
+            }
+    return {}
+
+
+def add_step(request: Request, chain_id: str) -> Response:
+    guard_chain(request, chain_id)
+    step_type = request.form.get("type", "")
+    fields = {k: v for k, v in _step_fields(request, step_type).items() if v is not None}
+
+    def change() -> None:
+        body = schemas.PolicyIn.model_validate({"escalation_chain_id": chain_id, "type": step_type, **fields})
+        directory.create_policy(request.store, body)
+
+    return attempt(f"/chains/{quote(chain_id)}", "Step added.", change)
+
+
+def step_action(request: Request, chain_id: str, policy_id: str, action: str) -> Response:
+    guard_chain(request, chain_id)
+    policy = directory.load(request.store, directory.POLICIES, policy_id)
+    if policy.escalation_chain_id != chain_id:
+        raise logic.not_found()
+    path = f"/chains/{quote(chain_id)}"
+    if action == "delete":
+        return attempt(path, "Step deleted.", lambda: directory.delete_policy(request.store, policy_id))
+    order = [p.id for p in _steps(request, chain_id)]
+    position = order.index(policy_id) + (-1 if action == "up" else 1)
+    if not 0 <= position < len(order):
+        return back(path, notice="The step is already " + ("first." if action == "up" else "last."))
+    return attempt(
+        path,
+        f"Step moved {action}.",
+        lambda: directory.update_policy(request.store, policy_id, schemas.PolicyPatch(position=position)),
+    )
+
+
+ROUTES: list[Route] = [
+    ("GET", r"/chains", chains_page),
+    ("POST", r"/chains", create_chain),
+    ("GET", r"/chains/([\w-]+)", chain_page),
+    ("POST", r"/chains/([\w-]+)/delete", delete_chain),
+    ("POST", r"/chains/([\w-]+)/rename", rename_chain),
+    ("POST", r"/chains/([\w-]+)/steps", add_step),
+    ("POST", r"/chains/([\w-]+)/steps/([\w-]+)/(up|down|delete)", step_action),
+]
