@@ -558,17 +558,17 @@ def guard_schedule(schedule_id: str) -> None:
 
 @app.get(f"{PREFIX}/api_keys", middlewares=[authenticate])
 def list_api_keys() -> dict[str, Any]:
-    return directory.list_keys(store(), request_info())
+    return directory.list_keys(store(), request_info(), caller())
 
 
 @app.post(f"{PREFIX}/api_keys", middlewares=[authenticate])
 def create_api_key(body: Annotated[schemas.ApiKeyIn, Body()]) -> Response[schemas.ApiKeyOut]:
-    return ok(directory.create_key(store(), body, actor()), 201)
+    return ok(directory.create_key(store(), body, caller()), 201)
 
 
 @app.delete(f"{PREFIX}/api_keys/<key_id>", middlewares=[authenticate])
 def revoke_api_key(key_id: str) -> Response[None]:
-    directory.revoke_key(store(), key_id)
+    directory.revoke_key(store(), key_id, caller())
     authenticator().forget()  # this container stops accepting it at once; others within their 60 s cache
     return Response(204)
 

@@ -44,7 +44,8 @@ CALLS = [
     ("POST", "/api/v1/alert_groups/bulk_action/", {"alert_group_ids": ["INOPE"], "action": "resolve"}, "act"),
     ("POST", "/api/v1/teams/", {"name": "another"}, "admin"),
     ("POST", "/api/v1/users/", {"username": "someone"}, "admin"),
-    ("GET", "/api/v1/api_keys/", None, "admin"),
+    ("GET", "/api/v1/api_keys/", None, "read"),  # one's own keys (admins: everyone's)
+    ("POST", "/api/v1/api_keys/", {"name": "own"}, "read"),
     ("GET", "/api/v1/audit_log/", None, "admin"),
 ]
 ALLOWED = {"viewer": {"read"}, "editor": {"read", "act", "configure"}, "admin": {"read", "act", "configure", "admin"}}
@@ -68,7 +69,10 @@ def test_required_permission_table() -> None:
     assert required_permission("POST", "escalation") == "act"
     assert required_permission("PUT", "integrations/C1") == "configure"
     assert required_permission("DELETE", "users/U1") == "admin"
-    assert required_permission("GET", "api_keys") == "admin"
+    assert required_permission("GET", "api_keys") == "read"  # whose keys: checked in the use case
+    assert required_permission("POST", "api_keys") == "read"
+    assert required_permission("DELETE", "api_keys/K1") == "read"
+    assert required_permission("GET", "audit_log") == "admin"
 
 
 def test_no_key_401_and_revoked_key_401(api: Invoke, keys: dict[str, str]) -> None:
@@ -79,6 +83,26 @@ def test_no_key_401_and_revoked_key_401(api: Invoke, keys: dict[str, str]) -> No
     [entry] = [k for k in listed if viewer_key.startswith(k["prefix"]) and k["name"] == "k" and k["prefix"]][:1]
     assert api("DELETE", f"/api/v1/api_keys/{entry['id']}/")[0] == 204
     assert api("GET", "/api/v1/integrations/", key_header=viewer_key) == (401, {"detail": "Invalid token."})
+
+
+def test_every_user_manages_only_their_own_api_keys(api: Invoke, keys: dict[str, str]) -> None:
+    users = {u["username"]: u["id"] for u in api("GET", "/api/v1/users/")[1]["results"]}
+    viewer = keys["viewer"]
+    status, created = api("POST", "/api/v1/api_keys/", {"name": "laptop"}, key_header=viewer)
+    assert status == 201 and created["user_id"] == users["viewer"] and created["key"]
+    assert api("GET", "/api/v1/integrations/", key_header=created["key"])[0] == 200  # acts as the viewer
+    listed = api("GET", "/api/v1/api_keys/", key_header=viewer)[1]["results"]
+    assert {k["user_id"] for k in listed} == {users["viewer"]} and len(listed) == 2
+    assert {k["user_id"] for k in api("GET", "/api/v1/api_keys/")[1]["results"]} > {users["viewer"]}  # admin: all
+    denied = {"detail": "You can only manage your own API keys."}
+    for_other = {"name": "x", "user_id": users["editor"]}
+    assert api("POST", "/api/v1/api_keys/", for_other, key_header=viewer) == (403, denied)
+    editors_key = next(k for k in api("GET", "/api/v1/api_keys/", key_header=keys["editor"])[1]["results"])
+    assert api("DELETE", f"/api/v1/api_keys/{editors_key['id']}/", key_header=viewer) == (403, denied)
+    assert api("GET", "/api/v1/integrations/", key_header=keys["editor"])[0] == 200
+    assert api("DELETE", f"/api/v1/api_keys/{created['id']}/", key_header=viewer)[0] == 204
+    assert api("GET", "/api/v1/integrations/", key_header=created["key"])[0] == 401
+    assert api("POST", "/api/v1/api_keys/", for_other)[0] == 201  # admins create keys for anyone
 
 
 def test_editors_change_only_their_teams_configuration(api: Invoke, keys: dict[str, str], team: dict[str, Any]) -> None:

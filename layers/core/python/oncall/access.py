@@ -1,8 +1,10 @@
 """Who may do what: API keys (``Authorization: <api key>``), roles, team scope, throttling and the audit log.
 
 Roles: a viewer reads; an editor also acts on alert groups, pages people and configures what belongs to their
-teams (or to no team); an admin does everything, including users, teams and API keys. A key carries no role
-of its own: it acts as its user, so changing a user's role changes what all their keys may do.
+teams (or to no team); an admin does everything, including users, teams and everyone's API keys. Every user,
+viewers included, manages their own API keys (checked in the use cases, :func:`oncall.api.directory.
+check_key_owner`). A key carries no role of its own: it acts as its user, so changing a user's role changes what
+all their keys may do, and a new key never gives more than its user has.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ Permission = Literal["read", "act", "configure", "admin"]
 READ_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
 RANKS: Final = {"viewer": 0, "editor": 1, "admin": 2}
 NEEDED_RANK: Final = {"read": 0, "act": 1, "configure": 1, "admin": 2}
-ADMIN_RESOURCES: Final = frozenset({"users", "teams", "api_keys", "audit_log"})
+ADMIN_RESOURCES: Final = frozenset({"users", "teams", "audit_log"})
+SELF_SERVICE_RESOURCES: Final = frozenset({"api_keys"})  # own ones for everyone, anyone's for admins
 ACTING_RESOURCES: Final = frozenset({"alert_groups", "escalation", "personal_notification_rules"})
 
 
@@ -51,8 +54,10 @@ class Actor:
 def required_permission(method: str, path: str) -> Permission:
     """The one place that says what each API call needs (``path`` below ``/api/v1/``)."""
     if method.upper() in READ_METHODS:
-        return "admin" if path.startswith(("api_keys", "audit_log")) else "read"
+        return "admin" if path.startswith("audit_log") else "read"
     resource = path.split("/", 1)[0]
+    if resource in SELF_SERVICE_RESOURCES:  # whose keys: checked in the use case
+        return "read"
     if resource in ADMIN_RESOURCES:
         return "admin"
     if resource in ACTING_RESOURCES:  # personal rules: editors manage their own (checked in the use case)

@@ -1,6 +1,9 @@
 """Use cases of the API for the configuration around escalation: teams, users and their notification rules,
-escalation chains and their policies, outgoing webhooks. OnCall-compatible shapes; Tocsin lets admins create
-users and teams through the API (OnCall took them from Grafana).
+escalation chains and their policies, outgoing webhooks, API keys. OnCall-compatible shapes; Tocsin lets admins
+create users and teams through the API (OnCall took them from Grafana).
+
+API keys: every user lists, creates and revokes their own keys; admins also those of every user
+(:func:`check_key_owner`, used by the API and the web console alike).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel
 
 from oncall import ids
-from oncall.access import create_api_key
+from oncall.access import AccessDenied, Actor, create_api_key
 from oncall.api import schemas
 from oncall.api.logic import ApiError, RequestInfo, not_found, paginate_list
 from oncall.models import ApiKey, EscalationChain, EscalationPolicy, NotificationRule, OutgoingWebhook, Team, User
@@ -360,25 +363,42 @@ def api_key_out(key: ApiKey, secret: str | None = None) -> dict[str, Any]:
     ).model_dump(mode="json")
 
 
-def create_key(store: Store, body: schemas.ApiKeyIn, caller_id: str) -> dict[str, Any]:
-    user_id = body.user_id or caller_id
+def check_key_owner(caller: Actor, user_id: str) -> None:
+    """Every user manages their own API keys; admins manage anyone's (the API and the web console alike)."""
+    if not caller.has("admin") and user_id != caller.user_id:
+        raise AccessDenied(403, "You can only manage your own API keys.")
+
+
+def create_key(store: Store, body: schemas.ApiKeyIn, caller: Actor) -> dict[str, Any]:
+    user_id = body.user_id or caller.user_id
+    check_key_owner(caller, user_id)
     load(store, USERS, user_id)
     key, secret = create_api_key(store, user_id=user_id, name=body.name)
     return api_key_out(key, secret)
 
 
-def list_keys(store: Store, request: RequestInfo) -> dict[str, Any]:
+def visible_keys(store: Store, caller: Actor) -> list[ApiKey]:
+    """All keys for admins, one's own for everyone else; oldest first."""
     keys = store.list_api_keys()
+    if not caller.has("admin"):
+        keys = [k for k in keys if k.user_id == caller.user_id]
+    return sorted(keys, key=lambda k: (k.created_at, k.id))
+
+
+def list_keys(store: Store, request: RequestInfo, caller: Actor) -> dict[str, Any]:
+    keys = visible_keys(store, caller)
     if user_id := request.first("user_id"):
         keys = [k for k in keys if k.user_id == user_id]
     return paginate_list(request, keys, 50, api_key_out)
 
 
-def revoke_key(store: Store, key_id: str) -> None:
+def revoke_key(store: Store, key_id: str, caller: Actor) -> ApiKey:
     key = next((k for k in store.list_api_keys() if k.id == key_id), None)
     if key is None:
         raise not_found()
+    check_key_owner(caller, key.user_id)
     store.delete_api_key(key)
+    return key
 
 
 def audit_log(store: Store, request: RequestInfo, today: str) -> dict[str, Any]:

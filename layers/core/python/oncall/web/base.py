@@ -19,6 +19,7 @@ from oncall.access import AccessDenied, Actor, Permission
 from oncall.api import logic
 from oncall.container import Container
 from oncall.web import session, views
+from pydantic import ValidationError
 
 UI: Final = "/ui"
 Response = dict[str, Any]
@@ -40,6 +41,7 @@ class Request:
     container: Container
     actor: Actor | None = None
     token: str = ""  # the session token
+    key_id: str = ""  # the API key the session was signed in with
     form: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -123,6 +125,24 @@ def error_text(error: logic.ApiError) -> str:
     if isinstance(body, dict) and "detail" in body:
         return str(body["detail"])
     return json.dumps(body)
+
+
+def problem_text(error: logic.ApiError | ValidationError, names: dict[str, str] | None = None) -> str:
+    """A refused input as one line for a page: ``"<field>: <message>"`` per problem, fields named by ``names``."""
+    names = names or {}
+    if isinstance(error, ValidationError):
+        problems = [
+            (".".join(str(part) for part in p["loc"]) or "input", str(p["msg"]).removeprefix("Value error, "))
+            for p in error.errors()
+        ]
+    elif isinstance(error.body, dict) and "detail" not in error.body:
+        problems = [
+            (str(name), " ".join(map(str, messages)) if isinstance(messages, list) else str(messages))
+            for name, messages in error.body.items()
+        ]
+    else:
+        return error_text(error)
+    return " ".join(f"{names.get(name, name)}: {message}" for name, message in problems)
 
 
 def require(request: Request, permission: Permission) -> None:

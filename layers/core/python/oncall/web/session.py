@@ -7,6 +7,11 @@ key ends its sessions), the user id (``u``), the expiry (``e``, Unix seconds) an
 
 The CSRF token of a session is ``HMAC-SHA256(key, "csrf:" + session token)``: every form carries it in a hidden
 field and every POST is checked against the session cookie (constant-time comparison).
+
+The sign-in form has no session yet, so it is protected by a signed pre-session pair (login CSRF): ``GET
+/ui/signin`` sets the short-lived ``tocsin_signin`` cookie (``HttpOnly``, ``SameSite=Strict``, ``Path=/ui/signin``)
+holding a nonce ``"<expiry>.<random>"``, and the form carries ``HMAC-SHA256(key, "signin:" + nonce)``. A POST
+signs in only with a matching, unexpired pair: another site can neither read the token nor set the cookie.
 """
 
 from __future__ import annotations
@@ -24,6 +29,9 @@ COOKIE_NAME: Final = "tocsin_session"
 COOKIE_PATH: Final = "/ui"
 SESSION_TTL: Final = timedelta(hours=12)
 MAX_TOKEN_LENGTH: Final = 1024
+SIGNIN_COOKIE_NAME: Final = "tocsin_signin"
+SIGNIN_COOKIE_PATH: Final = "/ui/signin"
+SIGNIN_TTL: Final = timedelta(minutes=30)
 
 
 class InvalidSession(Exception):
@@ -84,6 +92,45 @@ def check_csrf(session_token: str, submitted: str | None, key: bytes) -> bool:
     return hmac.compare_digest(csrf_token(session_token, key).encode(), submitted.encode())
 
 
+def new_signin_nonce(now: datetime, ttl: timedelta = SIGNIN_TTL) -> str:
+    """The sign-in cookie's value: its expiry (Unix seconds) and a random part, both covered by the token."""
+    return f"{int((now + ttl).timestamp())}.{secrets.token_urlsafe(18)}"
+
+
+def signin_token(nonce: str, key: bytes) -> str:
+    return _mac(key, "signin", nonce)
+
+
+def check_signin_token(nonce: str | None, submitted: str | None, key: bytes, now: datetime) -> bool:
+    """The sign-in form's token matches the sign-in cookie's nonce, and the nonce has not expired."""
+    if not nonce or not submitted or not nonce.isascii() or not submitted.isascii() or len(nonce) > 100:
+        return False
+    if not hmac.compare_digest(signin_token(nonce, key).encode(), submitted.encode()):
+        return False
+    expiry, _, _ = nonce.partition(".")
+    try:
+        return int(expiry) > now.timestamp()
+    except ValueError:
+        return False
+
+
+def signin_cookie(nonce: str, *, secure: bool, max_age: int = int(SIGNIN_TTL.total_seconds())) -> str:
+    parts = [
+        f"{SIGNIN_COOKIE_NAME}={nonce}",
+        f"Path={SIGNIN_COOKIE_PATH}",
+        "HttpOnly",
+        "SameSite=Strict",
+        f"Max-Age={max_age}",
+    ]
+    if secure:
+        parts.append("Secure")
+    return "; ".join(parts)
+
+
+def cleared_signin_cookie(*, secure: bool) -> str:
+    return signin_cookie("", secure=secure, max_age=0)
+
+
 def cookie(token: str, *, secure: bool, max_age: int = int(SESSION_TTL.total_seconds())) -> str:
     parts = [f"{COOKIE_NAME}={token}", f"Path={COOKIE_PATH}", "HttpOnly", "SameSite=Lax", f"Max-Age={max_age}"]
     if secure:
@@ -95,10 +142,10 @@ def cleared_cookie(*, secure: bool) -> str:
     return cookie("", secure=secure, max_age=0)
 
 
-def read_cookie(cookies: list[str] | None) -> str | None:
+def read_cookie(cookies: list[str] | None, cookie_name: str = COOKIE_NAME) -> str | None:
     for raw in cookies or []:
         for part in raw.split(";"):
             name, sep, value = part.strip().partition("=")
-            if sep and name == COOKIE_NAME and value:
+            if sep and name == cookie_name and value:
                 return value
     return None

@@ -1,4 +1,9 @@
-"""Signing in and out of the web console, and finding the signed-in user of a request."""
+"""Signing in and out of the web console, and finding the signed-in user of a request.
+
+The sign-in form is protected against login CSRF by a signed pre-session pair (:mod:`oncall.web.session`):
+rendering the form sets the ``tocsin_signin`` cookie and puts the matching token in the form; a POST without the
+matching pair is refused (403) before the API key is even looked at, and no session is issued.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +13,28 @@ from oncall.models import User
 from oncall.web import session
 from oncall.web.base import UI, Request, Response, now, page, redirect
 
+EXPIRED_FORM = "The form expired; reload the page."
+
 
 def signin_page(request: Request, status: int = 200, message: str | None = None) -> Response:
-    return page(request, "signin.html", status, message=message, next=request.first("next") or "")
+    """The form, with a fresh pre-session nonce in its cookie and the nonce's token in the form."""
+    nonce = session.new_signin_nonce(now())
+    result = page(
+        request,
+        "signin.html",
+        status,
+        message=message,
+        next=request.local_target("next", "") if request.method == "POST" else request.first("next") or "",
+        signin_csrf=session.signin_token(nonce, links.signing_key()),
+    )
+    result["cookies"] = [session.signin_cookie(nonce, secure=request.secure)]
+    return result
 
 
 def signin(request: Request) -> Response:
+    nonce = session.read_cookie(request.event.get("cookies"), session.SIGNIN_COOKIE_NAME)
+    if not session.check_signin_token(nonce, request.form.get("csrf_token"), links.signing_key(), now()):
+        return signin_page(request, 403, EXPIRED_FORM)
     secret = request.form.get("api_key", "")
     authenticator = request.container.authenticator()
     try:
@@ -23,7 +44,10 @@ def signin(request: Request) -> Response:
         return signin_page(request, denied.status if denied.status == 429 else 401, "That API key is not valid.")
     token = session.issue(key.key_hash, actor.user_id, now(), links.signing_key())
     target = request.local_target("next", f"{UI}/groups")
-    return redirect(target, [session.cookie(token, secure=request.secure)])
+    return redirect(
+        target,
+        [session.cookie(token, secure=request.secure), session.cleared_signin_cookie(secure=request.secure)],
+    )
 
 
 def signout(request: Request) -> Response:
@@ -45,4 +69,5 @@ def load_session(request: Request) -> bool:
         return False
     request.actor = Actor(user.id, user.username, user.role, tuple(user.teams))
     request.token = token or ""
+    request.key_id = key.id
     return True

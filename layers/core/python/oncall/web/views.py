@@ -59,12 +59,17 @@ def static_file(name: str) -> tuple[bytes, str] | None:
     return (STATIC_DIR / name).read_bytes(), content_type
 
 
-def form_data(event: dict[str, Any]) -> dict[str, str]:
-    """The urlencoded form body of an HTTP API event (first value of each field)."""
+def form_lists(event: dict[str, Any]) -> dict[str, list[str]]:
+    """The urlencoded form body of an HTTP API event, every value of each field (multiple selects)."""
     body = event.get("body") or ""
     if event.get("isBase64Encoded"):
         body = base64.b64decode(body).decode("utf-8", "replace")
-    return {k: v[0] for k, v in parse_qs(body, keep_blank_values=True).items()}
+    return parse_qs(body, keep_blank_values=True)
+
+
+def form_data(event: dict[str, Any]) -> dict[str, str]:
+    """The urlencoded form body of an HTTP API event (first value of each field)."""
+    return {k: v[0] for k, v in form_lists(event).items()}
 
 
 def effective_templates(config: IntegrationConfig) -> dict[str, str]:

@@ -1,52 +1,132 @@
-"""Alert groups: the filtered, auto-refreshing list, one group with its alerts and timeline, and the actions."""
+"""Alert groups: the filtered, paged, auto-refreshing list, one group with its alerts and timeline, and the actions.
+
+The list's filters are the API's (:func:`oncall.api.logic.group_filters`): state, integration, team, labels
+(``key:value``) and the start time, whose two ``datetime-local`` bounds (UTC, either may be empty) become the API's
+``started_at``. Pages hold 50 groups, newest first; the ``page`` query parameter carries the API's opaque cursor, so
+"Newer" / "Older" are plain links that work without JavaScript, and the htmx refresh keeps filters and page.
+"""
 
 from __future__ import annotations
 
-from typing import Any
-from urllib.parse import quote, urlencode
+import dataclasses
+from typing import Any, Final
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
-from oncall.api import logic
-from oncall.ports import GroupFilter
+from oncall.api import directory, logic
 from oncall.web import views
-from oncall.web.base import UI, Request, Response, Route, now, page, redirect, require
+from oncall.web.base import UI, Request, Response, Route, now, page, problem_text, redirect, require
 
 GROUP_ACTIONS = ("acknowledge", "unacknowledge", "resolve", "unresolve", "silence", "unsilence")
+PAGE_SIZE: Final = 50
+FILTER_FIELDS: Final = ("state", "integration_id", "team_id", "label", "started_after", "started_before")
+FAR_PAST: Final = "1970-01-01T00:00:00"
+FAR_FUTURE: Final = "9999-12-31T23:59:59"
+# the API's field names in its error messages -> what the filter form calls them
+FIELD_NAMES: Final = {
+    "started_at": "Started after / before",
+    "label": "Label",
+    "state": "State",
+    "cursor": "Page",
+    "perpage": "Page size",
+}
 
 
-def _group_query(request: Request) -> dict[str, list[str]]:
-    query: dict[str, list[str]] = {"perpage": ["100"]}
-    for name in ("state", "integration_id"):
-        if value := request.first(name):
-            query[name] = [value]
+def _filter_params(request: Request) -> list[tuple[str, str]]:
+    """The console's filters as given in the URL (blank ones dropped), in a stable order."""
+    pairs: list[tuple[str, str]] = []
+    for name in FILTER_FIELDS:
+        pairs += [(name, value.strip()) for value in request.query.get(name, []) if value.strip()]
+    return pairs
+
+
+def _api_query(params: list[tuple[str, str]], cursor: str | None) -> dict[str, list[str]]:
+    """The same listing as the API's ``GET /api/v1/alert_groups/`` query."""
+    query: dict[str, list[str]] = {"perpage": [str(PAGE_SIZE)]}
+    for name, value in params:
+        if name in ("state", "integration_id", "team_id", "label"):
+            query.setdefault(name, []).append(value)
+    bounds = dict(p for p in params if p[0] in ("started_after", "started_before"))
+    if bounds:
+        query["started_at"] = [
+            f"{bounds.get('started_after') or FAR_PAST}_{bounds.get('started_before') or FAR_FUTURE}"
+        ]
+    if cursor:
+        query["cursor"] = [cursor]
     return query
 
 
-def groups_context(request: Request) -> dict[str, Any]:
-    query = _group_query(request)
-    listing = logic.list_groups(request.store, request.info(f"{UI}/groups", query))
-    integration_id = request.first("integration_id")
-    counts = {
-        state: request.store.count_groups(GroupFilter(state=state, integration_id=integration_id))
-        for state in views.STATES
+def _list_url(params: list[tuple[str, str]], cursor: str | None = None) -> str:
+    pairs = [*params] + ([("page", cursor)] if cursor else [])
+    return f"{UI}/groups" + (f"?{urlencode(pairs)}" if pairs else "")
+
+
+def _page_link(params: list[tuple[str, str]], api_url: str | None) -> str | None:
+    """An API ``next``/``previous`` URL as a console link (its cursor in ``page``; none for the first page)."""
+    if api_url is None:
+        return None
+    cursor = parse_qs(urlsplit(api_url).query).get("cursor", [None])[0]
+    return _list_url(params, cursor)
+
+
+def groups_context(request: Request) -> tuple[dict[str, Any], int]:
+    """The list page's context and status: 400 (with the API's message) for filters the API refuses."""
+    store = request.store
+    params = _filter_params(request)
+    cursor = request.first("page")
+    integrations = logic.list_integrations(store, request.info(query={"perpage": ["100"]}))["results"]
+    fragment = request.first("fragment") == "table"  # the refreshed table needs no filter form
+    teams = (
+        [] if fragment else sorted(directory.list_all(store, directory.TEAMS, "TEAMS"), key=lambda t: t.name.lower())
+    )
+    values: dict[str, str] = {}
+    for name, value in params:
+        values.setdefault(name, value)  # the first, as the API takes it
+    context: dict[str, Any] = {
+        "integrations": integrations,
+        "names": {i["id"]: i["name"] for i in integrations},
+        "teams": teams,
+        "state": values.get("state", ""),
+        "integration_id": values.get("integration_id", ""),
+        "team_id": values.get("team_id", ""),
+        "labels": [v for k, v in params if k == "label"] or [""],
+        "started_after": values.get("started_after", ""),
+        "started_before": values.get("started_before", ""),
+        "list_url": _list_url(params, cursor),
+        "refresh_query": urlencode([("fragment", "table"), *params] + ([("page", cursor)] if cursor else [])),
+        "groups": [],
+        "counts": {},
+        "total": 0,
+        "newer": None,
+        "older": None,
+        "page_number": 1,
+        "filter_error": None,
     }
-    integrations = logic.list_integrations(request.store, request.info(query={"perpage": ["100"]}))["results"]
+    query = _api_query(params, cursor)
+    info = request.info(f"{UI}/groups", query)
+    try:
+        filters = logic.group_filters(info)
+        listing = logic.list_groups(store, info)
+    except logic.ApiError as error:
+        if error.status >= 500:
+            raise
+        return {**context, "filter_error": problem_text(error, FIELD_NAMES)}, 400
+    counts = {state: store.count_groups(dataclasses.replace(filters, state=state)) for state in views.STATES}
     return {
+        **context,
         "groups": listing["results"],
         "total": listing["count"],
         "counts": counts,
-        "integrations": integrations,
-        "names": {i["id"]: i["name"] for i in integrations},
-        "state": request.first("state") or "",
-        "integration_id": integration_id or "",
-        "refresh_query": urlencode({k: v[0] for k, v in query.items() if k != "perpage"}),
-    }
+        "newer": _page_link(params, listing["previous"]),
+        "older": _page_link(params, listing["next"]),
+        "page_number": listing["current_page_number"],
+    }, 200
 
 
 def groups(request: Request) -> Response:
-    context = groups_context(request)
+    context, status = groups_context(request)
     if request.first("fragment") == "table":
-        return page(request, "groups_table.html", **context)
-    return page(request, "groups.html", **context)
+        return page(request, "groups_table.html", status, **context)
+    return page(request, "groups.html", status, **context)
 
 
 def group_detail(request: Request, group_id: str) -> Response:

@@ -1,16 +1,31 @@
-"""Schedules (on call now and the next 14 days), users, and the signed-in user's API keys."""
+"""Schedules (on call now and the next 14 days), users, and API keys.
+
+Users: everyone sees the list; admins create users and change their role (:func:`oncall.api.directory.
+create_user` / :func:`~oncall.api.directory.update_user`, as ``POST`` / ``PATCH /api/v1/users/``).
+
+API keys follow the API's rule (:func:`oncall.api.directory.check_key_owner`): every user, viewers included,
+creates, lists and revokes their own keys; admins also see every user's keys, revoke any of them and create keys
+for any user. A key acts with its user's role, so a new key never gives more than its user already has. The
+secret is shown once, in the response that creates the key. Revoking the key a session was signed in with ends
+that session.
+"""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any, Final
+from urllib.parse import urlencode
 
-from oncall.api import directory
+from oncall.api import directory, logic, schemas
 from oncall.api import schedules as schedules_api
 from oncall.models import User
 from oncall.schedules import store as schedule_store
-from oncall.web.base import Request, Response, Route, now, page
+from oncall.web import session, views
+from oncall.web.base import UI, Request, Response, Route, back, now, page, problem_text, redirect, require
+from pydantic import ValidationError
 
 TIMELINE_DAYS = 14
+ROLES: Final = ("viewer", "editor", "admin")
 
 
 def schedules(request: Request) -> Response:
@@ -27,20 +42,110 @@ def schedules(request: Request) -> Response:
     return page(request, "schedules.html", schedules=rows, start=start, end=end)
 
 
-def users_page(request: Request) -> Response:
+# --- users ----------------------------------------------------------------------------------------------------------
+
+
+def users_page(
+    request: Request, status: int = 200, form_error: str | None = None, form: dict[str, Any] | None = None
+) -> Response:
     users = directory.list_all(request.store, directory.USERS, "USERS")
-    teams = {t.id: t.name for t in directory.list_all(request.store, directory.TEAMS, "TEAMS")}
-    team_names = {u.id: ", ".join(teams.get(t, t) for t in u.teams) for u in users}
-    return page(request, "users.html", users=sorted(users, key=lambda u: u.username), team_names=team_names)
+    teams = sorted(directory.list_all(request.store, directory.TEAMS, "TEAMS"), key=lambda t: t.name.lower())
+    names = {t.id: t.name for t in teams}
+    team_names = {u.id: ", ".join(names.get(t, t) for t in u.teams) for u in users}
+    return page(
+        request,
+        "users.html",
+        status,
+        users=sorted(users, key=lambda u: u.username.lower()),
+        team_names=team_names,
+        teams=teams,
+        roles=ROLES,
+        form_error=form_error,
+        form=form or {"role": "editor", "teams": []},
+    )
 
 
-def keys_page(request: Request) -> Response:
-    mine = [directory.api_key_out(k) for k in request.store.list_api_keys() if k.user_id == request.user_id]
-    return page(request, "keys.html", keys=sorted(mine, key=lambda k: k["created_at"]))
+def create_user(request: Request) -> Response:
+    require(request, "admin")
+    fields = views.form_lists(request.event)
+    form = {
+        "username": request.form.get("username", "").strip(),
+        "email": request.form.get("email", "").strip(),
+        "role": request.form.get("role", "editor"),
+        "teams": [t for t in fields.get("teams", []) if t],
+    }
+    try:
+        body = schemas.UserIn(
+            username=form["username"], email=form["email"] or None, role=form["role"], teams=form["teams"]
+        )
+        created = directory.create_user(request.store, body)
+    except (ValidationError, logic.ApiError) as error:
+        if isinstance(error, logic.ApiError) and error.status >= 500:
+            raise
+        return users_page(request, 400, form_error=problem_text(error), form=form)
+    return back("/users", notice=f"User {created['username']} created ({created['role']}).")
+
+
+def change_role(request: Request, user_id: str) -> Response:
+    require(request, "admin")
+    try:
+        body = schemas.UserPatch(role=request.form.get("role") or "")  # "" is refused, None would clear it
+    except ValidationError as error:
+        return users_page(request, 400, form_error=problem_text(error))
+    updated = directory.update_user(request.store, user_id, body)
+    return back("/users", notice=f"{updated['username']} is now {updated['role']}.")
+
+
+# --- API keys -------------------------------------------------------------------------------------------------------
+
+
+def keys_page(
+    request: Request, status: int = 200, created: dict[str, Any] | None = None, form_error: str | None = None
+) -> Response:
+    assert request.actor is not None
+    store = request.store
+    users = sorted(directory.list_all(store, directory.USERS, "USERS"), key=lambda u: u.username.lower())
+    visible = [directory.api_key_out(k) for k in directory.visible_keys(store, request.actor)]
+    return page(
+        request,
+        "keys.html",
+        status,
+        mine=[k for k in visible if k["user_id"] == request.user_id],
+        others=[k for k in visible if k["user_id"] != request.user_id],  # admins only
+        usernames={u.id: u.username for u in users},
+        users=users,
+        created=created,
+        session_key_id=request.key_id,
+        form_error=form_error,
+    )
+
+
+def create_key(request: Request) -> Response:
+    assert request.actor is not None
+    try:
+        body = schemas.ApiKeyIn(name=request.form.get("name", "").strip(), user_id=request.form.get("user_id") or None)
+    except ValidationError as error:
+        return keys_page(request, 400, form_error=problem_text(error))
+    created = directory.create_key(request.store, body, request.actor)  # 403 for someone else's, unless admin
+    return keys_page(request, 201, created=created)
+
+
+def revoke_key(request: Request, key_id: str) -> Response:
+    assert request.actor is not None
+    key = directory.revoke_key(request.store, key_id, request.actor)  # 403 for someone else's, unless admin
+    request.container.authenticator().forget()  # this environment stops accepting it for sign-in at once
+    if key.id == request.key_id:
+        notice = f"The key {key.name} of this session was revoked: sign in with another key."
+        return redirect(f"{UI}/signin?{urlencode({'notice': notice})}", [session.cleared_cookie(secure=request.secure)])
+    return back("/keys", notice=f"Key {key.name} ({key.prefix}…) revoked.")
 
 
 ROUTES: list[Route] = [
     ("GET", r"/schedules", schedules),
     ("GET", r"/users", users_page),
+    ("POST", r"/users", create_user),
+    ("POST", r"/users/([\w-]+)/role", change_role),
     ("GET", r"/keys", keys_page),
+    ("POST", r"/keys", create_key),
+    ("POST", r"/keys/([\w-]+)/revoke", revoke_key),
 ]
