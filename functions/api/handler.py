@@ -115,12 +115,7 @@ def access_denied(error: AccessDenied) -> Response[Any]:
 @app.exception_handler(RequestValidationError)
 def invalid_request(error: RequestValidationError) -> Response:
     """DRF-style field errors: ``{"name": ["message"]}``."""
-    fields: dict[str, list[str]] = {}
-    for problem in error.errors():
-        location = [str(part) for part in problem.get("loc", ()) if part not in ("body", "query", "path")]
-        message = str(problem.get("msg", "invalid")).removeprefix("Value error, ")
-        fields.setdefault(".".join(location) or "non_field_errors", []).append(message)
-    return ok(fields, 400)
+    return ok(logic.field_errors(error.errors()), 400)
 
 
 @app.exception_handler(StoreError)

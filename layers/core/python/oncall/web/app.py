@@ -83,7 +83,8 @@ def handle(event: dict, container: Container) -> Response:
         container=container,
     )
     if request.method == "POST":
-        request.form = views.form_data(event)
+        request.form_lists = views.form_lists(event)
+        request.form = {name: values[0] for name, values in request.form_lists.items()}
     try:
         return dispatch(request)
     except AccessDenied as denied:

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 from urllib.parse import urlencode
 
 from oncall import links
@@ -24,7 +24,8 @@ from pydantic import ValidationError
 UI: Final = "/ui"
 Response = dict[str, Any]
 View = Callable[..., Response]
-Route = tuple[str, str, View]  # method, path pattern below /ui, view(request, *groups)
+Route = tuple[str, str, View]
+T = TypeVar("T")  # method, path pattern below /ui, view(request, *groups)
 
 
 def now() -> datetime:
@@ -42,7 +43,8 @@ class Request:
     actor: Actor | None = None
     token: str = ""  # the session token
     key_id: str = ""  # the API key the session was signed in with
-    form: dict[str, str] = field(default_factory=dict)
+    form: dict[str, str] = field(default_factory=dict)  # the first value of each posted field
+    form_lists: dict[str, list[str]] = field(default_factory=dict)  # every value (multiple selects)
 
     @property
     def store(self) -> Any:  # DynamoStore, imported lazily by the container
@@ -61,6 +63,14 @@ class Request:
     def user_id(self) -> str:
         assert self.actor is not None, "signed-in pages only"
         return self.actor.user_id
+
+    def optional(self, name: str) -> str | None:
+        """A posted field, stripped; None when empty or missing."""
+        return (self.form.get(name) or "").strip() or None
+
+    def values(self, name: str) -> list[str]:
+        """Every non-blank value of a posted field (a multiple select)."""
+        return [value for value in self.form_lists.get(name, []) if value.strip()]
 
     def first(self, name: str) -> str | None:
         values = self.query.get(name)
@@ -131,18 +141,45 @@ def problem_text(error: logic.ApiError | ValidationError, names: dict[str, str] 
     """A refused input as one line for a page: ``"<field>: <message>"`` per problem, fields named by ``names``."""
     names = names or {}
     if isinstance(error, ValidationError):
-        problems = [
-            (".".join(str(part) for part in p["loc"]) or "input", str(p["msg"]).removeprefix("Value error, "))
-            for p in error.errors()
-        ]
+        fields: dict[str, Any] = logic.field_errors(error.errors())
     elif isinstance(error.body, dict) and "detail" not in error.body:
-        problems = [
-            (str(name), " ".join(map(str, messages)) if isinstance(messages, list) else str(messages))
-            for name, messages in error.body.items()
-        ]
+        fields = error.body
     else:
         return error_text(error)
-    return " ".join(f"{names.get(name, name)}: {message}" for name, message in problems)
+    return " ".join(
+        f"{names.get(str(name), name)}: {' '.join(map(str, messages)) if isinstance(messages, list) else messages}"
+        for name, messages in fields.items()
+    )
+
+
+def run(change: Callable[[], T]) -> T:
+    """Run a use case. A refusal (nothing stored) is raised as an ApiError with the API's status and a readable
+    message: the console's handler sends the browser back to the form's page with it, and audits nothing."""
+    try:
+        return change()
+    except ValidationError as error:
+        raise logic.ApiError.detail(problem_text(error)) from error
+    except logic.ApiError as error:
+        if isinstance(error.body, dict) and "detail" in error.body:
+            raise
+        raise logic.ApiError.detail(problem_text(error), error.status) from error
+
+
+def attempt(path: str, notice: str, change: Callable[[], Any]) -> Response:
+    """Run a use case, then back to ``path`` with ``notice``."""
+    run(change)
+    return back(path, notice=notice)
+
+
+def may_change(actor: Actor | None, team_id: str | None) -> bool:
+    """Whether forms are shown: the configure permission and, for editors, the team (as the API checks it)."""
+    if actor is None or not actor.has("configure"):
+        return False
+    try:
+        actor.check_team(team_id)
+    except AccessDenied:
+        return False
+    return True
 
 
 def require(request: Request, permission: Permission) -> None:

@@ -67,11 +67,6 @@ def form_lists(event: dict[str, Any]) -> dict[str, list[str]]:
     return parse_qs(body, keep_blank_values=True)
 
 
-def form_data(event: dict[str, Any]) -> dict[str, str]:
-    """The urlencoded form body of an HTTP API event (first value of each field)."""
-    return {k: v[0] for k, v in form_lists(event).items()}
-
-
 def effective_templates(config: IntegrationConfig) -> dict[str, str]:
     """What each template is now (the override, else the type's default), for the editor's text areas."""
     return {name: config.integration.template(name) or "" for name, _ in TEMPLATE_FIELDS}  # type: ignore[arg-type]

@@ -4,19 +4,15 @@ team checks, so a form refuses exactly what the API refuses, with the same messa
 
 from __future__ import annotations
 
-import base64
 import re
-from collections.abc import Callable
-from typing import Any, TypeVar
-from urllib.parse import parse_qs, quote
+from typing import Any
+from urllib.parse import quote
 
-from oncall.access import AccessDenied, Actor
 from oncall.api import directory, logic, schemas
 from oncall.escalation import MAX_REPEATS
 from oncall.models import EscalationChain, EscalationPolicy
 from oncall.schedules import store as schedule_store
-from oncall.web.base import Request, Response, Route, back, error_text, page, require
-from pydantic import ValidationError
+from oncall.web.base import Request, Response, Route, attempt, back, may_change, page, require, run
 
 STEP_TYPES: tuple[tuple[str, str], ...] = (
     ("wait", "Wait"),
@@ -30,74 +26,9 @@ STEP_TYPES: tuple[tuple[str, str], ...] = (
     ("repeat_escalation", "Repeat from the top"),
     ("resolve", "Resolve"),
 )
-T = TypeVar("T")
 NOTIFY_TYPES = frozenset(
     {"notify_persons", "notify_person_next_each_time", "notify_on_call_from_schedule", "notify_team_members"}
 )
-
-
-# --- shared with the routes page -----------------------------------------------------------------------------------
-
-
-def invalid_input(error: ValidationError) -> logic.ApiError:
-    """A form's invalid input as the API answers the same body: DRF-style field errors, pydantic's messages."""
-    fields: dict[str, list[str]] = {}
-    for problem in error.errors():
-        location = ".".join(str(part) for part in problem.get("loc", ()))
-        message = str(problem.get("msg", "invalid")).removeprefix("Value error, ")
-        fields.setdefault(location or "non_field_errors", []).append(message)
-    return logic.ApiError(400, fields)
-
-
-def message(error: logic.ApiError) -> str:
-    """The API's error, readable: its ``detail``, else ``field: message`` for each field."""
-    body = error.body
-    if isinstance(body, dict) and "detail" not in body and all(isinstance(v, list) for v in body.values()):
-        return "; ".join(f"{name}: {' '.join(str(m) for m in messages)}" for name, messages in body.items())
-    return error_text(error)
-
-
-def run(change: Callable[[], T]) -> T:
-    """Run a use case. A refusal (nothing stored) is raised as an ApiError with the API's status and readable
-    message: the console's handler sends the browser back to the form's page with it, and audits nothing."""
-    try:
-        return change()
-    except ValidationError as error:
-        raise logic.ApiError.detail(message(invalid_input(error))) from error
-    except logic.ApiError as error:
-        if isinstance(error.body, dict) and "detail" in error.body:
-            raise
-        raise logic.ApiError.detail(message(error), error.status) from error
-
-
-def attempt(path: str, notice: str, change: Callable[[], Any]) -> Response:
-    """Run a use case, then back to ``path`` with ``notice``."""
-    run(change)
-    return back(path, notice=notice)
-
-
-def form_values(request: Request, name: str) -> list[str]:
-    """Every value of a form field (a multiple select); ``request.form`` keeps only the first."""
-    body = request.event.get("body") or ""
-    if request.event.get("isBase64Encoded"):
-        body = base64.b64decode(body).decode("utf-8", "replace")
-    return [v for v in parse_qs(body, keep_blank_values=False).get(name, []) if v.strip()]
-
-
-def optional(request: Request, name: str) -> str | None:
-    value = (request.form.get(name) or "").strip()
-    return value or None
-
-
-def may_change(actor: Actor | None, team_id: str | None) -> bool:
-    """Whether forms are shown: the configure permission and, for editors, the team (as the API checks it)."""
-    if actor is None or not actor.has("configure"):
-        return False
-    try:
-        actor.check_team(team_id)
-    except AccessDenied:
-        return False
-    return True
 
 
 def chain_names(request: Request) -> dict[str, str]:
@@ -137,7 +68,7 @@ def chains_page(request: Request) -> Response:
 
 def create_chain(request: Request) -> Response:
     require(request, "configure")
-    team_id = optional(request, "team_id")
+    team_id = request.optional("team_id")
     assert request.actor is not None
     request.actor.check_team(team_id)  # the API's check: editors create chains of their teams or of none
     name = request.form.get("name", "").strip()
@@ -282,26 +213,26 @@ def _step_fields(request: Request, step_type: str) -> dict[str, Any]:
     important = request.form.get("important") in ("on", "true", "1")
     match step_type:
         case "wait":
-            return {"duration": optional(request, "duration")}
+            return {"duration": request.optional("duration")}
         case "notify_persons":
-            return {"persons_to_notify": form_values(request, "persons"), "important": important}
+            return {"persons_to_notify": request.values("persons"), "important": important}
         case "notify_person_next_each_time":
-            return {"persons_to_notify_next_each_time": form_values(request, "persons"), "important": important}
+            return {"persons_to_notify_next_each_time": request.values("persons"), "important": important}
         case "notify_on_call_from_schedule":
-            return {"notify_on_call_from_schedule": optional(request, "schedule"), "important": important}
+            return {"notify_on_call_from_schedule": request.optional("schedule"), "important": important}
         case "notify_team_members":
-            return {"team_to_notify": optional(request, "team"), "important": important}
+            return {"team_to_notify": request.optional("team"), "important": important}
         case "trigger_webhook":
-            return {"action_to_trigger": optional(request, "webhook")}
+            return {"action_to_trigger": request.optional("webhook")}
         case "notify_if_time_from_to":
             return {
-                "notify_if_time_from": _time(optional(request, "time_from")),
-                "notify_if_time_to": _time(optional(request, "time_to")),
+                "notify_if_time_from": _time(request.optional("time_from")),
+                "notify_if_time_to": _time(request.optional("time_to")),
             }
         case "notify_if_num_alerts_in_window":
             return {
-                "num_alerts_in_window": optional(request, "num_alerts"),
-                "num_minutes_in_window": optional(request, "num_minutes"),
+                "num_alerts_in_window": request.optional("num_alerts"),
+                "num_minutes_in_window": request.optional("num_minutes"),
             }
     return {}
 

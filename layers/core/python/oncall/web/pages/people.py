@@ -20,7 +20,7 @@ from oncall.api import directory, logic, schemas
 from oncall.api import schedules as schedules_api
 from oncall.models import User
 from oncall.schedules import store as schedule_store
-from oncall.web import session, views
+from oncall.web import session
 from oncall.web.base import UI, Request, Response, Route, back, now, page, problem_text, redirect, require
 from pydantic import ValidationError
 
@@ -67,12 +67,11 @@ def users_page(
 
 def create_user(request: Request) -> Response:
     require(request, "admin")
-    fields = views.form_lists(request.event)
     form = {
         "username": request.form.get("username", "").strip(),
         "email": request.form.get("email", "").strip(),
         "role": request.form.get("role", "editor"),
-        "teams": [t for t in fields.get("teams", []) if t],
+        "teams": request.values("teams"),
     }
     try:
         body = schemas.UserIn(

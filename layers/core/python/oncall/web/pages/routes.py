@@ -9,8 +9,8 @@ from urllib.parse import quote
 
 from oncall.api import logic, schemas
 from oncall.models import Route as RoutingRoute
-from oncall.web.base import Request, Response, Route, back, page
-from oncall.web.pages.chains import attempt, chain_names, may_change, optional
+from oncall.web.base import Request, Response, Route, attempt, back, may_change, page
+from oncall.web.pages.chains import chain_names
 from oncall.web.pages.integrations import guard_integration
 
 ROUTING_TYPES = (("regex", "Regular expression"), ("jinja2", "Jinja2 condition"), ("labels", "Label matchers"))
@@ -80,7 +80,7 @@ def routes_page(request: Request, integration_id: str) -> Response:
 
 def create_route(request: Request, integration_id: str) -> Response:
     guard_integration(request, integration_id)
-    chain_id = optional(request, "escalation_chain_id")
+    chain_id = request.optional("escalation_chain_id")
 
     def change() -> dict[str, Any]:
         fields = {"integration_id": integration_id, "escalation_chain_id": chain_id, **_filter(request)}
@@ -99,7 +99,7 @@ def _route(request: Request, integration_id: str, route_id: str) -> RoutingRoute
 
 def update_route(request: Request, integration_id: str, route_id: str) -> Response:
     route = _route(request, integration_id, route_id)
-    chain_id = optional(request, "escalation_chain_id")
+    chain_id = request.optional("escalation_chain_id")
 
     def change() -> dict[str, Any]:
         fields = (
