@@ -240,3 +240,35 @@ def test_openapi_document_describes_the_api(api: Invoke) -> None:
     assert status == 200 and document["openapi"].startswith("3.")
     assert "/api/v1/alert_groups" in document["paths"]
     assert "IntegrationIn" in document["components"]["schemas"]
+
+
+def test_a_null_for_a_required_field_is_refused_not_stored(api: Invoke) -> None:
+    status, user = api("POST", "/api/v1/users/", {"username": "nulled", "role": "editor"})
+    assert status == 201
+    status, errors = api("PATCH", f"/api/v1/users/{user['id']}/", {"role": None})
+    assert status == 400 and "role" in errors
+    assert api("GET", f"/api/v1/users/{user['id']}/")[1]["role"] == "editor"
+
+
+def test_the_last_admin_cannot_be_demoted_or_deleted(api: Invoke) -> None:
+    status, errors = api("PATCH", "/api/v1/users/UADMIN/", {"role": "editor"})
+    assert status == 400 and "at least one admin" in errors["detail"]
+    assert api("DELETE", "/api/v1/users/UADMIN/")[0] == 400
+    status, other = api("POST", "/api/v1/users/", {"username": "second-admin", "role": "admin"})
+    assert status == 201
+    assert api("PATCH", f"/api/v1/users/{other['id']}/", {"role": "viewer"})[0] == 200  # UADMIN is still admin
+
+
+def test_deleting_a_chain_leaves_its_routes_without_a_chain(api: Invoke) -> None:
+    status, chain = api("POST", "/api/v1/escalation_chains/", {"name": "Doomed"})
+    assert status == 201
+    integration = create(api, "Routed", "webhook", default_route={"escalation_chain_id": chain["id"]})
+    status, route = api(
+        "POST",
+        "/api/v1/routes/",
+        {"integration_id": integration["id"], "routing_regex": "db", "escalation_chain_id": chain["id"]},
+    )
+    assert status == 201
+    assert api("DELETE", f"/api/v1/escalation_chains/{chain['id']}/")[0] == 204
+    routes = api("GET", "/api/v1/routes/", query=f"integration_id={integration['id']}")[1]["results"]
+    assert [r["escalation_chain_id"] for r in routes] == [None, None]

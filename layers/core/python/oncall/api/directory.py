@@ -12,12 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from oncall import ids
 from oncall.access import AccessDenied, Actor, create_api_key
 from oncall.api import schemas
-from oncall.api.logic import ApiError, RequestInfo, not_found, paginate_list
+from oncall.api.logic import ApiError, RequestInfo, field_errors, not_found, paginate_list
 from oncall.models import ApiKey, EscalationChain, EscalationPolicy, NotificationRule, OutgoingWebhook, Team, User
 from oncall.ports import Store
 
@@ -140,9 +140,13 @@ def create(store: Store, resource: Resource[M], fields: dict[str, Any]) -> dict[
 
 
 def update(store: Store, resource: Resource[M], entity_id: str, body: BaseModel) -> M:
+    """The entity with the fields ``body`` sets, validated again (a null for a required field is a 400)."""
     entity = load(store, resource, entity_id)
     changes = {k: getattr(body, k) for k in body.model_fields_set if k not in ("manual_order", "position")}
-    return entity.model_copy(update=changes)
+    try:
+        return resource.model.model_validate({**entity.model_dump(), **changes})
+    except ValidationError as error:
+        raise ApiError(400, field_errors(error.errors())) from error
 
 
 def _unique(items: list[Any], name: str, value: str, exclude: str | None = None, field: str = "name") -> None:
@@ -179,15 +183,23 @@ def create_user(store: Store, body: schemas.UserIn) -> dict[str, Any]:
     return create(store, USERS, body.model_dump())
 
 
+def _keep_an_admin(store: Store, leaving: str) -> None:
+    if not any(u.role == "admin" and u.id != leaving for u in list_all(store, USERS, "USERS")):
+        raise ApiError.detail("Tocsin needs at least one admin: make someone else admin first.")
+
+
 def update_user(store: Store, user_id: str, body: schemas.UserPatch) -> dict[str, Any]:
     user = update(store, USERS, user_id, body)
+    if user.role != "admin":
+        _keep_an_admin(store, user.id)
     _unique(list_all(store, USERS, "USERS"), "username", user.username, exclude=user.id, field="username")
     _known(store, TEAMS, "teams", user.teams)
     return save(store, USERS, user)
 
 
 def delete_user(store: Store, user_id: str) -> None:
-    load(store, USERS, user_id)
+    if load(store, USERS, user_id).role == "admin":
+        _keep_an_admin(store, user_id)
     for rule in list_all(store, RULES, f"RULES#{user_id}"):
         store.delete_entity(RULES.kind, rule.id)
     store.delete_entity(USERS.kind, user_id)
@@ -270,7 +282,11 @@ def update_chain(store: Store, chain_id: str, body: schemas.ChainPatch) -> dict[
 
 
 def delete_chain(store: Store, chain_id: str) -> None:
+    """Delete a chain and its steps; routes that used it are left without a chain, as in OnCall."""
     load(store, CHAINS, chain_id)
+    for route in store.list_routes():
+        if route.escalation_chain_id == chain_id:
+            store.save_routes(route.integration_id, [route.model_copy(update={"escalation_chain_id": None})])
     for policy in list_all(store, POLICIES, f"POLICIES#{chain_id}"):
         store.delete_entity(POLICIES.kind, policy.id)
     store.delete_entity(CHAINS.kind, chain_id)
