@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from types import ModuleType
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -263,7 +266,7 @@ def test_deleting_a_chain_leaves_its_routes_without_a_chain(api: Invoke) -> None
     status, chain = api("POST", "/api/v1/escalation_chains/", {"name": "Doomed"})
     assert status == 201
     integration = create(api, "Routed", "webhook", default_route={"escalation_chain_id": chain["id"]})
-    status, route = api(
+    status, _ = api(
         "POST",
         "/api/v1/routes/",
         {"integration_id": integration["id"], "routing_regex": "db", "escalation_chain_id": chain["id"]},
@@ -272,3 +275,21 @@ def test_deleting_a_chain_leaves_its_routes_without_a_chain(api: Invoke) -> None
     assert api("DELETE", f"/api/v1/escalation_chains/{chain['id']}/")[0] == 204
     routes = api("GET", "/api/v1/routes/", query=f"integration_id={integration['id']}")[1]["results"]
     assert [r["escalation_chain_id"] for r in routes] == [None, None]
+
+
+def test_a_cursor_of_another_listing_or_a_forged_one_is_a_400(api: Invoke, ingest_handler: ModuleType) -> None:
+    integration = create(api, "Paged", "formatted_webhook")
+    for uid in "abc":
+        assert post_alert(ingest_handler, integration["link"], {"alert_uid": uid})[0] == 200
+    status, page = api("GET", "/api/v1/alert_groups/", query="perpage=1&state=firing")
+    assert status == 200 and page["next"]
+    cursor = parse_qs(urlsplit(page["next"]).query)["cursor"][0]
+    assert api("GET", "/api/v1/alert_groups/", query=f"perpage=1&state=firing&cursor={cursor}")[0] == 200
+    forged = [
+        cursor,  # a cursor of the firing listing used for every group
+        base64.urlsafe_b64encode(json.dumps([7]).encode()).decode(),
+        base64.urlsafe_b64encode(json.dumps(["e30"]).encode()).decode(),  # "{}"
+    ]
+    for raw in forged:
+        status, errors = api("GET", "/api/v1/alert_groups/", query=f"perpage=1&cursor={raw}")
+        assert (status, errors) == (400, {"cursor": ["Invalid cursor."]}), raw

@@ -129,7 +129,7 @@ def _decode_api_cursor(raw: str | None) -> list[str | None]:
         trail = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
     except ValueError as error:
         raise ApiError.field("cursor", "Invalid cursor.") from error
-    if not isinstance(trail, list):
+    if not isinstance(trail, list) or not all(step is None or isinstance(step, str) for step in trail):
         raise ApiError.field("cursor", "Invalid cursor.")
     return trail
 

@@ -573,11 +573,16 @@ class DynamoStore:
         key_names: tuple[str, ...],
     ) -> Page[T]:
         if cursor:
-            query["ExclusiveStartKey"] = _decode_cursor(cursor)
+            query["ExclusiveStartKey"] = _decode_cursor(cursor, key_names)
         found: list[dict[str, Any]] = []
         query["Limit"] = max(limit, 10) if "FilterExpression" in query else limit + 1
         while True:
-            response = self._call("query", **query)
+            try:
+                response = self._call("query", **query)
+            except StoreError as error:
+                if cursor and not found and "ValidationException" in str(error):
+                    raise ValueError("invalid cursor") from error  # a cursor of another listing or filter
+                raise
             found += [self._plain(i) for i in response.get("Items", [])]
             if len(found) > limit or "LastEvaluatedKey" not in response:
                 break
@@ -910,12 +915,15 @@ def _encode_cursor(key: Item) -> str:
     return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str) -> Item:
+def _decode_cursor(cursor: str, key_names: tuple[str, ...]) -> Item:
+    """The start key a cursor encodes: exactly the listing's key attributes, each a string."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         key = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (ValueError, json.JSONDecodeError) as error:
         raise ValueError("invalid cursor") from error
-    if not isinstance(key, dict):
+    if not isinstance(key, dict) or set(key) != set(key_names):
+        raise ValueError("invalid cursor")
+    if not all(isinstance(v, dict) and list(v) == ["S"] and isinstance(v["S"], str) for v in key.values()):
         raise ValueError("invalid cursor")
     return key
