@@ -82,7 +82,8 @@ def _post(browser: Browser, path: str, form: dict[str, str] | Form | None = None
 def _flash(response: dict[str, Any]) -> dict[str, str]:
     """The notice or error a POST redirected back with."""
     assert response["statusCode"] == 303, response
-    return {k: v[0] for k, v in parse_qs(urlsplit(response["headers"]["Location"]).query).items()}
+    query = parse_qs(urlsplit(response["headers"]["Location"]).query)
+    return {k: v[0] for k, v in query.items() if k != "sig"}
 
 
 def _follow(browser: Browser, response: dict[str, Any]) -> str:

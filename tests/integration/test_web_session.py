@@ -259,6 +259,21 @@ def test_create_integration_shows_the_link_once_and_demo_alert(web: ModuleType, 
     assert api("GET", "/api/v1/alert_groups/")[1]["count"] == 1
     listing = browser.call("GET", "/ui/integrations")["body"]
     assert "/integrations/v1/webhook/" not in listing  # the link is shown only once
+    shown = browser.call("GET", demo["headers"]["Location"])["body"]
+    assert re.search(r'class="notice"[^>]*>Demo alert sent', shown)
+
+
+def test_a_crafted_link_cannot_put_words_on_a_page(web: ModuleType, admin_key: str) -> None:
+    browser = Browser(web)
+    for path in (
+        "/ui/signin?error=Your+key+expired%3A+mail+it+to+evil%40example.com",
+        "/ui/signin?notice=x&sig=forged",
+    ):
+        body = browser.call("GET", path)["body"]
+        assert "evil@example.com" not in body and 'class="notice"' not in body and 'class="error"' not in body
+    browser.sign_in(admin_key)
+    body = browser.call("GET", "/ui/groups?notice=Everything+is+fine")["body"]
+    assert "Everything is fine" not in body
 
 
 # --- alert group filters and pages -----------------------------------------------------------------------------------

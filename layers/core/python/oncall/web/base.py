@@ -72,6 +72,13 @@ class Request:
         """Every non-blank value of a posted field (a multiple select)."""
         return [value for value in self.form_lists.get(name, []) if value.strip()]
 
+    def flash(self, name: str) -> str | None:
+        """The ``notice`` or ``error`` a redirect passed on, only if we signed it: a crafted link shows nothing."""
+        notice, error = self.first("notice") or "", self.first("error") or ""
+        if session.check_flash(notice, error, self.first("sig"), links.signing_key()):
+            return self.first(name)
+        return None
+
     def first(self, name: str) -> str | None:
         values = self.query.get(name)
         return values[0] if values else None
@@ -115,8 +122,8 @@ def page(request: Request, template: str, status: int = 200, **context: Any) -> 
         template,
         actor=request.actor,
         csrf=request.csrf(),
-        notice=request.first("notice"),
-        error=request.first("error"),
+        notice=request.flash("notice"),
+        error=request.flash("error"),
         can_act=bool(request.actor and request.actor.has("act")),
         can_configure=bool(request.actor and request.actor.has("configure")),
         is_admin=bool(request.actor and request.actor.has("admin")),
@@ -125,9 +132,16 @@ def page(request: Request, template: str, status: int = 200, **context: Any) -> 
     return response(status, body)
 
 
-def back(path: str, *, notice: str | None = None, error: str | None = None) -> Response:
+def flash_url(path: str, *, notice: str | None = None, error: str | None = None) -> str:
+    """``/ui<path>`` carrying a message for the next page, signed (see :meth:`Request.flash`)."""
     params = {k: v for k, v in (("notice", notice), ("error", error)) if v}
-    return redirect(f"{UI}{path}" + (f"?{urlencode(params)}" if params else ""))
+    if params:
+        params["sig"] = session.flash_signature(notice or "", error or "", links.signing_key())
+    return f"{UI}{path}" + (f"?{urlencode(params)}" if params else "")
+
+
+def back(path: str, *, notice: str | None = None, error: str | None = None) -> Response:
+    return redirect(flash_url(path, notice=notice, error=error))
 
 
 def error_text(error: logic.ApiError) -> str:

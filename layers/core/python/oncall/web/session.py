@@ -131,6 +131,17 @@ def cleared_signin_cookie(*, secure: bool) -> str:
     return signin_cookie("", secure=secure, max_age=0)
 
 
+def flash_signature(notice: str, error: str, key: bytes) -> str:
+    """Signs the message a redirect passes to the next page, so a crafted link cannot put words on our pages."""
+    return _mac(key, "flash", f"{notice}\n{error}")
+
+
+def check_flash(notice: str, error: str, submitted: str | None, key: bytes) -> bool:
+    if not submitted or not submitted.isascii():
+        return False
+    return hmac.compare_digest(flash_signature(notice, error, key).encode(), submitted.encode())
+
+
 def cookie(token: str, *, secure: bool, max_age: int = int(SESSION_TTL.total_seconds())) -> str:
     parts = [f"{COOKIE_NAME}={token}", f"Path={COOKIE_PATH}", "HttpOnly", "SameSite=Lax", f"Max-Age={max_age}"]
     if secure:
