@@ -1,6 +1,7 @@
 """Management API Lambda: ``/api/v1/...`` (OnCall-compatible), authenticated by API key."""
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import parse_qs
@@ -11,11 +12,12 @@ from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from oncall import access, escalation, http
+from oncall import access, escalation, feeds, http, links
 from oncall.access import READ_METHODS, AccessDenied, Actor, authorize
 from oncall.api import action_links, directory, logic, responders, schedule_schemas, schemas
 from oncall.api import schedules as schedules_api
 from oncall.container import Container
+from oncall.models import ApiKey, User
 from oncall.ports import StoreError
 
 PREFIX = "/api/v1"
@@ -57,11 +59,39 @@ def authenticate(resolver: APIGatewayHttpResolver, next_middleware: NextMiddlewa
     actor, key = authenticator().authenticate(event.headers.get("authorization"))
     authenticator().throttle(key)
     authorize(actor, method, path)
-    resolver.append_context(actor=actor)
+    resolver.append_context(actor=actor, key=key)
     response = next_middleware(resolver)
     if method not in READ_METHODS and response.status_code < 400:
         access.audit(store(), actor, method, event.path, response.status_code)
     return response
+
+
+FEED_PATH = re.compile(r"(?:schedules/(?P<schedule>[\w-]+)/export|users/(?P<user>[\w-]+)/schedule_export)/?")
+
+
+def authenticate_feed(resolver: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
+    """The iCal exports: an API key header, or the ``token`` of a calendar feed URL (apps send no headers)."""
+    event = resolver.current_event
+    token = next(iter(request_info().query.get("token", [])), None)
+    match = FEED_PATH.fullmatch(event.path.removeprefix(f"{PREFIX}/"))
+    if token is None or match is None:
+        return authenticate(resolver, next_middleware)
+    kind: feeds.FeedKind = "schedule" if match["schedule"] else "user"
+    try:
+        key_hash = feeds.key_hash_of(token, kind, match["schedule"] or match["user"], links.signing_key())
+    except feeds.InvalidFeedToken:
+        raise AccessDenied(401, "Invalid token.") from None
+    actor, key = authenticator().by_hash(key_hash)
+    authenticator().throttle(key)
+    resolver.append_context(actor=actor, key=key)
+    return next_middleware(resolver)
+
+
+def feed_out(kind: feeds.FeedKind, entity_id: str, path: str) -> dict[str, str]:
+    """A calendar feed URL for the caller's key (made again, it is the same URL; it dies with the key)."""
+    key: ApiKey = app.context["key"]
+    token = feeds.feed_token(kind, entity_id, key.key_hash, links.signing_key())
+    return {"token": token, "export_url": f"{http.base_url(app.current_event.raw_event)}{PREFIX}/{path}?token={token}"}
 
 
 def guard_integration(integration_id: str) -> None:
@@ -498,9 +528,16 @@ def schedule_final_shifts(schedule_id: str) -> dict[str, Any]:
     return schedules_api.final_shifts(store(), request_info(), schedule_id, now())
 
 
-@app.get(f"{PREFIX}/schedules/<schedule_id>/export", middlewares=[authenticate])
+@app.get(f"{PREFIX}/schedules/<schedule_id>/export", middlewares=[authenticate_feed])
 def export_schedule(schedule_id: str) -> Response[str]:
     return _calendar(schedules_api.export_schedule(store(), schedule_id, now()))
+
+
+@app.post(f"{PREFIX}/schedules/<schedule_id>/export_token", middlewares=[authenticate])
+def schedule_feed(schedule_id: str) -> Response[dict[str, str]]:
+    """Tocsin: a calendar feed URL of the schedule (the ``?token=`` stands for the caller's API key)."""
+    schedules_api.get_schedule(store(), schedule_id, now())  # 404 for an unknown schedule
+    return Response(201, "application/json", feed_out("schedule", schedule_id, f"schedules/{schedule_id}/export"))
 
 
 @app.post(f"{PREFIX}/schedules/<schedule_id>/import", middlewares=[authenticate])
@@ -511,9 +548,17 @@ def import_schedule_calendar(
     return schedules_api.import_calendar(store(), schedule_id, body, now())
 
 
-@app.get(f"{PREFIX}/users/<user_id>/schedule_export", middlewares=[authenticate])
+@app.get(f"{PREFIX}/users/<user_id>/schedule_export", middlewares=[authenticate_feed])
 def export_user_schedule(user_id: str) -> Response[str]:
     return _calendar(schedules_api.export_user(store(), user_id, now()))
+
+
+@app.post(f"{PREFIX}/users/<user_id>/schedule_export_token", middlewares=[authenticate])
+def user_feed(user_id: str) -> Response[dict[str, str]]:
+    """Tocsin: a calendar feed URL of one person's shifts in every schedule."""
+    if store().get_entity("USER", user_id, User) is None:
+        raise logic.not_found()
+    return Response(201, "application/json", feed_out("user", user_id, f"users/{user_id}/schedule_export"))
 
 
 @app.get(f"{PREFIX}/on_call_shifts", middlewares=[authenticate])

@@ -1,0 +1,43 @@
+"""Calendar feed URLs: ``?token=`` on the iCal exports, for calendar apps that cannot send an API key header
+(OnCall's schedule export tokens do the same).
+
+A token names the API key it was made with (by its hash, never the secret) and the one feed it reads, signed with
+the deployment's signing key: ``<key hash>.<base64url HMAC-SHA256(key, "feed:<kind>:<id>:<key hash>")>``. It
+reads only that feed, acts with that key's user, and stops working when the key is revoked.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from typing import Final, Literal
+
+FeedKind = Literal["schedule", "user"]
+MAX_TOKEN_LENGTH: Final = 200
+
+
+class InvalidFeedToken(Exception):
+    pass
+
+
+def _signature(kind: FeedKind, entity_id: str, key_hash: str, signing_key: bytes) -> str:
+    if not signing_key:
+        raise ValueError("empty signing key")
+    mac = hmac.new(signing_key, f"feed:{kind}:{entity_id}:{key_hash}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+
+def feed_token(kind: FeedKind, entity_id: str, key_hash: str, signing_key: bytes) -> str:
+    return f"{key_hash}.{_signature(kind, entity_id, key_hash, signing_key)}"
+
+
+def key_hash_of(token: str, kind: FeedKind, entity_id: str, signing_key: bytes) -> str:
+    """The hash of the API key a valid token of this feed was made with."""
+    if len(token) > MAX_TOKEN_LENGTH or not token.isascii():
+        raise InvalidFeedToken("invalid feed token")
+    key_hash, _, signature = token.partition(".")
+    expected = _signature(kind, entity_id, key_hash, signing_key)
+    if not key_hash or not hmac.compare_digest(expected.encode(), signature.encode()):
+        raise InvalidFeedToken("invalid feed token")
+    return key_hash
