@@ -87,11 +87,14 @@ def authenticate_feed(resolver: APIGatewayHttpResolver, next_middleware: NextMid
     return next_middleware(resolver)
 
 
-def feed_out(kind: feeds.FeedKind, entity_id: str, path: str) -> dict[str, str]:
+def feed_out(kind: feeds.FeedKind, entity_id: str) -> dict[str, str]:
     """A calendar feed URL for the caller's key (made again, it is the same URL; it dies with the key)."""
     key: ApiKey = app.context["key"]
     token = feeds.feed_token(kind, entity_id, key.key_hash, links.signing_key())
-    return {"token": token, "export_url": f"{http.base_url(app.current_event.raw_event)}{PREFIX}/{path}?token={token}"}
+    return {
+        "token": token,
+        "export_url": feeds.feed_url(http.base_url(app.current_event.raw_event), kind, entity_id, token),
+    }
 
 
 def guard_integration(integration_id: str) -> None:
@@ -537,7 +540,7 @@ def export_schedule(schedule_id: str) -> Response[str]:
 def schedule_feed(schedule_id: str) -> Response[dict[str, str]]:
     """Tocsin: a calendar feed URL of the schedule (the ``?token=`` stands for the caller's API key)."""
     schedules_api.get_schedule(store(), schedule_id, now())  # 404 for an unknown schedule
-    return Response(201, "application/json", feed_out("schedule", schedule_id, f"schedules/{schedule_id}/export"))
+    return Response(201, "application/json", feed_out("schedule", schedule_id))
 
 
 @app.post(f"{PREFIX}/schedules/<schedule_id>/import", middlewares=[authenticate])
@@ -558,7 +561,7 @@ def user_feed(user_id: str) -> Response[dict[str, str]]:
     """Tocsin: a calendar feed URL of one person's shifts in every schedule."""
     if store().get_entity("USER", user_id, User) is None:
         raise logic.not_found()
-    return Response(201, "application/json", feed_out("user", user_id, f"users/{user_id}/schedule_export"))
+    return Response(201, "application/json", feed_out("user", user_id))
 
 
 @app.get(f"{PREFIX}/on_call_shifts", middlewares=[authenticate])

@@ -15,6 +15,10 @@ from typing import Final, Literal
 
 FeedKind = Literal["schedule", "user"]
 MAX_TOKEN_LENGTH: Final = 200
+FEED_PATHS: Final[dict[FeedKind, str]] = {  # below /api/v1/
+    "schedule": "schedules/{id}/export",
+    "user": "users/{id}/schedule_export",
+}
 
 
 class InvalidFeedToken(Exception):
@@ -30,6 +34,10 @@ def _signature(kind: FeedKind, entity_id: str, key_hash: str, signing_key: bytes
 
 def feed_token(kind: FeedKind, entity_id: str, key_hash: str, signing_key: bytes) -> str:
     return f"{key_hash}.{_signature(kind, entity_id, key_hash, signing_key)}"
+
+
+def feed_url(base_url: str, kind: FeedKind, entity_id: str, token: str) -> str:
+    return f"{base_url}/api/v1/{FEED_PATHS[kind].format(id=entity_id)}?token={token}"
 
 
 def key_hash_of(token: str, kind: FeedKind, entity_id: str, signing_key: bytes) -> str:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any, Final, TypeVar
 from urllib.parse import urlencode
 
-from oncall import links
+from oncall import feeds, links
 from oncall.access import AccessDenied, Actor, Permission
 from oncall.api import logic
 from oncall.container import Container
@@ -43,6 +43,7 @@ class Request:
     actor: Actor | None = None
     token: str = ""  # the session token
     key_id: str = ""  # the API key the session was signed in with
+    key_hash: str = ""  # ... and its hash (calendar feed URLs stand for it)
     form: dict[str, str] = field(default_factory=dict)  # the first value of each posted field
     form_lists: dict[str, list[str]] = field(default_factory=dict)  # every value (multiple selects)
 
@@ -85,6 +86,11 @@ class Request:
 
     def info(self, path: str = "", query: dict[str, list[str]] | None = None) -> logic.RequestInfo:
         return logic.RequestInfo(base_url=self.base_url, path=path, query=query or {})
+
+    def feed_url(self, kind: feeds.FeedKind, entity_id: str) -> str:
+        """A calendar feed URL that stands for this session's API key (see :mod:`oncall.feeds`)."""
+        token = feeds.feed_token(kind, entity_id, self.key_hash, links.signing_key())
+        return feeds.feed_url(self.base_url, kind, entity_id, token)
 
     def csrf(self) -> str:
         return session.csrf_token(self.token, links.signing_key()) if self.token else ""

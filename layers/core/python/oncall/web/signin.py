@@ -70,4 +70,5 @@ def load_session(request: Request) -> bool:
     request.actor = Actor(user.id, user.username, user.role, tuple(user.teams))
     request.token = token or ""
     request.key_id = key.id
+    request.key_hash = key.key_hash
     return True

@@ -21,7 +21,11 @@ from oncall.models import IntegrationConfig, Templates
 PACKAGE_DIR: Final = Path(__file__).resolve().parent
 TEMPLATES_DIR: Final = PACKAGE_DIR / "templates"
 STATIC_DIR: Final = PACKAGE_DIR / "static"
-STATIC_FILES: Final = {"htmx.min.js": "text/javascript; charset=utf-8"}
+STATIC_FILES: Final = {
+    "htmx.min.js": "text/javascript; charset=utf-8",
+    "console.js": "text/javascript; charset=utf-8",  # copy buttons, confirmations (progressive enhancement)
+    "console.css": "text/css; charset=utf-8",  # the schedules timeline, the copy fields
+}
 # form field -> internal template name (the editor shows these, in this order)
 TEMPLATE_FIELDS: Final = (
     ("grouping_id", "Grouping id"),

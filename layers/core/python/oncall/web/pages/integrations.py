@@ -4,6 +4,7 @@ template editor with its live preview against the integration's latest payload."
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -12,7 +13,7 @@ from oncall.api import directory, logic, schemas
 from oncall.ingest import demo_payload
 from oncall.ports import GroupFilter
 from oncall.web import views
-from oncall.web.base import Request, Response, Route, back, error_text, now, page, require
+from oncall.web.base import Request, Response, Route, back, error_text, may_change, now, page, require
 
 
 def guard_integration(request: Request, integration_id: str) -> None:
@@ -25,17 +26,109 @@ def guard_integration(request: Request, integration_id: str) -> None:
     request.actor.check_team(config.integration.team_id)
 
 
-def integrations(request: Request, created: dict[str, Any] | None = None, status: int = 200) -> Response:
+def duration_text(seconds: int) -> str:
+    """``10 min``, ``1 h``, ``90 s``."""
+    if seconds and seconds % 3600 == 0:
+        return f"{seconds // 3600} h"
+    if seconds and seconds % 60 == 0:
+        return f"{seconds // 60} min"
+    return f"{seconds} s"
+
+
+def heartbeat_text(beat: dict[str, Any] | None, moment: datetime) -> str:
+    """The heartbeat's state in words: ``alive, last beat 12:03:04 UTC, timeout 10 min``, ``expired, …``,
+    ``waiting for the first beat, timeout 10 min``; ``—`` for types without a heartbeat."""
+    if beat is None:
+        return "—"
+    timeout = duration_text(int(beat.get("timeout_seconds") or 0))
+    last = beat.get("last_heartbeat_time")
+    if beat.get("status") == "inactive" or not last:
+        return f"waiting for the first beat, timeout {timeout}"
+    at = datetime.fromisoformat(str(last).replace("Z", "+00:00")).astimezone(UTC)
+    when = f"{at:%H:%M:%S} UTC" if at.date() == moment.astimezone(UTC).date() else f"{at:%Y-%m-%d %H:%M:%S} UTC"
+    return f"{beat.get('status')}, last beat {when}, timeout {timeout}"
+
+
+def secret_name(integration_type: str) -> str | None:
+    """What an integration's token is to its senders (what "New …" regenerates); None when it has no sender."""
+    kind = integration_types.get(integration_type)
+    if kind is None or not kind.creatable:
+        return None
+    if kind.has_ingest_url:
+        return "URL"
+    return {"inbound_email": "e-mail address", "pagerduty": "routing key"}.get(integration_type)
+
+
+def secret_hint(integration: dict[str, Any]) -> str | None:
+    """How the list tells the integration's URL apart without showing it (tokens are stored hashed): the URL's
+    end with the token's first characters (``…/webhook/Ab3x…/``), the masked e-mail address, the routing key's
+    start."""
+    hint = integration.get("token_hint")
+    if not hint:
+        return None
+    name = secret_name(integration["type"])
+    if name == "URL":
+        return f"…/{integration['type']}/{hint}…/"
+    if name == "e-mail address":
+        return integration.get("inbound_email") or f"{hint}…@"
+    if name == "routing key":
+        return f"{hint}…"
+    return None
+
+
+def shown_secrets(shown: dict[str, Any]) -> list[dict[str, str]]:
+    """The fields of a created (or new-token) integration that are shown once, each with a copy button."""
+    beat_link = (shown.get("heartbeat") or {}).get("link")
+    fields = [
+        ("created-link", "URL", "URL", shown.get("link"), "POST alerts to it."),
+        ("created-heartbeat-link", "Heartbeat URL", "heartbeat URL", beat_link, "GET or POST it regularly."),
+        ("created-routing-key", "Routing key", "routing key", shown.get("routing_key"), None),
+        ("created-email", "E-mail address", "e-mail address", shown.get("inbound_email"), None),
+    ]
+    return [
+        {"id": id_, "label": label, "name": name, "value": value, "help": help_ or ""}
+        for id_, label, name, value, help_ in fields
+        if value
+    ]
+
+
+def _replaced(shown: dict[str, Any]) -> dict[str, str]:
+    names = [field["name"] for field in shown_secrets(shown)] or ["token"]
+    verb = "stop" if len(names) > 1 else "stops"
+    return {
+        "name": secret_name(shown["type"]) or "token",
+        "warning": f"The old {' and '.join(names)} {verb} working",
+    }
+
+
+def integrations(
+    request: Request, created: dict[str, Any] | None = None, status: int = 200, regenerated: bool = False
+) -> Response:
+    """The list; after creating an integration or a new token, its URL, heartbeat URL, e-mail address or routing
+    key (shown only then: tokens are stored hashed)."""
     listing = logic.list_integrations(request.store, request.info(query={"perpage": ["100"]}))
     creatable = sorted(name for name, kind in integration_types.TYPES.items() if kind.creatable)
     chains = directory.list_all(request.store, directory.CHAINS, "CHAINS")
+    moment = now()
+    rows = [
+        {
+            **i,
+            "heartbeat_text": heartbeat_text(i["heartbeat"], moment),
+            "secret_name": secret_name(i["type"]),
+            "secret_hint": secret_hint(i),
+            "may_change": may_change(request.actor, i["team_id"]),
+        }
+        for i in listing["results"]
+    ]
     return page(
         request,
         "integrations.html",
         status,
-        integrations=listing["results"],
+        integrations=rows,
         types=creatable,
         created=created,
+        secrets=shown_secrets(created) if created else [],
+        replaced=_replaced(created) if created and regenerated else None,
         chains={c.id: c.name for c in chains},
     )
 
@@ -45,6 +138,14 @@ def create_integration(request: Request) -> Response:
     body = schemas.IntegrationIn(name=request.form.get("name", "").strip(), type=request.form.get("type", "webhook"))
     created = logic.create_integration(request.store, request.info(), body, now())
     return integrations(request, created=created, status=201)
+
+
+def regenerate_token(request: Request, integration_id: str) -> Response:
+    """A new token: the new URL (and heartbeat URL, e-mail address, routing key) is shown once; the old one stops
+    working (at once here, within a minute in ingest containers that cached it)."""
+    guard_integration(request, integration_id)
+    changed = logic.regenerate_token(request.store, request.info(), integration_id)
+    return integrations(request, created=changed, regenerated=True)
 
 
 def integration_action(request: Request, integration_id: str, action: str) -> Response:
@@ -155,6 +256,7 @@ def template_save(request: Request, integration_id: str) -> Response:
 ROUTES: list[Route] = [
     ("GET", r"/integrations", integrations),
     ("POST", r"/integrations", create_integration),
+    ("POST", r"/integrations/([\w-]+)/regenerate_token", regenerate_token),
     ("POST", r"/integrations/([\w-]+)/(send_demo_alert|maintenance_start|maintenance_stop)", integration_action),
     ("GET", r"/integrations/([\w-]+)/templates", template_editor),
     ("POST", r"/integrations/([\w-]+)/templates", template_save),

@@ -12,34 +12,72 @@ that session.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Final
-from urllib.parse import urlencode
 
 from oncall.api import directory, logic, schemas
 from oncall.api import schedules as schedules_api
 from oncall.models import User
 from oncall.schedules import store as schedule_store
-from oncall.web import session
-from oncall.web.base import UI, Request, Response, Route, back, now, page, problem_text, redirect, require
+from oncall.web import session, timeline
+from oncall.web.base import Request, Response, Route, back, flash_url, now, page, problem_text, redirect, require
 from pydantic import ValidationError
 
 TIMELINE_DAYS = 14
 ROLES: Final = ("viewer", "editor", "admin")
 
 
+def _final_shifts(request: Request, schedule_id: str, start: date, end: date, moment: datetime) -> list[dict[str, Any]]:
+    """Every final shift of the window (the API's use case, page by page)."""
+    shifts: list[dict[str, Any]] = []
+    number = 1
+    while True:
+        query = {
+            "start_date": [start.isoformat()],
+            "end_date": [end.isoformat()],
+            "perpage": ["100"],
+            "page": [str(number)],
+        }
+        found = schedules_api.final_shifts(request.store, request.info(query=query), schedule_id, moment)
+        shifts.extend(found["results"])
+        if not found.get("next"):
+            return shifts
+        number += 1
+
+
 def schedules(request: Request) -> Response:
+    """Who is on call now, and the next 14 days (UTC) as a timeline (bars positioned with CSS) and as a table."""
     moment, store = now(), request.store
     users = {u.id: u.username for u in store.list_entities("USERS", User)}
     start = moment.date()
     end = start + timedelta(days=TIMELINE_DAYS - 1)
+    window_start = datetime.combine(start, time(), UTC)
+    window_end = window_start + timedelta(days=TIMELINE_DAYS)
     rows = []
     for schedule in schedule_store.list_schedules(store):
         on_call = schedules_api.on_call_now(store, schedule.id, moment)
-        query = {"start_date": [start.isoformat()], "end_date": [end.isoformat()], "perpage": ["100"]}
-        shifts = schedules_api.final_shifts(store, request.info(query=query), schedule.id, moment)["results"]
-        rows.append({"schedule": schedule, "on_call": [users.get(u, u) for u in on_call], "shifts": shifts})
-    return page(request, "schedules.html", schedules=rows, start=start, end=end)
+        shifts = _final_shifts(request, schedule.id, start, end, moment)
+        rows.append(
+            {
+                "schedule": schedule,
+                "on_call": [users.get(u, u) for u in on_call],
+                "shifts": shifts,
+                "timeline": timeline.timeline_rows(shifts, window_start, window_end),
+                "feed_url": request.feed_url("schedule", schedule.id),
+            }
+        )
+    return page(
+        request,
+        "schedules.html",
+        schedules=rows,
+        start=start,
+        end=end,
+        days=TIMELINE_DAYS,
+        ticks=timeline.day_ticks(window_start, window_end),
+        now_at=timeline.position(moment, window_start, window_end),
+        now_text=timeline.moment_text(moment),
+        my_feed_url=request.feed_url("user", request.user_id),
+    )
 
 
 # --- users ----------------------------------------------------------------------------------------------------------
@@ -135,7 +173,7 @@ def revoke_key(request: Request, key_id: str) -> Response:
     request.container.authenticator().forget()  # this environment stops accepting it for sign-in at once
     if key.id == request.key_id:
         notice = f"The key {key.name} of this session was revoked: sign in with another key."
-        return redirect(f"{UI}/signin?{urlencode({'notice': notice})}", [session.cleared_cookie(secure=request.secure)])
+        return redirect(flash_url("/signin", notice=notice), [session.cleared_cookie(secure=request.secure)])
     return back("/keys", notice=f"Key {key.name} ({key.prefix}…) revoked.")
 
 

@@ -1,0 +1,56 @@
+// Tocsin console, progressive enhancement only: every page works without it.
+// - <button data-copy="ID" hidden> is shown and copies the text of the element #ID (a secret shown once);
+//   the result is announced in #copy-status (role="status").
+// - <form data-confirm="question"> asks before it is submitted.
+(function () {
+  "use strict";
+
+  function announce(text) {
+    var status = document.getElementById("copy-status");
+    if (status) {
+      status.textContent = "";
+      window.setTimeout(function () { status.textContent = text; }, 50);
+    }
+  }
+
+  function copyButtons() {
+    if (!navigator.clipboard || !window.isSecureContext) {
+      return; // the text stays selectable: copy it by hand
+    }
+    document.querySelectorAll("button[data-copy]").forEach(function (button) {
+      var source = document.getElementById(button.getAttribute("data-copy"));
+      if (!source) {
+        return;
+      }
+      button.hidden = false;
+      button.addEventListener("click", function () {
+        var what = button.getAttribute("data-copy-name") || "text";
+        navigator.clipboard.writeText(source.textContent.trim()).then(
+          function () { announce("Copied the " + what + "."); },
+          function () { announce("Could not copy the " + what + ": select it and copy it."); }
+        );
+      });
+    });
+  }
+
+  function confirmations() {
+    document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+      form.addEventListener("submit", function (event) {
+        if (!window.confirm(form.getAttribute("data-confirm"))) {
+          event.preventDefault();
+        }
+      });
+    });
+  }
+
+  function start() {
+    copyButtons();
+    confirmations();
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+})();
