@@ -134,3 +134,22 @@ def post_alert(
     )
     response = module.handler(event, Context())
     return response["statusCode"], json.loads(response["body"]) if response.get("body") else None
+
+
+@pytest.fixture
+def web(table_name: str, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """A fresh web console handler, signing sessions with the tests' key."""
+    from tests.integration.web_browser import SIGNING_KEY
+
+    monkeypatch.setenv("TOCSIN_SIGNING_KEY", SIGNING_KEY)
+    return load_handler("web")
+
+
+@pytest.fixture
+def admin_key(store: DynamoStore) -> str:
+    """The secret of a new API key of the admin user."""
+    from oncall.access import create_api_key
+    from oncall.bootstrap import ADMIN_USER_ID, ensure_admin
+
+    ensure_admin(store)
+    return create_api_key(store, user_id=ADMIN_USER_ID, name="web")[1]

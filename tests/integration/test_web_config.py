@@ -18,16 +18,10 @@ from oncall.bootstrap import ADMIN_USER_ID, ensure_admin
 from oncall.store.dynamodb import DynamoStore
 from oncall.web import session
 
-from tests.integration.conftest import Context, Invoke, http_event, load_handler, post_alert
-from tests.integration.test_web_session import KEY, Browser
+from tests.integration.conftest import Context, Invoke, http_event, post_alert
+from tests.integration.web_browser import Browser
 
 Form = list[tuple[str, str]]
-
-
-@pytest.fixture
-def web(table_name: str, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    monkeypatch.setenv("TOCSIN_SIGNING_KEY", KEY)
-    return load_handler("web")
 
 
 def _sign_in(web: ModuleType, key: str) -> Browser:

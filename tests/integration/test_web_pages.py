@@ -11,26 +11,12 @@ from typing import Any
 
 import pytest
 from oncall import heartbeat, inbound_email
-from oncall.access import create_api_key
-from oncall.bootstrap import ADMIN_USER_ID, ensure_admin
+from oncall.bootstrap import ADMIN_USER_ID
 from oncall.store.dynamodb import DynamoStore
 
 from tests.integration.conftest import Context, Invoke, http_event, load_handler, post_alert
-from tests.integration.test_web_session import KEY, Browser, _user
-
-
-@pytest.fixture
-def web(table_name: str, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    """The console's handler, signing sessions with the key the ``Browser`` of test_web_session expects."""
-    monkeypatch.setenv("TOCSIN_SIGNING_KEY", KEY)
-    return load_handler("web")
-
-
-@pytest.fixture
-def admin_key(store: DynamoStore) -> str:
-    ensure_admin(store)
-    return create_api_key(store, user_id=ADMIN_USER_ID, name="web")[1]
-
+from tests.integration.test_web_session import _user
+from tests.integration.web_browser import Browser
 
 HEARTBEAT_WORDS = r"alive, last beat \d\d:\d\d:\d\d UTC, timeout 10 min"
 

@@ -191,6 +191,14 @@ def attempt(path: str, notice: str, change: Callable[[], Any]) -> Response:
     return back(path, notice=notice)
 
 
+def move(path: str, noun: str, order: list[str], item_id: str, action: str, save: Callable[[int], Any]) -> Response:
+    """Move ``item_id`` of an ordered list one place ``up`` or ``down``; ``save(position)`` renumbers the rest."""
+    position = order.index(item_id) + (-1 if action == "up" else 1)
+    if not 0 <= position < len(order):
+        return back(path, notice=f"The {noun} is already " + ("first." if action == "up" else "last."))
+    return attempt(path, f"{noun.capitalize()} moved {action}.", lambda: save(position))
+
+
 def may_change(actor: Actor | None, team_id: str | None) -> bool:
     """Whether forms are shown: the configure permission and, for editors, the team (as the API checks it)."""
     if actor is None or not actor.has("configure"):

@@ -12,7 +12,7 @@ from oncall.api import directory, logic, schemas
 from oncall.escalation import MAX_REPEATS
 from oncall.models import EscalationChain, EscalationPolicy
 from oncall.schedules import store as schedule_store
-from oncall.web.base import Request, Response, Route, attempt, back, may_change, page, require, run
+from oncall.web.base import Request, Response, Route, attempt, back, may_change, move, page, require, run
 
 STEP_TYPES: tuple[tuple[str, str], ...] = (
     ("wait", "Wait"),
@@ -258,13 +258,13 @@ def step_action(request: Request, chain_id: str, policy_id: str, action: str) ->
     if action == "delete":
         return attempt(path, "Step deleted.", lambda: directory.delete_policy(request.store, policy_id))
     order = [p.id for p in _steps(request, chain_id)]
-    position = order.index(policy_id) + (-1 if action == "up" else 1)
-    if not 0 <= position < len(order):
-        return back(path, notice="The step is already " + ("first." if action == "up" else "last."))
-    return attempt(
+    return move(
         path,
-        f"Step moved {action}.",
-        lambda: directory.update_policy(request.store, policy_id, schemas.PolicyPatch(position=position)),
+        "step",
+        order,
+        policy_id,
+        action,
+        lambda position: directory.update_policy(request.store, policy_id, schemas.PolicyPatch(position=position)),
     )
 
 

@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 from oncall.api import logic, schemas
 from oncall.models import Route as RoutingRoute
-from oncall.web.base import Request, Response, Route, attempt, back, may_change, page
+from oncall.web.base import Request, Response, Route, attempt, may_change, move, page
 from oncall.web.pages.chains import chain_names
 from oncall.web.pages.integrations import guard_integration
 
@@ -123,13 +123,13 @@ def route_action(request: Request, integration_id: str, route_id: str, action: s
     config = request.store.load_config(integration_id)
     assert config is not None
     order = [r.id for r in config.routes if not r.is_default]
-    position = order.index(route_id) + (-1 if action == "up" else 1)
-    if not 0 <= position < len(order):
-        return back(path, notice="The route is already " + ("first." if action == "up" else "last."))
-    return attempt(
+    return move(
         path,
-        f"Route moved {action}.",
-        lambda: logic.update_route(request.store, route_id, schemas.RoutePatch(position=position)),
+        "route",
+        order,
+        route_id,
+        action,
+        lambda position: logic.update_route(request.store, route_id, schemas.RoutePatch(position=position)),
     )
 
 
