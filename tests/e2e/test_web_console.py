@@ -1,11 +1,14 @@
 """The web console in a real browser: headless Debian Chromium driven by playwright-core (tests/e2e/browser_driver.mjs)
-against the local stack. Screenshots of every page go to ``test-artifacts/`` (gitignored)."""
+against the local stack: alerts live, acknowledging, templates, integrations; escalation chains and their steps,
+routes (and where a routed alert goes), group filters; API keys and users. Screenshots of every page and state go
+to ``test-artifacts/web-*.png`` (gitignored)."""
 
 from __future__ import annotations
 
 import json
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -69,19 +72,31 @@ def browser() -> Iterator[Browser]:
         running.close()
 
 
+def sign_in(browser: Browser, stack: LocalStack) -> None:
+    """Signs in with the stack's admin key (the form is shown even to a signed-in browser)."""
+    browser("goto", url=f"{stack.base_url}/ui/signin")
+    browser("fill", selector="#api_key", value=stack.api_key)
+    browser("click", selector="button[type=submit]")
+    browser("wait", selector="h1", text="Alert groups")
+
+
+def rows(browser: Browser, selector: str) -> list[str]:
+    """The text of each row of a table body, in order."""
+    count = browser("count", selector=f"{selector} tbody tr")["count"]
+    return [browser("text", selector=f"{selector} tbody tr >> nth={n}")["text"] for n in range(count)]
+
+
 def test_web_console_in_a_browser(stack: LocalStack, client: httpx.Client, browser: Browser) -> None:
     base = stack.base_url
     status = client.post("/api/v1/integrations/", json={"name": "Browser checks", "type": "webhook"})
     assert status.status_code == 201, status.text
     integration = status.json()
 
-    # sign in with the stack's API key
+    # sign in with the stack's API key: the home page sends to the sign-in form
     browser("goto", url=f"{base}/")
     assert "/ui/signin" in browser("url")["url"]
     browser.shot("signin")
-    browser("fill", selector="#api_key", value=stack.api_key)
-    browser("click", selector="button[type=submit]")
-    browser("wait", selector="h1", text="Alert groups")
+    sign_in(browser, stack)
     (cookie,) = [c for c in browser("cookies")["cookies"] if c["name"] == "tocsin_session"]
     assert cookie["httpOnly"] and cookie["sameSite"] == "Lax" and cookie["path"] == "/ui"
 
@@ -138,3 +153,208 @@ def test_web_console_in_a_browser(stack: LocalStack, client: httpx.Client, brows
     assert "Browser team" in browser("text", selector="table")["text"]
     browser("click", selector='button:has-text("Sign out")')
     browser("wait", selector="h1", text="Sign in")
+
+
+def test_chains_routes_and_filters_in_a_browser(stack: LocalStack, client: httpx.Client, browser: Browser) -> None:
+    base = stack.base_url
+    created = client.post(
+        "/api/v1/integrations/",
+        json={"name": "Routed checks", "type": "webhook", "dynamic_labels": {"severity": "{{ payload.severity }}"}},
+    )
+    assert created.status_code == 201, created.text
+    integration = created.json()
+    user = client.post("/api/v1/users/", json={"username": "browser-oncall"})
+    assert user.status_code == 201, user.text
+    user_id = user.json()["id"]
+    sign_in(browser, stack)
+
+    # an escalation chain: create it, add a wait step and a step notifying the user, move the latter up
+    browser("goto", url=f"{base}/ui/chains")
+    browser("wait", selector="h1", text="Escalation chains")
+    browser("fill", selector="#new-chain-name", value="Browser chain")
+    browser("click", selector='button:has-text("Create escalation chain")')
+    browser("wait", selector="h1", text="Escalation chain Browser chain")
+    browser("wait", selector=".notice", text="Escalation chain “Browser chain” created.")
+    chain_id = browser("url")["url"].split("/ui/chains/", 1)[1].split("?", 1)[0]
+    assert client.get(f"/api/v1/escalation_chains/{chain_id}/").json()["name"] == "Browser chain"
+    browser.shot("chain-created")
+
+    browser("select", selector="#step-type", value="wait")
+    browser("fill", selector="#step-duration", value="300")
+    browser("click", selector='button:has-text("Add step")')
+    browser("wait", selector='tr[data-step="wait"]', text="Wait 5 min")
+    browser("select", selector="#step-type", value="notify_persons")
+    browser("select", selector="#step-persons", value=[user_id])
+    browser("click", selector='button:has-text("Add step")')
+    browser("wait", selector='tr[data-step="notify_persons"]', text="Notify browser-oncall")
+    assert [r.split("\t")[:2] for r in rows(browser, "section[aria-labelledby=steps-h] table")] == [
+        ["1", "Wait 5 min"],
+        ["2", "Notify browser-oncall"],
+    ]
+    browser.shot("chain-steps")
+    browser("click", selector='button[aria-label="Move step 2 up"]')
+    browser("wait", selector=".notice", text="Step moved up.")
+    steps = rows(browser, "section[aria-labelledby=steps-h] table")
+    assert [r.split("\t")[:2] for r in steps] == [["1", "Notify browser-oncall"], ["2", "Wait 5 min"]], steps
+
+    # form errors: the browser itself refuses a 10 s wait (the input's min is the API's 60 s) ...
+    browser("select", selector="#step-type", value="wait")
+    browser("fill", selector="#step-duration", value="10")
+    browser("click", selector='button:has-text("Add step")')
+    browser("wait", selector="#step-duration:invalid")
+    refused = client.post(
+        "/api/v1/escalation_policies/", json={"escalation_chain_id": chain_id, "type": "wait", "duration": 10}
+    )
+    assert refused.status_code == 400 and refused.json()["duration"], refused.text
+    # ... and a "notify users" step without users is refused by the API, whose message the page shows
+    refused = client.post(
+        "/api/v1/escalation_policies/", json={"escalation_chain_id": chain_id, "type": "notify_persons"}
+    )
+    assert refused.status_code == 400, refused.text
+    (message,) = refused.json()["persons_to_notify"]
+    browser("fill", selector="#step-duration", value="")
+    browser("select", selector="#step-type", value="notify_persons")
+    browser("click", selector='button:has-text("Add step")')
+    browser("wait", selector=".error", text=message)
+    assert browser("text", selector=".error")["text"] == f"persons_to_notify: {message}"
+    browser.shot("chain-error")
+    policies = client.get("/api/v1/escalation_policies/", params={"escalation_chain_id": chain_id}).json()["results"]
+    assert [(p["type"], p["position"]) for p in policies] == [("notify_persons", 0), ("wait", 1)], policies
+    assert policies[0]["persons_to_notify"] == [user_id] and policies[1]["duration"] == 300
+
+    # routes: from the integrations page, add a regex route to the chain; it comes before the default route
+    browser("goto", url=f"{base}/ui/integrations")
+    browser("click", selector='tr[data-integration="Routed checks"] a:has-text("Routes")')
+    browser("wait", selector="h1", text="Routes of Routed checks")
+    browser("fill", selector="#new-term", value="db-(")
+    browser("click", selector='button:has-text("Add route")')
+    browser("wait", selector=".error", text="Invalid regex")  # the API's message
+    assert browser("text", selector=".error")["text"].startswith("routing_regex: Invalid regex: ")
+    regex = r"Disk full on db-\d+"
+    browser("fill", selector="#new-term", value=regex)
+    browser("select", selector="#new-chain", value=chain_id)
+    browser("click", selector='button:has-text("Add route")')
+    browser("wait", selector=".notice", text="Route added.")
+    listed = rows(browser, "table")
+    assert len(listed) == 2, listed
+    assert listed[0].startswith("1\tregex") and regex in listed[0] and "Browser chain" in listed[0], listed
+    assert listed[1].startswith("default") and "every other alert" in listed[1], listed
+    browser.shot("routes")
+    routes = client.get("/api/v1/routes/", params={"integration_id": integration["id"]}).json()["results"]
+    (route,) = [r for r in routes if r["routing_regex"] == regex]
+    assert route["escalation_chain_id"] == chain_id and route["position"] == 0 and not route["is_the_last_route"]
+    assert browser("count", selector=f'tr[data-route="{route["id"]}"]')["count"] == 1
+    browser("goto", url=f"{base}/ui/chains/{chain_id}")
+    browser("wait", selector="p", text="Used by the routes of Routed checks")
+
+    # an alert matching the regex goes to that route (the ingest containers see new routes within about 1 s: a
+    # stale one would use the default route, so send again, each a new group, until one lands on the route)
+    routed = None
+    deadline = time.monotonic() + 15
+    for attempt in range(1, 100):
+        body = {"title": "Disk full on db-7", "severity": "critical", "attempt": attempt}
+        assert httpx.post(integration["link"], json=body, timeout=10).status_code == 200
+        params = {"integration_id": integration["id"], "route_id": route["id"]}
+        if found := client.get("/api/v1/alert_groups/", params=params).json()["results"]:
+            routed = found[0]
+            break
+        assert time.monotonic() < deadline, "no alert group on the new route"
+        time.sleep(0.3)
+    assert routed and routed["route_id"] == route["id"] and routed["title"] == "Disk full on db-7", routed
+
+    # two more groups to filter out: a warning (firing) and an acknowledged critical one
+    for title, severity in (("Queue backlog", "warning"), ("Certificate expires", "critical")):
+        body = {"title": title, "severity": severity}
+        assert httpx.post(integration["link"], json=body, timeout=10).status_code == 200
+    groups = client.get("/api/v1/alert_groups/", params={"integration_id": integration["id"]}).json()["results"]
+    (certificate,) = [g for g in groups if g["title"] == "Certificate expires"]
+    acked = client.post(f"/api/v1/alert_groups/{certificate['id']}/acknowledge/")
+    assert acked.status_code == 200, acked.text
+
+    def counts() -> dict[str, int]:
+        return {
+            state: int(browser("text", selector=f'#counts [data-count="{state}"]')["text"])
+            for state in ("firing", "acknowledged", "resolved", "silenced")
+        }
+
+    def api_count(**params: str) -> int:
+        count: int = client.get("/api/v1/alert_groups/", params=params).json()["count"]
+        return count
+
+    # groups filtered by state and label: only the firing critical ones; the counts are the label's, per state
+    browser("goto", url=f"{base}/ui/groups")
+    browser("select", selector="#state", value="firing")
+    browser("fill", selector="#label-1", value="severity:critical")
+    browser("click", selector='button:has-text("Filter")')
+    browser("wait", selector='#label-1[value="severity:critical"]')  # the filtered page, not the form typed in
+    shown = rows(browser, "#groups-table table")
+    assert shown and all("Disk full on db-7" in r and "\tfiring\t" in r for r in shown), shown
+    assert len(shown) == api_count(state="firing", label="severity:critical")
+    assert counts() == {
+        "firing": len(shown),
+        "acknowledged": 1,
+        "resolved": 0,
+        "silenced": 0,
+    }
+    browser.shot("groups-by-state-and-label")
+
+    # groups filtered by state and integration (the label cleared): only the acknowledged one
+    browser("select", selector="#state", value="acknowledged")
+    browser("fill", selector="#label-1", value="")
+    browser("select", selector="#integration_id", value=integration["id"])
+    browser("click", selector='button:has-text("Filter")')
+    browser("wait", selector="#groups-table tr", text="Certificate expires")  # not on the page filtered before
+    url = browser("url")["url"]
+    assert f"integration_id={integration['id']}" in url and "severity" not in url, url
+    shown = rows(browser, "#groups-table table")
+    assert len(shown) == 1 and "Certificate expires" in shown[0] and "\tacknowledged\t" in shown[0], shown
+    assert counts() == {
+        "firing": api_count(integration_id=integration["id"], state="firing"),
+        "acknowledged": 1,
+        "resolved": 0,
+        "silenced": 0,
+    }
+    assert counts()["firing"] >= 2  # the routed group(s) and the warning
+    browser.shot("groups-by-state-and-integration")
+
+
+def test_api_keys_and_users_in_a_browser(stack: LocalStack, client: httpx.Client, browser: Browser) -> None:
+    base = stack.base_url
+    sign_in(browser, stack)
+
+    # create a key: its secret is shown once, and works for the API
+    browser("goto", url=f"{base}/ui/keys")
+    browser("fill", selector="#key-name", value="browser-key")
+    browser("click", selector='button:has-text("Create key")')
+    browser("wait", selector="#created-secret")
+    secret = browser("text", selector="#created-secret")["text"].strip()
+    assert browser("text", selector="#created-heading")["text"] == "Key browser-key created"
+    headers = {"Authorization": secret}
+    assert httpx.get(f"{base}/api/v1/alert_groups/", headers=headers, timeout=10).status_code == 200
+    browser.shot("key-created")
+    browser("goto", url=f"{base}/ui/keys")
+    browser("wait", selector="#my-keys tr", text="browser-key")
+    assert browser("count", selector="#created-secret")["count"] == 0
+    assert secret not in browser("text", selector="main")["text"]
+    (key,) = [k for k in client.get("/api/v1/api_keys/").json()["results"] if k["name"] == "browser-key"]
+
+    # revoke it: gone from the page and from the API's list (API containers may cache a key for up to 60 s)
+    browser("click", selector='#my-keys button[aria-label^="Revoke browser-key ("]')
+    browser("wait", selector=".notice", text="Key browser-key (")
+    assert browser("count", selector=f'#my-keys tr[data-key-id="{key["id"]}"]')["count"] == 0
+    assert key["id"] not in [k["id"] for k in client.get("/api/v1/api_keys/").json()["results"]]
+    browser.shot("key-revoked")
+
+    # an admin creates a user, then changes its role
+    browser("goto", url=f"{base}/ui/users")
+    browser("fill", selector="#new-username", value="browser-viewer")
+    browser("select", selector="#new-role", value="viewer")
+    browser("click", selector='button:has-text("Create user")')
+    browser("wait", selector=".notice", text="User browser-viewer created (viewer).")
+    (user,) = [u for u in client.get("/api/v1/users/").json()["results"] if u["username"] == "browser-viewer"]
+    assert user["role"] == "viewer"
+    browser("select", selector=f"#role-{user['id']}", value="editor")
+    browser("click", selector='button[aria-label="Change the role of browser-viewer"]')
+    browser("wait", selector=".notice", text="browser-viewer is now editor.")
+    assert client.get(f"/api/v1/users/{user['id']}/").json()["role"] == "editor"
+    browser.shot("users-role-changed")
