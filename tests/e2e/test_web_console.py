@@ -159,7 +159,11 @@ def test_chains_routes_and_filters_in_a_browser(stack: LocalStack, client: httpx
     base = stack.base_url
     created = client.post(
         "/api/v1/integrations/",
-        json={"name": "Routed checks", "type": "webhook", "dynamic_labels": {"severity": "{{ payload.severity }}"}},
+        json={
+            "name": "Routed checks",
+            "type": "webhook",
+            "dynamic_labels": {"checked_severity": "{{ payload.severity }}"},
+        },
     )
     assert created.status_code == 201, created.text
     integration = created.json()
@@ -284,12 +288,12 @@ def test_chains_routes_and_filters_in_a_browser(stack: LocalStack, client: httpx
     # groups filtered by state and label: only the firing critical ones; the counts are the label's, per state
     browser("goto", url=f"{base}/ui/groups")
     browser("select", selector="#state", value="firing")
-    browser("fill", selector="#label-1", value="severity:critical")
+    browser("fill", selector="#label-1", value="checked_severity:critical")
     browser("click", selector='button:has-text("Filter")')
-    browser("wait", selector='#label-1[value="severity:critical"]')  # the filtered page, not the form typed in
+    browser("wait", selector='#label-1[value="checked_severity:critical"]')  # the filtered page, not the form typed in
     shown = rows(browser, "#groups-table table")
     assert shown and all("Disk full on db-7" in r and "\tfiring\t" in r for r in shown), shown
-    assert len(shown) == api_count(state="firing", label="severity:critical")
+    assert len(shown) == api_count(state="firing", label="checked_severity:critical")
     assert counts() == {
         "firing": len(shown),
         "acknowledged": 1,
