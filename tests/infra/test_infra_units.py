@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -49,6 +51,7 @@ def test_layer_hash_follows_requirements_and_package(tmp_path: Path) -> None:
     requirements.write_text("jinja2==3.1.5\n")
     assert layer.dependencies_key(requirements) != key
     assert layer.layer_asset_hash(requirements, package) != second
+    assert layer.layer_asset_hash(requirements, package, bytecode=True) != layer.layer_asset_hash(requirements, package)
 
 
 def test_local_bundling_uses_the_cache_without_pip(tmp_path: Path) -> None:
@@ -69,3 +72,31 @@ def test_local_bundling_uses_the_cache_without_pip(tmp_path: Path) -> None:
     assert (out / "python" / "dep" / "__init__.py").is_file()
     assert (out / "python" / "oncall" / "__init__.py").is_file()
     assert not (out / "python" / "oncall" / "__pycache__").exists()
+
+
+def test_with_a_cpython_312_the_layer_ships_bytecode_the_runtime_trusts(tmp_path: Path) -> None:
+    python312 = layer.bytecode_python()
+    assert not layer.is_cpython_312(sys.executable)  # the tests' own 3.11 would write bytecode Lambda ignores
+    if python312 is None:  # no 3.12 on this machine: the layer ships source only (its hash says so)
+        return
+    package = tmp_path / "oncall"
+    package.mkdir()
+    (package / "__init__.py").write_text("ANSWER = 42\n")
+    cache = tmp_path / "cache"
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("not-installable-offline==0.0.0\n")
+    (cache / layer.dependencies_key(requirements) / "site" / "dep").mkdir(parents=True)
+    out = tmp_path / "out"
+    out.mkdir()
+    bundler = layer.LocalLayerBundling(
+        requirements=requirements, package=package, cache_root=cache, python312=python312
+    )
+    assert bundler.try_bundle(str(out)) is True
+    (compiled,) = (out / "python" / "oncall" / "__pycache__").glob("*.pyc")
+    assert compiled.name == "__init__.cpython-312.pyc"
+    flags = int.from_bytes(compiled.read_bytes()[4:8], "little")
+    assert flags == 0b01  # hash-based, unchecked: the read-only layer's source is never re-read
+    (out / "python" / "oncall" / "__init__.py").write_text("ANSWER = 0\n")  # the runtime imports the bytecode
+    probe = f"import sys; sys.path.insert(0, {str(out / 'python')!r}); import oncall; print(oncall.ANSWER)"
+    answer = subprocess.run([python312, "-c", probe], capture_output=True, text=True, check=True).stdout.strip()
+    assert answer == "42"
