@@ -7,9 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from pydantic import BaseModel, ValidationError
 
 from oncall import ids
@@ -17,7 +16,7 @@ from oncall.api import schedule_schemas as schemas
 from oncall.api.logic import ApiError, RequestInfo, not_found, paginate_list
 from oncall.models import Team, User
 from oncall.ports import Store
-from oncall.schedules import engine, ical
+from oncall.schedules import engine
 from oncall.schedules import store as schedule_store
 from oncall.schedules.models import (
     FREQUENCIES,
@@ -28,6 +27,9 @@ from oncall.schedules.models import (
     OnCallShift,
     Schedule,
 )
+
+if TYPE_CHECKING:
+    import httpx
 
 PAGE_SIZE = 50
 MAX_RANGE_DAYS = 90
@@ -465,6 +467,8 @@ def export_schedule(store: Store, schedule_id: str, now: datetime) -> str:
     schedule = _load_schedule(store, schedule_id)
     start, end = _export_window(now)
     timeline = engine.final_shifts(schedule, schedule_store.list_shifts(store, schedule_id), start, end)
+    from oncall.schedules import ical  # icalendar and httpx only for the calls that need them (cold starts)
+
     return ical.export_schedule(schedule, timeline, _users_by_id(store), now)
 
 
@@ -485,6 +489,8 @@ def export_user(store: Store, user_id: str, now: datetime) -> str:
             if user_id in piece.user_ids
         )
     entries.sort(key=lambda entry: (entry[1].start, entry[0].name))
+    from oncall.schedules import ical
+
     return ical.export_user(user, entries, now)
 
 
@@ -505,6 +511,8 @@ def import_ical(
     if level is None:
         levels = [s.level for s in existing if s.source == "api" and not s.is_override]
         level = max(levels) + 1 if levels else 0
+    from oncall.schedules import ical
+
     try:
         imported = ical.import_calendar(
             content,
@@ -546,6 +554,8 @@ def import_ical_url(
 ) -> dict[str, Any]:
     """Fetch a calendar (10 s timeout, 2 MiB at most) and import it as :func:`import_ical` does."""
     _load_schedule(store, schedule_id)
+    from oncall.schedules import ical
+
     try:
         content = ical.fetch(url, client=client)
     except ical.IcalError as error:
