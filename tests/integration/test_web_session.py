@@ -129,6 +129,28 @@ def test_posts_need_the_sessions_csrf_token(
     assert "Disk &lt;b&gt;full&lt;/b&gt;" in page and "Unacknowledge" in page  # escaped, and the next action
 
 
+def test_silence_for_a_chosen_time_and_the_group_page_follows_live(
+    web: ModuleType, admin_key: str, api: Invoke, ingest_handler: ModuleType
+) -> None:
+    group_id = _group(api, ingest_handler)
+    browser = Browser(web)
+    browser.sign_in(admin_key)
+    page = browser.call("GET", f"/ui/groups/{group_id}")["body"]
+    assert '<option value="21600" >6 hours</option>' in page and '<option value="-1" >forever</option>' in page
+    assert f'hx-get="/ui/groups/{group_id}?fragment=live"' in page
+    refused = browser.call("POST", f"/ui/groups/{group_id}/silence", {"csrf_token": browser.csrf(), "delay": "soon"})
+    assert refused["statusCode"] == 303 and "error=" in refused["headers"]["Location"]  # not a 500
+    silenced = browser.call("POST", f"/ui/groups/{group_id}/silence", {"csrf_token": browser.csrf(), "delay": "21600"})
+    assert silenced["statusCode"] == 303
+    group = api("GET", f"/api/v1/alert_groups/{group_id}/")[1]
+    assert group["state"] == "silenced"
+    until = datetime.fromisoformat(group["silenced_until"]) - datetime.fromisoformat(group["silenced_at"])
+    assert until == timedelta(hours=6)
+    live = browser.call("GET", f"/ui/groups/{group_id}?fragment=live")["body"]
+    assert 'id="group-state">silenced<' in live and 'id="timeline"' in live and 'hx-swap-oob="true"' in live
+    assert "Silenced by" in live and "<html" not in live
+
+
 def test_viewers_read_but_cannot_act(
     web: ModuleType, admin_key: str, api: Invoke, ingest_handler: ModuleType, store: DynamoStore
 ) -> None:
