@@ -560,3 +560,32 @@ def test_a_change_in_the_console_is_in_the_apis_audit_log(
     entries = api("GET", "/api/v1/audit_log/")[1]["results"]
     console = [e for e in entries if e["path"] == f"/ui/integrations/{integration_id}/templates"]
     assert [(e["method"], e["status"], e["user_id"]) for e in console] == [("POST", 303, ADMIN_USER_ID)]  # not the 400
+
+
+@pytest.mark.parametrize(
+    ("path", "form"),
+    [
+        ("/ui/integrations", {"name": "", "type": "webhook"}),
+        ("/ui/integrations", {"name": "x", "type": "nosuch"}),
+        ("/ui/integrations/{integration}/maintenance_start", {"mode": "maintenance", "duration": "an hour"}),
+        ("/ui/integrations/{integration}/maintenance_start", {"mode": "party", "duration": "60"}),
+    ],
+)
+def test_bad_form_values_are_messages_not_500s(
+    web: ModuleType, admin_key: str, api: Invoke, path: str, form: dict[str, str]
+) -> None:
+    status, integration = api("POST", "/api/v1/integrations/", {"name": "Target", "type": "webhook"})
+    assert status == 201
+    browser = Browser(web)
+    browser.sign_in(admin_key)
+    response = browser.call(
+        "POST",
+        path.format(integration=integration["id"]),
+        {"csrf_token": browser.csrf(), **form},
+        referer="https://tocsin.test/ui/integrations",
+    )
+    assert response["statusCode"] == 303, response
+    shown = browser.call("GET", response["headers"]["Location"])["body"]
+    assert re.search(r'class="error" role="alert">[^<]+<', shown), shown
+    assert api("GET", f"/api/v1/integrations/{integration['id']}/")[1]["maintenance_mode"] is None
+    assert api("GET", "/api/v1/integrations/")[1]["count"] == 1

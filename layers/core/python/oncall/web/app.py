@@ -19,8 +19,9 @@ from oncall.api import logic
 from oncall.container import Container
 from oncall.ports import StoreError
 from oncall.web import session, signin, views
-from oncall.web.base import UI, Request, Response, Route, back, error_text, page, redirect, response
+from oncall.web.base import UI, Request, Response, Route, back, error_text, page, problem_text, redirect, response
 from oncall.web.pages import chains, groups, integrations, people, routes
+from pydantic import ValidationError
 
 logger = logging.getLogger(__name__)
 ROUTES: list[Route] = [
@@ -86,7 +87,10 @@ def handle(event: dict, container: Container) -> Response:
         request.form_lists = views.form_lists(event)
         request.form = {name: values[0] for name, values in request.form_lists.items()}
     try:
-        return dispatch(request)
+        try:
+            return dispatch(request)
+        except ValidationError as invalid:  # a form value the use case's model refuses: the same as its 400
+            raise logic.ApiError.detail(problem_text(invalid)) from invalid
     except AccessDenied as denied:
         return page(request, "error.html", denied.status, code=denied.status, message=str(denied))
     except logic.ApiError as error:

@@ -156,8 +156,8 @@ def integration_action(request: Request, integration_id: str, action: str) -> Re
         ids = result["alert_group_ids"]
         return back("/integrations", notice=f"Demo alert sent (alert group {', '.join(ids)}).")
     if action == "maintenance_start":
-        body = schemas.MaintenanceIn(
-            mode=request.form.get("mode", "maintenance"), duration=int(request.form.get("duration") or 3600)
+        body = schemas.MaintenanceIn.model_validate(
+            {"mode": request.form.get("mode", "maintenance"), "duration": request.form.get("duration") or 3600}
         )
         logic.start_maintenance(
             store, container.scheduler(), request.info(), integration_id, body, request.user_id, now()
