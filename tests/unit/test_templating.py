@@ -561,3 +561,26 @@ def test_budget_zero_disables_the_watchdog_only(monkeypatch: pytest.MonkeyPatch)
     assert render_or_fallback("{{ payload.a.b }}", payload={}) == "Template Warning: 'dict object' has no attribute 'a'"
     with pytest.raises(TemplateError, match="exceed the length limit"):
         render('{{ "a" * 10**9 }}')
+
+
+def test_a_swallowed_timeout_is_raised_again_until_the_render_stops(short_budget: float) -> None:
+    """The watchdog's exception can land where Python swallows it (a gc callback, a ``__del__``); it fires again."""
+
+    class SwallowsOnce:
+        swallowed = 0
+
+        def __call__(self) -> str:
+            end = time.monotonic() + 30 * short_budget
+            while time.monotonic() < end:
+                try:
+                    sum(range(1000))
+                except BaseException:
+                    SwallowsOnce.swallowed += 1
+                    if SwallowsOnce.swallowed > 1:
+                        raise
+            return "ran to the end"
+
+    with pytest.raises(TemplateError, match="time budget"):
+        render("{{ spin() }}", spin=SwallowsOnce())
+    assert SwallowsOnce.swallowed == 2
+    assert_renders_normally()

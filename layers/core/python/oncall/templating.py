@@ -468,6 +468,9 @@ _ENV: Final[_Environment] = _build_environment()
 # ------------------------------------------------------------------------------------------ watchdog
 
 
+REFIRE_SECONDS: Final = 0.05
+
+
 class _Watchdog:
     """One long-lived daemon thread enforcing render deadlines for every thread of the process.
 
@@ -488,7 +491,8 @@ class _Watchdog:
         self._lock = threading.Lock()
         self._wakeups: queue.SimpleQueue[None] = queue.SimpleQueue()
         self._heap: list[tuple[float, int]] = []  # (monotonic deadline, token)
-        self._armed: dict[int, int] = {}  # token -> thread ident; absent once disarmed or fired
+        self._armed: dict[int, int] = {}  # token -> thread ident, until disarmed
+        self._fired: set[int] = set()  # armed tokens whose exception was injected at least once
         self._wake_at = math.inf  # when the thread will next look at the heap on its own
         self._thread: threading.Thread | None = None
         self._set_async_exc: Any = None  # ctypes PyThreadState_SetAsyncExc, bound when the thread starts
@@ -519,7 +523,9 @@ class _Watchdog:
 
     def disarm(self, token: int) -> None:
         with self._lock:
-            if self._armed.pop(token, None) is None and self._set_async_exc is not None:
+            self._armed.pop(token, None)
+            if token in self._fired:
+                self._fired.discard(token)
                 # The watchdog fired (it injects while holding this lock, so injection is complete). If
                 # the exception has not surfaced yet, the render finished first: clear it so it cannot
                 # land in the caller's unrelated code later. NULL clears a pending async exception.
@@ -538,8 +544,11 @@ class _Watchdog:
                     if token not in armed:  # disarmed but still below an armed entry: drop it now
                         heapq.heappop(heap)
                     elif deadline <= now:
-                        heapq.heappop(heap)
-                        self._set_async_exc(self._ulong(armed.pop(token)), self._timeout_exc)
+                        # Inject again every REFIRE_SECONDS until disarmed: an exception raised inside a
+                        # gc callback or a __del__ is swallowed there, and the render would run on unbounded.
+                        heapq.heapreplace(heap, (now + REFIRE_SECONDS, token))
+                        self._fired.add(token)
+                        self._set_async_exc(self._ulong(armed[token]), self._timeout_exc)
                     else:
                         break
                 self._wake_at = heap[0][0] if heap else math.inf
