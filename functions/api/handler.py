@@ -360,7 +360,7 @@ def get_user(user_id: str) -> schemas.UserOut:
 
 @app.route(f"{PREFIX}/users/<user_id>", method=["PUT", "PATCH"], middlewares=[authenticate])
 def update_user(user_id: str, body: Annotated[schemas.UserPatch, Body()]) -> schemas.UserOut:
-    return directory.update_user(store(), user_id, body)  # type: ignore[return-value]
+    return directory.update_user(store(), user_id, body, caller())  # type: ignore[return-value]
 
 
 @app.delete(f"{PREFIX}/users/<user_id>", middlewares=[authenticate])

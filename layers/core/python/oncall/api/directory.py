@@ -8,9 +8,9 @@ API keys: every user lists, creates and revokes their own keys; admins also thos
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Final, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -188,7 +188,17 @@ def _keep_an_admin(store: Store, leaving: str) -> None:
         raise ApiError.detail("Tocsin needs at least one admin: make someone else admin first.")
 
 
-def update_user(store: Store, user_id: str, body: schemas.UserPatch) -> dict[str, Any]:
+CONTACT_FIELDS: Final = frozenset({"email", "phone_number", "webhook_url", "webhook_format", "timezone"})
+
+
+def check_profile_change(caller: Actor, user_id: str, fields: Iterable[str]) -> None:
+    """Admins change any user; everyone else their own contact points and time zone (not role, teams, name)."""
+    if not caller.has("admin") and (user_id != caller.user_id or not set(fields) <= CONTACT_FIELDS):
+        raise AccessDenied(403, "You can only change your own contact points and time zone.")
+
+
+def update_user(store: Store, user_id: str, body: schemas.UserPatch, caller: Actor) -> dict[str, Any]:
+    check_profile_change(caller, user_id, body.model_fields_set)
     user = update(store, USERS, user_id, body)
     if user.role != "admin":
         _keep_an_admin(store, user.id)

@@ -129,7 +129,7 @@ def change_role(request: Request, user_id: str) -> Response:
         body = schemas.UserPatch(role=request.form.get("role") or "")  # "" is refused, None would clear it
     except ValidationError as error:
         return users_page(request, 400, form_error=problem_text(error))
-    updated = directory.update_user(request.store, user_id, body)
+    updated = directory.update_user(request.store, user_id, body, request.actor)
     return back("/users", notice=f"{updated['username']} is now {updated['role']}.")
 
 
