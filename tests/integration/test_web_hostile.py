@@ -35,6 +35,7 @@ def world(api: Invoke, ingest_handler: ModuleType) -> dict[str, str]:
     route = api("POST", "/api/v1/routes/", {"integration_id": integration["id"], "routing_regex": "x"})[1]
     user = api("POST", "/api/v1/users/", {"username": "target", "role": "viewer"})[1]
     key = api("POST", "/api/v1/api_keys/", {"name": "target", "user_id": user["id"]})[1]
+    rule = api("POST", "/api/v1/personal_notification_rules/", {"user_id": user["id"], "type": "notify_by_sms"})[1]
     return {
         "groups": group["id"],
         "integrations": integration["id"],
@@ -43,6 +44,7 @@ def world(api: Invoke, ingest_handler: ModuleType) -> dict[str, str]:
         "routes": route["id"],
         "users": user["id"],
         "keys": key["id"],
+        "rules": rule["id"],
     }
 
 

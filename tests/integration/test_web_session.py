@@ -19,7 +19,17 @@ from tests.integration.conftest import Invoke, post_alert
 from tests.integration.web_browser import SIGNING_KEY as KEY
 from tests.integration.web_browser import Browser
 
-PAGES = ["/ui/groups", "/ui/integrations", "/ui/schedules", "/ui/users", "/ui/keys", "/ui/groups/IXYZ"]
+PAGES = [
+    "/ui/groups",
+    "/ui/integrations",
+    "/ui/chains",
+    "/ui/schedules",
+    "/ui/users",
+    "/ui/profile",
+    "/ui/page",
+    "/ui/keys",
+    "/ui/groups/IXYZ",
+]
 
 
 def _user_key(api: Invoke, role: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -64,6 +65,12 @@ def paging_integration(store: Store, team: Team | None, now: datetime) -> Integr
     return integration
 
 
+def may_page(team: Team, role: str, teams: Collection[str]) -> bool:
+    """Whether someone with ``role`` in ``teams`` may page ``team``: its members and admins always, anyone else
+    only when the team is ``contactable``."""
+    return team.contactable or team.id in teams or role == "admin"
+
+
 def _names(names: list[str]) -> str:
     return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
@@ -84,7 +91,7 @@ def page(
     responders = responders or []
     if team is None and not responders:
         raise PagingError("Specify a team or at least one user to page.")
-    if team is not None and not team.contactable and team.id not in author.teams and author.role != "admin":
+    if team is not None and not may_page(team, author.role, author.teams):
         raise PagingError(f"The team {team.name} cannot be paged by people outside it.", 403)
     integration = paging_integration(services.store, team, now)
     paged = team.name if team else _names([r.user.username for r in responders])

@@ -514,8 +514,11 @@ class AuditEntryOut(BaseModel):
     status: int
 
 
+PAGED_ID_MAX = 100  # ids are short; a longer one is refused (400) before it reaches the store's key limits
+
+
 class PagedUser(Strict):
-    id: str
+    id: str = Field(max_length=PAGED_ID_MAX)
     important: bool = False
 
 
@@ -525,10 +528,10 @@ class EscalationIn(Strict):
     title: str | None = Field(default=None, max_length=1500)
     message: str | None = Field(default=None, max_length=3000)
     source_url: str | None = Field(default=None, max_length=2000)
-    team: str | None = None
+    team: str | None = Field(default=None, max_length=PAGED_ID_MAX)
     users: list[PagedUser] | None = None
     important_team_escalation: bool = False
-    alert_group_id: str | None = None
+    alert_group_id: str | None = Field(default=None, max_length=PAGED_ID_MAX)
 
 
 class BulkActionIn(Strict):

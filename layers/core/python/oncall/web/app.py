@@ -20,7 +20,7 @@ from oncall.container import Container
 from oncall.ports import StoreError
 from oncall.web import session, signin, views
 from oncall.web.base import UI, Request, Response, Route, back, error_text, page, problem_text, redirect, response
-from oncall.web.pages import chains, groups, integrations, people, routes
+from oncall.web.pages import chains, groups, integrations, paging, people, profile, routes
 from pydantic import ValidationError
 
 logger = logging.getLogger(__name__)
@@ -29,8 +29,10 @@ ROUTES: list[Route] = [
     *groups.ROUTES,
     *integrations.ROUTES,
     *people.ROUTES,
+    *profile.ROUTES,
     *routes.ROUTES,
     *chains.ROUTES,
+    *paging.ROUTES,
 ]
 
 

@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, quote, urlencode, urlsplit
 from oncall.api import directory, logic
 from oncall.web import views
 from oncall.web.base import UI, Request, Response, Route, now, page, problem_text, redirect, require
+from oncall.web.pages import paging
 
 GROUP_ACTIONS = ("acknowledge", "unacknowledge", "resolve", "unresolve", "silence", "unsilence")
 PAGE_SIZE: Final = 50
@@ -143,7 +144,14 @@ def group_detail(request: Request, group_id: str) -> Response:
     if request.first("fragment") == "live":
         return page(request, "group_live.html", **context)
     alerts = logic.list_alerts(store, request.info(query={"alert_group_id": [group_id], "perpage": ["100"]}))
-    return page(request, "group.html", alerts=alerts["results"], alerts_count=alerts["count"], **context)
+    return page(
+        request,
+        "group.html",
+        alerts=alerts["results"],
+        alerts_count=alerts["count"],
+        **paging.responders_context(request),  # the "Add responders" form
+        **context,
+    )
 
 
 def group_action(request: Request, group_id: str, action: str) -> Response:
