@@ -153,3 +153,11 @@ def admin_key(store: DynamoStore) -> str:
 
     ensure_admin(store)
     return create_api_key(store, user_id=ADMIN_USER_ID, name="web")[1]
+
+
+@pytest.fixture
+def world(store: DynamoStore) -> Any:
+    """Escalation on a virtual clock with a recording notifier (tests/integration/escalation_world.py)."""
+    from tests.integration.escalation_world import make_world
+
+    return make_world(store)

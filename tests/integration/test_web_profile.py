@@ -15,14 +15,12 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from oncall import escalation
 from oncall.api import schemas
 from oncall.bootstrap import ADMIN_USER_ID
-from oncall.store.dynamodb import DynamoStore
 from pydantic import ValidationError
 
 from tests.integration.conftest import Invoke
-from tests.integration.test_escalation import START, RecordingNotifier, SimulatedExecutor, World
+from tests.integration.escalation_world import START, World
 from tests.integration.web_browser import Browser
 
 PHONE = "+4915123456789"
@@ -245,21 +243,6 @@ def test_only_admins_open_or_change_someone_elses_profile(web: ModuleType, admin
     assert _rules(api, olga["id"]) == [("notify_by_sms", True, 0, None)]
     assert admin.call("GET", "/ui/users/UNOSUCHUSER/profile")["statusCode"] == 404
     assert _page(admin, f"/ui/users/{ADMIN_USER_ID}/profile").count("<h1>My profile</h1>") == 1
-
-
-@pytest.fixture
-def world(store: DynamoStore) -> World:
-    clock = [START]
-    executor = SimulatedExecutor(clock)
-    notifier = RecordingNotifier(clock)
-    services = escalation.Services(
-        store=store,
-        executor=executor,
-        notifier=notifier,
-        public_url="https://tocsin.test",
-        signing_key=lambda: b"test-key",
-    )
-    return World(store, clock, executor, notifier, services)
 
 
 def test_the_warning_for_a_missing_contact_point_is_what_escalation_does(

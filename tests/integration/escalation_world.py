@@ -1,0 +1,160 @@
+"""A small world for escalation tests on DynamoDB Local, driven step by step on a virtual clock.
+
+The executor and the notifier are the two ports faked here: ``SimulatedExecutor`` runs executions the way the
+state machine does (RunStep, then wait ``wait_seconds``, until done) but on a virtual clock, so an hour of
+escalation takes milliseconds; ``RecordingNotifier`` keeps what would have been sent.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from oncall import escalation
+from oncall.api import directory, logic, schemas
+from oncall.ingest import ingest
+from oncall.models import Integration
+from oncall.store.dynamodb import DynamoStore
+
+START = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+REQUEST = logic.RequestInfo("https://tocsin.test", "/", {})
+
+
+@dataclass
+class RecordingNotifier:
+    clock: list[datetime]
+    sent: list[tuple[datetime, str, str]] = field(default_factory=list)  # (when, channel, address)
+    bodies: list[dict[str, Any]] = field(default_factory=list)
+
+    def email(self, to: str, notification: Any) -> None:
+        self.sent.append((self.clock[0], "email", to))
+
+    def sms(self, to: str, notification: Any) -> None:
+        self.sent.append((self.clock[0], "sms", to))
+
+    def webhook(self, url: str, body: dict[str, Any], *, headers: dict[str, str] | None = None) -> int:
+        self.sent.append((self.clock[0], "webhook", url))
+        self.bodies.append(body)
+        return 200
+
+
+@dataclass
+class SimulatedExecutor:
+    """Executions by name, due times on a virtual clock; ``run`` plays them until nothing is due."""
+
+    clock: list[datetime]
+    queue: list[tuple[datetime, int, str]] = field(default_factory=list)
+    states: dict[str, dict[str, Any]] = field(default_factory=dict)
+    started: list[str] = field(default_factory=list)
+    stopped: list[str] = field(default_factory=list)
+    waits: list[tuple[str, int]] = field(default_factory=list)
+    order: itertools.count = field(default_factory=itertools.count)  # type: ignore[type-arg]
+
+    def start(self, name: str, state: dict[str, Any]) -> None:
+        if name in self.started:
+            return  # a name runs once, as in Step Functions
+        self.started.append(name)
+        self.states[name] = state
+        heapq.heappush(self.queue, (self.clock[0], next(self.order), name))
+
+    def stop(self, name: str) -> None:
+        self.stopped.append(name)
+        self.states.pop(name, None)
+
+    def run(self, services: escalation.Services, until: datetime | None = None, max_steps: int = 500) -> None:
+        for _ in range(max_steps):
+            if not self.queue or (until is not None and self.queue[0][0] > until):
+                if until is not None:
+                    self.clock[0] = max(self.clock[0], until)
+                return
+            due, _, name = heapq.heappop(self.queue)
+            if name not in self.states:
+                continue
+            self.clock[0] = max(self.clock[0], due)
+            state = escalation.run_step(self.states[name], services, self.clock[0])
+            if state["done"]:
+                del self.states[name]
+            else:
+                self.states[name] = state
+                self.waits.append((name, state["wait_seconds"]))
+                heapq.heappush(
+                    self.queue, (self.clock[0] + timedelta(seconds=state["wait_seconds"]), next(self.order), name)
+                )
+        raise AssertionError("escalation did not settle")
+
+
+@dataclass
+class World:
+    store: DynamoStore
+    clock: list[datetime]
+    executor: SimulatedExecutor
+    notifier: RecordingNotifier
+    services: escalation.Services
+
+    def user(self, name: str, **extra: Any) -> str:
+        return str(
+            directory.create_user(self.store, schemas.UserIn(username=name, email=f"{name}@example.com", **extra))["id"]
+        )
+
+    def chain(self, *steps: dict[str, Any]) -> str:
+        chain_id = str(
+            directory.create_chain(self.store, schemas.ChainIn(name=f"chain {len(self.executor.started)}{id(steps)}"))[
+                "id"
+            ]
+        )
+        for step in steps:
+            directory.create_policy(self.store, schemas.PolicyIn(escalation_chain_id=chain_id, **step))
+        return chain_id
+
+    def integration(self, chain_id: str | None) -> Integration:
+        created = logic.create_integration(
+            self.store,
+            REQUEST,
+            schemas.IntegrationIn(
+                name=f"i{id(chain_id)}{len(self.executor.started)}",
+                type="formatted_webhook",
+                default_route={"escalation_chain_id": chain_id},
+            ),
+            self.clock[0],
+        )
+        config = self.store.load_config(created["id"])
+        assert config is not None
+        return config.integration
+
+    def alert(self, integration: Integration, uid: str = "1", **payload: Any) -> str:
+        config = self.store.load_config(integration.id)
+        assert config is not None
+        [stored] = ingest(
+            self.store,
+            config,
+            {"alert_uid": uid, "title": "Disk full", **payload},
+            now=self.clock[0],
+            executor=self.executor,
+        )
+        return stored.group_id
+
+    def act(self, group_id: str, action: str, body: Any = None) -> None:
+        logic.apply_action(self.store, self.executor, group_id, action, "UADMIN", self.clock[0], body)
+
+    def timeline(self, group_id: str) -> list[str]:
+        return [entry["text"] for entry in logic.group_timeline(self.store, group_id)]
+
+    def emails(self) -> list[str]:
+        return [address.split("@")[0] for _, channel, address in self.notifier.sent if channel == "email"]
+
+
+def make_world(store: DynamoStore) -> World:
+    clock = [START]
+    executor = SimulatedExecutor(clock)
+    notifier = RecordingNotifier(clock)
+    services = escalation.Services(
+        store=store,
+        executor=executor,
+        notifier=notifier,
+        public_url="https://tocsin.test",
+        signing_key=lambda: b"test-key",
+    )
+    return World(store, clock, executor, notifier, services)
