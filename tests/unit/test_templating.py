@@ -584,3 +584,16 @@ def test_a_swallowed_timeout_is_raised_again_until_the_render_stops(short_budget
         render("{{ spin() }}", spin=SwallowsOnce())
     assert SwallowsOnce.swallowed == 2
     assert_renders_normally()
+
+
+def test_the_budget_is_cpu_time_so_a_busy_machine_does_not_fail_cheap_templates(short_budget: float) -> None:
+    """A thread kept off the CPU (here: sleeping, as when other work holds every core) is not charged for it:
+    under a burst, a cheap grouping template must not time out and open a group of its own."""
+
+    def off_the_cpu() -> str:
+        time.sleep(short_budget * 3)
+        return "done"
+
+    assert render("{{ wait() }}-{{ payload.id }}", wait=off_the_cpu, payload={"id": 7}) == "done-7"
+    with pytest.raises(TemplateError, match="CPU time"):  # burning the CPU still stops at the budget
+        render(NESTED_LOOPS, s=LONG)

@@ -5,8 +5,9 @@ Jinja's own attribute checks:
 
 * ``*``, ``**``, ``+`` and ``~`` refuse results that would blow up memory or CPU in a single C-level
   operation (``"a" * 10**9``, ``10 ** (10**10)``), which no timeout could interrupt;
-* a wall-clock budget per render (:data:`RENDER_TIME_BUDGET`), enforced by one watchdog thread that
-  raises an exception inside the rendering thread, so Python-level loops cannot hang a worker;
+* a CPU-time budget per render (:data:`RENDER_TIME_BUDGET`, the rendering thread's own CPU time, so that a
+  busy machine does not fail cheap templates), enforced by one watchdog thread that raises an exception
+  inside the rendering thread, so Python-level loops cannot hang a worker;
 * output is collected only up to the length limit, then truncated with ``".."``.
 
 Not covered: filters and methods that build big values in one call (``join``, ``replace``, ``center``,
@@ -30,6 +31,7 @@ import re
 import threading
 import time as _time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Final
 
@@ -72,7 +74,7 @@ def _env_number(name: str, default: float, kind: Callable[[str], float]) -> Any:
 TEMPLATE_MAX_LENGTH: int = _env_number("TOCSIN_TEMPLATE_MAX_LENGTH", 50000, int)
 RESULT_MAX_LENGTH: int = _env_number("TOCSIN_TEMPLATE_RESULT_MAX_LENGTH", 50000, int)
 TITLE_MAX_LENGTH: int = _env_number("TOCSIN_TEMPLATE_TITLE_MAX_LENGTH", 500, int)
-# Seconds of wall clock one render may take; 0 or less disables the watchdog (debugging only).
+# Seconds of CPU time (of the rendering thread) one render may use; 0 or less disables the watchdog (debugging).
 RENDER_TIME_BUDGET: float = _env_number("TOCSIN_TEMPLATE_TIME_BUDGET", 0.5, float)
 # OnCall's regex timeout; we use the smaller of this and what is left of the render budget.
 REGEX_TIMEOUT: Final[float] = 2.0
@@ -133,23 +135,32 @@ def _problem_from(exc: Exception) -> TemplateProblem:
 
 # ----------------------------------------------------------------------------- deadline (per thread)
 
-_local = threading.local()  # .deadline: monotonic deadline of the render running on this thread
+_local = threading.local()  # .deadline: the thread-CPU-time deadline of the render running on this thread
 
 
 def _regex_timeout() -> float:
-    # The regex package measures its timeout in process CPU time (all threads), not wall clock: under
-    # CPU contention a match can take longer in wall time, with other busy threads it stops sooner.
+    # The regex package measures its timeout in process CPU time (all threads): with other busy threads it
+    # stops sooner than the render budget would, never later.
     deadline: float | None = getattr(_local, "deadline", None)
     if deadline is None:
         return REGEX_TIMEOUT
-    return max(min(REGEX_TIMEOUT, deadline - _time.monotonic()), 0.001)
+    return max(min(REGEX_TIMEOUT, deadline - _time.thread_time()), 0.001)
 
 
 def _raise_if_budget_spent() -> None:
     """After a regex timeout: if the render budget is what ran out, report that (deterministically)."""
     deadline: float | None = getattr(_local, "deadline", None)
-    if deadline is not None and _time.monotonic() >= deadline - 0.001:
+    if deadline is not None and _time.thread_time() >= deadline - 0.001:
         raise _RenderTimeout
+
+
+def _cpu_clock(ident: int) -> Callable[[], float]:
+    """The CPU time of thread ``ident`` as the watchdog reads it (the wall clock where a system cannot)."""
+    try:
+        clock = _time.pthread_getcpuclockid(ident)
+    except (AttributeError, OSError):
+        return _time.monotonic
+    return functools.partial(_time.clock_gettime, clock)
 
 
 # ------------------------------------------------------------------------------------------- filters
@@ -471,6 +482,13 @@ _ENV: Final[_Environment] = _build_environment()
 REFIRE_SECONDS: Final = 0.05
 
 
+@dataclass(frozen=True)
+class _Render:
+    ident: int  # the rendering thread
+    cpu_time: Callable[[], float]  # that thread's CPU time
+    cpu_deadline: float
+
+
 class _Watchdog:
     """One long-lived daemon thread enforcing render deadlines for every thread of the process.
 
@@ -490,8 +508,8 @@ class _Watchdog:
     def _reset(self) -> None:
         self._lock = threading.Lock()
         self._wakeups: queue.SimpleQueue[None] = queue.SimpleQueue()
-        self._heap: list[tuple[float, int]] = []  # (monotonic deadline, token)
-        self._armed: dict[int, int] = {}  # token -> thread ident, until disarmed
+        self._heap: list[tuple[float, int]] = []  # (monotonic time of the next look, token)
+        self._armed: dict[int, _Render] = {}  # token -> the render, until disarmed
         self._fired: set[int] = set()  # armed tokens whose exception was injected at least once
         self._wake_at = math.inf  # when the thread will next look at the heap on its own
         self._thread: threading.Thread | None = None
@@ -508,17 +526,24 @@ class _Watchdog:
         self._thread = threading.Thread(target=self._run, name="tocsin-template-watchdog", daemon=True)
         self._thread.start()
 
-    def arm(self, token: int, deadline: float) -> None:
+    def arm(self, token: int, budget: float, cpu_deadline: float) -> None:
+        """Watch the render ``token`` of this thread until its CPU time reaches ``cpu_deadline``.
+
+        The first look is when the budget could be spent at the earliest (``budget`` of wall time from now);
+        a render that was kept off the CPU meanwhile is looked at again when its remaining budget could be.
+        """
         if self._thread is None:
             with self._lock:
                 if self._thread is None:
                     self._start()
         ident = threading.get_ident()
+        render = _Render(ident, _cpu_clock(ident), cpu_deadline)
+        first_look = _time.monotonic() + budget
         with self._lock:
-            self._armed[token] = ident
-            heapq.heappush(self._heap, (deadline, token))
-            if deadline < self._wake_at:
-                self._wake_at = deadline
+            self._armed[token] = render
+            heapq.heappush(self._heap, (first_look, token))
+            if first_look < self._wake_at:
+                self._wake_at = first_look
                 self._wakeups.put(None)
 
     def disarm(self, token: int) -> None:
@@ -544,11 +569,16 @@ class _Watchdog:
                     if token not in armed:  # disarmed but still below an armed entry: drop it now
                         heapq.heappop(heap)
                     elif deadline <= now:
+                        render = armed[token]
+                        left = render.cpu_deadline - render.cpu_time()
+                        if left > 0:  # the thread waited for the CPU: look again when the budget could be spent
+                            heapq.heapreplace(heap, (now + max(left, 0.001), token))
+                            continue
                         # Inject again every REFIRE_SECONDS until disarmed: an exception raised inside a
                         # gc callback or a __del__ is swallowed there, and the render would run on unbounded.
                         heapq.heapreplace(heap, (now + REFIRE_SECONDS, token))
                         self._fired.add(token)
-                        self._set_async_exc(self._ulong(armed[token]), self._timeout_exc)
+                        self._set_async_exc(self._ulong(render.ident), self._timeout_exc)
                     else:
                         break
                 self._wake_at = heap[0][0] if heap else math.inf
@@ -649,15 +679,15 @@ def render(template: str, *, max_length: int | None = None, **context: object) -
     previous_deadline: float | None = getattr(_local, "deadline", None)
     try:
         try:
-            deadline = _time.monotonic() + budget
+            deadline = _time.thread_time() + budget
             _local.deadline = deadline
-            _WATCHDOG.arm(token, deadline)
+            _WATCHDOG.arm(token, budget, deadline)
             return _collect(compiled, context, limit)
         finally:
             _WATCHDOG.disarm(token)
             _local.deadline = previous_deadline
     except _RenderTimeout:
-        raise TemplateError(f"render time budget exceeded ({budget:g} s)") from None
+        raise TemplateError(f"render time budget exceeded ({budget:g} s of CPU time)") from None
     except Exception as exc:
         raise _problem_from(exc) from exc
 
