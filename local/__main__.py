@@ -326,6 +326,9 @@ def main(argv: list[str] | None = None) -> int:
             proxy_headers=False,  # sourceIp must be the real peer, as on API Gateway
             log_config=log_config(),
             timeout_graceful_shutdown=5,
+            # Longer than clients' idle pools (httpx: 5 s, uvicorn's default too): a server closing an idle
+            # connection just as a client reuses it makes "Server disconnected without sending a response".
+            timeout_keep_alive=65,
         )
     except KeyboardInterrupt:
         pass
