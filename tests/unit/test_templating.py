@@ -6,6 +6,7 @@ Reference: docs/reference/grafana-oncall-behaviour.md sections 1.4, 1.5 and 8 (i
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import subprocess
@@ -514,6 +515,28 @@ def test_catastrophic_regex_stops_within_the_budget(flt: str) -> None:
     with pytest.raises(TemplateError, match="render time budget exceeded"):
         render(f"{{{{ v | {flt}({args}) }}}}", v="a" * 40 + "!")
     assert time.process_time() - started < templating.RENDER_TIME_BUDGET + 0.5
+    assert_renders_normally()
+
+
+def test_a_catastrophic_regex_is_the_budget_while_other_threads_of_the_process_are_busy(short_budget: float) -> None:
+    """The regex counts process CPU time, the budget the rendering thread's: busy neighbours (other requests of
+    the same container) make the regex stop sooner, and that is still reported as the render's budget."""
+    stop = threading.Event()
+
+    def busy() -> None:
+        while not stop.is_set():
+            hashlib.sha256(b"x" * 1_000_000).digest()  # releases the GIL: CPU time in parallel
+
+    neighbours = [threading.Thread(target=busy) for _ in range(2)]
+    for neighbour in neighbours:
+        neighbour.start()
+    try:
+        with pytest.raises(TemplateError, match="render time budget exceeded"):
+            render("{{ v | regex_search('(a|aa)+$') }}", v="a" * 40 + "!")
+    finally:
+        stop.set()
+        for neighbour in neighbours:
+            neighbour.join()
     assert_renders_normally()
 
 

@@ -148,9 +148,10 @@ def _regex_timeout() -> float:
 
 
 def _raise_if_budget_spent() -> None:
-    """After a regex timeout: if the render budget is what ran out, report that (deterministically)."""
+    """After a regex timeout: if the render budget rather than OnCall's 2 s regex timeout was the limit the regex
+    got, report the budget (the regex counts process CPU time, so it may stop before the thread's budget is)."""
     deadline: float | None = getattr(_local, "deadline", None)
-    if deadline is not None and _time.thread_time() >= deadline - 0.001:
+    if deadline is not None and deadline - _time.thread_time() < REGEX_TIMEOUT:
         raise _RenderTimeout
 
 
@@ -480,13 +481,15 @@ _ENV: Final[_Environment] = _build_environment()
 
 
 REFIRE_SECONDS: Final = 0.05
+MAX_FIRES: Final = 40  # 2 s of re-injection at most: never an endless stream into a thread that moved on
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Render:
     ident: int  # the rendering thread
     cpu_time: Callable[[], float]  # that thread's CPU time
     cpu_deadline: float
+    fired: int = 0
 
 
 class _Watchdog:
@@ -570,13 +573,24 @@ class _Watchdog:
                         heapq.heappop(heap)
                     elif deadline <= now:
                         render = armed[token]
-                        left = render.cpu_deadline - render.cpu_time()
+                        try:
+                            left = render.cpu_deadline - render.cpu_time()
+                        except OSError:  # the thread is gone (its render cannot be running)
+                            heapq.heappop(heap)
+                            del armed[token]
+                            continue
                         if left > 0:  # the thread waited for the CPU: look again when the budget could be spent
                             heapq.heapreplace(heap, (now + max(left, 0.001), token))
                             continue
-                        # Inject again every REFIRE_SECONDS until disarmed: an exception raised inside a
-                        # gc callback or a __del__ is swallowed there, and the render would run on unbounded.
-                        heapq.heapreplace(heap, (now + REFIRE_SECONDS, token))
+                        # Inject again every REFIRE_SECONDS until disarmed (an exception raised inside a gc
+                        # callback or a __del__ is swallowed there), but only so often: should the render's
+                        # disarm itself have been interrupted, the thread has moved on to other work.
+                        render.fired += 1
+                        if render.fired < MAX_FIRES:
+                            heapq.heapreplace(heap, (now + REFIRE_SECONDS, token))
+                        else:
+                            heapq.heappop(heap)
+                            del armed[token]
                         self._fired.add(token)
                         self._set_async_exc(self._ulong(render.ident), self._timeout_exc)
                     else:
@@ -659,6 +673,16 @@ def _collect(compiled: Any, context: dict[str, Any], max_length: int) -> str:
     return result
 
 
+def _disarm(token: int) -> None:
+    """Disarm, even when the watchdog's exception lands inside the call (it fires again until disarmed)."""
+    while True:
+        try:
+            _WATCHDOG.disarm(token)
+            return
+        except _RenderTimeout:
+            continue
+
+
 def render(template: str, *, max_length: int | None = None, **context: object) -> str:
     """Render ``template`` in the sandbox with ``context`` as its variables.
 
@@ -684,7 +708,7 @@ def render(template: str, *, max_length: int | None = None, **context: object) -
             _WATCHDOG.arm(token, budget, deadline)
             return _collect(compiled, context, limit)
         finally:
-            _WATCHDOG.disarm(token)
+            _disarm(token)
             _local.deadline = previous_deadline
     except _RenderTimeout:
         raise TemplateError(f"render time budget exceeded ({budget:g} s of CPU time)") from None
