@@ -8,10 +8,9 @@ reads only that feed, acts with that key's user, and stops working when the key 
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 from typing import Final, Literal
+
+from oncall import signing
 
 FeedKind = Literal["schedule", "user"]
 MAX_TOKEN_LENGTH: Final = 200
@@ -26,10 +25,7 @@ class InvalidFeedToken(Exception):
 
 
 def _signature(kind: FeedKind, entity_id: str, key_hash: str, signing_key: bytes) -> str:
-    if not signing_key:
-        raise ValueError("empty signing key")
-    mac = hmac.new(signing_key, f"feed:{kind}:{entity_id}:{key_hash}".encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+    return signing.purpose_mac(signing_key, "feed", f"{kind}:{entity_id}:{key_hash}")
 
 
 def feed_token(kind: FeedKind, entity_id: str, key_hash: str, signing_key: bytes) -> str:
@@ -46,6 +42,6 @@ def key_hash_of(token: str, kind: FeedKind, entity_id: str, signing_key: bytes) 
         raise InvalidFeedToken("invalid feed token")
     key_hash, _, signature = token.partition(".")
     expected = _signature(kind, entity_id, key_hash, signing_key)
-    if not key_hash or not hmac.compare_digest(expected.encode(), signature.encode()):
+    if not key_hash or not signing.matches(expected, signature):
         raise InvalidFeedToken("invalid feed token")
     return key_hash

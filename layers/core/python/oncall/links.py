@@ -10,15 +10,14 @@ unfurlers fetch every URL in a message.
 
 from __future__ import annotations
 
-import base64
 import functools
-import hashlib
-import hmac
 import json
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal
+
+from oncall import signing
 
 ACTIONS: Final = frozenset({"acknowledge", "resolve", "silence", "confirm"})  # confirm: answer an ack reminder
 DEFAULT_TTL: Final = timedelta(hours=24)
@@ -50,8 +49,8 @@ def sign(action: str, group_id: str, user_id: str | None, expires_at: datetime, 
     claims: dict[str, Any] = {"a": action, "g": group_id, "e": int(expires_at.timestamp())}
     if user_id is not None:
         claims["u"] = user_id
-    body = _encode(json.dumps(claims, separators=(",", ":")).encode())
-    return f"{body}.{_mac(key, body)}"
+    body = signing.b64url(json.dumps(claims, separators=(",", ":")).encode())
+    return f"{body}.{signing.mac(key, body)}"
 
 
 def verify(token: str, key: bytes, now: datetime) -> LinkClaims:
@@ -60,7 +59,7 @@ def verify(token: str, key: bytes, now: datetime) -> LinkClaims:
     if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH or not token.isascii():
         raise InvalidLink("invalid")
     body, _, signature = token.partition(".")
-    if not hmac.compare_digest(_mac(key, body).encode(), signature.encode()):
+    if not signing.matches(signing.mac(key, body), signature):
         raise InvalidLink("invalid")
     try:
         claims = _parse(body)
@@ -103,7 +102,7 @@ def _check(key: bytes, moment: datetime) -> None:
 
 
 def _parse(body: str) -> LinkClaims:
-    claims = json.loads(_decode(body))
+    claims = json.loads(signing.b64url_decode(body))
     if not isinstance(claims, dict):
         raise ValueError("claims are not an object")
     action, group_id, user_id, expires = claims["a"], claims["g"], claims.get("u"), claims["e"]
@@ -118,15 +117,3 @@ def _parse(body: str) -> LinkClaims:
     if not valid:
         raise ValueError("unexpected claims")
     return LinkClaims(action, group_id, user_id, datetime.fromtimestamp(expires, UTC))
-
-
-def _mac(key: bytes, body: str) -> str:
-    return _encode(hmac.new(key, body.encode(), hashlib.sha256).digest())
-
-
-def _encode(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))

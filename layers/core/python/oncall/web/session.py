@@ -16,14 +16,13 @@ signs in only with a matching, unexpired pair: another site can neither read the
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
+
+from oncall import signing
 
 COOKIE_NAME: Final = "tocsin_session"
 COOKIE_PATH: Final = "/ui"
@@ -45,34 +44,20 @@ class SessionClaims:
     expires_at: datetime
 
 
-def _encode(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def _mac(key: bytes, purpose: str, body: str) -> str:
-    if not key:
-        raise ValueError("empty signing key")
-    return _encode(hmac.new(key, f"{purpose}:{body}".encode(), hashlib.sha256).digest())
-
-
 def issue(key_hash: str, user_id: str, now: datetime, key: bytes, ttl: timedelta = SESSION_TTL) -> str:
     claims = {"h": key_hash, "u": user_id, "e": int((now + ttl).timestamp()), "n": secrets.token_urlsafe(8)}
-    body = _encode(json.dumps(claims, separators=(",", ":")).encode())
-    return f"{body}.{_mac(key, 'session', body)}"
+    body = signing.b64url(json.dumps(claims, separators=(",", ":")).encode())
+    return f"{body}.{signing.purpose_mac(key, 'session', body)}"
 
 
 def verify(token: str | None, key: bytes, now: datetime) -> SessionClaims:
     if not token or len(token) > MAX_TOKEN_LENGTH or not token.isascii():
         raise InvalidSession("no session")
     body, _, signature = token.partition(".")
-    if not hmac.compare_digest(_mac(key, "session", body).encode(), signature.encode()):
+    if not signing.matches(signing.purpose_mac(key, "session", body), signature):
         raise InvalidSession("invalid session")
     try:
-        claims = json.loads(_decode(body))
+        claims = json.loads(signing.b64url_decode(body))
         expires_at = datetime.fromtimestamp(int(claims["e"]), tz=now.tzinfo)
         parsed = SessionClaims(key_hash=str(claims["h"]), user_id=str(claims["u"]), expires_at=expires_at)
     except (ValueError, TypeError, KeyError, OverflowError, OSError):
@@ -83,13 +68,11 @@ def verify(token: str | None, key: bytes, now: datetime) -> SessionClaims:
 
 
 def csrf_token(session_token: str, key: bytes) -> str:
-    return _mac(key, "csrf", session_token)
+    return signing.purpose_mac(key, "csrf", session_token)
 
 
 def check_csrf(session_token: str, submitted: str | None, key: bytes) -> bool:
-    if not submitted or not submitted.isascii():
-        return False
-    return hmac.compare_digest(csrf_token(session_token, key).encode(), submitted.encode())
+    return signing.matches(csrf_token(session_token, key), submitted)
 
 
 def new_signin_nonce(now: datetime, ttl: timedelta = SIGNIN_TTL) -> str:
@@ -98,14 +81,14 @@ def new_signin_nonce(now: datetime, ttl: timedelta = SIGNIN_TTL) -> str:
 
 
 def signin_token(nonce: str, key: bytes) -> str:
-    return _mac(key, "signin", nonce)
+    return signing.purpose_mac(key, "signin", nonce)
 
 
 def check_signin_token(nonce: str | None, submitted: str | None, key: bytes, now: datetime) -> bool:
     """The sign-in form's token matches the sign-in cookie's nonce, and the nonce has not expired."""
     if not nonce or not submitted or not nonce.isascii() or not submitted.isascii() or len(nonce) > 100:
         return False
-    if not hmac.compare_digest(signin_token(nonce, key).encode(), submitted.encode()):
+    if not signing.matches(signin_token(nonce, key), submitted):
         return False
     expiry, _, _ = nonce.partition(".")
     try:
@@ -133,13 +116,11 @@ def cleared_signin_cookie(*, secure: bool) -> str:
 
 def flash_signature(notice: str, error: str, key: bytes) -> str:
     """Signs the message a redirect passes to the next page, so a crafted link cannot put words on our pages."""
-    return _mac(key, "flash", f"{notice}\n{error}")
+    return signing.purpose_mac(key, "flash", f"{notice}\n{error}")
 
 
 def check_flash(notice: str, error: str, submitted: str | None, key: bytes) -> bool:
-    if not submitted or not submitted.isascii():
-        return False
-    return hmac.compare_digest(flash_signature(notice, error, key).encode(), submitted.encode())
+    return signing.matches(flash_signature(notice, error, key), submitted)
 
 
 def cookie(token: str, *, secure: bool, max_age: int = int(SESSION_TTL.total_seconds())) -> str:
