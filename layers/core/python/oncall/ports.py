@@ -31,6 +31,10 @@ M = TypeVar("M", bound=BaseModel)
 class StoreError(Exception):
     """Storage failed or is unavailable: the caller must answer 5xx so the sender retries."""
 
+    def __init__(self, message: str, code: str = "") -> None:
+        super().__init__(message)
+        self.code = code  # the storage's own error code, when it gave one (DynamoDB: "ValidationException", ...)
+
 
 class NotFound(Exception):
     pass

@@ -117,7 +117,7 @@ class DynamoStore:
             code = error.response.get("Error", {}).get("Code", "")
             if code in ("ConditionalCheckFailedException", "TransactionCanceledException"):
                 raise
-            raise StoreError(f"DynamoDB {operation} failed: {code}") from error
+            raise StoreError(f"DynamoDB {operation} failed: {code}", code) from error
         except BotoCoreError as error:
             raise StoreError(f"DynamoDB {operation} failed: {error}") from error
 
@@ -580,7 +580,7 @@ class DynamoStore:
             try:
                 response = self._call("query", **query)
             except StoreError as error:
-                if cursor and not found and "ValidationException" in str(error):
+                if cursor and not found and error.code == "ValidationException":
                     raise ValueError("invalid cursor") from error  # a cursor of another listing or filter
                 raise
             found += [self._plain(i) for i in response.get("Items", [])]
