@@ -73,12 +73,12 @@ class Request:
         """Every non-blank value of a posted field (a multiple select)."""
         return [value for value in self.form_lists.get(name, []) if value.strip()]
 
-    def flash(self, name: str) -> str | None:
-        """The ``notice`` or ``error`` a redirect passed on, only if we signed it: a crafted link shows nothing."""
-        notice, error = self.first("notice") or "", self.first("error") or ""
-        if session.check_flash(notice, error, self.first("sig"), links.signing_key()):
-            return self.first(name)
-        return None
+    def flash(self) -> tuple[str | None, str | None]:
+        """The (notice, error) a redirect passed on, only if we signed them: a crafted link shows nothing."""
+        notice, error = self.first("notice"), self.first("error")
+        if (notice or error) and session.check_flash(notice or "", error or "", self.first("sig"), links.signing_key()):
+            return notice, error
+        return None, None
 
     def first(self, name: str) -> str | None:
         values = self.query.get(name)
@@ -124,12 +124,13 @@ def redirect(location: str, cookies: list[str] | None = None) -> Response:
 
 
 def page(request: Request, template: str, status: int = 200, **context: Any) -> Response:
+    notice, error = request.flash()
     body = views.render(
         template,
         actor=request.actor,
         csrf=request.csrf(),
-        notice=request.flash("notice"),
-        error=request.flash("error"),
+        notice=notice,
+        error=error,
         can_act=bool(request.actor and request.actor.has("act")),
         can_configure=bool(request.actor and request.actor.has("configure")),
         is_admin=bool(request.actor and request.actor.has("admin")),
