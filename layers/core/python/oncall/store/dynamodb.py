@@ -707,14 +707,15 @@ class DynamoStore:
 
     def due_heartbeats(self, now: datetime) -> list[tuple[str, str]]:
         """(integration id, due key) of armed heartbeats whose time is up."""
-        return [
-            (item["PK"].removeprefix("INT#"), item["GSI3SK"])
-            for item in self._query_all(
-                IndexName="GSI3",
-                KeyConditionExpression="GSI3PK = :pk AND GSI3SK <= :now",
-                ExpressionAttributeValues={":pk": {"S": "HEARTBEAT_DUE"}, ":now": {"S": keys.stamp(now) + "~"}},
-            )
-        ]
+        return [(item["PK"].removeprefix("INT#"), item["GSI3SK"]) for item in self._due("HEARTBEAT_DUE", now)]
+
+    def _due(self, partition: str, now: datetime) -> Iterator[dict[str, Any]]:
+        """The items of a sparse GSI3 due-time partition whose time (``GSI3SK``, a stamp first) has come."""
+        return self._query_all(
+            IndexName="GSI3",
+            KeyConditionExpression="GSI3PK = :pk AND GSI3SK <= :now",
+            ExpressionAttributeValues={":pk": {"S": partition}, ":now": {"S": keys.stamp(now) + "~"}},
+        )
 
     def mark_heartbeat_expired(self, integration_id: str, due_key: str) -> bool:
         """First writer wins: True for the one sweep that turns this expiry into an alert."""
@@ -758,14 +759,7 @@ class DynamoStore:
 
     def due_escalation_starts(self, now: datetime) -> list[tuple[str, int, str]]:
         """(group id, generation, due key) of every start still to retry."""
-        return [
-            (item["group_id"], int(item["generation"]), item["GSI3SK"])
-            for item in self._query_all(
-                IndexName="GSI3",
-                KeyConditionExpression="GSI3PK = :pk AND GSI3SK <= :now",
-                ExpressionAttributeValues={":pk": {"S": DEFERRED_STARTS}, ":now": {"S": keys.stamp(now) + "~"}},
-            )
-        ]
+        return [(item["group_id"], int(item["generation"]), item["GSI3SK"]) for item in self._due(DEFERRED_STARTS, now)]
 
     def clear_escalation_start(self, group_id: str, generation: int, due_key: str, now: datetime) -> None:
         """Leave the index (first writer wins; a newer deferral of the same generation stays due)."""
