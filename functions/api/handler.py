@@ -2,7 +2,7 @@
 
 import json
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import parse_qs
 
@@ -36,6 +36,7 @@ def request_info() -> logic.RequestInfo:
         base_url=http.base_url(event.raw_event),
         path=event.path,
         query=parse_qs(event.raw_event.get("rawQueryString") or "", keep_blank_values=True),
+        now=now(),
     )
 
 
@@ -49,7 +50,7 @@ def actor() -> str:
 
 
 def now() -> datetime:
-    return datetime.now(UTC)
+    return _container.clock.now()
 
 
 def authenticate(resolver: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
@@ -62,7 +63,7 @@ def authenticate(resolver: APIGatewayHttpResolver, next_middleware: NextMiddlewa
     resolver.append_context(actor=actor, key=key)
     response = next_middleware(resolver)
     if method not in READ_METHODS and response.status_code < 400:
-        access.audit(store(), actor, method, event.path, response.status_code)
+        access.audit(store(), actor, method, event.path, response.status_code, now())
     return response
 
 
@@ -296,7 +297,9 @@ def alert_group_action(group_id: str, action: str) -> schemas.AlertGroupOut:
     if action not in (*logic.actions.ACTIONS, "silence"):
         raise logic.not_found()
     body = app.current_event.json_body if app.current_event.body else None
-    return logic.act_on_group(store(), executor(), scheduler(), request_info(), group_id, action, actor(), now(), body)  # type: ignore[return-value]
+    return logic.act_on_group(
+        store(), executor(), scheduler(), request_info(), group_id, action, actor(), _container.clock, body
+    )  # type: ignore[return-value]
 
 
 @app.get(f"{PREFIX}/alerts", middlewares=[authenticate])
@@ -606,7 +609,7 @@ def list_api_keys() -> dict[str, Any]:
 
 @app.post(f"{PREFIX}/api_keys", middlewares=[authenticate])
 def create_api_key(body: Annotated[schemas.ApiKeyIn, Body()]) -> Response[schemas.ApiKeyOut]:
-    return ok(directory.create_key(store(), body, caller()), 201)
+    return ok(directory.create_key(store(), body, caller(), now()), 201)
 
 
 @app.delete(f"{PREFIX}/api_keys/<key_id>", middlewares=[authenticate])
@@ -628,14 +631,16 @@ def direct_paging(body: Annotated[schemas.EscalationIn, Body()]) -> schemas.Aler
 
 @app.post(f"{PREFIX}/alert_groups/bulk_action", middlewares=[authenticate])
 def bulk_action(body: Annotated[schemas.BulkActionIn, Body()]) -> schemas.BulkActionOut:
-    return responders.bulk_action(services(), scheduler(), caller(), body, now())  # type: ignore[return-value]
+    return responders.bulk_action(services(), scheduler(), caller(), body)  # type: ignore[return-value]
 
 
 def services() -> escalation.Services:
     from oncall import links
 
     base = http.base_url(app.current_event.raw_event)
-    return escalation.Services(store(), executor(), notifier=None, public_url=base, signing_key=links.signing_key)
+    return escalation.Services(
+        store(), executor(), notifier=None, public_url=base, signing_key=links.signing_key, clock=_container.clock
+    )
 
 
 # --- signed action links from notifications -------------------------------------------------------------------
@@ -653,7 +658,7 @@ def action_link_page(token: str) -> Response[str]:
 
 @app.post("/actions/<token>", include_in_schema=False)
 def action_link_submit(token: str) -> Response[str]:
-    return _html(action_links.perform(store(), executor(), token, signing_key(), now()))
+    return _html(action_links.perform(store(), executor(), token, signing_key(), _container.clock))
 
 
 def signing_key() -> bytes:

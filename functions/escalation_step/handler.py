@@ -34,4 +34,5 @@ def services() -> escalation.Services:
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     logger.append_keys(group_id=event.get("group_id"), kind=event.get("kind"))
-    return escalation.run_step(event, services())
+    step = services()
+    return escalation.run_step(event, step, step.clock.now())

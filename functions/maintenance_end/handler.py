@@ -2,33 +2,28 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from oncall import maintenance
-from oncall.executor import executor_from_env
+from oncall.container import Container
 from oncall.scheduler import NoScheduler
-from oncall.store.dynamodb import DynamoStore
 
 logger = Logger()
-_store: DynamoStore | None = None
+container = Container()  # this environment's store, executor and clock
 
 
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, bool]:
     """``event``: the schedule's input ``{"integration_id", "maintenance_id"}``. A late or repeated event of a
     window that already ended changes nothing."""
-    global _store
-    if _store is None:
-        _store = DynamoStore()
     ended = maintenance.stop(
-        _store,
+        container.store(),
         NoScheduler(),
-        executor_from_env(),
+        container.executor(),
         event["integration_id"],
-        datetime.now(UTC),
+        container.clock.now(),
         maintenance_id=event.get("maintenance_id"),
     )
     logger.info("maintenance end", extra={"integration_id": event["integration_id"], "ended": ended})

@@ -11,6 +11,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from oncall.clock import SYSTEM_CLOCK
 from oncall.store.dynamodb import DynamoStore
 
 from local import dynamodb as local_dynamodb
@@ -99,7 +100,7 @@ def api(table_name: str, store: DynamoStore) -> Invoke:
     from oncall.bootstrap import ADMIN_USER_ID, ensure_admin
 
     ensure_admin(store)
-    key = create_api_key(store, user_id=ADMIN_USER_ID, name="tests")[1]
+    key = create_api_key(store, user_id=ADMIN_USER_ID, name="tests", now=SYSTEM_CLOCK.now())[1]
     module = load_handler("api")
 
     def invoke(
@@ -152,7 +153,7 @@ def admin_key(store: DynamoStore) -> str:
     from oncall.bootstrap import ADMIN_USER_ID, ensure_admin
 
     ensure_admin(store)
-    return create_api_key(store, user_id=ADMIN_USER_ID, name="web")[1]
+    return create_api_key(store, user_id=ADMIN_USER_ID, name="web", now=SYSTEM_CLOCK.now())[1]
 
 
 @pytest.fixture

@@ -19,24 +19,25 @@ from oncall.ingest import ingest
 from oncall.models import Integration
 from oncall.store.dynamodb import DynamoStore
 
+from tests.support.clock import ManualClock
+
 START = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
-REQUEST = logic.RequestInfo("https://tocsin.test", "/", {})
 
 
 @dataclass
 class RecordingNotifier:
-    clock: list[datetime]
+    clock: ManualClock
     sent: list[tuple[datetime, str, str]] = field(default_factory=list)  # (when, channel, address)
     bodies: list[dict[str, Any]] = field(default_factory=list)
 
     def email(self, to: str, notification: Any) -> None:
-        self.sent.append((self.clock[0], "email", to))
+        self.sent.append((self.clock.now(), "email", to))
 
     def sms(self, to: str, notification: Any) -> None:
-        self.sent.append((self.clock[0], "sms", to))
+        self.sent.append((self.clock.now(), "sms", to))
 
     def webhook(self, url: str, body: dict[str, Any], *, headers: dict[str, str] | None = None) -> int:
-        self.sent.append((self.clock[0], "webhook", url))
+        self.sent.append((self.clock.now(), "webhook", url))
         self.bodies.append(body)
         return 200
 
@@ -45,7 +46,7 @@ class RecordingNotifier:
 class SimulatedExecutor:
     """Executions by name, due times on a virtual clock; ``run`` plays them until nothing is due."""
 
-    clock: list[datetime]
+    clock: ManualClock
     queue: list[tuple[datetime, int, str]] = field(default_factory=list)
     states: dict[str, dict[str, Any]] = field(default_factory=dict)
     started: list[str] = field(default_factory=list)
@@ -58,7 +59,7 @@ class SimulatedExecutor:
             return  # a name runs once, as in Step Functions
         self.started.append(name)
         self.states[name] = state
-        heapq.heappush(self.queue, (self.clock[0], next(self.order), name))
+        heapq.heappush(self.queue, (self.clock.now(), next(self.order), name))
 
     def stop(self, name: str) -> None:
         self.stopped.append(name)
@@ -68,20 +69,20 @@ class SimulatedExecutor:
         for _ in range(max_steps):
             if not self.queue or (until is not None and self.queue[0][0] > until):
                 if until is not None:
-                    self.clock[0] = max(self.clock[0], until)
+                    self.clock.current = max(self.clock.current, until)
                 return
             due, _, name = heapq.heappop(self.queue)
             if name not in self.states:
                 continue
-            self.clock[0] = max(self.clock[0], due)
-            state = escalation.run_step(self.states[name], services, self.clock[0])
+            self.clock.current = max(self.clock.current, due)
+            state = escalation.run_step(self.states[name], services, self.clock.now())
             if state["done"]:
                 del self.states[name]
             else:
                 self.states[name] = state
                 self.waits.append((name, state["wait_seconds"]))
                 heapq.heappush(
-                    self.queue, (self.clock[0] + timedelta(seconds=state["wait_seconds"]), next(self.order), name)
+                    self.queue, (self.clock.now() + timedelta(seconds=state["wait_seconds"]), next(self.order), name)
                 )
         raise AssertionError("escalation did not settle")
 
@@ -89,7 +90,7 @@ class SimulatedExecutor:
 @dataclass
 class World:
     store: DynamoStore
-    clock: list[datetime]
+    clock: ManualClock
     executor: SimulatedExecutor
     notifier: RecordingNotifier
     services: escalation.Services
@@ -112,13 +113,13 @@ class World:
     def integration(self, chain_id: str | None) -> Integration:
         created = logic.create_integration(
             self.store,
-            REQUEST,
+            self.request(),
             schemas.IntegrationIn(
                 name=f"i{id(chain_id)}{len(self.executor.started)}",
                 type="formatted_webhook",
                 default_route={"escalation_chain_id": chain_id},
             ),
-            self.clock[0],
+            self.clock.now(),
         )
         config = self.store.load_config(created["id"])
         assert config is not None
@@ -131,13 +132,17 @@ class World:
             self.store,
             config,
             {"alert_uid": uid, "title": "Disk full", **payload},
-            now=self.clock[0],
+            now=self.clock.now(),
             executor=self.executor,
         )
         return stored.group_id
 
     def act(self, group_id: str, action: str, body: Any = None) -> None:
-        logic.apply_action(self.store, self.executor, group_id, action, "UADMIN", self.clock[0], body)
+        logic.apply_action(self.store, self.executor, group_id, action, "UADMIN", self.clock, body)
+
+    def request(self, query: dict[str, list[str]] | None = None) -> logic.RequestInfo:
+        """An API request served now on the world's clock."""
+        return logic.RequestInfo("https://tocsin.test", "/", query or {}, self.clock.now())
 
     def timeline(self, group_id: str) -> list[str]:
         return [entry["text"] for entry in logic.group_timeline(self.store, group_id)]
@@ -147,7 +152,7 @@ class World:
 
 
 def make_world(store: DynamoStore) -> World:
-    clock = [START]
+    clock = ManualClock(START)
     executor = SimulatedExecutor(clock)
     notifier = RecordingNotifier(clock)
     services = escalation.Services(
@@ -156,5 +161,6 @@ def make_world(store: DynamoStore) -> World:
         notifier=notifier,
         public_url="https://tocsin.test",
         signing_key=lambda: b"test-key",
+        clock=clock,
     )
     return World(store, clock, executor, notifier, services)

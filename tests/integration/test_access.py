@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from oncall.access import Authenticator, create_api_key, required_permission
+from oncall.clock import SYSTEM_CLOCK
 from oncall.store.dynamodb import DynamoStore
 
 from tests.integration.conftest import Invoke, post_alert
@@ -158,8 +159,8 @@ def test_throttling_per_key(store: DynamoStore) -> None:
     from oncall.bootstrap import ADMIN_USER_ID, ensure_admin
 
     ensure_admin(store)
-    key, _ = create_api_key(store, user_id=ADMIN_USER_ID, name="busy")
-    other, _ = create_api_key(store, user_id=ADMIN_USER_ID, name="quiet")
+    key, _ = create_api_key(store, user_id=ADMIN_USER_ID, name="busy", now=SYSTEM_CLOCK.now())
+    other, _ = create_api_key(store, user_id=ADMIN_USER_ID, name="quiet", now=SYSTEM_CLOCK.now())
     limiter = Authenticator(store, rate_limit="3/60")
     for _ in range(3):
         limiter.throttle(key, now=1200.0)

@@ -10,7 +10,7 @@ from oncall import escalation
 from oncall.api import directory, logic, schemas
 from oncall.ingest import ingest
 
-from tests.integration.escalation_world import REQUEST, START, SimulatedExecutor, World
+from tests.integration.escalation_world import START, SimulatedExecutor, World
 
 
 def test_chain_notifies_in_order_with_waits_and_repeats_at_most_five_times(world: World) -> None:
@@ -180,7 +180,7 @@ def test_webhook_and_resolve_steps(world: World) -> None:
     timeline = world.timeline(group)
     assert 'Webhook "slack" sent (HTTP 200)' in timeline and f"Webhook {off['id']} is disabled" in timeline
     stored = world.store.get_group(group)
-    assert stored is not None and stored.state.value == "resolved" and timeline[-1] == "Resolved automatically"
+    assert stored is not None and stored.resolved and timeline[-1] == "Resolved automatically"
 
 
 def test_timed_silence_resumes_escalation_from_step_zero_when_it_ends(world: World) -> None:
@@ -215,17 +215,17 @@ def test_acknowledgement_reminders_and_auto_unacknowledge(world: World) -> None:
     integration = world.integration(chain)
     logic.update_integration(
         world.store,
-        REQUEST,
+        world.request(),
         integration.id,
         schemas.IntegrationPatch(ack_reminder_seconds=3600, unack_timeout_seconds=300),
     )
     group = world.alert(integration)
     world.executor.run(world.services, until=START + timedelta(seconds=10))
-    logic.apply_action(world.store, world.executor, group, "acknowledge", alice, world.clock[0])
+    logic.apply_action(world.store, world.executor, group, "acknowledge", alice, world.clock)
     # One hour later alice is reminded; she confirms, so the group stays acknowledged.
     world.executor.run(world.services, until=START + timedelta(hours=1, seconds=20))
     assert world.emails() == ["alice", "alice"]
-    logic.apply_action(world.store, world.executor, group, "confirm", alice, world.clock[0])
+    logic.apply_action(world.store, world.executor, group, "confirm", alice, world.clock)
     world.executor.run(world.services, until=START + timedelta(hours=1, minutes=30))
     assert world.store.get_group(group).acknowledged  # type: ignore[union-attr]
     # The next reminder goes unanswered: the group is unacknowledged and escalates again from step 0.
@@ -259,13 +259,13 @@ def test_notify_on_call_from_schedule_pages_whoever_is_on_call(world: World) -> 
                                                  "notify_on_call_from_schedule": schedule["id"]}))  # fmt: skip
     world.alert(integration, uid="morning")  # 09:00 UTC: the day shift
     world.executor.run(world.services)
-    world.clock[0] = START.replace(hour=21)
+    world.clock.current = START.replace(hour=21)
     world.alert(integration, uid="evening")
     world.executor.run(world.services)
     assert world.emails() == ["day-person", "night-person"]
 
     schedules_api.delete_shift(world.store, next(s["id"] for s in schedules_api.list_shifts(
-        world.store, REQUEST.__class__(REQUEST.base_url, "/", {"schedule_id": [schedule["id"]]}))["results"]
+        world.store, world.request({"schedule_id": [schedule["id"]]}))["results"]
         if s["name"] == "nights"))  # fmt: skip
     group = world.alert(integration, uid="gap")
     world.executor.run(world.services)

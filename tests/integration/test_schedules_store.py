@@ -86,6 +86,6 @@ def test_use_cases_on_dynamodb(store: DynamoStore) -> None:
     api.delete_schedule(store, other["id"])
     assert schedule_store.get_shift(store, late["id"]) is None
     assert schedule_store.list_shifts(store, other["id"]) == []
-    assert [s["id"] for s in api.list_schedules(store, RequestInfo("https://t", "/", {}), NOW)["results"]] == [
+    assert [s["id"] for s in api.list_schedules(store, RequestInfo("https://t", "/", {}, NOW), NOW)["results"]] == [
         schedule_id
     ]

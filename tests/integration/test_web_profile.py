@@ -279,7 +279,7 @@ def test_the_warning_for_a_missing_contact_point_is_what_escalation_does(
     assert _flash(_post(admin, path, _contacts(email="carol@example.com", phone_number=PHONE), path))["notice"]
     assert "SMS steps are skipped" not in _page(me, "/ui/profile")
     world.notifier.sent.clear()
-    world.clock[0] = START + timedelta(hours=1)
+    world.clock.current = START + timedelta(hours=1)
     world.alert(integration, uid="2")
     world.executor.run(world.services)
     assert world.notifier.sent == [

@@ -41,15 +41,22 @@ def test_refused_actions_have_oncall_messages(action: str, start: AlertGroup, me
 
 
 def test_state_precedence() -> None:
-    assert group(resolved=True, acknowledged=True, silenced=True).state is GroupState.RESOLVED
-    assert group(acknowledged=True, silenced=True).state is GroupState.ACKNOWLEDGED
-    assert SILENCED.state is GroupState.SILENCED
-    assert FIRING.state is GroupState.FIRING
+    assert group(resolved=True, acknowledged=True, silenced=True).state_at(NOW) is GroupState.RESOLVED
+    assert group(acknowledged=True, silenced=True).state_at(NOW) is GroupState.ACKNOWLEDGED
+    assert SILENCED.state_at(NOW) is GroupState.SILENCED
+    assert FIRING.state_at(NOW) is GroupState.FIRING
+
+
+def test_a_timed_silence_shows_firing_once_it_ran_out_while_the_index_keeps_silenced_until_lifted() -> None:
+    timed = group(silenced=True, silenced_at=NOW, silenced_until=NOW + timedelta(minutes=30))
+    assert timed.state_at(NOW + timedelta(minutes=29)) is GroupState.SILENCED
+    assert timed.state_at(NOW + timedelta(minutes=30)) is GroupState.FIRING
+    assert timed.recorded_state is GroupState.SILENCED
 
 
 def test_acknowledge_unsilences_first() -> None:
     result = actions.acknowledge(SILENCED, "U1", NOW)
-    assert result.group.state is GroupState.ACKNOWLEDGED and not result.group.silenced
+    assert result.group.state_at(NOW) is GroupState.ACKNOWLEDGED and not result.group.silenced
     assert result.timeline[0].text == "Acknowledged by U1"
 
 
@@ -58,7 +65,7 @@ def test_resolve_closes_grouping_and_unresolve_reopens_it() -> None:
     assert resolved.pointer == "close" and not resolved.group.is_open
     assert resolved.timeline[0].text == "Resolved by alert source" and resolved.timeline[0].author is None
     reopened = actions.unresolve(resolved.group, "U1", NOW)
-    assert reopened.pointer == "reopen" and reopened.group.is_open and reopened.group.state is GroupState.FIRING
+    assert reopened.pointer == "reopen" and reopened.group.is_open and reopened.group.state_at(NOW) is GroupState.FIRING
 
 
 @pytest.mark.parametrize(("raw", "expected"), [(3600, 3600), ("60", 60), (-1, -1), (0, 0)])

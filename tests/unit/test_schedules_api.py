@@ -55,7 +55,7 @@ def store() -> MemoryStore:
 
 
 def request(path: str = "/api/v1/schedules/", **query: str) -> RequestInfo:
-    return RequestInfo(base_url="https://tocsin.test", path=path, query={k: [v] for k, v in query.items()})
+    return RequestInfo(base_url="https://tocsin.test", path=path, query={k: [v] for k, v in query.items()}, now=NOW)
 
 
 def make_schedule(store: MemoryStore, **fields: Any) -> dict[str, Any]:

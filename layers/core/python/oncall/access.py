@@ -13,7 +13,7 @@ import os
 import re
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Final, Literal
 
 from oncall import ids
@@ -125,7 +125,9 @@ def authorize(actor: Actor, method: str, path: str) -> None:
         raise AccessDenied(403, "You do not have permission to perform this action.")
 
 
-def create_api_key(store: Store, *, user_id: str, name: str, secret: str | None = None) -> tuple[ApiKey, str]:
+def create_api_key(
+    store: Store, *, user_id: str, name: str, now: datetime, secret: str | None = None
+) -> tuple[ApiKey, str]:
     """A new key for a user (or ``secret`` as the key); the secret is returned once and never stored."""
     secret = secret or ids.new_api_key()
     key = ApiKey(
@@ -134,11 +136,11 @@ def create_api_key(store: Store, *, user_id: str, name: str, secret: str | None 
         user_id=user_id,
         name=name,
         prefix=secret[:8],
-        created_at=datetime.now(UTC),
+        created_at=now,
     )
     store.put_api_key(key)
     return key, secret
 
 
-def audit(store: Store, actor: Actor, method: str, path: str, status: int) -> None:
-    store.audit(AuditEntry(at=datetime.now(UTC), user_id=actor.user_id, method=method, path=path, status=status))
+def audit(store: Store, actor: Actor, method: str, path: str, status: int, now: datetime) -> None:
+    store.audit(AuditEntry(at=now, user_id=actor.user_id, method=method, path=path, status=status))

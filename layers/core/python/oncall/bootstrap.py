@@ -12,6 +12,7 @@ import argparse
 
 from oncall import ids
 from oncall.access import create_api_key
+from oncall.clock import SYSTEM_CLOCK
 from oncall.models import User
 from oncall.ports import Store
 from oncall.store.dynamodb import DynamoStore
@@ -41,7 +42,7 @@ def ensure_admin_api_key(table_name: str, endpoint: str | None = None, key: str 
         existing = store.get_api_key(ids.secret_hash(key))
         if existing is not None:
             return key
-    return create_api_key(store, user_id=ADMIN_USER_ID, name="bootstrap admin", secret=key)[1]
+    return create_api_key(store, user_id=ADMIN_USER_ID, name="bootstrap admin", now=SYSTEM_CLOCK.now(), secret=key)[1]
 
 
 def main() -> None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from oncall.clock import SYSTEM_CLOCK, Clock
+
 if TYPE_CHECKING:
     from oncall.access import Authenticator
     from oncall.executor import Executor
@@ -16,7 +18,8 @@ if TYPE_CHECKING:
 
 
 class Container:
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock = SYSTEM_CLOCK) -> None:
+        self.clock = clock  # the one source of time of this environment's use cases
         self._store: DynamoStore | None = None
         self._authenticator: Authenticator | None = None
         self._executor: Executor | None = None

@@ -22,6 +22,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from oncall import actions
+from oncall.clock import SYSTEM_CLOCK, Clock
 from oncall.executor import Executor
 from oncall.models import (
     AlertGroup,
@@ -55,6 +56,7 @@ class Services:
     notifier: Any  # oncall.notify.channels.Notifier
     public_url: str
     signing_key: Callable[[], bytes]
+    clock: Clock = SYSTEM_CLOCK
 
 
 # --- starting and stopping ------------------------------------------------------------------------------------
@@ -149,8 +151,8 @@ def retry_deferred_starts(store: Store, executor: Executor, now: datetime) -> in
 # --- one RunStep ----------------------------------------------------------------------------------------------
 
 
-def run_step(state: dict[str, Any], services: Services, now: datetime | None = None) -> dict[str, Any]:
-    moment = now or datetime.now(UTC)
+def run_step(state: dict[str, Any], services: Services, now: datetime) -> dict[str, Any]:
+    moment = now
     kind = state.get("kind")
     if kind == "personal":
         return _run_personal(dict(state), services, moment)
@@ -575,7 +577,7 @@ def compose_for(
         group_title=f"Still on it? {group.title or 'Alert'}" if reminder else group.title or "Alert",
         group_id=group.id,
         integration_name=config.integration.name if config else group.integration_id,
-        state=group.state.value,
+        state=group.state_at(now).value,
         alerts_count=group.alerts_count,
         message=alert.message if alert else None,
         source_link=group.source_link,

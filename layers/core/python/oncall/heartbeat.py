@@ -9,7 +9,7 @@ Both alerts go through the normal ingest path, so routes, templates and escalati
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from oncall import integration_types
@@ -79,10 +79,6 @@ def payload(integration: Integration, expired: bool) -> dict[str, Any]:
 
 def send(store: Store, executor: Executor | None, config: IntegrationConfig, expired: bool, now: datetime) -> None:
     ingest(store, config, payload(config.integration, expired), now=now, executor=executor)
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 def check(store: Store, executor: Executor | None, now: datetime) -> str:

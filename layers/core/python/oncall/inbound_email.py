@@ -29,7 +29,7 @@ import re
 import textwrap
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from email import policy
 from email.message import EmailMessage, Message
 from email.utils import getaddresses, parseaddr
@@ -376,13 +376,12 @@ def receive(
         return [Delivery(_mask(t, domain), "dropped", reason=reason) for t in tokens]
     mail = parse(raw)
     payload = mail.payload()
-    moment = now or datetime.now(UTC)
     deliveries: list[Delivery] = []
     error: Exception | None = None
     for token in tokens:
         recipient = _mask(token, domain)
         try:
-            stored = service.receive_payload(TYPE, token, payload, now=moment)
+            stored = service.receive_payload(TYPE, token, payload, now=now)
         except RateLimited as exc:
             deliveries.append(Delivery(recipient, "rate_limited", reason=str(exc)))
         except UnknownToken:

@@ -14,11 +14,12 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
 from oncall import actions, escalation, grouping, ids, integration_types, routing, templating
+from oncall.clock import SYSTEM_CLOCK, Clock
 from oncall.executor import Executor
 from oncall.models import Alert, AlertGroup, IntegrationConfig
 from oncall.ports import GroupKey, NotFound, Store, StoreError
@@ -381,9 +382,11 @@ class IngestService:
         rate_limit: RateLimit | None = None,
         sync_seconds: float | None = None,
         executor: Executor | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.store = store
         self.executor = executor
+        self.clock = clock
         self.rate_limit = rate_limit or RateLimit.parse(os.environ.get("TOCSIN_RATE_LIMIT", "300/300"))
         self.sync_seconds = (
             float(os.environ.get("TOCSIN_INGEST_SYNC_SECONDS", "1")) if sync_seconds is None else sync_seconds
@@ -455,12 +458,12 @@ class IngestService:
     ) -> list[Stored]:
         """An HTTP body for an integration: the token is checked before the body is read (403 before 400)."""
         integration_id = self._integration_for(token, type_slug)
-        return self._ingest(integration_id, parse_body(body, content_type), now or datetime.now(UTC))
+        return self._ingest(integration_id, parse_body(body, content_type), now or self.clock.now())
 
     def receive_payload(self, type_slug: str, token: str, payload: Any, now: datetime | None = None) -> list[Stored]:
         """A payload that did not come as an HTTP body (inbound e-mail, PagerDuty events): the same token check,
         rate limit and pipeline."""
-        return self._ingest(self._integration_for(token, type_slug), payload, now or datetime.now(UTC))
+        return self._ingest(self._integration_for(token, type_slug), payload, now or self.clock.now())
 
     def _ingest(self, integration_id: str, payload: Any, moment: datetime) -> list[Stored]:
         config = self._config(integration_id, self._count(integration_id, moment.timestamp()))
@@ -470,7 +473,7 @@ class IngestService:
         """A beat of the integration's monitor; sends the restoring alert if the heartbeat had expired."""
         from oncall import heartbeat
 
-        moment = now or datetime.now(UTC)
+        moment = now or self.clock.now()
         integration_id = self._integration_for(token, type_slug)
         config = self._config(integration_id, self._count(integration_id, moment.timestamp()))
         if not heartbeat.has_heartbeat(config.integration.type):

@@ -6,7 +6,7 @@ Plain pydantic models with no knowledge of DynamoDB or HTTP. The API shapes (OnC
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -153,15 +153,23 @@ class AlertGroup(BaseModel):
     version: int = 0  # optimistic concurrency for state changes
 
     @property
-    def state(self) -> GroupState:
+    def recorded_state(self) -> GroupState:
+        """The state by the stored flags (what the state index holds): a timed silence counts until lifted."""
         # Precedence as users know it: resolved > acknowledged > silenced > firing.
         if self.resolved:
             return GroupState.RESOLVED
         if self.acknowledged:
             return GroupState.ACKNOWLEDGED
-        if self.silenced and (self.silenced_until is None or self.silenced_until > datetime.now(UTC)):
+        if self.silenced:
             return GroupState.SILENCED
         return GroupState.FIRING
+
+    def state_at(self, now: datetime) -> GroupState:
+        """The state as people see it at ``now``: a timed silence that has run out is firing again."""
+        state = self.recorded_state
+        if state is GroupState.SILENCED and self.silenced_until is not None and self.silenced_until <= now:
+            return GroupState.FIRING
+        return state
 
 
 class Alert(BaseModel):

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from oncall import links
 from oncall.api.logic import ApiError, apply_action
+from oncall.clock import Clock
 from oncall.executor import Executor
 from oncall.ports import Store
 
@@ -49,19 +50,19 @@ def confirm(store: Store, token: str, key: bytes, now: datetime) -> tuple[int, s
         return 404, _page("Alert group not found", "<p>The alert group no longer exists.</p>")
     verb = VERBS[claims.action]
     body = (
-        f"<p><strong>{html.escape(group.title or 'Alert')}</strong> is <em>{group.state.value}</em> "
+        f"<p><strong>{html.escape(group.title or 'Alert')}</strong> is <em>{group.state_at(now).value}</em> "
         f"({group.alerts_count} alerts).</p>"
         f'<form method="post"><button type="submit">{verb}</button></form>'
     )
     return 200, _page(f"{verb} alert group", body)
 
 
-def perform(store: Store, executor: Executor, token: str, key: bytes, now: datetime) -> tuple[int, str]:
-    claims = _claims(token, key, now)
+def perform(store: Store, executor: Executor, token: str, key: bytes, clock: Clock) -> tuple[int, str]:
+    claims = _claims(token, key, clock.now())
     if isinstance(claims, tuple):
         return claims
     try:
-        group = apply_action(store, executor, claims.group_id, claims.action, claims.user_id or "link", now)
+        group = apply_action(store, executor, claims.group_id, claims.action, claims.user_id or "link", clock)
     except ApiError as error:
         detail = str(error.body.get("detail", "The action is not possible."))
         return error.status, _page("Nothing changed", f"<p>{html.escape(detail)}</p>")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Final, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -395,11 +396,11 @@ def check_key_owner(caller: Actor, user_id: str) -> None:
         raise AccessDenied(403, "You can only manage your own API keys.")
 
 
-def create_key(store: Store, body: schemas.ApiKeyIn, caller: Actor) -> dict[str, Any]:
+def create_key(store: Store, body: schemas.ApiKeyIn, caller: Actor, now: datetime) -> dict[str, Any]:
     user_id = body.user_id or caller.user_id
     check_key_owner(caller, user_id)
     load(store, USERS, user_id)
-    key, secret = create_api_key(store, user_id=user_id, name=body.name)
+    key, secret = create_api_key(store, user_id=user_id, name=body.name, now=now)
     return api_key_out(key, secret)
 
 

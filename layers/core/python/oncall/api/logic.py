@@ -27,6 +27,7 @@ from oncall import (
     templating,
 )
 from oncall.api import schemas
+from oncall.clock import Clock
 from oncall.executor import Executor
 from oncall.ingest import IngestError, demo_payload, ingest
 from oncall.models import (
@@ -102,6 +103,7 @@ class RequestInfo:
     base_url: str  # e.g. https://abc.execute-api.eu-west-1.amazonaws.com
     path: str
     query: dict[str, list[str]]
+    now: datetime  # when the request is served, from the handler's clock
 
     def first(self, name: str) -> str | None:
         values = self.query.get(name)
@@ -246,7 +248,7 @@ def integration_out(
         heartbeat=schemas.Heartbeat(
             link=f"{link}heartbeat/" if link else None,
             timeout_seconds=beat.timeout_seconds,
-            status=beat.status(datetime.now(UTC)),
+            status=beat.status(request.now),
             last_heartbeat_time=beat.last_beat_at,
         )
         if kind and kind.has_heartbeat
@@ -597,7 +599,7 @@ def group_out(request: RequestInfo, group: AlertGroup, last_alert: Alert | None 
         route_id=group.route_id,
         team_id=group.team_id,
         alerts_count=group.alerts_count,
-        state=group.state.value,
+        state=group.state_at(request.now).value,
         created_at=group.created_at,
         resolved_at=group.resolved_at,
         resolved_by=group.resolved_by,
@@ -708,7 +710,7 @@ def apply_action(
     group_id: str,
     action: str,
     by: str,
-    now: datetime,
+    clock: Clock,
     body: Any = None,
     scheduler: Scheduler | None = None,
 ) -> AlertGroup:
@@ -717,7 +719,7 @@ def apply_action(
     for _ in range(MAX_ACTION_ATTEMPTS):
         group = _load_group(store, group_id)
         # Read, then timestamp: a change that won a race before this read gets an earlier time in the timeline.
-        now = max(now, datetime.now(UTC))
+        now = clock.now()
         if action == "resolve" and group.root_alert_group_id is not None:
             raise ApiError.detail("Can't resolve an attached alert group")
         if action == "resolve" and group.is_maintenance and not group.resolved:
@@ -752,10 +754,10 @@ def act_on_group(
     group_id: str,
     action: str,
     by: str,
-    now: datetime,
+    clock: Clock,
     body: Any = None,
 ) -> dict[str, Any]:
-    return group_out(request, apply_action(store, executor, group_id, action, by, now, body, scheduler))
+    return group_out(request, apply_action(store, executor, group_id, action, by, clock, body, scheduler))
 
 
 def delete_group(store: Store, group_id: str, mode: str, by: str, now: datetime) -> None:

@@ -70,7 +70,7 @@ def page(
 
 
 def bulk_action(
-    services: escalation.Services, scheduler: Scheduler, actor: Actor, body: schemas.BulkActionIn, now: datetime
+    services: escalation.Services, scheduler: Scheduler, actor: Actor, body: schemas.BulkActionIn
 ) -> dict[str, Any]:
     """Each group on its own: one refusal does not stop the others; maintenance groups are skipped."""
     results: dict[str, str] = {}
@@ -84,11 +84,18 @@ def bulk_action(
             continue
         try:
             if body.action == "restart":
-                _restart(services, scheduler, group_id, actor, now)
+                _restart(services, scheduler, group_id, actor)
             else:
                 extra = {"delay": body.delay} if body.action == "silence" else None
                 apply_action(
-                    services.store, services.executor, group_id, body.action, actor.user_id, now, extra, scheduler
+                    services.store,
+                    services.executor,
+                    group_id,
+                    body.action,
+                    actor.user_id,
+                    services.clock,
+                    extra,
+                    scheduler,
                 )
         except ApiError as error:
             results[group_id] = str(error.body.get("detail", "refused"))
@@ -97,7 +104,7 @@ def bulk_action(
     return {"results": results}
 
 
-def _restart(services: escalation.Services, scheduler: Scheduler, group_id: str, actor: Actor, now: datetime) -> None:
+def _restart(services: escalation.Services, scheduler: Scheduler, group_id: str, actor: Actor) -> None:
     """Back to firing with a fresh escalation: undo whatever state the group is in."""
     group = services.store.get_group(group_id)
     assert group is not None
@@ -112,8 +119,8 @@ def _restart(services: escalation.Services, scheduler: Scheduler, group_id: str,
     )
     if undo is None:
         raise ApiError.detail("The alert group is already firing.")
-    apply_action(services.store, services.executor, group_id, undo, actor.user_id, now, None, scheduler)
+    apply_action(services.store, services.executor, group_id, undo, actor.user_id, services.clock, None, scheduler)
     if undo == "unresolve":
         fresh = services.store.get_group(group_id)
         if fresh is not None and (fresh.acknowledged or fresh.silenced):
-            _restart(services, scheduler, group_id, actor, now)
+            _restart(services, scheduler, group_id, actor)

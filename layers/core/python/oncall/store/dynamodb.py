@@ -376,7 +376,7 @@ class DynamoStore:
             GSI1SK=f"{created}#{group.id}",
             GSI2PK=f"INTGROUPS#{group.integration_id}",
             GSI2SK=f"{created}#{group.id}",
-            GSI3PK=f"STATE#{group.state.value}",
+            GSI3PK=f"STATE#{group.recorded_state.value}",
             GSI3SK=f"{created}#{group.id}",
         )
         if group.labels:
@@ -458,7 +458,7 @@ class DynamoStore:
         names = {f"#{name}": name for name in _STATE_FIELDS}
         values: dict[str, Any] = {f":{name}": self._ser(data[name]) for name in _STATE_FIELDS if data[name] is not None}
         sets.append("GSI3PK = :state")
-        values[":state"] = {"S": f"STATE#{group.state.value}"}
+        values[":state"] = {"S": f"STATE#{group.recorded_state.value}"}
         adds = ["version :one"]
         values[":one"] = {"N": "1"}
         values[":expected"] = {"N": str(expected_version)}

@@ -65,7 +65,9 @@ def dispatch(request: Request) -> Response:
         if method == request.method and (match := re.fullmatch(pattern, request.path)):
             result = view(request, *match.groups())
             if request.method == "POST" and result["statusCode"] < 400 and request.actor is not None:
-                access.audit(request.store, request.actor, "POST", f"{UI}{request.path}", result["statusCode"])
+                access.audit(
+                    request.store, request.actor, "POST", f"{UI}{request.path}", result["statusCode"], request.now
+                )
             return result
     return page(request, "error.html", 404, code=404, message="Not found.")
 

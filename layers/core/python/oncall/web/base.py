@@ -10,7 +10,8 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
+from functools import cached_property
 from typing import Any, Final, TypeVar
 from urllib.parse import urlencode
 
@@ -28,10 +29,6 @@ Route = tuple[str, str, View]
 T = TypeVar("T")  # method, path pattern below /ui, view(request, *groups)
 
 
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
 @dataclass
 class Request:
     event: dict[str, Any]
@@ -46,6 +43,11 @@ class Request:
     key_hash: str = ""  # ... and its hash (calendar feed URLs stand for it)
     form: dict[str, str] = field(default_factory=dict)  # the first value of each posted field
     form_lists: dict[str, list[str]] = field(default_factory=dict)  # every value (multiple selects)
+
+    @cached_property
+    def now(self) -> datetime:
+        """When this request is served, read once from the environment's clock."""
+        return self.container.clock.now()
 
     @property
     def store(self) -> Any:  # DynamoStore, imported lazily by the container
@@ -85,7 +87,7 @@ class Request:
         return values[0] if values else None
 
     def info(self, path: str = "", query: dict[str, list[str]] | None = None) -> logic.RequestInfo:
-        return logic.RequestInfo(base_url=self.base_url, path=path, query=query or {})
+        return logic.RequestInfo(base_url=self.base_url, path=path, query=query or {}, now=self.now)
 
     def feed_url(self, kind: feeds.FeedKind, entity_id: str) -> str:
         """A calendar feed URL that stands for this session's API key (see :mod:`oncall.feeds`)."""

@@ -11,14 +11,14 @@ from oncall import links
 from oncall.access import AccessDenied, Actor
 from oncall.models import User
 from oncall.web import session
-from oncall.web.base import UI, Request, Response, now, page, redirect
+from oncall.web.base import UI, Request, Response, page, redirect
 
 EXPIRED_FORM = "The form expired; reload the page."
 
 
 def signin_page(request: Request, status: int = 200, message: str | None = None) -> Response:
     """The form, with a fresh pre-session nonce in its cookie and the nonce's token in the form."""
-    nonce = session.new_signin_nonce(now())
+    nonce = session.new_signin_nonce(request.now)
     result = page(
         request,
         "signin.html",
@@ -33,7 +33,7 @@ def signin_page(request: Request, status: int = 200, message: str | None = None)
 
 def signin(request: Request) -> Response:
     nonce = session.read_cookie(request.event.get("cookies"), session.SIGNIN_COOKIE_NAME)
-    if not session.check_signin_token(nonce, request.form.get("csrf_token"), links.signing_key(), now()):
+    if not session.check_signin_token(nonce, request.form.get("csrf_token"), links.signing_key(), request.now):
         return signin_page(request, 403, EXPIRED_FORM)
     secret = request.form.get("api_key", "")
     authenticator = request.container.authenticator()
@@ -42,7 +42,7 @@ def signin(request: Request) -> Response:
         authenticator.throttle(key)
     except AccessDenied as denied:
         return signin_page(request, denied.status if denied.status == 429 else 401, "That API key is not valid.")
-    token = session.issue(key.key_hash, actor.user_id, now(), links.signing_key())
+    token = session.issue(key.key_hash, actor.user_id, request.now, links.signing_key())
     target = request.local_target("next", f"{UI}/groups")
     return redirect(
         target,
@@ -58,7 +58,7 @@ def load_session(request: Request) -> bool:
     """Sets ``request.actor`` from a valid session cookie whose API key and user still exist."""
     token = session.read_cookie(request.event.get("cookies"))
     try:
-        claims = session.verify(token, links.signing_key(), now())
+        claims = session.verify(token, links.signing_key(), request.now)
     except session.InvalidSession:
         return False
     key = request.store.get_api_key(claims.key_hash)

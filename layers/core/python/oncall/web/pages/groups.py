@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 from oncall.api import directory, logic
 from oncall.web import views
-from oncall.web.base import UI, Request, Response, Route, now, page, problem_text, redirect, require
+from oncall.web.base import UI, Request, Response, Route, page, problem_text, redirect, require
 from oncall.web.pages import paging
 
 GROUP_ACTIONS = ("acknowledge", "unacknowledge", "resolve", "unresolve", "silence", "unsilence")
@@ -166,7 +166,7 @@ def group_action(request: Request, group_id: str, action: str) -> Response:
         group_id,
         action,
         request.user_id,
-        now(),
+        request.container.clock,
         body,
     )
     return redirect(request.local_target("return", f"{UI}/groups/{quote(group_id)}"))

@@ -13,7 +13,7 @@ from oncall.api import directory, logic, schemas
 from oncall.ingest import demo_payload
 from oncall.ports import GroupFilter
 from oncall.web import views
-from oncall.web.base import Request, Response, Route, back, error_text, may_change, now, page, require
+from oncall.web.base import Request, Response, Route, back, error_text, may_change, page, require
 
 
 def guard_integration(request: Request, integration_id: str) -> None:
@@ -109,7 +109,7 @@ def integrations(
     listing = logic.list_integrations(request.store, request.info(query={"perpage": ["100"]}))
     creatable = sorted(name for name, kind in integration_types.TYPES.items() if kind.creatable)
     chains = directory.list_all(request.store, directory.CHAINS, "CHAINS")
-    moment = now()
+    moment = request.now
     rows = [
         {
             **i,
@@ -136,7 +136,7 @@ def integrations(
 def create_integration(request: Request) -> Response:
     require(request, "configure")
     body = schemas.IntegrationIn(name=request.form.get("name", "").strip(), type=request.form.get("type", "webhook"))
-    created = logic.create_integration(request.store, request.info(), body, now())
+    created = logic.create_integration(request.store, request.info(), body, request.now)
     return integrations(request, created=created, status=201)
 
 
@@ -152,7 +152,7 @@ def integration_action(request: Request, integration_id: str, action: str) -> Re
     guard_integration(request, integration_id)
     store, container = request.store, request.container
     if action == "send_demo_alert":
-        result = logic.send_demo_alert(store, container.executor(), integration_id, None, now())
+        result = logic.send_demo_alert(store, container.executor(), integration_id, None, request.now)
         ids = result["alert_group_ids"]
         return back("/integrations", notice=f"Demo alert sent (alert group {', '.join(ids)}).")
     if action == "maintenance_start":
@@ -160,12 +160,18 @@ def integration_action(request: Request, integration_id: str, action: str) -> Re
             {"mode": request.form.get("mode", "maintenance"), "duration": request.form.get("duration") or 3600}
         )
         logic.start_maintenance(
-            store, container.scheduler(), request.info(), integration_id, body, request.user_id, now()
+            store, container.scheduler(), request.info(), integration_id, body, request.user_id, request.now
         )
         return back("/integrations", notice="Maintenance started.")
     if action == "maintenance_stop":
         logic.stop_maintenance(
-            store, container.scheduler(), container.executor(), request.info(), integration_id, request.user_id, now()
+            store,
+            container.scheduler(),
+            container.executor(),
+            request.info(),
+            integration_id,
+            request.user_id,
+            request.now,
         )
         return back("/integrations", notice="Maintenance stopped.")
     raise logic.not_found()

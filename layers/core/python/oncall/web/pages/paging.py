@@ -15,7 +15,7 @@ from urllib.parse import quote
 from oncall import access, escalation, links, paging
 from oncall.api import directory, logic, responders, schemas
 from oncall.models import Team, User
-from oncall.web.base import Request, Response, Route, back, now, page, problem_text, require
+from oncall.web.base import Request, Response, Route, back, page, problem_text, require
 from pydantic import ValidationError
 
 PERMISSION: Final = access.required_permission("POST", "escalation")  # the API's, for the same use case
@@ -51,6 +51,7 @@ def _services(request: Request) -> escalation.Services:
         notifier=None,
         public_url=request.base_url,
         signing_key=links.signing_key,
+        clock=request.container.clock,
     )
 
 
@@ -135,7 +136,7 @@ def page_someone(request: Request) -> Response:
                 "important_team_escalation": form["important_team_escalation"],
             }
         )
-        group = responders.page(_services(request), request.info(), request.actor, body, now())
+        group = responders.page(_services(request), request.info(), request.actor, body, request.now)
     except (ValidationError, logic.ApiError) as error:
         status, message = _refusal(error)
         return page_form(request, status, form_error=message, form=form)
@@ -155,7 +156,7 @@ def add_responders(request: Request, group_id: str) -> Response:
                 "team": request.optional("team"),  # not on the form; the use case refuses one as the API does
             }
         )
-        responders.page(_services(request), request.info(), request.actor, body, now())
+        responders.page(_services(request), request.info(), request.actor, body, request.now)
     except (ValidationError, logic.ApiError) as error:
         status, message = _refusal(error)
         raise logic.ApiError.detail(message, status) from error

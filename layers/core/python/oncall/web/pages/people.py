@@ -20,7 +20,7 @@ from oncall.api import schedules as schedules_api
 from oncall.models import User
 from oncall.schedules import store as schedule_store
 from oncall.web import session, timeline
-from oncall.web.base import Request, Response, Route, back, flash_url, now, page, problem_text, redirect, require
+from oncall.web.base import Request, Response, Route, back, flash_url, page, problem_text, redirect, require
 from pydantic import ValidationError
 
 TIMELINE_DAYS = 14
@@ -47,7 +47,7 @@ def _final_shifts(request: Request, schedule_id: str, start: date, end: date, mo
 
 def schedules(request: Request) -> Response:
     """Who is on call now, and the next 14 days (UTC) as a timeline (bars positioned with CSS) and as a table."""
-    moment, store = now(), request.store
+    moment, store = request.now, request.store
     users = {u.id: u.username for u in store.list_entities("USERS", User)}
     start = moment.date()
     end = start + timedelta(days=TIMELINE_DAYS - 1)
@@ -163,7 +163,9 @@ def create_key(request: Request) -> Response:
         body = schemas.ApiKeyIn(name=request.form.get("name", "").strip(), user_id=request.form.get("user_id") or None)
     except ValidationError as error:
         return keys_page(request, 400, form_error=problem_text(error))
-    created = directory.create_key(request.store, body, request.actor)  # 403 for someone else's, unless admin
+    created = directory.create_key(
+        request.store, body, request.actor, request.now
+    )  # 403 for someone else's, unless admin
     return keys_page(request, 201, created=created)
 
 
