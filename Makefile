@@ -7,7 +7,7 @@ PY_READY := $(VENV)/.ready
 NODE_READY := node_modules/.ready
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: setup system run test test-unit test-integration test-e2e test-infra bench synth lint clean
+.PHONY: setup system run test test-timeshift test-unit test-integration test-e2e test-infra bench synth lint clean
 
 setup: $(PY_READY) $(NODE_READY)
 
@@ -44,20 +44,32 @@ system:
 run: setup
 	$(PY) -m local
 
+# Tests run on TEST_WORKERS pytest-xdist workers (several per core: many tests wait on servers, not the CPU).
+TEST_WORKERS ?= 4
+PYTEST := $(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup
+
 test: setup system lint
-	$(PY) -m pytest
+	$(PYTEST)
+
+# The whole suite with every process's clock a year ahead and a year back (libfaketime): nothing may depend on
+# today's date. See tests/support/timeshift.py.
+TIMESHIFTS ?= +1y -1y
+test-timeshift: setup system lint
+	@for shift in $(TIMESHIFTS); do \
+		$(PY) -m tests.support.timeshift "$$shift" -- $(PYTEST) || exit 1; \
+	done
 
 test-unit: setup
-	$(PY) -m pytest tests/unit
+	$(PYTEST) tests/unit
 
 test-integration: setup
-	$(PY) -m pytest tests/integration
+	$(PYTEST) tests/integration
 
 test-e2e: setup system
-	$(PY) -m pytest tests/e2e
+	$(PYTEST) tests/e2e
 
 test-infra: setup
-	$(PY) -m pytest tests/infra
+	$(PYTEST) tests/infra
 
 bench: setup
 	$(PY) bench/ingest.py
