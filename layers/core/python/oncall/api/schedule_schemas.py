@@ -20,7 +20,11 @@ def _calendar_url(url: str) -> str:
 
 
 # Where a calendar is fetched from (http, https or webcal): checked as every URL Tocsin sends requests to.
-CalendarUrl = Annotated[str, Field(max_length=2000), AfterValidator(_calendar_url)]
+CalendarUrl = Annotated[
+    str,
+    Field(max_length=2000, description="An https:// or webcal:// URL of a public host"),
+    AfterValidator(_calendar_url),
+]
 CLOCK = r"^([01]\d|2[0-3]):[0-5]\d$"
 
 

@@ -65,7 +65,9 @@ Headers = Annotated[
 # Label keys name what people filter by: never empty (DynamoDB refuses empty map keys, too).
 Labels = Annotated[dict[Annotated[str, AfterValidator(_label_key)], str], Field(max_length=MAX_LABELS)]
 # A URL Tocsin sends requests to (webhooks): refused when saved if it could not be called (private address, http).
-OutboundUrl = Annotated[str, Field(max_length=2000), AfterValidator(outbound_url)]
+OutboundUrl = Annotated[
+    str, Field(max_length=2000, description="An https:// URL of a public host"), AfterValidator(outbound_url)
+]
 
 
 class Paginated(BaseModel, Generic[T]):

@@ -26,7 +26,8 @@ such URL is checked with :func:`check_url` when it is saved.
   and each hop is checked like the first URL: by the URL check, then by the backend when it connects.
 - **Limits**: a connect timeout (3 s), a timeout per read and write (10 s), a deadline for the whole request with
   its redirects (20 s, so a server dripping one byte at a time cannot hold a Lambda), and a cap on the body read
-  (in chunks; reading stops past it). Proxies from the environment are ignored.
+  (in chunks; reading stops past it). A DNS lookup is bounded by the resolver's own timeouts, as in httpx.
+  Proxies from the environment are ignored (a proxy would connect where the check did not look).
 - **Errors** are short and never quote the URL's path or what the target answered: ``str(Refused)`` is
   ``"refused: private address"``, which is what a timeline shows.
 
