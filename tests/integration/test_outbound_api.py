@@ -14,14 +14,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from oncall.access import create_api_key
 from oncall.api import directory, schemas
 from oncall.models import OutgoingWebhook
 from oncall.notify.channels import AwsNotifier
 from oncall.outbound import Policy, Refused
 from oncall.outbound.client import Client
 from oncall.outbound.policy import PLAIN_HTTP, PRIVATE, IPAddress
-from oncall.store.dynamodb import DynamoStore
 
 from tests.integration.conftest import Invoke
 from tests.integration.escalation_world import World
@@ -60,11 +58,9 @@ def test_admins_cannot_create_users_or_webhooks_that_call_a_private_address(api:
     assert api("POST", "/api/v1/webhooks/", {"name": "ops", "url": "https://hooks.example.com/ops"})[0] == 201
 
 
-def test_a_viewer_cannot_point_their_own_webhook_at_a_private_address(api: Invoke, store: DynamoStore) -> None:
-    status, vera = api("POST", "/api/v1/users/", {"username": "vera", "role": "viewer"})
-    assert status == 201
+def test_a_viewer_cannot_point_their_own_webhook_at_a_private_address(api: Invoke) -> None:
+    vera, key = _person(api, "vera", role="viewer")
     path = f"/api/v1/users/{vera['id']}/"
-    key = create_api_key(store, user_id=vera["id"], name="vera")[1]
     assert api("PATCH", path, {"webhook_url": "https://hooks.example.com/vera"}, key_header=key)[0] == 200
     for url in FORMS:
         assert api("PATCH", path, {"webhook_url": url}, key_header=key) == (400, {"webhook_url": [PRIVATE_MESSAGE]})
