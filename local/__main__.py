@@ -18,6 +18,8 @@ Environment (each also a command-line option, see ``--help``):
     TOCSIN_TABLE       table name (tocsin)
     TOCSIN_INBOUND_EMAIL_DOMAIN  inbound e-mail domain (inbound.tocsin.localhost): mail to <token>@<domain>
                        on the SMTP port (TOCSIN_SMTP_PORT, 2525) becomes an alert of that inbound_email integration
+    TOCSIN_OUTBOUND_ALLOW_HTTP, TOCSIN_OUTBOUND_ALLOW_LOOPBACK  webhooks and calendar imports may use plain
+                       http and reach 127.0.0.1 / ::1 (both 1 here; 0 gives AWS's https to public addresses only)
 
 Escalations run in this (main) process: ``local.aws`` serves StartExecution/StopExecution to the workers'
 handlers (``AWS_ENDPOINT_URL_SFN``) and runs each execution's loop with the escalation_step handler. So do
@@ -44,7 +46,7 @@ from types import FrameType
 from typing import Any
 
 import uvicorn
-from oncall import inbound_email
+from oncall import inbound_email, outbound
 from oncall.http_routes import ROUTES
 from oncall.store import schema
 from uvicorn.config import LOGGING_CONFIG
@@ -179,6 +181,10 @@ def local_defaults(settings: Settings) -> dict[str, str]:
         "TOCSIN_SMTP_HOST": "127.0.0.1",
         "TOCSIN_SMTP_PORT": str(settings.smtp_port),
         inbound_email.DOMAIN_ENV: settings.inbound_domain,  # the api shows integrations' <token>@<domain>
+        # Webhooks and calendars on this machine (test receivers), over plain http: loopback only, never a private
+        # network (AWS: neither, https to public addresses only).
+        outbound.ALLOW_HTTP_ENV: "1",
+        outbound.ALLOW_LOOPBACK_ENV: "1",
     }
 
 

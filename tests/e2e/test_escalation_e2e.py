@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from local.stack import LocalStack
+from tests.support.receiver import Receiver
 
 TIME_SCALE = 0.02  # a 60 s wait takes 1.2 s
 LINK = re.compile(r"https?://\S+/actions/[A-Za-z0-9_\-.]+")
@@ -98,3 +99,31 @@ def test_acknowledging_through_the_signed_link_stops_the_next_notification(
     assert [r["to"] for r in emails(stack, "Website slow")] == ["alice@example.com"]
     group = api.get("/api/v1/alert_groups/", params={"integration_id": integration["id"]}).json()["results"][0]
     assert group["title"] == "Website slow" and group["state"] == "acknowledged"
+
+
+@pytest.mark.e2e
+def test_the_local_stack_delivers_webhooks_on_this_machine_and_nowhere_private(api: httpx.Client) -> None:
+    """The local stack allows loopback (TOCSIN_OUTBOUND_ALLOW_LOOPBACK) and plain http, and nothing else private."""
+    with Receiver() as receiver:
+        created = api.post(
+            "/api/v1/webhooks/", json={"name": "receiver", "url": f"http://127.0.0.1:{receiver.port}/hook"}
+        )
+        assert created.status_code == 201, created.text
+        chain = api.post("/api/v1/escalation_chains/", json={"name": "webhook only"}).json()
+        step = {"type": "trigger_webhook", "action_to_trigger": created.json()["id"]}
+        assert api.post("/api/v1/escalation_policies/", json={"escalation_chain_id": chain["id"], **step}).is_success
+        integration = api.post(
+            "/api/v1/integrations/",
+            json={"name": "Queue", "type": "formatted_webhook", "default_route": {"escalation_chain_id": chain["id"]}},
+        ).json()
+        assert httpx.post(integration["link"], json={"alert_uid": "q", "title": "Queue stuck"}, timeout=10).is_success
+        [delivery] = wait_for(lambda: receiver.received)
+        assert (delivery.method, delivery.path) == ("POST", "/hook") and "Queue stuck" in delivery.body.decode()
+        group = api.get("/api/v1/alert_groups/", params={"integration_id": integration["id"]}).json()["results"][0]
+
+        def timeline() -> list[str]:
+            return [e["text"] for e in api.get(f"/api/v1/alert_groups/{group['id']}/timeline/").json()]
+
+        wait_for(lambda: 'Webhook "receiver" sent (HTTP 200)' in timeline())
+    metadata = api.post("/api/v1/webhooks/", json={"name": "metadata", "url": "http://169.254.169.254/latest/"})
+    assert metadata.status_code == 400 and "private address" in metadata.json()["url"][0]

@@ -19,6 +19,7 @@ from oncall.notify.channels import (
     NotificationFailed,
     notifier_from_env,
 )
+from oncall.outbound.client import Client
 
 from local.dynamodb import free_port
 from local.mail import MailServer
@@ -56,7 +57,7 @@ class Server:
 
 
 def notifier(server: Server, sleeps: list[float]) -> AwsNotifier:
-    return AwsNotifier(http=httpx.Client(transport=httpx.MockTransport(server)), sleep=sleeps.append)
+    return AwsNotifier(http=Client(transport=httpx.MockTransport(server)), sleep=sleeps.append)
 
 
 def failure(call: Callable[[], object]) -> str:
@@ -186,7 +187,7 @@ def smtp_port(outbox: Outbox) -> Iterator[int]:
 
 def local(outbox: Outbox, port: int = 9, *responses: httpx.Response) -> LocalNotifier:
     transport = httpx.MockTransport(Server(*responses)) if responses else None
-    http = httpx.Client(transport=transport) if transport else None
+    http = Client(transport=transport) if transport else None
     return LocalNotifier(outbox, smtp_host="127.0.0.1", smtp_port=port, http=http, sleep=lambda _: None)
 
 

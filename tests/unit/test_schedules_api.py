@@ -14,6 +14,7 @@ from oncall.api import schedule_schemas as schemas
 from oncall.api import schedules as api
 from oncall.api.logic import ApiError, RequestInfo
 from oncall.models import Team, User
+from oncall.outbound.client import Client
 from oncall.schedules import ScheduleNotFound, users_on_call
 from pydantic import BaseModel
 
@@ -310,13 +311,13 @@ def test_import_from_url_with_unknown_user_reported(store: MemoryStore) -> None:
         "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nBEGIN:VEVENT\r\nUID:1\r\nDTSTAMP:20250101T000000Z\r\n"
         "DTSTART:20250320T090000Z\r\nDTEND:20250320T120000Z\r\nSUMMARY:carol, zed\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
     )
-    client = httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(200, text=calendar)))
+    client = Client(transport=httpx.MockTransport(lambda r: httpx.Response(200, text=calendar)))
     body = schemas.IcalImportIn(url="https://calendar.example.com/oncall.ics")
     report = api.import_calendar(store, schedule["id"], body, NOW, client=client)  # type: ignore[arg-type]
     assert report["unknown_users"] == ["zed"] and report["created"] == 1 and report["level"] == 4
     assert api.on_call_now(store, schedule["id"], NOW) == ["UC"]  # type: ignore[arg-type]  # above the rotation
 
-    failing = httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(500)))
+    failing = Client(transport=httpx.MockTransport(lambda r: httpx.Response(500)))
     with pytest.raises(ApiError) as caught:
         api.import_calendar(store, schedule["id"], body, NOW, client=failing)  # type: ignore[arg-type]
     assert caught.value.body == {"url": ["Fetching the calendar failed: HTTP 500."]}

@@ -6,21 +6,33 @@ so they answer DRF-style field errors whoever calls them."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from oncall.api.schemas import Strict
+from oncall.api.schemas import Strict, outbound_url
+from oncall.schedules.models import calendar_fetch_url
 
-CALENDAR_URL = r"^(https?|webcal)://"
+
+def _calendar_url(url: str) -> str:
+    outbound_url(calendar_fetch_url(url))
+    return url
+
+
+# Where a calendar is fetched from (http, https or webcal): checked as every URL Tocsin sends requests to.
+CalendarUrl = Annotated[
+    str,
+    Field(max_length=2000, description="An https:// or webcal:// URL of a public host"),
+    AfterValidator(_calendar_url),
+]
 CLOCK = r"^([01]\d|2[0-3]):[0-5]\d$"
 
 
 class ScheduleFields(Strict):
     team_id: str | None = None
     time_zone: str | None = Field(default=None, max_length=64)
-    ical_url_primary: str | None = Field(default=None, max_length=2000, pattern=CALENDAR_URL)
-    ical_url_overrides: str | None = Field(default=None, max_length=2000, pattern=CALENDAR_URL)
+    ical_url_primary: CalendarUrl | None = None
+    ical_url_overrides: CalendarUrl | None = None
     shifts: list[str] | None = None  # ids of the shifts in the schedule (OnCall "calendar" schedules)
     # Accepted for compatibility with OnCall clients; not used by Tocsin.
     enable_web_overrides: bool | None = None
@@ -116,6 +128,6 @@ class IcalImportIn(Strict):
     """A calendar to import as a layer of a schedule: its text, or a URL to fetch it from."""
 
     content: str | None = Field(default=None, max_length=2 * 1024 * 1024)
-    url: str | None = Field(default=None, max_length=2000, pattern=CALENDAR_URL)
+    url: CalendarUrl | None = None
     level: int | None = Field(default=None, ge=-100_000, le=100_000)  # default: above the schedule's layers
     as_overrides: bool = False

@@ -29,7 +29,7 @@ from oncall.schedules.models import (
 )
 
 if TYPE_CHECKING:
-    import httpx
+    from oncall.outbound.client import Client
 
 PAGE_SIZE = 50
 MAX_RANGE_DAYS = 90
@@ -467,7 +467,7 @@ def export_schedule(store: Store, schedule_id: str, now: datetime) -> str:
     schedule = _load_schedule(store, schedule_id)
     start, end = _export_window(now)
     timeline = engine.final_shifts(schedule, schedule_store.list_shifts(store, schedule_id), start, end)
-    from oncall.schedules import ical  # icalendar and httpx only for the calls that need them (cold starts)
+    from oncall.schedules import ical  # icalendar only for the calls that need it (cold starts)
 
     return ical.export_schedule(schedule, timeline, _users_by_id(store), now)
 
@@ -548,11 +548,11 @@ def import_ical_url(
     url: str,
     now: datetime,
     *,
-    client: httpx.Client | None = None,
+    client: Client | None = None,
     level: int | None = None,
     as_overrides: bool = False,
 ) -> dict[str, Any]:
-    """Fetch a calendar (10 s timeout, 2 MiB at most) and import it as :func:`import_ical` does."""
+    """Fetch a calendar (:func:`oncall.schedules.ical.fetch`) and import it as :func:`import_ical` does."""
     _load_schedule(store, schedule_id)
     from oncall.schedules import ical
 
@@ -564,7 +564,7 @@ def import_ical_url(
 
 
 def import_calendar(
-    store: Store, schedule_id: str, body: schemas.IcalImportIn, now: datetime, *, client: httpx.Client | None = None
+    store: Store, schedule_id: str, body: schemas.IcalImportIn, now: datetime, *, client: Client | None = None
 ) -> dict[str, Any]:
     """``POST /schedules/{id}/import``: ``{"content": "BEGIN:VCALENDAR..."}`` or ``{"url": "https://..."}``."""
     if (body.content is None) == (body.url is None):
@@ -577,9 +577,7 @@ def import_calendar(
     return import_ical(store, schedule_id, body.content, now, level=body.level, as_overrides=body.as_overrides)
 
 
-def refresh_ical(
-    store: Store, schedule_id: str, now: datetime, *, client: httpx.Client | None = None
-) -> dict[str, Any]:
+def refresh_ical(store: Store, schedule_id: str, now: datetime, *, client: Client | None = None) -> dict[str, Any]:
     """Re-import a schedule's ``ical_url_primary`` (as a layer) and ``ical_url_overrides`` (as overrides)."""
     schedule = _load_schedule(store, schedule_id)
     report: dict[str, Any] = {"primary": None, "overrides": None}

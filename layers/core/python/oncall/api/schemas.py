@@ -13,6 +13,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from oncall.models import MAX_LABELS, StepType
+from oncall.outbound import Refused, check_url
 
 T = TypeVar("T")
 
@@ -44,6 +45,14 @@ def _label_key(key: str) -> str:
     return key
 
 
+def outbound_url(url: str) -> str:
+    """``url`` if Tocsin may send requests to it (:mod:`oncall.outbound`), else the reason for the field."""
+    try:
+        return check_url(url)
+    except Refused as error:
+        raise ValueError(error.message) from None
+
+
 # HTTP field names are tokens and values hold no control characters but tab (RFC 9110 5.1, 5.5): a configured
 # header can neither smuggle a second header nor fail only when the webhook fires.
 Headers = Annotated[
@@ -55,6 +64,10 @@ Headers = Annotated[
 ]
 # Label keys name what people filter by: never empty (DynamoDB refuses empty map keys, too).
 Labels = Annotated[dict[Annotated[str, AfterValidator(_label_key)], str], Field(max_length=MAX_LABELS)]
+# A URL Tocsin sends requests to (webhooks): refused when saved if it could not be called (private address, http).
+OutboundUrl = Annotated[
+    str, Field(max_length=2000, description="An https:// URL of a public host"), AfterValidator(outbound_url)
+]
 
 
 class Paginated(BaseModel, Generic[T]):
@@ -342,7 +355,7 @@ class UserIn(Strict):
     username: str = Field(min_length=1, max_length=150)
     email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
     phone_number: str | None = Field(default=None, pattern=E164)
-    webhook_url: str | None = Field(default=None, max_length=2000, pattern=r"^https?://")
+    webhook_url: OutboundUrl | None = None
     webhook_format: Literal["json", "slack"] = "json"
     role: Literal["admin", "editor", "viewer"] = "editor"
     timezone: str = Field(default="UTC", max_length=64)
@@ -353,7 +366,7 @@ class UserPatch(Strict):
     username: str | None = Field(default=None, min_length=1, max_length=150)
     email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
     phone_number: str | None = Field(default=None, pattern=E164)
-    webhook_url: str | None = Field(default=None, max_length=2000, pattern=r"^https?://")
+    webhook_url: OutboundUrl | None = None
     webhook_format: Literal["json", "slack"] | None = None
     role: Literal["admin", "editor", "viewer"] | None = None
     timezone: str | None = Field(default=None, max_length=64)
@@ -460,7 +473,7 @@ class PolicyOut(BaseModel):
 
 class WebhookIn(Strict):
     name: str = Field(min_length=1, max_length=100)
-    url: str = Field(max_length=2000, pattern=r"^https?://")
+    url: OutboundUrl
     http_method: Literal["POST", "PUT"] = "POST"
     headers: Headers = Field(default_factory=dict)
     format: Literal["json", "slack"] = "json"
@@ -470,7 +483,7 @@ class WebhookIn(Strict):
 
 class WebhookPatch(Strict):
     name: str | None = Field(default=None, min_length=1, max_length=100)
-    url: str | None = Field(default=None, max_length=2000, pattern=r"^https?://")
+    url: OutboundUrl | None = None
     http_method: Literal["POST", "PUT"] | None = None
     headers: Headers | None = None
     format: Literal["json", "slack"] | None = None

@@ -1,8 +1,10 @@
 """Sending notifications: the :class:`Notifier` port, its AWS and local adapters, and outgoing webhooks.
 
-boto3, httpx and smtplib are imported on first use, so a cold Lambda pays only for the channels it sends on
-(httpx alone costs ~100 ms to import). Failures raise :class:`NotificationFailed` with a short reason for the
-group's timeline; reasons name at most a host, never a URL, which often carries a secret (Slack's does).
+Webhooks go through the guarded client of :mod:`oncall.outbound` (public addresses, https, unless the environment
+allows more). boto3, httpx and smtplib are imported on first use, so a cold Lambda pays only for the channels it
+sends on (httpx alone costs ~100 ms to import). Failures raise :class:`NotificationFailed` with a short reason for
+the group's timeline; reasons name at most a host, never a URL, which often carries a secret (Slack's does), and
+never what the webhook answered.
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ from urllib.parse import urlsplit
 from oncall.notify.compose import PRODUCT, Notification
 
 if TYPE_CHECKING:
-    import httpx
     from mypy_boto3_sesv2 import SESV2Client
     from mypy_boto3_sns import SNSClient
+
+    from oncall.outbound.client import Client
 
 NOTIFIER_ENV: Final = "TOCSIN_NOTIFIER"  # "local": LocalNotifier, anything else: AwsNotifier
 EMAIL_FROM_ENV: Final = "TOCSIN_EMAIL_FROM"
@@ -30,8 +33,8 @@ SMTP_HOST_ENV: Final = "TOCSIN_SMTP_HOST"
 SMTP_PORT_ENV: Final = "TOCSIN_SMTP_PORT"
 LOCAL_SENDER: Final = "tocsin@localhost"
 
-CONNECT_TIMEOUT: Final = 3.0
-TIMEOUT: Final = 10.0  # httpx applies it to each read and write, so a slow-drip server can stretch an attempt
+CONNECT_TIMEOUT: Final = 3.0  # SES, SNS and the local mail sink (webhooks: oncall.outbound's)
+TIMEOUT: Final = 10.0
 ATTEMPTS: Final = 3
 BACKOFF: Final = 0.5  # seconds before the second attempt, doubled for each next one (with jitter)
 MAX_RETRY_AFTER: Final = 10.0
@@ -50,42 +53,42 @@ class Notifier(Protocol):
 
 
 class Webhooks:
-    """JSON POSTs with retries, shared by both notifiers. ``client`` is the transport seam for tests."""
+    """JSON POSTs with retries, shared by both notifiers. ``client`` is the seam for tests (a stub resolver, a
+    mock transport)."""
 
-    def __init__(self, client: httpx.Client | None = None, *, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(self, client: Client | None = None, *, sleep: Callable[[float], None] = time.sleep) -> None:
         self._client = client
         self._sleep = sleep
 
     @property
-    def client(self) -> httpx.Client:
+    def client(self) -> Client:
         if self._client is None:
-            import httpx
+            from oncall.outbound.client import Client
 
-            self._client = httpx.Client()  # follows no redirects: a moved webhook shows up as a failure
+            self._client = Client()  # the policy from the environment
         return self._client
 
     def post(self, url: str, body: dict[str, Any], headers: Mapping[str, str] | None = None) -> int:
         import httpx
 
+        from oncall.outbound import Refused
+
         host = _web_host(url)
         if host is None:
             raise NotificationFailed("the webhook URL is not an http(s) URL")
         all_headers = {"User-Agent": PRODUCT, **(headers or {})}
-        invalid = NotificationFailed(f"invalid webhook request to {host}")
         if any("\r" in value or "\n" in value for value in all_headers.values()):
-            raise invalid  # header injection; httpx leaves this check to the transport
-        try:
-            request = self.client.build_request(
-                "POST", url, json=body, headers=all_headers, timeout=httpx.Timeout(TIMEOUT, connect=CONNECT_TIMEOUT)
-            )
-        except (httpx.InvalidURL, ValueError):  # ValueError: a header that is not ASCII, NaN in the body
-            raise invalid from None
+            raise NotificationFailed(f"invalid webhook request to {host}")  # header injection
         for attempt in range(1, ATTEMPTS + 1):
             wait = BACKOFF * 2 ** (attempt - 1) * random.uniform(0.5, 1.0)  # jitter spreads out retry storms
             try:
-                # Streamed and closed unread: only the status matters, whatever the size of the body.
-                response = self.client.send(request, stream=True)
-                response.close()
+                # Not read: only the status matters, whatever the size of the body. Redirects are not followed:
+                # a moved webhook shows up as a failure.
+                reply = self.client.request("POST", url, json=body, headers=all_headers, read_body=False)
+            except Refused as error:
+                raise NotificationFailed(f"{error} ({host})") from None
+            except (httpx.InvalidURL, ValueError):  # ValueError: a header that is not ASCII, NaN in the body
+                raise NotificationFailed(f"invalid webhook request to {host}") from None
             except httpx.TimeoutException:
                 reason = f"the webhook at {host} timed out"
             except httpx.ConnectError:
@@ -93,19 +96,19 @@ class Webhooks:
             except httpx.HTTPError as error:
                 raise NotificationFailed(f"the webhook at {host} failed ({type(error).__name__})") from error
             else:
-                if response.is_success:
-                    return response.status_code
-                reason = f"the webhook at {host} answered {response.status_code}"
-                if response.status_code != 429 and response.status_code < 500:
+                if reply.is_success:
+                    return reply.status_code
+                reason = f"the webhook at {host} answered {reply.status_code}"
+                if reply.status_code != 429 and reply.status_code < 500:
                     raise NotificationFailed(reason)
-                wait = _retry_after(response.headers.get("retry-after"), default=wait)
+                wait = _retry_after(reply.headers.get("retry-after"), default=wait)
             if attempt < ATTEMPTS:
                 self._sleep(wait)
         raise NotificationFailed(f"{reason} ({ATTEMPTS} attempts)")
 
 
 class AwsNotifier:
-    """E-mail through SES v2, SMS through SNS, webhooks through httpx."""
+    """E-mail through SES v2, SMS through SNS, webhooks through the guarded client."""
 
     def __init__(
         self,
@@ -113,7 +116,7 @@ class AwsNotifier:
         sender: str | None = None,
         ses: SESV2Client | None = None,
         sns: SNSClient | None = None,
-        http: httpx.Client | None = None,
+        http: Client | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.sender = sender or os.environ.get(EMAIL_FROM_ENV)
@@ -182,7 +185,7 @@ class LocalNotifier:
         smtp_host: str | None = None,
         smtp_port: int | None = None,
         sender: str | None = None,
-        http: httpx.Client | None = None,
+        http: Client | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if outbox is None:

@@ -22,6 +22,11 @@ FREQUENCIES: tuple[str, ...] = ("hourly", "daily", "weekly", "monthly")
 WEEKDAYS: tuple[str, ...] = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 
 
+def calendar_fetch_url(url: str) -> str:
+    """The URL a calendar is fetched from: ``webcal://`` (how calendar apps link a feed) is https."""
+    return "https://" + url[len("webcal://") :] if url[: len("webcal://")].lower() == "webcal://" else url
+
+
 class Schedule(BaseModel):
     id: str
     name: str
