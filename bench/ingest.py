@@ -151,13 +151,14 @@ def burst(link: str, total: int, senders: int, same_key: bool, deadline: float) 
 
 def requests_per_alert(stack: LocalStack, link: str) -> dict[str, float]:
     """DynamoDB round trips per alert of the real ingest use case, warm caches, against the stack's engine."""
-    from oncall.ingest import IngestService, RateLimit
+    from oncall.ingest import IngestService
+    from oncall.settings import RateLimit
     from oncall.store.dynamodb import DynamoStore
 
     from local.dynamodb import client
 
     store = DynamoStore("tocsin", client=client(stack.dynamodb_endpoint))
-    service = IngestService(store, RateLimit(10**9, 300))
+    service = IngestService(store, RateLimit(10**9, 300), sync_seconds=1)
     kind, token = link.rstrip("/").split("/")[-2:]
     body = json.dumps({"alert_uid": "warm", "title": "warm"}).encode()
     service.receive(kind, token, body, "application/json")  # fills the caches

@@ -11,7 +11,7 @@ construct's schedule group; the schedule invokes ``maintenance_end`` with ``{"in
 - Schedules run as the scheduler role: assumable by ``scheduler.amazonaws.com`` for this account and this group
   only (confused-deputy conditions, as CDK's own scheduler targets do) and allowed ``lambda:InvokeFunction`` on
   ``maintenance_end`` alone. The api may pass that role (``iam:PassRole``, to Scheduler only) and no other.
-- The api gets the three settings of ``oncall.scheduler.scheduler_from_env``. No cycle: ``api`` refers to
+- The api gets the three settings of ``oncall.scheduler.scheduler_for``. No cycle: ``api`` refers to
   ``maintenance_end``, the role and the group, none of which refers to ``api``.
 """
 
@@ -29,7 +29,7 @@ from infra.escalation import nag_finding
 from infra.functions import FunctionSpec, TocsinFunction
 from infra.observability import PERIOD, Observability
 
-# Environment variables read by oncall.scheduler.scheduler_from_env (the api function).
+# Environment variables read by oncall.scheduler.scheduler_for (the api function).
 SCHEDULE_GROUP_ENV = "TOCSIN_SCHEDULE_GROUP"
 MAINTENANCE_END_ARN_ENV = "TOCSIN_MAINTENANCE_END_ARN"
 SCHEDULER_ROLE_ARN_ENV = "TOCSIN_SCHEDULER_ROLE_ARN"
@@ -102,7 +102,7 @@ class MaintenanceWindows(Construct):
 
     def allow_scheduling(self, fn: TocsinFunction) -> None:
         """``fn`` may create and delete the windows' schedules (and pass the scheduler role), with the settings
-        ``oncall.scheduler.scheduler_from_env`` reads."""
+        ``oncall.scheduler.scheduler_for`` reads."""
         iam.Grant.add_to_principal(
             grantee=fn.function, actions=list(SCHEDULE_ACTIONS), resource_arns=[self.schedules_arn]
         )

@@ -176,7 +176,6 @@ def local_defaults(settings: Settings) -> dict[str, str]:
     return {
         "TOCSIN_PUBLIC_URL": settings.base_url,  # links in notifications point at the local gateway
         "TOCSIN_SIGNING_KEY": key,  # signs action links (AWS: the Secrets Manager secret)
-        "TOCSIN_NOTIFIER": "local",  # the local SMTP sink / outbox instead of SES and SNS
         "TOCSIN_OUTBOX": str(settings.outbox_file),  # what was "sent": GET /local/outbox
         "TOCSIN_SMTP_HOST": "127.0.0.1",
         "TOCSIN_SMTP_PORT": str(settings.smtp_port),
@@ -195,13 +194,11 @@ def inbound_mail(settings: Settings) -> Callable[[bytes, list[str]], None]:
     lock = threading.Lock()
 
     def deliver(raw: bytes, recipients: list[str]) -> None:
-        from oncall.executor import executor_from_env
-        from oncall.ingest import IngestService
-        from oncall.store.dynamodb import DynamoStore
+        from oncall.container import Container
 
         with lock:  # made at the first mail, once DynamoDB Local and the escalation endpoint are in the environment
             if not services:
-                services.append(IngestService(DynamoStore(), executor=executor_from_env()))
+                services.append(Container().ingest)
         for delivery in inbound_email.receive(services[0], raw, recipients, domain=settings.inbound_domain):
             if delivery.outcome == "stored":  # the use case logs what it ignores or drops
                 groups = ", ".join(stored.group_id for stored in delivery.stored)

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Final
 
 from local import FUNCTIONS_DIR
@@ -71,8 +72,20 @@ def load_handler(function: str, functions_dir: Path = FUNCTIONS_DIR) -> Handler:
     except BaseException:
         del sys.modules[spec.name]
         raise
+    use_local_adapters(module)
     handler: Handler = module.handler
     return handler
+
+
+def use_local_adapters(module: ModuleType) -> None:
+    """Give a function's container the adapters that have no local twin of their own (SES and SNS: the local
+    notifier), before its first invocation. Everything else the handler reaches as on AWS, through the endpoints
+    and settings of the local stack's environment."""
+    container = getattr(module, "container", None)
+    if container is not None:
+        from local.notifier import LocalNotifier
+
+        container.notifier = LocalNotifier.from_env()
 
 
 class HandlerRegistry:

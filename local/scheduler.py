@@ -62,7 +62,7 @@ Handler = Callable[[Any, Any], Any]
 
 REGION: Final = "us-east-1"
 ACCOUNT_ID: Final = "000000000000"
-# What the local stack exports to the api handler (oncall.scheduler.scheduler_from_env).
+# What the local stack exports to the api handler (oncall.scheduler.scheduler_for).
 MAINTENANCE_END_ARN: Final = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:tocsin-maintenance-end"
 SCHEDULE_GROUP: Final = "tocsin"
 SCHEDULER_ROLE_ARN: Final = f"arn:aws:iam::{ACCOUNT_ID}:role/tocsin-scheduler"

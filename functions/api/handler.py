@@ -12,22 +12,37 @@ from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from oncall import access, escalation, feeds, http, links
+from oncall import access, escalation, feeds, http
 from oncall.access import READ_METHODS, AccessDenied, Actor, authorize
 from oncall.api import action_links, directory, logic, responders, schedule_schemas, schemas
 from oncall.api import schedules as schedules_api
 from oncall.container import Container
-from oncall.models import ApiKey, User
+from oncall.executor import Executor
+from oncall.models import ApiKey
 from oncall.ports import StoreError
+from oncall.scheduler import Scheduler
+from oncall.store.dynamodb import DynamoStore
 
 PREFIX = "/api/v1"
 logger = Logger()
 app = APIGatewayHttpResolver(enable_validation=True)
-_container = Container()  # this environment's store, authenticator, executor and scheduler
-store = _container.store
-authenticator = _container.authenticator
-executor = _container.executor
-scheduler = _container.scheduler
+container = Container()  # this environment's settings, store, authenticator, executor, scheduler and clock
+
+
+def store() -> DynamoStore:
+    return container.store
+
+
+def authenticator() -> access.Authenticator:
+    return container.authenticator
+
+
+def executor() -> Executor:
+    return container.executor
+
+
+def scheduler() -> Scheduler:
+    return container.scheduler
 
 
 def request_info() -> logic.RequestInfo:
@@ -50,7 +65,7 @@ def actor() -> str:
 
 
 def now() -> datetime:
-    return _container.clock.now()
+    return container.clock.now()
 
 
 def authenticate(resolver: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
@@ -58,7 +73,7 @@ def authenticate(resolver: APIGatewayHttpResolver, next_middleware: NextMiddlewa
     event = resolver.current_event
     method, path = event.http_method.upper(), event.path.removeprefix(f"{PREFIX}/")
     actor, key = authenticator().authenticate(event.headers.get("authorization"))
-    authenticator().throttle(key)
+    authenticator().throttle(key, now())
     authorize(actor, method, path)
     resolver.append_context(actor=actor, key=key)
     response = next_middleware(resolver)
@@ -79,11 +94,11 @@ def authenticate_feed(resolver: APIGatewayHttpResolver, next_middleware: NextMid
         return authenticate(resolver, next_middleware)
     kind: feeds.FeedKind = "schedule" if match["schedule"] else "user"
     try:
-        key_hash = feeds.key_hash_of(token, kind, match["schedule"] or match["user"], links.signing_key())
+        key_hash = feeds.key_hash_of(token, kind, match["schedule"] or match["user"], container.signing_key())
     except feeds.InvalidFeedToken:
         raise AccessDenied(401, "Invalid token.") from None
     actor, key = authenticator().by_hash(key_hash)
-    authenticator().throttle(key)
+    authenticator().throttle(key, now())
     resolver.append_context(actor=actor, key=key)
     return next_middleware(resolver)
 
@@ -91,7 +106,7 @@ def authenticate_feed(resolver: APIGatewayHttpResolver, next_middleware: NextMid
 def feed_out(kind: feeds.FeedKind, entity_id: str) -> dict[str, str]:
     """A calendar feed URL for the caller's key (made again, it is the same URL; it dies with the key)."""
     key: ApiKey = app.context["key"]
-    token = feeds.feed_token(kind, entity_id, key.key_hash, links.signing_key())
+    token = feeds.feed_token(kind, entity_id, key.key_hash, container.signing_key())
     return {
         "token": token,
         "export_url": feeds.feed_url(http.base_url(app.current_event.raw_event), kind, entity_id, token),
@@ -100,25 +115,25 @@ def feed_out(kind: feeds.FeedKind, entity_id: str) -> dict[str, str]:
 
 def guard_integration(integration_id: str) -> None:
     """Editors change only integrations of their teams."""
-    config = store().load_config(integration_id)
+    config = store().integrations.config(integration_id)
     if config is not None:
         caller().check_team(config.integration.team_id)
 
 
 def guard_route(route_id: str) -> None:
-    route = store().get_route(route_id)
+    route = store().integrations.route(route_id)
     if route is not None:
         guard_integration(route.integration_id)
 
 
 def guard_entity(resource: directory.Resource[Any], entity_id: str) -> None:
-    entity = store().get_entity(resource.kind, entity_id, resource.model)
+    entity = resource.repository(store()).get(entity_id)
     if entity is not None:
         caller().check_team(getattr(entity, "team_id", None))
 
 
 def guard_policy(policy_id: str) -> None:
-    policy = store().get_entity(directory.POLICIES.kind, policy_id, directory.POLICIES.model)
+    policy = store().policies.get(policy_id)
     if policy is not None:
         guard_entity(directory.CHAINS, policy.escalation_chain_id)
 
@@ -298,7 +313,7 @@ def alert_group_action(group_id: str, action: str) -> schemas.AlertGroupOut:
         raise logic.not_found()
     body = app.current_event.json_body if app.current_event.body else None
     return logic.act_on_group(
-        store(), executor(), scheduler(), request_info(), group_id, action, actor(), _container.clock, body
+        store(), executor(), scheduler(), request_info(), group_id, action, actor(), container.clock, body
     )  # type: ignore[return-value]
 
 
@@ -312,7 +327,7 @@ def list_alerts() -> schemas.AlertPage:
 
 @app.get(f"{PREFIX}/teams", middlewares=[authenticate])
 def list_teams() -> dict[str, Any]:
-    items = directory.list_all(store(), directory.TEAMS, "TEAMS")
+    items = store().teams.list()
     return directory.listing(store(), request_info(), directory.TEAMS, items, {"name": lambda t, v: t.name == v})
 
 
@@ -334,13 +349,13 @@ def update_team(team_id: str, body: Annotated[schemas.TeamPatch, Body()]) -> sch
 @app.delete(f"{PREFIX}/teams/<team_id>", middlewares=[authenticate])
 def delete_team(team_id: str) -> Response[None]:
     directory.load(store(), directory.TEAMS, team_id)
-    store().delete_entity(directory.TEAMS.kind, team_id)
+    store().teams.delete(team_id)
     return Response(204)
 
 
 @app.get(f"{PREFIX}/users", middlewares=[authenticate])
 def list_users() -> dict[str, Any]:
-    items = directory.list_all(store(), directory.USERS, "USERS")
+    items = store().users.list()
     return directory.listing(
         store(),
         request_info(),
@@ -403,7 +418,7 @@ def delete_rule(rule_id: str) -> Response[None]:
 
 @app.get(f"{PREFIX}/escalation_chains", middlewares=[authenticate])
 def list_chains() -> dict[str, Any]:
-    items = directory.list_all(store(), directory.CHAINS, "CHAINS")
+    items = store().chains.list()
     return directory.listing(store(), request_info(), directory.CHAINS, items, {"name": lambda c, v: c.name == v})
 
 
@@ -462,7 +477,7 @@ def delete_policy(policy_id: str) -> Response[None]:
 
 @app.get(f"{PREFIX}/webhooks", middlewares=[authenticate])
 def list_webhooks() -> dict[str, Any]:
-    items = directory.list_all(store(), directory.WEBHOOKS, "WEBHOOKS")
+    items = store().webhooks.list()
     return directory.listing(store(), request_info(), directory.WEBHOOKS, items, {"name": lambda w, v: w.name == v})
 
 
@@ -487,7 +502,7 @@ def update_webhook(webhook_id: str, body: Annotated[schemas.WebhookPatch, Body()
 def delete_webhook(webhook_id: str) -> Response[None]:
     guard_entity(directory.WEBHOOKS, webhook_id)
     directory.load(store(), directory.WEBHOOKS, webhook_id)
-    store().delete_entity(directory.WEBHOOKS.kind, webhook_id)
+    store().webhooks.delete(webhook_id)
     return Response(204)
 
 
@@ -562,7 +577,7 @@ def export_user_schedule(user_id: str) -> Response[str]:
 @app.post(f"{PREFIX}/users/<user_id>/schedule_export_token", middlewares=[authenticate])
 def user_feed(user_id: str) -> Response[dict[str, str]]:
     """Tocsin: a calendar feed URL of one person's shifts in every schedule."""
-    if store().get_entity("USER", user_id, User) is None:
+    if store().users.get(user_id) is None:
         raise logic.not_found()
     return Response(201, "application/json", feed_out("user", user_id))
 
@@ -595,9 +610,8 @@ def delete_shift(shift_id: str) -> Response[None]:
 
 
 def guard_schedule(schedule_id: str) -> None:
-    from oncall.schedules import store as schedule_store
 
-    schedule = schedule_store.get_schedule(store(), schedule_id)
+    schedule = store().schedules.get(schedule_id)
     if schedule is not None:
         caller().check_team(schedule.team_id)
 
@@ -635,11 +649,10 @@ def bulk_action(body: Annotated[schemas.BulkActionIn, Body()]) -> schemas.BulkAc
 
 
 def services() -> escalation.Services:
-    from oncall import links
 
     base = http.base_url(app.current_event.raw_event)
     return escalation.Services(
-        store(), executor(), notifier=None, public_url=base, signing_key=links.signing_key, clock=_container.clock
+        store(), executor(), notifier=None, public_url=base, signing_key=container.signing_key, clock=container.clock
     )
 
 
@@ -658,13 +671,11 @@ def action_link_page(token: str) -> Response[str]:
 
 @app.post("/actions/<token>", include_in_schema=False)
 def action_link_submit(token: str) -> Response[str]:
-    return _html(action_links.perform(store(), executor(), token, signing_key(), _container.clock))
+    return _html(action_links.perform(store(), executor(), token, signing_key(), container.clock))
 
 
 def signing_key() -> bytes:
-    from oncall import links
-
-    return links.signing_key()
+    return container.signing_key()
 
 
 def _normalise(event: dict[str, Any]) -> dict[str, Any]:

@@ -8,33 +8,25 @@ an exception makes Lambda retry the event (twice), so only storage failures rais
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from oncall import inbound_email
-from oncall.executor import executor_from_env
+from oncall.container import Container
 from oncall.ingest import IngestService
-from oncall.store.dynamodb import DynamoStore
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-BUCKET_ENV = "TOCSIN_MAIL_BUCKET"
-PREFIX_ENV = "TOCSIN_MAIL_PREFIX"
-
 logger = Logger()
-_service: IngestService | None = None
+container = Container()  # this environment's settings, store and executor
 _s3: S3Client | None = None
 
 
 def service() -> IngestService:
     """Created on first use and kept: token, configuration and grouping caches, rate-limit counts."""
-    global _service
-    if _service is None:
-        _service = IngestService(DynamoStore(), executor=executor_from_env())
-    return _service
+    return container.ingest
 
 
 def s3() -> S3Client:
@@ -49,7 +41,7 @@ def s3() -> S3Client:
 
 def read_message(message_id: str) -> bytes | None:
     """The raw message the receipt rule's S3 action stored; None if it is not there (nothing to retry)."""
-    bucket, key = os.environ[BUCKET_ENV], os.environ.get(PREFIX_ENV, "") + message_id
+    bucket, key = container.settings.email_bucket, container.settings.email_prefix + message_id
     client = s3()
     try:
         body: bytes = client.get_object(Bucket=bucket, Key=key)["Body"].read()

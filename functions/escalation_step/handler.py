@@ -2,31 +2,28 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from oncall import escalation
-from oncall.executor import executor_from_env
-from oncall.store.dynamodb import DynamoStore
+from oncall.container import Container
 
 logger = Logger()
+container = Container()  # this environment's settings, store, executor, notifier and clock
 _services: escalation.Services | None = None
 
 
 def services() -> escalation.Services:
     global _services
     if _services is None:
-        from oncall import links
-        from oncall.notify.channels import notifier_from_env
-
         _services = escalation.Services(
-            store=DynamoStore(),
-            executor=executor_from_env(),
-            notifier=notifier_from_env(),
-            public_url=os.environ.get("TOCSIN_PUBLIC_URL", "").rstrip("/"),
-            signing_key=links.signing_key,
+            store=container.store,
+            executor=container.executor,
+            notifier=container.notifier,
+            public_url=container.settings.public_url,
+            signing_key=container.signing_key,
+            clock=container.clock,
         )
     return _services
 

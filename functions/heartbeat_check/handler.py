@@ -16,7 +16,7 @@ container = Container()  # this environment's store and executor
 
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str]:
-    store, executor, moment = container.store(), container.executor(), container.clock.now()
+    store, executor, moment = container.store, container.executor, container.clock.now()
     started = escalation.retry_deferred_starts(store, executor, moment)
     summary = heartbeat.check(store, executor, moment)
     return {"result": f"{summary}; started {started} deferred escalations"}

@@ -9,21 +9,17 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from oncall import ingest_http
-from oncall.executor import executor_from_env
+from oncall.container import Container
 from oncall.ingest import IngestService
-from oncall.store.dynamodb import DynamoStore
 
 logger = Logger()
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Tocsin"))
-_service: IngestService | None = None
+container = Container()  # this environment's settings, store and executor
 
 
 def service() -> IngestService:
     """Created on first use and kept: its caches and connections make the warm path fast."""
-    global _service
-    if _service is None:
-        _service = IngestService(DynamoStore(), executor=executor_from_env())
-    return _service
+    return container.ingest
 
 
 @metrics.log_metrics

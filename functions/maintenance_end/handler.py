@@ -19,9 +19,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, bool]:
     """``event``: the schedule's input ``{"integration_id", "maintenance_id"}``. A late or repeated event of a
     window that already ended changes nothing."""
     ended = maintenance.stop(
-        container.store(),
+        container.store,
         NoScheduler(),
-        container.executor(),
+        container.executor,
         event["integration_id"],
         container.clock.now(),
         maintenance_id=event.get("maintenance_id"),

@@ -111,7 +111,7 @@ def test_a_silent_heartbeat_alerts_through_the_sweep_and_the_next_beat_resolves_
 
     # Two minutes of silence: the last beat moves back 120 s (60 s timeout), and the stack's sweep notices.
     silent_since = datetime.now(UTC) - timedelta(seconds=120)
-    store.set_heartbeat(created["id"], Heartbeat(timeout_seconds=60, last_beat_at=silent_since))
+    store.heartbeats.set(created["id"], Heartbeat(timeout_seconds=60, last_beat_at=silent_since))
     [group] = wait_for(lambda: groups(api, created["id"]), timeout=5 * SWEEP_SECONDS + 5)
     assert group["state"] == "firing" and group["title"] == "Cron jobs heartbeat is missing"
     wait_for(lambda: "Found 1 expired heartbeats" in stack.output(), timeout=5)  # logged after the alert

@@ -216,12 +216,13 @@ def test_no_scheduler_wildcard_action_and_no_pass_role_on_star_anywhere(synth: S
 
 
 def test_env_names_are_the_ones_oncall_scheduler_reads(monkeypatch: pytest.MonkeyPatch) -> None:
-    from oncall.scheduler import EventBridgeScheduler, scheduler_from_env
+    from oncall.scheduler import EventBridgeScheduler, scheduler_for
+    from oncall.settings import Settings
 
     monkeypatch.setenv(maintenance.SCHEDULE_GROUP_ENV, "g")
     monkeypatch.setenv(maintenance.MAINTENANCE_END_ARN_ENV, "arn:aws:lambda:eu-west-1:1:function:end")
     monkeypatch.setenv(maintenance.SCHEDULER_ROLE_ARN_ENV, "arn:aws:iam::1:role/r")
-    scheduler = scheduler_from_env()
+    scheduler = scheduler_for(Settings.from_env())
     assert isinstance(scheduler, EventBridgeScheduler)
     assert (scheduler.group, scheduler.target_arn, scheduler.role_arn) == (
         "g",

@@ -93,12 +93,17 @@ def http_event(
 Invoke = Callable[..., tuple[int, Any]]
 
 
+SIGNING_KEY = "integration-test-signing-key"
+
+
 @pytest.fixture
-def api(table_name: str, store: DynamoStore) -> Invoke:
-    """Call the real api handler: ``api("GET", "/api/v1/integrations/") -> (status, json)``."""
+def api(table_name: str, store: DynamoStore, monkeypatch: pytest.MonkeyPatch) -> Invoke:
+    """Call the real api handler: ``api("GET", "/api/v1/integrations/") -> (status, json)``; ``api.container`` is
+    the handler's container (settings read when it was loaded, adapters a test may replace)."""
     from oncall.access import create_api_key
     from oncall.bootstrap import ADMIN_USER_ID, ensure_admin
 
+    monkeypatch.setenv("TOCSIN_SIGNING_KEY", SIGNING_KEY)
     ensure_admin(store)
     key = create_api_key(store, user_id=ADMIN_USER_ID, name="tests", now=SYSTEM_CLOCK.now())[1]
     module = load_handler("api")
@@ -111,6 +116,7 @@ def api(table_name: str, store: DynamoStore) -> Invoke:
         text = response.get("body")
         return response["statusCode"], json.loads(text) if text else None
 
+    invoke.container = module.container  # type: ignore[attr-defined]
     return invoke
 
 
@@ -140,8 +146,6 @@ def post_alert(
 @pytest.fixture
 def web(table_name: str, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     """A fresh web console handler, signing sessions with the tests' key."""
-    from tests.integration.web_browser import SIGNING_KEY
-
     monkeypatch.setenv("TOCSIN_SIGNING_KEY", SIGNING_KEY)
     return load_handler("web")
 

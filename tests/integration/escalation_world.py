@@ -121,12 +121,12 @@ class World:
             ),
             self.clock.now(),
         )
-        config = self.store.load_config(created["id"])
+        config = self.store.integrations.config(created["id"])
         assert config is not None
         return config.integration
 
     def alert(self, integration: Integration, uid: str = "1", **payload: Any) -> str:
-        config = self.store.load_config(integration.id)
+        config = self.store.integrations.config(integration.id)
         assert config is not None
         [stored] = ingest(
             self.store,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any
 
 import pytest
 from oncall.access import Authenticator, create_api_key, required_permission
 from oncall.clock import SYSTEM_CLOCK
+from oncall.settings import RateLimit
 from oncall.store.dynamodb import DynamoStore
 
 from tests.integration.conftest import Invoke, post_alert
@@ -161,16 +163,20 @@ def test_throttling_per_key(store: DynamoStore) -> None:
     ensure_admin(store)
     key, _ = create_api_key(store, user_id=ADMIN_USER_ID, name="busy", now=SYSTEM_CLOCK.now())
     other, _ = create_api_key(store, user_id=ADMIN_USER_ID, name="quiet", now=SYSTEM_CLOCK.now())
-    limiter = Authenticator(store, rate_limit="3/60")
+    limiter = Authenticator(store, RateLimit(3, 60))
+
+    def at(seconds: int) -> datetime:
+        return datetime.fromtimestamp(seconds, UTC)
+
     for _ in range(3):
-        limiter.throttle(key, now=1200.0)
+        limiter.throttle(key, now=at(1200))
     from oncall.access import AccessDenied
 
     with pytest.raises(AccessDenied) as refused:
-        limiter.throttle(key, now=1201.0)
+        limiter.throttle(key, now=at(1201))
     assert refused.value.status == 429 and refused.value.retry_after == 59
-    limiter.throttle(other, now=1201.0)  # other keys are unaffected
-    limiter.throttle(key, now=1260.0)  # the next minute
+    limiter.throttle(other, now=at(1201))  # other keys are unaffected
+    limiter.throttle(key, now=at(1260))  # the next minute
 
 
 def test_direct_paging_rules(

@@ -13,9 +13,7 @@ from oncall.bootstrap import ADMIN_USER_ID
 from oncall.clock import SYSTEM_CLOCK
 from oncall.store.dynamodb import DynamoStore
 
-from tests.integration.conftest import Context, Invoke, http_event, load_handler
-
-SIGNING_KEY = "calendar-feed-test-key"
+from tests.integration.conftest import SIGNING_KEY, Context, Invoke, http_event, load_handler
 
 
 @pytest.fixture

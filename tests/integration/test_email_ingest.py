@@ -16,7 +16,8 @@ import boto3
 import pytest
 from moto import mock_aws
 from oncall import inbound_email
-from oncall.ingest import IngestService, RateLimit
+from oncall.ingest import IngestService
+from oncall.settings import RateLimit
 from oncall.store.dynamodb import DynamoStore
 
 from local.mail import MailServer
@@ -262,7 +263,7 @@ def handler(store: DynamoStore, monkeypatch: pytest.MonkeyPatch) -> Iterator[tup
     monkeypatch.setenv("TOCSIN_MAIL_PREFIX", PREFIX)
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "tocsin-email_ingest")
     module = load_handler("email_ingest")
-    module._service = IngestService(store, sync_seconds=0)
+    module.container.ingest = IngestService(store, RateLimit(300, 300), sync_seconds=0)
     with mock_aws():
         s3 = boto3.client("s3", region_name="us-east-1")
         s3.create_bucket(Bucket=BUCKET)

@@ -30,11 +30,11 @@ def test_chain_notifies_in_order_with_waits_and_repeats_at_most_five_times(world
     assert timeline[:4] == [
         "Alert group registered",
         "Routed to the default route",
-        f'Escalation started: chain "{world.store.get_entity("CHAIN", chain, directory.CHAINS.model).name}"',
+        f'Escalation started: chain "{world.store.chains.get(chain).name}"',
         "Notify persons: notifying alice",
     ]
     assert "Sent e-mail to alice" in timeline and "Repeating escalation (5 of 5)" in timeline
-    assert timeline.count("Escalation finished") == 1 and world.store.get_group(group).escalation_finished
+    assert timeline.count("Escalation finished") == 1 and world.store.groups.get(group).escalation_finished
 
 
 def test_acknowledge_stops_the_next_notification_and_unacknowledge_restarts_from_step_zero(world: World) -> None:
@@ -73,7 +73,7 @@ def test_a_retried_step_does_not_page_twice(world: World) -> None:
     alice = world.user("alice")
     chain = world.chain({"type": "notify_persons", "persons_to_notify": [alice]})
     group = world.alert(world.integration(chain))
-    state = escalation.initial_state(world.store.get_group(group))  # type: ignore[arg-type]
+    state = escalation.initial_state(world.store.groups.get(group))  # type: ignore[arg-type]
     first = escalation.run_step(state, world.services, START)
     again = escalation.run_step(state, world.services, START)  # the state machine retries with the same input
     assert first["position"] == again["position"] == 1
@@ -98,11 +98,7 @@ def test_snapshot_keeps_the_chain_of_a_running_escalation(world: World) -> None:
     integration = world.integration(chain)
     world.alert(integration)
     world.executor.run(world.services, until=START + timedelta(seconds=1))  # escalation started: snapshot taken
-    [policy] = [
-        p
-        for p in directory.list_all(world.store, directory.POLICIES, f"POLICIES#{chain}")
-        if p.type == "notify_persons"
-    ]
+    [policy] = [p for p in world.store.policies.of_chain(chain) if p.type == "notify_persons"]
     directory.update_policy(world.store, policy.id, schemas.PolicyPatch(persons_to_notify=[bob]))
     world.executor.run(world.services)
     assert world.emails() == ["alice"]
@@ -179,7 +175,7 @@ def test_webhook_and_resolve_steps(world: World) -> None:
     assert "blocks" in world.notifier.bodies[0] and "Disk full" in world.notifier.bodies[0]["text"]
     timeline = world.timeline(group)
     assert 'Webhook "slack" sent (HTTP 200)' in timeline and f"Webhook {off['id']} is disabled" in timeline
-    stored = world.store.get_group(group)
+    stored = world.store.groups.get(group)
     assert stored is not None and stored.resolved and timeline[-1] == "Resolved automatically"
 
 
@@ -227,10 +223,10 @@ def test_acknowledgement_reminders_and_auto_unacknowledge(world: World) -> None:
     assert world.emails() == ["alice", "alice"]
     logic.apply_action(world.store, world.executor, group, "confirm", alice, world.clock)
     world.executor.run(world.services, until=START + timedelta(hours=1, minutes=30))
-    assert world.store.get_group(group).acknowledged  # type: ignore[union-attr]
+    assert world.store.groups.get(group).acknowledged  # type: ignore[union-attr]
     # The next reminder goes unanswered: the group is unacknowledged and escalates again from step 0.
     world.executor.run(world.services, until=START + timedelta(hours=3))
-    stored = world.store.get_group(group)
+    stored = world.store.groups.get(group)
     assert stored is not None and not stored.acknowledged and stored.escalation_generation == 2
     timeline = world.timeline(group)
     assert "Sent acknowledgement reminder (e-mail) to alice" in timeline
@@ -294,10 +290,10 @@ def test_a_failed_escalation_start_is_retried_by_the_minute_sweep_and_pages_once
     alice = world.user("alice")
     integration = world.integration(world.chain({"type": "notify_persons", "persons_to_notify": [alice]}))
     flaky = FlakyExecutor(world.executor, failures=2)
-    config = world.store.load_config(integration.id)
+    config = world.store.integrations.config(integration.id)
     assert config is not None
     [stored] = ingest(world.store, config, {"alert_uid": "1", "title": "Disk full"}, now=START, executor=flaky)
-    assert world.store.get_group(stored.group_id) is not None  # stored (the sender got its 200) ...
+    assert world.store.groups.get(stored.group_id) is not None  # stored (the sender got its 200) ...
     assert world.executor.started == []  # ... but nothing pages yet
 
     assert escalation.retry_deferred_starts(world.store, flaky, START + timedelta(minutes=1)) == 0  # fails again
@@ -310,7 +306,7 @@ def test_a_failed_escalation_start_is_retried_by_the_minute_sweep_and_pages_once
 
 def test_a_deferred_start_is_dropped_when_the_group_was_acknowledged_meanwhile(world: World) -> None:
     integration = world.integration(world.chain({"type": "wait", "duration": 60}))
-    config = world.store.load_config(integration.id)
+    config = world.store.integrations.config(integration.id)
     assert config is not None
     [stored] = ingest(
         world.store, config, {"alert_uid": "1"}, now=START, executor=FlakyExecutor(world.executor, failures=1)
@@ -318,4 +314,4 @@ def test_a_deferred_start_is_dropped_when_the_group_was_acknowledged_meanwhile(w
     world.act(stored.group_id, "acknowledge")
     assert escalation.retry_deferred_starts(world.store, world.executor, START + timedelta(minutes=1)) == 0
     assert world.executor.started == []
-    assert world.store.due_escalation_starts(START + timedelta(days=1)) == []
+    assert world.store.escalation_starts.due(START + timedelta(days=1)) == []

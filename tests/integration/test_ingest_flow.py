@@ -197,7 +197,7 @@ def test_unknown_token_is_403_and_wrong_type_is_400(api: Invoke, ingest_handler:
 def test_rate_limit_answers_429_with_retry_after(
     api: Invoke, ingest_handler: ModuleType, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from oncall.ingest import RateLimit
+    from oncall.settings import RateLimit
 
     limited = create(api, "webhook")
     other = create(api, "webhook", description_short="another")
@@ -238,43 +238,46 @@ def test_storage_failure_is_a_5xx_never_a_200(api: Invoke, ingest_handler: Modul
     from local.dynamodb import client
 
     store = ingest_handler.service().store
-    store.client = client("http://127.0.0.1:9", timeout=0.5, retries=1)  # nothing listens there
+    store.table.client = client("http://127.0.0.1:9", timeout=0.5, retries=1)  # nothing listens there
     status, body = post_alert(ingest_handler, integration["link"], {"message": "lost?"})
     assert status == 503 and "retry" in body["detail"]
 
 
 def test_containers_share_rate_counts_through_the_store(api: Invoke, store: Any) -> None:
-    import time
-
-    from oncall.ingest import IngestService, RateLimit, RateLimited
+    from oncall.ingest import IngestService, RateLimited
+    from oncall.settings import RateLimit
 
     token = create(api, "webhook")["link"].rstrip("/").split("/")[-1]
-    first, second = (IngestService(store, RateLimit(3, 300), sync_seconds=0.3) for _ in range(2))
+    seconds = [0.0]  # both containers' timer, turned by hand
+    first, second = (
+        IngestService(store, RateLimit(3, 300), sync_seconds=1, timer=lambda: seconds[0]) for _ in range(2)
+    )
     body = json.dumps({"message": "m"}).encode()
     first.receive("webhook", token, body, None)  # syncs: the store counts 1
     first.receive("webhook", token, body, None)  # counted here, told to the store at the next sync
     second.receive("webhook", token, body, None)  # syncs: the store counts 2
-    time.sleep(0.35)
+    seconds[0] = 1.0
     second.receive("webhook", token, body, None)  # syncs: the store counts 3
     with pytest.raises(RateLimited):
         second.receive("webhook", token, body, None)
 
 
 def test_configuration_changes_reach_a_container_within_the_sync_interval(api: Invoke, store: Any) -> None:
-    import time
-
     from oncall.ingest import IngestService
+    from oncall.settings import RateLimit
 
     integration = create(api, "webhook")
     token = integration["link"].rstrip("/").split("/")[-1]
-    container = IngestService(store, sync_seconds=0.3)
+    seconds = [0.0]  # the container's timer, turned by hand
+    container = IngestService(store, RateLimit(300, 300), sync_seconds=1, timer=lambda: seconds[0])
 
     def title(message: str) -> str | None:
         [stored] = container.receive("webhook", token, json.dumps({"message": message}).encode(), None)
-        return store.get_group(stored.group_id).title
+        return store.groups.get(stored.group_id).title
 
     assert title("one") == "one"
     api("PUT", f"/api/v1/integrations/{integration['id']}/", {"templates": {"web": {"title": "renamed"}}})
+    seconds[0] = 0.9
     assert title("two") == "two"  # still the configuration of the last sync
-    time.sleep(0.35)
+    seconds[0] = 1.0
     assert title("three") == "renamed"

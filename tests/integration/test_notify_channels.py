@@ -10,19 +10,15 @@ from pathlib import Path
 
 import httpx
 import pytest
+from oncall.container import Container
 from oncall.notify import compose
-from oncall.notify.channels import (
-    ATTEMPTS,
-    MAX_RETRY_AFTER,
-    AwsNotifier,
-    LocalNotifier,
-    NotificationFailed,
-    notifier_from_env,
-)
+from oncall.notify.channels import ATTEMPTS, MAX_RETRY_AFTER, AwsNotifier, NotificationFailed
 from oncall.outbound.client import Client
 
 from local.dynamodb import free_port
+from local.functions import use_local_adapters
 from local.mail import MailServer
+from local.notifier import LocalNotifier
 from local.outbox import Outbox
 
 URL = "https://hooks.example.com/services/T000/B000/secret-token"
@@ -202,11 +198,13 @@ def test_local_email_goes_through_smtp_into_the_outbox(outbox: Outbox, smtp_port
     assert record["size"] > len(NOTIFICATION.html)
 
 
-def test_local_email_sender_from_the_environment(
+def test_local_email_sender_and_sink_from_the_environment(
     outbox: Outbox, smtp_port: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TOCSIN_EMAIL_FROM", "Tocsin <alerts@tocsin.test>")
-    local(outbox, smtp_port).email("bob@example.com", NOTIFICATION)
+    monkeypatch.setenv("TOCSIN_SMTP_PORT", str(smtp_port))
+    monkeypatch.setenv("TOCSIN_OUTBOX", str(outbox.path))
+    LocalNotifier.from_env().email("bob@example.com", NOTIFICATION)
     assert outbox.records()[0]["from"] == "Tocsin <alerts@tocsin.test>"
 
 
@@ -249,15 +247,19 @@ def test_local_webhook_failure_is_recorded(outbox: Outbox) -> None:
     assert outbox.records()[0]["error"] == "the webhook at hooks.example.com answered 404"
 
 
-def test_notifier_from_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_a_container_sends_through_aws_and_the_local_stack_gives_it_the_local_notifier(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    assert isinstance(Container().notifier, AwsNotifier)
     monkeypatch.setenv("TOCSIN_OUTBOX", str(tmp_path / "o.jsonl"))
-    monkeypatch.setenv("TOCSIN_NOTIFIER", "local")
-    chosen = notifier_from_env()
-    assert isinstance(chosen, LocalNotifier)
-    chosen.sms("+15555550100", NOTIFICATION)
+
+    class Function:  # a handler module, as the local stack loads it
+        container = Container()
+
+    use_local_adapters(Function)  # type: ignore[arg-type]
+    assert isinstance(Function.container.notifier, LocalNotifier)
+    Function.container.notifier.sms("+15555550100", NOTIFICATION)
     assert Outbox(tmp_path / "o.jsonl").records()[0]["to"] == "+15555550100"
-    monkeypatch.delenv("TOCSIN_NOTIFIER")
-    assert isinstance(notifier_from_env(), AwsNotifier)
 
 
 # --- AWS: SES v2 and SNS (moto) -------------------------------------------------------------------------------

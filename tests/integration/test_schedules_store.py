@@ -9,7 +9,6 @@ from oncall.api import schedules as api
 from oncall.api.logic import RequestInfo
 from oncall.models import User
 from oncall.schedules import OnCallShift, Schedule, users_on_call
-from oncall.schedules import store as schedule_store
 from oncall.store.dynamodb import DynamoStore
 
 NOW = datetime(2025, 3, 20, 10, tzinfo=UTC)
@@ -17,7 +16,7 @@ NOW = datetime(2025, 3, 20, 10, tzinfo=UTC)
 
 def add_users(store: DynamoStore) -> None:
     for uid, name in (("UA", "alice"), ("UB", "bob"), ("UC", "carol")):
-        store.put_entity("USER", User(id=uid, username=name), collection="USERS", sort=name)
+        store.users.put(User(id=uid, username=name))
 
 
 def test_schedule_and_shift_round_trip(store: DynamoStore) -> None:
@@ -38,12 +37,12 @@ def test_schedule_and_shift_round_trip(store: DynamoStore) -> None:
         until=datetime(2025, 12, 31, 23, 59),
         restrict_hours={"from": "09:00", "to": "17:00"},
     )
-    schedule_store.put_schedule(store, schedule, new=True)
-    schedule_store.put_shift(store, shift, new=True)
-    assert schedule_store.get_schedule(store, "S1") == schedule
-    assert schedule_store.get_shift(store, "O1") == shift
-    assert schedule_store.list_shifts(store, "S1") == [shift]
-    assert schedule_store.list_schedules(store) == [schedule]
+    store.schedules.put(schedule, new=True)
+    store.shifts.put(shift, new=True)
+    assert store.schedules.get("S1") == schedule
+    assert store.shifts.get("O1") == shift
+    assert store.shifts.of_schedule("S1") == [shift]
+    assert store.schedules.list() == [schedule]
 
 
 def test_use_cases_on_dynamodb(store: DynamoStore) -> None:
@@ -69,23 +68,23 @@ def test_use_cases_on_dynamodb(store: DynamoStore) -> None:
             | {"restrict_hours": {"from": "18:00", "to": "22:00"}}
         ),
     )
-    assert [s.id for s in schedule_store.list_shifts(store, schedule_id)] == [shift["id"], late["id"]]  # by level
+    assert [s.id for s in store.shifts.of_schedule(schedule_id)] == [shift["id"], late["id"]]  # by level
     assert [u.username for u in users_on_call(store, schedule_id, NOW)] == ["bob"]
     assert [u.username for u in users_on_call(store, schedule_id, datetime(2025, 3, 20, 19, tzinfo=UTC))] == ["carol"]
 
     # Moving a shift out of the schedule moves it between listings.
     other = api.create_schedule(store, schemas.ScheduleIn(name="Other", type="calendar", shifts=[late["id"]]), NOW)
     assert other["shifts"] == [late["id"]]
-    assert [s.id for s in schedule_store.list_shifts(store, schedule_id)] == [shift["id"]]
+    assert [s.id for s in store.shifts.of_schedule(schedule_id)] == [shift["id"]]
 
     feed = api.export_schedule(store, schedule_id, NOW)
     report = api.import_ical(store, other["id"], feed, NOW, as_overrides=True)
     assert report["created"] > 0 and report["unknown_users"] == []
-    assert len(schedule_store.list_shifts(store, other["id"])) == report["created"] + 1
+    assert len(store.shifts.of_schedule(other["id"])) == report["created"] + 1
 
     api.delete_schedule(store, other["id"])
-    assert schedule_store.get_shift(store, late["id"]) is None
-    assert schedule_store.list_shifts(store, other["id"]) == []
+    assert store.shifts.get(late["id"]) is None
+    assert store.shifts.of_schedule(other["id"]) == []
     assert [s["id"] for s in api.list_schedules(store, RequestInfo("https://t", "/", {}, NOW), NOW)["results"]] == [
         schedule_id
     ]

@@ -81,10 +81,8 @@ def test_the_real_step_pages_in_order_and_stops_at_the_end(machine: Machine, wor
     store = DynamoStore(TABLE, client=boto3.client("dynamodb", region_name=REGION))
     now = datetime.now(UTC)
     for name in ("alice", "bob"):
-        store.put_entity(
-            "USER", User(id=f"U{name}", username=name, email=f"{name}@example.com"), collection="USERS", sort=name
-        )
-    store.put_entity("CHAIN", EscalationChain(id="F1", name="chain"), collection="CHAINS", sort="chain")
+        store.users.put(User(id=f"U{name}", username=name, email=f"{name}@example.com"))
+    store.chains.put(EscalationChain(id="F1", name="chain"))
     steps = [
         EscalationPolicy(
             id="E1", escalation_chain_id="F1", position=0, type="notify_persons", persons_to_notify=["Ualice"]
@@ -95,15 +93,15 @@ def test_the_real_step_pages_in_order_and_stops_at_the_end(machine: Machine, wor
         ),
     ]
     for step in steps:
-        store.put_entity("POLICY", step, collection="POLICIES#F1", sort=f"{step.position:06d}#{step.id}")
+        store.policies.put(step)
     integration = Integration(id="C1", name="Prod", type="formatted_webhook", token_hash="h", created_at=now)
-    store.create_integration(
+    store.integrations.create(
         integration, Route(id="R1", integration_id="C1", is_default=True, escalation_chain_id="F1")
     )
-    config = store.load_config("C1")
+    config = store.integrations.config("C1")
     assert config is not None
     [stored] = ingest(store, config, {"alert_uid": "1", "title": "Disk full"}, now=now)
-    group = store.get_group(stored.group_id)
+    group = store.groups.get(stored.group_id)
     assert group is not None and group.escalation_generation == 1
 
     result = machine.run(escalation.initial_state(group))
@@ -116,5 +114,5 @@ def test_the_real_step_pages_in_order_and_stops_at_the_end(machine: Machine, wor
         time.sleep(0.1)
     assert [to for to, _ in world.notifier.emails] == ["alice@example.com", "bob@example.com"]
     assert all("Disk full" in subject for _, subject in world.notifier.emails)
-    texts = [entry.text for entry in store.get_timeline(group.id)]
+    texts = [entry.text for entry in store.groups.timeline(group.id)]
     assert "Escalation finished" in texts and "Sent e-mail to alice" in texts and "Sent e-mail to bob" in texts

@@ -212,7 +212,7 @@ def test_an_invalid_step_shows_the_apis_error_and_stores_nothing(admin: Browser,
 def test_routes_decide_the_chain_of_new_alerts(
     admin: Browser, api: Invoke, ingest_handler: ModuleType, store: DynamoStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("TOCSIN_INGEST_SYNC_SECONDS", "0")  # ingest sees a route change at once (else within 1 s)
+    ingest_handler.service().sync_seconds = 0  # ingest sees a route change at once (else within 1 s)
     integration = _integration(api, "Shop")
     iid = integration["id"]
     db_chain, critical_chain = _chain(admin, "Databases"), _chain(admin, "Critical")
@@ -270,7 +270,7 @@ def test_routes_decide_the_chain_of_new_alerts(
 
     assert _flash(_post(admin, f"{path}/{regex_id}/delete")) == {"notice": "Route deleted."}
     assert [(r["id"], r["position"]) for r in _routes(api, iid)][:2] == [(jinja_id, 0), (labels_id, 1)]
-    assert store.get_route(regex_id) is None
+    assert store.integrations.route(regex_id) is None
 
 
 def test_the_default_route_cannot_be_deleted_but_its_chain_changes(admin: Browser, api: Invoke) -> None:

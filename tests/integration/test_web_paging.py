@@ -43,7 +43,7 @@ class RecordingExecutor:
 @pytest.fixture
 def executor(web: ModuleType) -> RecordingExecutor:
     recorder = RecordingExecutor()
-    web.container._executor = recorder  # the console handler's container: its escalations start here
+    web.container.executor = recorder  # the console handler's container: its escalations start here
     return recorder
 
 

@@ -15,8 +15,8 @@ from oncall.bootstrap import ADMIN_USER_ID
 from oncall.store.dynamodb import DynamoStore
 from oncall.web import session
 
+from tests.integration.conftest import SIGNING_KEY as KEY
 from tests.integration.conftest import Invoke, post_alert
-from tests.integration.web_browser import SIGNING_KEY as KEY
 from tests.integration.web_browser import Browser
 
 PAGES = [
@@ -108,14 +108,14 @@ def test_tampered_or_expired_sessions_are_refused(web: ModuleType, admin_key: st
         session.verify(session.issue("h", "u", now - timedelta(hours=13), KEY.encode()), KEY.encode(), now)
     with pytest.raises(session.InvalidSession):
         session.verify(session.issue("h", "u", now, b"another key"), KEY.encode(), now)
-    key_hash = next(k.key_hash for k in store.list_api_keys())
+    key_hash = next(k.key_hash for k in store.api_keys.list())
     expired = session.issue(key_hash, ADMIN_USER_ID, now - timedelta(hours=12, seconds=1), KEY.encode())
     browser.cookie = expired
     assert browser.call("GET", "/ui/groups")["statusCode"] == 303
     browser.cookie = session.issue(key_hash, ADMIN_USER_ID, now, KEY.encode())
     assert browser.call("GET", "/ui/groups")["statusCode"] == 200
     # a revoked key ends its sessions
-    store.delete_api_key(next(k for k in store.list_api_keys() if k.key_hash == key_hash))
+    store.api_keys.delete(next(k for k in store.api_keys.list() if k.key_hash == key_hash))
     assert browser.call("GET", "/ui/groups")["statusCode"] == 303
 
 

@@ -9,9 +9,10 @@ from urllib.parse import urlencode
 
 from oncall.web import session
 
-from tests.integration.conftest import Context, http_event
-
-SIGNING_KEY = "web-console-test-signing-key"
+from tests.integration.conftest import (
+    Context,
+    http_event,
+)
 
 
 class Browser:

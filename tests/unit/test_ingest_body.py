@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from oncall.ingest import MAX_BODY_BYTES, IngestError, PayloadTooLarge, RateLimit, parse_body
+from oncall.ingest import MAX_BODY_BYTES, IngestError, PayloadTooLarge, parse_body
+from oncall.settings import InvalidSetting, RateLimit
 
 
 @pytest.mark.parametrize(
@@ -48,4 +49,8 @@ def test_size_limit_is_exact() -> None:
 
 def test_rate_limit_setting() -> None:
     assert RateLimit.parse("300/300") == RateLimit(300, 300)
-    assert RateLimit.parse("10") == RateLimit(10, 300)
+    assert RateLimit.parse("10", default_seconds=300) == RateLimit(10, 300)
+    with pytest.raises(InvalidSetting, match="TOCSIN_RATE_LIMIT must look like 300/60"):
+        RateLimit.parse("ten per minute", "TOCSIN_RATE_LIMIT")
+    with pytest.raises(InvalidSetting, match="must be positive"):
+        RateLimit.parse("0/60")

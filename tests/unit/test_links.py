@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from oncall import links
 from oncall.links import DEFAULT_TTL, InvalidLink, LinkClaims, action_url, sign, signing_key, verify
+from oncall.settings import Settings
 
 KEY = b"k" * 32
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -167,12 +168,12 @@ def no_key_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 def test_signing_key_from_the_environment(no_key_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(links.KEY_ENV, "local-key-é")
-    assert signing_key() == "local-key-é".encode()
+    assert signing_key(Settings.from_env()) == "local-key-é".encode()
 
 
 def test_signing_key_missing(no_key_env: None) -> None:
     with pytest.raises(RuntimeError, match="TOCSIN_SIGNING_KEY"):
-        signing_key()
+        signing_key(Settings.from_env())
 
 
 def test_signing_key_from_secrets_manager_is_read_once(no_key_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -186,6 +187,6 @@ def test_signing_key_from_secrets_manager_is_read_once(no_key_env: None, monkeyp
         client = boto3.client("secretsmanager")
         arn = client.create_secret(Name="tocsin/signing-key", SecretString="s3cret-from-aws")["ARN"]
         monkeypatch.setenv(links.SECRET_ARN_ENV, arn)
-        assert signing_key() == b"s3cret-from-aws"
+        assert signing_key(Settings.from_env()) == b"s3cret-from-aws"
         client.delete_secret(SecretId=arn, ForceDeleteWithoutRecovery=True)
-        assert signing_key() == b"s3cret-from-aws"  # cached: no second call
+        assert signing_key(Settings.from_env()) == b"s3cret-from-aws"  # cached: no second call

@@ -1,11 +1,11 @@
 """Schedule and on-call shift use cases: OnCall shapes, validation errors, final shifts, iCal feeds and imports,
-and the hook of the escalation step (who is on call now). On an in-memory store with the entity-storage port."""
+and the hook of the escalation step (who is on call now). On in-memory fakes of the people and schedule repositories."""
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import icalendar
@@ -16,42 +16,18 @@ from oncall.api.logic import ApiError, RequestInfo
 from oncall.models import Team, User
 from oncall.outbound.client import Client
 from oncall.schedules import ScheduleNotFound, users_on_call
-from pydantic import BaseModel
 
-M = TypeVar("M", bound=BaseModel)
+from tests.support.memory_store import MemoryStore
+
 NOW = datetime(2025, 3, 20, 10, tzinfo=UTC)
-
-
-class MemoryStore:
-    """The entity-storage part of the store port, kept in dicts (items as JSON, as DynamoDB keeps them)."""
-
-    def __init__(self) -> None:
-        self.items: dict[str, tuple[str, str, str]] = {}  # "<kind>#<id>" -> (collection, sort, json)
-
-    def put_entity(self, kind: str, entity: BaseModel, *, collection: str, sort: str, new: bool = False) -> None:
-        key = f"{kind}#{entity.id}"  # type: ignore[attr-defined]
-        assert not (new and key in self.items), "conditional put failed"
-        self.items[key] = (collection, sort, entity.model_dump_json(exclude_none=True))
-
-    def get_entity(self, kind: str, entity_id: str, model: type[M]) -> M | None:
-        item = self.items.get(f"{kind}#{entity_id}")
-        return model.model_validate_json(item[2]) if item else None
-
-    def list_entities(self, collection: str, model: type[M]) -> list[M]:
-        found = sorted((sort, data) for c, sort, data in self.items.values() if c == collection)
-        return [model.model_validate_json(data) for _, data in found]
-
-    def delete_entity(self, kind: str, entity_id: str) -> None:
-        self.items.pop(f"{kind}#{entity_id}", None)
 
 
 @pytest.fixture
 def store() -> MemoryStore:
     memory = MemoryStore()
-    memory.put_entity("TEAM", Team(id="T1", name="SRE"), collection="TEAMS", sort="sre")
+    memory.teams.put(Team(id="T1", name="SRE"))
     for uid, name in (("UA", "alice"), ("UB", "bob"), ("UC", "carol")):
-        user = User(id=uid, username=name, email=f"{name}@example.com")
-        memory.put_entity("USER", user, collection="USERS", sort=name)
+        memory.users.put(User(id=uid, username=name, email=f"{name}@example.com"))
     return memory
 
 
@@ -253,7 +229,7 @@ def test_users_on_call_for_the_escalation_step(store: MemoryStore) -> None:
     make_shift(store, schedule_id=schedule["id"], **override)
     assert [u.username for u in users_on_call(store, schedule["id"], NOW)] == ["bob", "carol"]  # type: ignore[arg-type]
     assert [u.id for u in users_on_call(store, schedule["id"], NOW + timedelta(hours=1, minutes=30))] == ["UA"]  # type: ignore[arg-type]
-    store.delete_entity("USER", "UC")  # deleted people are left out
+    store.users.delete("UC")  # deleted people are left out
     assert [u.id for u in users_on_call(store, schedule["id"], NOW)] == ["UB"]  # type: ignore[arg-type]
     assert users_on_call(store, schedule["id"], datetime(2025, 3, 19, tzinfo=UTC)) == []  # type: ignore[arg-type]
     with pytest.raises(ScheduleNotFound):

@@ -9,16 +9,16 @@ all their keys may do, and a new key never gives more than its user has.
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Final, Literal
 
 from oncall import ids
 from oncall.models import ApiKey, AuditEntry, User
 from oncall.ports import Store
+from oncall.settings import RateLimit
 
 Permission = Literal["read", "act", "configure", "admin"]
 READ_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -75,10 +75,9 @@ class Authenticator:
 
     TTL = 60.0
 
-    def __init__(self, store: Store, rate_limit: str | None = None) -> None:
+    def __init__(self, store: Store, rate_limit: RateLimit) -> None:
         self.store = store
-        count, _, seconds = (rate_limit or os.environ.get("TOCSIN_API_RATE_LIMIT", "300/60")).partition("/")
-        self.limit, self.window = int(count), int(seconds or 60)
+        self.limit, self.window = rate_limit.count, rate_limit.seconds
         self._keys: dict[str, tuple[float, ApiKey | None]] = {}
         self._users: dict[str, tuple[float, User | None]] = {}
 
@@ -92,10 +91,10 @@ class Authenticator:
 
     def by_hash(self, key_hash: str) -> tuple[Actor, ApiKey]:
         """The key with this hash and its user (a calendar feed token names its key by hash)."""
-        key = self._cached(self._keys, key_hash, self.store.get_api_key)
+        key = self._cached(self._keys, key_hash, self.store.api_keys.by_hash)
         if key is None:
             raise AccessDenied(401, "Invalid token.")
-        user = self._cached(self._users, key.user_id, lambda uid: self.store.get_entity("USER", uid, User))
+        user = self._cached(self._users, key.user_id, lambda uid: self.store.users.get(uid))
         if user is None:
             raise AccessDenied(401, "Invalid token: its user no longer exists.")
         return Actor(user.id, user.username, user.role, tuple(user.teams)), key
@@ -107,11 +106,12 @@ class Authenticator:
             cache[key] = hit
         return hit[1]
 
-    def throttle(self, key: ApiKey, now: float | None = None) -> None:
+    def throttle(self, key: ApiKey, now: datetime) -> None:
         """Per-key request limit (OnCall: 300 per minute), counted in the store across containers."""
-        moment = now if now is not None else time.time()
+        moment = now.timestamp()
         window = int(moment // self.window)
-        if self.store.hit(f"API#{key.id}", window, self.window * 2) > self.limit:
+        expires = now + timedelta(seconds=self.window * 2)
+        if self.store.counters.hit(f"API#{key.id}", window, expires) > self.limit:
             retry = max(1, int(self.window - moment % self.window))
             raise AccessDenied(429, f"Request was throttled. Expected available in {retry} seconds.", retry)
 
@@ -138,9 +138,9 @@ def create_api_key(
         prefix=secret[:8],
         created_at=now,
     )
-    store.put_api_key(key)
+    store.api_keys.put(key)
     return key, secret
 
 
 def audit(store: Store, actor: Actor, method: str, path: str, status: int, now: datetime) -> None:
-    store.audit(AuditEntry(at=now, user_id=actor.user_id, method=method, path=path, status=status))
+    store.audit.add(AuditEntry(at=now, user_id=actor.user_id, method=method, path=path, status=status))

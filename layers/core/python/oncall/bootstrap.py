@@ -22,10 +22,10 @@ ADMIN_USER_ID = "UADMIN"
 
 def ensure_admin(store: Store) -> User:
     """The deployment's first user: an admin named "admin"."""
-    admin = store.get_entity("USER", ADMIN_USER_ID, User)
+    admin = store.users.get(ADMIN_USER_ID)
     if admin is None:
         admin = User(id=ADMIN_USER_ID, username="admin", role="admin")
-        store.put_entity("USER", admin, collection="USERS", sort="admin")
+        store.users.put(admin)
     return admin
 
 
@@ -39,7 +39,7 @@ def ensure_admin_api_key(table_name: str, endpoint: str | None = None, key: str 
     store = DynamoStore(table_name, client=client)
     ensure_admin(store)
     if key:
-        existing = store.get_api_key(ids.secret_hash(key))
+        existing = store.api_keys.by_hash(ids.secret_hash(key))
         if existing is not None:
             return key
     return create_api_key(store, user_id=ADMIN_USER_ID, name="bootstrap admin", now=SYSTEM_CLOCK.now(), secret=key)[1]

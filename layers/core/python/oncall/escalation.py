@@ -26,10 +26,7 @@ from oncall.clock import SYSTEM_CLOCK, Clock
 from oncall.executor import Executor
 from oncall.models import (
     AlertGroup,
-    EscalationChain,
     EscalationPolicy,
-    NotificationRule,
-    OutgoingWebhook,
     TimelineEntry,
     User,
 )
@@ -122,14 +119,14 @@ def reconcile(store: Store, executor: Executor, before: AlertGroup | None, after
     except Exception:
         logger.exception("escalation of group %s could not be started or stopped", after.id)
         if _starts(before, after):
-            store.defer_escalation_start(after.id, after.escalation_generation, now)
+            store.escalation_starts.defer(after.id, after.escalation_generation, now)
 
 
 def retry_deferred_starts(store: Store, executor: Executor, now: datetime) -> int:
     """Start the escalations whose first start failed, if their group still needs them; returns how many."""
     started = 0
-    for group_id, generation, due_key in store.due_escalation_starts(now):
-        group = store.get_group(group_id)
+    for group_id, generation, due_key in store.escalation_starts.due(now):
+        group = store.groups.get(group_id)
         if group is not None and group.escalation_generation == generation and _starts(None, group):
             try:  # a silenced group's execution waits for the end of the silence itself
                 executor.start(execution_name(group_id, generation), initial_state(group))
@@ -142,9 +139,9 @@ def retry_deferred_starts(store: Store, executor: Executor, now: datetime) -> in
                 type="escalation_retried",
                 text="Escalation started by the retry sweep (the first start had failed)",
             )
-            store.append_timeline([entry])
+            store.groups.append_timeline([entry])
             started += 1
-        store.clear_escalation_start(group_id, generation, due_key, now)
+        store.escalation_starts.clear(group_id, generation, due_key, now)
     return started
 
 
@@ -170,28 +167,28 @@ def _wait(state: dict[str, Any], seconds: float) -> dict[str, Any]:
 
 
 def _log(services: Services, group: AlertGroup, now: datetime, kind: str, text: str) -> None:
-    services.store.append_timeline([TimelineEntry(group_id=group.id, at=now, type=kind, text=text)])
+    services.store.groups.append_timeline([TimelineEntry(group_id=group.id, at=now, type=kind, text=text)])
 
 
 def _current(services: Services, state: dict[str, Any], now: datetime) -> AlertGroup | None:
     """The group if this execution should still act on it; lifts an expired silence."""
-    group = services.store.get_group(state["group_id"])
+    group = services.store.groups.get(state["group_id"])
     if group is None or group.escalation_generation != state["generation"] or group.resolved or group.acknowledged:
         return None
     if group.silenced and group.silenced_until is not None and group.silenced_until <= now:
         ended = group.model_copy(update={"silenced": False, "silenced_at": None, "silenced_until": None})
         entry = TimelineEntry(group_id=group.id, at=now, type="unsilenced", text="Silence ended")
-        if not services.store.save_group(ended, group.version, timeline=[entry]):
-            return services.store.get_group(state["group_id"])  # changed meanwhile: decide on the fresh state
+        if not services.store.groups.save(ended, group.version, timeline=[entry]):
+            return services.store.groups.get(state["group_id"])  # changed meanwhile: decide on the fresh state
         return ended.model_copy(update={"version": group.version + 1})
     return group
 
 
 def _snapshot(services: Services, group: AlertGroup) -> dict[str, Any] | None:
-    chain = services.store.get_entity("CHAIN", group.escalation_chain_id or "", EscalationChain)
+    chain = services.store.chains.get(group.escalation_chain_id or "")
     if chain is None:
         return None
-    policies = sorted(services.store.list_entities(f"POLICIES#{chain.id}", EscalationPolicy), key=lambda p: p.position)
+    policies = services.store.policies.of_chain(chain.id)
     return {"chain": chain.model_dump(mode="json"), "policies": [p.model_dump(mode="json") for p in policies]}
 
 
@@ -209,16 +206,16 @@ def _run_escalation(state: dict[str, Any], services: Services, now: datetime) ->
             _log(services, group, now, "escalation_failed", "Not escalated: the escalation chain no longer exists")
             return _finish(state)
         state["snapshot"] = snapshot
-        if services.store.claim(group.id, f"g{state['generation']}-start"):
+        if services.store.groups.claim(group.id, f"g{state['generation']}-start"):
             _log(services, group, now, "escalation_started", f'Escalation started: chain "{snapshot["chain"]["name"]}"')
     policies = [EscalationPolicy.model_validate(p) for p in state["snapshot"]["policies"]]
     for _ in range(MAX_STEPS_PER_RUN):
         position = state["position"]
         if position >= len(policies):
-            if services.store.claim(group.id, f"g{state['generation']}-finished"):
+            if services.store.groups.claim(group.id, f"g{state['generation']}-finished"):
                 _log(services, group, now, "escalation_finished", "Escalation finished")
                 finished = group.model_copy(update={"escalation_finished": True})
-                services.store.save_group(finished, group.version)
+                services.store.groups.save(finished, group.version)
             return _finish(state)
         policy = policies[position]
         key = f"g{state['generation']}-c{state['cycle']}-p{position}"
@@ -239,7 +236,7 @@ def _step_wait(
 ) -> StepResult:
     seconds = policy.duration or DEFAULT_WAIT_SECONDS
     state["position"] += 1
-    if services.store.claim(group.id, key):
+    if services.store.groups.claim(group.id, key):
         _log(services, group, now, "escalation_wait", f"Waiting {_human(seconds)}")
     return _wait(state, seconds)
 
@@ -256,7 +253,7 @@ def _notify(
     what: str,
 ) -> StepResult:
     state["position"] += 1
-    if not services.store.claim(group.id, key):
+    if not services.store.groups.claim(group.id, key):
         return None
     if missing:
         _log(services, group, now, "notification_failed", f"Unknown users skipped: {', '.join(missing)}")
@@ -273,7 +270,7 @@ def _notify(
 def _users(services: Services, ids: list[str]) -> tuple[list[User], list[str]]:
     found, missing = [], []
     for user_id in ids:
-        user = services.store.get_entity("USER", user_id, User)
+        user = services.store.users.get(user_id)
         (found.append(user) if user else missing.append(user_id))  # type: ignore[func-returns-value]
     return found, missing
 
@@ -291,9 +288,9 @@ def _step_round_robin(
     queue = policy.persons_to_notify_next_each_time
     users: list[User] = []
     missing: list[str] = []
-    if queue and services.store.claim(group.id, f"{key}-turn"):
+    if queue and services.store.groups.claim(group.id, f"{key}-turn"):
         # The turn counter lives on the policy, so the rotation continues across alert groups.
-        turn = services.store.next_in_turn("POLICY", policy.id)
+        turn = services.store.policies.next_turn(policy.id)
         users, missing = _users(services, [queue[turn % len(queue)]])
     return _notify(users, missing, policy, group, state, services, now, key, "Notify next person in turn")
 
@@ -302,7 +299,7 @@ def _step_team(
     policy: EscalationPolicy, group: AlertGroup, state: dict[str, Any], services: Services, now: datetime, key: str
 ) -> StepResult:
     team_id = policy.team_to_notify
-    members = [u for u in services.store.list_entities("USERS", User) if team_id and team_id in u.teams]
+    members = [u for u in services.store.users.list() if team_id and team_id in u.teams]
     return _notify(members, [], policy, group, state, services, now, key, f"Notify team {team_id}")
 
 
@@ -315,12 +312,12 @@ def _step_schedule(policy: EscalationPolicy, group: AlertGroup, state: dict[str,
         users = schedules.users_on_call(services.store, schedule_id, now)
     except schedules.ScheduleNotFound:
         state["position"] += 1
-        if services.store.claim(group.id, key):
+        if services.store.groups.claim(group.id, key):
             _log(services, group, now, "notification_failed", f"Notify on-call: schedule {schedule_id} does not exist")
         return None
     if not users:
         state["position"] += 1
-        if services.store.claim(group.id, key):
+        if services.store.groups.claim(group.id, key):
             _log(services, group, now, "notification_failed",
                  f"Notify on-call: nobody is on call in schedule {schedule_id} now (a gap); moving on")  # fmt: skip
         return None
@@ -331,9 +328,9 @@ def _step_webhook(
     policy: EscalationPolicy, group: AlertGroup, state: dict[str, Any], services: Services, now: datetime, key: str
 ) -> StepResult:
     state["position"] += 1
-    if not services.store.claim(group.id, key):
+    if not services.store.groups.claim(group.id, key):
         return None
-    hook = services.store.get_entity("WEBHOOK", policy.action_to_trigger or "", OutgoingWebhook)
+    hook = services.store.webhooks.get(policy.action_to_trigger or "")
     if hook is None or not hook.is_webhook_enabled:
         reason = "is disabled" if hook else "does not exist"
         _log(services, group, now, "webhook_failed", f"Webhook {policy.action_to_trigger} {reason}")
@@ -355,7 +352,9 @@ def _step_resolve(
     policy: EscalationPolicy, group: AlertGroup, state: dict[str, Any], services: Services, now: datetime, key: str
 ) -> StepResult:
     transition = actions.resolve(group, "escalation", now, text="Resolved automatically")
-    services.store.save_group(transition.group, group.version, timeline=transition.timeline, pointer=transition.pointer)
+    services.store.groups.save(
+        transition.group, group.version, timeline=transition.timeline, pointer=transition.pointer
+    )
     return _finish(state)
 
 
@@ -374,7 +373,7 @@ def _step_time_window(
     start, end = _parse_clock(policy.notify_if_time_from), _parse_clock(policy.notify_if_time_to)
     state["position"] += 1
     if start is None or end is None:
-        if services.store.claim(group.id, key):
+        if services.store.groups.claim(group.id, key):
             _log(services, group, now, "escalation_failed", "Time window step is not configured; moving on")
         return None
     current = now.astimezone(UTC).time()
@@ -384,7 +383,7 @@ def _step_time_window(
     next_start = datetime.combine(now.astimezone(UTC).date(), start, tzinfo=UTC)
     if next_start <= now:
         next_start += timedelta(days=1)
-    if services.store.claim(group.id, key):
+    if services.store.groups.claim(group.id, key):
         _log(
             services,
             group,
@@ -401,12 +400,12 @@ def _step_alerts_in_window(
     threshold = policy.num_alerts_in_window or 0
     minutes = policy.num_minutes_in_window or 1
     since = (group.last_alert_at or now) - timedelta(minutes=minutes)
-    count = services.store.count_alerts_since(group.id, since)
+    count = services.store.groups.count_alerts_since(group.id, since)
     if count > threshold:
         state["position"] += 1
         return None
     # Paused: check again later (new alerts may arrive); the chain goes on once the count is exceeded.
-    if services.store.claim(group.id, f"{key}-paused"):
+    if services.store.groups.claim(group.id, f"{key}-paused"):
         _log(
             services,
             group,
@@ -428,7 +427,7 @@ def _step_repeat(
     repeats[policy.id] = done + 1
     state["cycle"] += 1
     state["position"] = 0
-    if services.store.claim(group.id, key):
+    if services.store.groups.claim(group.id, key):
         _log(services, group, now, "escalation_repeat", f"Repeating escalation ({done + 1} of {MAX_REPEATS})")
     return None
 
@@ -452,7 +451,7 @@ STEPS: dict[str, Callable[..., StepResult]] = {
 
 def rules_for(services: Services, user: User, important: bool) -> list[dict[str, Any]]:
     rules = sorted(
-        (r for r in services.store.list_entities(f"RULES#{user.id}", NotificationRule) if r.important == important),
+        (r for r in services.store.rules.of_user(user.id) if r.important == important),
         key=lambda r: r.position,
     )
     if rules:
@@ -490,14 +489,14 @@ def start_personal(
 
 def _run_personal(state: dict[str, Any], services: Services, now: datetime) -> dict[str, Any]:
     if state.get("direct"):
-        group = services.store.get_group(state["group_id"])
+        group = services.store.groups.get(state["group_id"])
         if group is None or group.resolved:
             return _finish(state)
     else:
         group = _current(services, state, now)
         if group is None or group.silenced:
             return _finish(state)
-    user = services.store.get_entity("USER", state["user_id"], User)
+    user = services.store.users.get(state["user_id"])
     if user is None:
         return _finish(state)
     rules = state["rules"]
@@ -507,7 +506,7 @@ def _run_personal(state: dict[str, Any], services: Services, now: datetime) -> d
         state["position"] += 1
         if rule["type"] == "wait":
             return _wait(state, rule.get("duration") or DEFAULT_WAIT_SECONDS)
-        if services.store.claim(group.id, key):
+        if services.store.groups.claim(group.id, key):
             _deliver(services, group, user, rule["channel"], bool(state["important"]), now)
     return _finish(state)
 
@@ -563,8 +562,8 @@ def compose_for(
     from oncall import links
     from oncall.notify.compose import compose
 
-    config = services.store.load_config(group.integration_id)
-    last = services.store.get_alerts([(group.id, group.last_alert_id)]) if group.last_alert_id else {}
+    config = services.store.integrations.config(group.integration_id)
+    last = services.store.groups.alerts_by_id([(group.id, group.last_alert_id)]) if group.last_alert_id else {}
     alert = last.get(group.last_alert_id or "")
     key = services.signing_key()
     expires = now + links.DEFAULT_TTL
@@ -606,7 +605,7 @@ def start_reminder(services_store: Store, executor: Executor, group: AlertGroup)
     escalation) when a reminder gets no confirmation, as the integration is configured."""
     if not group.acknowledged or group.acknowledged_by in (None, actions.SOURCE) or group.acknowledged_at is None:
         return
-    config = services_store.load_config(group.integration_id)
+    config = services_store.integrations.config(group.integration_id)
     if config is None or config.integration.ack_reminder_seconds <= 0:
         return
     integration = config.integration
@@ -629,7 +628,7 @@ def start_reminder(services_store: Store, executor: Executor, group: AlertGroup)
 
 
 def _run_reminder(state: dict[str, Any], services: Services, now: datetime) -> dict[str, Any]:
-    group = services.store.get_group(state["group_id"])
+    group = services.store.groups.get(state["group_id"])
     acked_at = datetime.fromisoformat(state["acknowledged_at"])
     if (
         group is None
@@ -643,8 +642,10 @@ def _run_reminder(state: dict[str, Any], services: Services, now: datetime) -> d
     if state["phase"] == "wait":
         return _wait({**state, "phase": "remind"}, every)
     if state["phase"] == "remind":
-        user = services.store.get_entity("USER", state["user_id"], User)
-        if user is not None and services.store.claim(group.id, f"ack{int(acked_at.timestamp())}-{now.timestamp():.0f}"):
+        user = services.store.users.get(state["user_id"])
+        if user is not None and services.store.groups.claim(
+            group.id, f"ack{int(acked_at.timestamp())}-{now.timestamp():.0f}"
+        ):
             channel = next((r["channel"] for r in rules_for(services, user, False) if r["type"] == "notify"), "email")
             _deliver(services, group, user, channel, False, now, reminder=True)
         if unack_after:
@@ -657,6 +658,6 @@ def _run_reminder(state: dict[str, Any], services: Services, now: datetime) -> d
     transition = actions.unacknowledge(group, actions.SOURCE, now)
     transition.timeline[0].text = "Unacknowledged automatically: the reminder was not confirmed"
     changed = restarted(transition.group)
-    if services.store.save_group(changed, group.version, timeline=transition.timeline):
+    if services.store.groups.save(changed, group.version, timeline=transition.timeline):
         reconcile(services.store, services.executor, group, changed, now)
     return _finish(state)

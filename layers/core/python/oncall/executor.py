@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
+
+    from oncall.settings import Settings
 
 STATE_MACHINE_ENV = "TOCSIN_STATE_MACHINE_ARN"
 
@@ -70,6 +71,6 @@ class NoExecutor:
         return None
 
 
-def executor_from_env() -> Executor:
-    arn = os.environ.get(STATE_MACHINE_ENV)
+def executor_for(settings: Settings) -> Executor:
+    arn = settings.state_machine_arn
     return StepFunctionsExecutor(arn) if arn else NoExecutor()

@@ -84,17 +84,17 @@ def send(store: Store, executor: Executor | None, config: IntegrationConfig, exp
 def check(store: Store, executor: Executor | None, now: datetime) -> str:
     """One sweep: every due heartbeat alerts once, however many sweeps see it."""
     expired = 0
-    for integration_id, due_key in store.due_heartbeats(now):
-        if not store.mark_heartbeat_expired(integration_id, due_key):
+    for integration_id, due_key in store.heartbeats.due(now):
+        if not store.heartbeats.mark_expired(integration_id, due_key):
             continue  # a beat arrived, or another sweep took it
-        config = store.load_config(integration_id)
+        config = store.integrations.config(integration_id)
         if config is None:
             continue  # deleted integration
         try:
             send(store, executor, config, expired=True, now=now)
         except Exception:
             # Re-arm so the next sweep tries again: an expiry must not be lost.
-            store.set_heartbeat(integration_id, config.heartbeat.model_copy(update={"alerted": False}))
+            store.heartbeats.set(integration_id, config.heartbeat.model_copy(update={"alerted": False}))
             raise
         expired += 1
     summary = f"Found {expired} expired heartbeats"

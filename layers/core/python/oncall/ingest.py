@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,9 +20,11 @@ from urllib.parse import parse_qsl
 
 from oncall import actions, escalation, grouping, ids, integration_types, routing, templating
 from oncall.clock import SYSTEM_CLOCK, Clock
+from oncall.errors import NotFound
 from oncall.executor import Executor
 from oncall.models import Alert, AlertGroup, IntegrationConfig
-from oncall.ports import GroupKey, NotFound, Store, StoreError
+from oncall.ports import GroupKey, Store, StoreError
+from oncall.settings import RateLimit
 
 logger = logging.getLogger(__name__)
 MAX_BODY_BYTES = 256 * 1024
@@ -265,30 +267,30 @@ def ingest_one(
     if plain and pointers is not None:
         cached = pointers.get(key)
         if cached is not None:
-            if store.append_alert(key, cached, make_alert(cached)):
+            if store.groups.append_alert(key, cached, make_alert(cached)):
                 return Stored(cached, alert_id, created_group=False, resolved_group=False)
             pointers.drop(key)
         else:
             group = new_group()
-            if store.create_group(group, make_alert(group.id), [], None):
+            if store.groups.create(group, make_alert(group.id), [], None):
                 pointers.put(key, group.id)
                 escalate(None, group)
                 return Stored(group.id, alert_id, created_group=True, resolved_group=False)
     for _ in range(MAX_GROUPING_ATTEMPTS):
-        pointer = store.get_pointer(key)
+        pointer = store.groups.pointer(key)
         if pointer is not None and pointer.open:
             if plain:
                 # One conditional transaction, no read of the group.
-                if store.append_alert(key, pointer.group_id, make_alert(pointer.group_id)):
+                if store.groups.append_alert(key, pointer.group_id, make_alert(pointer.group_id)):
                     if pointers is not None:
                         pointers.put(key, pointer.group_id)
                     return Stored(pointer.group_id, alert_id, created_group=False, resolved_group=False)
                 continue
-            group = store.get_group(pointer.group_id)
+            group = store.groups.get(pointer.group_id)
             if group is None or not group.is_open:
                 continue
             transition = _apply_signals(group, now, resolves, signals.is_acknowledge, label_hash)
-            if store.save_group(
+            if store.groups.save(
                 transition.group,
                 group.version,
                 alert=make_alert(group.id),
@@ -304,13 +306,13 @@ def ingest_one(
             return None
         if pointer is not None and resolves and not per_alert:
             # A resolve signal after the group was resolved joins that group instead of opening a new one.
-            group = store.get_group(pointer.group_id)
-            if group is not None and store.save_group(group, group.version, alert=make_alert(group.id)):
+            group = store.groups.get(pointer.group_id)
+            if group is not None and store.groups.save(group, group.version, alert=make_alert(group.id)):
                 return Stored(group.id, alert_id, created_group=False, resolved_group=False)
             continue
         group = new_group()
         transition = _apply_signals(group, now, resolves, signals.is_acknowledge, label_hash)
-        if store.create_group(transition.group, make_alert(group.id), transition.timeline, pointer):
+        if store.groups.create(transition.group, make_alert(group.id), transition.timeline, pointer):
             if pointers is not None and transition.group.is_open:
                 pointers.put(key, group.id)
             escalate(None, transition.group)
@@ -340,18 +342,6 @@ def _apply_signals(
 # --- the service the ingest Lambda holds ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class RateLimit:
-    count: int
-    seconds: int
-
-    @classmethod
-    def parse(cls, text: str) -> RateLimit:
-        """``"300/300"``: 300 requests per 300 seconds."""
-        count, _, seconds = text.partition("/")
-        return cls(int(count), int(seconds or 300))
-
-
 @dataclass
 class _RateState:
     """What this container knows of an integration's request count, and what it has not yet told the store."""
@@ -379,18 +369,18 @@ class IngestService:
     def __init__(
         self,
         store: Store,
-        rate_limit: RateLimit | None = None,
-        sync_seconds: float | None = None,
+        rate_limit: RateLimit,
+        sync_seconds: float,
         executor: Executor | None = None,
         clock: Clock = SYSTEM_CLOCK,
+        timer: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
         self.executor = executor
         self.clock = clock
-        self.rate_limit = rate_limit or RateLimit.parse(os.environ.get("TOCSIN_RATE_LIMIT", "300/300"))
-        self.sync_seconds = (
-            float(os.environ.get("TOCSIN_INGEST_SYNC_SECONDS", "1")) if sync_seconds is None else sync_seconds
-        )
+        self.timer = timer  # seconds, for cache lifetimes and sync intervals (tests turn it by hand)
+        self.rate_limit = rate_limit  # per integration, counted across containers through the store
+        self.sync_seconds = sync_seconds  # how often this container adds its count to the store's
         self.pointers = PointerCache()
         self._tokens: dict[str, tuple[float, Any]] = {}
         self._configs: dict[str, IntegrationConfig] = {}
@@ -400,10 +390,10 @@ class IngestService:
     def _integration_for(self, token: str, type_slug: str) -> str:
         token_hash = ids.secret_hash(token)
         cached = self._tokens.get(token_hash)
-        if cached is None or cached[0] < time.monotonic():
-            ref = self.store.get_token(token_hash)
+        if cached is None or cached[0] < self.timer():
+            ref = self.store.integrations.token(token_hash)
             ttl = self.TOKEN_TTL if ref else self.MISSING_TOKEN_TTL
-            cached = (time.monotonic() + ttl, ref)
+            cached = (self.timer() + ttl, ref)
             self._tokens[token_hash] = cached
         ref = cached[1]
         if ref is None:
@@ -415,7 +405,7 @@ class IngestService:
     def _config(self, integration_id: str, version: int | None) -> IntegrationConfig:
         config = self._configs.get(integration_id)
         if config is None or version is None or config.version != version:
-            config = self.store.load_config(integration_id)
+            config = self.store.integrations.config(integration_id)
             if config is None:
                 self._tokens.clear()
                 raise UnknownToken("Integration key was not found. Permission denied.")
@@ -428,20 +418,20 @@ class IngestService:
         window = int(now // limit.seconds)
         with self._lock:
             state = self._rates.setdefault(integration_id, _RateState())
-            due = state.window != window or time.monotonic() - state.synced_at >= self.sync_seconds
+            due = state.window != window or self.timer() - state.synced_at >= self.sync_seconds
             if due:
                 increment, state.pending = state.pending + 1, 0
             else:
                 state.pending += 1
         if due:
             try:
-                counted = self.store.count_request(integration_id, window, increment)
+                counted = self.store.integrations.count_request(integration_id, window, increment)
             except NotFound as error:
                 self._tokens.clear()
                 raise UnknownToken("Integration key was not found. Permission denied.") from error
             with self._lock:
                 state.window, state.current, state.previous = window, counted.current, counted.previous
-                state.version, state.synced_at = counted.config_version, time.monotonic()
+                state.version, state.synced_at = counted.config_version, self.timer()
         # Sliding-window estimate: the previous window weighs by how much of it still overlaps.
         elapsed = (now % limit.seconds) / limit.seconds
         if state.current + state.pending + state.previous * (1 - elapsed) > limit.count:
@@ -478,7 +468,7 @@ class IngestService:
         config = self._config(integration_id, self._count(integration_id, moment.timestamp()))
         if not heartbeat.has_heartbeat(config.integration.type):
             raise IngestError(f"Integrations of type {config.integration.type} have no heartbeat")
-        if self.store.beat(integration_id, moment, config.heartbeat.timeout_seconds):
+        if self.store.heartbeats.beat(integration_id, moment, config.heartbeat.timeout_seconds):
             heartbeat.send(self.store, self.executor, config, expired=False, now=moment)
 
     def invalidate(self, integration_id: str | None = None) -> None:

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal
 
 from oncall import signing
+from oncall.settings import Settings
 
 ACTIONS: Final = frozenset({"acknowledge", "resolve", "silence", "confirm"})  # confirm: answer an ack reminder
 DEFAULT_TTL: Final = timedelta(hours=24)
@@ -74,12 +74,12 @@ def action_url(base_url: str, token: str) -> str:
     return f"{base_url}/actions/{token}"
 
 
-def signing_key() -> bytes:
+def signing_key(settings: Settings) -> bytes:
     """The deployment's link-signing key: ``TOCSIN_SIGNING_KEY``, else the Secrets Manager secret it names."""
-    if raw := os.environ.get(KEY_ENV):
-        return raw.encode()
-    if arn := os.environ.get(SECRET_ARN_ENV):
-        return _secret(arn)
+    if settings.signing_key:
+        return settings.signing_key.encode()
+    if settings.signing_secret_arn:
+        return _secret(settings.signing_secret_arn)
     raise RuntimeError(f"no key to sign action links: set {KEY_ENV} (local) or {SECRET_ARN_ENV} (AWS)")
 
 

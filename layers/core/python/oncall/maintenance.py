@@ -47,7 +47,7 @@ def start(
         raise MaintenanceError('mode must be "debug" or "maintenance"')
     if duration <= 0:
         raise MaintenanceError("duration must be a positive number of seconds")
-    config = store.load_config(integration_id)
+    config = store.integrations.config(integration_id)
     if config is None:
         raise LookupError(integration_id)
     integration = config.integration
@@ -70,7 +70,7 @@ def start(
             "maintenance_group_id": group_id,
         }
     )
-    if not store.update_integration(changed, expected_maintenance_id=None):
+    if not store.integrations.update(changed, expected_maintenance_id=None):
         raise MaintenanceError("Maintenance is already active for this integration; stop it first.")
     scheduler.at(
         schedule_name(integration_id, window), end, {"integration_id": integration_id, "maintenance_id": window}
@@ -105,7 +105,7 @@ def _open_maintenance_group(
         message=message,
     )
     group = group.model_copy(update={"last_alert_id": alert.id})
-    store.create_group(group, alert, [], None)
+    store.groups.create(group, alert, [], None)
     return group.id
 
 
@@ -120,7 +120,7 @@ def stop(
     by: str = "maintenance end",
 ) -> bool:
     """End the window (``maintenance_id``: only that one). False when there was nothing (left) to end."""
-    config = store.load_config(integration_id)
+    config = store.integrations.config(integration_id)
     if config is None:
         return False
     integration = config.integration
@@ -137,7 +137,7 @@ def stop(
             "maintenance_group_id": None,
         }
     )
-    if not store.update_integration(cleared, expected_maintenance_id=integration.maintenance_id):
+    if not store.integrations.update(cleared, expected_maintenance_id=integration.maintenance_id):
         return False  # another stop won
     if maintenance_id is None and integration.maintenance_id:
         scheduler.cancel(schedule_name(integration_id, integration.maintenance_id))
@@ -155,12 +155,12 @@ def _resolve_collected(
     cursor: str | None = None
     attached: list[AlertGroup] = []
     while True:
-        page = store.list_groups(filters, 100, cursor)
+        page = store.groups.list(filters, 100, cursor)
         attached += page.items
         if page.cursor is None:
             break
         cursor = page.cursor
-    root = store.get_group(root_id)
+    root = store.groups.get(root_id)
     for group in [*attached, *([root] if root else [])]:
         _resolve(store, executor, group, by, now)
 
@@ -170,10 +170,10 @@ def _resolve(store: Store, executor: Executor, group: AlertGroup, by: str, now: 
         if group.resolved:
             return
         transition = actions.resolve(group, by, now, text=STOP_TEXT)
-        if store.save_group(transition.group, group.version, timeline=transition.timeline, pointer=transition.pointer):
+        if store.groups.save(transition.group, group.version, timeline=transition.timeline, pointer=transition.pointer):
             escalation.reconcile(store, executor, group, transition.group, now)
             return
-        fresh = store.get_group(group.id)
+        fresh = store.groups.get(group.id)
         if fresh is None:
             return
         group = fresh

@@ -40,7 +40,7 @@ class Responder:
 def paging_integration(store: Store, team: Team | None, now: datetime) -> Integration:
     """The team's direct paging integration (or the one for pages without a team), created on first use."""
     team_id = team.id if team else None
-    for integration in store.list_integrations():
+    for integration in store.integrations.list():
         if integration.type == "direct_paging" and integration.team_id == team_id:
             return integration
     name = f"Direct paging ({team.name} team)" if team else "Direct paging"
@@ -53,7 +53,7 @@ def paging_integration(store: Store, team: Team | None, now: datetime) -> Integr
         created_at=now,
     )
     default = Route(id=ids.new_id(ids.ROUTE), integration_id=integration.id, is_default=True)
-    store.create_integration(integration, default)
+    store.integrations.create(integration, default)
     important = Route(
         id=ids.new_id(ids.ROUTE),
         integration_id=integration.id,
@@ -61,7 +61,7 @@ def paging_integration(store: Store, team: Team | None, now: datetime) -> Integr
         routing_type="jinja2",
         routing_regex=IMPORTANT_ROUTE,
     )
-    store.save_routes(integration.id, [important])
+    store.integrations.save_routes(integration.id, [important])
     return integration
 
 
@@ -106,12 +106,12 @@ def page(
             "important": important_team_escalation,
         }
     }
-    config = services.store.load_config(integration.id)
+    config = services.store.integrations.config(integration.id)
     assert config is not None
     # Without a team nothing escalates by chain: the people below are the page.
     executor = services.executor if team is not None else None
     [stored] = ingest(services.store, config, payload, now=now, executor=executor)
-    group = services.store.get_group(stored.group_id)
+    group = services.store.groups.get(stored.group_id)
     assert group is not None
     if responders:
         add_responders(services, author, group, responders, now)
@@ -125,7 +125,7 @@ def add_responders(
     if group.resolved:
         raise PagingError("Cannot add responders for a resolved alert group")
     text = ", ".join(f"{r.user.username}{' (important)' if r.important else ''}" for r in responders)
-    services.store.append_timeline(
+    services.store.groups.append_timeline(
         [
             TimelineEntry(
                 group_id=group.id,

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from oncall.settings import Settings
 
 
 class Scheduler(Protocol):
@@ -59,10 +61,7 @@ class NoScheduler:
         return None
 
 
-def scheduler_from_env() -> Scheduler:
-    target = os.environ.get("TOCSIN_MAINTENANCE_END_ARN")
-    if not target:
+def scheduler_for(settings: Settings) -> Scheduler:
+    if not settings.maintenance_end_arn:
         return NoScheduler()
-    return EventBridgeScheduler(
-        os.environ.get("TOCSIN_SCHEDULE_GROUP", "default"), target, os.environ.get("TOCSIN_SCHEDULER_ROLE_ARN", "")
-    )
+    return EventBridgeScheduler(settings.schedule_group, settings.maintenance_end_arn, settings.scheduler_role_arn)

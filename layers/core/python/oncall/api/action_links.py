@@ -45,7 +45,7 @@ def confirm(store: Store, token: str, key: bytes, now: datetime) -> tuple[int, s
     claims = _claims(token, key, now)
     if isinstance(claims, tuple):
         return claims
-    group = store.get_group(claims.group_id)
+    group = store.groups.get(claims.group_id)
     if group is None:
         return 404, _page("Alert group not found", "<p>The alert group no longer exists.</p>")
     verb = VERBS[claims.action]

@@ -20,18 +20,16 @@ from oncall.access import AccessDenied, Actor, create_api_key
 from oncall.api import schemas
 from oncall.api.logic import ApiError, RequestInfo, field_errors, not_found, paginate_list
 from oncall.models import ApiKey, EscalationChain, EscalationPolicy, NotificationRule, OutgoingWebhook, Team, User
-from oncall.ports import Store
+from oncall.ports import Keyed, Store
 
 M = TypeVar("M", bound=BaseModel)
 
 
 @dataclass(frozen=True)
 class Resource(Generic[M]):
-    kind: str  # item key prefix
+    repository: Callable[[Store], Keyed[M]]
     prefix: str  # public id prefix
     model: type[M]
-    collection: Callable[[M], str]  # the listing (GSI1) partition of an entity
-    sort: Callable[[M], str]
     out: Callable[[M], dict[str, Any]]
     page_size: int = 50
 
@@ -40,16 +38,10 @@ def _plain_out(schema: type[BaseModel]) -> Callable[[Any], dict[str, Any]]:
     return lambda entity: schema.model_validate(entity.model_dump()).model_dump(mode="json")
 
 
-TEAMS = Resource("TEAM", ids.TEAM, Team, lambda t: "TEAMS", lambda t: t.name.lower(), _plain_out(schemas.TeamOut))
-USERS = Resource(
-    "USER", ids.USER, User, lambda u: "USERS", lambda u: u.username.lower(), _plain_out(schemas.UserOut), page_size=100
-)
-CHAINS = Resource(
-    "CHAIN", "F", EscalationChain, lambda c: "CHAINS", lambda c: c.name.lower(), _plain_out(schemas.ChainOut)
-)
-WEBHOOKS = Resource(
-    "WEBHOOK", "WH", OutgoingWebhook, lambda w: "WEBHOOKS", lambda w: w.name.lower(), _plain_out(schemas.WebhookOut)
-)
+TEAMS = Resource(lambda s: s.teams, ids.TEAM, Team, _plain_out(schemas.TeamOut))
+USERS = Resource(lambda s: s.users, ids.USER, User, _plain_out(schemas.UserOut), page_size=100)
+CHAINS = Resource(lambda s: s.chains, "F", EscalationChain, _plain_out(schemas.ChainOut))
+WEBHOOKS = Resource(lambda s: s.webhooks, "WH", OutgoingWebhook, _plain_out(schemas.WebhookOut))
 
 # Which policy fields each step type uses (the rest are not returned, as in OnCall).
 POLICY_FIELDS: dict[str, tuple[str, ...]] = {
@@ -85,41 +77,23 @@ def rule_out(rule: NotificationRule) -> dict[str, Any]:
     ).model_dump(mode="json")
 
 
-POLICIES = Resource(
-    "POLICY",
-    "E",
-    EscalationPolicy,
-    lambda p: f"POLICIES#{p.escalation_chain_id}",
-    lambda p: f"{p.position:06d}#{p.id}",
-    policy_out,
-)
-RULES = Resource(
-    "RULE",
-    "N",
-    NotificationRule,
-    lambda r: f"RULES#{r.user_id}",
-    lambda r: f"{int(r.important)}#{r.position:06d}#{r.id}",
-    rule_out,
-)
+POLICIES = Resource(lambda s: s.policies, "E", EscalationPolicy, policy_out)
+RULES = Resource(lambda s: s.rules, "N", NotificationRule, rule_out)
 
 
 # --- generic CRUD -------------------------------------------------------------------------------------------------
 
 
 def load(store: Store, resource: Resource[M], entity_id: str) -> M:
-    entity = store.get_entity(resource.kind, entity_id, resource.model)
+    entity = resource.repository(store).get(entity_id)
     if entity is None:
         raise not_found()
     return entity
 
 
 def save(store: Store, resource: Resource[M], entity: M, *, new: bool = False) -> dict[str, Any]:
-    store.put_entity(resource.kind, entity, collection=resource.collection(entity), sort=resource.sort(entity), new=new)
+    resource.repository(store).put(entity, new=new)
     return resource.out(entity)
-
-
-def list_all(store: Store, resource: Resource[M], collection: str) -> list[M]:
-    return store.list_entities(collection, resource.model)
 
 
 def listing(
@@ -156,7 +130,7 @@ def _unique(items: list[Any], name: str, value: str, exclude: str | None = None,
 
 
 def _known(store: Store, resource: Resource[Any], field: str, entity_ids: list[str]) -> None:
-    unknown = [i for i in entity_ids if store.get_entity(resource.kind, i, resource.model) is None]
+    unknown = [i for i in entity_ids if resource.repository(store).get(i) is None]
     if unknown:
         raise ApiError.field(field, f"Unknown ids: {', '.join(unknown)}")
 
@@ -165,13 +139,13 @@ def _known(store: Store, resource: Resource[Any], field: str, entity_ids: list[s
 
 
 def create_team(store: Store, body: schemas.TeamIn) -> dict[str, Any]:
-    _unique(list_all(store, TEAMS, "TEAMS"), "name", body.name)
+    _unique(store.teams.list(), "name", body.name)
     return create(store, TEAMS, body.model_dump())
 
 
 def update_team(store: Store, team_id: str, body: schemas.TeamPatch) -> dict[str, Any]:
     team = update(store, TEAMS, team_id, body)
-    _unique(list_all(store, TEAMS, "TEAMS"), "name", team.name, exclude=team.id)
+    _unique(store.teams.list(), "name", team.name, exclude=team.id)
     return save(store, TEAMS, team)
 
 
@@ -179,13 +153,13 @@ def update_team(store: Store, team_id: str, body: schemas.TeamPatch) -> dict[str
 
 
 def create_user(store: Store, body: schemas.UserIn) -> dict[str, Any]:
-    _unique(list_all(store, USERS, "USERS"), "username", body.username, field="username")
+    _unique(store.users.list(), "username", body.username, field="username")
     _known(store, TEAMS, "teams", body.teams)
     return create(store, USERS, body.model_dump())
 
 
 def _keep_an_admin(store: Store, leaving: str) -> None:
-    if not any(u.role == "admin" and u.id != leaving for u in list_all(store, USERS, "USERS")):
+    if not any(u.role == "admin" and u.id != leaving for u in store.users.list()):
         raise ApiError.detail("Tocsin needs at least one admin: make someone else admin first.")
 
 
@@ -203,7 +177,7 @@ def update_user(store: Store, user_id: str, body: schemas.UserPatch, caller: Act
     user = update(store, USERS, user_id, body)
     if user.role != "admin":
         _keep_an_admin(store, user.id)
-    _unique(list_all(store, USERS, "USERS"), "username", user.username, exclude=user.id, field="username")
+    _unique(store.users.list(), "username", user.username, exclude=user.id, field="username")
     _known(store, TEAMS, "teams", user.teams)
     return save(store, USERS, user)
 
@@ -211,9 +185,9 @@ def update_user(store: Store, user_id: str, body: schemas.UserPatch, caller: Act
 def delete_user(store: Store, user_id: str) -> None:
     if load(store, USERS, user_id).role == "admin":
         _keep_an_admin(store, user_id)
-    for rule in list_all(store, RULES, f"RULES#{user_id}"):
-        store.delete_entity(RULES.kind, rule.id)
-    store.delete_entity(USERS.kind, user_id)
+    for rule in store.rules.of_user(user_id):
+        store.rules.delete(rule.id)
+    store.users.delete(user_id)
 
 
 def _renumber(items: list[Any], moved: Any | None, position: int | None) -> list[Any]:
@@ -242,7 +216,7 @@ def create_rule(store: Store, body: schemas.NotificationRuleIn) -> dict[str, Any
     rule = NotificationRule(
         id=ids.new_id("N"), user_id=body.user_id, important=body.important, **_rule_fields(body.type, body.duration)
     )
-    siblings = [r for r in list_all(store, RULES, f"RULES#{body.user_id}") if r.important == body.important]
+    siblings = [r for r in store.rules.of_user(body.user_id) if r.important == body.important]
     ordered = _renumber(siblings, rule, body.position)
     _save_ordered(store, RULES, siblings, ordered)
     return rule_out(next(r for r in ordered if r.id == rule.id))
@@ -253,7 +227,7 @@ def update_rule(store: Store, rule_id: str, body: schemas.NotificationRulePatch)
     if body.type is not None or body.duration is not None:
         kind = body.type or ("wait" if rule.type == "wait" else f"notify_by_{rule.channel}")
         rule = rule.model_copy(update=_rule_fields(kind, body.duration if body.duration is not None else rule.duration))
-    siblings = [r for r in list_all(store, RULES, f"RULES#{rule.user_id}") if r.important == rule.important]
+    siblings = [r for r in store.rules.of_user(rule.user_id) if r.important == rule.important]
     ordered = _renumber(siblings, rule, body.position if body.position is not None else rule.position)
     _save_ordered(store, RULES, [s for s in siblings if s.id != rule.id], ordered)
     return rule_out(next(r for r in ordered if r.id == rule.id))
@@ -261,15 +235,15 @@ def update_rule(store: Store, rule_id: str, body: schemas.NotificationRulePatch)
 
 def delete_rule(store: Store, rule_id: str) -> None:
     rule = load(store, RULES, rule_id)
-    store.delete_entity(RULES.kind, rule_id)
-    siblings = [r for r in list_all(store, RULES, f"RULES#{rule.user_id}") if r.important == rule.important]
+    store.rules.delete(rule_id)
+    siblings = [r for r in store.rules.of_user(rule.user_id) if r.important == rule.important]
     _save_ordered(store, RULES, siblings, _renumber(siblings, None, None))
 
 
 def list_rules(store: Store, request: RequestInfo) -> dict[str, Any]:
     user_id = request.first("user_id")
-    users = [user_id] if user_id else [u.id for u in list_all(store, USERS, "USERS")]
-    rules = [r for uid in users for r in list_all(store, RULES, f"RULES#{uid}")]
+    users = [user_id] if user_id else [u.id for u in store.users.list()]
+    rules = [r for uid in users for r in store.rules.of_user(uid)]
     important = request.first("important")
     if important is not None:
         rules = [r for r in rules if r.important == (important.lower() == "true")]
@@ -280,7 +254,7 @@ def list_rules(store: Store, request: RequestInfo) -> dict[str, Any]:
 
 
 def create_chain(store: Store, body: schemas.ChainIn) -> dict[str, Any]:
-    _unique(list_all(store, CHAINS, "CHAINS"), "name", body.name)
+    _unique(store.chains.list(), "name", body.name)
     if body.team_id:
         _known(store, TEAMS, "team_id", [body.team_id])
     return create(store, CHAINS, body.model_dump())
@@ -288,19 +262,21 @@ def create_chain(store: Store, body: schemas.ChainIn) -> dict[str, Any]:
 
 def update_chain(store: Store, chain_id: str, body: schemas.ChainPatch) -> dict[str, Any]:
     chain = update(store, CHAINS, chain_id, body)
-    _unique(list_all(store, CHAINS, "CHAINS"), "name", chain.name, exclude=chain.id)
+    _unique(store.chains.list(), "name", chain.name, exclude=chain.id)
     return save(store, CHAINS, chain)
 
 
 def delete_chain(store: Store, chain_id: str) -> None:
     """Delete a chain and its steps; routes that used it are left without a chain, as in OnCall."""
     load(store, CHAINS, chain_id)
-    for route in store.list_routes():
+    for route in store.integrations.routes():
         if route.escalation_chain_id == chain_id:
-            store.save_routes(route.integration_id, [route.model_copy(update={"escalation_chain_id": None})])
-    for policy in list_all(store, POLICIES, f"POLICIES#{chain_id}"):
-        store.delete_entity(POLICIES.kind, policy.id)
-    store.delete_entity(CHAINS.kind, chain_id)
+            store.integrations.save_routes(
+                route.integration_id, [route.model_copy(update={"escalation_chain_id": None})]
+            )
+    for policy in store.policies.of_chain(chain_id):
+        store.policies.delete(policy.id)
+    store.chains.delete(chain_id)
 
 
 def _check_policy(store: Store, policy: EscalationPolicy) -> None:
@@ -322,11 +298,8 @@ def _check_policy(store: Store, policy: EscalationPolicy) -> None:
         _known(store, TEAMS, "team_to_notify", [policy.team_to_notify])
     if policy.action_to_trigger:
         _known(store, WEBHOOKS, "action_to_trigger", [policy.action_to_trigger])
-    if policy.notify_on_call_from_schedule:
-        from oncall.schedules import store as schedule_store
-
-        if schedule_store.get_schedule(store, policy.notify_on_call_from_schedule) is None:
-            raise ApiError.field("notify_on_call_from_schedule", f"Unknown ids: {policy.notify_on_call_from_schedule}")
+    if policy.notify_on_call_from_schedule and store.schedules.get(policy.notify_on_call_from_schedule) is None:
+        raise ApiError.field("notify_on_call_from_schedule", f"Unknown ids: {policy.notify_on_call_from_schedule}")
 
 
 def create_policy(store: Store, body: schemas.PolicyIn) -> dict[str, Any]:
@@ -336,7 +309,7 @@ def create_policy(store: Store, body: schemas.PolicyIn) -> dict[str, Any]:
     if policy.type == "wait" and policy.duration is None:
         policy = policy.model_copy(update={"duration": 300})
     _check_policy(store, policy)
-    siblings = list_all(store, POLICIES, f"POLICIES#{policy.escalation_chain_id}")
+    siblings = store.policies.of_chain(policy.escalation_chain_id)
     ordered = _renumber(siblings, policy, body.position)
     _save_ordered(store, POLICIES, siblings, ordered)
     return policy_out(next(p for p in ordered if p.id == policy.id))
@@ -345,7 +318,7 @@ def create_policy(store: Store, body: schemas.PolicyIn) -> dict[str, Any]:
 def update_policy(store: Store, policy_id: str, body: schemas.PolicyPatch) -> dict[str, Any]:
     policy = update(store, POLICIES, policy_id, body)
     _check_policy(store, policy)
-    siblings = list_all(store, POLICIES, f"POLICIES#{policy.escalation_chain_id}")
+    siblings = store.policies.of_chain(policy.escalation_chain_id)
     ordered = _renumber(siblings, policy, body.position if body.position is not None else policy.position)
     _save_ordered(store, POLICIES, [s for s in siblings if s.id != policy.id], ordered)
     return policy_out(next(p for p in ordered if p.id == policy.id))
@@ -353,17 +326,15 @@ def update_policy(store: Store, policy_id: str, body: schemas.PolicyPatch) -> di
 
 def delete_policy(store: Store, policy_id: str) -> None:
     policy = load(store, POLICIES, policy_id)
-    store.delete_entity(POLICIES.kind, policy_id)
-    siblings = list_all(store, POLICIES, f"POLICIES#{policy.escalation_chain_id}")
+    store.policies.delete(policy_id)
+    siblings = store.policies.of_chain(policy.escalation_chain_id)
     _save_ordered(store, POLICIES, siblings, _renumber(siblings, None, None))
 
 
 def list_policies(store: Store, request: RequestInfo) -> dict[str, Any]:
     chain_id = request.first("escalation_chain_id")
-    chains = [chain_id] if chain_id else [c.id for c in list_all(store, CHAINS, "CHAINS")]
-    policies = [
-        p for cid in chains for p in sorted(list_all(store, POLICIES, f"POLICIES#{cid}"), key=lambda p: p.position)
-    ]
+    chains = [chain_id] if chain_id else [c.id for c in store.chains.list()]
+    policies = [p for cid in chains for p in store.policies.of_chain(cid)]
     return paginate_list(request, policies, 50, policy_out)
 
 
@@ -371,13 +342,13 @@ def list_policies(store: Store, request: RequestInfo) -> dict[str, Any]:
 
 
 def create_webhook(store: Store, body: schemas.WebhookIn) -> dict[str, Any]:
-    _unique(list_all(store, WEBHOOKS, "WEBHOOKS"), "name", body.name)
+    _unique(store.webhooks.list(), "name", body.name)
     return create(store, WEBHOOKS, body.model_dump())
 
 
 def update_webhook(store: Store, webhook_id: str, body: schemas.WebhookPatch) -> dict[str, Any]:
     hook = update(store, WEBHOOKS, webhook_id, body)
-    _unique(list_all(store, WEBHOOKS, "WEBHOOKS"), "name", hook.name, exclude=hook.id)
+    _unique(store.webhooks.list(), "name", hook.name, exclude=hook.id)
     return save(store, WEBHOOKS, hook)
 
 
@@ -406,7 +377,7 @@ def create_key(store: Store, body: schemas.ApiKeyIn, caller: Actor, now: datetim
 
 def visible_keys(store: Store, caller: Actor) -> list[ApiKey]:
     """All keys for admins, one's own for everyone else; oldest first."""
-    keys = store.list_api_keys()
+    keys = store.api_keys.list()
     if not caller.has("admin"):
         keys = [k for k in keys if k.user_id == caller.user_id]
     return sorted(keys, key=lambda k: (k.created_at, k.id))
@@ -420,15 +391,15 @@ def list_keys(store: Store, request: RequestInfo, caller: Actor) -> dict[str, An
 
 
 def revoke_key(store: Store, key_id: str, caller: Actor) -> ApiKey:
-    key = next((k for k in store.list_api_keys() if k.id == key_id), None)
+    key = next((k for k in store.api_keys.list() if k.id == key_id), None)
     if key is None:
         raise not_found()
     check_key_owner(caller, key.user_id)
-    store.delete_api_key(key)
+    store.api_keys.delete(key)
     return key
 
 
 def audit_log(store: Store, request: RequestInfo, today: str) -> dict[str, Any]:
     day = request.first("date") or today
-    entries = store.audit_log(day, 500)
+    entries = store.audit.day(day, 500)
     return paginate_list(request, entries, 100, lambda e: e.model_dump(mode="json"))

@@ -33,7 +33,6 @@ from oncall.ingest import IngestError, demo_payload, ingest
 from oncall.models import (
     Alert,
     AlertGroup,
-    EscalationChain,
     Heartbeat,
     Integration,
     IntegrationConfig,
@@ -298,19 +297,19 @@ def _validate_label_templates(labels: dict[str, str]) -> None:
 
 
 def _unique_name(store: Store, name: str, team_id: str | None, exclude: str | None = None) -> None:
-    for other in store.list_integrations():
+    for other in store.integrations.list():
         if other.id != exclude and other.name == name and other.team_id == team_id:
             raise ApiError.field("name", "An integration with this name already exists in this team.")
 
 
 def list_integrations(store: Store, request: RequestInfo) -> dict[str, Any]:
-    items = store.list_integrations()
+    items = store.integrations.list()
     if name := request.first("name"):
         items = [i for i in items if i.name == name]
     if team_id := request.first("team_id"):
         items = [i for i in items if i.team_id == team_id]
-    routes = {r.integration_id: r for r in store.list_routes() if r.is_default}
-    beats = store.list_heartbeats()
+    routes = {r.integration_id: r for r in store.integrations.routes() if r.is_default}
+    beats = store.heartbeats.all()
     return paginate_list(
         request, items, PAGE_SIZE, lambda i: integration_out(request, i, routes.get(i.id), beat=beats.get(i.id))
     )
@@ -322,7 +321,7 @@ def _load_integration(store: Store, integration_id: str) -> tuple[Integration, R
 
 
 def _load_config(store: Store, integration_id: str) -> IntegrationConfig:
-    config = store.load_config(integration_id)
+    config = store.integrations.config(integration_id)
     if config is None:
         raise not_found()
     return config
@@ -372,7 +371,7 @@ def create_integration(
         is_default=True,
         escalation_chain_id=(body.default_route or {}).get("escalation_chain_id"),
     )
-    store.create_integration(integration, default_route)
+    store.integrations.create(integration, default_route)
     return integration_out(request, integration, default_route, token)
 
 
@@ -399,12 +398,12 @@ def update_integration(
         if field in given and getattr(body, field) is not None:
             updates[field] = getattr(body, field)
     integration = integration.model_copy(update=updates)
-    store.update_integration(integration)
+    store.integrations.update(integration)
     config = _load_config(store, integration.id)
     if body.heartbeat is not None:
         if not heartbeat.has_heartbeat(integration.type):
             raise ApiError.field("heartbeat", f"Integrations of type {integration.type} have no heartbeat.")
-        store.set_heartbeat(
+        store.heartbeats.set(
             integration.id, config.heartbeat.model_copy(update={"timeout_seconds": body.heartbeat.timeout_seconds})
         )
     if body.default_route and "escalation_chain_id" in body.default_route:
@@ -412,7 +411,7 @@ def update_integration(
         default_route = default_route.model_copy(
             update={"escalation_chain_id": body.default_route["escalation_chain_id"]}
         )
-        store.save_routes(integration.id, [default_route])
+        store.integrations.save_routes(integration.id, [default_route])
     return get_integration(store, request, integration.id)
 
 
@@ -420,7 +419,7 @@ def delete_integration(store: Store, integration_id: str) -> None:
     integration, _ = _load_integration(store, integration_id)
     if integration.type == "direct_paging":
         raise ApiError.detail("Direct paging integrations cannot be deleted.")
-    store.delete_integration(integration_id)
+    store.integrations.delete(integration_id)
 
 
 def regenerate_token(store: Store, request: RequestInfo, integration_id: str) -> dict[str, Any]:
@@ -428,14 +427,14 @@ def regenerate_token(store: Store, request: RequestInfo, integration_id: str) ->
     kind = integration_types.get(integration.type)
     token = ids.new_token(kind.token_length if kind else 25)
     changed = integration.model_copy(update={"token_hash": ids.secret_hash(token), "token_hint": token[:4]})
-    store.replace_token(integration, changed)
+    store.integrations.replace_token(integration, changed)
     return integration_out(request, changed, default_route, token)
 
 
 def send_demo_alert(
     store: Store, executor: Executor, integration_id: str, payload: Any, now: datetime
 ) -> dict[str, Any]:
-    config = store.load_config(integration_id)
+    config = store.integrations.config(integration_id)
     if config is None:
         raise not_found()
     try:
@@ -482,26 +481,26 @@ def _renumber(routes: list[Route], moved: Route | None, position: int | None) ->
 
 
 def list_routes(store: Store, request: RequestInfo) -> dict[str, Any]:
-    routes = store.list_routes(request.first("integration_id"))
+    routes = store.integrations.routes(request.first("integration_id"))
     if regex := request.first("routing_regex"):
         routes = [r for r in routes if r.routing_regex == regex]
     return paginate_list(request, routes, ROUTES_PAGE_SIZE, route_out)
 
 
 def get_route(store: Store, route_id: str) -> dict[str, Any]:
-    route = store.get_route(route_id)
+    route = store.integrations.route(route_id)
     if route is None:
         raise not_found()
     return route_out(route)
 
 
 def _check_chain(store: Store, chain_id: str | None) -> None:
-    if chain_id and store.get_entity("CHAIN", chain_id, EscalationChain) is None:
+    if chain_id and store.chains.get(chain_id) is None:
         raise ApiError.field("escalation_chain_id", "Escalation chain not found.")
 
 
 def create_route(store: Store, body: schemas.RouteIn) -> dict[str, Any]:
-    config = store.load_config(body.integration_id)
+    config = store.integrations.config(body.integration_id)
     if config is None:
         raise ApiError.field("integration_id", "Integration not found.")
     _check_chain(store, body.escalation_chain_id)
@@ -515,12 +514,12 @@ def create_route(store: Store, body: schemas.RouteIn) -> dict[str, Any]:
         escalation_chain_id=body.escalation_chain_id,
     )
     renumbered = _renumber(config.routes, route, body.position)
-    store.save_routes(body.integration_id, renumbered)
+    store.integrations.save_routes(body.integration_id, renumbered)
     return route_out(next(r for r in renumbered if r.id == route.id))
 
 
 def update_route(store: Store, route_id: str, body: schemas.RoutePatch) -> dict[str, Any]:
-    route = store.get_route(route_id)
+    route = store.integrations.route(route_id)
     if route is None:
         raise not_found()
     given = body.model_fields_set
@@ -550,26 +549,26 @@ def update_route(store: Store, route_id: str, body: schemas.RoutePatch) -> dict[
         }
     )
     if route.is_default:
-        store.save_routes(route.integration_id, [updated])
+        store.integrations.save_routes(route.integration_id, [updated])
         return route_out(updated)
-    config = store.load_config(route.integration_id)
+    config = store.integrations.config(route.integration_id)
     assert config is not None
     position = body.position if "position" in given else route.position
     renumbered = _renumber(config.routes, updated, position)
-    store.save_routes(route.integration_id, renumbered)
+    store.integrations.save_routes(route.integration_id, renumbered)
     return route_out(next(r for r in renumbered if r.id == route.id))
 
 
 def delete_route(store: Store, route_id: str) -> None:
-    route = store.get_route(route_id)
+    route = store.integrations.route(route_id)
     if route is None:
         raise not_found()
     if route.is_default:
         raise ApiError.detail("The default route cannot be deleted.")
-    config = store.load_config(route.integration_id)
+    config = store.integrations.config(route.integration_id)
     assert config is not None
     remaining = [r for r in config.routes if r.id != route_id]
-    store.save_routes(route.integration_id, _renumber(remaining, None, None), deleted=[route_id])
+    store.integrations.save_routes(route.integration_id, _renumber(remaining, None, None), deleted=[route_id])
 
 
 # --- alert groups and alerts ----------------------------------------------------------------------------------
@@ -657,12 +656,12 @@ def group_filters(request: RequestInfo) -> GroupFilter:
 def list_groups(store: Store, request: RequestInfo) -> dict[str, Any]:
     filters = group_filters(request)
     size = _page_size(request, PAGE_SIZE)
-    count = store.count_groups(filters)
+    count = store.groups.count(filters)
     page_alerts: dict[str, Alert] = {}
 
     def fetch(limit: int, cursor: str | None) -> Any:
-        page = store.list_groups(filters, limit, cursor)
-        page_alerts.update(store.get_alerts([(g.id, g.last_alert_id) for g in page.items if g.last_alert_id]))
+        page = store.groups.list(filters, limit, cursor)
+        page_alerts.update(store.groups.alerts_by_id([(g.id, g.last_alert_id) for g in page.items if g.last_alert_id]))
         return page
 
     return paginate_cursor(
@@ -671,7 +670,7 @@ def list_groups(store: Store, request: RequestInfo) -> dict[str, Any]:
 
 
 def _load_group(store: Store, group_id: str) -> AlertGroup:
-    group = store.get_group(group_id)
+    group = store.groups.get(group_id)
     if group is None:
         raise not_found()
     return group
@@ -679,7 +678,7 @@ def _load_group(store: Store, group_id: str) -> AlertGroup:
 
 def get_group(store: Store, request: RequestInfo, group_id: str) -> dict[str, Any]:
     group = _load_group(store, group_id)
-    alerts = store.get_alerts([(group.id, group.last_alert_id)]) if group.last_alert_id else {}
+    alerts = store.groups.alerts_by_id([(group.id, group.last_alert_id)]) if group.last_alert_id else {}
     return group_out(request, group, alerts.get(group.last_alert_id or ""))
 
 
@@ -697,7 +696,7 @@ def group_timeline(store: Store, group_id: str) -> list[dict[str, Any]]:
     ]
     return [
         schemas.TimelineOut(**e.model_dump(include={"at", "type", "text", "author"})).model_dump(mode="json")
-        for e in opening + store.get_timeline(group_id)
+        for e in opening + store.groups.timeline(group_id)
     ]
 
 
@@ -738,7 +737,7 @@ def apply_action(
                     transition.group = escalation.restarted(transition.group)
         except actions.ActionError as error:
             raise ApiError.detail(str(error)) from error
-        if store.save_group(transition.group, group.version, timeline=transition.timeline, pointer=transition.pointer):
+        if store.groups.save(transition.group, group.version, timeline=transition.timeline, pointer=transition.pointer):
             escalation.reconcile(store, executor, group, transition.group, now)
             if action == "acknowledge":
                 escalation.start_reminder(store, executor, transition.group)
@@ -763,19 +762,19 @@ def act_on_group(
 def delete_group(store: Store, group_id: str, mode: str, by: str, now: datetime) -> None:
     group = _load_group(store, group_id)
     if mode == "delete":
-        store.delete_group(group_id)
+        store.groups.delete(group_id)
         return
     transition = actions.wipe(group, by, now)
-    if not store.save_group(transition.group, group.version, timeline=transition.timeline, pointer=transition.pointer):
+    if not store.groups.save(transition.group, group.version, timeline=transition.timeline, pointer=transition.pointer):
         raise ApiError.detail("The alert group changed while wiping it; try again.", 409)
-    store.wipe_alerts(group_id, f"Wiped by {by} at {now.strftime('%Y-%m-%d %H:%M:%S UTC')}")
+    store.groups.wipe_alerts(group_id, f"Wiped by {by} at {now.strftime('%Y-%m-%d %H:%M:%S UTC')}")
 
 
 def list_alerts(store: Store, request: RequestInfo) -> dict[str, Any]:
     group_id = request.first("alert_group_id")
     if not group_id:
         raise ApiError.field("alert_group_id", "This filter is required (Tocsin lists alerts per alert group).")
-    group = store.get_group(group_id)
+    group = store.groups.get(group_id)
     if group is None:
         return {
             "count": 0,
@@ -791,7 +790,7 @@ def list_alerts(store: Store, request: RequestInfo) -> dict[str, Any]:
     alert_id = request.first("id")
 
     def fetch(limit: int, cursor: str | None) -> Any:
-        page = store.list_alerts(group_id, limit, cursor)
+        page = store.groups.alerts(group_id, limit, cursor)
         if search or alert_id:
             page.items = [
                 a
@@ -811,7 +810,7 @@ def reset_heartbeat(store: Store, request: RequestInfo, integration_id: str) -> 
     config = _load_config(store, integration_id)
     if not heartbeat.has_heartbeat(config.integration.type):
         raise ApiError.detail(f"Integrations of type {config.integration.type} have no heartbeat.")
-    store.set_heartbeat(integration_id, Heartbeat(timeout_seconds=config.heartbeat.timeout_seconds))
+    store.heartbeats.set(integration_id, Heartbeat(timeout_seconds=config.heartbeat.timeout_seconds))
     return get_integration(store, request, integration_id)
 
 

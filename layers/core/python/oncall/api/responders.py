@@ -9,7 +9,7 @@ from oncall import escalation, paging
 from oncall.access import Actor
 from oncall.api import schemas
 from oncall.api.logic import ApiError, RequestInfo, apply_action, group_out
-from oncall.models import Team, User
+from oncall.models import User
 from oncall.scheduler import Scheduler
 
 BULK_ACTIONS = {"acknowledge": "acknowledge", "resolve": "resolve", "silence": "silence"}
@@ -17,7 +17,7 @@ RESTART_UNDO = ("unresolve", "unacknowledge", "unsilence")
 
 
 def _user(services: escalation.Services, user_id: str, field: str = "users") -> User:
-    user = services.store.get_entity("USER", user_id, User)
+    user = services.store.users.get(user_id)
     if user is None:
         raise ApiError.field(field, f"Unknown user id: {user_id}")
     return user
@@ -32,7 +32,7 @@ def page(
         raise ApiError.field("alert_group_id", "alert_group_id and title/message/source_url are mutually exclusive.")
     if body.alert_group_id and body.team:
         raise ApiError.field("team", "Only users can be added to an existing alert group.")
-    author = services.store.get_entity("USER", actor.user_id, User) or User(
+    author = services.store.users.get(actor.user_id) or User(
         id=actor.user_id,
         username=actor.username,
         role=actor.role,
@@ -41,7 +41,7 @@ def page(
     responders = [paging.Responder(_user(services, u.id), u.important) for u in body.users or []]
     try:
         if body.alert_group_id:
-            group = services.store.get_group(body.alert_group_id)
+            group = services.store.groups.get(body.alert_group_id)
             if group is None:
                 raise ApiError.field("alert_group_id", "Alert group not found.")
             if not responders:
@@ -50,7 +50,7 @@ def page(
             return group_out(request, group)
         team = None
         if body.team:
-            team = services.store.get_entity("TEAM", body.team, Team)
+            team = services.store.teams.get(body.team)
             if team is None:
                 raise ApiError.field("team", f"Unknown team id: {body.team}")
         group = paging.page(
@@ -75,7 +75,7 @@ def bulk_action(
     """Each group on its own: one refusal does not stop the others; maintenance groups are skipped."""
     results: dict[str, str] = {}
     for group_id in dict.fromkeys(body.alert_group_ids):
-        group = services.store.get_group(group_id)
+        group = services.store.groups.get(group_id)
         if group is None:
             results[group_id] = "not found"
             continue
@@ -106,7 +106,7 @@ def bulk_action(
 
 def _restart(services: escalation.Services, scheduler: Scheduler, group_id: str, actor: Actor) -> None:
     """Back to firing with a fresh escalation: undo whatever state the group is in."""
-    group = services.store.get_group(group_id)
+    group = services.store.groups.get(group_id)
     assert group is not None
     undo = (
         "unresolve"
@@ -121,6 +121,6 @@ def _restart(services: escalation.Services, scheduler: Scheduler, group_id: str,
         raise ApiError.detail("The alert group is already firing.")
     apply_action(services.store, services.executor, group_id, undo, actor.user_id, services.clock, None, scheduler)
     if undo == "unresolve":
-        fresh = services.store.get_group(group_id)
+        fresh = services.store.groups.get(group_id)
         if fresh is not None and (fresh.acknowledged or fresh.silenced):
             _restart(services, scheduler, group_id, actor)

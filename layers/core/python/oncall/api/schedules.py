@@ -14,10 +14,9 @@ from pydantic import BaseModel, ValidationError
 from oncall import ids
 from oncall.api import schedule_schemas as schemas
 from oncall.api.logic import ApiError, RequestInfo, not_found, paginate_list
-from oncall.models import Team, User
+from oncall.models import User
 from oncall.ports import Store
 from oncall.schedules import engine
-from oncall.schedules import store as schedule_store
 from oncall.schedules.models import (
     FREQUENCIES,
     SCHEDULE_PREFIX,
@@ -108,25 +107,25 @@ def _check_zone(field: str, name: str | None) -> None:
 
 
 def _check_team(store: Store, team_id: str | None) -> None:
-    if team_id and store.get_entity("TEAM", team_id, Team) is None:
+    if team_id and store.teams.get(team_id) is None:
         raise ApiError.field("team_id", f"Unknown ids: {team_id}")
 
 
 def _check_users(store: Store, field: str, user_ids: Iterable[str]) -> None:
-    unknown = [u for u in dict.fromkeys(user_ids) if store.get_entity("USER", u, User) is None]
+    unknown = [u for u in dict.fromkeys(user_ids) if store.users.get(u) is None]
     if unknown:
         raise ApiError.field(field, f"Unknown ids: {', '.join(unknown)}")
 
 
 def _load_schedule(store: Store, schedule_id: str) -> Schedule:
-    schedule = schedule_store.get_schedule(store, schedule_id)
+    schedule = store.schedules.get(schedule_id)
     if schedule is None:
         raise not_found()
     return schedule
 
 
 def _load_shift(store: Store, shift_id: str) -> OnCallShift:
-    shift = schedule_store.get_shift(store, shift_id)
+    shift = store.shifts.get(shift_id)
     if shift is None:
         raise not_found()
     return shift
@@ -140,24 +139,22 @@ def _given(body: BaseModel) -> dict[str, Any]:
 
 
 def list_schedules(store: Store, request: RequestInfo, now: datetime) -> dict[str, Any]:
-    items = schedule_store.list_schedules(store)
+    items = store.schedules.list()
     if (team_id := request.first("team_id")) is not None:
         items = [s for s in items if (s.team_id or "") == team_id]
     if (name := request.first("name")) is not None:
         items = [s for s in items if s.name == name]
-    return paginate_list(
-        request, items, PAGE_SIZE, lambda s: schedule_out(s, schedule_store.list_shifts(store, s.id), now)
-    )
+    return paginate_list(request, items, PAGE_SIZE, lambda s: schedule_out(s, store.shifts.of_schedule(s.id), now))
 
 
 def get_schedule(store: Store, schedule_id: str, now: datetime) -> dict[str, Any]:
     schedule = _load_schedule(store, schedule_id)
-    return schedule_out(schedule, schedule_store.list_shifts(store, schedule_id), now)
+    return schedule_out(schedule, store.shifts.of_schedule(schedule_id), now)
 
 
 def _check_schedule(store: Store, schedule: Schedule, shift_ids: list[str] | None) -> list[OnCallShift]:
     """Check a schedule; returns the shifts to attach (when ``shift_ids`` is given)."""
-    if any(s.name == schedule.name and s.id != schedule.id for s in schedule_store.list_schedules(store)):
+    if any(s.name == schedule.name and s.id != schedule.id for s in store.schedules.list()):
         raise ApiError.field("name", "An object with this name already exists.")
     _check_zone("time_zone", schedule.time_zone)
     _check_team(store, schedule.team_id)
@@ -165,7 +162,7 @@ def _check_schedule(store: Store, schedule: Schedule, shift_ids: list[str] | Non
         raise ApiError.field("ical_url_primary", "This field is required for schedules of type ical.")
     attached: list[OnCallShift] = []
     for shift_id in dict.fromkeys(shift_ids or []):
-        shift = schedule_store.get_shift(store, shift_id)
+        shift = store.shifts.get(shift_id)
         if shift is None:
             raise ApiError.field("shifts", f"Unknown ids: {shift_id}")
         attached.append(shift)
@@ -175,12 +172,12 @@ def _check_schedule(store: Store, schedule: Schedule, shift_ids: list[str] | Non
 def _attach(store: Store, schedule: Schedule, wanted: list[OnCallShift]) -> None:
     """Make ``wanted`` the API-made shifts of the schedule: attach them, detach the others."""
     wanted_ids = {s.id for s in wanted}
-    for shift in schedule_store.list_shifts(store, schedule.id):
+    for shift in store.shifts.of_schedule(schedule.id):
         if shift.source == "api" and shift.id not in wanted_ids:
-            schedule_store.put_shift(store, shift.model_copy(update={"schedule_id": None}))
+            store.shifts.put(shift.model_copy(update={"schedule_id": None}))
     for shift in wanted:
         if shift.schedule_id != schedule.id:
-            schedule_store.put_shift(store, shift.model_copy(update={"schedule_id": schedule.id}))
+            store.shifts.put(shift.model_copy(update={"schedule_id": schedule.id}))
 
 
 def create_schedule(store: Store, body: schemas.ScheduleIn, now: datetime) -> dict[str, Any]:
@@ -194,7 +191,7 @@ def create_schedule(store: Store, body: schemas.ScheduleIn, now: datetime) -> di
         ical_url_overrides=body.ical_url_overrides,
     )
     attached = _check_schedule(store, schedule, body.shifts)
-    schedule_store.put_schedule(store, schedule, new=True)
+    store.schedules.put(schedule, new=True)
     if body.shifts is not None:
         _attach(store, schedule, attached)
     return get_schedule(store, schedule.id, now)
@@ -213,7 +210,7 @@ def update_schedule(store: Store, schedule_id: str, body: schemas.SchedulePatch,
         raise ApiError.field("name" if changes.get("name", "") is None else "type", "This field may not be null.")
     schedule = schedule.model_copy(update=changes)
     attached = _check_schedule(store, schedule, body.shifts)
-    schedule_store.put_schedule(store, schedule)
+    store.schedules.put(schedule)
     if body.shifts is not None:
         _attach(store, schedule, attached)
     return get_schedule(store, schedule_id, now)
@@ -222,22 +219,22 @@ def update_schedule(store: Store, schedule_id: str, body: schemas.SchedulePatch,
 def delete_schedule(store: Store, schedule_id: str) -> None:
     """The schedule and its shifts (escalation steps naming it then report that it does not exist)."""
     _load_schedule(store, schedule_id)
-    schedule_store.delete_schedule(store, schedule_id)
+    for shift in store.shifts.of_schedule(schedule_id):
+        store.shifts.delete(shift.id)
+    store.schedules.delete(schedule_id)
 
 
 # --- on-call shifts -----------------------------------------------------------------------------------------------
 
 
 def _all_shifts(store: Store) -> list[OnCallShift]:
-    found = [
-        s for schedule in schedule_store.list_schedules(store) for s in schedule_store.list_shifts(store, schedule.id)
-    ]
-    return found + schedule_store.list_shifts(store, None)
+    found = [s for schedule in store.schedules.list() for s in store.shifts.of_schedule(schedule.id)]
+    return found + store.shifts.of_schedule(None)
 
 
 def list_shifts(store: Store, request: RequestInfo) -> dict[str, Any]:
     schedule_id = request.first("schedule_id")
-    items = schedule_store.list_shifts(store, schedule_id) if schedule_id else _all_shifts(store)
+    items = store.shifts.of_schedule(schedule_id) if schedule_id else _all_shifts(store)
     if (name := request.first("name")) is not None:
         items = [s for s in items if s.name == name]
     if (team_id := request.first("team_id")) is not None:
@@ -327,7 +324,7 @@ def _checked_shift(store: Store, data: dict[str, Any]) -> OnCallShift:
         raise ApiError.field("type", f"Use one of: {', '.join(SHIFT_TYPES)}.")
     schedule: Schedule | None = None
     if data.get("schedule_id"):
-        schedule = schedule_store.get_schedule(store, data["schedule_id"])
+        schedule = store.schedules.get(data["schedule_id"])
         if schedule is None:
             raise ApiError.field("schedule_id", f"Unknown ids: {data['schedule_id']}")
     _check_team(store, data.get("team_id"))
@@ -349,7 +346,7 @@ def _checked_shift(store: Store, data: dict[str, Any]) -> OnCallShift:
     if rules and rules["from"] == rules["to"]:
         raise ApiError.field("restrict_hours", "from and to must differ.")
     _check_people(store, data)
-    siblings = schedule_store.list_shifts(store, data.get("schedule_id"))
+    siblings = store.shifts.of_schedule(data.get("schedule_id"))
     if any(s.name == data["name"] and s.id != data["id"] for s in siblings):
         raise ApiError.field("name", "An object with this name already exists.")
     if len([s for s in siblings if s.id != data["id"]]) >= MAX_SHIFTS_PER_SCHEDULE:
@@ -368,7 +365,7 @@ def _checked_shift(store: Store, data: dict[str, Any]) -> OnCallShift:
 def create_shift(store: Store, body: schemas.ShiftIn) -> dict[str, Any]:
     data = _given(body) | {"name": body.name, "type": body.type, "id": ids.new_id(SHIFT_PREFIX), "source": "api"}
     shift = _checked_shift(store, data)
-    schedule_store.put_shift(store, shift, new=True)
+    store.shifts.put(shift, new=True)
     return shift_out(shift)
 
 
@@ -380,13 +377,13 @@ def update_shift(store: Store, shift_id: str, body: schemas.ShiftPatch) -> dict[
     if data.get("name") is None or data.get("type") is None:
         raise ApiError.field("name" if data.get("name") is None else "type", "This field may not be null.")
     updated = _checked_shift(store, data)
-    schedule_store.put_shift(store, updated)
+    store.shifts.put(updated)
     return shift_out(updated)
 
 
 def delete_shift(store: Store, shift_id: str) -> None:
     _load_shift(store, shift_id)
-    schedule_store.delete_shift(store, shift_id)
+    store.shifts.delete(shift_id)
 
 
 # --- the resolved timeline ----------------------------------------------------------------------------------------
@@ -413,7 +410,7 @@ def date_range(start_date: str | None, end_date: str | None, now: datetime) -> t
 
 
 def _users_by_id(store: Store) -> dict[str, User]:
-    return {u.id: u for u in store.list_entities("USERS", User)}
+    return {u.id: u for u in store.users.list()}
 
 
 def final_shifts(store: Store, request: RequestInfo, schedule_id: str, now: datetime) -> dict[str, Any]:
@@ -422,7 +419,7 @@ def final_shifts(store: Store, request: RequestInfo, schedule_id: str, now: date
     Tocsin: ``include_gaps=true`` adds rows without a user where nobody is on call."""
     schedule = _load_schedule(store, schedule_id)
     start, end = date_range(request.first("start_date"), request.first("end_date"), now)
-    timeline = engine.final_shifts(schedule, schedule_store.list_shifts(store, schedule_id), start, end)
+    timeline = engine.final_shifts(schedule, store.shifts.of_schedule(schedule_id), start, end)
     users = _users_by_id(store)
     gaps = (request.first("include_gaps") or "").lower() in ("true", "1", "yes")
     rows: list[dict[str, Any]] = []
@@ -451,7 +448,7 @@ def final_shifts(store: Store, request: RequestInfo, schedule_id: str, now: date
 def on_call_now(store: Store, schedule_id: str, now: datetime) -> list[str]:
     """Ids of the users on call at ``now``; 404 if there is no such schedule."""
     schedule = _load_schedule(store, schedule_id)
-    return engine.on_call_at(schedule, schedule_store.list_shifts(store, schedule_id), now)
+    return engine.on_call_at(schedule, store.shifts.of_schedule(schedule_id), now)
 
 
 # --- iCalendar ----------------------------------------------------------------------------------------------------
@@ -466,7 +463,7 @@ def export_schedule(store: Store, schedule_id: str, now: datetime) -> str:
     """The schedule's resolved timeline from a week ago to 90 days ahead, as text/calendar."""
     schedule = _load_schedule(store, schedule_id)
     start, end = _export_window(now)
-    timeline = engine.final_shifts(schedule, schedule_store.list_shifts(store, schedule_id), start, end)
+    timeline = engine.final_shifts(schedule, store.shifts.of_schedule(schedule_id), start, end)
     from oncall.schedules import ical  # icalendar only for the calls that need it (cold starts)
 
     return ical.export_schedule(schedule, timeline, _users_by_id(store), now)
@@ -474,13 +471,13 @@ def export_schedule(store: Store, schedule_id: str, now: datetime) -> str:
 
 def export_user(store: Store, user_id: str, now: datetime) -> str:
     """One person's on-call stretches in every schedule, a week ago to 90 days ahead, as text/calendar."""
-    user = store.get_entity("USER", user_id, User)
+    user = store.users.get(user_id)
     if user is None:
         raise not_found()
     start, end = _export_window(now)
     entries: list[tuple[Schedule, engine.FinalShift]] = []
-    for schedule in schedule_store.list_schedules(store):
-        shifts = schedule_store.list_shifts(store, schedule.id)
+    for schedule in store.schedules.list():
+        shifts = store.shifts.of_schedule(schedule.id)
         if not any(user_id in group for shift in shifts for group in shift.groups()):
             continue
         entries.extend(
@@ -506,7 +503,7 @@ def import_ical(
     """Import a calendar as a layer of the schedule (or as overrides), replacing what the previous import of
     the same kind brought. Default level: above the schedule's other layers. Returns a report."""
     schedule = _load_schedule(store, schedule_id)
-    existing = schedule_store.list_shifts(store, schedule_id)
+    existing = store.shifts.of_schedule(schedule_id)
     source = "ical_overrides" if as_overrides else "ical"
     if level is None:
         levels = [s.level for s in existing if s.source == "api" and not s.is_override]
@@ -517,7 +514,7 @@ def import_ical(
         imported = ical.import_calendar(
             content,
             schedule,
-            store.list_entities("USERS", User),
+            store.users.list(),
             level=level,
             as_overrides=as_overrides,
             now=now,
@@ -527,9 +524,9 @@ def import_ical(
         raise ApiError.field("content", str(error)) from error
     replaced = [s for s in existing if s.source == source]
     for shift in replaced:
-        schedule_store.delete_shift(store, shift.id)
+        store.shifts.delete(shift.id)
     for shift in imported.shifts:
-        schedule_store.put_shift(store, shift, new=True)
+        store.shifts.put(shift, new=True)
     return {
         "schedule_id": schedule_id,
         "level": level,

@@ -1,4 +1,5 @@
-"""Sending notifications: the :class:`Notifier` port, its AWS and local adapters, and outgoing webhooks.
+"""Sending notifications: the :class:`Notifier` port, its AWS adapter, and outgoing webhooks (the local stack's
+adapter is ``local.notifier``).
 
 Webhooks go through the guarded client of :mod:`oncall.outbound` (public addresses, https, unless the environment
 allows more). boto3, httpx and smtplib are imported on first use, so a cold Lambda pays only for the channels it
@@ -10,7 +11,6 @@ never what the webhook answered.
 from __future__ import annotations
 
 import email.utils
-import os
 import random
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -27,11 +27,7 @@ if TYPE_CHECKING:
 
     from oncall.outbound.client import Client
 
-NOTIFIER_ENV: Final = "TOCSIN_NOTIFIER"  # "local": LocalNotifier, anything else: AwsNotifier
 EMAIL_FROM_ENV: Final = "TOCSIN_EMAIL_FROM"
-SMTP_HOST_ENV: Final = "TOCSIN_SMTP_HOST"
-SMTP_PORT_ENV: Final = "TOCSIN_SMTP_PORT"
-LOCAL_SENDER: Final = "tocsin@localhost"
 
 CONNECT_TIMEOUT: Final = 3.0  # SES, SNS and the local mail sink (webhooks: oncall.outbound's)
 TIMEOUT: Final = 10.0
@@ -119,7 +115,7 @@ class AwsNotifier:
         http: Client | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.sender = sender or os.environ.get(EMAIL_FROM_ENV)
+        self.sender = sender
         self._ses = ses
         self._sns = sns
         self.webhooks = Webhooks(http, sleep=sleep)
@@ -167,77 +163,6 @@ class AwsNotifier:
 
     def webhook(self, url: str, body: dict[str, Any], *, headers: dict[str, str] | None = None) -> int:
         return self.webhooks.post(url, body, headers)
-
-
-class OutboxWriter(Protocol):
-    """Where the local stack records what it sent (:class:`local.outbox.Outbox`)."""
-
-    def append(self, record: Mapping[str, Any]) -> Any: ...
-
-
-class LocalNotifier:
-    """The local stack: real SMTP to the local mail sink, SMS into the outbox, webhooks sent and recorded."""
-
-    def __init__(
-        self,
-        outbox: OutboxWriter | None = None,
-        *,
-        smtp_host: str | None = None,
-        smtp_port: int | None = None,
-        sender: str | None = None,
-        http: Client | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        if outbox is None:
-            from local.outbox import Outbox  # the local stack only: the Lambda layer has no `local` package
-
-            outbox = Outbox.from_env()
-        self.outbox = outbox
-        self.smtp_host = smtp_host or os.environ.get(SMTP_HOST_ENV) or "127.0.0.1"
-        self.smtp_port = smtp_port or int(os.environ.get(SMTP_PORT_ENV) or 2525)
-        self.sender = sender or os.environ.get(EMAIL_FROM_ENV) or LOCAL_SENDER
-        self.webhooks = Webhooks(http, sleep=sleep)
-
-    def email(self, to: str, notification: Notification) -> None:
-        import smtplib
-        from email.message import EmailMessage
-
-        message = EmailMessage()
-        try:
-            message["From"] = self.sender
-            message["To"] = to
-        except ValueError:  # e.g. a line break: header injection
-            raise NotificationFailed("invalid e-mail address") from None
-        message["Subject"] = notification.subject
-        message.set_content(notification.text)
-        message.add_alternative(notification.html, subtype="html")
-        sink = f"{self.smtp_host}:{self.smtp_port}"
-        try:
-            with smtplib.SMTP(self.smtp_host, self.smtp_port, timeout=TIMEOUT) as smtp:
-                smtp.send_message(message, to_addrs=[to])
-        except smtplib.SMTPResponseException as error:
-            raise NotificationFailed(f"the mail sink at {sink} answered {error.smtp_code}") from error
-        except smtplib.SMTPRecipientsRefused as error:
-            raise NotificationFailed(f"the mail sink at {sink} refused the recipient") from error
-        except OSError as error:  # smtplib.SMTPException included
-            raise NotificationFailed(f"could not send through the mail sink at {sink}") from error
-
-    def sms(self, to: str, notification: Notification) -> None:
-        self.outbox.append({"channel": "sms", "to": to, "text": notification.sms})
-
-    def webhook(self, url: str, body: dict[str, Any], *, headers: dict[str, str] | None = None) -> int:
-        record = {"channel": "webhook", "to": url, "body": body}
-        try:
-            status = self.webhooks.post(url, body, headers)
-        except NotificationFailed as error:
-            self.outbox.append({**record, "error": str(error)})
-            raise
-        self.outbox.append({**record, "status": status})
-        return status
-
-
-def notifier_from_env() -> Notifier:
-    return LocalNotifier() if os.environ.get(NOTIFIER_ENV) == "local" else AwsNotifier()
 
 
 def _web_host(url: str) -> str | None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from oncall.errors import NotFound
 from oncall.models import User
-from oncall.ports import NotFound, Store
+from oncall.ports import Store
 from oncall.schedules import engine
-from oncall.schedules import store as schedule_store
 from oncall.schedules.models import OnCallShift, Schedule
 
 
@@ -22,10 +22,10 @@ class ScheduleNotFound(NotFound):
 
 def load(store: Store, schedule_id: str) -> tuple[Schedule, list[OnCallShift]]:
     """The schedule and its shifts; ScheduleNotFound if there is no such schedule."""
-    schedule = schedule_store.get_schedule(store, schedule_id) if schedule_id else None
+    schedule = store.schedules.get(schedule_id) if schedule_id else None
     if schedule is None:
         raise ScheduleNotFound(schedule_id)
-    return schedule, schedule_store.list_shifts(store, schedule_id)
+    return schedule, store.shifts.of_schedule(schedule_id)
 
 
 def on_call_user_ids(store: Store, schedule_id: str, now: datetime) -> list[str]:
@@ -40,7 +40,7 @@ def users_on_call(store: Store, schedule_id: str, now: datetime) -> list[User]:
     Raises :class:`ScheduleNotFound` if there is no such schedule. Users deleted since they were put in a
     shift are left out.
     """
-    users = [store.get_entity("USER", uid, User) for uid in on_call_user_ids(store, schedule_id, now)]
+    users = [store.users.get(uid) for uid in on_call_user_ids(store, schedule_id, now)]
     return [u for u in users if u is not None]
 
 

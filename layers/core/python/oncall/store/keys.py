@@ -1,10 +1,45 @@
-"""Key builders of the single table (see :mod:`oncall.store.schema` for the access patterns)."""
+"""Every key of the single table, built here and nowhere else (the access patterns: :mod:`oncall.store.schema`).
+
+``Key`` values are primary keys (``PK``/``SK``); collection names are GSI1 partitions (``GSI1PK``), listed by
+their ``GSI1SK``; due partitions are sparse GSI3 partitions sorted by due time.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Final
 
 from oncall.ports import GroupKey
+
+Key = dict[str, str]
+
+META: Final = "META"  # the sort key of an entity's own item
+
+# Entity kinds: an entity ``<kind>#<id>`` / ``META``.
+USER: Final = "USER"
+TEAM: Final = "TEAM"
+CHAIN: Final = "CHAIN"
+POLICY: Final = "POLICY"
+RULE: Final = "RULE"
+WEBHOOK: Final = "WEBHOOK"
+SCHEDULE: Final = "SCHEDULE"
+SHIFT: Final = "SHIFT"
+
+# GSI1 collections.
+INTEGRATIONS: Final = "INTEGRATIONS"
+ROUTES: Final = "ROUTES"
+GROUPS: Final = "GROUPS"
+HEARTBEATS: Final = "HEARTBEATS"
+USERS: Final = "USERS"
+TEAMS: Final = "TEAMS"
+CHAINS: Final = "CHAINS"
+WEBHOOKS: Final = "WEBHOOKS"
+SCHEDULES: Final = "SCHEDULES"
+API_KEYS: Final = "APIKEYS"
+
+# Sparse GSI3 partitions of things due at a time.
+HEARTBEAT_DUE: Final = "HEARTBEAT_DUE"
+ESCALATION_START_DUE: Final = "ESCALATION_START_DUE"
 
 
 def stamp(moment: datetime) -> str:
@@ -12,49 +47,117 @@ def stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def integration(integration_id: str) -> dict[str, str]:
-    return {"PK": f"INT#{integration_id}", "SK": "META"}
+def entity(kind: str, entity_id: str) -> Key:
+    return {"PK": f"{kind}#{entity_id}", "SK": META}
 
 
-def config_stamp(integration_id: str) -> dict[str, str]:
-    return {"PK": f"INT#{integration_id}", "SK": "STAMP"}
+def policies_of(chain_id: str) -> str:
+    """The collection of a chain's steps."""
+    return f"POLICIES#{chain_id}"
 
 
-def route(integration_id: str, route_id: str) -> dict[str, str]:
-    return {"PK": f"INT#{integration_id}", "SK": f"ROUTE#{route_id}"}
+def rules_of(user_id: str) -> str:
+    """The collection of a person's notification rules."""
+    return f"RULES#{user_id}"
 
 
-def route_ref(route_id: str) -> dict[str, str]:
+def shifts_of(schedule_id: str | None) -> str:
+    """The collection of a schedule's shifts ("-": shifts in no schedule)."""
+    return f"SHIFTS#{schedule_id or '-'}"
+
+
+# --- integrations -------------------------------------------------------------------------------------------------
+
+
+def integration_partition(integration_id: str) -> str:
+    return f"INT#{integration_id}"
+
+
+def integration(integration_id: str) -> Key:
+    return {"PK": integration_partition(integration_id), "SK": META}
+
+
+def config_stamp(integration_id: str) -> Key:
+    return {"PK": integration_partition(integration_id), "SK": "STAMP"}
+
+
+def route(integration_id: str, route_id: str) -> Key:
+    return {"PK": integration_partition(integration_id), "SK": f"ROUTE#{route_id}"}
+
+
+def route_ref(route_id: str) -> Key:
     return {"PK": f"ROUTE#{route_id}", "SK": "REF"}
 
 
-def token(token_hash: str) -> dict[str, str]:
+def heartbeat(integration_id: str) -> Key:
+    return {"PK": integration_partition(integration_id), "SK": "HEARTBEAT"}
+
+
+def token(token_hash: str) -> Key:
     return {"PK": f"TOKEN#{token_hash}", "SK": "TOKEN"}
 
 
-def pointer(key: GroupKey) -> dict[str, str]:
+# --- alert groups -------------------------------------------------------------------------------------------------
+
+
+def pointer(key: GroupKey) -> Key:
     return {"PK": f"OPEN#{key.integration_id}#{key.route_id}#{key.distinction}", "SK": "OPEN"}
 
 
-def group(group_id: str) -> dict[str, str]:
-    return {"PK": f"GROUP#{group_id}", "SK": "META"}
+def group_partition(group_id: str) -> str:
+    return f"GROUP#{group_id}"
 
 
-def alert(group_id: str, alert_id: str) -> dict[str, str]:
-    return {"PK": f"GROUP#{group_id}", "SK": f"ALERT#{alert_id}"}
+def group(group_id: str) -> Key:
+    return {"PK": group_partition(group_id), "SK": META}
 
 
-def timeline(group_id: str, at: datetime, suffix: str) -> dict[str, str]:
-    return {"PK": f"GROUP#{group_id}", "SK": f"LOG#{stamp(at)}#{suffix}"}
+ALERT_PREFIX: Final = "ALERT#"
+TIMELINE_PREFIX: Final = "LOG#"
 
 
-def api_key(key_hash: str) -> dict[str, str]:
+def alert(group_id: str, alert_id: str) -> Key:
+    return {"PK": group_partition(group_id), "SK": f"{ALERT_PREFIX}{alert_id}"}
+
+
+def alerts_since(moment: datetime) -> str:
+    """The sort key from which a group's alerts are at least as new as ``moment`` (ids start with the time)."""
+    return f"{ALERT_PREFIX}A{int(moment.timestamp() * 1e9):020d}"
+
+
+def timeline(group_id: str, at: datetime, suffix: str) -> Key:
+    return {"PK": group_partition(group_id), "SK": f"{TIMELINE_PREFIX}{stamp(at)}#{suffix}"}
+
+
+def claim(group_id: str, effect: str) -> Key:
+    return {"PK": group_partition(group_id), "SK": f"SENT#{effect}"}
+
+
+def groups_of_integration(integration_id: str) -> str:
+    """The GSI2 partition of an integration's groups."""
+    return f"INTGROUPS#{integration_id}"
+
+
+def groups_in_state(state: str) -> str:
+    """The GSI3 partition of the groups in a state."""
+    return f"STATE#{state}"
+
+
+def deferred_start(group_id: str, generation: int) -> Key:
+    return {"PK": f"DEFERRED_START#{group_id}", "SK": f"G{generation}"}
+
+
+# --- access ---------------------------------------------------------------------------------------------------------
+
+
+def api_key(key_hash: str) -> Key:
     return {"PK": f"APIKEY#{key_hash}", "SK": "APIKEY"}
 
 
-def heartbeat(integration_id: str) -> dict[str, str]:
-    return {"PK": f"INT#{integration_id}", "SK": "HEARTBEAT"}
+def counter(name: str, window: int) -> Key:
+    return {"PK": f"COUNTER#{name}", "SK": f"W#{window}"}
 
 
-def deferred_start(group_id: str, generation: int) -> dict[str, str]:
-    return {"PK": f"DEFERRED_START#{group_id}", "SK": f"G{generation}"}
+def audit_day(day: str) -> str:
+    """The partition of one UTC day of the audit log."""
+    return f"AUDIT#{day}"

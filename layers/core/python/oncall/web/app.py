@@ -13,7 +13,7 @@ import logging
 import re
 from urllib.parse import parse_qs, urlencode
 
-from oncall import access, http, links
+from oncall import access, http
 from oncall.access import AccessDenied
 from oncall.api import logic
 from oncall.container import Container
@@ -56,7 +56,7 @@ def dispatch(request: Request) -> Response:
             return redirect(f"{UI}/signin?{urlencode({'next': f'{UI}{request.path}'})}")
         return response(401, views.render("error.html", code=401, message="Sign in first."))
     if request.method == "POST" and not session.check_csrf(
-        request.token, request.form.get("csrf_token"), links.signing_key()
+        request.token, request.form.get("csrf_token"), request.container.signing_key()
     ):
         return response(403, views.render("error.html", code=403, message="The form expired; reload the page."))
     if request.path == "/signout" and request.method == "POST":
@@ -101,7 +101,7 @@ def handle(event: dict, container: Container) -> Response:
         if request.method == "POST" and error.status < 500 and request.actor is not None:
             referer = (event.get("headers") or {}).get("referer", "")
             path_part = referer.split(UI, 1)[1].split("?", 1)[0] if UI in referer else "/groups"
-            return back(path_part, error=error_text(error))
+            return back(request, path_part, error=error_text(error))
         return page(request, "error.html", error.status, code=error.status, message=error_text(error))
     except StoreError:
         logger.exception("storage failed")

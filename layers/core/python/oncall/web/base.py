@@ -15,7 +15,7 @@ from functools import cached_property
 from typing import Any, Final, TypeVar
 from urllib.parse import urlencode
 
-from oncall import feeds, links
+from oncall import feeds
 from oncall.access import AccessDenied, Actor, Permission
 from oncall.api import logic
 from oncall.container import Container
@@ -51,7 +51,7 @@ class Request:
 
     @property
     def store(self) -> Any:  # DynamoStore, imported lazily by the container
-        return self.container.store()
+        return self.container.store
 
     @property
     def secure(self) -> bool:
@@ -78,7 +78,9 @@ class Request:
     def flash(self) -> tuple[str | None, str | None]:
         """The (notice, error) a redirect passed on, only if we signed them: a crafted link shows nothing."""
         notice, error = self.first("notice"), self.first("error")
-        if (notice or error) and session.check_flash(notice or "", error or "", self.first("sig"), links.signing_key()):
+        if (notice or error) and session.check_flash(
+            notice or "", error or "", self.first("sig"), self.container.signing_key()
+        ):
             return notice, error
         return None, None
 
@@ -91,11 +93,11 @@ class Request:
 
     def feed_url(self, kind: feeds.FeedKind, entity_id: str) -> str:
         """A calendar feed URL that stands for this session's API key (see :mod:`oncall.feeds`)."""
-        token = feeds.feed_token(kind, entity_id, self.key_hash, links.signing_key())
+        token = feeds.feed_token(kind, entity_id, self.key_hash, self.container.signing_key())
         return feeds.feed_url(self.base_url, kind, entity_id, token)
 
     def csrf(self) -> str:
-        return session.csrf_token(self.token, links.signing_key()) if self.token else ""
+        return session.csrf_token(self.token, self.container.signing_key()) if self.token else ""
 
     def local_target(self, name: str, default: str) -> str:
         """A form's return address, only when it stays inside the console (no open redirect)."""
@@ -141,16 +143,16 @@ def page(request: Request, template: str, status: int = 200, **context: Any) -> 
     return response(status, body)
 
 
-def flash_url(path: str, *, notice: str | None = None, error: str | None = None) -> str:
+def flash_url(request: Request, path: str, *, notice: str | None = None, error: str | None = None) -> str:
     """``/ui<path>`` carrying a message for the next page, signed (see :meth:`Request.flash`)."""
     params = {k: v for k, v in (("notice", notice), ("error", error)) if v}
     if params:
-        params["sig"] = session.flash_signature(notice or "", error or "", links.signing_key())
+        params["sig"] = session.flash_signature(notice or "", error or "", request.container.signing_key())
     return f"{UI}{path}" + (f"?{urlencode(params)}" if params else "")
 
 
-def back(path: str, *, notice: str | None = None, error: str | None = None) -> Response:
-    return redirect(flash_url(path, notice=notice, error=error))
+def back(request: Request, path: str, *, notice: str | None = None, error: str | None = None) -> Response:
+    return redirect(flash_url(request, path, notice=notice, error=error))
 
 
 def error_text(error: logic.ApiError) -> str:
@@ -188,18 +190,20 @@ def run(change: Callable[[], T]) -> T:
         raise logic.ApiError.detail(problem_text(error), error.status) from error
 
 
-def attempt(path: str, notice: str, change: Callable[[], Any]) -> Response:
+def attempt(request: Request, path: str, notice: str, change: Callable[[], Any]) -> Response:
     """Run a use case, then back to ``path`` with ``notice``."""
     run(change)
-    return back(path, notice=notice)
+    return back(request, path, notice=notice)
 
 
-def move(path: str, noun: str, order: list[str], item_id: str, action: str, save: Callable[[int], Any]) -> Response:
+def move(
+    request: Request, path: str, noun: str, order: list[str], item_id: str, action: str, save: Callable[[int], Any]
+) -> Response:
     """Move ``item_id`` of an ordered list one place ``up`` or ``down``; ``save(position)`` renumbers the rest."""
     position = order.index(item_id) + (-1 if action == "up" else 1)
     if not 0 <= position < len(order):
-        return back(path, notice=f"The {noun} is already " + ("first." if action == "up" else "last."))
-    return attempt(path, f"{noun.capitalize()} moved {action}.", lambda: save(position))
+        return back(request, path, notice=f"The {noun} is already " + ("first." if action == "up" else "last."))
+    return attempt(request, path, f"{noun.capitalize()} moved {action}.", lambda: save(position))
 
 
 def may_change(actor: Actor | None, team_id: str | None) -> bool:

@@ -7,9 +7,7 @@ matching pair is refused (403) before the API key is even looked at, and no sess
 
 from __future__ import annotations
 
-from oncall import links
 from oncall.access import AccessDenied, Actor
-from oncall.models import User
 from oncall.web import session
 from oncall.web.base import UI, Request, Response, page, redirect
 
@@ -25,7 +23,7 @@ def signin_page(request: Request, status: int = 200, message: str | None = None)
         status,
         message=message,
         next=request.local_target("next", "") if request.method == "POST" else request.first("next") or "",
-        signin_csrf=session.signin_token(nonce, links.signing_key()),
+        signin_csrf=session.signin_token(nonce, request.container.signing_key()),
     )
     result["cookies"] = [session.signin_cookie(nonce, secure=request.secure)]
     return result
@@ -33,16 +31,18 @@ def signin_page(request: Request, status: int = 200, message: str | None = None)
 
 def signin(request: Request) -> Response:
     nonce = session.read_cookie(request.event.get("cookies"), session.SIGNIN_COOKIE_NAME)
-    if not session.check_signin_token(nonce, request.form.get("csrf_token"), links.signing_key(), request.now):
+    if not session.check_signin_token(
+        nonce, request.form.get("csrf_token"), request.container.signing_key(), request.now
+    ):
         return signin_page(request, 403, EXPIRED_FORM)
     secret = request.form.get("api_key", "")
-    authenticator = request.container.authenticator()
+    authenticator = request.container.authenticator
     try:
         actor, key = authenticator.authenticate(secret)
-        authenticator.throttle(key)
+        authenticator.throttle(key, request.now)
     except AccessDenied as denied:
         return signin_page(request, denied.status if denied.status == 429 else 401, "That API key is not valid.")
-    token = session.issue(key.key_hash, actor.user_id, request.now, links.signing_key())
+    token = session.issue(key.key_hash, actor.user_id, request.now, request.container.signing_key())
     target = request.local_target("next", f"{UI}/groups")
     return redirect(
         target,
@@ -58,13 +58,13 @@ def load_session(request: Request) -> bool:
     """Sets ``request.actor`` from a valid session cookie whose API key and user still exist."""
     token = session.read_cookie(request.event.get("cookies"))
     try:
-        claims = session.verify(token, links.signing_key(), request.now)
+        claims = session.verify(token, request.container.signing_key(), request.now)
     except session.InvalidSession:
         return False
-    key = request.store.get_api_key(claims.key_hash)
+    key = request.store.api_keys.by_hash(claims.key_hash)
     if key is None or key.user_id != claims.user_id:
         return False  # the key was revoked
-    user = request.store.get_entity("USER", key.user_id, User)
+    user = request.store.users.get(key.user_id)
     if user is None:
         return False
     request.actor = Actor(user.id, user.username, user.role, tuple(user.teams))

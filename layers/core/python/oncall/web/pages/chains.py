@@ -11,7 +11,6 @@ from urllib.parse import quote
 from oncall.api import directory, logic, schemas
 from oncall.escalation import MAX_REPEATS
 from oncall.models import EscalationChain, EscalationPolicy
-from oncall.schedules import store as schedule_store
 from oncall.web.base import Request, Response, Route, attempt, back, may_change, move, page, require, run
 
 STEP_TYPES: tuple[tuple[str, str], ...] = (
@@ -32,24 +31,22 @@ NOTIFY_TYPES = frozenset(
 
 
 def chain_names(request: Request) -> dict[str, str]:
-    return {c.id: c.name for c in directory.list_all(request.store, directory.CHAINS, "CHAINS")}
+    return {c.id: c.name for c in request.store.chains.list()}
 
 
 # --- chains --------------------------------------------------------------------------------------------------------
 
 
 def _teams(request: Request) -> dict[str, str]:
-    return {t.id: t.name for t in directory.list_all(request.store, directory.TEAMS, "TEAMS")}
+    return {t.id: t.name for t in request.store.teams.list()}
 
 
 def _steps(request: Request, chain_id: str) -> list[EscalationPolicy]:
-    return sorted(
-        directory.list_all(request.store, directory.POLICIES, f"POLICIES#{chain_id}"), key=lambda p: p.position
-    )
+    return sorted(request.store.policies.of_chain(chain_id), key=lambda p: p.position)
 
 
 def chains_page(request: Request) -> Response:
-    chains = sorted(directory.list_all(request.store, directory.CHAINS, "CHAINS"), key=lambda c: c.name.lower())
+    chains = sorted(request.store.chains.list(), key=lambda c: c.name.lower())
     teams = _teams(request)
     actor = request.actor
     assert actor is not None
@@ -73,7 +70,7 @@ def create_chain(request: Request) -> Response:
     request.actor.check_team(team_id)  # the API's check: editors create chains of their teams or of none
     name = request.form.get("name", "").strip()
     created = run(lambda: directory.create_chain(request.store, schemas.ChainIn(name=name, team_id=team_id)))
-    return back(f"/chains/{quote(created['id'])}", notice=f"Escalation chain “{created['name']}” created.")
+    return back(request, f"/chains/{quote(created['id'])}", notice=f"Escalation chain “{created['name']}” created.")
 
 
 def guard_chain(request: Request, chain_id: str) -> EscalationChain:
@@ -88,6 +85,7 @@ def guard_chain(request: Request, chain_id: str) -> EscalationChain:
 def delete_chain(request: Request, chain_id: str) -> Response:
     chain = guard_chain(request, chain_id)
     return attempt(
+        request,
         "/chains",
         f"Escalation chain “{chain.name}” deleted.",
         lambda: directory.delete_chain(request.store, chain_id),
@@ -98,6 +96,7 @@ def rename_chain(request: Request, chain_id: str) -> Response:
     guard_chain(request, chain_id)
     name = request.form.get("name", "").strip()
     return attempt(
+        request,
         f"/chains/{quote(chain_id)}",
         "Escalation chain renamed.",
         lambda: directory.update_chain(request.store, chain_id, schemas.ChainPatch(name=name)),
@@ -165,10 +164,10 @@ def describe(policy: EscalationPolicy, names: dict[str, dict[str, str]]) -> str:
 def _names(request: Request) -> dict[str, dict[str, str]]:
     store = request.store
     return {
-        "users": {u.id: u.username for u in directory.list_all(store, directory.USERS, "USERS")},
+        "users": {u.id: u.username for u in store.users.list()},
         "teams": _teams(request),
-        "schedules": {s.id: s.name for s in schedule_store.list_schedules(store)},
-        "webhooks": {w.id: w.name for w in directory.list_all(store, directory.WEBHOOKS, "WEBHOOKS")},
+        "schedules": {s.id: s.name for s in store.schedules.list()},
+        "webhooks": {w.id: w.name for w in store.webhooks.list()},
     }
 
 
@@ -176,11 +175,11 @@ def chain_page(request: Request, chain_id: str) -> Response:
     chain = directory.load(request.store, directory.CHAINS, chain_id)
     names = _names(request)
     steps = [{"policy": p, "text": describe(p, names)} for p in _steps(request, chain_id)]
-    integrations = {i.id: i.name for i in request.store.list_integrations()}
+    integrations = {i.id: i.name for i in request.store.integrations.list()}
     used_by = sorted(
         {
             integrations.get(r.integration_id, r.integration_id): r.integration_id
-            for r in request.store.list_routes()
+            for r in request.store.integrations.routes()
             if r.escalation_chain_id == chain_id
         }.items()
     )
@@ -246,7 +245,7 @@ def add_step(request: Request, chain_id: str) -> Response:
         body = schemas.PolicyIn.model_validate({"escalation_chain_id": chain_id, "type": step_type, **fields})
         directory.create_policy(request.store, body)
 
-    return attempt(f"/chains/{quote(chain_id)}", "Step added.", change)
+    return attempt(request, f"/chains/{quote(chain_id)}", "Step added.", change)
 
 
 def step_action(request: Request, chain_id: str, policy_id: str, action: str) -> Response:
@@ -256,9 +255,10 @@ def step_action(request: Request, chain_id: str, policy_id: str, action: str) ->
         raise logic.not_found()
     path = f"/chains/{quote(chain_id)}"
     if action == "delete":
-        return attempt(path, "Step deleted.", lambda: directory.delete_policy(request.store, policy_id))
+        return attempt(request, path, "Step deleted.", lambda: directory.delete_policy(request.store, policy_id))
     order = [p.id for p in _steps(request, chain_id)]
     return move(
+        request,
         path,
         "step",
         order,

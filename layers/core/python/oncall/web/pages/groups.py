@@ -12,7 +12,7 @@ import dataclasses
 from typing import Any, Final
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
-from oncall.api import directory, logic
+from oncall.api import logic
 from oncall.web import views
 from oncall.web.base import UI, Request, Response, Route, page, problem_text, redirect, require
 from oncall.web.pages import paging
@@ -76,9 +76,7 @@ def groups_context(request: Request) -> tuple[dict[str, Any], int]:
     cursor = request.first("page")
     integrations = logic.list_integrations(store, request.info(query={"perpage": ["100"]}))["results"]
     fragment = request.first("fragment") == "table"  # the refreshed table needs no filter form
-    teams = (
-        [] if fragment else sorted(directory.list_all(store, directory.TEAMS, "TEAMS"), key=lambda t: t.name.lower())
-    )
+    teams = [] if fragment else sorted(store.teams.list(), key=lambda t: t.name.lower())
     values: dict[str, str] = {}
     for name, value in params:
         values.setdefault(name, value)  # the first, as the API takes it
@@ -111,7 +109,7 @@ def groups_context(request: Request) -> tuple[dict[str, Any], int]:
         if error.status >= 500:
             raise
         return {**context, "filter_error": problem_text(error, FIELD_NAMES)}, 400
-    counts = {state: store.count_groups(dataclasses.replace(filters, state=state)) for state in views.STATES}
+    counts = {state: store.groups.count(dataclasses.replace(filters, state=state)) for state in views.STATES}
     return {
         **context,
         "groups": listing["results"],
@@ -135,7 +133,7 @@ def group_detail(request: Request, group_id: str) -> Response:
     store = request.store
     group = logic.get_group(store, request.info(), group_id)
     timeline = logic.group_timeline(store, group_id)
-    integration = store.load_config(group["integration_id"])
+    integration = store.integrations.config(group["integration_id"])
     context: dict[str, Any] = {
         "group": group,
         "timeline": timeline,
@@ -160,8 +158,8 @@ def group_action(request: Request, group_id: str, action: str) -> Response:
     container = request.container
     logic.act_on_group(
         request.store,
-        container.executor(),
-        container.scheduler(),
+        container.executor,
+        container.scheduler,
         request.info(),
         group_id,
         action,

@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import quote
 
 from oncall import integration_types
-from oncall.api import directory, logic, schemas
+from oncall.api import logic, schemas
 from oncall.ingest import demo_payload
 from oncall.ports import GroupFilter
 from oncall.web import views
@@ -19,7 +19,7 @@ from oncall.web.base import Request, Response, Route, back, error_text, may_chan
 def guard_integration(request: Request, integration_id: str) -> None:
     """Configuring an integration needs the permission and, for editors, the integration's team."""
     require(request, "configure")
-    config = request.store.load_config(integration_id)
+    config = request.store.integrations.config(integration_id)
     if config is None:
         raise logic.not_found()
     assert request.actor is not None
@@ -108,7 +108,7 @@ def integrations(
     key (shown only then: tokens are stored hashed)."""
     listing = logic.list_integrations(request.store, request.info(query={"perpage": ["100"]}))
     creatable = sorted(name for name, kind in integration_types.TYPES.items() if kind.creatable)
-    chains = directory.list_all(request.store, directory.CHAINS, "CHAINS")
+    chains = request.store.chains.list()
     moment = request.now
     rows = [
         {
@@ -152,28 +152,28 @@ def integration_action(request: Request, integration_id: str, action: str) -> Re
     guard_integration(request, integration_id)
     store, container = request.store, request.container
     if action == "send_demo_alert":
-        result = logic.send_demo_alert(store, container.executor(), integration_id, None, request.now)
+        result = logic.send_demo_alert(store, container.executor, integration_id, None, request.now)
         ids = result["alert_group_ids"]
-        return back("/integrations", notice=f"Demo alert sent (alert group {', '.join(ids)}).")
+        return back(request, "/integrations", notice=f"Demo alert sent (alert group {', '.join(ids)}).")
     if action == "maintenance_start":
         body = schemas.MaintenanceIn.model_validate(
             {"mode": request.form.get("mode", "maintenance"), "duration": request.form.get("duration") or 3600}
         )
         logic.start_maintenance(
-            store, container.scheduler(), request.info(), integration_id, body, request.user_id, request.now
+            store, container.scheduler, request.info(), integration_id, body, request.user_id, request.now
         )
-        return back("/integrations", notice="Maintenance started.")
+        return back(request, "/integrations", notice="Maintenance started.")
     if action == "maintenance_stop":
         logic.stop_maintenance(
             store,
-            container.scheduler(),
-            container.executor(),
+            container.scheduler,
+            container.executor,
             request.info(),
             integration_id,
             request.user_id,
             request.now,
         )
-        return back("/integrations", notice="Maintenance stopped.")
+        return back(request, "/integrations", notice="Maintenance stopped.")
     raise logic.not_found()
 
 
@@ -181,16 +181,16 @@ def integration_action(request: Request, integration_id: str, action: str) -> Re
 
 
 def _latest_payload(request: Request, integration_id: str, integration_type: str) -> Any:
-    latest = request.store.list_groups(GroupFilter(integration_id=integration_id), 1, None).items
+    latest = request.store.groups.list(GroupFilter(integration_id=integration_id), 1, None).items
     if latest and latest[0].last_alert_id:
-        alerts = request.store.get_alerts([(latest[0].id, latest[0].last_alert_id)])
+        alerts = request.store.groups.alerts_by_id([(latest[0].id, latest[0].last_alert_id)])
         if alert := alerts.get(latest[0].last_alert_id):
             return alert.payload
     return demo_payload(integration_type, None)
 
 
 def template_editor(request: Request, integration_id: str, status: int = 200, **extra: Any) -> Response:
-    config = request.store.load_config(integration_id)
+    config = request.store.integrations.config(integration_id)
     if config is None:
         raise logic.not_found()
     texts = extra.pop("texts", None) or views.effective_templates(config)
@@ -220,7 +220,7 @@ def _posted_templates(request: Request) -> tuple[dict[str, str], Any, str | None
 
 
 def template_preview(request: Request, integration_id: str) -> Response:
-    config = request.store.load_config(integration_id)
+    config = request.store.integrations.config(integration_id)
     if config is None:
         raise logic.not_found()
     texts, payload, problem = _posted_templates(request)
@@ -233,7 +233,7 @@ def template_preview(request: Request, integration_id: str) -> Response:
 def template_save(request: Request, integration_id: str) -> Response:
     guard_integration(request, integration_id)
     texts, payload, _ = _posted_templates(request)
-    config = request.store.load_config(integration_id)
+    config = request.store.integrations.config(integration_id)
     assert config is not None
     defaults = config.integration.model_copy(update={"templates": type(config.integration.templates)()})
 
@@ -256,7 +256,7 @@ def template_save(request: Request, integration_id: str) -> Response:
         logic.update_integration(request.store, request.info(), integration_id, body)
     except logic.ApiError as error:
         return template_editor(request, integration_id, 400, texts=texts, payload=payload, save_error=error_text(error))
-    return back(f"/integrations/{quote(integration_id)}/templates", notice="Templates saved.")
+    return back(request, f"/integrations/{quote(integration_id)}/templates", notice="Templates saved.")
 
 
 ROUTES: list[Route] = [

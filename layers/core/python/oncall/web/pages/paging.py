@@ -12,9 +12,9 @@ from __future__ import annotations
 from typing import Any, Final
 from urllib.parse import quote
 
-from oncall import access, escalation, links, paging
-from oncall.api import directory, logic, responders, schemas
-from oncall.models import Team, User
+from oncall import access, escalation, paging
+from oncall.api import logic, responders, schemas
+from oncall.models import User
 from oncall.web.base import Request, Response, Route, back, page, problem_text, require
 from pydantic import ValidationError
 
@@ -47,16 +47,16 @@ def _services(request: Request) -> escalation.Services:
     """As the API builds them: this environment's store and executor (paged people's rules run there)."""
     return escalation.Services(
         request.store,
-        request.container.executor(),
+        request.container.executor,
         notifier=None,
         public_url=request.base_url,
-        signing_key=links.signing_key,
+        signing_key=request.container.signing_key,
         clock=request.container.clock,
     )
 
 
 def _users(request: Request) -> list[User]:
-    return sorted(directory.list_all(request.store, directory.USERS, "USERS"), key=lambda u: u.username.lower())
+    return sorted(request.store.users.list(), key=lambda u: u.username.lower())
 
 
 def responders_context(request: Request) -> dict[str, Any]:
@@ -80,7 +80,7 @@ def _paged_users(request: Request) -> list[dict[str, Any]] | None:
 def _notice(request: Request, body: schemas.EscalationIn) -> str:
     """``Paged alice, bob (important).`` or ``Paged team db.``: names as stored (the use case found them)."""
     if body.team:
-        team = request.store.get_entity("TEAM", body.team, Team)
+        team = request.store.teams.get(body.team)
         important = " (important)" if body.important_team_escalation else ""
         return f"Paged team {team.name if team else body.team}{important}."
     names = {u.id: u.username for u in _users(request)}
@@ -105,7 +105,7 @@ def page_form(
     assert request.actor is not None
     context: dict[str, Any] = {"can_page": may_page(request), "page_users": [], "page_teams": [], "hidden_teams": 0}
     if context["can_page"]:
-        teams = sorted(directory.list_all(request.store, directory.TEAMS, "TEAMS"), key=lambda t: t.name.lower())
+        teams = sorted(request.store.teams.list(), key=lambda t: t.name.lower())
         actor = request.actor
         pageable = [t for t in teams if paging.may_page(t, actor.role, actor.teams)]
         context |= {"page_users": _users(request), "page_teams": pageable, "hidden_teams": len(teams) - len(pageable)}
@@ -140,7 +140,7 @@ def page_someone(request: Request) -> Response:
     except (ValidationError, logic.ApiError) as error:
         status, message = _refusal(error)
         return page_form(request, status, form_error=message, form=form)
-    return back(f"/groups/{quote(group['id'])}", notice=_notice(request, body))
+    return back(request, f"/groups/{quote(group['id'])}", notice=_notice(request, body))
 
 
 def add_responders(request: Request, group_id: str) -> Response:
@@ -160,7 +160,7 @@ def add_responders(request: Request, group_id: str) -> Response:
     except (ValidationError, logic.ApiError) as error:
         status, message = _refusal(error)
         raise logic.ApiError.detail(message, status) from error
-    return back(f"/groups/{quote(group_id)}", notice=_notice(request, body))
+    return back(request, f"/groups/{quote(group_id)}", notice=_notice(request, body))
 
 
 ROUTES: list[Route] = [

@@ -17,8 +17,6 @@ from typing import Any, Final
 
 from oncall.api import directory, logic, schemas
 from oncall.api import schedules as schedules_api
-from oncall.models import User
-from oncall.schedules import store as schedule_store
 from oncall.web import session, timeline
 from oncall.web.base import Request, Response, Route, back, flash_url, page, problem_text, redirect, require
 from pydantic import ValidationError
@@ -48,13 +46,13 @@ def _final_shifts(request: Request, schedule_id: str, start: date, end: date, mo
 def schedules(request: Request) -> Response:
     """Who is on call now, and the next 14 days (UTC) as a timeline (bars positioned with CSS) and as a table."""
     moment, store = request.now, request.store
-    users = {u.id: u.username for u in store.list_entities("USERS", User)}
+    users = {u.id: u.username for u in store.users.list()}
     start = moment.date()
     end = start + timedelta(days=TIMELINE_DAYS - 1)
     window_start = datetime.combine(start, time(), UTC)
     window_end = window_start + timedelta(days=TIMELINE_DAYS)
     rows = []
-    for schedule in schedule_store.list_schedules(store):
+    for schedule in store.schedules.list():
         on_call = schedules_api.on_call_now(store, schedule.id, moment)
         shifts = _final_shifts(request, schedule.id, start, end, moment)
         rows.append(
@@ -86,8 +84,8 @@ def schedules(request: Request) -> Response:
 def users_page(
     request: Request, status: int = 200, form_error: str | None = None, form: dict[str, Any] | None = None
 ) -> Response:
-    users = directory.list_all(request.store, directory.USERS, "USERS")
-    teams = sorted(directory.list_all(request.store, directory.TEAMS, "TEAMS"), key=lambda t: t.name.lower())
+    users = request.store.users.list()
+    teams = sorted(request.store.teams.list(), key=lambda t: t.name.lower())
     names = {t.id: t.name for t in teams}
     team_names = {u.id: ", ".join(names.get(t, t) for t in u.teams) for u in users}
     return page(
@@ -120,7 +118,7 @@ def create_user(request: Request) -> Response:
         if isinstance(error, logic.ApiError) and error.status >= 500:
             raise
         return users_page(request, 400, form_error=problem_text(error), form=form)
-    return back("/users", notice=f"User {created['username']} created ({created['role']}).")
+    return back(request, "/users", notice=f"User {created['username']} created ({created['role']}).")
 
 
 def change_role(request: Request, user_id: str) -> Response:
@@ -130,7 +128,7 @@ def change_role(request: Request, user_id: str) -> Response:
     except ValidationError as error:
         return users_page(request, 400, form_error=problem_text(error))
     updated = directory.update_user(request.store, user_id, body, request.actor)
-    return back("/users", notice=f"{updated['username']} is now {updated['role']}.")
+    return back(request, "/users", notice=f"{updated['username']} is now {updated['role']}.")
 
 
 # --- API keys -------------------------------------------------------------------------------------------------------
@@ -141,7 +139,7 @@ def keys_page(
 ) -> Response:
     assert request.actor is not None
     store = request.store
-    users = sorted(directory.list_all(store, directory.USERS, "USERS"), key=lambda u: u.username.lower())
+    users = sorted(store.users.list(), key=lambda u: u.username.lower())
     visible = [directory.api_key_out(k) for k in directory.visible_keys(store, request.actor)]
     return page(
         request,
@@ -172,11 +170,11 @@ def create_key(request: Request) -> Response:
 def revoke_key(request: Request, key_id: str) -> Response:
     assert request.actor is not None
     key = directory.revoke_key(request.store, key_id, request.actor)  # 403 for someone else's, unless admin
-    request.container.authenticator().forget()  # this environment stops accepting it for sign-in at once
+    request.container.authenticator.forget()  # this environment stops accepting it for sign-in at once
     if key.id == request.key_id:
         notice = f"The key {key.name} of this session was revoked: sign in with another key."
-        return redirect(flash_url("/signin", notice=notice), [session.cleared_cookie(secure=request.secure)])
-    return back("/keys", notice=f"Key {key.name} ({key.prefix}…) revoked.")
+        return redirect(flash_url(request, "/signin", notice=notice), [session.cleared_cookie(secure=request.secure)])
+    return back(request, "/keys", notice=f"Key {key.name} ({key.prefix}…) revoked.")
 
 
 ROUTES: list[Route] = [

@@ -146,9 +146,7 @@ def warnings(user: User, title: str, steps: list[tuple[str, str | None, int | No
 
 
 def _rules(request: Request, user_id: str) -> list[NotificationRule]:
-    return sorted(
-        directory.list_all(request.store, directory.RULES, f"RULES#{user_id}"), key=lambda r: (r.important, r.position)
-    )
+    return sorted(request.store.rules.of_user(user_id), key=lambda r: (r.important, r.position))
 
 
 def profile_page(
@@ -179,7 +177,7 @@ def profile_page(
                 "default_text": ", then ".join(describe(t, c, d, user) for t, c, d in steps) if not mine else "",
             }
         )
-    teams = {t.id: t.name for t in directory.list_all(request.store, directory.TEAMS, "TEAMS")}
+    teams = {t.id: t.name for t in request.store.teams.list()}
     zones = time_zones()
     return page(
         request,
@@ -225,7 +223,7 @@ def save_contacts(request: Request, user_id: str) -> Response:
             raise
         return profile_page(request, user_id, status=400, form_error=problem_text(error, FIELD_NAMES), form=form)
     whose = "Your" if user_id == _actor(request).user_id else f"{user.username}'s"
-    return back(_path(request, user_id), notice=f"{whose} contact points and settings were saved.")
+    return back(request, _path(request, user_id), notice=f"{whose} contact points and settings were saved.")
 
 
 # --- personal notification rules ------------------------------------------------------------------------------------
@@ -241,7 +239,7 @@ def add_rule(request: Request, user_id: str) -> Response:
     body = run(lambda: schemas.NotificationRuleIn.model_validate(fields))
     title = next(title for important, _, title in LISTS if important == body.important)
     path = _path(request, user_id)
-    return attempt(path, f"Step added to {title.lower()}.", lambda: directory.create_rule(request.store, body))
+    return attempt(request, path, f"Step added to {title.lower()}.", lambda: directory.create_rule(request.store, body))
 
 
 def rule_action(request: Request, user_id: str, rule_id: str, action: str) -> Response:
@@ -251,9 +249,10 @@ def rule_action(request: Request, user_id: str, rule_id: str, action: str) -> Re
         raise logic.not_found()
     path = _path(request, user_id)
     if action == "delete":
-        return attempt(path, "Step deleted.", lambda: directory.delete_rule(request.store, rule_id))
+        return attempt(request, path, "Step deleted.", lambda: directory.delete_rule(request.store, rule_id))
     order = [r.id for r in _rules(request, user_id) if r.important == rule.important]
     return move(
+        request,
         path,
         "step",
         order,

@@ -49,7 +49,7 @@ def _path(integration_id: str) -> str:
 
 
 def routes_page(request: Request, integration_id: str) -> Response:
-    config = request.store.load_config(integration_id)
+    config = request.store.integrations.config(integration_id)
     if config is None:
         raise logic.not_found()
     chains = chain_names(request)
@@ -86,12 +86,12 @@ def create_route(request: Request, integration_id: str) -> Response:
         fields = {"integration_id": integration_id, "escalation_chain_id": chain_id, **_filter(request)}
         return logic.create_route(request.store, schemas.RouteIn.model_validate(fields))
 
-    return attempt(_path(integration_id), "Route added.", change)
+    return attempt(request, _path(integration_id), "Route added.", change)
 
 
 def _route(request: Request, integration_id: str, route_id: str) -> RoutingRoute:
     guard_integration(request, integration_id)
-    route = request.store.get_route(route_id)
+    route = request.store.integrations.route(route_id)
     if route is None or route.integration_id != integration_id:
         raise logic.not_found()
     return route
@@ -110,20 +110,23 @@ def update_route(request: Request, integration_id: str, route_id: str) -> Respon
         return logic.update_route(request.store, route_id, schemas.RoutePatch.model_validate(fields))
 
     notice = "Default route saved." if route.is_default else "Route saved."
-    return attempt(_path(integration_id), notice, change)
+    return attempt(request, _path(integration_id), notice, change)
 
 
 def route_action(request: Request, integration_id: str, route_id: str, action: str) -> Response:
     route = _route(request, integration_id, route_id)
     path = _path(integration_id)
     if action == "delete":
-        return attempt(path, "Route deleted.", lambda: logic.delete_route(request.store, route_id))
+        return attempt(request, path, "Route deleted.", lambda: logic.delete_route(request.store, route_id))
     if route.is_default:  # the use case refuses, with its message
-        return attempt(path, "", lambda: logic.update_route(request.store, route_id, schemas.RoutePatch(position=0)))
-    config = request.store.load_config(integration_id)
+        return attempt(
+            request, path, "", lambda: logic.update_route(request.store, route_id, schemas.RoutePatch(position=0))
+        )
+    config = request.store.integrations.config(integration_id)
     assert config is not None
     order = [r.id for r in config.routes if not r.is_default]
     return move(
+        request,
         path,
         "route",
         order,

@@ -1,0 +1,89 @@
+"""People and what escalation uses: users, teams, notification rules, escalation chains and their steps, outgoing
+webhooks, on-call schedules and their shifts. Each an entity ``<kind>#<id>`` / ``META`` listed in a GSI1
+collection (see :mod:`oncall.store.schema`)."""
+
+from __future__ import annotations
+
+from oncall.models import EscalationChain, EscalationPolicy, NotificationRule, OutgoingWebhook, Team, User
+from oncall.schedules.models import OnCallShift, Schedule
+from oncall.store import keys
+from oncall.store.entities import Collection, EntityStore
+from oncall.store.table import Table
+
+
+def users(table: Table) -> Collection[User]:
+    return Collection(table, keys.USER, User, keys.USERS, lambda u: u.username.lower())
+
+
+def teams(table: Table) -> Collection[Team]:
+    return Collection(table, keys.TEAM, Team, keys.TEAMS, lambda t: t.name.lower())
+
+
+def webhooks(table: Table) -> Collection[OutgoingWebhook]:
+    return Collection(table, keys.WEBHOOK, OutgoingWebhook, keys.WEBHOOKS, lambda w: w.name.lower())
+
+
+def chains(table: Table) -> Collection[EscalationChain]:
+    return Collection(table, keys.CHAIN, EscalationChain, keys.CHAINS, lambda c: c.name.lower())
+
+
+def schedules(table: Table) -> Collection[Schedule]:
+    return Collection(table, keys.SCHEDULE, Schedule, keys.SCHEDULES, lambda s: s.name.lower())
+
+
+class DynamoNotificationRules(EntityStore[NotificationRule]):
+    """A person's rules, listed per person: default ones first, then important ones, each by position."""
+
+    def __init__(self, table: Table) -> None:
+        super().__init__(
+            table,
+            keys.RULE,
+            NotificationRule,
+            lambda r: keys.rules_of(r.user_id),
+            lambda r: f"{int(r.important)}#{r.position:06d}#{r.id}",
+        )
+
+    def of_user(self, user_id: str) -> list[NotificationRule]:
+        return self.listed(keys.rules_of(user_id))
+
+
+class DynamoPolicies(EntityStore[EscalationPolicy]):
+    """The steps of escalation chains, listed per chain by position."""
+
+    def __init__(self, table: Table) -> None:
+        super().__init__(
+            table,
+            keys.POLICY,
+            EscalationPolicy,
+            lambda p: keys.policies_of(p.escalation_chain_id),
+            lambda p: f"{p.position:06d}#{p.id}",
+        )
+
+    def of_chain(self, chain_id: str) -> list[EscalationPolicy]:
+        return sorted(self.listed(keys.policies_of(chain_id)), key=lambda p: p.position)
+
+    def next_turn(self, policy_id: str) -> int:
+        response = self.table.call(
+            "update_item",
+            Key=self.table.item(keys.entity(keys.POLICY, policy_id)),
+            UpdateExpression="ADD turn :one",
+            ExpressionAttributeValues={":one": {"N": "1"}},
+            ReturnValues="UPDATED_NEW",
+        )
+        return int(response["Attributes"]["turn"]["N"]) - 1
+
+
+class DynamoShifts(EntityStore[OnCallShift]):
+    """On-call shifts, listed per schedule by level, then start."""
+
+    def __init__(self, table: Table) -> None:
+        super().__init__(
+            table,
+            keys.SHIFT,
+            OnCallShift,
+            lambda s: keys.shifts_of(s.schedule_id),
+            lambda s: f"{s.level + 1_000_000:08d}#{s.start.isoformat()}#{s.id}",
+        )
+
+    def of_schedule(self, schedule_id: str | None) -> list[OnCallShift]:
+        return self.listed(keys.shifts_of(schedule_id))

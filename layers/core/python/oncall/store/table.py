@@ -1,0 +1,244 @@
+"""The one DynamoDB table as the repositories use it: marshalling, errors, queries, transactions, pages.
+
+Only this module talks to boto3's DynamoDB client. A failed condition is a lost race the caller decides about
+(:meth:`Table.lost_race`); every other failure is a :class:`~oncall.ports.StoreError`, which the HTTP edges answer
+with 503 so a sender retries.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Final, TypeVar
+
+from oncall.ports import Page, StoreError
+from oncall.store import keys
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+T = TypeVar("T")
+Item = dict[str, Any]  # an item in DynamoDB's typed JSON ({"S": ...})
+Data = dict[str, Any]  # an item as plain Python values
+
+_TABLE_OPERATIONS: Final = frozenset({"get_item", "put_item", "update_item", "delete_item", "query"})
+_RACES: Final = ("ConditionalCheckFailedException", "TransactionCanceledException")
+
+
+def default_client() -> DynamoDBClient:
+    import boto3
+    from botocore.config import Config
+
+    # Short timeouts and few retries: a sender (Alertmanager, Grafana) retries a 5xx far better than a Lambda
+    # that hangs until API Gateway's 30 s limit.
+    config = Config(
+        connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3}, max_pool_connections=32
+    )
+    return boto3.client("dynamodb", config=config)
+
+
+class Table:
+    def __init__(self, name: str, client: DynamoDBClient | None = None) -> None:
+        from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+        self.name = name
+        self.client = client or default_client()
+        self._ser = TypeSerializer().serialize
+        self._de = TypeDeserializer().deserialize
+        self.requests = 0  # DynamoDB round trips made, for benchmarks
+
+    # --- marshalling ------------------------------------------------------------------------------------------
+    def item(self, data: Data) -> Item:
+        return {k: self._ser(v) for k, v in data.items() if v is not None}
+
+    def plain(self, item: Item) -> Data:
+        return {k: self._de(v) for k, v in item.items()}
+
+    def value(self, value: Any) -> dict[str, Any]:
+        return self._ser(value)  # type: ignore[no-any-return]
+
+    # --- calls ------------------------------------------------------------------------------------------------
+    def call(self, operation: str, **kwargs: Any) -> Any:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        if operation in _TABLE_OPERATIONS:
+            kwargs["TableName"] = self.name
+        self.requests += 1
+        try:
+            return getattr(self.client, operation)(**kwargs)
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            if code in _RACES:
+                raise
+            raise StoreError(f"DynamoDB {operation} failed: {code}", code) from error
+        except BotoCoreError as error:
+            raise StoreError(f"DynamoDB {operation} failed: {error}") from error
+
+    @contextmanager
+    def lost_race(self) -> Iterator[list[bool]]:
+        """Turns a failed condition into ``lost[0] = True`` instead of an exception."""
+        from botocore.exceptions import ClientError
+
+        lost = [False]
+        try:
+            yield lost
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            if code == "TransactionCanceledException":
+                reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
+                if "ConditionalCheckFailed" in reasons and all(
+                    r in (None, "None", "ConditionalCheckFailed") for r in reasons
+                ):
+                    lost[0] = True
+                    return
+                raise StoreError(f"DynamoDB transaction cancelled: {reasons}") from error
+            if code == "ConditionalCheckFailedException":
+                lost[0] = True
+                return
+            raise
+
+    def get(self, key: dict[str, str], consistent: bool = True) -> Data | None:
+        response = self.call("get_item", Key=self.item(key), ConsistentRead=consistent)
+        item = response.get("Item")
+        return self.plain(item) if item else None
+
+    def put_item(self, data: Data, condition: str | None = None) -> None:
+        self.call("put_item", Item=self.item(data), **({"ConditionExpression": condition} if condition else {}))
+
+    def delete_item(self, key: dict[str, str]) -> None:
+        self.call("delete_item", Key=self.item(key))
+
+    def query_all(self, **kwargs: Any) -> Iterator[Data]:
+        while True:
+            response = self.call("query", **kwargs)
+            for item in response.get("Items", []):
+                yield self.plain(item)
+            if "LastEvaluatedKey" not in response:
+                return
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def count(self, **query: Any) -> int:
+        query["Select"] = "COUNT"
+        total = 0
+        while True:
+            response = self.call("query", **query)
+            total += response["Count"]
+            if "LastEvaluatedKey" not in response:
+                return total
+            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def partition(self, pk: str, sk_prefix: str = "", **extra: Any) -> Iterator[Data]:
+        """The items of one partition (whose sort key starts with ``sk_prefix``)."""
+        values: dict[str, Any] = {":pk": {"S": pk}}
+        condition = "PK = :pk"
+        if sk_prefix:
+            condition += " AND begins_with(SK, :prefix)"
+            values[":prefix"] = {"S": sk_prefix}
+        return self.query_all(KeyConditionExpression=condition, ExpressionAttributeValues=values, **extra)
+
+    def collection(self, name: str, sort_prefix: str = "") -> Iterator[Data]:
+        """Every item listed under ``name`` in GSI1 (integrations, users, chains, API keys, ...)."""
+        values: dict[str, Any] = {":pk": {"S": name}}
+        condition = "GSI1PK = :pk"
+        if sort_prefix:
+            condition += " AND begins_with(GSI1SK, :prefix)"
+            values[":prefix"] = {"S": sort_prefix}
+        return self.query_all(IndexName="GSI1", KeyConditionExpression=condition, ExpressionAttributeValues=values)
+
+    def due(self, partition: str, now: datetime) -> Iterator[Data]:
+        """The items of a sparse GSI3 due-time partition whose time (``GSI3SK``, a stamp first) has come."""
+        return self.query_all(
+            IndexName="GSI3",
+            KeyConditionExpression="GSI3PK = :pk AND GSI3SK <= :now",
+            ExpressionAttributeValues={":pk": {"S": partition}, ":now": {"S": keys.stamp(now) + "~"}},
+        )
+
+    # --- transactions and batches -----------------------------------------------------------------------------
+    def put(self, data: Data, condition: str | None = None, **extra: Any) -> dict[str, Any]:
+        """A Put of a transaction."""
+        put: dict[str, Any] = {"TableName": self.name, "Item": self.item(data)}
+        if condition:
+            put["ConditionExpression"] = condition
+        put.update(extra)
+        return {"Put": put}
+
+    def update(self, key: dict[str, str], expression: str, **extra: Any) -> dict[str, Any]:
+        """An Update of a transaction."""
+        return {"Update": {"TableName": self.name, "Key": self.item(key), "UpdateExpression": expression, **extra}}
+
+    def delete(self, key: dict[str, str]) -> dict[str, Any]:
+        """A Delete of a transaction."""
+        return {"Delete": {"TableName": self.name, "Key": self.item(key)}}
+
+    def transact(self, items: list[dict[str, Any]]) -> None:
+        self.call("transact_write_items", TransactItems=items)
+
+    def batch_delete(self, item_keys: list[dict[str, str]]) -> None:
+        for start in range(0, len(item_keys), 25):
+            request = {self.name: [{"DeleteRequest": {"Key": self.item(k)}} for k in item_keys[start : start + 25]]}
+            while request:
+                response = self.call("batch_write_item", RequestItems=request)
+                request = response.get("UnprocessedItems") or {}
+
+    def batch_get(self, item_keys: list[dict[str, str]]) -> Iterator[Data]:
+        for start in range(0, len(item_keys), 100):
+            request = {self.name: {"Keys": [self.item(k) for k in item_keys[start : start + 100]]}}
+            while request:
+                response = self.call("batch_get_item", RequestItems=request)
+                for item in response.get("Responses", {}).get(self.name, []):
+                    yield self.plain(item)
+                request = response.get("UnprocessedKeys") or {}
+
+    # --- pages ------------------------------------------------------------------------------------------------
+    def page(
+        self,
+        query: dict[str, Any],
+        limit: int,
+        cursor: str | None,
+        parse: Callable[[Data], T],
+        key_names: tuple[str, ...],
+    ) -> Page[T]:
+        """Up to ``limit`` items of ``query`` after ``cursor``, and the cursor of the rest (None: no more).
+
+        ValueError for a cursor that is not one of this listing's (forged, or of another filter).
+        """
+        if cursor:
+            query["ExclusiveStartKey"] = _decode_cursor(cursor, key_names)
+        found: list[Data] = []
+        query["Limit"] = max(limit, 10) if "FilterExpression" in query else limit + 1
+        while True:
+            try:
+                response = self.call("query", **query)
+            except StoreError as error:
+                if cursor and not found and error.code == "ValidationException":
+                    raise ValueError("invalid cursor") from error  # a cursor of another listing or filter
+                raise
+            found += [self.plain(i) for i in response.get("Items", [])]
+            if len(found) > limit or "LastEvaluatedKey" not in response:
+                break
+            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        items = found[:limit]
+        more = len(found) > limit or "LastEvaluatedKey" in response
+        next_cursor = _encode_cursor({k: self._ser(items[-1][k]) for k in key_names}) if items and more else None
+        return Page([parse(i) for i in items], next_cursor)
+
+
+def _encode_cursor(key: Item) -> str:
+    return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, key_names: tuple[str, ...]) -> Item:
+    """The start key a cursor encodes: exactly the listing's key attributes, each a string."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        key = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, json.JSONDecodeError) as error:
+        raise ValueError("invalid cursor") from error
+    if not isinstance(key, dict) or set(key) != set(key_names):
+        raise ValueError("invalid cursor")
+    if not all(isinstance(v, dict) and list(v) == ["S"] and isinstance(v["S"], str) for v in key.values()):
+        raise ValueError("invalid cursor")
+    return key
