@@ -5,7 +5,8 @@ a shared 2-core box are noise. This builds OnCall's engine (uWSGI + Celery + Red
 scripts, used in place (``../shared/bench/oncall-anchor/``: setup.sh, bench.py, wait_idle.sh, footprint.sh,
 start_worker.sh), starts Tocsin's local stack on free ports next to it, and then:
 
-1. footprint: both fresh at their defaults (OnCall's worker at concurrency 1), idle: PSS of every process;
+1. footprint: both at their defaults (OnCall's worker at concurrency 1), idle, fresh and then after a 40-alert
+   warm-up: PSS of every process;
 2. for each pair, each workload runs against OnCall, then against Tocsin (the same Alertmanager payloads from the
    anchor's bench.py, the same number of senders and pacing); each pair's ratios are computed from those two
    adjacent runs, with the load average at the time;
@@ -130,10 +131,10 @@ def stop_tree(root: int, sig: signal.Signals, timeout: float = 30.0) -> None:
 class OnCall:
     """The anchor's OnCall engine in ``bench_dir``: built by setup.sh, driven by bench.py, both run in place."""
 
-    PROCESSES: Final = (  # pid file (where footprint.sh and cpu_snap.py look), how to stop it gracefully
-        ("worker.pid", signal.SIGTERM),
-        ("uwsgi-master.pid", signal.SIGINT),  # uWSGI stops on INT (TERM reloads without die-on-term)
-        ("redis.pid", signal.SIGTERM),
+    PROCESSES: Final = (  # pid file (where footprint.sh and cpu_snap.py look), its command, how to stop it
+        ("worker.pid", b"celery", signal.SIGTERM),
+        ("uwsgi-master.pid", b"uwsgi", signal.SIGINT),  # uWSGI stops on INT (TERM reloads without die-on-term)
+        ("redis.pid", b"redis-server", signal.SIGTERM),
     )
 
     def __init__(self, anchor: Path, bench_dir: Path, fixture: Path) -> None:
@@ -209,7 +210,7 @@ class OnCall:
 
     def start_worker(self, concurrency: int) -> None:
         """(Re)start the Celery worker with embedded beat at ``concurrency`` (the anchor's start_worker.sh)."""
-        self._stop_one("worker.pid", signal.SIGTERM)
+        self._stop_one("worker.pid")
         self._spawn(
             "worker.pid", [str(self.anchor / "start_worker.sh"), str(concurrency)], f"worker-c{concurrency}.log"
         )
@@ -229,14 +230,20 @@ class OnCall:
         self._children.append(process)
         (self.dir / pid_file).write_text(f"{process.pid}\n")  # each command execs, so this is the process itself
 
-    def _stop_one(self, pid_file: str, sig: signal.Signals) -> None:
+    def _stop_one(self, pid_file: str) -> None:
+        """Stop the process of ``pid_file`` and its children, if it is still the one that file names: a pid
+        left from an earlier run may belong to another process by now."""
         path = self.dir / pid_file
+        command, sig = next((c, s) for f, c, s in self.PROCESSES if f == pid_file)
         if path.exists() and (text := path.read_text().strip()).isdigit():
-            stop_tree(int(text), sig)
+            with contextlib.suppress(OSError):
+                if command in Path(f"/proc/{text}/cmdline").read_bytes():
+                    stop_tree(int(text), sig)
+            path.unlink()
 
     def stop(self) -> None:
-        for pid_file, sig in self.PROCESSES:
-            self._stop_one(pid_file, sig)
+        for pid_file, _, _ in self.PROCESSES:
+            self._stop_one(pid_file)
         for process in self._children:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(5)  # reap
