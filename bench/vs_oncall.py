@@ -67,6 +67,8 @@ DOC_START: Final = "<!-- bench-vs-oncall:start -->"
 DOC_END: Final = "<!-- bench-vs-oncall:end -->"
 # Tocsin's limiters are not what this measures; the anchor lifts OnCall's (CUSTOM_RATELIMITS) the same way.
 TOCSIN_ENV: Final = {"TOCSIN_RATE_LIMIT": f"{10**9}/300", "TOCSIN_API_RATE_LIMIT": f"{10**9}/60"}
+# Settings of the local stack this run leaves at their defaults unless the environment sets them (recorded then).
+TOCSIN_SETTINGS: Final = ("TOCSIN_WORKERS", "TOCSIN_DYNAMODB_JAVA_OPTS")
 
 
 @dataclass(frozen=True)
@@ -239,7 +241,7 @@ class OnCall:
             with contextlib.suppress(OSError):
                 if command in Path(f"/proc/{text}/cmdline").read_bytes():
                     stop_tree(int(text), sig)
-            path.unlink()
+            path.unlink(missing_ok=True)  # uWSGI removes its own (vacuum)
 
     def stop(self) -> None:
         for pid_file, _, _ in self.PROCESSES:
@@ -421,9 +423,10 @@ def markdown(results: dict[str, Any]) -> str:
     def one_in(value: float | None) -> str:
         return "-" if value is None else f"1/{value:.0f}" if value >= 10 else f"1/{value}"
 
+    overrides = "".join(f" with {name}={value!r}" for name, value in results["tocsin_overrides"].items())
     lines = [
-        f"Run of {results['finished_at']}: Tocsin `{results['tocsin_commit']}` against OnCall "
-        f"`{results['oncall_commit'][:19]}` (uWSGI 5 processes, Celery worker at concurrency "
+        f"Run of {results['finished_at']}: Tocsin `{results['tocsin_commit']}`{overrides} against OnCall "
+        f"`{results['oncall_commit'][:8]}` (uWSGI 5 processes, Celery worker at concurrency "
         f"{results['oncall_worker_concurrency']}, Redis, SQLite), {results['machine_cores']} cores; each line one "
         "pair of adjacent runs (OnCall, then Tocsin), with the load average (1 min) before each.",
         "",
@@ -559,6 +562,7 @@ def main() -> None:
         "oncall_commit": oncall.commit.removeprefix("commit "),
         "tocsin_commit": git_commit(),
         "oncall_worker_concurrency": args.oncall_concurrency,
+        "tocsin_overrides": {name: env[name] for name in TOCSIN_SETTINGS if env.get(name)},
         "workloads": [asdict(w) for w in selected],
         "footprint": {},
         "pairs": [],
