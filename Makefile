@@ -7,7 +7,7 @@ PY_READY := $(VENV)/.ready
 NODE_READY := node_modules/.ready
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: setup system run test test-timeshift test-unit test-integration test-e2e test-infra bench synth lint clean
+.PHONY: setup system run test test-timeshift test-unit test-integration test-e2e test-infra bench bench-vs-oncall synth lint clean
 
 setup: $(PY_READY) $(NODE_READY)
 
@@ -75,6 +75,15 @@ test-infra: setup
 
 bench: setup
 	$(PY) bench/ingest.py
+
+# Tocsin against Grafana OnCall OSS, side by side (bench/vs_oncall.py; docs/performance.md). OnCall is built once
+# from ONCALL_SOURCE (grafana/oncall at 3666186a: a bare git dir or a checkout) into BENCH_DIR, outside the
+# repository, by the team's anchor scripts in ONCALL_ANCHOR, used in place. BENCH_ARGS: e.g. --pairs 3.
+ONCALL_ANCHOR ?= $(abspath $(CURDIR)/../shared/bench/oncall-anchor)
+BENCH_DIR ?= $(HOME)/oncall-bench
+bench-vs-oncall: setup
+	ONCALL_SOURCE="$(ONCALL_SOURCE)" BENCH_DIR="$(BENCH_DIR)" ONCALL_ANCHOR="$(ONCALL_ANCHOR)" \
+		$(PY) bench/vs_oncall.py $(BENCH_ARGS)
 
 synth: setup
 	npx cdk synth -q

@@ -22,7 +22,8 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -50,7 +51,7 @@ def _stat_fields(pid: int) -> list[str]:
     return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
 
 
-def _process_tree(root: int) -> list[int]:
+def process_tree(root: int) -> list[int]:
     """``root`` and all its descendants."""
     parents: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
@@ -75,7 +76,7 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
 
 
-def _is_dynamodb(pid: int) -> bool:
+def is_dynamodb(pid: int) -> bool:
     try:
         return b"DynamoDBLocal.jar" in Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
@@ -87,10 +88,43 @@ def stack_cpu(stack: LocalStack) -> dict[str, float]:
     handlers, escalation runner) and by this process (the load generator)."""
     assert stack.process is not None
     figures = {"dynamodb_local": 0.0, "handlers": 0.0}
-    for pid in _process_tree(stack.process.pid):
-        figures["dynamodb_local" if _is_dynamodb(pid) else "handlers"] += _cpu_seconds(pid)
+    for pid in process_tree(stack.process.pid):
+        figures["dynamodb_local" if is_dynamodb(pid) else "handlers"] += _cpu_seconds(pid)
     figures["load_generator"] = _cpu_seconds(os.getpid())
     return figures
+
+
+def pss_kib(pid: int) -> int:
+    """Proportional set size: the process's own pages plus its share of those it shares (0 if it exited)."""
+    try:
+        rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return 0
+    return next((int(line.split()[1]) for line in rollup.splitlines() if line.startswith("Pss:")), 0)
+
+
+def stack_footprint(stack: LocalStack) -> dict[str, Any]:
+    """PSS of the whole local stack process tree, in MiB: DynamoDB Local's JVM and the Python processes."""
+    assert stack.process is not None
+    kib = {"dynamodb_local": 0, "python": 0}
+    pids = process_tree(stack.process.pid)
+    for pid in pids:
+        kib["dynamodb_local" if is_dynamodb(pid) else "python"] += pss_kib(pid)
+    return {
+        "processes": len(pids),
+        "pss_mib": round(sum(kib.values()) / 1024, 1),
+        **{f"{name}_pss_mib": round(value / 1024, 1) for name, value in kib.items()},
+    }
+
+
+def save_section(path: Path, section: str, figures: dict[str, Any]) -> None:
+    """Replace one benchmark's section of the results file, keeping the other benchmarks' figures."""
+    try:
+        results = json.loads(path.read_text())
+    except (OSError, ValueError):
+        results = {}
+    results[section] = figures
+    path.write_text(json.dumps(results, indent=2) + "\n")
 
 
 def with_cpu(stack: LocalStack, run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
@@ -103,44 +137,66 @@ def with_cpu(stack: LocalStack, run: Callable[[], dict[str, Any]]) -> dict[str, 
     return figures
 
 
-def burst(link: str, total: int, senders: int, same_key: bool, deadline: float) -> dict[str, Any]:
-    """``senders`` threads POST ``total`` alerts; each alert a new group unless ``same_key``."""
-    latencies: list[float] = []
-    failures: list[int] = []
+@dataclass(frozen=True)
+class Sent:
+    """One POST: when it began (wall clock, comparable with stored timestamps), how long until its answer."""
+
+    started: float
+    seconds: float
+    status: int | str
+
+
+def send_all(url: str, bodies: Sequence[bytes], senders: int, deadline: float, rate: float = 0.0) -> list[Sent]:
+    """``senders`` threads (one HTTP connection each) POST ``bodies`` in order, as fast as answered or paced at
+    ``rate`` requests/s in total (body ``i`` not before ``i / rate`` s after the start); none after
+    ``deadline`` (monotonic)."""
+    sent: list[Sent] = []
     lock = threading.Lock()
-    counter = iter(range(total))
+    counter = iter(range(len(bodies)))
+    started = time.perf_counter()
 
     def sender() -> None:
-        with httpx.Client(timeout=10) as http:
+        with httpx.Client(timeout=30, headers={"Content-Type": "application/json"}) as http:
             while time.monotonic() < deadline:
                 with lock:
                     n = next(counter, None)
                 if n is None:
                     return
-                uid = "same" if same_key else f"{uuid.uuid4()}"
-                body = {"alert_uid": uid, "title": f"bench {n}", "state": "alerting", "message": "benchmark"}
-                start = time.perf_counter()
+                if rate > 0 and (delay := started + n / rate - time.perf_counter()) > 0:
+                    time.sleep(delay)
+                wall, start = time.time(), time.perf_counter()
                 try:
-                    status = http.post(link, json=body).status_code
+                    status: int | str = http.post(url, content=bodies[n]).status_code
                 except httpx.HTTPError as error:
                     status = type(error).__name__
                 elapsed = time.perf_counter() - start
                 with lock:
-                    if status == 200:
-                        latencies.append(elapsed)
-                    else:
-                        failures.append(status)
+                    sent.append(Sent(wall, elapsed, status))
 
     threads = [threading.Thread(target=sender) for _ in range(senders)]
-    started = time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    return sent
+
+
+def burst(link: str, total: int, senders: int, same_key: bool, deadline: float) -> dict[str, Any]:
+    """``senders`` threads POST ``total`` alerts; each alert a new group unless ``same_key``."""
+    bodies = [
+        json.dumps(
+            {"alert_uid": "same" if same_key else str(uuid.uuid4()), "title": f"bench {n}", "state": "alerting",
+             "message": "benchmark"}
+        ).encode()
+        for n in range(total)
+    ]  # fmt: skip
+    started = time.perf_counter()
+    sent = send_all(link, bodies, senders, deadline)
     wall = time.perf_counter() - started
+    latencies = [s.seconds for s in sent if s.status == 200]
     return {
         "alerts": len(latencies),
-        "failures": dict(Counter(failures)),
+        "failures": dict(Counter(s.status for s in sent if s.status != 200)),
         "seconds": round(wall, 2),
         "alerts_per_second": round(len(latencies) / wall, 1),
         "p50_ms": round(percentile(latencies, 0.50) * 1000, 1),
@@ -423,7 +479,7 @@ def main() -> None:
     parser.add_argument(
         "--max-seconds", type=float, default=60, help="stop a burst after this long (each handler's memory run: half)"
     )
-    parser.add_argument("--workers", type=int, default=2, help="gateway worker processes")
+    parser.add_argument("--workers", type=int, help="gateway worker processes (default: the local stack's)")
     parser.add_argument("--output", type=Path, default=REPO / "bench/results.json")
     parser.add_argument("--notifications", type=int, default=20, help="alerts timed to their first e-mail")
     parser.add_argument("--memory-invocations", type=int, default=1000, help="invocations per handler")
@@ -479,7 +535,7 @@ def main() -> None:
     results["benchmark_seconds"] = round(time.monotonic() - began, 1)
 
     print(json.dumps(results, indent=2))
-    args.output.write_text(json.dumps(results, indent=2) + "\n")
+    save_section(args.output, "ingest", results)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,8 @@ Environment (each also a command-line option, see ``--help``):
     TOCSIN_LOCAL_DIR   state directory (.local/): dynamodb/ (persisted tables), dynamodb.log, api_key,
                        signing_key, stepfunctions.json (running escalations: resumed by the next start),
                        schedules.json (pending maintenance ends: fired by the next start, past-due ones at once)
-    TOCSIN_WORKERS     uvicorn worker processes (2)
+    TOCSIN_WORKERS     uvicorn worker processes (1: the gateway then runs in this process)
+    TOCSIN_DYNAMODB_JAVA_OPTS  DynamoDB Local's JVM options, replacing local.dynamodb.JAVA_OPTS
     TOCSIN_ACCESS_LOG  1 to log every request (off by default: it costs throughput)
     TOCSIN_API_KEY     admin API key to provision (else the one in <dir>/api_key, else a new one)
     TOCSIN_TABLE       table name (tocsin)
@@ -60,6 +61,10 @@ from local.scheduler import HeartbeatSweep, LocalScheduler, scheduler_env, sweep
 
 log = logging.getLogger("local")
 # Lambda settings of the CDK stack that make sense on a laptop: no CloudWatch metrics, quiet logs.
+# One process: DynamoDB Local, not the gateway, bounds throughput on a laptop, and a second worker costs
+# ~60-100 MiB of idle memory (its own interpreter, boto3 and handler environments) for no measured gain
+# (docs/performance.md, "Footprint").
+DEFAULT_WORKERS = 1
 HANDLER_DEFAULTS = {
     "POWERTOOLS_METRICS_DISABLED": "true",
     "POWERTOOLS_SERVICE_NAME": "tocsin-local",
@@ -111,7 +116,7 @@ def parse_args(argv: list[str] | None = None) -> Settings:
     parser.add_argument("--scheduler-port", type=int, default=int(env.get("TOCSIN_SCHEDULER_PORT") or "0"))
     parser.add_argument("--heartbeat-sweep-seconds", type=float, default=sweep_seconds_from_env())
     parser.add_argument("--local-dir", type=Path, default=Path(env.get("TOCSIN_LOCAL_DIR", REPO_ROOT / ".local")))
-    parser.add_argument("--workers", type=int, default=int(env.get("TOCSIN_WORKERS", "2")))
+    parser.add_argument("--workers", type=int, default=int(env.get("TOCSIN_WORKERS") or DEFAULT_WORKERS))
     parser.add_argument(
         "--access-log", action=argparse.BooleanOptionalAction, default=env.get("TOCSIN_ACCESS_LOG", "") == "1"
     )

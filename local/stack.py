@@ -40,7 +40,7 @@ class LocalStack:
         self,
         local_dir: Path | None = None,
         *,
-        workers: int = 2,
+        workers: int | None = None,
         env: Mapping[str, str] | None = None,
         startup_timeout: float = 60.0,
         time_scale: float | None = None,
@@ -142,7 +142,7 @@ class LocalStack:
             DOMAIN_ENV: self.inbound_domain,
             "TOCSIN_SCHEDULER_PORT": str(self.scheduler_port),
             "TOCSIN_LOCAL_DIR": str(self.local_dir),
-            "TOCSIN_WORKERS": str(self.workers),
+            **({"TOCSIN_WORKERS": str(self.workers)} if self.workers else {}),  # else python -m local's default
             "PYTHONUNBUFFERED": "1",
             **self.extra_env,
         }
