@@ -220,7 +220,7 @@ def requests_per_alert(stack: LocalStack, link: str) -> dict[str, float]:
     service.receive(kind, token, body, "application/json")  # fills the caches
     figures = {}
     for name, uid in (("new_group", None), ("existing_group", "warm")):
-        store.requests = 0
+        store.table.requests = 0
         n = 50
         for _ in range(n):
             payload = {"alert_uid": uid or str(uuid.uuid4()), "title": "count"}
