@@ -165,13 +165,28 @@ def test_calendar_schedule_takes_its_shifts_by_id(store: MemoryStore) -> None:
         ({"frequency": "fortnightly"}, "frequency", "Use one of: hourly, daily, weekly, monthly"),
         ({"duration": 0}, "duration", "positive"),
         ({"duration": -60}, "duration", "positive"),
-        ({"duration": 2 * 86_400}, "duration", "longer than it takes to recur"),
+        ({"by_day": ["MO"], "interval": 2}, "interval", "less than or equal to the number of selected days"),
+        ({"by_monthday": [1]}, "by_monthday", "Day limits are temporarily disabled"),
+        (
+            {"type": "recurrent_event", "users": ["UA"], "frequency": "monthly", "by_month": [2], "by_monthday": [30]},
+            "frequency",
+            "does not happen again within 8 years",
+        ),
+        (
+            {"frequency": "hourly", "duration": 3600, "by_day": ["MO"], "rotation_start": "2030-01-01T00:00:00"},
+            "rotation_start",
+            "turns after start",
+        ),
         ({"by_day": ["MO", "XX"]}, "by_day", "Unknown days XX"),
         ({"interval": 0}, "interval", "greater than or equal to 1"),
         ({"type": "shift"}, "type", "Use one of"),
         ({"start_rotation_from_user_index": 3}, "start_rotation_from_user_index", "between 0 and 2"),
         ({"rolling_users": [["UA"], []]}, "rolling_users", "at least one user in each group"),
-        ({"until": "2025-02-01T00:00:00"}, "until", "after start"),
+        (
+            {"type": "override", "frequency": None, "users": ["UA"], "rotation_start": "2025-03-02T00:00:00"},
+            "rotation_start",
+            "cannot be after its start",
+        ),
         ({"schedule_id": "SNOPE"}, "schedule_id", "Unknown ids"),
         ({"team_id": "TNOPE"}, "team_id", "Unknown ids"),
         ({"restrict_hours": {"from": "09:00", "to": "09:00"}}, "restrict_hours", "differ"),
@@ -189,7 +204,6 @@ def test_shift_validation_errors(store: MemoryStore, fields: dict[str, Any], fie
 def test_schedule_validation_errors(store: MemoryStore) -> None:
     make_schedule(store)
     for fields, field in (
-        ({"name": "Primary"}, "name"),  # taken
         ({"name": "B", "time_zone": "Europe/Nowhere"}, "time_zone"),
         ({"name": "C", "team_id": "T404"}, "team_id"),
         ({"name": "D", "type": "ical"}, "ical_url_primary"),

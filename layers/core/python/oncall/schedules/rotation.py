@@ -43,9 +43,10 @@ from oncall.schedules.recurrence import (
 )
 
 UTC_ZONE = zone("UTC")
-# A guard, not a rule of OnCall's: the number of turns walked to reach ``rotation_start`` or to close the cycle of
-# a daily rotation with ``by_day``. The API refuses shifts that would need more (see MAX_TURNS in the use cases).
-MAX_STEPS = 20_000
+# A guard, not a rule of OnCall's: the number of turns walked to reach ``rotation_start`` (hourly and daily rotations
+# without BY parts jump instead) or to close the cycle of a daily rotation with ``by_day``. The API refuses shifts
+# that would need more; walking that many takes about a second.
+MAX_STEPS = 5_000
 
 
 class TooManyTurns(ValueError):
@@ -239,6 +240,26 @@ def _daily_by_day(stepper: _Stepper, start: datetime | None, queue: list[tuple[s
     return events
 
 
+PERIODS = {"hourly": timedelta(hours=1), "daily": timedelta(days=1), "weekly": timedelta(days=7)}
+PERIODS["monthly"] = timedelta(days=28)  # the shortest month: an upper bound of the turns in a stretch of time
+
+
+def _turns_to_skip(stepper: _Stepper, start: datetime) -> int:
+    """How many turns before ``rotation_start`` can be jumped over rather than walked. OnCall walks them one by
+    one, in UTC; for an hourly or daily rotation without BY parts each is exactly ``interval`` hours or days
+    there, so all but the last two (and those near ``until``, where the walk may fall back to a shorter step)
+    can be jumped over."""
+    spec = stepper.spec
+    if spec.frequency not in ("hourly", "daily") or spec.by_day or spec.by_month or spec.by_monthday:
+        return 0
+    step = PERIODS[spec.frequency] * spec.interval
+    behind = stepper.rotation_start - start - (spec.duration if spec.web else timedelta(0))
+    skip = int(behind // step) - 2
+    if stepper.until is not None:
+        skip = min(skip, int((stepper.until - start) // step) - 2)
+    return max(skip, 0)
+
+
 def _rotation_events(stepper: _Stepper, queue: list[tuple[str, ...]]) -> list[CalendarEvent]:
     spec = stepper.spec
     base = stepper.base_rule
@@ -251,29 +272,36 @@ def _rotation_events(stepper: _Stepper, queue: list[tuple[str, ...]]) -> list[Ca
         start = _first_listed_day(start, spec.by_day, spec.week_start)
     if spec.frequency == "daily" and spec.by_day:
         return _daily_by_day(stepper, start, queue)
+    if start is None:
+        return []
     # Each group's event repeats once every group has had its turn.
     rule = replace(base, interval=spec.interval * len(spec.groups)) if base is not None else None
+    first_turn = 0
+    if spec.frequency is not None and not stepper.counts(start):
+        first_turn = _turns_to_skip(stepper, start)
+        start += PERIODS[spec.frequency] * spec.interval * first_turn
+        if (stepper.rotation_start - start) / (PERIODS[spec.frequency] * spec.interval) > MAX_STEPS:
+            raise TooManyTurns("rotation_start is too many turns after start")
     events: list[CalendarEvent] = []
-    steps = 0
-    while True:
-        for users in queue:
-            steps += 1
-            if start is None or steps > MAX_STEPS:
-                if start is not None:
-                    raise TooManyTurns("rotation_start is too many turns after start")
+    for turn in itertools.count(first_turn):
+        if start is None:
+            return events
+        if turn - first_turn > MAX_STEPS:
+            raise TooManyTurns("rotation_start is too many turns after start")
+        users = queue[turn % len(queue)]
+        if stepper.counts(start):
+            current = stepper.event(start, rule, users)
+            events.append(current)
+            if len(events) == len(queue):
                 return events
-            if stepper.counts(start):
-                current = stepper.event(start, rule, users)
-                events.append(current)
-                if len(events) == len(queue):
-                    return events
-            else:  # a turn before rotation_start: OnCall walks past it with an event written in UTC
-                current = stepper.event(start, rule, tz=UTC_ZONE)
-            if spec.frequency is None:
-                # OnCall walks a one-off event with a rotation_start after its start forever; Tocsin's API
-                # refuses such an override, and here it simply has no turn.
-                return events
-            start = stepper.next_date(current, following=True)
+        else:  # a turn before rotation_start: OnCall walks past it with an event written in UTC
+            current = stepper.event(start, rule, tz=UTC_ZONE)
+        if spec.frequency is None:
+            # OnCall walks a one-off event with a rotation_start after its start forever; Tocsin's API
+            # refuses such an override, and here it simply has no turn.
+            return events
+        start = stepper.next_date(current, following=True)
+    raise AssertionError("unreachable")
 
 
 @lru_cache(maxsize=1024)
