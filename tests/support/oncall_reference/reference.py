@@ -191,7 +191,9 @@ _keys = itertools.count(1)
 
 
 def make_shift(d: dict[str, Any]) -> Any:
-    """A shift as OnCall's public API stores it, from Tocsin's fields (naive start, until, rotation_start)."""
+    """A shift as OnCall stores it, from Tocsin's fields (naive start, until, rotation_start). An override gets one
+    group of all its users: OnCall's API leaves an override's ``rolling_users`` empty (so it puts nobody on call),
+    its web UI makes one group per user (see ``docs/api-compat.md``); Tocsin's overrides page all their users."""
     s: Any = Shift()
     s.pk = next(_keys)
     s.public_primary_key = d.get("id") or f"O{s.pk}"
