@@ -394,3 +394,16 @@ def test_levels_below_zero_count_as_zero() -> None:
     low = shift("O1", start=datetime(2030, 3, 1), rolling_users=[["A"]], level=-5)
     zero = shift("O2", start=datetime(2030, 3, 1), rolling_users=[["B"]], level=0)
     assert sorted(on_call_at(schedule(), [low, zero], utc(2030, 3, 2))) == ["A", "B"]
+
+
+def test_a_group_whose_rule_never_comes_back_has_only_its_first_date() -> None:
+    """Quarterly, three groups: B and C start on 1 February and 1 March (the fallback dates) and their rules,
+    every three months from there, never meet by_month again. OnCall's calendar library searches such a rule up to
+    the year 9999 (a second here, minutes for a daily one); the answer is the same without the search."""
+    quarterly = shift(start=datetime(2025, 1, 1), duration=86_400, frequency="monthly", by_month=[1, 4, 7, 10],
+                      rolling_users=[["A"], ["B"], ["C"]])  # fmt: skip
+    worked = [p for p in final_shifts(schedule(), [quarterly], utc(2025, 1, 1), utc(2026, 12, 31)) if not p.is_gap]
+    assert [(p.start.strftime("%y-%m"), p.user_ids[0]) for p in worked] == [
+        ("25-01", "A"), ("25-02", "B"), ("25-03", "C"), ("25-04", "A"), ("25-07", "A"), ("25-10", "A"),
+        ("26-01", "A"), ("26-04", "A"), ("26-07", "A"), ("26-10", "A"),
+    ]  # fmt: skip

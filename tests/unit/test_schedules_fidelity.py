@@ -50,6 +50,7 @@ class Vevent:
     dtend: datetime
     rrule: str | None  # the RRULE's text
     users: tuple[str, ...]
+    comes_back: bool = True  # False: a rule with no occurrence after DTSTART, which dateutil would search for ages
 
 
 def _rule_text(rule: Rule) -> str:
@@ -75,6 +76,7 @@ def vevents(shifts: list[OnCallShift]) -> list[Vevent]:
             (event.start + event.duration).astimezone(event.tz),
             _rule_text(event.rule) if event.rule is not None else None,
             event.users,
+            event.rule is None or repeats(event.rule, event.start.replace(tzinfo=None)),
         )
         for n, shift in enumerate(shifts)
         for k, event in enumerate(rotation.calendar_events(engine.spec(SCHEDULE, shift)))
@@ -86,7 +88,8 @@ def exported_and_read_back(shifts: list[OnCallShift]) -> list[Vevent]:
     calendar = icalendar.Calendar()
     calendar.add("prodid", "-//Tocsin tests//OnCall calendar events//EN")
     calendar.add("version", "2.0")
-    for event in vevents(shifts):
+    written = vevents(shifts)
+    for event in written:
         vevent = icalendar.Event()
         vevent.add("uid", f"{event.shift}-{event.order}")
         vevent.add("dtstamp", datetime(2030, 1, 1, tzinfo=UTC))
@@ -101,7 +104,8 @@ def exported_and_read_back(shifts: list[OnCallShift]) -> list[Vevent]:
         n, k = map(int, str(vevent["uid"]).split("-"))
         rule = vevent["RRULE"].to_ical().decode() if "RRULE" in vevent else None
         users = tuple(str(vevent["summary"]).split(","))
-        read.append(Vevent(n, k, vevent["DTSTART"].dt, vevent["DTEND"].dt, rule, users))
+        comes_back = next(e.comes_back for e in written if (e.shift, e.order) == (n, k))
+        read.append(Vevent(n, k, vevent["DTSTART"].dt, vevent["DTEND"].dt, rule, users, comes_back))
     return read
 
 
@@ -110,7 +114,7 @@ def _starts(event: Vevent, lo: datetime, hi: datetime) -> list[datetime]:
     wall-clock times), with DTSTART itself, none after UNTIL."""
     moments = rrule.rruleset()
     until = None
-    if event.rrule is not None:
+    if event.rrule is not None and event.comes_back:
         moments.rrule(rrule.rrulestr(event.rrule, dtstart=event.dtstart))
         if found := re.search(r"UNTIL=(\d{8}T\d{6})Z", event.rrule):
             until = datetime.strptime(found.group(1), "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
