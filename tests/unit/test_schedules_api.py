@@ -172,6 +172,7 @@ def test_calendar_schedule_takes_its_shifts_by_id(store: MemoryStore) -> None:
             "frequency",
             "does not happen again within 8 years",
         ),
+        ({"frequency": "weekly", "interval": 10**9}, "frequency", "does not happen again within 8 years"),
         (
             {"frequency": "hourly", "duration": 3600, "by_day": ["MO"], "rotation_start": "2030-01-01T00:00:00"},
             "rotation_start",

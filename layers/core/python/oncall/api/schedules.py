@@ -397,6 +397,8 @@ def _checked_shift(store: Store, data: dict[str, Any]) -> OnCallShift:
         raise ApiError.field(
             "rotation_start", f"rotation_start is more than {rotation.MAX_STEPS} turns after start."
         ) from error
+    except OverflowError as error:  # dates near the year 1 or 9999
+        raise ApiError.field("start", "The shift's dates are out of range.") from error
     return shift
 
 

@@ -158,6 +158,13 @@ def repeats(rule: Rule, first: datetime) -> bool:
     looks for the next occurrence of a rule up to the year 9999, which takes minutes for a rule that never
     happens (``by_month: [2], by_monthday: [30]``, or ``interval`` stepping over every listed day): such rules are
     refused, and never handed to it. The rule's UNTIL plays no part here."""
+    try:
+        return _repeats(rule, first)
+    except OverflowError:  # an interval that steps past the year 9999
+        return False
+
+
+def _repeats(rule: Rule, first: datetime) -> bool:
     start_day = first.date()
     horizon = start_day + timedelta(days=REPEAT_HORIZON_DAYS)
     step = rule.interval
