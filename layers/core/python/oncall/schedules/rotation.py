@@ -1,23 +1,24 @@
 """A shift as the calendar events Grafana OnCall makes of it (its ``CustomOnCallShift.convert_to_ical``).
 
-Written for Tocsin from OnCall's documented behaviour and its source as the reference; every quirk below is
-OnCall's, kept on purpose so that the same shift puts the same people on call in both.
+Written for Tocsin from OnCall's behaviour, with its source as the reference; every quirk below is OnCall's, kept
+on purpose so that the same shift puts the same people on call in both.
 
 Times. ``start`` is a wall-clock time of the shift's zone; ``until`` and ``rotation_start`` are UTC (OnCall
 stores all three "as UTC" but reads only ``start`` in the shift's zone). Until a rotation date has been worked
-out, comparisons involving ``start`` use its wall-clock reading as if it were UTC.
+out, comparisons involving ``start`` use its wall-clock reading as if it were UTC, and the turns walked through
+before ``rotation_start`` are worked out in UTC.
 
-Single events, recurrent events: one event per shift, from ``start``, lasting ``duration`` (cut at ``until``),
-repeating every ``interval`` ``frequency`` with the BY parts; ``rotation_start`` plays no part.
+Single events, recurrent events: one event per shift, from ``start``, lasting ``duration`` (up to ``until`` if
+that comes first), repeating every ``interval`` ``frequency`` with the BY parts; ``rotation_start`` plays no part.
 
 Rotations (``rolling_users``) and overrides: group *k* of ``rolling_users`` (counted from
 ``start_rotation_from_user_index``) gets one event starting on the *k*-th rotation date and repeating every
 ``interval x number of groups`` periods. The first rotation date is ``start`` (or, when ``rotation_start``
-differs, the first occurrence at or after it in ``start``'s first week or month: :func:`_rotation_date`), moved
-with ``by_day`` to the first listed day counted from ``week_start``; each next one is the first occurrence of the
-next period (:func:`_rotation_date`). Groups whose date falls before ``rotation_start`` are skipped, and the
-turn passes on. A ``daily`` rotation with ``by_day`` becomes weekly events, one per group and listed day
-(:func:`_daily_by_day`). Shifts made in OnCall's web UI (``origin="web"``) count a turn already under way at
+differs, the first occurrence at or after it in ``start``'s first week or month), moved with ``by_day`` to the
+first listed day counted from ``week_start``; each next one is the first occurrence in the next period
+(:meth:`_Stepper.next_date`). Groups whose date falls before ``rotation_start`` are skipped, and the turn passes
+on. A ``daily`` rotation with ``by_day`` becomes weekly events, one per group and listed day
+(:func:`_daily_by_day`). Shifts made in OnCall's web UI (``web``) count a turn already under way at
 ``rotation_start``, and their occurrences start no earlier than ``rotation_start`` (:mod:`oncall.schedules.engine`).
 """
 
