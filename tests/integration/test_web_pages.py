@@ -198,7 +198,7 @@ def test_schedules_page_shows_the_next_14_days_as_a_timeline(web: ModuleType, ad
     status, schedule = api("POST", "/api/v1/schedules/", {"name": "Primary", "time_zone": "UTC"})
     assert status == 201, schedule
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    until = today + timedelta(days=10)
+    until = today + timedelta(days=9, hours=12)  # the turn starting on day 9 is the last: it ends on day 10
     rotation = {
         "name": "days",
         "type": "rolling_users",

@@ -142,13 +142,29 @@ def test_calendar_schedule_takes_its_shifts_by_id(store: MemoryStore) -> None:
         ({"frequency": "fortnightly"}, "frequency", "Use one of: hourly, daily, weekly, monthly"),
         ({"duration": 0}, "duration", "positive"),
         ({"duration": -60}, "duration", "positive"),
-        ({"duration": 2 * 86_400}, "duration", "longer than it takes to recur"),
+        ({"by_day": ["MO"], "interval": 2}, "interval", "less than or equal to the number of selected days"),
+        ({"by_monthday": [1]}, "by_monthday", "Day limits are temporarily disabled"),
+        (
+            {"type": "recurrent_event", "users": ["UA"], "frequency": "monthly", "by_month": [2], "by_monthday": [30]},
+            "frequency",
+            "does not happen again within 8 years",
+        ),
+        ({"frequency": "weekly", "interval": 10**9}, "frequency", "does not happen again within 8 years"),
+        (
+            {"frequency": "hourly", "duration": 3600, "by_day": ["MO"], "rotation_start": "2030-01-01T00:00:00"},
+            "rotation_start",
+            "turns after start",
+        ),
         ({"by_day": ["MO", "XX"]}, "by_day", "Unknown days XX"),
         ({"interval": 0}, "interval", "greater than or equal to 1"),
         ({"type": "shift"}, "type", "Use one of"),
         ({"start_rotation_from_user_index": 3}, "start_rotation_from_user_index", "between 0 and 2"),
         ({"rolling_users": [["UA"], []]}, "rolling_users", "at least one user in each group"),
-        ({"until": "2025-02-01T00:00:00"}, "until", "after start"),
+        (
+            {"type": "override", "frequency": None, "users": ["UA"], "rotation_start": "2025-03-02T00:00:00"},
+            "rotation_start",
+            "cannot be after its start",
+        ),
         ({"schedule_id": "SNOPE"}, "schedule_id", "Unknown ids"),
         ({"team_id": "TNOPE"}, "team_id", "Unknown ids"),
         ({"restrict_hours": {"from": "09:00", "to": "09:00"}}, "restrict_hours", "differ"),
@@ -166,7 +182,6 @@ def test_shift_validation_errors(store: MemoryStore, fields: dict[str, Any], fie
 def test_schedule_validation_errors(store: MemoryStore) -> None:
     make_schedule(store)
     for fields, field in (
-        ({"name": "Primary"}, "name"),  # taken
         ({"name": "B", "time_zone": "Europe/Nowhere"}, "time_zone"),
         ({"name": "C", "team_id": "T404"}, "team_id"),
         ({"name": "D", "type": "ical"}, "ical_url_primary"),
@@ -300,3 +315,90 @@ def test_import_from_url_with_unknown_user_reported(store: MemoryStore) -> None:
     with pytest.raises(ApiError) as caught:
         api.import_calendar(store, schedule["id"], schemas.IcalImportIn(content="nope"), NOW)  # type: ignore[arg-type]
     assert list(caught.value.body) == ["content"]
+
+
+# --- OnCall fidelity: rotation_start, source, names, response keys -------------------------------------------------
+
+ONCALL_KEYS = {"id", "team_id", "schedule", "name", "type", "time_zone", "start", "rotation_start", "duration"}
+RECURRING_KEYS = {"level", "frequency", "interval", "until", "by_day", "by_month", "by_monthday"}
+TOCSIN_EXTRAS = {"schedule_id", "restrict_hours"}
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"type": "single_event", "frequency": None, "users": ["UA"]}, ONCALL_KEYS | {"level", "users"}),
+        ({"type": "override", "frequency": None, "users": ["UA"]}, ONCALL_KEYS | {"users"}),
+        ({"type": "recurrent_event", "users": ["UA"]}, ONCALL_KEYS | RECURRING_KEYS | {"users"}),
+        (
+            {"type": "recurrent_event", "users": ["UA"], "frequency": "weekly", "week_start": "MO"},
+            ONCALL_KEYS | RECURRING_KEYS | {"users", "week_start"},
+        ),
+        ({}, ONCALL_KEYS | RECURRING_KEYS | {"rolling_users", "start_rotation_from_user_index"}),
+    ],
+)
+def test_shift_responses_have_the_keys_oncall_returns(
+    store: MemoryStore, fields: dict[str, Any], expected: set[str]
+) -> None:
+    schedule = make_schedule(store)
+    shift = make_shift(store, schedule_id=schedule["id"], **fields)
+    assert expected <= set(shift) and set(shift) - expected <= TOCSIN_EXTRAS
+    assert shift["schedule"] == schedule["id"] and shift["rotation_start"] == shift["start"]
+
+
+def test_rotation_start_is_accepted_returned_and_honoured(store: MemoryStore) -> None:
+    """A shift as OnCall's API returns it: rotation_start after start skips the turns before it."""
+    schedule = make_schedule(store, time_zone="UTC")
+    copied = {
+        "name": "weekly", "type": "rolling_users", "team_id": None, "time_zone": None, "level": 0,
+        "start": "2025-03-03T09:00:00", "rotation_start": "2025-03-12T12:00:00", "duration": 7 * 86_400,
+        "frequency": "weekly", "interval": 1, "until": None, "week_start": "MO", "by_day": None, "by_month": None,
+        "by_monthday": None, "rolling_users": [["UA"], ["UB"], ["UC"]], "start_rotation_from_user_index": 0,
+        "schedule_id": schedule["id"],
+    }  # fmt: skip
+    shift = api.create_shift(store, schemas.ShiftIn.model_validate(copied))  # type: ignore[arg-type]
+    assert shift["rotation_start"] == "2025-03-12T12:00:00"
+    # 3, 10 March (alice's and bob's turns) are before rotation_start: nobody until carol's on the 17th.
+    assert api.on_call_now(store, schedule["id"], datetime(2025, 3, 14, tzinfo=UTC)) == []  # type: ignore[arg-type]
+    assert api.on_call_now(store, schedule["id"], datetime(2025, 3, 18, tzinfo=UTC)) == ["UC"]  # type: ignore[arg-type]
+    # Made in OnCall's web UI (source 0): the turn under way at rotation_start counts from then.
+    patch = schemas.ShiftPatch.model_validate({"source": 0})
+    api.update_shift(store, shift["id"], patch)  # type: ignore[arg-type]
+    assert api.on_call_now(store, schedule["id"], datetime(2025, 3, 14, tzinfo=UTC)) == ["UB"]  # type: ignore[arg-type]
+    # As in OnCall, a write without source 0 makes it an API shift again.
+    api.update_shift(store, shift["id"], schemas.ShiftPatch.model_validate({"name": "renamed"}))  # type: ignore[arg-type]
+    assert api.on_call_now(store, schedule["id"], datetime(2025, 3, 14, tzinfo=UTC)) == []  # type: ignore[arg-type]
+
+
+def test_until_and_rotation_start_are_utc_and_start_is_local(store: MemoryStore) -> None:
+    schedule = make_schedule(store)  # Europe/Berlin
+    shift = make_shift(
+        store, schedule_id=schedule["id"], start="2025-03-01T09:00:00+00:00", until="2025-03-05T09:00:00+01:00",
+        rotation_start="2025-03-02T00:00:00+01:00",
+    )  # fmt: skip
+    assert (shift["start"], shift["until"], shift["rotation_start"]) == (
+        "2025-03-01T10:00:00",  # an instant given for start: its wall clock in Berlin
+        "2025-03-05T08:00:00",  # until and rotation_start: UTC
+        "2025-03-01T23:00:00",
+    )
+
+
+def test_names_need_not_be_unique(store: MemoryStore) -> None:
+    first, second = make_schedule(store, name="Same"), make_schedule(store, name="Same")
+    assert first["id"] != second["id"]
+    a = make_shift(store, schedule_id=first["id"], name="rotation")
+    b = make_shift(store, schedule_id=first["id"], name="rotation")
+    assert a["id"] != b["id"]
+    renamed = api.update_schedule(store, second["id"], schemas.SchedulePatch(name="Same"), NOW)  # type: ignore[arg-type]
+    assert renamed["name"] == "Same"
+
+
+def test_overrides_follow_oncall_levels(store: MemoryStore) -> None:
+    """API overrides have level 0 (not returned); those made in OnCall's web UI (source 0) level 99, so they win
+    over the API's, and only their first user is on call."""
+    schedule = make_schedule(store, time_zone="UTC")
+    override = {"type": "override", "frequency": None, "start": "2025-03-20T09:00:00", "duration": 3 * 3600}
+    plain = make_shift(store, schedule_id=schedule["id"], name="api", level=5, users=["UA"], **override)
+    assert "level" not in plain
+    make_shift(store, schedule_id=schedule["id"], name="web", source=0, users=["UB", "UC"], **override)
+    assert api.on_call_now(store, schedule["id"], NOW) == ["UB"]  # type: ignore[arg-type]

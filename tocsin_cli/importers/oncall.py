@@ -45,6 +45,7 @@ STEP_FIELDS = {
 SHIFT_FIELDS = [
     "level",
     "start",
+    "rotation_start",
     "duration",
     "frequency",
     "interval",

@@ -74,6 +74,7 @@ class ShiftFields(Strict):
     time_zone: str | None = Field(default=None, max_length=64)
     level: int | None = Field(default=None, ge=-100_000, le=100_000)
     start: datetime | None = None  # wall-clock time in the shift's time zone: "2020-09-10T08:00:00"
+    rotation_start: datetime | None = None  # UTC, as in OnCall: when turns begin to count (default: start)
     duration: int | None = None  # seconds
     frequency: str | None = None  # hourly, daily, weekly, monthly
     interval: int | None = None
@@ -84,7 +85,8 @@ class ShiftFields(Strict):
     users: list[str] | None = None
     rolling_users: list[list[str]] | None = None
     start_rotation_from_user_index: int | None = None
-    until: datetime | None = None
+    until: datetime | None = None  # UTC, as in OnCall
+    source: int | None = Field(default=None, ge=0, le=3)  # OnCall's, write-only: 0 web UI, 1 API, 2 Slack, 3 Terraform
     restrict_hours: RestrictHoursIn | None = None  # Tocsin: {"from": "09:00", "to": "17:00"}
 
 
@@ -104,13 +106,14 @@ class ShiftOut(BaseModel):
     model_config = ConfigDict(extra="allow")
     id: str
     team_id: str | None
-    schedule_id: str | None
+    schedule: str | None
+    schedule_id: str | None  # Tocsin: the same as schedule
     name: str
     type: str
     time_zone: str | None
-    level: int
     start: str
     duration: int
+    rotation_start: str
 
 
 class FinalShiftOut(BaseModel):

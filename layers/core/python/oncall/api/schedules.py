@@ -16,7 +16,7 @@ from oncall.api import schedule_schemas as schemas
 from oncall.api.logic import ApiError, RequestInfo, not_found, paginate_list
 from oncall.models import User
 from oncall.ports import Store
-from oncall.schedules import engine
+from oncall.schedules import engine, recurrence, rotation
 from oncall.schedules.models import (
     FREQUENCIES,
     SCHEDULE_PREFIX,
@@ -35,14 +35,21 @@ MAX_RANGE_DAYS = 90
 MAX_SHIFTS_PER_SCHEDULE = 500
 EXPORT_PAST = timedelta(days=7)
 EXPORT_FUTURE = timedelta(days=90)
-PERIOD_SECONDS = {"hourly": 3600, "daily": 86_400, "weekly": 7 * 86_400, "monthly": 31 * 86_400}
-RECURRENCE_FIELDS = ("frequency", "interval", "by_day", "by_month", "by_monthday", "week_start", "until")
+RECURRENCE_FIELDS = ("frequency", "interval", "until", "week_start", "by_day", "by_month", "by_monthday")
+# The fields OnCall's public API returns for each type, in its order (week_start only for weekly shifts).
 SHIFT_FIELDS: dict[str, tuple[str, ...]] = {
-    "single_event": ("users",),
-    "recurrent_event": (*RECURRENCE_FIELDS, "users", "restrict_hours"),
-    "rolling_users": (*RECURRENCE_FIELDS, "rolling_users", "start_rotation_from_user_index", "restrict_hours"),
+    "single_event": ("level", "users"),
+    "recurrent_event": ("level", *RECURRENCE_FIELDS, "users", "restrict_hours"),
+    "rolling_users": (
+        "level",
+        *RECURRENCE_FIELDS,
+        "rolling_users",
+        "start_rotation_from_user_index",
+        "restrict_hours",
+    ),
     "override": ("users",),
 }
+WEB_OVERRIDE_LEVEL = 99  # what OnCall gives overrides made in its web UI: they win over the API's (level 0)
 
 
 # --- shapes -------------------------------------------------------------------------------------------------------
@@ -57,19 +64,24 @@ def _wall(moment: datetime | None) -> str | None:
 
 
 def shift_out(shift: OnCallShift) -> dict[str, Any]:
+    """OnCall's shape: the keys of the shift's type (``schedule``, ``rotation_start``, ...); Tocsin adds
+    ``schedule_id`` (the same as ``schedule``), ``restrict_hours``, and ``until`` on the one-off types when set."""
     data: dict[str, Any] = {
         "id": shift.id,
         "team_id": shift.team_id,
+        "schedule": shift.schedule_id,
         "schedule_id": shift.schedule_id,
         "name": shift.name,
         "type": shift.type,
         "time_zone": shift.time_zone,
-        "level": shift.level,
         "start": _wall(shift.start),
         "duration": shift.duration,
+        "rotation_start": _wall(shift.rotation_start or shift.start),
     }
     for name in SHIFT_FIELDS[shift.type]:
         value = getattr(shift, name)
+        if name == "week_start" and shift.frequency != "weekly":
+            continue
         if name == "until":
             value = _wall(value)
         elif name == "restrict_hours" and value is not None:
@@ -77,6 +89,8 @@ def shift_out(shift: OnCallShift) -> dict[str, Any]:
         elif isinstance(value, list) and not value and name.startswith("by_"):
             value = None
         data[name] = value
+    if shift.type in ("single_event", "override") and shift.until is not None:
+        data["until"] = _wall(shift.until)
     return schemas.ShiftOut.model_validate(data).model_dump(mode="json")
 
 
@@ -153,9 +167,8 @@ def get_schedule(store: Store, schedule_id: str, now: datetime) -> dict[str, Any
 
 
 def _check_schedule(store: Store, schedule: Schedule, shift_ids: list[str] | None) -> list[OnCallShift]:
-    """Check a schedule; returns the shifts to attach (when ``shift_ids`` is given)."""
-    if any(s.name == schedule.name and s.id != schedule.id for s in store.schedules.list()):
-        raise ApiError.field("name", "An object with this name already exists.")
+    """Check a schedule; returns the shifts to attach (when ``shift_ids`` is given). Names need not be unique
+    (OnCall's need not either)."""
     _check_zone("time_zone", schedule.time_zone)
     _check_team(store, schedule.team_id)
     if schedule.type == "ical" and not schedule.ical_url_primary:
@@ -251,7 +264,7 @@ def _normalized(data: dict[str, Any]) -> dict[str, Any]:
     defaults: dict[str, Any] = {
         "interval": 1,
         "level": 0,
-        "week_start": "MO",
+        "week_start": "SU",  # OnCall's default
         "start_rotation_from_user_index": 0,
         "by_day": [],
         "by_month": [],
@@ -286,13 +299,25 @@ def _check_recurrence(data: dict[str, Any]) -> None:
         raise ApiError.field("by_month", "Months are 1 to 12.")
     if any(d == 0 or not -31 <= d <= 31 for d in data["by_monthday"]):
         raise ApiError.field("by_monthday", "Days of the month are 1 to 31 (or -1 to -31 from the end).")
-    period = PERIOD_SECONDS[frequency] * data["interval"]
-    filtered = data["by_day"] or data["by_month"] or data["by_monthday"]  # then each lasts until the next at most
-    if data["duration"] > period and not filtered:
-        raise ApiError.field("duration", f"A shift cannot last longer than it takes to recur ({period} seconds).")
-    until = data.get("until")
-    if until is not None and until <= data["start"]:
-        raise ApiError.field("until", "until must be after start.")
+    if kind == "rolling_users" and frequency == "daily":  # OnCall's limits on daily rotations
+        if data["by_monthday"]:
+            raise ApiError.field(
+                "by_monthday",
+                "Day limits are temporarily disabled for on-call shifts with type 'rolling_users' and frequency "
+                "'daily'.",
+            )
+        if data["by_day"] and data["interval"] > len(data["by_day"]):
+            raise ApiError.field("interval", "Interval must be less than or equal to the number of selected days.")
+    rule = recurrence.Rule(
+        frequency, data["interval"], tuple(data["by_day"]), tuple(data["by_month"]), tuple(data["by_monthday"]),
+        data["week_start"],
+    )  # fmt: skip
+    if not recurrence.repeats(rule, data["start"]):
+        raise ApiError.field(
+            "frequency",
+            "This recurrence does not happen again within 8 years of start: check by_day, by_month, by_monthday "
+            "and interval.",
+        )
 
 
 def _check_people(store: Store, data: dict[str, Any]) -> None:
@@ -330,10 +355,13 @@ def _checked_shift(store: Store, data: dict[str, Any]) -> OnCallShift:
     _check_team(store, data.get("team_id"))
     _check_zone("time_zone", data.get("time_zone"))
     zone_name = data.get("time_zone") or (schedule.time_zone if schedule else "UTC")
-    for name in ("start", "until"):
+    start = data.get("start")
+    if isinstance(start, datetime) and start.tzinfo is not None:  # an instant: as wall-clock time
+        data["start"] = start.astimezone(engine.zone(zone_name)).replace(tzinfo=None)
+    for name in ("until", "rotation_start"):  # UTC, as OnCall reads them
         moment = data.get(name)
-        if isinstance(moment, datetime) and moment.tzinfo is not None:  # an instant: as wall-clock time
-            data[name] = moment.astimezone(engine.zone(zone_name)).replace(tzinfo=None)
+        if isinstance(moment, datetime) and moment.tzinfo is not None:
+            data[name] = moment.astimezone(UTC).replace(tzinfo=None)
     if data.get("start") is None:
         raise ApiError.field("start", "This field is required.")
     duration = data.get("duration")
@@ -346,24 +374,53 @@ def _checked_shift(store: Store, data: dict[str, Any]) -> OnCallShift:
     if rules and rules["from"] == rules["to"]:
         raise ApiError.field("restrict_hours", "from and to must differ.")
     _check_people(store, data)
-    siblings = store.shifts.of_schedule(data.get("schedule_id"))
-    if any(s.name == data["name"] and s.id != data["id"] for s in siblings):
-        raise ApiError.field("name", "An object with this name already exists.")
+    siblings = store.shifts.of_schedule(data.get("schedule_id"))  # names need not be unique (OnCall)
     if len([s for s in siblings if s.id != data["id"]]) >= MAX_SHIFTS_PER_SCHEDULE:
         raise ApiError.detail(f"A schedule has at most {MAX_SHIFTS_PER_SCHEDULE} shifts.")
     if data["type"] in ("single_event", "override"):
-        data.update(frequency=None, until=None, by_day=[], by_month=[], by_monthday=[], restrict_hours=None)
+        data.update(frequency=None, by_day=[], by_month=[], by_monthday=[], restrict_hours=None)
+    if data["type"] == "override":
+        _check_override(data)
     try:
-        return OnCallShift.model_validate(data)
+        shift = OnCallShift.model_validate(data)
     except ValidationError as error:  # what the checks above let through (e.g. a wrong type)
         problem = error.errors()[0]
         raise ApiError.field(
             str(problem["loc"][0]) if problem["loc"] else "non_field_errors", problem["msg"]
         ) from error
+    try:
+        rotation.calendar_events(engine.spec(schedule or Schedule(id="-", name="-", time_zone=zone_name), shift))
+    except rotation.TooManyTurns as error:
+        raise ApiError.field(
+            "rotation_start", f"rotation_start is more than {rotation.MAX_STEPS} turns after start."
+        ) from error
+    except OverflowError as error:  # dates near the year 1 or 9999
+        raise ApiError.field("start", "The shift's dates are out of range.") from error
+    return shift
+
+
+def _check_override(data: dict[str, Any]) -> None:
+    """OnCall's overrides: level 0, or 99 for those made in its web UI, which also start their turn at start."""
+    rotation_start = data.get("rotation_start")
+    if data["origin"] == "web":
+        data.update(level=WEB_OVERRIDE_LEVEL, rotation_start=None)
+    elif rotation_start is not None and rotation_start > data["start"]:
+        # OnCall loops forever on such an override: refuse it.
+        raise ApiError.field("rotation_start", "An override's rotation_start cannot be after its start.")
+    else:
+        data["level"] = 0
+
+
+def _given_shift(body: schemas.ShiftFields) -> dict[str, Any]:
+    """The fields a shift body sets. OnCall's write-only ``source`` (0 web UI, 1 API, 2 Slack, 3 Terraform)
+    becomes ``origin``; as in OnCall, every write that does not say 0 makes the shift an API one."""
+    given = _given(body)
+    given["origin"] = "web" if given.pop("source", None) == 0 else "api"
+    return given
 
 
 def create_shift(store: Store, body: schemas.ShiftIn) -> dict[str, Any]:
-    data = _given(body) | {"name": body.name, "type": body.type, "id": ids.new_id(SHIFT_PREFIX), "source": "api"}
+    data = _given_shift(body) | {"name": body.name, "type": body.type, "id": ids.new_id(SHIFT_PREFIX), "source": "api"}
     shift = _checked_shift(store, data)
     store.shifts.put(shift, new=True)
     return shift_out(shift)
@@ -371,7 +428,7 @@ def create_shift(store: Store, body: schemas.ShiftIn) -> dict[str, Any]:
 
 def update_shift(store: Store, shift_id: str, body: schemas.ShiftPatch) -> dict[str, Any]:
     shift = _load_shift(store, shift_id)
-    data = shift.model_dump() | _given(body)
+    data = shift.model_dump() | _given_shift(body)
     if data.get("type") in ("single_event", "override") and "frequency" not in body.model_fields_set:
         data["frequency"] = None  # the type no longer recurs
     if data.get("name") is None or data.get("type") is None:

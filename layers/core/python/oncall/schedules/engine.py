@@ -1,23 +1,17 @@
-"""The schedule engine: pure functions from a schedule and its shifts to who is on call when.
+"""The schedule engine: pure functions from a schedule and its shifts to who is on call when, as Grafana OnCall
+works it out.
 
-Occurrences come from ``dateutil.rrule`` over *naive wall-clock* times in the shift's time zone, and each lasts
-``duration`` seconds of wall-clock time; only then are they placed on the UTC time line with ``zoneinfo``. So a
-daily rotation handing off at 09:00 hands off at 09:00 local on both sides of a DST change (that day's shift is
-23 or 25 real hours long). A wall-clock time that does not exist (spring forward) maps to the instant of the
-change, so an hourly shift in the missing hour is empty.
+Each shift becomes OnCall's calendar events (:mod:`oncall.schedules.rotation`), expanded as OnCall expands them
+(:mod:`oncall.schedules.recurrence`); a shift without a ``time_zone`` is in the schedule's (OnCall's calendar
+schedules). Occurrences are not cut where the next one begins: a shift longer than its period overlaps the next
+turn, and both are on call.
 
-Resolution, at every instant: overrides win over every layer (several overlapping overrides page everybody in
-them); otherwise the shifts of the highest ``level`` covering the instant win, for the overlap only (several
-shifts of that level page all their users). Instants nobody covers are reported as gaps.
+Resolution (OnCall's final schedule), at every instant: overrides win over every layer; among the overrides, and
+otherwise among the other shifts, those of the highest level win, for the overlap only, and everybody in the
+winning shifts is on call. A level below 0 counts as 0 (OnCall writes the level into the event's summary only
+when it is above 0). Instants nobody covers are gaps.
 
-An occurrence ends where the next occurrence of the same shift begins, if that comes first (so a monthly
-rotation of 31 days hands off on the 1st of every month, and a weekly shift on several ``by_day`` days covers
-each day until the next listed one).
-
-Rotations (``rolling_users``): each occurrence belongs to a *turn*, and turn ``n`` pages group
-``(start_rotation_from_user_index + n) % len(rolling_users)``. A turn is a period of ``interval`` hours, days,
-weeks or months that has an occurrence: hourly and daily rotations take one turn per occurrence (days left out
-by ``by_day`` take none), and all the ``by_day`` occurrences of a week of a weekly rotation are one group's.
+Tocsin adds ``restrict_hours`` (on call only between two local clock times each day), applied to each occurrence.
 """
 
 from __future__ import annotations
@@ -26,18 +20,12 @@ import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
-from functools import lru_cache
-from zoneinfo import ZoneInfo
 
-from dateutil import rrule
-from dateutil.relativedelta import relativedelta
+from oncall.schedules.models import OnCallShift, Schedule
+from oncall.schedules.recurrence import localize, occurrences, zone
+from oncall.schedules.rotation import ShiftSpec, calendar_events
 
-from oncall.schedules.models import WEEKDAYS, OnCallShift, Schedule
-
-FREQ = {"hourly": rrule.HOURLY, "daily": rrule.DAILY, "weekly": rrule.WEEKLY, "monthly": rrule.MONTHLY}
-RRULE_WEEKDAYS = dict(
-    zip(WEEKDAYS, (rrule.MO, rrule.TU, rrule.WE, rrule.TH, rrule.FR, rrule.SA, rrule.SU), strict=True)
-)
+__all__ = ["Event", "FinalShift", "final_shifts", "on_call_at", "resolve", "shift_events", "spec", "zone"]
 
 
 @dataclass(frozen=True)
@@ -64,159 +52,116 @@ class Event:
     is_override: bool
 
 
-@lru_cache(maxsize=512)
-def zone(name: str) -> ZoneInfo:
-    """The IANA time zone ``name``; ZoneInfoNotFoundError / ValueError if there is none."""
-    return ZoneInfo(name)
-
-
 def _utc(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         raise ValueError("start and end must be timezone-aware")
     return moment.astimezone(UTC)
 
 
-def _placed(local: datetime, tz: ZoneInfo) -> datetime:
-    """A naive wall-clock time of ``tz`` as a UTC instant (ambiguous: the first; missing: the change)."""
-    return local.replace(tzinfo=tz).astimezone(UTC)
-
-
-def _clock(raw: str) -> time:
-    hours, minutes = raw.split(":")
-    return time(int(hours), int(minutes))
-
-
-def _restricted(start: datetime, end: datetime, shift: OnCallShift) -> Iterator[tuple[datetime, datetime]]:
-    """The parts of the wall-clock interval [start, end) inside the shift's daily hours."""
-    if shift.restrict_hours is None:
-        yield start, end
-        return
-    opens, closes = _clock(shift.restrict_hours.from_), _clock(shift.restrict_hours.to)
-    day = start.date() - timedelta(days=1)
-    while day <= end.date():
-        window_start = datetime.combine(day, opens)
-        window_end = datetime.combine(day + timedelta(days=1) if closes <= opens else day, closes)
-        lo, hi = max(start, window_start), min(end, window_end)
-        if lo < hi:
-            yield lo, hi
-        day += timedelta(days=1)
-
-
-def recurrence_rule(shift: OnCallShift, dtstart: datetime | None = None) -> rrule.rrule:
-    """The shift's recurrence; ``dtstart``: a later start in phase with the shift's (to skip history)."""
-    assert shift.frequency is not None
-    return rrule.rrule(
-        FREQ[shift.frequency],
-        dtstart=dtstart or shift.start,
+def spec(schedule: Schedule, shift: OnCallShift) -> ShiftSpec:
+    """What decides the shift's calendar events."""
+    groups: tuple[tuple[str, ...], ...]
+    if shift.type == "rolling_users":
+        groups = tuple(tuple(dict.fromkeys(g)) for g in shift.rolling_users)
+    elif shift.type == "override" and shift.origin == "web":
+        # OnCall's web overrides keep one user per group, and a one-off event takes the first group only.
+        groups = tuple((u,) for u in dict.fromkeys(shift.users))
+    else:
+        users = shift.users or [u for g in shift.rolling_users[:1] for u in g]
+        groups = (tuple(dict.fromkeys(users)),) if users else ()
+    recurring = shift.frequency is not None and shift.type != "single_event" and shift.type != "override"
+    return ShiftSpec(
+        type=shift.type,
+        start=shift.start.replace(tzinfo=None),
+        duration=timedelta(seconds=shift.duration),
+        frequency=shift.frequency if recurring else None,
         interval=shift.interval,
-        wkst=RRULE_WEEKDAYS[shift.week_start],
-        byweekday=[RRULE_WEEKDAYS[d] for d in shift.by_day] or None,
-        bymonth=shift.by_month or None,
-        bymonthday=shift.by_monthday or None,
-        until=shift.until,
-        cache=False,
+        by_day=tuple(shift.by_day),
+        by_month=tuple(shift.by_month),
+        by_monthday=tuple(shift.by_monthday),
+        week_start=shift.week_start,
+        until=shift.until.replace(tzinfo=None) if shift.until is not None else None,
+        rotation_start=shift.rotation_start.replace(tzinfo=None) if shift.rotation_start is not None else None,
+        groups=groups,
+        start_index=shift.start_rotation_from_user_index if shift.type == "rolling_users" else 0,
+        time_zone=shift.time_zone or schedule.time_zone,
+        web=shift.origin == "web",
     )
 
 
-def _week_of(day: datetime, week_start: str) -> datetime:
-    back = (day.weekday() - WEEKDAYS.index(week_start)) % 7
-    return (day - timedelta(days=back)).replace(hour=0, minute=0, second=0, microsecond=0)
+Span = tuple[datetime, datetime]  # start, end (UTC)
+Occurrence = tuple[datetime, datetime, tuple[str, ...]]  # start, end (UTC), who
 
 
-def _turn(shift: OnCallShift, occurrence: datetime) -> int:
-    """The period (of ``interval`` hours, days, weeks or months since the start) an occurrence falls in."""
-    first = shift.start
-    if shift.frequency == "hourly":
-        return int((occurrence - first).total_seconds() // 3600) // shift.interval
-    if shift.frequency == "daily":
-        return (occurrence.date() - first.date()).days // shift.interval
-    if shift.frequency == "weekly":
-        return (_week_of(occurrence, shift.week_start) - _week_of(first, shift.week_start)).days // 7 // shift.interval
-    return ((occurrence.year - first.year) * 12 + occurrence.month - first.month) // shift.interval
-
-
-def _fast_forward(shift: OnCallShift, lo: datetime) -> datetime:
-    """A start in phase with the shift's, a period or two before ``lo``: rrule iterates from its start, so a
-    rotation running for years would otherwise walk its whole history."""
-    first, step = shift.start, shift.interval
-    if shift.frequency == "hourly":
-        periods = int((lo - first).total_seconds() // 3600) // step - 1
-        return first + timedelta(hours=periods * step) if periods > 0 else first
-    if shift.frequency == "daily":
-        periods = (lo.date() - first.date()).days // step - 1
-        return first + timedelta(days=periods * step) if periods > 0 else first
-    if shift.frequency == "weekly":
-        periods = (lo - first).days // (7 * step) - 1
-        return first + timedelta(weeks=periods * step) if periods > 0 else first
-    periods = ((lo.year - first.year) * 12 + lo.month - first.month) // step - 1
-    if periods > 0 and first.day <= 28:  # later days are not in every month: rrule skips those months
-        return first + relativedelta(months=periods * step)
-    return first
-
-
-def occurrences(shift: OnCallShift, lo: datetime, hi: datetime) -> list[tuple[datetime, int]]:
-    """(wall-clock start, turn) of the occurrences starting in [lo, hi] (naive local times), followed by the
-    first one after ``hi`` if there is one (it bounds the last: an occurrence ends where the next begins)."""
-    if shift.frequency is None:
-        return [(shift.start, 0)] if lo <= shift.start <= hi else []
-    found: list[tuple[datetime, int]] = []
-    if shift.by_month or shift.by_monthday or (shift.by_day and shift.frequency in ("hourly", "daily")):
-        # Some periods have no occurrence and take no turn: count the periods that have one, from the start.
-        turn, last_period = -1, -1
-        for start in recurrence_rule(shift):
-            if (period := _turn(shift, start)) != last_period:
-                turn, last_period = turn + 1, period
-            if start >= lo:
-                found.append((start, turn))
-            if start > hi:
-                break
-        return found
-    rule = recurrence_rule(shift, _fast_forward(shift, lo))
-    found = [(start, _turn(shift, start)) for start in rule.between(lo, hi, inc=True)]
-    following = rule.after(hi)
-    if following is not None:
-        found.append((following, _turn(shift, following)))
-    return found
+def _restricted(start: datetime, end: datetime, shift: OnCallShift, schedule: Schedule) -> Iterator[Span]:
+    """The parts of [start, end) (UTC) inside the shift's daily hours, local clock of the shift's zone."""
+    if shift.restrict_hours is None:
+        yield start, end
+        return
+    tz = zone(shift.time_zone or schedule.time_zone)
+    opens, closes = time.fromisoformat(shift.restrict_hours.from_), time.fromisoformat(shift.restrict_hours.to)
+    first, last = start.astimezone(tz).date() - timedelta(days=1), end.astimezone(tz).date()
+    day = first
+    while day <= last:
+        window_start = localize(datetime.combine(day, opens), tz)
+        window_end = localize(datetime.combine(day + timedelta(days=1) if closes <= opens else day, closes), tz)
+        lo, hi = max(start, window_start), min(end, window_end)
+        if lo < hi:
+            yield lo.astimezone(UTC), hi.astimezone(UTC)
+        day += timedelta(days=1)
 
 
 def shift_events(schedule: Schedule, shift: OnCallShift, start: datetime, end: datetime) -> list[Event]:
     """The occurrences of ``shift`` that overlap [start, end), clipped to it."""
     start, end = _utc(start), _utc(end)
-    groups = [tuple(dict.fromkeys(g)) for g in shift.groups()]
-    if not groups or shift.duration <= 0:
+    if shift.duration <= 0:
         return []
-    tz = zone(shift.time_zone or schedule.time_zone)
-    length = timedelta(seconds=shift.duration)
-    # Naive local bounds with a day of slack on each side for offsets and DST changes.
-    lo = start.astimezone(tz).replace(tzinfo=None) - length - timedelta(days=1)
-    hi = end.astimezone(tz).replace(tzinfo=None) + timedelta(days=1)
+    definition = spec(schedule, shift)
+    level = max(shift.level, 0)
+    rotation_start = (shift.rotation_start or shift.start).replace(tzinfo=UTC)
+    found: list[Occurrence] = []
+    for calendar_event in calendar_events(definition):
+        for begins, ends in occurrences(calendar_event, start, end):
+            if definition.web:
+                # OnCall's web-made shifts: each occurrence starts no earlier than rotation_start. (OnCall also
+                # means to end them at the rule's UNTIL, but reads it from the expanded occurrence, which no
+                # longer has the rule: no cut.)
+                begins = max(begins, rotation_start)
+            if begins < ends:
+                found.append((begins, ends, calendar_event.users))
     events: list[Event] = []
-    found = occurrences(shift, lo, hi)
-    for n, (local_start, turn) in enumerate(found):
-        group = groups[(shift.start_rotation_from_user_index + turn) % len(groups)]
-        if local_start > hi or not group:
-            continue
-        local_end = local_start + length
-        if n + 1 < len(found):
-            local_end = min(local_end, found[n + 1][0])
-        if shift.until is not None and shift.frequency is not None:
-            local_end = min(local_end, shift.until)
-        for part_start, part_end in _restricted(local_start, local_end, shift):
-            real_start, real_end = max(_placed(part_start, tz), start), min(_placed(part_end, tz), end)
-            if real_start < real_end:
-                events.append(Event(real_start, real_end, group, shift.id, shift.level, shift.is_override))
+    for begins, ends, users in _merged(found):
+        for part_start, part_end in _restricted(begins, ends, shift, schedule):
+            lo, hi = max(part_start, start), min(part_end, end)
+            if lo < hi:
+                events.append(Event(lo, hi, users, shift.id, level, shift.is_override))
     return events
+
+
+def _merged(
+    found: list[tuple[datetime, datetime, tuple[str, ...]]],
+) -> list[tuple[datetime, datetime, tuple[str, ...]]]:
+    """OnCall merges the occurrences of one shift that start at the same instant into one, of everybody in them,
+    ending where the first of them (in calendar order) ends: a later, longer one is cut short (a quirk, kept).
+    ``found`` is in calendar order (event by event, each in time order)."""
+    merged: list[Occurrence] = []
+    for begins, ends, users in sorted(found, key=lambda item: item[0]):  # stable: calendar order within a start
+        if merged and merged[-1][0] == begins:
+            first = merged[-1]
+            merged[-1] = (first[0], first[1], tuple(dict.fromkeys(first[2] + users)))
+        else:
+            merged.append((begins, ends, users))
+    return merged
 
 
 def _winners(active: Iterable[Event]) -> list[Event]:
     candidates = list(active)
     overrides = [e for e in candidates if e.is_override]
-    if overrides:
-        return overrides
-    if not candidates:
+    pool = overrides or candidates
+    if not pool:
         return []
-    top = max(e.level for e in candidates)
-    return [e for e in candidates if e.level == top]
+    top = max(e.level for e in pool)
+    return [e for e in pool if e.level == top]
 
 
 def resolve(events: Sequence[Event], start: datetime, end: datetime) -> list[FinalShift]:
@@ -266,6 +211,7 @@ def final_shifts(schedule: Schedule, shifts: Iterable[OnCallShift], start: datet
 
 
 def on_call_at(schedule: Schedule, shifts: Iterable[OnCallShift], when: datetime) -> list[str]:
-    """The user ids on call at instant ``when`` (empty in a gap)."""
+    """The user ids on call at instant ``when`` (empty in a gap). A stretch covers [start, end): at a handoff
+    the incoming people are on call."""
     timeline = final_shifts(schedule, shifts, when, _utc(when) + timedelta(seconds=1))
     return list(timeline[0].user_ids) if timeline else []

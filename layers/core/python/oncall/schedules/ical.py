@@ -23,8 +23,9 @@ import icalendar
 from dateutil import rrule
 
 from oncall.models import User
-from oncall.schedules.engine import FinalShift, recurrence_rule, zone
+from oncall.schedules.engine import FinalShift
 from oncall.schedules.models import FREQUENCIES, WEEKDAYS, OnCallShift, Schedule, calendar_fetch_url
+from oncall.schedules.recurrence import Rule, localize, repeats, zone
 
 if TYPE_CHECKING:
     from oncall.outbound.client import Client
@@ -332,24 +333,32 @@ class _Reader:
             "by_monthday": _ints(parts.get("BYMONTHDAY", [])),
             "week_start": str(parts.get("WKST", ["MO"])[0]).upper(),
         }
+        rule = Rule(
+            frequency, recurrence["interval"], tuple(recurrence["by_day"]), tuple(recurrence["by_month"]),
+            tuple(recurrence["by_monthday"]), recurrence["week_start"],
+        )  # fmt: skip
+        if not repeats(rule, local_start):  # it never comes back (or too rarely to follow): its first time only
+            self.single(event, users, start, end)
+            return
         last: datetime | None = None  # the start of the last occurrence, if the rule ends
-        probe = OnCallShift(
-            id="probe", name="probe", type="recurrent_event", start=local_start, duration=1, **recurrence
-        )
         if parts.get("UNTIL"):
             until = parts["UNTIL"][0]
             if isinstance(until, datetime):
                 until = _local(_aware(until, zone(time_zone)), time_zone)
             else:
                 until = datetime.combine(until, time(23, 59, 59))
-            last = recurrence_rule(probe).before(until, inc=True)
+            last = max(rule.walls(local_start).before(until, inc=True) or local_start, local_start)
         elif parts.get("COUNT"):
-            *_, last = recurrence_rule(probe).xafter(local_start, count=int(parts["COUNT"][0]), inc=True)
-        if last is not None or parts.get("UNTIL") or parts.get("COUNT"):
-            if last is None:
-                self.skip(event, "the recurrence has no occurrence")
+            *_, last = rule.walls(local_start).xafter(local_start, count=int(parts["COUNT"][0]), inc=True)
+        if last is not None:
+            # A shift's until is UTC and ends the occurrences that start after it; an event starting before it
+            # that would end after it is shortened to it, and with it every occurrence (OnCall): when the last
+            # start comes before the first end, the occurrences are imported one by one instead.
+            ends_at = localize(last, zone(time_zone)).astimezone(UTC).replace(tzinfo=None)
+            if last == local_start or ends_at < local_end:
+                self.expanded(event, users, start, end, _listed(event.get("rrule")), [])
                 return
-            recurrence["until"] = last + (local_end - local_start)  # the last one lasts its whole length
+            recurrence["until"] = ends_at
         shift_zone = None if time_zone == self.schedule.time_zone else time_zone
         self.shift(event, users, local_start, local_end - local_start, time_zone=shift_zone, **recurrence)
 

@@ -1,7 +1,9 @@
 """On-call schedules and their shifts (OnCall's "on-call shifts": rotations, single events and overrides).
 
-A schedule has a time zone; a shift's ``start`` and ``until`` are wall-clock times in that zone (or in the
-shift's own ``time_zone``), so a daily 09:00 handoff stays at 09:00 local time across DST changes.
+A schedule has a time zone; a shift's ``start`` is a wall-clock time in that zone (or in the shift's own
+``time_zone``), so a daily 09:00 handoff stays at 09:00 local time across DST changes. ``until`` and
+``rotation_start`` are UTC, as in Grafana OnCall (which stores all three "as UTC" but reads only ``start`` in the
+shift's zone). How shifts become on-call time: :mod:`oncall.schedules.rotation`.
 """
 
 from __future__ import annotations
@@ -61,11 +63,13 @@ class OnCallShift(BaseModel):
     by_day: list[str] = Field(default_factory=list)
     by_month: list[int] = Field(default_factory=list)
     by_monthday: list[int] = Field(default_factory=list)
-    week_start: str = "MO"
+    week_start: str = "SU"  # OnCall's default
     users: list[str] = Field(default_factory=list)  # single_event, recurrent_event, override: all paged together
     rolling_users: list[list[str]] = Field(default_factory=list)  # rotation: one group per turn
     start_rotation_from_user_index: int = 0
-    until: datetime | None = None  # naive wall-clock; no occurrence starts after it, none lasts beyond it
+    until: datetime | None = None  # naive UTC: no occurrence starts after it; the first one ends there at the latest
+    rotation_start: datetime | None = None  # naive UTC: when turns begin to count (None: start)
+    origin: Literal["api", "web"] = "api"  # OnCall's ``source``: shifts made in its web UI expand differently
     restrict_hours: RestrictHours | None = None  # Tocsin
     source: Literal["api", "ical", "ical_overrides"] = "api"  # Tocsin: imported shifts are replaced by the next import
     ical_uid: str | None = None
