@@ -6,13 +6,13 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import parse_qs
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from oncall import access, escalation, feeds, http, links
+from oncall import access, escalation, feeds, http, links, telemetry
 from oncall.access import READ_METHODS, AccessDenied, Actor, authorize
 from oncall.api import action_links, directory, logic, responders, schedule_schemas, schemas
 from oncall.api import schedules as schedules_api
@@ -21,7 +21,8 @@ from oncall.models import ApiKey, User
 from oncall.ports import StoreError
 
 PREFIX = "/api/v1"
-logger = Logger()
+logger = telemetry.handler_logger()
+tracer = telemetry.tracer()
 app = APIGatewayHttpResolver(enable_validation=True)
 _container = Container()  # this environment's store, authenticator, executor and scheduler
 store = _container.store
@@ -673,6 +674,8 @@ def _normalise(event: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
-@logger.inject_lambda_context(clear_state=True)
+@telemetry.publishing
+@tracer.capture_lambda_handler
+@logger.inject_lambda_context(clear_state=True, correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(_normalise(event), context)

@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 from typing import TYPE_CHECKING, Any, Protocol
+
+from oncall import telemetry
 
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
 
 STATE_MACHINE_ENV = "TOCSIN_STATE_MACHINE_ARN"
+
+logger = logging.getLogger(__name__)
 
 
 class Executor(Protocol):
@@ -70,6 +75,30 @@ class NoExecutor:
         return None
 
 
+class ObservedExecutor:
+    """An executor whose starts and stops are logged (with the execution name, which links the request that caused
+    them to the escalation's own logs) and counted (``oncall.telemetry``)."""
+
+    def __init__(self, inner: Executor) -> None:
+        self.inner = inner
+
+    def start(self, name: str, state: dict[str, Any]) -> None:
+        kind = str(state.get("kind", "escalation"))
+        try:
+            self.inner.start(name, state)
+        except Exception:
+            telemetry.count(telemetry.EXECUTION_STARTS_FAILED)
+            raise
+        if kind == "escalation":
+            telemetry.count(telemetry.ESCALATIONS_STARTED)
+        logger.info("execution started", extra={"execution": name, "kind": kind, "group_id": state.get("group_id")})
+
+    def stop(self, name: str) -> None:
+        self.inner.stop(name)
+        telemetry.count(telemetry.ESCALATIONS_STOPPED)
+        logger.info("execution stopped", extra={"execution": name})
+
+
 def executor_from_env() -> Executor:
     arn = os.environ.get(STATE_MACHINE_ENV)
-    return StepFunctionsExecutor(arn) if arn else NoExecutor()
+    return ObservedExecutor(StepFunctionsExecutor(arn)) if arn else NoExecutor()

@@ -64,6 +64,7 @@ class ParsedMail:
     subject: str = ""
     message: str = ""
     sender: str = ""
+    readable: bool = True  # False: the parser gave up; the alert is empty and the raw mail worth keeping
 
     def payload(self) -> dict[str, str]:
         """The alert payload, in Grafana OnCall's shape."""
@@ -140,7 +141,7 @@ def parse(raw: bytes) -> ParsedMail:
         message = email.message_from_bytes(raw, _class=EmailMessage, policy=policy.default)
     except Exception:  # the parser is lenient; this is belt and braces
         logger.warning("unparsable message (%d bytes)", len(raw), exc_info=True)
-        return ParsedMail()
+        return ParsedMail(readable=False)
     return ParsedMail(
         subject=_limit(_subject(message), MAX_SUBJECT_CHARS),
         message=_limit(_body(message), MAX_MESSAGE_CHARS),
@@ -353,12 +354,14 @@ def receive(
     domain: str | None = None,
     verdicts: Mapping[str, Any] | None = None,
     now: datetime | None = None,
+    parsed: ParsedMail | None = None,
 ) -> list[Delivery]:
     """Ingest one received mail for each ``inbound_email`` integration it is addressed to.
 
     ``service`` is the ingest service (token cache, configuration cache, rate limits, the executor that starts
     escalations); ``recipients`` the envelope recipients; ``domain`` the inbound domain (default: the
-    environment's). Returns one :class:`Delivery` per recipient token at the domain.
+    environment's); ``parsed``: ``raw`` already parsed by the caller. Returns one :class:`Delivery` per recipient
+    token at the domain.
     """
     from oncall.ingest import IngestError, RateLimited, UnknownToken  # the local stack imports this module early
 
@@ -374,7 +377,7 @@ def receive(
         reason = f"SES {' and '.join(failed)} verdict FAIL"
         logger.warning("mail dropped (%s) for %d recipient(s)", reason, len(tokens))
         return [Delivery(_mask(t, domain), "dropped", reason=reason) for t in tokens]
-    mail = parse(raw)
+    mail = parsed or parse(raw)
     payload = mail.payload()
     moment = now or datetime.now(UTC)
     deliveries: list[Delivery] = []

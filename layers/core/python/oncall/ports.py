@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Generic, Literal, Protocol, TypeVar
+from typing import Generic, Literal, NamedTuple, Protocol, TypeVar
 
 from pydantic import BaseModel
 
@@ -95,6 +95,15 @@ class GroupFilter:
     root_alert_group_id: str | None = None
 
 
+class DeferredStart(NamedTuple):
+    """An escalation start that failed when its group was stored, due for the minute sweep to retry."""
+
+    group_id: str
+    generation: int
+    due_key: str  # the store's token for clearing exactly this deferral
+    deferred_at: datetime
+
+
 class Store(Protocol):
     # --- integration configuration -------------------------------------------------------------------------
     def get_token(self, token_hash: str) -> TokenRef | None: ...
@@ -164,7 +173,7 @@ class Store(Protocol):
 
     # --- escalation starts that failed, retried by the minute sweep -------------------------------------------
     def defer_escalation_start(self, group_id: str, generation: int, now: datetime) -> None: ...
-    def due_escalation_starts(self, now: datetime) -> list[tuple[str, int, str]]: ...
+    def due_escalation_starts(self, now: datetime) -> list[DeferredStart]: ...
     def clear_escalation_start(self, group_id: str, generation: int, due_key: str, now: datetime) -> None: ...
 
     # --- people, chains, webhooks ----------------------------------------------------------------------------

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 NOTIFIER_ENV: Final = "TOCSIN_NOTIFIER"  # "local": LocalNotifier, anything else: AwsNotifier
 EMAIL_FROM_ENV: Final = "TOCSIN_EMAIL_FROM"
+# The SES configuration set whose event destination reports bounces, complaints and delays (infra/notifications.py)
+CONFIGURATION_SET_ENV: Final = "TOCSIN_SES_CONFIGURATION_SET"
 SMTP_HOST_ENV: Final = "TOCSIN_SMTP_HOST"
 SMTP_PORT_ENV: Final = "TOCSIN_SMTP_PORT"
 LOCAL_SENDER: Final = "tocsin@localhost"
@@ -117,6 +119,7 @@ class AwsNotifier:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.sender = sender or os.environ.get(EMAIL_FROM_ENV)
+        self.configuration_set = os.environ.get(CONFIGURATION_SET_ENV) or None
         self._ses = ses
         self._sns = sns
         self.webhooks = Webhooks(http, sleep=sleep)
@@ -136,8 +139,10 @@ class AwsNotifier:
     def email(self, to: str, notification: Notification) -> None:
         if not self.sender:
             raise NotificationFailed(f"no sender address for e-mail: set {EMAIL_FROM_ENV}")
+        tracked = {"ConfigurationSetName": self.configuration_set} if self.configuration_set else {}
         with _aws_errors("SES"):
             self.ses.send_email(
+                **tracked,
                 FromEmailAddress=self.sender,
                 Destination={"ToAddresses": [to]},
                 Content={

@@ -29,6 +29,7 @@ from oncall.models import (
     TimelineEntry,
 )
 from oncall.ports import (
+    DeferredStart,
     GroupFilter,
     GroupKey,
     NotFound,
@@ -48,7 +49,6 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 Item = dict[str, Any]
 
-DEFAULT_RETENTION_DAYS = 90
 # Group attributes that state changes may write; counters (alerts_count, last_alert_*) are never among them.
 DEFERRED_STARTS = "ESCALATION_START_DUE"
 _TABLE_OPERATIONS = frozenset({"get_item", "put_item", "update_item", "delete_item", "query"})
@@ -93,7 +93,7 @@ class DynamoStore:
 
         self.table = table_name or os.environ.get(schema.TABLE_NAME_ENV, schema.DEFAULT_TABLE_NAME)
         self.client = client or _client()
-        self.retention = timedelta(days=int(os.environ.get("TOCSIN_RETENTION_DAYS", DEFAULT_RETENTION_DAYS)))
+        self.retention = timedelta(days=int(os.environ.get(schema.RETENTION_DAYS_ENV, schema.DEFAULT_RETENTION_DAYS)))
         self._ser = TypeSerializer().serialize
         self._de = TypeDeserializer().deserialize
         self.requests = 0  # DynamoDB round trips made, for benchmarks
@@ -757,9 +757,14 @@ class DynamoStore:
         }
         self._call("put_item", Item=self._item(item))
 
-    def due_escalation_starts(self, now: datetime) -> list[tuple[str, int, str]]:
-        """(group id, generation, due key) of every start still to retry."""
-        return [(item["group_id"], int(item["generation"]), item["GSI3SK"]) for item in self._due(DEFERRED_STARTS, now)]
+    def due_escalation_starts(self, now: datetime) -> list[DeferredStart]:
+        """Every start still to retry, oldest first."""
+        return [
+            DeferredStart(
+                item["group_id"], int(item["generation"]), item["GSI3SK"], datetime.fromisoformat(item["deferred_at"])
+            )
+            for item in self._due(DEFERRED_STARTS, now)
+        ]
 
     def clear_escalation_start(self, group_id: str, generation: int, due_key: str, now: datetime) -> None:
         """Leave the index (first writer wins; a newer deferral of the same generation stays due)."""

@@ -7,6 +7,7 @@ and scheduler of their execution environment without module state of their own.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +23,8 @@ from oncall.web import session, views
 from pydantic import ValidationError
 
 UI: Final = "/ui"
+# Where the deployment's CloudWatch alarms go (infra/observability.py); "none": they reach nobody, say so loudly.
+ALARM_DESTINATION_ENV: Final = "TOCSIN_ALARM_DESTINATION"
 Response = dict[str, Any]
 View = Callable[..., Response]
 Route = tuple[str, str, View]
@@ -134,6 +137,7 @@ def page(request: Request, template: str, status: int = 200, **context: Any) -> 
         can_act=bool(request.actor and request.actor.has("act")),
         can_configure=bool(request.actor and request.actor.has("configure")),
         is_admin=bool(request.actor and request.actor.has("admin")),
+        alarms_reach_nobody=os.environ.get(ALARM_DESTINATION_ENV) == "none",
         **context,
     )
     return response(status, body)
