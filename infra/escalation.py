@@ -17,9 +17,13 @@ an ARN built from that name rather than by a reference to the resource: ``escala
 the state machine that invokes it (personal notifications), and a reference would make the function depend on the
 state machine that depends on the function, a cycle CloudFormation refuses.
 
-``TOCSIN_PUBLIC_URL`` (links in notifications) is the HTTP API's endpoint. That is no cycle: the endpoint only
-refers to the ``AWS::ApiGatewayV2::Api`` resource, and only the API's integrations and routes (not the API itself)
-refer to the ``api`` function, which refers to the state machine, which refers to ``escalation_step``.
+``TOCSIN_PUBLIC_URL`` (links in notifications) is the custom domain's URL (``domain_name``), else the HTTP API's
+endpoint. That is no cycle: the endpoint only refers to the ``AWS::ApiGatewayV2::Api`` resource, and only the
+API's integrations and routes (not the API itself) refer to the ``api`` function, which refers to the state
+machine, which refers to ``escalation_step``.
+
+``escalation_step`` runs every escalation step and every notification, so it has reserved concurrency
+(``escalation_concurrency``, default 20): an alert storm on ingest cannot take the account's concurrency from it.
 """
 
 from __future__ import annotations
@@ -135,7 +139,13 @@ class Escalation(Construct):
         )
 
         self.step = TocsinFunction(
-            self, "Step", spec=ESCALATION_STEP, layer=layer, table_name=data.table.table_name, config=config
+            self,
+            "Step",
+            spec=ESCALATION_STEP,
+            layer=layer,
+            table_name=data.table.table_name,
+            config=config,
+            reserved_concurrency=config.escalation_concurrency or None,
         )
         step_fn = self.step.function
         data.grant_read_write(step_fn)
@@ -187,7 +197,7 @@ class Escalation(Construct):
                 level=sfn.LogLevel.ERROR,
                 include_execution_data=False,  # states carry names, e-mail addresses and phone numbers
             ),
-            tracing_enabled=False,
+            tracing_enabled=config.tracing,
         )
         Validations.of(self.state_machine).acknowledge(
             Acknowledgment(
@@ -203,9 +213,9 @@ class Escalation(Construct):
             Acknowledgment(
                 id="AwsSolutions::AwsSolutions-SF2",
                 reason=(
-                    "X-Ray is optional; cold-start cost: the loop has a single Lambda task whose errors and "
-                    "timings are in the execution history and the function's metrics, and tracing would add "
-                    "the X-Ray SDK and trace costs to every step."
+                    "X-Ray is opt-in (the tracing setting turns it on for the state machine and the functions): "
+                    "the loop has a single Lambda task whose errors and timings are in the execution history and "
+                    "the function's metrics, and tracing adds the X-Ray SDK's import and trace costs to every step."
                 ),
             )
         )
@@ -223,7 +233,13 @@ class Escalation(Construct):
                 "Resource::*": (
                     "Step Functions' CloudWatch Logs delivery (logs:CreateLogDelivery, GetLogDelivery, "
                     "UpdateLogDelivery, DeleteLogDelivery, ListLogDeliveries, PutResourcePolicy, "
-                    "DescribeResourcePolicies, DescribeLogGroups) supports no resource-level permissions."
+                    "DescribeResourcePolicies, DescribeLogGroups) supports no resource-level permissions"
+                    + (
+                        ", nor does X-Ray tracing (xray:PutTraceSegments, PutTelemetryRecords, GetSamplingRules, "
+                        "GetSamplingTargets)."
+                        if config.tracing
+                        else "."
+                    )
                 ),
             },
         )
@@ -286,6 +302,12 @@ class Escalation(Construct):
             self.state_machine.metric_failed(period=PERIOD, statistic="Sum"),
             "Tocsin escalation executions failed (escalation_step kept failing after 3 retries) in the last "
             "5 minutes: those alert groups no longer escalate",
+        )
+        observability.alarm(
+            "EscalationExecutionsThrottled",
+            self.state_machine.metric_throttled(period=PERIOD, statistic="Sum"),
+            "Tocsin escalation executions were throttled by Step Functions in the last 5 minutes: steps and "
+            "notifications are running late",
         )
         observability.alarm(
             "EscalationExecutionsTimedOut",

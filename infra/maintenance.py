@@ -26,6 +26,7 @@ from constructs import Construct
 from infra.config import TocsinConfig
 from infra.data import DataStore
 from infra.escalation import nag_finding
+from infra.failures import FailureQueue
 from infra.functions import FunctionSpec, TocsinFunction
 from infra.observability import PERIOD, Observability
 
@@ -56,12 +57,15 @@ class MaintenanceWindows(Construct):
         data: DataStore,
         layer: lambda_.ILayerVersion,
         config: TocsinConfig,
+        failures: FailureQueue,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         self.end = TocsinFunction(
             self, "End", spec=MAINTENANCE_END, layer=layer, table_name=data.table.table_name, config=config
         )
+        # Scheduler invokes it asynchronously: two retries, then the event is kept in the failure queue.
+        failures.keep_failures_of(self.end)
         # Reads the integration, clears its window, lists and resolves the collected groups: the api's profile.
         data.grant_read_write(self.end.function)
 

@@ -152,9 +152,11 @@ def test_escalation_step_permissions(synth: Synthesized) -> None:
         "ses:SendRawEmail",
         "sns:Publish",
     }
-    # SES: only as the configured sender (its address or its domain, whichever is the verified identity).
+    # SES: only as the configured sender (its address or its domain, whichever is the verified identity), with the
+    # configuration set that reports bounces, complaints and delays (infra/notifications.py).
     for action in ("ses:SendEmail", "ses:SendRawEmail"):
         assert sorted(_resolved(r) for r in _grants(synth, role, action)) == [
+            "arn:aws:ses:eu-west-1:111122223333:configuration-set/Tocsin-notifications",
             "arn:aws:ses:eu-west-1:111122223333:identity/example.com",
             "arn:aws:ses:eu-west-1:111122223333:identity/oncall@example.com",
         ]
