@@ -301,7 +301,8 @@ class Escalation(Construct):
             "EscalationExecutionsFailed",
             self.state_machine.metric_failed(period=PERIOD, statistic="Sum"),
             "Tocsin escalation executions failed (escalation_step kept failing after 3 retries) in the last "
-            "5 minutes: those alert groups no longer escalate",
+            "5 minutes: those alert groups no longer escalate. Once the cause is fixed, resume each where it failed: "
+            "aws stepfunctions redrive-execution --execution-arn <arn> (Step Functions console: Executions, Failed)",
         )
         observability.alarm(
             "EscalationExecutionsThrottled",
