@@ -3,29 +3,48 @@
 Each setting is read from CDK context first (``cdk deploy -c rate_limit=600/300`` or ``cdk.json`` ->
 ``context``), then from the environment variable ``TOCSIN_<KEY>`` (upper case), then the default below.
 
-| key                   | default    | meaning                                                                 |
-|-----------------------|------------|-------------------------------------------------------------------------|
-| ``retention_days``    | 30         | raw alerts expire (DynamoDB TTL) after this many days; groups are kept  |
-| ``rate_limit``        | ``300/300``| per-integration ingest limit, ``<requests>/<seconds>``                  |
-| ``log_retention_days``| 30         | CloudWatch Logs retention of function and access logs (a valid value)   |
-| ``api_throttle_rate`` | 100        | HTTP API stage steady-state limit, requests per second                  |
-| ``api_throttle_burst``| 200        | HTTP API stage burst limit                                              |
-| ``alarm_email``       | (none)     | optional address subscribed to the alarm topic                          |
-| ``email_from``        | (none)     | From address of notification e-mails (SES-verified address or domain);  |
-|                       |            | unset: the escalation function gets no SES permission (no e-mail)       |
-| ``inbound_email_domain``| (none)   | domain whose mail SES receives for inbound_email integrations           |
-|                       |            | (``<token>@<domain>``); unset: no receipt rule, bucket or email_ingest  |
+| key                     | default      | meaning                                                               |
+|-------------------------|--------------|-----------------------------------------------------------------------|
+| ``retention_days``      | 90           | raw alerts expire (DynamoDB TTL) after this many days; groups are kept|
+| ``rate_limit``          | ``300/300``  | per-integration ingest limit, ``<requests>/<seconds>``                |
+| ``log_retention_days``  | 30           | CloudWatch Logs retention of function and access logs (a valid value) |
+| ``ingest_throttle``     | ``100/200``  | API Gateway limit of each ingest route, ``<rate per second>/<burst>`` |
+| ``api_throttle``        | ``25/50``    | the same for the management API and action links                      |
+| ``web_throttle``        | ``25/50``    | the same for the web console                                          |
+| ``alarm_email``         | (none)       | address(es), comma-separated, subscribed to the alarm topic; without  |
+|                         |              | one ``cdk deploy`` and the console warn that alarms reach nobody      |
+| ``deadman_url``         | (none)       | dead-man's switch: the minute sweep GETs this URL (another Tocsin's or|
+|                         |              | OnCall's heartbeat URL, healthchecks.io, ...) so a second system pages|
+|                         |              | when this one stops                                                   |
+| ``escalation_concurrency``| 20         | reserved Lambda concurrency of escalation_step (escalations and       |
+|                         |              | notifications); 0: none (accounts whose concurrency quota is small)   |
+| ``sms_spend_limit_usd`` | 1            | the account's SNS SMS monthly spend limit; alarm at 80 % of it        |
+| ``tracing``             | false        | X-Ray: active tracing of functions and state machine, Powertools Tracer|
+| ``domain_name``         | (none)       | custom domain of the HTTP API (e.g. ``oncall.example.com``)           |
+| ``certificate_arn``     | (none)       | its ACM certificate (same region); unset: one is created (DNS)        |
+| ``hosted_zone_id``,     | (none)       | the Route 53 zone of ``domain_name``: validates the created           |
+| ``hosted_zone_name``    |              | certificate and gets an alias record                                  |
+| ``email_from``          | (none)       | From address of notification e-mails (SES-verified address or domain);|
+|                         |              | unset: the escalation function gets no SES permission (no e-mail)     |
+| ``inbound_email_domain``| (none)       | domain whose mail SES receives for inbound_email integrations         |
+|                         |              | (``<token>@<domain>``); unset: no receipt rule, bucket or email_ingest|
 """
 
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from aws_cdk import aws_logs as logs
 from constructs import Construct
+
+from infra.sources import http_routes, schema
+
+Throttle = http_routes.Throttle
 
 _RATE_LIMIT = re.compile(r"^[1-9][0-9]*/[1-9][0-9]*$")
 # A bare address (no display name). It also names the SES identities that the escalation function may send as,
@@ -33,6 +52,8 @@ _RATE_LIMIT = re.compile(r"^[1-9][0-9]*/[1-9][0-9]*$")
 _DOMAIN_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
 _EMAIL = re.compile(rf"^[A-Za-z0-9._%+-]+@{_DOMAIN_LABEL}(?:\.{_DOMAIN_LABEL})+$")
 _DOMAIN = re.compile(rf"^{_DOMAIN_LABEL}(?:\.{_DOMAIN_LABEL})+$")
+_ACM_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[A-Za-z0-9-]+$")
+_ZONE_ID = re.compile(r"^Z[A-Z0-9]{1,31}$")
 # CloudWatch Logs retention periods (days) -> aws_logs.RetentionDays member.
 _RETENTION_NAMES = {
     1: "ONE_DAY", 3: "THREE_DAYS", 5: "FIVE_DAYS", 7: "ONE_WEEK", 14: "TWO_WEEKS", 30: "ONE_MONTH",
@@ -41,16 +62,39 @@ _RETENTION_NAMES = {
     1827: "FIVE_YEARS", 2192: "SIX_YEARS", 2557: "SEVEN_YEARS", 2922: "EIGHT_YEARS", 3288: "NINE_YEARS",
     3653: "TEN_YEARS",
 }  # fmt: skip
+# Settings that were replaced: naming one is an error that says what to use instead (never silently ignored).
+_REPLACED = {
+    "api_throttle_rate": "ingest_throttle, api_throttle and web_throttle (each '<rate>/<burst>', per route)",
+    "api_throttle_burst": "ingest_throttle, api_throttle and web_throttle (each '<rate>/<burst>', per route)",
+}
+
+
+def _flag(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"expected true or false, got {text!r}")
 
 
 @dataclass(frozen=True)
 class TocsinConfig:
-    retention_days: int = 30
+    retention_days: int = schema.DEFAULT_RETENTION_DAYS
     rate_limit: str = "300/300"
     log_retention_days: int = 30
-    api_throttle_rate: float = 100.0
-    api_throttle_burst: int = 200
+    ingest_throttle: Throttle = http_routes.THROTTLES["ingest"]
+    api_throttle: Throttle = http_routes.THROTTLES["api"]
+    web_throttle: Throttle = http_routes.THROTTLES["web"]
     alarm_email: str | None = None
+    deadman_url: str | None = None
+    escalation_concurrency: int = 20
+    sms_spend_limit_usd: float = 1.0
+    tracing: bool = False
+    domain_name: str | None = None
+    certificate_arn: str | None = None
+    hosted_zone_id: str | None = None
+    hosted_zone_name: str | None = None
     email_from: str | None = None
     inbound_email_domain: str | None = None
 
@@ -61,9 +105,19 @@ class TocsinConfig:
             raise ValueError(
                 f"rate_limit must look like '<requests>/<seconds>', e.g. '300/300', got {self.rate_limit!r}"
             )
-        if self.api_throttle_rate <= 0 or self.api_throttle_burst < 1:
-            raise ValueError("api_throttle_rate must be > 0 and api_throttle_burst >= 1")
         _ = self.log_retention  # validates log_retention_days
+        for address in self.alarm_emails:
+            if not _EMAIL.match(address):
+                raise ValueError(f"alarm_email must be e-mail addresses separated by commas, got {address!r}")
+        if self.deadman_url is not None:
+            parts = urlsplit(self.deadman_url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(f"deadman_url must be an http(s) URL, got {self.deadman_url!r}")
+        if self.escalation_concurrency < 0:
+            raise ValueError(f"escalation_concurrency must be >= 0, got {self.escalation_concurrency}")
+        if self.sms_spend_limit_usd <= 0:
+            raise ValueError(f"sms_spend_limit_usd must be > 0, got {self.sms_spend_limit_usd}")
+        self._check_domain()
         if self.email_from is not None and not _EMAIL.match(self.email_from):
             raise ValueError(
                 f"email_from must be a bare e-mail address such as 'oncall@example.com', got {self.email_from!r}"
@@ -74,10 +128,45 @@ class TocsinConfig:
                 f"got {self.inbound_email_domain!r}"
             )
 
+    def _check_domain(self) -> None:
+        if self.domain_name is None:
+            if self.certificate_arn or self.hosted_zone_id or self.hosted_zone_name:
+                raise ValueError("certificate_arn, hosted_zone_id and hosted_zone_name need domain_name")
+            return
+        if not _DOMAIN.match(self.domain_name):
+            raise ValueError(
+                f"domain_name must be a domain name such as 'oncall.example.com', got {self.domain_name!r}"
+            )
+        if self.certificate_arn is not None and not _ACM_ARN.match(self.certificate_arn):
+            raise ValueError(f"certificate_arn must be an ACM certificate ARN, got {self.certificate_arn!r}")
+        if (self.hosted_zone_id is None) != (self.hosted_zone_name is None):
+            raise ValueError("hosted_zone_id and hosted_zone_name go together")
+        if self.hosted_zone_id is not None and not _ZONE_ID.match(self.hosted_zone_id):
+            raise ValueError(
+                f"hosted_zone_id must be a Route 53 zone id such as 'Z0123ABC', got {self.hosted_zone_id!r}"
+            )
+        zone = (self.hosted_zone_name or "").rstrip(".").lower()
+        if zone and not (self.domain_name.lower() == zone or self.domain_name.lower().endswith("." + zone)):
+            raise ValueError(f"domain_name {self.domain_name!r} is not in the hosted zone {zone!r}")
+
+    @property
+    def alarm_emails(self) -> list[str]:
+        return [a.strip() for a in (self.alarm_email or "").split(",") if a.strip()]
+
     @property
     def email_domain(self) -> str | None:
         """The domain of ``email_from`` (SES authorizes sending as a verified address or its verified domain)."""
         return self.email_from.rsplit("@", 1)[1] if self.email_from else None
+
+    @property
+    def throttles(self) -> dict[str, Throttle]:
+        """Route class -> throttle of each of its routes (see ``oncall.http_routes``)."""
+        return {"ingest": self.ingest_throttle, "api": self.api_throttle, "web": self.web_throttle}
+
+    @property
+    def public_url(self) -> str | None:
+        """``https://<domain_name>`` with a custom domain: what monitors and notification links use."""
+        return f"https://{self.domain_name}" if self.domain_name else None
 
     @property
     def log_retention(self) -> logs.RetentionDays:
@@ -98,18 +187,34 @@ class TocsinConfig:
                 value = os.environ.get(f"TOCSIN_{key.upper()}")
             return value
 
+        for key, replacement in _REPLACED.items():
+            if get(key) not in (None, ""):
+                raise ValueError(f"the setting {key} was replaced by {replacement}")
+        converters: dict[str, Callable[[str], Any]] = {
+            "retention_days": int,
+            "rate_limit": str,
+            "log_retention_days": int,
+            "ingest_throttle": Throttle.parse,
+            "api_throttle": Throttle.parse,
+            "web_throttle": Throttle.parse,
+            "alarm_email": str,
+            "deadman_url": str,
+            "escalation_concurrency": int,
+            "sms_spend_limit_usd": float,
+            "tracing": _flag,
+            "domain_name": str,
+            "certificate_arn": str,
+            "hosted_zone_id": str,
+            "hosted_zone_name": str,
+            "email_from": str,
+            "inbound_email_domain": str,
+        }
         values: dict[str, Any] = {}
-        for key, convert in (
-            ("retention_days", int),
-            ("rate_limit", str),
-            ("log_retention_days", int),
-            ("api_throttle_rate", float),
-            ("api_throttle_burst", int),
-            ("alarm_email", str),
-            ("email_from", str),
-            ("inbound_email_domain", str),
-        ):
+        for key, convert in converters.items():
             raw = get(key)
             if raw is not None and raw != "":
-                values[key] = convert(raw)
+                try:
+                    values[key] = convert(str(raw)) if not isinstance(raw, bool) else raw
+                except ValueError as error:
+                    raise ValueError(f"setting {key}: {error}") from None
         return cls(**values)

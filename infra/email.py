@@ -9,6 +9,10 @@ public access blocked, TLS only); SES may put objects only under the prefix and 
 receipts. ``email_ingest`` gets the table access of the ingest function, ``s3:GetObject`` on the prefix, and
 (wired in ``infra/stack.py``) StartExecution/StopExecution for escalations.
 
+Mail that became no alert for a reason worth a look (unreadable, refused, or failing to be stored) is copied to
+``failed/<message id>`` and kept as long as alerts (``retention_days``), counted and alarmed
+(``InboundMailFailed``); an invocation whose retries ran out goes to the failure queue (``infra/failures.py``).
+
 Not done by CDK, once per account and region (SES receiving exists in a few regions only): verify the domain in
 SES, point its MX record at ``inbound-smtp.<region>.amazonaws.com``, and activate the rule set
 (``aws ses set-active-receipt-rule-set --rule-set-name <stack>-inbound``; one rule set is active per account).
@@ -23,18 +27,19 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_ses as ses
 from aws_cdk import aws_ses_actions as ses_actions
 from constructs import Construct
+from oncall.settings import Env
 
 from infra.config import TocsinConfig
 from infra.data import DataStore
+from infra.failures import FailureQueue
 from infra.functions import FunctionSpec, TocsinFunction
 from infra.observability import Observability
+from infra.sources import telemetry
 
 # Environment variables read by functions/email_ingest/handler.py and oncall.inbound_email.
-BUCKET_ENV = "TOCSIN_MAIL_BUCKET"
-PREFIX_ENV = "TOCSIN_MAIL_PREFIX"
-DOMAIN_ENV = "TOCSIN_INBOUND_EMAIL_DOMAIN"
 
 MAIL_PREFIX = "inbound/"
+FAILED_PREFIX = "failed/"
 MAIL_RETENTION = Duration.days(30)
 
 EMAIL_INGEST = FunctionSpec(
@@ -63,6 +68,7 @@ class InboundEmail(Construct):
         data: DataStore,
         layer: lambda_.ILayerVersion,
         config: TocsinConfig,
+        failures: FailureQueue,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -78,9 +84,13 @@ class InboundEmail(Construct):
             lifecycle_rules=[
                 s3.LifecycleRule(
                     id="ExpireRawMail",
+                    prefix=MAIL_PREFIX,
                     expiration=MAIL_RETENTION,
                     abort_incomplete_multipart_upload_after=Duration.days(1),
-                )
+                ),
+                s3.LifecycleRule(
+                    id="ExpireFailedMail", prefix=FAILED_PREFIX, expiration=Duration.days(config.retention_days)
+                ),
             ],
             # Raw mail is a buffer between SES and the function: nothing in it outlives its 30 days anyway.
             removal_policy=RemovalPolicy.RETAIN,
@@ -97,21 +107,34 @@ class InboundEmail(Construct):
         iam.Grant.add_to_principal(
             grantee=fn, actions=["s3:GetObject"], resource_arns=[self.bucket.arn_for_objects(f"{MAIL_PREFIX}*")]
         )
-        fn.add_environment(BUCKET_ENV, self.bucket.bucket_name)
-        fn.add_environment(PREFIX_ENV, MAIL_PREFIX)
-        fn.add_environment(DOMAIN_ENV, domain)
-        # A failed invocation (storage unavailable) is retried twice by Lambda; the raw mail stays in the bucket.
-        fn.configure_async_invoke(retry_attempts=2, max_event_age=Duration.hours(6))
-        bucket_id = stack.get_logical_id(self.bucket.node.default_child)  # type: ignore[arg-type]
-        Validations.of(self.ingest.role).acknowledge(
-            Acknowledgment(
-                id=f"AwsSolutions::AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/{MAIL_PREFIX}*]",
-                reason=(
-                    "s3:GetObject only, on the objects SES stores under the inbound/ prefix of the mail bucket: "
-                    "their keys are SES message ids, known only when a mail arrives."
-                ),
-            )
+        iam.Grant.add_to_principal(  # the copy of a mail that became no alert
+            grantee=fn, actions=["s3:PutObject"], resource_arns=[self.bucket.arn_for_objects(f"{FAILED_PREFIX}*")]
         )
+        fn.add_environment(Env.MAIL_BUCKET, self.bucket.bucket_name)
+        fn.add_environment(Env.MAIL_PREFIX, MAIL_PREFIX)
+        fn.add_environment(Env.MAIL_FAILED_PREFIX, FAILED_PREFIX)
+        fn.add_environment(Env.INBOUND_EMAIL_DOMAIN, domain)
+        # A failed invocation (storage unavailable) is retried twice by Lambda, then kept in the failure queue;
+        # the raw mail stays in the bucket.
+        failures.keep_failures_of(self.ingest, retry_attempts=2, max_event_age=Duration.hours(6))
+        bucket_id = stack.get_logical_id(self.bucket.node.default_child)  # type: ignore[arg-type]
+        for prefix, reason in (
+            (
+                MAIL_PREFIX,
+                "s3:GetObject only, on the objects SES stores under the inbound/ prefix of the mail bucket: "
+                "their keys are SES message ids, known only when a mail arrives.",
+            ),
+            (
+                FAILED_PREFIX,
+                "s3:PutObject only, under the failed/ prefix of the mail bucket: a mail that became no alert is "
+                "kept there under its SES message id, known only when the mail arrives.",
+            ),
+        ):
+            Validations.of(self.ingest.role).acknowledge(
+                Acknowledgment(
+                    id=f"AwsSolutions::AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/{prefix}*]", reason=reason
+                )
+            )
 
         self.rule_set_name = f"{stack.stack_name}-inbound"
         self.rule_set = ses.ReceiptRuleSet(self, "RuleSet", receipt_rule_set_name=self.rule_set_name)
@@ -130,8 +153,14 @@ class InboundEmail(Construct):
 
     def expose_address(self, fn: TocsinFunction) -> None:
         """``fn`` (the management API) shows integration addresses ``<token>@<domain>``."""
-        fn.function.add_environment(DOMAIN_ENV, self.domain)
+        fn.function.add_environment(Env.INBOUND_EMAIL_DOMAIN, self.domain)
 
     def watch(self, observability: Observability) -> None:
-        """Alarms on the function's errors (failed invocations are retried, then the event is dropped) and throttles."""
+        """Alarms on the function's errors and throttles, and on mail that became no alert (kept under failed/)."""
         observability.watch_function(EMAIL_INGEST.name, self.ingest.function)
+        observability.alarm(
+            "InboundMailFailed",
+            observability.tocsin_metric(telemetry.INBOUND_MAIL_FAILED, EMAIL_INGEST.name),
+            "Tocsin: inbound mail became no alert (unreadable, refused by its integration, or not stored) in the "
+            f"last 5 minutes; the raw mail is kept under {FAILED_PREFIX} in the mail bucket (see the function's log)",
+        )

@@ -17,9 +17,13 @@ an ARN built from that name rather than by a reference to the resource: ``escala
 the state machine that invokes it (personal notifications), and a reference would make the function depend on the
 state machine that depends on the function, a cycle CloudFormation refuses.
 
-``TOCSIN_PUBLIC_URL`` (links in notifications) is the HTTP API's endpoint. That is no cycle: the endpoint only
-refers to the ``AWS::ApiGatewayV2::Api`` resource, and only the API's integrations and routes (not the API itself)
-refer to the ``api`` function, which refers to the state machine, which refers to ``escalation_step``.
+``TOCSIN_PUBLIC_URL`` (links in notifications) is the custom domain's URL (``domain_name``), else the HTTP API's
+endpoint. That is no cycle: the endpoint only refers to the ``AWS::ApiGatewayV2::Api`` resource, and only the
+API's integrations and routes (not the API itself) refer to the ``api`` function, which refers to the state
+machine, which refers to ``escalation_step``.
+
+``escalation_step`` runs every escalation step and every notification, so it has reserved concurrency
+(``escalation_concurrency``, default 20): an alert storm on ingest cannot take the account's concurrency from it.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
+from oncall.settings import Env
 
 from infra.config import TocsinConfig
 from infra.data import DataStore
@@ -39,11 +44,6 @@ from infra.functions import FunctionSpec, TocsinFunction
 from infra.observability import PERIOD, Observability
 
 # Environment variables read by the handlers (oncall.executor, oncall.links, oncall.notify).
-STATE_MACHINE_ENV = "TOCSIN_STATE_MACHINE_ARN"
-SIGNING_SECRET_ENV = "TOCSIN_SIGNING_SECRET_ARN"
-PUBLIC_URL_ENV = "TOCSIN_PUBLIC_URL"
-EMAIL_FROM_ENV = "TOCSIN_EMAIL_FROM"
-NOTIFIER_ENV = "TOCSIN_NOTIFIER"
 
 ESCALATION_STEP = FunctionSpec(
     name="escalation_step",
@@ -100,7 +100,7 @@ class SigningKey(Construct):
         iam.Grant.add_to_principal(
             grantee=fn.function, actions=["secretsmanager:GetSecretValue"], resource_arns=[self.secret.secret_arn]
         )
-        fn.function.add_environment(SIGNING_SECRET_ENV, self.secret.secret_arn)
+        fn.function.add_environment(Env.SIGNING_SECRET_ARN, self.secret.secret_arn)
 
 
 class Escalation(Construct):
@@ -135,14 +135,19 @@ class Escalation(Construct):
         )
 
         self.step = TocsinFunction(
-            self, "Step", spec=ESCALATION_STEP, layer=layer, table_name=data.table.table_name, config=config
+            self,
+            "Step",
+            spec=ESCALATION_STEP,
+            layer=layer,
+            table_name=data.table.table_name,
+            config=config,
+            reserved_concurrency=config.escalation_concurrency or None,
         )
         step_fn = self.step.function
         data.grant_read_write(step_fn)
         signing_key.grant_read(self.step)
         self.allow_executions(self.step)  # personal notification executions
-        step_fn.add_environment(NOTIFIER_ENV, "aws")
-        step_fn.add_environment(PUBLIC_URL_ENV, public_url)
+        step_fn.add_environment(Env.PUBLIC_URL, public_url)
         self._grant_notifications(config)
 
         self.log_group = logs.LogGroup(
@@ -187,7 +192,7 @@ class Escalation(Construct):
                 level=sfn.LogLevel.ERROR,
                 include_execution_data=False,  # states carry names, e-mail addresses and phone numbers
             ),
-            tracing_enabled=False,
+            tracing_enabled=config.tracing,
         )
         Validations.of(self.state_machine).acknowledge(
             Acknowledgment(
@@ -203,9 +208,9 @@ class Escalation(Construct):
             Acknowledgment(
                 id="AwsSolutions::AwsSolutions-SF2",
                 reason=(
-                    "X-Ray is optional; cold-start cost: the loop has a single Lambda task whose errors and "
-                    "timings are in the execution history and the function's metrics, and tracing would add "
-                    "the X-Ray SDK and trace costs to every step."
+                    "X-Ray is opt-in (the tracing setting turns it on for the state machine and the functions): "
+                    "the loop has a single Lambda task whose errors and timings are in the execution history and "
+                    "the function's metrics, and tracing adds the X-Ray SDK's import and trace costs to every step."
                 ),
             )
         )
@@ -223,7 +228,13 @@ class Escalation(Construct):
                 "Resource::*": (
                     "Step Functions' CloudWatch Logs delivery (logs:CreateLogDelivery, GetLogDelivery, "
                     "UpdateLogDelivery, DeleteLogDelivery, ListLogDeliveries, PutResourcePolicy, "
-                    "DescribeResourcePolicies, DescribeLogGroups) supports no resource-level permissions."
+                    "DescribeResourcePolicies, DescribeLogGroups) supports no resource-level permissions"
+                    + (
+                        ", nor does X-Ray tracing (xray:PutTraceSegments, PutTelemetryRecords, GetSamplingRules, "
+                        "GetSamplingTargets)."
+                        if config.tracing
+                        else "."
+                    )
                 ),
             },
         )
@@ -238,7 +249,7 @@ class Escalation(Construct):
         iam.Grant.add_to_principal(
             grantee=fn.function, actions=["states:StopExecution"], resource_arns=[self.executions_arn]
         )
-        fn.function.add_environment(STATE_MACHINE_ENV, self.state_machine_arn)
+        fn.function.add_environment(Env.STATE_MACHINE_ARN, self.state_machine_arn)
         stack = Stack.of(self)
         finding = stack.resolve(self.executions_arn)
         self._acknowledge_wildcards(
@@ -256,7 +267,7 @@ class Escalation(Construct):
         fn = self.step.function
         stack = Stack.of(self)
         if config.email_from and config.email_domain:
-            fn.add_environment(EMAIL_FROM_ENV, config.email_from)
+            fn.add_environment(Env.EMAIL_FROM, config.email_from)
             # SES authorizes a send against the identity that verifies the From address: the address itself or
             # its domain, whichever the deployer verified.
             identities = [
@@ -285,7 +296,14 @@ class Escalation(Construct):
             "EscalationExecutionsFailed",
             self.state_machine.metric_failed(period=PERIOD, statistic="Sum"),
             "Tocsin escalation executions failed (escalation_step kept failing after 3 retries) in the last "
-            "5 minutes: those alert groups no longer escalate",
+            "5 minutes: those alert groups no longer escalate. Once the cause is fixed, resume each where it failed: "
+            "aws stepfunctions redrive-execution --execution-arn <arn> (Step Functions console: Executions, Failed)",
+        )
+        observability.alarm(
+            "EscalationExecutionsThrottled",
+            self.state_machine.metric_throttled(period=PERIOD, statistic="Sum"),
+            "Tocsin escalation executions were throttled by Step Functions in the last 5 minutes: steps and "
+            "notifications are running late",
         )
         observability.alarm(
             "EscalationExecutionsTimedOut",

@@ -2,6 +2,11 @@
 
 The role starts empty: the function may write only to its own log group (no AWSLambdaBasicExecutionRole),
 and every other permission is granted explicitly by the construct that wires the function.
+
+Observability (``oncall.telemetry``): Powertools' structured JSON logs (the domain package's loggers included),
+metrics in the ``Tocsin`` namespace, and with the ``tracing`` setting X-Ray active tracing plus Powertools Tracer
+(``TOCSIN_TRACING``; the handlers import the X-Ray SDK only then). ``reserved_concurrency`` keeps that many
+concurrent executions for the function alone, whatever else the account runs.
 """
 
 from __future__ import annotations
@@ -14,12 +19,13 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
+from oncall.settings import Env
 
 from infra.config import TocsinConfig
 from infra.layer import ARCHITECTURE, RUNTIME
-from infra.sources import function_dir, schema
+from infra.sources import function_dir, telemetry
 
-METRICS_NAMESPACE = "Tocsin"
+METRICS_NAMESPACE = telemetry.DEFAULT_NAMESPACE
 _CODE_EXCLUDES = ["__pycache__", "*.pyc", "*.pyo", ".pytest_cache"]
 
 
@@ -42,6 +48,7 @@ class TocsinFunction(Construct):
         layer: lambda_.ILayerVersion,
         table_name: str,
         config: TocsinConfig,
+        reserved_concurrency: int | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.spec = spec
@@ -56,12 +63,13 @@ class TocsinFunction(Construct):
         )
         self.log_group.grant_write(self.role)
         environment = {
-            schema.TABLE_NAME_ENV: table_name,
-            "POWERTOOLS_SERVICE_NAME": f"tocsin-{spec.name}",
+            Env.TABLE: table_name,
+            "POWERTOOLS_SERVICE_NAME": telemetry.service_name(spec.name),
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
             "POWERTOOLS_LOG_LEVEL": "INFO",
-            "TOCSIN_RETENTION_DAYS": str(config.retention_days),
-            "TOCSIN_RATE_LIMIT": config.rate_limit,
+            Env.RETENTION_DAYS: str(config.retention_days),
+            Env.RATE_LIMIT: config.rate_limit,
+            **({Env.TRACING: "1"} if config.tracing else {}),
             **spec.environment,
         }
         self.function = lambda_.Function(
@@ -78,7 +86,20 @@ class TocsinFunction(Construct):
             role=self.role,
             log_group=self.log_group,
             environment=environment,
+            reserved_concurrent_executions=reserved_concurrency or None,
+            tracing=lambda_.Tracing.ACTIVE if config.tracing else lambda_.Tracing.DISABLED,
         )
+        if config.tracing:
+            # Active tracing adds xray:PutTraceSegments and PutTelemetryRecords, which take no resource.
+            Validations.of(self.role).acknowledge(
+                Acknowledgment(
+                    id="AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+                    reason=(
+                        "X-Ray active tracing (the tracing setting): xray:PutTraceSegments and "
+                        "xray:PutTelemetryRecords support no resource-level permissions."
+                    ),
+                )
+            )
         # cdk-nag flags every runtime older than the newest one.
         Validations.of(self.function).acknowledge(
             Acknowledgment(

@@ -10,7 +10,14 @@ starts and stops escalations like ingest does (``Escalation.allow_executions``, 
 
 A failed sweep is not retried by Lambda (async retries 0): the domain re-arms the heartbeat it could not alert
 on, and the next sweep, one minute later, tries again; a retry would only overlap with that sweep. An event older
-than a minute is dropped for the same reason (the next one supersedes it).
+than a minute is dropped for the same reason (the next one supersedes it); both go to the failure queue
+(``infra/failures.py``), so the gap is on record.
+
+The sweep is what pages when Tocsin itself is broken, so it is watched three ways: a sweep that stops completing
+(``SweepsCompleted`` missing for 5 minutes) alarms; escalations still unstarted after the retries
+(``OldestDeferredStartAge`` over 3 minutes) alarm; and with ``deadman_url`` each completed sweep pings a second
+system (``oncall.deadman``), which pages when the pings stop, even if this whole account is down. The function has
+a reserved concurrency of 1 (unless ``escalation_concurrency`` is 0), so an alert storm cannot crowd it out.
 """
 
 from __future__ import annotations
@@ -21,13 +28,19 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
+from oncall.settings import Env
 
 from infra.config import TocsinConfig
 from infra.data import DataStore
+from infra.failures import FailureQueue
 from infra.functions import FunctionSpec, TocsinFunction
 from infra.observability import PERIOD, Observability
+from infra.sources import telemetry
 
 SWEEP_RATE = Duration.minutes(1)
+SWEEP_CONCURRENCY = 1
+# A deferred start is retried by the next sweep; still unstarted after three minutes, the retries are failing.
+DEFERRED_START_LATE = Duration.minutes(3)
 
 HEARTBEAT_CHECK = FunctionSpec(
     name="heartbeat_check",
@@ -48,27 +61,67 @@ class HeartbeatSweep(Construct):
         data: DataStore,
         layer: lambda_.ILayerVersion,
         config: TocsinConfig,
+        failures: FailureQueue,
     ) -> None:
         super().__init__(scope, construct_id)
+        self.deadman_url = config.deadman_url
         self.check = TocsinFunction(
-            self, "Check", spec=HEARTBEAT_CHECK, layer=layer, table_name=data.table.table_name, config=config
+            self,
+            "Check",
+            spec=HEARTBEAT_CHECK,
+            layer=layer,
+            table_name=data.table.table_name,
+            config=config,
+            reserved_concurrency=SWEEP_CONCURRENCY if config.escalation_concurrency else None,
         )
         fn = self.check.function
+        if config.deadman_url:
+            fn.add_environment(Env.DEADMAN_URL, config.deadman_url)
         # The ingest path (grouping, conditional puts and transactions) plus the GSI3 due-time Query and the
         # heartbeat item's UpdateItem/PutItem, which the ingest profile already holds.
         data.grant_ingest(fn)
-        fn.configure_async_invoke(retry_attempts=0, max_event_age=SWEEP_RATE)
+        failures.keep_failures_of(self.check, retry_attempts=0, max_event_age=SWEEP_RATE)
         self.rule = events.Rule(
             self,
             "Schedule",
             description="Tocsin: sweep the due heartbeats every minute (heartbeat_check)",
             schedule=events.Schedule.rate(SWEEP_RATE),
-            targets=[targets.LambdaFunction(fn, retry_attempts=2, max_event_age=SWEEP_RATE)],
+            targets=[
+                targets.LambdaFunction(fn, retry_attempts=2, max_event_age=SWEEP_RATE, dead_letter_queue=failures.queue)
+            ],
         )
 
     def watch(self, observability: Observability) -> None:
-        """Alarms: the function's errors/throttles, and invocations the rule could not deliver."""
-        observability.watch_function(HEARTBEAT_CHECK.name, self.check.function)
+        """Alarms: the function's errors/throttles, invocations the rule could not deliver, sweeps that stopped,
+        escalations that do not start, and pings of the dead-man's switch that fail."""
+        name = HEARTBEAT_CHECK.name
+        observability.watch_function(name, self.check.function)
+        observability.alarm(
+            "HeartbeatSweepStopped",
+            observability.tocsin_metric(telemetry.SWEEPS, name),
+            "Tocsin's minute sweep has not completed once in 5 minutes: missing heartbeats are not detected, "
+            "escalations whose start failed are not retried and the dead-man's switch is not pinged",
+            threshold=1,
+            comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+            missing=cloudwatch.TreatMissingData.BREACHING,
+        )
+        observability.alarm(
+            "EscalationStartsLate",
+            observability.tocsin_metric(
+                telemetry.OLDEST_DEFERRED_START_AGE, name, statistic="Maximum", period=Duration.minutes(1)
+            ),
+            f"Tocsin: an alert group has waited over {DEFERRED_START_LATE.to_minutes()} minutes for its escalation "
+            "to start (Step Functions keeps refusing StartExecution): nobody is being paged for it",
+            threshold=DEFERRED_START_LATE.to_seconds(),
+        )
+        if self.deadman_url:
+            observability.alarm(
+                "DeadmanPingsFailing",
+                observability.tocsin_metric(telemetry.DEADMAN_PINGS_FAILED, name),
+                "Tocsin could not ping the dead-man's switch URL (deadman_url) 3 times in 5 minutes: the second "
+                "system will page as if Tocsin were down; check the URL and that system",
+                threshold=3,
+            )
         observability.alarm(
             "HeartbeatSweepFailedInvocations",
             cloudwatch.Metric(

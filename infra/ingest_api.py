@@ -1,8 +1,10 @@
 """The public HTTP API and the two functions behind it: ``ingest`` (monitor webhooks) and ``api`` (management).
 
-Routes come from ``oncall.http_routes.ROUTES`` (the local gateway serves the same list). One HTTP API with a
-``$default`` stage (auto-deploy, stage-wide throttling, JSON access logs without the request path, because
-the path carries the integration's secret token).
+Routes and their throttles come from ``oncall.http_routes`` (the local gateway serves and enforces the same). One
+HTTP API with a ``$default`` stage (auto-deploy, JSON access logs without the request path, because the path
+carries the integration's secret token) whose route settings give every route the throttle of its class
+(``ingest_throttle``, ``api_throttle``, ``web_throttle``): an alert storm exhausts the ingest routes' buckets
+only, so the console, the API and the action links in notifications stay reachable.
 """
 
 from __future__ import annotations
@@ -145,9 +147,6 @@ class IngestApi(Construct):
             "DefaultStage",
             http_api=self.http_api,
             auto_deploy=True,
-            throttle=apigwv2.ThrottleSettings(
-                rate_limit=config.api_throttle_rate, burst_limit=config.api_throttle_burst
-            ),
             access_log_settings=_AccessLogSettings(
                 apigwv2.LogGroupLogDestination(self.access_logs), apigw.AccessLogFormat.custom(_ACCESS_LOG_FORMAT)
             ),
@@ -166,7 +165,23 @@ class IngestApi(Construct):
             )
             reason = ROUTE_AUTH_REASONS_BY_PATH.get(route.path) or ROUTE_AUTH_REASONS[route.function]
             Validations.of(created).acknowledge(Acknowledgment(id="AwsSolutions::AwsSolutions-APIG4", reason=reason))
-            self.routes[f"{route.method} {route.path}"] = created
+            self.routes[route.key] = created
+        self._throttle_routes(config)
+
+    def _throttle_routes(self, config: TocsinConfig) -> None:
+        """Route settings of the stage: a bucket per route, sized by the route's class (no L2 property for it)."""
+        throttles = config.throttles
+        stage = self.stage.node.default_child
+        assert isinstance(stage, apigwv2.CfnStage)
+        stage.route_settings = {
+            route.key: {
+                "ThrottlingRateLimit": throttles[route.function].rate,
+                "ThrottlingBurstLimit": throttles[route.function].burst,
+            }
+            for route in http_routes.ROUTES
+        }
+        for route in self.routes.values():  # route settings name routes, which must exist first
+            self.stage.node.add_dependency(route)
 
     @property
     def url(self) -> str:

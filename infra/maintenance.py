@@ -22,17 +22,16 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_scheduler as scheduler
 from constructs import Construct
+from oncall.settings import Env
 
 from infra.config import TocsinConfig
 from infra.data import DataStore
 from infra.escalation import nag_finding
+from infra.failures import FailureQueue
 from infra.functions import FunctionSpec, TocsinFunction
 from infra.observability import PERIOD, Observability
 
 # Environment variables read by oncall.scheduler.scheduler_for (the api function).
-SCHEDULE_GROUP_ENV = "TOCSIN_SCHEDULE_GROUP"
-MAINTENANCE_END_ARN_ENV = "TOCSIN_MAINTENANCE_END_ARN"
-SCHEDULER_ROLE_ARN_ENV = "TOCSIN_SCHEDULER_ROLE_ARN"
 # What the api does with schedules: create a window's end, delete it when the window is stopped early.
 SCHEDULE_ACTIONS: tuple[str, ...] = ("scheduler:CreateSchedule", "scheduler:DeleteSchedule")
 SCHEDULER_PRINCIPAL = "scheduler.amazonaws.com"
@@ -56,12 +55,15 @@ class MaintenanceWindows(Construct):
         data: DataStore,
         layer: lambda_.ILayerVersion,
         config: TocsinConfig,
+        failures: FailureQueue,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         self.end = TocsinFunction(
             self, "End", spec=MAINTENANCE_END, layer=layer, table_name=data.table.table_name, config=config
         )
+        # Scheduler invokes it asynchronously: two retries, then the event is kept in the failure queue.
+        failures.keep_failures_of(self.end)
         # Reads the integration, clears its window, lists and resolves the collected groups: the api's profile.
         data.grant_read_write(self.end.function)
 
@@ -113,9 +115,9 @@ class MaintenanceWindows(Construct):
                 conditions={"StringEquals": {"iam:PassedToService": SCHEDULER_PRINCIPAL}},
             )
         )
-        fn.function.add_environment(SCHEDULE_GROUP_ENV, self.group.schedule_group_name)
-        fn.function.add_environment(MAINTENANCE_END_ARN_ENV, self.end.function.function_arn)
-        fn.function.add_environment(SCHEDULER_ROLE_ARN_ENV, self.role.role_arn)
+        fn.function.add_environment(Env.SCHEDULE_GROUP, self.group.schedule_group_name)
+        fn.function.add_environment(Env.MAINTENANCE_END_ARN, self.end.function.function_arn)
+        fn.function.add_environment(Env.SCHEDULER_ROLE_ARN, self.role.role_arn)
         Validations.of(fn.role).acknowledge(
             Acknowledgment(
                 id=f"AwsSolutions::AwsSolutions-IAM5[{nag_finding(Stack.of(self).resolve(self.schedules_arn))}]",

@@ -1,8 +1,9 @@
 """Repository paths and the definitions the infrastructure shares with the runtime code.
 
-The table layout (``oncall.store.schema``) and the HTTP routes (``oncall.http_routes``) live in the domain
-package so that the CDK stack, the local stack and the tests use one definition. Both modules are free of
-third-party imports; we import them from the layer's source folder.
+The table layout (``oncall.store.schema``), the HTTP routes and their throttles (``oncall.http_routes``) and the
+metric names (``oncall.telemetry``) live in the domain package so that the CDK stack, the local stack and the
+tests use one definition. These modules are free of third-party imports; we import them from the layer's source
+folder.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ LOCAL_DIR: Final = REPO_ROOT / ".local"
 if str(LAYER_PYTHON) not in sys.path:
     sys.path.insert(0, str(LAYER_PYTHON))
 
-from oncall import http_routes  # noqa: E402
+from oncall import http_routes, telemetry  # noqa: E402
 from oncall.store import schema  # noqa: E402
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "function_dir",
     "http_routes",
     "schema",
+    "telemetry",
 ]
 
 

@@ -14,12 +14,15 @@ from constructs import Construct
 
 from infra.config import TocsinConfig
 from infra.data import DataStore
+from infra.domain import CustomDomain
 from infra.email import InboundEmail
-from infra.escalation import Escalation, SigningKey
+from infra.escalation import ESCALATION_STEP, Escalation, SigningKey
+from infra.failures import FailureQueue
 from infra.heartbeat import HeartbeatSweep
 from infra.ingest_api import IngestApi
 from infra.layer import CoreLayer
 from infra.maintenance import MaintenanceWindows
+from infra.notifications import NotificationDelivery
 from infra.observability import Observability
 
 
@@ -33,12 +36,27 @@ class TocsinStack(Stack):
 
         self.data = DataStore(self, "Data")
         self.core_layer = CoreLayer(self, "CoreLayer")
-        self.observability = Observability(self, "Observability", alarm_email=self.config.alarm_email)
+        self.observability = Observability(self, "Observability", alarm_emails=self.config.alarm_emails)
+        self.observability.watch_table(self.data.table, self.data.index_names)
+        self.failures = FailureQueue(self, "Failures")  # failed asynchronous invocations are kept there
+        self.failures.watch(self.observability)
 
         self.ingest_api = IngestApi(self, "Http", data=self.data, layer=self.core_layer.layer, config=self.config)
         for name, fn in self.ingest_api.functions.items():
             self.observability.watch_function(name, fn.function)
         self.observability.watch_http_api("HttpApi", self.ingest_api.http_api)
+        self.observability.expose_destination(self.ingest_api.functions["web"])  # the console warns without one
+        # A stable URL for monitors and notification links: the custom domain, when the deployment has one.
+        self.domain: CustomDomain | None = None
+        if self.config.domain_name:
+            self.domain = CustomDomain(
+                self,
+                "Domain",
+                config=self.config,
+                http_api=self.ingest_api.http_api,
+                stage=self.ingest_api.stage,
+            )
+        public_url = self.config.public_url or self.ingest_api.endpoint
 
         # Escalations: the loop state machine and escalation_step. Ingest starts an escalation per new group; the
         # api starts/stops them (ack, resolve, silence and their undo) and verifies signed action links.
@@ -49,7 +67,7 @@ class TocsinStack(Stack):
             data=self.data,
             layer=self.core_layer.layer,
             config=self.config,
-            public_url=self.ingest_api.endpoint,
+            public_url=public_url,
             signing_key=self.signing_key,
         )
         for fn in self.ingest_api.functions.values():
@@ -57,13 +75,23 @@ class TocsinStack(Stack):
         self.signing_key.grant_read(self.ingest_api.functions["api"])
         self.signing_key.grant_read(self.ingest_api.functions["web"])  # signs the web console's sessions
         self.escalation.watch(self.observability)
+        # Whether notifications reach people: SES events per configuration set, SMS spend, failures per channel.
+        self.notifications = NotificationDelivery(
+            self, "Notifications", config=self.config, function=ESCALATION_STEP.name
+        )
+        self.notifications.wire(self.escalation.step)
+        self.notifications.watch(self.observability)
 
         # Heartbeats: a rate(1 minute) rule -> heartbeat_check. Maintenance windows: the api creates a one-time
         # schedule per window that invokes maintenance_end. Both create or resolve alerts, so both start/stop
         # escalations.
         layer = self.core_layer.layer
-        self.heartbeat = HeartbeatSweep(self, "Heartbeat", data=self.data, layer=layer, config=self.config)
-        self.maintenance = MaintenanceWindows(self, "Maintenance", data=self.data, layer=layer, config=self.config)
+        self.heartbeat = HeartbeatSweep(
+            self, "Heartbeat", data=self.data, layer=layer, config=self.config, failures=self.failures
+        )
+        self.maintenance = MaintenanceWindows(
+            self, "Maintenance", data=self.data, layer=layer, config=self.config, failures=self.failures
+        )
         for fn in (self.heartbeat.check, self.maintenance.end):
             self.escalation.allow_executions(fn)
         self.maintenance.allow_scheduling(self.ingest_api.functions["api"])
@@ -82,6 +110,7 @@ class TocsinStack(Stack):
                 data=self.data,
                 layer=self.core_layer.layer,
                 config=self.config,
+                failures=self.failures,
             )
             self.escalation.allow_executions(self.inbound_email.ingest)
             self.inbound_email.expose_address(self.ingest_api.functions["api"])
@@ -94,7 +123,19 @@ class TocsinStack(Stack):
                 description="Activate once: aws ses set-active-receipt-rule-set --rule-set-name <this>",
             )
 
-        CfnOutput(self, "ApiUrl", value=self.ingest_api.url, description="Base URL of the HTTP API")
+        CfnOutput(
+            self,
+            "ApiUrl",
+            value=self.domain.url if self.domain else self.ingest_api.url,
+            description="Base URL of Tocsin: give monitors <this>integrations/v1/..., open <this>ui/",
+        )
+        if self.domain is not None:
+            CfnOutput(
+                self,
+                "ApiDomainTarget",
+                value=self.domain.target,
+                description=f"Point {self.domain.name} here (CNAME) unless a hosted zone was given (alias record)",
+            )
         CfnOutput(self, "TableName", value=self.data.table.table_name, description="The DynamoDB table")
         CfnOutput(
             self,

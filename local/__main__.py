@@ -21,6 +21,9 @@ Environment (each also a command-line option, see ``--help``):
                        on the SMTP port (TOCSIN_SMTP_PORT, 2525) becomes an alert of that inbound_email integration
     TOCSIN_OUTBOUND_ALLOW_HTTP, TOCSIN_OUTBOUND_ALLOW_LOOPBACK  webhooks and calendar imports may use plain
                        http and reach 127.0.0.1 / ::1 (both 1 here; 0 gives AWS's https to public addresses only)
+    TOCSIN_INGEST_THROTTLE, TOCSIN_API_THROTTLE, TOCSIN_WEB_THROTTLE  per-route limits '<rate>/<burst>' of the
+                       gateway, as API Gateway applies them (off by default locally; --throttle ingest=5/10)
+    TOCSIN_DEADMAN_URL the minute sweep GETs this URL after each sweep (the dead-man's switch; none by default)
 
 Escalations run in this (main) process: ``local.aws`` serves StartExecution/StopExecution to the workers'
 handlers (``AWS_ENDPOINT_URL_SFN``) and runs each execution's loop with the escalation_step handler. So do
@@ -41,14 +44,15 @@ import socket
 import sys
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 import uvicorn
 from oncall import inbound_email, outbound
-from oncall.http_routes import ROUTES
+from oncall.http_routes import ROUTES, THROTTLE_CLASSES
+from oncall.settings import Env
 from oncall.store import schema
 from uvicorn.config import LOGGING_CONFIG
 
@@ -58,6 +62,7 @@ from local.dynamodb import DynamoDBLocal, boto_env, ensure_table
 from local.mail import MailServer
 from local.outbox import Outbox
 from local.scheduler import HeartbeatSweep, LocalScheduler, scheduler_env, sweep_seconds_from_env
+from local.throttle import STATE_ENV, Throttle, env_name, parse_setting, reset_state, throttles_from_env
 
 log = logging.getLogger("local")
 # Lambda settings of the CDK stack that make sense on a laptop: no CloudWatch metrics, quiet logs.
@@ -86,6 +91,7 @@ class Settings:
     inbound_domain: str = inbound_email.LOCAL_DOMAIN
     scheduler_port: int = 0
     heartbeat_sweep_seconds: float = 60.0
+    throttles: dict[str, Throttle] = field(default_factory=dict)  # route class -> limit of each of its routes
 
     @property
     def outbox_file(self) -> Path:
@@ -103,6 +109,22 @@ class Settings:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def throttle_file(self) -> Path:
+        return self.local_dir / "throttle.state"
+
+
+def _throttle_option(text: str) -> tuple[str, Throttle | None]:
+    name, sep, value = text.partition("=")
+    if not sep or name not in THROTTLE_CLASSES:
+        raise argparse.ArgumentTypeError(
+            f"expected <{'|'.join(THROTTLE_CLASSES)}>=<rate>/<burst> or =off, got {text!r}"
+        )
+    try:
+        return name, parse_setting(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
 
 def parse_args(argv: list[str] | None = None) -> Settings:
     env = os.environ
@@ -112,7 +134,7 @@ def parse_args(argv: list[str] | None = None) -> Settings:
     parser.add_argument("--sfn-port", type=int, default=int(env.get("TOCSIN_SFN_PORT") or "0"))
     parser.add_argument("--time-scale", type=float, default=time_scale_from_env())
     parser.add_argument("--smtp-port", type=int, default=int(env.get("TOCSIN_SMTP_PORT") or "2525"))
-    parser.add_argument("--inbound-domain", default=env.get(inbound_email.DOMAIN_ENV) or inbound_email.LOCAL_DOMAIN)
+    parser.add_argument("--inbound-domain", default=env.get(Env.INBOUND_EMAIL_DOMAIN) or inbound_email.LOCAL_DOMAIN)
     parser.add_argument("--scheduler-port", type=int, default=int(env.get("TOCSIN_SCHEDULER_PORT") or "0"))
     parser.add_argument("--heartbeat-sweep-seconds", type=float, default=sweep_seconds_from_env())
     parser.add_argument("--local-dir", type=Path, default=Path(env.get("TOCSIN_LOCAL_DIR", REPO_ROOT / ".local")))
@@ -120,7 +142,22 @@ def parse_args(argv: list[str] | None = None) -> Settings:
     parser.add_argument(
         "--access-log", action=argparse.BooleanOptionalAction, default=env.get("TOCSIN_ACCESS_LOG", "") == "1"
     )
+    parser.add_argument(
+        "--throttle",
+        type=_throttle_option,
+        action="append",
+        default=[],
+        metavar="CLASS=RATE/BURST",
+        help="limit each route of a class (ingest, api, web) as API Gateway does; repeatable; default: "
+        "TOCSIN_<CLASS>_THROTTLE, else no limit",
+    )
     args = parser.parse_args(argv)
+    throttles = throttles_from_env(env)
+    for name, throttle in args.throttle:
+        if throttle is None:
+            throttles.pop(name, None)
+        else:
+            throttles[name] = throttle
     return Settings(
         smtp_port=args.smtp_port,
         inbound_domain=args.inbound_domain.lower(),
@@ -134,7 +171,18 @@ def parse_args(argv: list[str] | None = None) -> Settings:
         time_scale=args.time_scale,
         scheduler_port=args.scheduler_port,
         heartbeat_sweep_seconds=args.heartbeat_sweep_seconds,
+        throttles=throttles,
     )
+
+
+def throttle_env(settings: Settings) -> dict[str, str]:
+    """What the gateway workers read: each class's limit ("off" for none) and the shared buckets' file."""
+    env = {
+        env_name(name): str(settings.throttles[name]) if name in settings.throttles else "off"
+        for name in THROTTLE_CLASSES
+    }
+    env[STATE_ENV] = str(settings.throttle_file)
+    return env
 
 
 def write_secret(path: Path, value: str) -> None:
@@ -184,7 +232,7 @@ def local_defaults(settings: Settings) -> dict[str, str]:
         "TOCSIN_OUTBOX": str(settings.outbox_file),  # what was "sent": GET /local/outbox
         "TOCSIN_SMTP_HOST": "127.0.0.1",
         "TOCSIN_SMTP_PORT": str(settings.smtp_port),
-        inbound_email.DOMAIN_ENV: settings.inbound_domain,  # the api shows integrations' <token>@<domain>
+        Env.INBOUND_EMAIL_DOMAIN: settings.inbound_domain,  # the api shows integrations' <token>@<domain>
         # Webhooks and calendars on this machine (test receivers), over plain http: loopback only, never a private
         # network (AWS: neither, https to public addresses only).
         outbound.ALLOW_HTTP_ENV: "1",
@@ -220,7 +268,12 @@ def banner(
     schedules: LocalScheduler | None = None,
 ) -> str:
     base = settings.base_url
-    routes = "".join(f"  {r.function:<9}  {r.method:<4} {base}{r.path}\n" for r in ROUTES)
+    routes = "".join(
+        f"  {r.function:<9}  {r.method:<4} {base}{r.path}"
+        + (f"   (throttled {settings.throttles[r.function]}/s)" if r.function in settings.throttles else "")
+        + "\n"
+        for r in ROUTES
+    )
     key = api_key or "(none: oncall.bootstrap is missing)"
     return (
         f"\nTocsin local stack\n"
@@ -311,6 +364,8 @@ def main(argv: list[str] | None = None) -> int:
         for name, value in {**HANDLER_DEFAULTS, **local_defaults(settings)}.items():
             if value:
                 os.environ.setdefault(name, value)
+        reset_state(settings.throttle_file)  # every route's bucket full, then shared by the gateway's workers
+        os.environ.update(throttle_env(settings))
         mail.start()  # escalation steps send e-mail here: it must listen before they run
         # Escalations: serve the API first, export its endpoint, then resume the executions of the last run
         # (their handlers call this API too).

@@ -2,18 +2,24 @@
 
 Serve it with ``uvicorn --factory local.gateway:create_app`` (``python -m local`` does). Tests build it with
 injected handlers: ``create_app({"ingest": fake_handler})``.
+
+Throttling: the per-route limits of ``oncall.http_routes`` when the environment asks for them (``local.throttle``);
+a throttled request is answered 429 before its function runs, as API Gateway does. Concurrency: each function
+runs in its own pool of threads (``FUNCTION_CONCURRENCY``), as Lambda scales functions independently, so a burst
+on one function cannot queue the requests of another behind it.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Final
 
 import anyio
 import anyio.to_thread
-from oncall.http_routes import ROUTES, HttpRoute
+from oncall.http_routes import ROUTES, HttpRoute, Throttle
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -25,11 +31,13 @@ from local.apigw import HttpRequest, HttpResponse, InvalidLambdaResponse, build_
 from local.functions import Handler, HandlerRegistry, LambdaContext
 from local.outbox import Outbox
 from local.routing import RouteMatch, Router
+from local.throttle import STATE_ENV, Throttler, throttles_from_env
 
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES: Final = 10 * 1024 * 1024  # API Gateway's payload quota; handlers enforce smaller limits
 INTEGRATION_TIMEOUT_SECONDS: Final = 30.0  # API Gateway's maximum integration timeout; it answers 503 after it
+FUNCTION_CONCURRENCY: Final = 40  # threads per function and worker process (anyio's default for all of them)
 
 
 class _PayloadTooLarge(Exception):
@@ -44,11 +52,14 @@ class Gateway:
         *,
         timeout_seconds: float,
         max_body_bytes: int,
+        throttler: Throttler | None = None,
     ) -> None:
         self.registry = registry
         self.router = Router(routes)
         self.timeout_seconds = timeout_seconds
         self.max_body_bytes = max_body_bytes
+        self.throttler = throttler
+        self._limiters: dict[str, anyio.CapacityLimiter] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # A plain ASGI app, so the catch-all route accepts every method (function endpoints default to GET).
@@ -60,6 +71,8 @@ class Gateway:
         match = self.router.match(request.method, raw_path)
         if match is None:
             return _starlette(error_response(404, "Not Found"))
+        if self.throttler is not None and not self.throttler.admit(match.route_key):
+            return _starlette(error_response(429, "Too Many Requests"))
         try:
             body = await self._read_body(request)
         except _PayloadTooLarge:
@@ -109,7 +122,7 @@ class Gateway:
             with anyio.move_on_after(self.timeout_seconds) as deadline:
                 # Handlers are synchronous, like in Lambda. A timed-out call keeps running in its thread
                 # (threads cannot be killed); the client gets API Gateway's 503 anyway.
-                result = await anyio.to_thread.run_sync(call, abandon_on_cancel=True)
+                result = await anyio.to_thread.run_sync(call, abandon_on_cancel=True, limiter=self._limiter(function))
         except Exception:
             log.exception("function %s failed (request %s)", function, context.aws_request_id)
             return error_response(500, "Internal Server Error")
@@ -121,6 +134,13 @@ class Gateway:
         except InvalidLambdaResponse:
             log.exception("function %s returned an invalid response", function)
             return error_response(500, "Internal Server Error")
+
+    def _limiter(self, function: str) -> anyio.CapacityLimiter:
+        """The function's own thread pool (made in the event loop, which owns it)."""
+        limiter = self._limiters.get(function)
+        if limiter is None:
+            limiter = self._limiters[function] = anyio.CapacityLimiter(FUNCTION_CONCURRENCY)
+        return limiter
 
 
 def _starlette(response: HttpResponse) -> Response:
@@ -153,13 +173,23 @@ def create_app(
     routes: Iterable[HttpRoute] = ROUTES,
     timeout_seconds: float = INTEGRATION_TIMEOUT_SECONDS,
     max_body_bytes: int = MAX_BODY_BYTES,
+    throttles: Mapping[str, Throttle] | None = None,
 ) -> Starlette:
-    """The gateway app. ``handlers`` overrides (function name -> callable); the rest load from ``functions_dir``."""
+    """The gateway app. ``handlers`` overrides (function name -> callable); the rest load from ``functions_dir``.
+    ``throttles`` (route class -> limit): default from the environment (``local.throttle``)."""
+    routes = list(routes)
+    state = os.environ.get(STATE_ENV)
+    throttler = Throttler(
+        throttles_from_env() if throttles is None else throttles,
+        routes,
+        state_file=Path(state) if state and throttles is None else None,
+    )
     gateway = Gateway(
         HandlerRegistry(handlers, functions_dir),
         routes,
         timeout_seconds=timeout_seconds,
         max_body_bytes=max_body_bytes,
+        throttler=throttler if throttler.enabled else None,
     )
     return Starlette(
         routes=[

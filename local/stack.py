@@ -27,7 +27,8 @@ from types import TracebackType
 from typing import IO, Any, Self
 
 import httpx
-from oncall.inbound_email import DOMAIN_ENV, LOCAL_DOMAIN
+from oncall.inbound_email import LOCAL_DOMAIN
+from oncall.settings import Env
 
 from local import REPO_ROOT
 from local.dynamodb import free_port
@@ -139,7 +140,7 @@ class LocalStack:
             "DYNAMODB_PORT": str(self.dynamodb_port),
             "TOCSIN_SFN_PORT": str(self.sfn_port),
             "TOCSIN_SMTP_PORT": str(self.smtp_port),
-            DOMAIN_ENV: self.inbound_domain,
+            Env.INBOUND_EMAIL_DOMAIN: self.inbound_domain,
             "TOCSIN_SCHEDULER_PORT": str(self.scheduler_port),
             "TOCSIN_LOCAL_DIR": str(self.local_dir),
             **({"TOCSIN_WORKERS": str(self.workers)} if self.workers else {}),  # else python -m local's default
@@ -148,7 +149,7 @@ class LocalStack:
         }
         self.sfn_port = int(env["TOCSIN_SFN_PORT"])  # unless env= chose one
         self.smtp_port = int(env["TOCSIN_SMTP_PORT"])
-        self.inbound_domain = env[DOMAIN_ENV]
+        self.inbound_domain = env[Env.INBOUND_EMAIL_DOMAIN]
         self.scheduler_port = int(env["TOCSIN_SCHEDULER_PORT"])
         self._log = open(self.log_path, "ab")  # noqa: SIM115  a file, not a pipe: nobody must drain it
         self.process = subprocess.Popen(

@@ -6,13 +6,13 @@ from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import parse_qs
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from oncall import access, escalation, feeds, http
+from oncall import access, escalation, feeds, http, telemetry
 from oncall.access import READ_METHODS, AccessDenied, Actor, authorize
 from oncall.api import action_links, directory, logic, responders, schedule_schemas, schemas
 from oncall.api import schedules as schedules_api
@@ -24,9 +24,10 @@ from oncall.scheduler import Scheduler
 from oncall.store.dynamodb import DynamoStore
 
 PREFIX = "/api/v1"
-logger = Logger()
-app = APIGatewayHttpResolver(enable_validation=True)
+logger = telemetry.handler_logger()
 container = Container()  # this environment's settings, store, authenticator, executor, scheduler and clock
+tracer = telemetry.tracer(container.settings.tracing)
+app = APIGatewayHttpResolver(enable_validation=True)
 
 
 def store() -> DynamoStore:
@@ -52,6 +53,7 @@ def request_info() -> logic.RequestInfo:
         path=event.path,
         query=parse_qs(event.raw_event.get("rawQueryString") or "", keep_blank_values=True),
         now=now(),
+        inbound_domain=container.settings.inbound_email_domain,
     )
 
 
@@ -689,6 +691,8 @@ def _normalise(event: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
-@logger.inject_lambda_context(clear_state=True)
+@telemetry.publishing
+@tracer.capture_lambda_handler
+@logger.inject_lambda_context(clear_state=True, correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(_normalise(event), context)

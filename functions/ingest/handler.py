@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from oncall import ingest_http
+from oncall import ingest_http, telemetry
 from oncall.container import Container
 from oncall.ingest import IngestService
 
-logger = Logger()
-metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Tocsin"))
+logger = telemetry.handler_logger()
 container = Container()  # this environment's settings, store and executor
+tracer = telemetry.tracer(container.settings.tracing)
 
 
 def service() -> IngestService:
@@ -22,9 +20,10 @@ def service() -> IngestService:
     return container.ingest
 
 
-@metrics.log_metrics
-@logger.inject_lambda_context(clear_state=True)
+@telemetry.publishing
+@tracer.capture_lambda_handler
+@logger.inject_lambda_context(clear_state=True, correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     response = ingest_http.handle(service(), event)
-    metrics.add_metric(name=f"Ingest{response['statusCode'] // 100}xx", unit=MetricUnit.Count, value=1)
+    telemetry.count(f"Ingest{response['statusCode'] // 100}xx")
     return response

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from oncall import telemetry
 from oncall.container import Container
 from oncall.web.app import handle
 
-logger = Logger()
+logger = telemetry.handler_logger()
 container = Container()  # this environment's store, authenticator, executor and scheduler
+tracer = telemetry.tracer(container.settings.tracing)
 
 
-@logger.inject_lambda_context(clear_state=True)
+@telemetry.publishing
+@tracer.capture_lambda_handler
+@logger.inject_lambda_context(clear_state=True, correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return handle(event, container)

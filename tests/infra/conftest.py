@@ -1,4 +1,4 @@
-"""Infra tests: the CDK app is synthesized ONCE per session (every jsii App costs seconds)."""
+"""Infra tests: the CDK app is synthesized once per session and set of settings (every jsii App costs seconds)."""
 
 from __future__ import annotations
 
@@ -16,19 +16,18 @@ for _path in (_HERE.parents[1], _HERE):  # the repo root (for ``infra``) and thi
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
-from infra_testlib import CONFIG_ENV_VARS, TEST_CONTEXT, Synthesized, cdk_json_context  # noqa: E402
+from infra_testlib import CONFIG_ENV_VARS, OPTIONS_CONTEXT, TEST_CONTEXT, Synthesized, cdk_json_context  # noqa: E402
 
 
-@pytest.fixture(scope="session")
-def synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+def _synthesize(tmp_path_factory: pytest.TempPathFactory, context: dict[str, object], name: str) -> Synthesized:
     from aws_cdk.assertions import Template
 
     from infra.application import build_app
 
     saved = {name: os.environ.pop(name) for name in CONFIG_ENV_VARS if name in os.environ}
     try:
-        outdir = tmp_path_factory.mktemp("cdk.out")
-        app, stack = build_app(context={**cdk_json_context(), **TEST_CONTEXT}, outdir=str(outdir))
+        outdir = tmp_path_factory.mktemp(name)
+        app, stack = build_app(context={**cdk_json_context(), **context}, outdir=str(outdir))
         nag_error: BaseException | None = None
         try:
             app.synth()  # runs the cdk-nag AwsSolutions plugin; raises on unacknowledged findings
@@ -39,8 +38,8 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
         if nag_error is not None:
             # The template is still needed by the other tests: synthesize again without the plugin.
             app, stack = build_app(
-                context={**cdk_json_context(), **TEST_CONTEXT},
-                outdir=str(tmp_path_factory.mktemp("cdk.out.nonag")),
+                context={**cdk_json_context(), **context},
+                outdir=str(tmp_path_factory.mktemp(f"{name}.nonag")),
                 nag=False,
             )
         template = Template.from_stack(stack)
@@ -55,3 +54,15 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
         )
     finally:
         os.environ.update(saved)
+
+
+@pytest.fixture(scope="session")
+def synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """The stack as most deployments have it (see TEST_CONTEXT)."""
+    return _synthesize(tmp_path_factory, TEST_CONTEXT, "cdk.out")
+
+
+@pytest.fixture(scope="session")
+def synth_options(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """The stack with every optional setting of a careful deployment (see OPTIONS_CONTEXT)."""
+    return _synthesize(tmp_path_factory, OPTIONS_CONTEXT, "cdk.out.options")

@@ -10,19 +10,31 @@ from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # Deploy-time settings also readable from the environment (infra/config.py); the tests pin the defaults.
-CONFIG_ENV_VARS = (
-    "TOCSIN_RETENTION_DAYS",
-    "TOCSIN_RATE_LIMIT",
-    "TOCSIN_LOG_RETENTION_DAYS",
-    "TOCSIN_API_THROTTLE_RATE",
-    "TOCSIN_API_THROTTLE_BURST",
-    "TOCSIN_ALARM_EMAIL",
-    "TOCSIN_EMAIL_FROM",
-    "TOCSIN_INBOUND_EMAIL_DOMAIN",
-)
+CONFIG_ENV_VARS = tuple(
+    f"TOCSIN_{key.upper()}"
+    for key in (
+        "retention_days", "rate_limit", "log_retention_days", "ingest_throttle", "api_throttle", "web_throttle",
+        "api_throttle_rate", "api_throttle_burst", "alarm_email", "deadman_url", "escalation_concurrency",
+        "sms_spend_limit_usd", "tracing", "domain_name", "certificate_arn", "hosted_zone_id", "hosted_zone_name",
+        "email_from", "inbound_email_domain",
+    )
+)  # fmt: skip
 # The session template is synthesized with an e-mail sender, so that the SES permissions can be checked, and
 # an inbound e-mail domain, so that the SES receipt rule, mail bucket and email_ingest function exist.
 TEST_CONTEXT = {"email_from": "oncall@example.com", "inbound_email_domain": "alerts.example.com"}
+# A careful deployment: alarm addresses, a dead-man's switch, a custom domain in a Route 53 zone, X-Ray, its own
+# ingest limit; no reserved concurrency (a small account) and neither e-mail sender nor inbound domain.
+OPTIONS_CONTEXT = {
+    "alarm_email": "oncall@example.com, sre@example.com",
+    "deadman_url": "https://hc-ping.com/5f3c0a8e-1c2d-4e5f-8a9b-0c1d2e3f4a5b",
+    "domain_name": "oncall.example.com",
+    "hosted_zone_id": "Z0123456789ABCDEFGHIJ",
+    "hosted_zone_name": "example.com",
+    "tracing": "true",
+    "escalation_concurrency": "0",
+    "ingest_throttle": "300/600",
+    "sms_spend_limit_usd": "50",
+}
 
 
 def cdk_json_context() -> dict[str, Any]:

@@ -28,3 +28,6 @@ def test_cdk_synth_quiet_with_the_pinned_cli(tmp_path) -> None:
     policies = json.dumps([r for r in template["Resources"].values() if r["Type"] == "AWS::IAM::Policy"])
     assert '"ses:' not in policies
     assert '"sns:Publish"' in policies
+    # No alarm_email: the alarms reach nobody, and `cdk synth`/`cdk deploy` say so.
+    assert "alarms reach nobody" in result.stdout + result.stderr
+    assert "AlarmsReachNobody" in template["Outputs"]

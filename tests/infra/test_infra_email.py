@@ -41,8 +41,8 @@ def _statements(synth: Synthesized, role: Any) -> list[dict[str, Any]]:
     ]
 
 
-def _objects_arn(bucket_id: str) -> dict[str, Any]:
-    return {"Fn::Join": ["", [{"Fn::GetAtt": [bucket_id, "Arn"]}, f"/{MAIL_PREFIX}*"]]}
+def _objects_arn(bucket_id: str, prefix: str = MAIL_PREFIX) -> dict[str, Any]:
+    return {"Fn::Join": ["", [{"Fn::GetAtt": [bucket_id, "Arn"]}, f"/{prefix}*"]]}
 
 
 def test_receipt_rule_stores_the_raw_mail_then_invokes_email_ingest(synth: Synthesized) -> None:
@@ -84,9 +84,11 @@ def test_mail_bucket_is_private_encrypted_tls_only_and_expires_mail(synth: Synth
         "RestrictPublicBuckets": True,
     }
     assert props["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
-    (rule,) = props["LifecycleConfiguration"]["Rules"]
-    assert (rule["Status"], rule["ExpirationInDays"]) == ("Enabled", 30)
+    rules = {r["Id"]: r for r in props["LifecycleConfiguration"]["Rules"]}
+    rule = rules["ExpireRawMail"]
+    assert (rule["Status"], rule["Prefix"], rule["ExpirationInDays"]) == ("Enabled", MAIL_PREFIX, 30)
     assert rule["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
+    assert set(rules) == {"ExpireRawMail", "ExpireFailedMail"}  # mail that became no alert is kept longer
     assert bucket["DeletionPolicy"] == "Retain"
 
 
@@ -158,12 +160,19 @@ def test_email_ingest_role_is_least_privilege(synth: Synthesized) -> None:
         "logs:CreateLogStream",
         "logs:PutLogEvents",
         "s3:GetObject",
+        "s3:PutObject",  # the copy of a mail that became no alert, under failed/
+        "sqs:SendMessage",  # the on-failure destination (infra/failures.py)
+        "sqs:GetQueueAttributes",
+        "sqs:GetQueueUrl",
         "states:StartExecution",
         "states:StopExecution",
     }
     (s3_statement,) = [s for s in statements if "s3:GetObject" in _as_list(s["Action"])]
     assert _as_list(s3_statement["Action"]) == ["s3:GetObject"]
     assert s3_statement["Resource"] == _objects_arn(bucket_id)
+    (kept,) = [s for s in statements if "s3:PutObject" in _as_list(s["Action"])]
+    assert _as_list(kept["Action"]) == ["s3:PutObject"]
+    assert kept["Resource"] == _objects_arn(bucket_id, "failed/")
 
 
 def test_api_shows_addresses_of_the_domain(synth: Synthesized) -> None:

@@ -7,7 +7,6 @@ from typing import Any
 import pytest
 from infra_testlib import TEST_CONTEXT, Synthesized, resolve, state_machine_definition
 
-from infra import escalation
 from infra.data import READ_WRITE_TABLE_ACTIONS
 from infra.functions import TocsinFunction
 from infra.sources import http_routes
@@ -129,7 +128,6 @@ def test_escalation_step_function(synth: Synthesized) -> None:
     assert (props["Runtime"], props["Architectures"], props["Timeout"]) == ("python3.12", ["arm64"], 60)
     assert props["Handler"] == "handler.handler"
     env = _env(synth, step)
-    assert env["TOCSIN_NOTIFIER"] == "aws"
     assert env["TOCSIN_EMAIL_FROM"] == TEST_CONTEXT["email_from"]
     assert _resolved(env["TOCSIN_STATE_MACHINE_ARN"]) == STATE_MACHINE_ARN
     api_id = synth.logical_id(synth.stack.ingest_api.http_api)
@@ -152,9 +150,11 @@ def test_escalation_step_permissions(synth: Synthesized) -> None:
         "ses:SendRawEmail",
         "sns:Publish",
     }
-    # SES: only as the configured sender (its address or its domain, whichever is the verified identity).
+    # SES: only as the configured sender (its address or its domain, whichever is the verified identity), with the
+    # configuration set that reports bounces, complaints and delays (infra/notifications.py).
     for action in ("ses:SendEmail", "ses:SendRawEmail"):
         assert sorted(_resolved(r) for r in _grants(synth, role, action)) == [
+            "arn:aws:ses:eu-west-1:111122223333:configuration-set/Tocsin-notifications",
             "arn:aws:ses:eu-west-1:111122223333:identity/example.com",
             "arn:aws:ses:eu-west-1:111122223333:identity/oncall@example.com",
         ]
@@ -203,12 +203,14 @@ def test_actions_route_is_served_by_the_api_function(synth: Synthesized) -> None
     assert integration["IntegrationUri"] == {"Fn::GetAtt": [api_fn, "Arn"]}
 
 
-def test_env_names_match_the_domain_package() -> None:
-    from oncall import executor
+def test_the_step_functions_settings_are_what_the_container_reads(synth: Synthesized) -> None:
+    from oncall.settings import Settings
 
-    assert executor.STATE_MACHINE_ENV == escalation.STATE_MACHINE_ENV
-    links = pytest.importorskip("oncall.links")
-    assert links.SECRET_ARN_ENV == escalation.SIGNING_SECRET_ENV
+    env = _env(synth, synth.stack.escalation.step)
+    plain = {name: value if isinstance(value, str) else "resolved-at-deploy" for name, value in env.items()}
+    settings = Settings.from_env(plain)
+    assert settings.email_from == TEST_CONTEXT["email_from"]
+    assert settings.state_machine_arn and settings.signing_secret_arn and settings.public_url
 
 
 def test_alarm_descriptions_name_the_escalation(synth: Synthesized) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from infra_testlib import Synthesized, resolve
+from oncall.settings import Env
 
 from infra import maintenance
 from infra.data import INGEST_TABLE_ACTIONS, READ_WRITE_TABLE_ACTIONS
@@ -123,6 +124,9 @@ def test_heartbeat_check_has_the_ingest_profile_and_runs_escalations(synth: Synt
     assert actions - set(INGEST_TABLE_ACTIONS) == {
         "logs:CreateLogStream",
         "logs:PutLogEvents",
+        "sqs:SendMessage",  # failed invocations are kept (infra/failures.py)
+        "sqs:GetQueueAttributes",
+        "sqs:GetQueueUrl",
         "states:StartExecution",
         "states:StopExecution",
     }
@@ -131,7 +135,7 @@ def test_heartbeat_check_has_the_ingest_profile_and_runs_escalations(synth: Synt
     assert "/index/GSI3" in index_resources and "/index/*" not in index_resources
     env = _env(synth, check)
     assert "TOCSIN_STATE_MACHINE_ARN" in env
-    assert not {k for k in env if k in (maintenance.SCHEDULE_GROUP_ENV, maintenance.MAINTENANCE_END_ARN_ENV)}
+    assert not {k for k in env if k in (Env.SCHEDULE_GROUP, Env.MAINTENANCE_END_ARN)}
 
 
 # --- maintenance windows ------------------------------------------------------------------------------------
@@ -179,6 +183,9 @@ def test_maintenance_end_function_reads_and_writes_items_and_stops_escalations(
     assert actions - set(READ_WRITE_TABLE_ACTIONS) == {
         "logs:CreateLogStream",
         "logs:PutLogEvents",
+        "sqs:SendMessage",  # failed invocations are kept (infra/failures.py)
+        "sqs:GetQueueAttributes",
+        "sqs:GetQueueUrl",
         "states:StartExecution",
         "states:StopExecution",
     }
@@ -196,9 +203,9 @@ def test_api_creates_and_deletes_the_groups_schedules_and_passes_the_scheduler_r
     assert pass_role["Resource"] == role_arn
     assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}}
     env = _env(synth, api)
-    assert env[maintenance.SCHEDULE_GROUP_ENV] == GROUP_NAME
-    assert env[maintenance.MAINTENANCE_END_ARN_ENV] == _fn_arn(synth, end)
-    assert env[maintenance.SCHEDULER_ROLE_ARN_ENV] == role_arn
+    assert env[Env.SCHEDULE_GROUP] == GROUP_NAME
+    assert env[Env.MAINTENANCE_END_ARN] == _fn_arn(synth, end)
+    assert env[Env.SCHEDULER_ROLE_ARN] == role_arn
 
 
 def test_no_scheduler_wildcard_action_and_no_pass_role_on_star_anywhere(synth: Synthesized) -> None:
@@ -219,9 +226,9 @@ def test_env_names_are_the_ones_oncall_scheduler_reads(monkeypatch: pytest.Monke
     from oncall.scheduler import EventBridgeScheduler, scheduler_for
     from oncall.settings import Settings
 
-    monkeypatch.setenv(maintenance.SCHEDULE_GROUP_ENV, "g")
-    monkeypatch.setenv(maintenance.MAINTENANCE_END_ARN_ENV, "arn:aws:lambda:eu-west-1:1:function:end")
-    monkeypatch.setenv(maintenance.SCHEDULER_ROLE_ARN_ENV, "arn:aws:iam::1:role/r")
+    monkeypatch.setenv(Env.SCHEDULE_GROUP, "g")
+    monkeypatch.setenv(Env.MAINTENANCE_END_ARN, "arn:aws:lambda:eu-west-1:1:function:end")
+    monkeypatch.setenv(Env.SCHEDULER_ROLE_ARN, "arn:aws:iam::1:role/r")
     scheduler = scheduler_for(Settings.from_env())
     assert isinstance(scheduler, EventBridgeScheduler)
     assert (scheduler.group, scheduler.target_arn, scheduler.role_arn) == (
@@ -238,7 +245,7 @@ def test_alarms_on_both_functions_the_rule_and_dropped_window_ends(
     synth: Synthesized, check: TocsinFunction, end: TocsinFunction
 ) -> None:
     alarms = [a["Properties"] for a in synth.resources("AWS::CloudWatch::Alarm").values()]
-    watched = {(a["Namespace"], a["MetricName"], json.dumps(a["Dimensions"])) for a in alarms}
+    watched = {(a["Namespace"], a["MetricName"], json.dumps(a.get("Dimensions"))) for a in alarms if "MetricName" in a}
     for fn in (check, end):
         dims = json.dumps([{"Name": "FunctionName", "Value": {"Ref": synth.logical_id(fn.function)}}])
         assert ("AWS/Lambda", "Errors", dims) in watched

@@ -9,12 +9,17 @@ from pathlib import Path
 import pytest
 
 from infra import layer
-from infra.config import TocsinConfig
+from infra.config import Throttle, TocsinConfig
 
 
 def test_config_defaults_and_validation() -> None:
     config = TocsinConfig()
-    assert (config.retention_days, config.rate_limit, config.log_retention_days) == (30, "300/300", 30)
+    assert (config.retention_days, config.rate_limit, config.log_retention_days) == (90, "300/300", 30)
+    assert config.throttles == {"ingest": Throttle(100, 200), "api": Throttle(25, 50), "web": Throttle(25, 50)}
+    assert (config.alarm_emails, config.deadman_url, config.tracing, config.public_url) == ([], None, False, None)
+    assert config.escalation_concurrency == 20
+    assert TocsinConfig(alarm_email="a@example.com, b@example.org").alarm_emails == ["a@example.com", "b@example.org"]
+    assert TocsinConfig(domain_name="oncall.example.com").public_url == "https://oncall.example.com"
     with pytest.raises(ValueError, match="rate_limit"):
         TocsinConfig(rate_limit="300 per 5 min")
     with pytest.raises(ValueError, match="log_retention_days"):

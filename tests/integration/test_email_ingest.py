@@ -17,7 +17,8 @@ import pytest
 from moto import mock_aws
 from oncall import inbound_email
 from oncall.ingest import IngestService
-from oncall.settings import RateLimit
+from oncall.ports import StoreError
+from oncall.settings import Env, RateLimit
 from oncall.store.dynamodb import DynamoStore
 
 from local.mail import MailServer
@@ -61,7 +62,7 @@ class Inbound:
 
 @pytest.fixture(autouse=True)
 def inbound_domain(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(inbound_email.DOMAIN_ENV, DOMAIN)  # the api shows addresses of this domain
+    monkeypatch.setenv(Env.INBOUND_EMAIL_DOMAIN, DOMAIN)  # the api shows addresses of this domain
 
 
 @pytest.fixture
@@ -307,12 +308,46 @@ def test_handler_survives_a_missing_object(api: Invoke, handler: tuple[ModuleTyp
 def test_local_stack_inbound_domain_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from local import __main__ as local_main
 
-    monkeypatch.delenv(inbound_email.DOMAIN_ENV)
+    monkeypatch.delenv(Env.INBOUND_EMAIL_DOMAIN)
     settings = local_main.parse_args(["--local-dir", str(tmp_path)])
     assert settings.inbound_domain == inbound_email.LOCAL_DOMAIN == "inbound.tocsin.localhost"
-    assert local_main.local_defaults(settings)[inbound_email.DOMAIN_ENV] == "inbound.tocsin.localhost"
-    monkeypatch.setenv(inbound_email.DOMAIN_ENV, "Mail.Example.TEST")
+    assert local_main.local_defaults(settings)[Env.INBOUND_EMAIL_DOMAIN] == "inbound.tocsin.localhost"
+    monkeypatch.setenv(Env.INBOUND_EMAIL_DOMAIN, "Mail.Example.TEST")
     assert local_main.parse_args(["--local-dir", str(tmp_path)]).inbound_domain == "mail.example.test"
     assert (
         local_main.parse_args(["--local-dir", str(tmp_path), "--inbound-domain", "x.test"]).inbound_domain == "x.test"
     )
+
+
+def test_mail_that_could_not_be_stored_is_kept_under_failed_and_retried(
+    api: Invoke,
+    handler: tuple[ModuleType, Any],
+    dynamodb_endpoint: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Storage fails: the raw mail is copied under failed/ (kept as long as alerts, listable), the failure counted,
+    and the invocation raises, so Lambda retries it and then keeps the event in the failure queue."""
+    from local.dynamodb import client
+
+    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
+    module, s3 = handler
+    address = create(api)["inbound_email"]
+    raw = message(address, "Disk full on db-1", "/var is at 99%\n").as_bytes()
+    s3.put_object(Bucket=BUCKET, Key=f"{PREFIX}0002beef", Body=raw)
+    broken = DynamoStore("no-such-table", client=client(dynamodb_endpoint))
+    module.container.ingest = IngestService(broken, RateLimit(300, 300), sync_seconds=0)
+    with pytest.raises(StoreError):
+        module.handler(ses_event("0002beef", [address]), Context())
+    kept = s3.get_object(Bucket=BUCKET, Key="failed/0002beef")["Body"].read()
+    assert kept == raw
+    assert '"InboundMailFailed":[1.0]' in capsys.readouterr().out  # counted (alarm InboundMailFailed)
+    assert groups(api) == []
+
+
+def test_stored_mail_is_not_kept_twice(api: Invoke, handler: tuple[ModuleType, Any]) -> None:
+    module, s3 = handler
+    address = create(api)["inbound_email"]
+    s3.put_object(Bucket=BUCKET, Key=f"{PREFIX}0003", Body=message(address, "CPU hot", "90%\n").as_bytes())
+    module.handler(ses_event("0003", [address]), Context())
+    assert s3.list_objects_v2(Bucket=BUCKET, Prefix="failed/")["KeyCount"] == 0

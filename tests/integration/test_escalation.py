@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from oncall import escalation
+from oncall import escalation, telemetry
 from oncall.api import directory, logic, schemas
 from oncall.ingest import ingest
 
@@ -286,6 +286,12 @@ class FlakyExecutor:
         self.inner.stop(name)
 
 
+def waiting() -> dict[str, float]:
+    """The deferred-start gauges the last sweep recorded."""
+    names = (telemetry.DEFERRED_STARTS_PENDING, telemetry.OLDEST_DEFERRED_START_AGE)
+    return {r.name: r.value for r in telemetry.drain() if r.name in names}
+
+
 def test_a_failed_escalation_start_is_retried_by_the_minute_sweep_and_pages_once(world: World) -> None:
     alice = world.user("alice")
     integration = world.integration(world.chain({"type": "notify_persons", "persons_to_notify": [alice]}))
@@ -296,8 +302,12 @@ def test_a_failed_escalation_start_is_retried_by_the_minute_sweep_and_pages_once
     assert world.store.groups.get(stored.group_id) is not None  # stored (the sender got its 200) ...
     assert world.executor.started == []  # ... but nothing pages yet
 
+    telemetry.drain()
     assert escalation.retry_deferred_starts(world.store, flaky, START + timedelta(minutes=1)) == 0  # fails again
+    # the pager's signal: one group unstarted, for a minute now (alarmed from 3 minutes on, infra/heartbeat.py)
+    assert waiting() == {telemetry.DEFERRED_STARTS_PENDING: 1, telemetry.OLDEST_DEFERRED_START_AGE: 60}
     assert escalation.retry_deferred_starts(world.store, flaky, START + timedelta(minutes=2)) == 1
+    assert waiting() == {telemetry.DEFERRED_STARTS_PENDING: 0, telemetry.OLDEST_DEFERRED_START_AGE: 0}
     assert escalation.retry_deferred_starts(world.store, flaky, START + timedelta(minutes=3)) == 0  # done once
     world.executor.run(world.services)
     assert world.emails() == ["alice"]

@@ -13,7 +13,8 @@ import boto3
 import httpx
 import pytest
 from botocore.config import Config
-from oncall.executor import StepFunctionsExecutor, executor_for
+from oncall import telemetry
+from oncall.executor import ObservedExecutor, StepFunctionsExecutor, executor_for
 from oncall.settings import Settings
 
 from local.aws import STATE_MACHINE_ARN, LocalStepFunctions, time_scale_from_env
@@ -278,8 +279,9 @@ def test_step_functions_executor_works_against_the_emulator(
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     executor = executor_for(Settings.from_env())
-    assert isinstance(executor, StepFunctionsExecutor)
-    assert executor.client.meta.endpoint_url == sfn.endpoint
+    assert isinstance(executor, ObservedExecutor) and isinstance(executor.inner, StepFunctionsExecutor)
+    assert executor.inner.client.meta.endpoint_url == sfn.endpoint
+    telemetry.drain()
 
     executor.start("G3-g1", state(group_id="G3"))
     executor.start("G3-g1", state(group_id="G3"))  # a retried start: nothing new
@@ -294,6 +296,8 @@ def test_step_functions_executor_works_against_the_emulator(
     executor.stop("G3-g1")  # already stopped
     executor.stop("never-started")  # ExecutionDoesNotExist is swallowed
     assert len(step.calls) == 1
+    counted = {(r.name, r.value) for r in telemetry.drain()}  # StartExecution and StopExecution requests
+    assert counted == {(telemetry.ESCALATIONS_STARTED, 3), (telemetry.ESCALATIONS_STOPPED, 3)}
 
 
 # --- default handler and persistence ------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -14,6 +15,7 @@ from oncall.container import Container
 from oncall.notify import compose
 from oncall.notify.channels import ATTEMPTS, MAX_RETRY_AFTER, AwsNotifier, NotificationFailed
 from oncall.outbound.client import Client
+from oncall.settings import Env
 
 from local.dynamodb import free_port
 from local.functions import use_local_adapters
@@ -293,6 +295,30 @@ def test_aws_email_through_ses(aws: None) -> None:
     assert message.source == "alerts@tocsin.example"  # type: ignore[attr-defined]
     assert message.destinations == {"ToAddresses": ["alice@example.com"]}  # type: ignore[attr-defined]
     assert message.subject == NOTIFICATION.subject  # type: ignore[attr-defined]
+
+
+def test_aws_email_is_sent_with_the_configuration_set_that_reports_bounces(
+    aws: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With TOCSIN_SES_CONFIGURATION_SET (infra/notifications.py), SES reports bounces, complaints and delays of
+    every notification e-mail to CloudWatch, where they alarm."""
+    import boto3
+
+    ses = boto3.client("sesv2")
+    ses.create_email_identity(EmailIdentity="tocsin.example")
+    ses.create_configuration_set(ConfigurationSetName="Tocsin-notifications")
+    requests: list[dict[str, Any]] = []
+    ses.meta.events.register("provide-client-params.sesv2.SendEmail", lambda params, **_: requests.append(params))
+    monkeypatch.setenv(Env.SES_CONFIGURATION_SET, "Tocsin-notifications")
+    configured = Container().notifier
+    assert isinstance(configured, AwsNotifier) and configured.configuration_set == "Tocsin-notifications"
+    AwsNotifier(sender="alerts@tocsin.example", configuration_set="Tocsin-notifications", ses=ses).email(
+        "alice@example.com", NOTIFICATION
+    )
+    assert [r["ConfigurationSetName"] for r in requests] == ["Tocsin-notifications"]
+    assert len(sent_emails()) == 1
+    AwsNotifier(sender="alerts@tocsin.example", ses=ses).email("alice@example.com", NOTIFICATION)
+    assert "ConfigurationSetName" not in requests[-1]  # a deployment without e-mail alarms sends plainly
 
 
 def test_aws_email_from_an_unverified_sender_fails(aws: None) -> None:

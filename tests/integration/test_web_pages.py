@@ -3,6 +3,7 @@ heartbeat in words) and the schedules timeline."""
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import re
 from datetime import UTC, datetime, timedelta
@@ -10,7 +11,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from oncall import heartbeat, inbound_email
+from oncall import heartbeat
 from oncall.bootstrap import ADMIN_USER_ID
 from oncall.store.dynamodb import DynamoStore
 
@@ -107,7 +108,7 @@ def test_created_integration_shows_its_url_and_heartbeat_url_and_both_work(
 def test_types_without_a_url_or_heartbeat_show_what_they_have(
     web: ModuleType, admin_key: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(inbound_email.DOMAIN_ENV, "inbound.tocsin.test")
+    web.container.settings = dataclasses.replace(web.container.settings, inbound_email_domain="inbound.tocsin.test")
     browser = Browser(web)
     browser.sign_in(admin_key)
     kapacitor = create(browser, "Kapacitor", "kapacitor")["body"]

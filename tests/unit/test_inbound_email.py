@@ -9,7 +9,6 @@ from email.message import EmailMessage
 from typing import Any
 
 import pytest
-from oncall import inbound_email
 from oncall.inbound_email import (
     MAX_MESSAGE_CHARS,
     TRUNCATED,
@@ -23,6 +22,7 @@ from oncall.inbound_email import (
 )
 from oncall.ingest import IngestError, RateLimited, Stored, UnknownToken
 from oncall.ports import StoreError
+from oncall.settings import Env
 
 DOMAIN = "inbound.example.com"
 
@@ -391,15 +391,13 @@ def test_rejecting_verdicts(verdicts: dict[str, Any] | None, rejected: list[str]
     assert rejected_by(verdicts) == rejected
 
 
-def test_address_shown_in_full_with_the_token_else_masked(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(inbound_email.DOMAIN_ENV, "Alerts.Example.com")
-    assert address("inbound_email", "AbC123xyz", "AbC1") == "AbC123xyz@alerts.example.com"
-    assert address("inbound_email", None, "AbC1") == "AbC1…@alerts.example.com"
-    assert address("inbound_email", None, None) is None
-    assert address("webhook", "AbC123xyz", "AbC1") is None
-    assert address("inbound_email", "t", None, domain="other.example") == "t@other.example"
-    monkeypatch.delenv(inbound_email.DOMAIN_ENV)
-    assert address("inbound_email", "AbC123xyz", "AbC1") is None  # no inbound domain: no address
+def test_address_shown_in_full_with_the_token_else_masked() -> None:
+    domain = "Alerts.Example.com"
+    assert address("inbound_email", "AbC123xyz", "AbC1", domain) == "AbC123xyz@alerts.example.com"
+    assert address("inbound_email", None, "AbC1", domain) == "AbC1…@alerts.example.com"
+    assert address("inbound_email", None, None, domain) is None
+    assert address("webhook", "AbC123xyz", "AbC1", domain) is None
+    assert address("inbound_email", "AbC123xyz", "AbC1", None) is None  # no inbound domain: no address
 
 
 # --- the use case with a fake ingest service ------------------------------------------------------------------
@@ -476,9 +474,8 @@ def test_receive_without_a_recipient_of_the_domain_does_nothing() -> None:
     assert service.calls == []
 
 
-def test_receive_needs_a_domain(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(inbound_email.DOMAIN_ENV, raising=False)
-    with pytest.raises(ValueError, match=inbound_email.DOMAIN_ENV):
-        receive(FakeService(), RAW, [f"Tok1@{DOMAIN}"])  # type: ignore[arg-type]
-    monkeypatch.setenv(inbound_email.DOMAIN_ENV, DOMAIN)
-    assert [d.outcome for d in receive(FakeService(), RAW, [f"Tok1@{DOMAIN}"])] == ["stored"]  # type: ignore[arg-type]
+def test_receive_needs_a_domain() -> None:
+    with pytest.raises(ValueError, match=Env.INBOUND_EMAIL_DOMAIN):
+        receive(FakeService(), RAW, [f"Tok1@{DOMAIN}"], domain=None)  # type: ignore[arg-type]
+    outcomes = [d.outcome for d in receive(FakeService(), RAW, [f"Tok1@{DOMAIN}"], domain=DOMAIN)]  # type: ignore[arg-type]
+    assert outcomes == ["stored"]

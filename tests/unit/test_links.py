@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from oncall import links
 from oncall.links import DEFAULT_TTL, InvalidLink, LinkClaims, action_url, sign, signing_key, verify
-from oncall.settings import Settings
+from oncall.settings import Env, Settings
 
 KEY = b"k" * 32
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -159,15 +159,15 @@ def test_action_url() -> None:
 
 @pytest.fixture
 def no_key_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.delenv(links.KEY_ENV, raising=False)
-    monkeypatch.delenv(links.SECRET_ARN_ENV, raising=False)
+    monkeypatch.delenv(Env.SIGNING_KEY, raising=False)
+    monkeypatch.delenv(Env.SIGNING_SECRET_ARN, raising=False)
     links._secret.cache_clear()
     yield
     links._secret.cache_clear()
 
 
 def test_signing_key_from_the_environment(no_key_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(links.KEY_ENV, "local-key-é")
+    monkeypatch.setenv(Env.SIGNING_KEY, "local-key-é")
     assert signing_key(Settings.from_env()) == "local-key-é".encode()
 
 
@@ -186,7 +186,7 @@ def test_signing_key_from_secrets_manager_is_read_once(no_key_env: None, monkeyp
     with mock_aws():
         client = boto3.client("secretsmanager")
         arn = client.create_secret(Name="tocsin/signing-key", SecretString="s3cret-from-aws")["ARN"]
-        monkeypatch.setenv(links.SECRET_ARN_ENV, arn)
+        monkeypatch.setenv(Env.SIGNING_SECRET_ARN, arn)
         assert signing_key(Settings.from_env()) == b"s3cret-from-aws"
         client.delete_secret(SecretId=arn, ForceDeleteWithoutRecovery=True)
         assert signing_key(Settings.from_env()) == b"s3cret-from-aws"  # cached: no second call

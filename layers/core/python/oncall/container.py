@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from oncall.executor import Executor
     from oncall.ingest import IngestService
     from oncall.notify.channels import Notifier
+    from oncall.outbound.client import Client
     from oncall.scheduler import Scheduler
     from oncall.store.dynamodb import DynamoStore
 
@@ -53,10 +54,26 @@ class Container:
         return scheduler_for(self.settings)
 
     @cached_property
+    def outbound(self) -> Client:
+        """The guarded HTTP client of every request to a URL someone gave (webhooks, calendars, the dead-man's
+        switch), under the deployment's policy."""
+        from oncall.outbound.client import Client
+        from oncall.outbound.policy import Policy
+
+        policy = Policy(
+            allow_http=self.settings.outbound_allow_http, allow_loopback=self.settings.outbound_allow_loopback
+        )
+        return Client(policy)
+
+    @cached_property
     def notifier(self) -> Notifier:
         from oncall.notify.channels import AwsNotifier
 
-        return AwsNotifier(sender=self.settings.email_from)
+        return AwsNotifier(
+            sender=self.settings.email_from,
+            configuration_set=self.settings.ses_configuration_set,
+            http=self.outbound,
+        )
 
     @cached_property
     def ingest(self) -> IngestService:

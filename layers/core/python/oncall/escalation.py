@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from oncall import actions
+from oncall import actions, telemetry
 from oncall.clock import SYSTEM_CLOCK, Clock
 from oncall.executor import Executor
 from oncall.models import (
@@ -61,6 +61,24 @@ class Services:
 
 def execution_name(group_id: str, generation: int) -> str:
     return f"{group_id}-g{generation}"
+
+
+def _personal_execution_name(key: str) -> str:
+    return key.replace("_", "-")[:80]
+
+
+def _reminder_execution_name(group_id: str, acknowledged_at: datetime) -> str:
+    return f"{group_id}-ack{int(acknowledged_at.timestamp())}"
+
+
+def execution_name_of(state: dict[str, Any]) -> str:
+    """The name of the execution that runs ``state`` (the correlation id of its logs)."""
+    kind = state.get("kind")
+    if kind == "personal":
+        return _personal_execution_name(str(state.get("key", "")))
+    if kind == "reminder":
+        return _reminder_execution_name(str(state.get("group_id")), datetime.fromisoformat(state["acknowledged_at"]))
+    return execution_name(str(state.get("group_id")), int(state.get("generation", 0)))
 
 
 def initial_state(group: AlertGroup) -> dict[str, Any]:
@@ -123,15 +141,21 @@ def reconcile(store: Store, executor: Executor, before: AlertGroup | None, after
 
 
 def retry_deferred_starts(store: Store, executor: Executor, now: datetime) -> int:
-    """Start the escalations whose first start failed, if their group still needs them; returns how many."""
+    """Start the escalations whose first start failed, if their group still needs them; returns how many.
+
+    Records how many stay unstarted and how long the oldest of them has waited (``oncall.telemetry``): the
+    pager's signal that escalations are not starting."""
     started = 0
-    for group_id, generation, due_key in store.escalation_starts.due(now):
+    waiting: list[datetime] = []
+    for deferred in store.escalation_starts.due(now):
+        group_id, generation = deferred.group_id, deferred.generation
         group = store.groups.get(group_id)
         if group is not None and group.escalation_generation == generation and _starts(None, group):
             try:  # a silenced group's execution waits for the end of the silence itself
                 executor.start(execution_name(group_id, generation), initial_state(group))
             except Exception:
                 logger.exception("deferred escalation start of group %s failed again", group_id)
+                waiting.append(deferred.deferred_at)
                 continue  # still due: the next sweep tries again
             entry = TimelineEntry(
                 group_id=group_id,
@@ -141,7 +165,10 @@ def retry_deferred_starts(store: Store, executor: Executor, now: datetime) -> in
             )
             store.groups.append_timeline([entry])
             started += 1
-        store.escalation_starts.clear(group_id, generation, due_key, now)
+        store.escalation_starts.clear(group_id, generation, deferred.due_key, now)
+    telemetry.gauge(telemetry.DEFERRED_STARTS_PENDING, len(waiting), unit=telemetry.COUNT)
+    oldest = max(((now - moment).total_seconds() for moment in waiting), default=0.0)
+    telemetry.gauge(telemetry.OLDEST_DEFERRED_START_AGE, max(oldest, 0.0))
     return started
 
 
@@ -484,7 +511,7 @@ def start_personal(
         "wait_seconds": 0,
         "done": False,
     }
-    services.executor.start(f"{key}".replace("_", "-")[:80], state)
+    services.executor.start(_personal_execution_name(key), state)
 
 
 def _run_personal(state: dict[str, Any], services: Services, now: datetime) -> dict[str, Any]:
@@ -542,8 +569,10 @@ def _deliver(
             body = notification.slack_json if user.webhook_format == "slack" else notification.webhook_json
             services.notifier.webhook(address, body)
     except NotificationFailed as error:
+        telemetry.count(telemetry.NOTIFICATIONS_FAILED, channel=channel)
         _log(services, group, now, "notification_failed", f"{what} to {user.username} failed: {error}")
         return
+    telemetry.count(telemetry.NOTIFICATIONS_SENT, channel=channel)
     sent = (
         f"Sent acknowledgement reminder ({name}) to {user.username}" if reminder else f"Sent {name} to {user.username}"
     )
@@ -609,9 +638,8 @@ def start_reminder(services_store: Store, executor: Executor, group: AlertGroup)
     if config is None or config.integration.ack_reminder_seconds <= 0:
         return
     integration = config.integration
-    stamp = int(group.acknowledged_at.timestamp())
     executor.start(
-        f"{group.id}-ack{stamp}",
+        _reminder_execution_name(group.id, group.acknowledged_at),
         {
             "kind": "reminder",
             "group_id": group.id,

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 from typing import TYPE_CHECKING, Any, Protocol
+
+from oncall import telemetry
 
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
 
     from oncall.settings import Settings
 
-STATE_MACHINE_ENV = "TOCSIN_STATE_MACHINE_ARN"
+logger = logging.getLogger(__name__)
 
 
 class Executor(Protocol):
@@ -71,6 +74,30 @@ class NoExecutor:
         return None
 
 
+class ObservedExecutor:
+    """An executor whose starts and stops are logged (with the execution name, which links the request that caused
+    them to the escalation's own logs) and counted (``oncall.telemetry``)."""
+
+    def __init__(self, inner: Executor) -> None:
+        self.inner = inner
+
+    def start(self, name: str, state: dict[str, Any]) -> None:
+        kind = str(state.get("kind", "escalation"))
+        try:
+            self.inner.start(name, state)
+        except Exception:
+            telemetry.count(telemetry.EXECUTION_STARTS_FAILED)
+            raise
+        if kind == "escalation":
+            telemetry.count(telemetry.ESCALATIONS_STARTED)
+        logger.info("execution started", extra={"execution": name, "kind": kind, "group_id": state.get("group_id")})
+
+    def stop(self, name: str) -> None:
+        self.inner.stop(name)
+        telemetry.count(telemetry.ESCALATIONS_STOPPED)
+        logger.info("execution stopped", extra={"execution": name})
+
+
 def executor_for(settings: Settings) -> Executor:
     arn = settings.state_machine_arn
-    return StepFunctionsExecutor(arn) if arn else NoExecutor()
+    return ObservedExecutor(StepFunctionsExecutor(arn)) if arn else NoExecutor()

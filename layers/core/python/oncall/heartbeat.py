@@ -12,7 +12,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from oncall import integration_types
+from oncall import integration_types, telemetry
 from oncall.executor import Executor
 from oncall.ingest import ingest
 from oncall.models import Integration, IntegrationConfig
@@ -97,6 +97,7 @@ def check(store: Store, executor: Executor | None, now: datetime) -> str:
             store.heartbeats.set(integration_id, config.heartbeat.model_copy(update={"alerted": False}))
             raise
         expired += 1
+    telemetry.count(telemetry.HEARTBEATS_EXPIRED, expired)
     summary = f"Found {expired} expired heartbeats"
     logger.info(summary)
     return summary

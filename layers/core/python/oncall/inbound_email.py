@@ -24,7 +24,6 @@ import contextlib
 import email
 import email.header
 import logging
-import os
 import re
 import textwrap
 from collections.abc import Iterable, Mapping
@@ -37,13 +36,14 @@ from functools import cache
 from typing import TYPE_CHECKING, Any, Final, Literal
 from urllib.parse import urlsplit
 
+from oncall.settings import Env
+
 if TYPE_CHECKING:
     from oncall.ingest import IngestService, Stored
 
 logger = logging.getLogger(__name__)
 
 TYPE: Final = "inbound_email"
-DOMAIN_ENV: Final = "TOCSIN_INBOUND_EMAIL_DOMAIN"
 LOCAL_DOMAIN: Final = "inbound.tocsin.localhost"  # the default of the local stack (python -m local)
 # Bounds that keep an alert item well under DynamoDB's 400 KB (payload + rendered message) and html2text fast.
 MAX_SUBJECT_CHARS: Final = 2_000
@@ -64,6 +64,7 @@ class ParsedMail:
     subject: str = ""
     message: str = ""
     sender: str = ""
+    readable: bool = True  # False: the parser gave up; the alert is empty and the raw mail worth keeping
 
     def payload(self) -> dict[str, str]:
         """The alert payload, in Grafana OnCall's shape."""
@@ -81,20 +82,14 @@ class Delivery:
     reason: str = ""
 
 
-def configured_domain() -> str | None:
-    """The inbound domain of this deployment (``TOCSIN_INBOUND_EMAIL_DOMAIN``), lower case; None if unset."""
-    domain = _normalize_domain(os.environ.get(DOMAIN_ENV, ""))
-    return domain or None
-
-
-def address(integration_type: str, token: str | None, token_hint: str | None, domain: str | None = None) -> str | None:
+def address(integration_type: str, token: str | None, token_hint: str | None, domain: str | None) -> str | None:
     """The integration's e-mail address for the API: in full when the token is known (on creation and token
     regeneration, like the ingest ``link``), else masked with the token hint (``Ab3x…@<domain>``); None for other
-    types or when no inbound domain is configured."""
+    types or when no inbound domain is configured (``domain``: the deployment's setting)."""
     if integration_type != TYPE:
         return None
-    domain = _normalize_domain(domain or "") or configured_domain()
-    if domain is None:
+    domain = _normalize_domain(domain or "")
+    if not domain:
         return None
     if token:
         return f"{token}@{domain}"
@@ -140,7 +135,7 @@ def parse(raw: bytes) -> ParsedMail:
         message = email.message_from_bytes(raw, _class=EmailMessage, policy=policy.default)
     except Exception:  # the parser is lenient; this is belt and braces
         logger.warning("unparsable message (%d bytes)", len(raw), exc_info=True)
-        return ParsedMail()
+        return ParsedMail(readable=False)
     return ParsedMail(
         subject=_limit(_subject(message), MAX_SUBJECT_CHARS),
         message=_limit(_body(message), MAX_MESSAGE_CHARS),
@@ -350,21 +345,23 @@ def receive(
     raw: bytes,
     recipients: Iterable[str],
     *,
-    domain: str | None = None,
+    domain: str | None,
     verdicts: Mapping[str, Any] | None = None,
     now: datetime | None = None,
+    parsed: ParsedMail | None = None,
 ) -> list[Delivery]:
     """Ingest one received mail for each ``inbound_email`` integration it is addressed to.
 
     ``service`` is the ingest service (token cache, configuration cache, rate limits, the executor that starts
-    escalations); ``recipients`` the envelope recipients; ``domain`` the inbound domain (default: the
-    environment's). Returns one :class:`Delivery` per recipient token at the domain.
+    escalations); ``recipients`` the envelope recipients; ``domain`` the deployment's inbound domain;
+    ``parsed``: ``raw`` already parsed by the caller. Returns one :class:`Delivery` per recipient
+    token at the domain.
     """
     from oncall.ingest import IngestError, RateLimited, UnknownToken  # the local stack imports this module early
 
-    domain = _normalize_domain(domain or "") or configured_domain()
-    if domain is None:
-        raise ValueError(f"no inbound e-mail domain: set {DOMAIN_ENV}")
+    domain = _normalize_domain(domain or "")
+    if not domain:
+        raise ValueError(f"no inbound e-mail domain: set {Env.INBOUND_EMAIL_DOMAIN}")
     tokens = token_from_recipients(list(recipients), domain)
     if not tokens:
         logger.info("mail with no recipient at %s ignored", domain)
@@ -374,7 +371,7 @@ def receive(
         reason = f"SES {' and '.join(failed)} verdict FAIL"
         logger.warning("mail dropped (%s) for %d recipient(s)", reason, len(tokens))
         return [Delivery(_mask(t, domain), "dropped", reason=reason) for t in tokens]
-    mail = parse(raw)
+    mail = parsed or parse(raw)
     payload = mail.payload()
     deliveries: list[Delivery] = []
     error: Exception | None = None

@@ -17,12 +17,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal
 
 from oncall import signing
-from oncall.settings import Settings
+from oncall.settings import Env, Settings
 
 ACTIONS: Final = frozenset({"acknowledge", "resolve", "silence", "confirm"})  # confirm: answer an ack reminder
 DEFAULT_TTL: Final = timedelta(hours=24)
-KEY_ENV: Final = "TOCSIN_SIGNING_KEY"
-SECRET_ARN_ENV: Final = "TOCSIN_SIGNING_SECRET_ARN"
 MAX_TOKEN_LENGTH: Final = 1024  # ours are ~150 characters; longer input is not worth decoding
 
 
@@ -80,7 +78,7 @@ def signing_key(settings: Settings) -> bytes:
         return settings.signing_key.encode()
     if settings.signing_secret_arn:
         return _secret(settings.signing_secret_arn)
-    raise RuntimeError(f"no key to sign action links: set {KEY_ENV} (local) or {SECRET_ARN_ENV} (AWS)")
+    raise RuntimeError(f"no key to sign action links: set {Env.SIGNING_KEY} (local) or {Env.SIGNING_SECRET_ARN} (AWS)")
 
 
 @functools.cache  # one Secrets Manager call per process; failures are not cached

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Generic, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Generic, Literal, NamedTuple, Protocol, TypeVar
 
 from oncall import errors
 
@@ -98,6 +98,15 @@ class GroupFilter:
     labels: tuple[tuple[str, str], ...] = ()
     ids: tuple[str, ...] = field(default=())
     root_alert_group_id: str | None = None
+
+
+class DeferredStart(NamedTuple):
+    """An escalation start that failed when its group was stored, due for the minute sweep to retry."""
+
+    group_id: str
+    generation: int
+    due_key: str  # the store's token for clearing exactly this deferral
+    deferred_at: datetime
 
 
 # --- repositories -------------------------------------------------------------------------------------------------
@@ -211,8 +220,8 @@ class EscalationStarts(Protocol):
     """Escalation starts that failed, retried by the minute sweep."""
 
     def defer(self, group_id: str, generation: int, now: datetime) -> None: ...
-    def due(self, now: datetime) -> list[tuple[str, int, str]]:
-        """(group id, generation, due key) of every start still to retry."""
+    def due(self, now: datetime) -> list[DeferredStart]:
+        """Every start still to retry, oldest first."""
         ...
 
     def clear(self, group_id: str, generation: int, due_key: str, now: datetime) -> None: ...

@@ -1,8 +1,8 @@
 """The runtime settings of a deployment, read from the environment once per execution environment.
 
-Every setting the Lambda functions (and the local stack, which runs the same handlers) read is a field here, with
-its variable and default; nothing else in the layer reads ``os.environ``. The CDK stack sets these variables
-(``infra/``), the local stack sets them in ``local/__main__.py``.
+Every variable the Lambda functions read is named in :class:`Env` and parsed into a field of :class:`Settings`;
+nothing else in the layer reads them. The CDK stack sets them (``infra/``, through the same names), the local stack
+in ``local/__main__.py``.
 
 A frozen dataclass parsed by hand, not pydantic-settings: importing pydantic-settings pulls in asyncio and costs
 ~350 ms of cold start, more than the whole ingest budget (120 ms).
@@ -13,12 +13,37 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Final
 
 from oncall.errors import TocsinError
-from oncall.store.schema import DEFAULT_TABLE_NAME, TABLE_NAME_ENV
+from oncall.store.schema import DEFAULT_RETENTION_DAYS, DEFAULT_TABLE_NAME, RETENTION_DAYS_ENV, TABLE_NAME_ENV
 
-DEFAULT_RETENTION_DAYS: Final = 90
+
+class Env:
+    """The environment variables of the functions: one name each, for the stack that sets them and the code."""
+
+    TABLE = TABLE_NAME_ENV
+    RETENTION_DAYS = RETENTION_DAYS_ENV
+    RATE_LIMIT = "TOCSIN_RATE_LIMIT"
+    INGEST_SYNC_SECONDS = "TOCSIN_INGEST_SYNC_SECONDS"
+    API_RATE_LIMIT = "TOCSIN_API_RATE_LIMIT"
+    PUBLIC_URL = "TOCSIN_PUBLIC_URL"
+    EMAIL_FROM = "TOCSIN_EMAIL_FROM"
+    SES_CONFIGURATION_SET = "TOCSIN_SES_CONFIGURATION_SET"
+    INBOUND_EMAIL_DOMAIN = "TOCSIN_INBOUND_EMAIL_DOMAIN"
+    STATE_MACHINE_ARN = "TOCSIN_STATE_MACHINE_ARN"
+    MAINTENANCE_END_ARN = "TOCSIN_MAINTENANCE_END_ARN"
+    SCHEDULE_GROUP = "TOCSIN_SCHEDULE_GROUP"
+    SCHEDULER_ROLE_ARN = "TOCSIN_SCHEDULER_ROLE_ARN"
+    SIGNING_KEY = "TOCSIN_SIGNING_KEY"
+    SIGNING_SECRET_ARN = "TOCSIN_SIGNING_SECRET_ARN"
+    OUTBOUND_ALLOW_HTTP = "TOCSIN_OUTBOUND_ALLOW_HTTP"
+    OUTBOUND_ALLOW_LOOPBACK = "TOCSIN_OUTBOUND_ALLOW_LOOPBACK"
+    MAIL_BUCKET = "TOCSIN_MAIL_BUCKET"
+    MAIL_PREFIX = "TOCSIN_MAIL_PREFIX"
+    MAIL_FAILED_PREFIX = "TOCSIN_MAIL_FAILED_PREFIX"
+    DEADMAN_URL = "TOCSIN_DEADMAN_URL"
+    ALARM_DESTINATION = "TOCSIN_ALARM_DESTINATION"
+    TRACING = "TOCSIN_TRACING"
 
 
 class InvalidSetting(TocsinError):
@@ -50,24 +75,29 @@ def _flag(value: str | None) -> bool:
 
 @dataclass(frozen=True)
 class Settings:
-    table_name: str = DEFAULT_TABLE_NAME  # TOCSIN_TABLE: the one DynamoDB table
-    retention_days: int = DEFAULT_RETENTION_DAYS  # TOCSIN_RETENTION_DAYS: raw alerts expire after this (TTL)
-    rate_limit: RateLimit = field(default_factory=lambda: RateLimit(300, 300))  # TOCSIN_RATE_LIMIT, per integration
-    ingest_sync_seconds: float = 1.0  # TOCSIN_INGEST_SYNC_SECONDS: how often a container reports its alert count
-    api_rate_limit: RateLimit = field(default_factory=lambda: RateLimit(300, 60))  # TOCSIN_API_RATE_LIMIT, per key
-    public_url: str = ""  # TOCSIN_PUBLIC_URL: where people reach this deployment (links in notifications)
-    email_from: str | None = None  # TOCSIN_EMAIL_FROM: sender of notification e-mail
-    inbound_email_domain: str | None = None  # TOCSIN_INBOUND_EMAIL_DOMAIN: domain of inbound e-mail integrations
-    state_machine_arn: str | None = None  # TOCSIN_STATE_MACHINE_ARN: escalations (none: escalations do not run)
-    maintenance_end_arn: str | None = None  # TOCSIN_MAINTENANCE_END_ARN: target of maintenance-end schedules
-    schedule_group: str = "default"  # TOCSIN_SCHEDULE_GROUP: EventBridge Scheduler group of those schedules
-    scheduler_role_arn: str = ""  # TOCSIN_SCHEDULER_ROLE_ARN: the role the schedules invoke with
-    signing_key: str | None = None  # TOCSIN_SIGNING_KEY: signs action links, sessions, feeds (local stack)
-    signing_secret_arn: str | None = None  # TOCSIN_SIGNING_SECRET_ARN: ... or the secret holding it (AWS)
-    outbound_allow_http: bool = False  # TOCSIN_OUTBOUND_ALLOW_HTTP: plain http to user-given URLs
-    outbound_allow_loopback: bool = False  # TOCSIN_OUTBOUND_ALLOW_LOOPBACK: loopback targets (local stack only)
-    email_bucket: str | None = None  # TOCSIN_MAIL_BUCKET: where SES stores received mail
-    email_prefix: str = ""  # TOCSIN_MAIL_PREFIX: ... under this key prefix
+    table_name: str = DEFAULT_TABLE_NAME  # the one DynamoDB table
+    retention_days: int = DEFAULT_RETENTION_DAYS  # raw alerts expire (TTL) after this many days
+    rate_limit: RateLimit = field(default_factory=lambda: RateLimit(300, 300))  # alerts per integration
+    ingest_sync_seconds: float = 1.0  # how often an ingest container reports its alert count
+    api_rate_limit: RateLimit = field(default_factory=lambda: RateLimit(300, 60))  # API requests per key
+    public_url: str = ""  # where people reach this deployment (links in notifications)
+    email_from: str | None = None  # sender of notification e-mail
+    ses_configuration_set: str | None = None  # reports SES bounces, complaints and delays
+    inbound_email_domain: str | None = None  # domain of inbound e-mail integrations
+    state_machine_arn: str | None = None  # escalations (none: escalations do not run)
+    maintenance_end_arn: str | None = None  # target of maintenance-end schedules (none: windows end when stopped)
+    schedule_group: str = "default"  # the EventBridge Scheduler group of those schedules
+    scheduler_role_arn: str = ""  # the role the schedules invoke with
+    signing_key: str | None = None  # signs action links, console sessions, feed URLs (local stack) ...
+    signing_secret_arn: str | None = None  # ... or the Secrets Manager secret holding it (AWS)
+    outbound_allow_http: bool = False  # plain http to user-given URLs (the local stack)
+    outbound_allow_loopback: bool = False  # loopback targets for user-given URLs (the local stack)
+    email_bucket: str = ""  # where SES stores received mail
+    email_prefix: str = ""  # ... under this key prefix
+    email_failed_prefix: str = "failed/"  # where mail that became no alert is kept
+    deadman_url: str | None = None  # the minute sweep pings it (the dead-man's switch)
+    alarms_reach_nobody: bool = False  # the stack's alarms have no destination: the console warns
+    tracing: bool = False  # X-Ray traces (Powertools Tracer)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -82,22 +112,27 @@ class Settings:
                 raise InvalidSetting(f"{name} must be a number, not {raw!r}") from None
 
         return cls(
-            table_name=text(TABLE_NAME_ENV) or DEFAULT_TABLE_NAME,
-            retention_days=int(number("TOCSIN_RETENTION_DAYS", DEFAULT_RETENTION_DAYS)),
-            rate_limit=RateLimit.parse(text("TOCSIN_RATE_LIMIT") or "300/300", "TOCSIN_RATE_LIMIT", 300),
-            ingest_sync_seconds=number("TOCSIN_INGEST_SYNC_SECONDS", 1.0),
-            api_rate_limit=RateLimit.parse(text("TOCSIN_API_RATE_LIMIT") or "300/60", "TOCSIN_API_RATE_LIMIT"),
-            public_url=(text("TOCSIN_PUBLIC_URL") or "").rstrip("/"),
-            email_from=text("TOCSIN_EMAIL_FROM"),
-            inbound_email_domain=text("TOCSIN_INBOUND_EMAIL_DOMAIN"),
-            state_machine_arn=text("TOCSIN_STATE_MACHINE_ARN"),
-            maintenance_end_arn=text("TOCSIN_MAINTENANCE_END_ARN"),
-            schedule_group=text("TOCSIN_SCHEDULE_GROUP") or "default",
-            scheduler_role_arn=text("TOCSIN_SCHEDULER_ROLE_ARN") or "",
-            signing_key=text("TOCSIN_SIGNING_KEY"),
-            signing_secret_arn=text("TOCSIN_SIGNING_SECRET_ARN"),
-            outbound_allow_http=_flag(environ.get("TOCSIN_OUTBOUND_ALLOW_HTTP")),
-            outbound_allow_loopback=_flag(environ.get("TOCSIN_OUTBOUND_ALLOW_LOOPBACK")),
-            email_bucket=text("TOCSIN_MAIL_BUCKET"),
-            email_prefix=text("TOCSIN_MAIL_PREFIX") or "",
+            table_name=text(Env.TABLE) or DEFAULT_TABLE_NAME,
+            retention_days=int(number(Env.RETENTION_DAYS, DEFAULT_RETENTION_DAYS)),
+            rate_limit=RateLimit.parse(text(Env.RATE_LIMIT) or "300/300", Env.RATE_LIMIT, 300),
+            ingest_sync_seconds=number(Env.INGEST_SYNC_SECONDS, 1.0),
+            api_rate_limit=RateLimit.parse(text(Env.API_RATE_LIMIT) or "300/60", Env.API_RATE_LIMIT),
+            public_url=(text(Env.PUBLIC_URL) or "").rstrip("/"),
+            email_from=text(Env.EMAIL_FROM),
+            ses_configuration_set=text(Env.SES_CONFIGURATION_SET),
+            inbound_email_domain=text(Env.INBOUND_EMAIL_DOMAIN),
+            state_machine_arn=text(Env.STATE_MACHINE_ARN),
+            maintenance_end_arn=text(Env.MAINTENANCE_END_ARN),
+            schedule_group=text(Env.SCHEDULE_GROUP) or "default",
+            scheduler_role_arn=text(Env.SCHEDULER_ROLE_ARN) or "",
+            signing_key=text(Env.SIGNING_KEY),
+            signing_secret_arn=text(Env.SIGNING_SECRET_ARN),
+            outbound_allow_http=_flag(environ.get(Env.OUTBOUND_ALLOW_HTTP)),
+            outbound_allow_loopback=_flag(environ.get(Env.OUTBOUND_ALLOW_LOOPBACK)),
+            email_bucket=text(Env.MAIL_BUCKET) or "",
+            email_prefix=text(Env.MAIL_PREFIX) or "",
+            email_failed_prefix=text(Env.MAIL_FAILED_PREFIX) or "failed/",
+            deadman_url=text(Env.DEADMAN_URL),
+            alarms_reach_nobody=text(Env.ALARM_DESTINATION) == "none",
+            tracing=_flag(environ.get(Env.TRACING)),
         )

@@ -103,6 +103,7 @@ class RequestInfo:
     path: str
     query: dict[str, list[str]]
     now: datetime  # when the request is served, from the handler's clock
+    inbound_domain: str | None = None  # the deployment's domain of inbound e-mail integrations
 
     def first(self, name: str) -> str | None:
         values = self.query.get(name)
@@ -231,7 +232,7 @@ def integration_out(
         link=link,
         token_hint=integration.token_hint,
         routing_key=routing_key,
-        inbound_email=inbound_email.address(integration.type, token, integration.token_hint),
+        inbound_email=inbound_email.address(integration.type, token, integration.token_hint, request.inbound_domain),
         type=integration.type.removeprefix("legacy_"),
         default_route=schemas.DefaultRoute(
             id=default_route.id if default_route else "",

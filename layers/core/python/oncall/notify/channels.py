@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 from urllib.parse import urlsplit
 
 from oncall.notify.compose import PRODUCT, Notification
+from oncall.settings import Env
 
 if TYPE_CHECKING:
     from mypy_boto3_sesv2 import SESV2Client
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
 
     from oncall.outbound.client import Client
 
-EMAIL_FROM_ENV: Final = "TOCSIN_EMAIL_FROM"
 
 CONNECT_TIMEOUT: Final = 3.0  # SES, SNS and the local mail sink (webhooks: oncall.outbound's)
 TIMEOUT: Final = 10.0
@@ -110,12 +110,14 @@ class AwsNotifier:
         self,
         *,
         sender: str | None = None,
+        configuration_set: str | None = None,
         ses: SESV2Client | None = None,
         sns: SNSClient | None = None,
         http: Client | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.sender = sender
+        self.configuration_set = configuration_set  # SES events (bounces, complaints) of these mails go there
         self._ses = ses
         self._sns = sns
         self.webhooks = Webhooks(http, sleep=sleep)
@@ -134,9 +136,11 @@ class AwsNotifier:
 
     def email(self, to: str, notification: Notification) -> None:
         if not self.sender:
-            raise NotificationFailed(f"no sender address for e-mail: set {EMAIL_FROM_ENV}")
+            raise NotificationFailed(f"no sender address for e-mail: set {Env.EMAIL_FROM}")
+        tracked = {"ConfigurationSetName": self.configuration_set} if self.configuration_set else {}
         with _aws_errors("SES"):
             self.ses.send_email(
+                **tracked,
                 FromEmailAddress=self.sender,
                 Destination={"ToAddresses": [to]},
                 Content={

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 from oncall.models import Alert, AlertGroup, TimelineEntry
-from oncall.ports import GroupFilter, GroupKey, Page, Pointer, PointerChange
+from oncall.ports import DeferredStart, GroupFilter, GroupKey, Page, Pointer, PointerChange
 from oncall.store import keys, schema
 from oncall.store.table import Data, Table
 
@@ -339,9 +339,11 @@ class DynamoEscalationStarts:
         }
         self.table.put_item(item)
 
-    def due(self, now: datetime) -> list[tuple[str, int, str]]:
+    def due(self, now: datetime) -> list[DeferredStart]:
         return [
-            (data["group_id"], int(data["generation"]), data["GSI3SK"])
+            DeferredStart(
+                data["group_id"], int(data["generation"]), data["GSI3SK"], datetime.fromisoformat(data["deferred_at"])
+            )
             for data in self.table.due(keys.ESCALATION_START_DUE, now)
         ]
 

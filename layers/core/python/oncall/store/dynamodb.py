@@ -10,7 +10,7 @@ from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from oncall.settings import DEFAULT_RETENTION_DAYS, DEFAULT_TABLE_NAME
+from oncall.store.schema import DEFAULT_RETENTION_DAYS, DEFAULT_TABLE_NAME
 from oncall.store.table import Table
 
 if TYPE_CHECKING:

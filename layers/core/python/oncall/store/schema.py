@@ -36,6 +36,10 @@ DEFAULT_TABLE_NAME: Final = "tocsin"
 PK: Final = "PK"
 SK: Final = "SK"
 TTL_ATTRIBUTE: Final = "ttl"
+# Days after which DynamoDB expires a raw alert (its ``ttl``); the deployment's ``retention_days`` setting
+# (``TOCSIN_RETENTION_DAYS``) overrides it. One default for the stack, the local stack and the README.
+RETENTION_DAYS_ENV: Final = "TOCSIN_RETENTION_DAYS"
+DEFAULT_RETENTION_DAYS: Final = 90
 
 # Overloaded global secondary indexes: (index name, partition key attribute, sort key attribute).
 GSI1: Final = ("GSI1", "GSI1PK", "GSI1SK")

@@ -23,6 +23,7 @@ from oncall.web import session, views
 from pydantic import ValidationError
 
 UI: Final = "/ui"
+# Where the deployment's CloudWatch alarms go (infra/observability.py); "none": they reach nobody, say so loudly.
 Response = dict[str, Any]
 View = Callable[..., Response]
 Route = tuple[str, str, View]
@@ -89,7 +90,13 @@ class Request:
         return values[0] if values else None
 
     def info(self, path: str = "", query: dict[str, list[str]] | None = None) -> logic.RequestInfo:
-        return logic.RequestInfo(base_url=self.base_url, path=path, query=query or {}, now=self.now)
+        return logic.RequestInfo(
+            base_url=self.base_url,
+            path=path,
+            query=query or {},
+            now=self.now,
+            inbound_domain=self.container.settings.inbound_email_domain,
+        )
 
     def feed_url(self, kind: feeds.FeedKind, entity_id: str) -> str:
         """A calendar feed URL that stands for this session's API key (see :mod:`oncall.feeds`)."""
@@ -138,6 +145,7 @@ def page(request: Request, template: str, status: int = 200, **context: Any) -> 
         can_act=bool(request.actor and request.actor.has("act")),
         can_configure=bool(request.actor and request.actor.has("configure")),
         is_admin=bool(request.actor and request.actor.has("admin")),
+        alarms_reach_nobody=request.container.settings.alarms_reach_nobody,
         **context,
     )
     return response(status, body)
