@@ -12,15 +12,16 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from oncall import access, escalation, feeds, http, telemetry
+from oncall import access, escalation, feeds, http, schemas, telemetry
 from oncall.access import READ_METHODS, AccessDenied, Actor, authorize
-from oncall.api import action_links, directory, logic, responders, schedule_schemas, schemas
+from oncall.api import action_links, directory, logic, responders
 from oncall.api import schedules as schedules_api
 from oncall.container import Container
 from oncall.executor import Executor
 from oncall.models import ApiKey
 from oncall.ports import StoreError
 from oncall.scheduler import Scheduler
+from oncall.schemas import schedules as schedule_schemas
 from oncall.store.dynamodb import DynamoStore
 
 PREFIX = "/api/v1"
@@ -185,7 +186,7 @@ def not_found(_: Exception) -> Response:
 
 @app.get(f"{PREFIX}/openapi.json", include_in_schema=False)
 def openapi() -> dict[str, Any]:
-    """The OpenAPI 3 document, generated from the pydantic models of :mod:`oncall.api.schemas`."""
+    """The OpenAPI 3 document, generated from the pydantic models of :mod:`oncall.schemas`."""
     document: dict[str, Any] = json.loads(app.get_openapi_json_schema(title="Tocsin API", version="1.0.0"))
     return document
 

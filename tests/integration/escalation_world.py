@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from oncall import escalation
-from oncall.api import directory, logic, schemas
+from oncall import escalation, schemas
+from oncall.api import directory, logic
 from oncall.ingest import ingest
 from oncall.models import Integration
 from oncall.store.dynamodb import DynamoStore

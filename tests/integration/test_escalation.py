@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from oncall import escalation, telemetry
-from oncall.api import directory, logic, schemas
+from oncall import escalation, schemas, telemetry
+from oncall.api import directory, logic
 from oncall.ingest import ingest
 
 from tests.integration.escalation_world import START, SimulatedExecutor, World
@@ -235,8 +235,8 @@ def test_acknowledgement_reminders_and_auto_unacknowledge(world: World) -> None:
 
 
 def test_notify_on_call_from_schedule_pages_whoever_is_on_call(world: World) -> None:
-    from oncall.api import schedule_schemas
     from oncall.api import schedules as schedules_api
+    from oncall.schemas import schedules as schedule_schemas
 
     day, night = world.user("day-person"), world.user("night-person")
     schedule = schedules_api.create_schedule(

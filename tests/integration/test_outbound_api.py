@@ -14,7 +14,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from oncall.api import directory, schemas
+from oncall import schemas
+from oncall.api import directory
 from oncall.models import OutgoingWebhook
 from oncall.notify.channels import AwsNotifier
 from oncall.outbound import Policy, Refused

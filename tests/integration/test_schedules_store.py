@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from oncall.api import schedule_schemas as schemas
 from oncall.api import schedules as api
 from oncall.api.logic import RequestInfo
 from oncall.models import User
 from oncall.schedules import OnCallShift, Schedule, users_on_call
+from oncall.schemas import schedules as schemas
 from oncall.store.dynamodb import DynamoStore
 
 NOW = datetime(2025, 3, 20, 10, tzinfo=UTC)

@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from oncall.api import schemas
+from oncall import schemas
 from oncall.bootstrap import ADMIN_USER_ID
 from pydantic import ValidationError
 

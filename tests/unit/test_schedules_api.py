@@ -10,12 +10,12 @@ from typing import Any
 import httpx
 import icalendar
 import pytest
-from oncall.api import schedule_schemas as schemas
 from oncall.api import schedules as api
 from oncall.api.logic import ApiError, RequestInfo
 from oncall.models import Team, User
 from oncall.outbound.client import Client
 from oncall.schedules import ScheduleNotFound, users_on_call
+from oncall.schemas import schedules as schemas
 
 from tests.support.memory_store import MemoryStore
 

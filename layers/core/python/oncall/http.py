@@ -1,10 +1,24 @@
-"""Small helpers to read API Gateway HTTP API (payload 2.0) events and shape responses."""
+"""Small helpers to read API Gateway HTTP API (payload 2.0) events and shape responses, and the one table of
+what each refusal (:mod:`oncall.errors`) answers."""
 
 from __future__ import annotations
 
 import base64
 import json
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Final
+
+from oncall.errors import (
+    Conflict,
+    InvalidInput,
+    NotAuthenticated,
+    NotFound,
+    PayloadTooLarge,
+    PermissionDenied,
+    Throttled,
+    TocsinError,
+    Unavailable,
+)
 
 Event = dict[str, Any]
 Response = dict[str, Any]
@@ -54,3 +68,29 @@ def text_response(status: int, body: str, headers: dict[str, str] | None = None)
         "headers": {"Content-Type": "text/plain; charset=utf-8", **(headers or {})},
         "body": body,
     }
+
+
+# --- errors -----------------------------------------------------------------------------------------------------
+
+# What each kind of refusal answers, in the API, the console and ingest alike (the most specific class wins).
+STATUS: Final[Mapping[type[TocsinError], int]] = {
+    InvalidInput: 400,
+    NotAuthenticated: 401,
+    PermissionDenied: 403,
+    NotFound: 404,
+    Conflict: 409,
+    PayloadTooLarge: 413,
+    Throttled: 429,
+    Unavailable: 503,
+}
+
+
+def status_of(error: TocsinError) -> int:
+    for kind in type(error).__mro__:
+        if kind in STATUS:
+            return STATUS[kind]  # type: ignore[index]
+    return 400
+
+
+def error_headers(error: TocsinError) -> dict[str, str]:
+    return {"Retry-After": str(error.retry_after)} if isinstance(error, Throttled) else {}

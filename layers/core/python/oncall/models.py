@@ -1,7 +1,7 @@
 """Domain models: integrations, routes, alert groups, alerts and their timeline.
 
 Plain pydantic models with no knowledge of DynamoDB or HTTP. The API shapes (OnCall-compatible) live in
-:mod:`oncall.api.schemas`; the item layout lives in :mod:`oncall.store`.
+:mod:`oncall.schemas`; the item layout lives in :mod:`oncall.store`.
 """
 
 from __future__ import annotations

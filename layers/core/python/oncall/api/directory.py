@@ -15,9 +15,8 @@ from typing import Any, Final, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from oncall import ids
+from oncall import ids, schemas
 from oncall.access import AccessDenied, Actor, create_api_key
-from oncall.api import schemas
 from oncall.api.logic import ApiError, RequestInfo, field_errors, not_found, paginate_list
 from oncall.models import ApiKey, EscalationChain, EscalationPolicy, NotificationRule, OutgoingWebhook, Team, User
 from oncall.ports import Keyed, Store

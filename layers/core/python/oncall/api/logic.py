@@ -24,9 +24,9 @@ from oncall import (
     integration_types,
     maintenance,
     routing,
+    schemas,
     templating,
 )
-from oncall.api import schemas
 from oncall.clock import Clock
 from oncall.executor import Executor
 from oncall.ingest import IngestError, demo_payload, ingest

@@ -5,9 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from oncall import escalation, paging
+from oncall import escalation, paging, schemas
 from oncall.access import Actor
-from oncall.api import schemas
 from oncall.api.logic import ApiError, RequestInfo, apply_action, group_out
 from oncall.models import User
 from oncall.scheduler import Scheduler

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ValidationError
 
 from oncall import ids
-from oncall.api import schedule_schemas as schemas
 from oncall.api.logic import ApiError, RequestInfo, not_found, paginate_list
 from oncall.models import User
 from oncall.ports import Store
@@ -26,6 +25,7 @@ from oncall.schedules.models import (
     OnCallShift,
     Schedule,
 )
+from oncall.schemas import schedules as schemas
 
 if TYPE_CHECKING:
     from oncall.outbound.client import Client

@@ -8,7 +8,8 @@ import re
 from typing import Any
 from urllib.parse import quote
 
-from oncall.api import directory, logic, schemas
+from oncall import schemas
+from oncall.api import directory, logic
 from oncall.escalation import MAX_REPEATS
 from oncall.models import EscalationChain, EscalationPolicy
 from oncall.web.base import Request, Response, Route, attempt, back, may_change, move, page, require, run

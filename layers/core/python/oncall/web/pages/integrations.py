@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from oncall import integration_types
-from oncall.api import logic, schemas
+from oncall import integration_types, schemas
+from oncall.api import logic
 from oncall.ingest import demo_payload
 from oncall.ports import GroupFilter
 from oncall.web import views

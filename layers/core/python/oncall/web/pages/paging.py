@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import Any, Final
 from urllib.parse import quote
 
-from oncall import access, escalation, paging
-from oncall.api import logic, responders, schemas
+from oncall import access, escalation, paging, schemas
+from oncall.api import logic, responders
 from oncall.models import User
 from oncall.web.base import Request, Response, Route, back, page, problem_text, require
 from pydantic import ValidationError

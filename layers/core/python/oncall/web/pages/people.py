@@ -15,7 +15,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Final
 
-from oncall.api import directory, logic, schemas
+from oncall import schemas
+from oncall.api import directory, logic
 from oncall.api import schedules as schedules_api
 from oncall.web import session, timeline
 from oncall.web.base import Request, Response, Route, back, flash_url, page, problem_text, redirect, require

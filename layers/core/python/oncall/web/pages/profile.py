@@ -21,9 +21,9 @@ import zoneinfo
 from typing import Any, Final
 from urllib.parse import quote
 
-from oncall import escalation
+from oncall import escalation, schemas
 from oncall.access import AccessDenied, Actor, authorize
-from oncall.api import directory, logic, schemas
+from oncall.api import directory, logic
 from oncall.models import NotificationRule, User
 from oncall.web.base import Request, Response, Route, attempt, back, move, page, problem_text, run
 from pydantic import ValidationError

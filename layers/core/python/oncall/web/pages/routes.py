@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from oncall.api import logic, schemas
+from oncall import schemas
+from oncall.api import logic
 from oncall.models import Route as RoutingRoute
 from oncall.web.base import Request, Response, Route, attempt, may_change, move, page
 from oncall.web.pages.chains import chain_names

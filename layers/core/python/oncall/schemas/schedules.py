@@ -10,8 +10,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from oncall.api.schemas import Strict, outbound_url
 from oncall.schedules.models import calendar_fetch_url
+from oncall.schemas import Strict, outbound_url
 
 
 def _calendar_url(url: str) -> str:

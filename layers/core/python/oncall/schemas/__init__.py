@@ -1,7 +1,9 @@
-"""Request and response shapes of the management API, compatible with Grafana OnCall's public API.
+"""The contract: request and response shapes compatible with Grafana OnCall's public API.
 
-Field names follow OnCall so existing clients and the OnCall Terraform provider's shapes keep working;
-Tocsin additions are marked. These models also generate the OpenAPI document.
+The request models (``*In``, ``*Patch``) are what the use cases (:mod:`oncall.services`) take, whichever edge
+built them: the API from a JSON body, the console from a form. The response models (``*Out``) are what the API's
+routers map the use cases' results to. Field names follow OnCall so existing clients and the OnCall Terraform
+provider's shapes keep working; Tocsin additions are marked. These models also generate the OpenAPI document.
 """
 
 from __future__ import annotations
