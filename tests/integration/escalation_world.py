@@ -15,13 +15,20 @@ from typing import Any
 
 from oncall import escalation, schemas
 from oncall.api import directory, logic
+from oncall.api.request import RequestInfo
+from oncall.container import Container
 from oncall.ingest import ingest
 from oncall.models import Integration
+from oncall.scheduler import NoScheduler
+from oncall.services import integrations
+from oncall.services.policy import Principal
+from oncall.settings import Settings
 from oncall.store.dynamodb import DynamoStore
 
 from tests.support.clock import ManualClock
 
 START = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+ADMIN = Principal("UADMIN", "admin", "admin")
 
 
 @dataclass
@@ -110,20 +117,20 @@ class World:
             directory.create_policy(self.store, schemas.PolicyIn(escalation_chain_id=chain_id, **step))
         return chain_id
 
+    @property
+    def ports(self) -> Container:
+        """The ports of the use cases: this world's store, executor and clock."""
+        ports = Container(Settings(), self.clock)
+        ports.store, ports.executor, ports.scheduler = self.store, self.executor, NoScheduler()  # type: ignore[misc]
+        return ports
+
     def integration(self, chain_id: str | None) -> Integration:
-        created = logic.create_integration(
-            self.store,
-            self.request(),
-            schemas.IntegrationIn(
-                name=f"i{id(chain_id)}{len(self.executor.started)}",
-                type="formatted_webhook",
-                default_route={"escalation_chain_id": chain_id},
-            ),
-            self.clock.now(),
+        body = schemas.IntegrationIn(
+            name=f"i{id(chain_id)}{len(self.executor.started)}",
+            type="formatted_webhook",
+            default_route={"escalation_chain_id": chain_id},
         )
-        config = self.store.integrations.config(created["id"])
-        assert config is not None
-        return config.integration
+        return integrations.create_integration(self.ports, ADMIN, body).integration
 
     def alert(self, integration: Integration, uid: str = "1", **payload: Any) -> str:
         config = self.store.integrations.config(integration.id)
@@ -140,9 +147,9 @@ class World:
     def act(self, group_id: str, action: str, body: Any = None) -> None:
         logic.apply_action(self.store, self.executor, group_id, action, "UADMIN", self.clock, body)
 
-    def request(self, query: dict[str, list[str]] | None = None) -> logic.RequestInfo:
+    def request(self, query: dict[str, list[str]] | None = None) -> RequestInfo:
         """An API request served now on the world's clock."""
-        return logic.RequestInfo("https://tocsin.test", "/", query or {}, self.clock.now())
+        return RequestInfo("https://tocsin.test", "/", query or {}, self.clock.now())
 
     def timeline(self, group_id: str) -> list[str]:
         return [entry["text"] for entry in logic.group_timeline(self.store, group_id)]

@@ -9,8 +9,9 @@ from typing import Any
 from oncall import escalation, schemas, telemetry
 from oncall.api import directory, logic
 from oncall.ingest import ingest
+from oncall.services import integrations
 
-from tests.integration.escalation_world import START, SimulatedExecutor, World
+from tests.integration.escalation_world import ADMIN, START, SimulatedExecutor, World
 
 
 def test_chain_notifies_in_order_with_waits_and_repeats_at_most_five_times(world: World) -> None:
@@ -209,9 +210,9 @@ def test_acknowledgement_reminders_and_auto_unacknowledge(world: World) -> None:
     alice = world.user("alice")
     chain = world.chain({"type": "notify_persons", "persons_to_notify": [alice]})
     integration = world.integration(chain)
-    logic.update_integration(
-        world.store,
-        world.request(),
+    integrations.update_integration(
+        world.ports,
+        ADMIN,
         integration.id,
         schemas.IntegrationPatch(ack_reminder_seconds=3600, unack_timeout_seconds=300),
     )

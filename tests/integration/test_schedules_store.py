@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from oncall.api import schedules as api
-from oncall.api.logic import RequestInfo
+from oncall.api.request import RequestInfo
 from oncall.models import User
 from oncall.schedules import OnCallShift, Schedule, users_on_call
 from oncall.schemas import schedules as schemas

@@ -11,7 +11,8 @@ import httpx
 import icalendar
 import pytest
 from oncall.api import schedules as api
-from oncall.api.logic import ApiError, RequestInfo
+from oncall.api.logic import ApiError
+from oncall.api.request import RequestInfo
 from oncall.models import Team, User
 from oncall.outbound.client import Client
 from oncall.schedules import ScheduleNotFound, users_on_call

@@ -11,45 +11,35 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final, Literal
 
 from oncall import ids
+from oncall.errors import NotAuthenticated, PermissionDenied, Throttled
 from oncall.models import ApiKey, AuditEntry, User
 from oncall.ports import Store
+from oncall.services.policy import RANKS, Principal
 from oncall.settings import RateLimit
 
 Permission = Literal["read", "act", "configure", "admin"]
 READ_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
-RANKS: Final = {"viewer": 0, "editor": 1, "admin": 2}
 NEEDED_RANK: Final = {"read": 0, "act": 1, "configure": 1, "admin": 2}
 ADMIN_RESOURCES: Final = frozenset({"users", "teams", "audit_log"})
 SELF_SERVICE_RESOURCES: Final = frozenset({"api_keys"})  # own ones for everyone, anyone's for admins
 ACTING_RESOURCES: Final = frozenset({"alert_groups", "escalation", "personal_notification_rules"})
 
-
-class AccessDenied(Exception):
-    def __init__(self, status: int, message: str, retry_after: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.retry_after = retry_after
+# Legacy: the entry points' own checks, until every use case authorizes itself against oncall.services.policy.
+Actor = Principal
 
 
-@dataclass(frozen=True)
-class Actor:
-    user_id: str
-    username: str
-    role: str
-    teams: tuple[str, ...]
+def has(actor: Principal, permission: Permission) -> bool:
+    return RANKS[actor.role] >= NEEDED_RANK[permission]
 
-    def has(self, permission: Permission) -> bool:
-        return RANKS.get(self.role, -1) >= NEEDED_RANK[permission]
 
-    def check_team(self, team_id: str | None) -> None:
-        """Editors configure only what belongs to their teams or to no team."""
-        if self.role != "admin" and team_id is not None and team_id not in self.teams:
-            raise AccessDenied(403, "You can only change what belongs to your teams.")
+def check_team(actor: Principal, team_id: str | None) -> None:
+    """Editors configure only what belongs to their teams or to no team."""
+    if actor.role != "admin" and team_id is not None and team_id not in actor.teams:
+        raise PermissionDenied("You can only change what belongs to your teams.")
 
 
 def required_permission(method: str, path: str) -> Permission:
@@ -81,23 +71,23 @@ class Authenticator:
         self._keys: dict[str, tuple[float, ApiKey | None]] = {}
         self._users: dict[str, tuple[float, User | None]] = {}
 
-    def authenticate(self, header: str | None) -> tuple[Actor, ApiKey]:
+    def authenticate(self, header: str | None) -> tuple[Principal, ApiKey]:
         if not header or not header.strip():
-            raise AccessDenied(401, "Authentication credentials were not provided.")
+            raise NotAuthenticated("Authentication credentials were not provided.")
         secret = header.strip()
         for scheme in ("Bearer ", "Token "):  # OnCall sends the raw key; accept the common schemes too
             secret = secret.removeprefix(scheme)
         return self.by_hash(ids.secret_hash(secret))
 
-    def by_hash(self, key_hash: str) -> tuple[Actor, ApiKey]:
+    def by_hash(self, key_hash: str) -> tuple[Principal, ApiKey]:
         """The key with this hash and its user (a calendar feed token names its key by hash)."""
         key = self._cached(self._keys, key_hash, self.store.api_keys.by_hash)
         if key is None:
-            raise AccessDenied(401, "Invalid token.")
+            raise NotAuthenticated("Invalid token.")
         user = self._cached(self._users, key.user_id, lambda uid: self.store.users.get(uid))
         if user is None:
-            raise AccessDenied(401, "Invalid token: its user no longer exists.")
-        return Actor(user.id, user.username, user.role, tuple(user.teams)), key
+            raise NotAuthenticated("Invalid token: its user no longer exists.")
+        return Principal(user.id, user.username, user.role, frozenset(user.teams)), key
 
     def _cached(self, cache: dict[str, tuple[float, object]], key: str, load: object) -> object:
         hit = cache.get(key)
@@ -113,16 +103,16 @@ class Authenticator:
         expires = now + timedelta(seconds=self.window * 2)
         if self.store.counters.hit(f"API#{key.id}", window, expires) > self.limit:
             retry = max(1, int(self.window - moment % self.window))
-            raise AccessDenied(429, f"Request was throttled. Expected available in {retry} seconds.", retry)
+            raise Throttled(f"Request was throttled. Expected available in {retry} seconds.", retry)
 
     def forget(self) -> None:
         self._keys.clear()
         self._users.clear()
 
 
-def authorize(actor: Actor, method: str, path: str) -> None:
-    if not actor.has(required_permission(method, path)):
-        raise AccessDenied(403, "You do not have permission to perform this action.")
+def authorize(actor: Principal, method: str, path: str) -> None:
+    if not has(actor, required_permission(method, path)):
+        raise PermissionDenied()
 
 
 def create_api_key(
@@ -142,5 +132,5 @@ def create_api_key(
     return key, secret
 
 
-def audit(store: Store, actor: Actor, method: str, path: str, status: int, now: datetime) -> None:
+def audit(store: Store, actor: Principal, method: str, path: str, status: int, now: datetime) -> None:
     store.audit.add(AuditEntry(at=now, user_id=actor.user_id, method=method, path=path, status=status))

@@ -9,13 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from oncall.errors import InvalidInput
 from oncall.models import AlertGroup, TimelineEntry
 from oncall.ports import PointerChange
 
 SOURCE = "source"
 
 
-class ActionError(Exception):
+class ActionError(InvalidInput):
     """An action that the group's state does not allow; ``str(error)`` is the API's ``detail``."""
 
 

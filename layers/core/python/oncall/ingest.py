@@ -121,7 +121,7 @@ def check_storable(payload: Any) -> None:
 # --- the use case ---------------------------------------------------------------------------------------------
 
 
-def _render_appearance(config: IntegrationConfig, payload: Any) -> dict[str, str | None]:
+def render_appearance(config: IntegrationConfig, payload: Any) -> dict[str, str | None]:
     integration = config.integration
     context: dict[str, Any] = {"payload": payload, "integration_name": integration.name}
     source_link = grouping.render_optional(integration.template("source_link"), **context)
@@ -217,7 +217,7 @@ def ingest_one(
     route = routing.select_route(config.routes, payload, labels)
     signals = grouping.signals(integration, payload, labels, is_demo=is_demo)
     resolves = signals.is_resolve and integration.allow_source_based_resolving
-    appearance = _render_appearance(config, payload)
+    appearance = render_appearance(config, payload)
     key = GroupKey(integration.id, route.id, signals.distinction)
     alert_id = ids.new_sortable_id(ids.ALERT, now)
 

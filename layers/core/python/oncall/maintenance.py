@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from oncall import actions, escalation, ids
+from oncall.errors import InvalidInput
 from oncall.executor import Executor
 from oncall.models import Alert, AlertGroup, Integration
 from oncall.ports import GroupFilter, Store
@@ -24,7 +25,7 @@ Mode = Literal["debug", "maintenance"]
 STOP_TEXT = "Resolved by stop maintenance"
 
 
-class MaintenanceError(Exception):
+class MaintenanceError(InvalidInput):
     """A request the integration's state does not allow; ``str(error)`` is the API's detail."""
 
 

@@ -15,9 +15,12 @@ from typing import Any, Final, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from oncall import ids, schemas
-from oncall.access import AccessDenied, Actor, create_api_key
-from oncall.api.logic import ApiError, RequestInfo, field_errors, not_found, paginate_list
+from oncall import access, ids, schemas
+from oncall.access import Actor, create_api_key
+from oncall.api.logic import ApiError, field_errors, not_found
+from oncall.api.pagination import paginate_list
+from oncall.api.request import RequestInfo
+from oncall.errors import PermissionDenied
 from oncall.models import ApiKey, EscalationChain, EscalationPolicy, NotificationRule, OutgoingWebhook, Team, User
 from oncall.ports import Keyed, Store
 
@@ -167,8 +170,8 @@ CONTACT_FIELDS: Final = frozenset({"email", "phone_number", "webhook_url", "webh
 
 def check_profile_change(caller: Actor, user_id: str, fields: Iterable[str]) -> None:
     """Admins change any user; everyone else their own contact points and time zone (not role, teams, name)."""
-    if not caller.has("admin") and (user_id != caller.user_id or not set(fields) <= CONTACT_FIELDS):
-        raise AccessDenied(403, "You can only change your own contact points and time zone.")
+    if not access.has(caller, "admin") and (user_id != caller.user_id or not set(fields) <= CONTACT_FIELDS):
+        raise PermissionDenied("You can only change your own contact points and time zone.")
 
 
 def update_user(store: Store, user_id: str, body: schemas.UserPatch, caller: Actor) -> dict[str, Any]:
@@ -362,8 +365,8 @@ def api_key_out(key: ApiKey, secret: str | None = None) -> dict[str, Any]:
 
 def check_key_owner(caller: Actor, user_id: str) -> None:
     """Every user manages their own API keys; admins manage anyone's (the API and the web console alike)."""
-    if not caller.has("admin") and user_id != caller.user_id:
-        raise AccessDenied(403, "You can only manage your own API keys.")
+    if not access.has(caller, "admin") and user_id != caller.user_id:
+        raise PermissionDenied("You can only manage your own API keys.")
 
 
 def create_key(store: Store, body: schemas.ApiKeyIn, caller: Actor, now: datetime) -> dict[str, Any]:
@@ -377,7 +380,7 @@ def create_key(store: Store, body: schemas.ApiKeyIn, caller: Actor, now: datetim
 def visible_keys(store: Store, caller: Actor) -> list[ApiKey]:
     """All keys for admins, one's own for everyone else; oldest first."""
     keys = store.api_keys.list()
-    if not caller.has("admin"):
+    if not access.has(caller, "admin"):
         keys = [k for k in keys if k.user_id == caller.user_id]
     return sorted(keys, key=lambda k: (k.created_at, k.id))
 

@@ -7,7 +7,8 @@ from typing import Any
 
 from oncall import escalation, paging, schemas
 from oncall.access import Actor
-from oncall.api.logic import ApiError, RequestInfo, apply_action, group_out
+from oncall.api.logic import ApiError, apply_action, group_out
+from oncall.api.request import RequestInfo
 from oncall.models import User
 from oncall.scheduler import Scheduler
 

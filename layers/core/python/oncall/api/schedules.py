@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ValidationError
 
 from oncall import ids
-from oncall.api.logic import ApiError, RequestInfo, not_found, paginate_list
+from oncall.api.logic import ApiError, not_found
+from oncall.api.pagination import paginate_list
+from oncall.api.request import RequestInfo
 from oncall.models import User
 from oncall.ports import Store
 from oncall.schedules import engine, recurrence, rotation

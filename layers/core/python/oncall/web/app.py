@@ -14,9 +14,9 @@ import re
 from urllib.parse import parse_qs, urlencode
 
 from oncall import access, http
-from oncall.access import AccessDenied
 from oncall.api import logic
 from oncall.container import Container
+from oncall.errors import NotAuthenticated, PermissionDenied, TocsinError
 from oncall.ports import StoreError
 from oncall.web import session, signin, views
 from oncall.web.base import UI, Request, Response, Route, back, error_text, page, problem_text, redirect, response
@@ -95,14 +95,16 @@ def handle(event: dict, container: Container) -> Response:
             return dispatch(request)
         except ValidationError as invalid:  # a form value the use case's model refuses: the same as its 400
             raise logic.ApiError.detail(problem_text(invalid)) from invalid
-    except AccessDenied as denied:
-        return page(request, "error.html", denied.status, code=denied.status, message=str(denied))
-    except logic.ApiError as error:
-        if request.method == "POST" and error.status < 500 and request.actor is not None:
-            referer = (event.get("headers") or {}).get("referer", "")
-            path_part = referer.split(UI, 1)[1].split("?", 1)[0] if UI in referer else "/groups"
-            return back(request, path_part, error=error_text(error))
-        return page(request, "error.html", error.status, code=error.status, message=error_text(error))
+    except (NotAuthenticated, PermissionDenied) as denied:
+        status = http.status_of(denied)
+        return page(request, "error.html", status, code=status, message=str(denied))
     except StoreError:
         logger.exception("storage failed")
         return page(request, "error.html", 503, code=503, message="Storage is unavailable; retry.")
+    except (TocsinError, logic.ApiError) as error:
+        status = error.status if isinstance(error, logic.ApiError) else http.status_of(error)
+        if request.method == "POST" and status < 500 and request.actor is not None:
+            referer = (event.get("headers") or {}).get("referer", "")
+            path_part = referer.split(UI, 1)[1].split("?", 1)[0] if UI in referer else "/groups"
+            return back(request, path_part, error=error_text(error))
+        return page(request, "error.html", status, code=status, message=error_text(error))

@@ -15,10 +15,14 @@ from functools import cached_property
 from typing import Any, Final, TypeVar
 from urllib.parse import urlencode
 
-from oncall import feeds
-from oncall.access import AccessDenied, Actor, Permission
+from oncall import access, feeds
+from oncall.access import Actor, Permission
 from oncall.api import logic
+from oncall.api.request import RequestInfo
 from oncall.container import Container
+from oncall.errors import InvalidInput, PermissionDenied, TocsinError
+from oncall.services import policy
+from oncall.services.policy import Action, Principal, Resource
 from oncall.web import session, views
 from pydantic import ValidationError
 
@@ -49,6 +53,17 @@ class Request:
     def now(self) -> datetime:
         """When this request is served, read once from the environment's clock."""
         return self.container.clock.now()
+
+    @property
+    def ports(self) -> Container:
+        """This environment's ports, for the use cases (:mod:`oncall.services`)."""
+        return self.container
+
+    @property
+    def principal(self) -> Principal:
+        """The signed-in caller (signed-in pages only)."""
+        assert self.actor is not None, "signed-in pages only"
+        return self.actor
 
     @property
     def store(self) -> Any:  # DynamoStore, imported lazily by the container
@@ -89,8 +104,8 @@ class Request:
         values = self.query.get(name)
         return values[0] if values else None
 
-    def info(self, path: str = "", query: dict[str, list[str]] | None = None) -> logic.RequestInfo:
-        return logic.RequestInfo(
+    def info(self, path: str = "", query: dict[str, list[str]] | None = None) -> RequestInfo:
+        return RequestInfo(
             base_url=self.base_url,
             path=path,
             query=query or {},
@@ -142,9 +157,9 @@ def page(request: Request, template: str, status: int = 200, **context: Any) -> 
         csrf=request.csrf(),
         notice=notice,
         error=error,
-        can_act=bool(request.actor and request.actor.has("act")),
-        can_configure=bool(request.actor and request.actor.has("configure")),
-        is_admin=bool(request.actor and request.actor.has("admin")),
+        can_act=bool(request.actor and access.has(request.actor, "act")),
+        can_configure=bool(request.actor and access.has(request.actor, "configure")),
+        is_admin=bool(request.actor and access.has(request.actor, "admin")),
         alarms_reach_nobody=request.container.settings.alarms_reach_nobody,
         **context,
     )
@@ -163,20 +178,24 @@ def back(request: Request, path: str, *, notice: str | None = None, error: str |
     return redirect(flash_url(request, path, notice=notice, error=error))
 
 
-def error_text(error: logic.ApiError) -> str:
-    body = error.body
+def _body(error: TocsinError | logic.ApiError) -> dict[str, Any]:
+    return error.body() if isinstance(error, TocsinError) else error.body
+
+
+def error_text(error: TocsinError | logic.ApiError) -> str:
+    body = _body(error)
     if isinstance(body, dict) and "detail" in body:
         return str(body["detail"])
     return json.dumps(body)
 
 
-def problem_text(error: logic.ApiError | ValidationError, names: dict[str, str] | None = None) -> str:
+def problem_text(error: TocsinError | logic.ApiError | ValidationError, names: dict[str, str] | None = None) -> str:
     """A refused input as one line for a page: ``"<field>: <message>"`` per problem, fields named by ``names``."""
     names = names or {}
     if isinstance(error, ValidationError):
         fields: dict[str, Any] = logic.field_errors(error.errors())
-    elif isinstance(error.body, dict) and "detail" not in error.body:
-        fields = error.body
+    elif "detail" not in _body(error):
+        fields = _body(error)
     else:
         return error_text(error)
     return " ".join(
@@ -191,7 +210,11 @@ def run(change: Callable[[], T]) -> T:
     try:
         return change()
     except ValidationError as error:
-        raise logic.ApiError.detail(problem_text(error)) from error
+        raise InvalidInput(problem_text(error)) from error
+    except InvalidInput as error:
+        if error.fields:
+            raise InvalidInput(problem_text(error)) from error
+        raise
     except logic.ApiError as error:
         if isinstance(error.body, dict) and "detail" in error.body:
             raise
@@ -214,18 +237,14 @@ def move(
     return attempt(request, path, f"{noun.capitalize()} moved {action}.", lambda: save(position))
 
 
-def may_change(actor: Actor | None, team_id: str | None) -> bool:
-    """Whether forms are shown: the configure permission and, for editors, the team (as the API checks it)."""
-    if actor is None or not actor.has("configure"):
-        return False
-    try:
-        actor.check_team(team_id)
-    except AccessDenied:
-        return False
-    return True
+def may_change(request: Request, resource: Resource, team_id: str | None) -> bool:
+    """Whether a page shows the forms that change a thing of ``team_id``: what the policy table lets the caller do
+    (the use case decides again when the form is posted)."""
+    actor = request.actor
+    return actor is not None and policy.allows(actor, resource, Action.UPDATE, teams=[team_id])
 
 
 def require(request: Request, permission: Permission) -> None:
     assert request.actor is not None
-    if not request.actor.has(permission):
-        raise AccessDenied(403, "You do not have permission to perform this action.")
+    if not access.has(request.actor, permission):
+        raise PermissionDenied()

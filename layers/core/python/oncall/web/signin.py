@@ -7,7 +7,8 @@ matching pair is refused (403) before the API key is even looked at, and no sess
 
 from __future__ import annotations
 
-from oncall.access import AccessDenied, Actor
+from oncall.access import Actor
+from oncall.errors import Throttled, TocsinError
 from oncall.web import session
 from oncall.web.base import UI, Request, Response, page, redirect
 
@@ -40,8 +41,8 @@ def signin(request: Request) -> Response:
     try:
         actor, key = authenticator.authenticate(secret)
         authenticator.throttle(key, request.now)
-    except AccessDenied as denied:
-        return signin_page(request, denied.status if denied.status == 429 else 401, "That API key is not valid.")
+    except TocsinError as denied:
+        return signin_page(request, 429 if isinstance(denied, Throttled) else 401, "That API key is not valid.")
     token = session.issue(key.key_hash, actor.user_id, request.now, request.container.signing_key())
     target = request.local_target("next", f"{UI}/groups")
     return redirect(

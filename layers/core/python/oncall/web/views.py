@@ -15,7 +15,7 @@ from urllib.parse import parse_qs
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from oncall import grouping, templating
-from oncall.ingest import _render_appearance
+from oncall.ingest import render_appearance
 from oncall.models import IntegrationConfig, Templates
 
 PACKAGE_DIR: Final = Path(__file__).resolve().parent
@@ -93,7 +93,7 @@ def preview(config: IntegrationConfig, texts: dict[str, str], payload: Any) -> d
     patched = config.model_copy(update={"integration": integration})
     labels = grouping.alert_labels(integration, payload)
     context = {"payload": payload, "labels": labels}
-    appearance = _render_appearance(patched, payload)
+    appearance = render_appearance(patched, payload)
     return {
         "grouping_id": grouping.render_optional(integration.template("grouping_id"), **context),
         "resolve_condition": templating.render_condition(integration.template("resolve_condition"), **context),

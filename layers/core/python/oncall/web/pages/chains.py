@@ -8,10 +8,11 @@ import re
 from typing import Any
 from urllib.parse import quote
 
-from oncall import schemas
+from oncall import access, schemas
 from oncall.api import directory, logic
 from oncall.escalation import MAX_REPEATS
 from oncall.models import EscalationChain, EscalationPolicy
+from oncall.services.policy import Resource
 from oncall.web.base import Request, Response, Route, attempt, back, may_change, move, page, require, run
 
 STEP_TYPES: tuple[tuple[str, str], ...] = (
@@ -56,7 +57,7 @@ def chains_page(request: Request) -> Response:
             "chain": chain,
             "team": teams.get(chain.team_id, chain.team_id) if chain.team_id else None,
             "steps": len(_steps(request, chain.id)),
-            "editable": may_change(actor, chain.team_id),
+            "editable": may_change(request, Resource.ESCALATION_CHAINS, chain.team_id),
         }
         for chain in chains
     ]
@@ -68,7 +69,7 @@ def create_chain(request: Request) -> Response:
     require(request, "configure")
     team_id = request.optional("team_id")
     assert request.actor is not None
-    request.actor.check_team(team_id)  # the API's check: editors create chains of their teams or of none
+    access.check_team(request.actor, team_id)  # the API's check: editors create chains of their teams or of none
     name = request.form.get("name", "").strip()
     created = run(lambda: directory.create_chain(request.store, schemas.ChainIn(name=name, team_id=team_id)))
     return back(request, f"/chains/{quote(created['id'])}", notice=f"Escalation chain “{created['name']}” created.")
@@ -79,7 +80,7 @@ def guard_chain(request: Request, chain_id: str) -> EscalationChain:
     require(request, "configure")
     chain = directory.load(request.store, directory.CHAINS, chain_id)
     assert request.actor is not None
-    request.actor.check_team(chain.team_id)
+    access.check_team(request.actor, chain.team_id)
     return chain
 
 
@@ -190,7 +191,7 @@ def chain_page(request: Request, chain_id: str) -> Response:
         chain=chain,
         team=names["teams"].get(chain.team_id, chain.team_id) if chain.team_id else None,
         steps=steps,
-        editable=may_change(request.actor, chain.team_id),
+        editable=may_change(request, Resource.ESCALATION_CHAINS, chain.team_id),
         step_types=STEP_TYPES,
         used_by=used_by,
         **{kind: sorted(entries.items(), key=lambda e: e[1].lower()) for kind, entries in names.items()},

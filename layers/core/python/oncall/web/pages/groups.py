@@ -13,6 +13,7 @@ from typing import Any, Final
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 from oncall.api import logic
+from oncall.services import integrations as integrations_service
 from oncall.web import views
 from oncall.web.base import UI, Request, Response, Route, page, problem_text, redirect, require
 from oncall.web.pages import paging
@@ -74,7 +75,10 @@ def groups_context(request: Request) -> tuple[dict[str, Any], int]:
     store = request.store
     params = _filter_params(request)
     cursor = request.first("page")
-    integrations = logic.list_integrations(store, request.info(query={"perpage": ["100"]}))["results"]
+    integrations = [
+        {"id": view.integration.id, "name": view.integration.name}
+        for view in integrations_service.list_integrations(request.ports, request.principal)
+    ]
     fragment = request.first("fragment") == "table"  # the refreshed table needs no filter form
     teams = [] if fragment else sorted(store.teams.list(), key=lambda t: t.name.lower())
     values: dict[str, str] = {}

@@ -9,21 +9,25 @@ from typing import Any
 from urllib.parse import quote
 
 from oncall import integration_types, schemas
-from oncall.api import logic
+from oncall.api.routes.integrations import integration_out
+from oncall.errors import InvalidInput, NotFound
 from oncall.ingest import demo_payload
 from oncall.ports import GroupFilter
+from oncall.services import integrations as integrations_service
+from oncall.services.policy import Resource
 from oncall.web import views
-from oncall.web.base import Request, Response, Route, back, error_text, may_change, page, require
+from oncall.web.base import Request, Response, Route, back, error_text, may_change, page
 
 
-def guard_integration(request: Request, integration_id: str) -> None:
-    """Configuring an integration needs the permission and, for editors, the integration's team."""
-    require(request, "configure")
-    config = request.store.integrations.config(integration_id)
-    if config is None:
-        raise logic.not_found()
-    assert request.actor is not None
-    request.actor.check_team(config.integration.team_id)
+def shape(request: Request, view: integrations_service.IntegrationView) -> dict[str, Any]:
+    """The integration as the API shows it (the console's pages read the same shape)."""
+    out = integration_out(
+        view,
+        base_url=request.base_url,
+        now=request.now,
+        inbound_domain=request.container.settings.inbound_email_domain,
+    )
+    return out.model_dump(mode="json")
 
 
 def duration_text(seconds: int) -> str:
@@ -106,7 +110,9 @@ def integrations(
 ) -> Response:
     """The list; after creating an integration or a new token, its URL, heartbeat URL, e-mail address or routing
     key (shown only then: tokens are stored hashed)."""
-    listing = logic.list_integrations(request.store, request.info(query={"perpage": ["100"]}))
+    listing = [
+        shape(request, view) for view in integrations_service.list_integrations(request.ports, request.principal)
+    ]
     creatable = sorted(name for name, kind in integration_types.TYPES.items() if kind.creatable)
     chains = request.store.chains.list()
     moment = request.now
@@ -116,9 +122,9 @@ def integrations(
             "heartbeat_text": heartbeat_text(i["heartbeat"], moment),
             "secret_name": secret_name(i["type"]),
             "secret_hint": secret_hint(i),
-            "may_change": may_change(request.actor, i["team_id"]),
+            "may_change": may_change(request, Resource.INTEGRATIONS, i["team_id"]),
         }
-        for i in listing["results"]
+        for i in listing
     ]
     return page(
         request,
@@ -134,47 +140,33 @@ def integrations(
 
 
 def create_integration(request: Request) -> Response:
-    require(request, "configure")
     body = schemas.IntegrationIn(name=request.form.get("name", "").strip(), type=request.form.get("type", "webhook"))
-    created = logic.create_integration(request.store, request.info(), body, request.now)
-    return integrations(request, created=created, status=201)
+    created = integrations_service.create_integration(request.ports, request.principal, body)
+    return integrations(request, created=shape(request, created), status=201)
 
 
 def regenerate_token(request: Request, integration_id: str) -> Response:
     """A new token: the new URL (and heartbeat URL, e-mail address, routing key) is shown once; the old one stops
     working (at once here, within a minute in ingest containers that cached it)."""
-    guard_integration(request, integration_id)
-    changed = logic.regenerate_token(request.store, request.info(), integration_id)
-    return integrations(request, created=changed, regenerated=True)
+    changed = integrations_service.regenerate_token(request.ports, request.principal, integration_id)
+    return integrations(request, created=shape(request, changed), regenerated=True)
 
 
 def integration_action(request: Request, integration_id: str, action: str) -> Response:
-    guard_integration(request, integration_id)
-    store, container = request.store, request.container
+    ports, caller = request.ports, request.principal
     if action == "send_demo_alert":
-        result = logic.send_demo_alert(store, container.executor, integration_id, None, request.now)
-        ids = result["alert_group_ids"]
+        ids = integrations_service.send_demo_alert(ports, caller, integration_id, None)
         return back(request, "/integrations", notice=f"Demo alert sent (alert group {', '.join(ids)}).")
     if action == "maintenance_start":
         body = schemas.MaintenanceIn.model_validate(
             {"mode": request.form.get("mode", "maintenance"), "duration": request.form.get("duration") or 3600}
         )
-        logic.start_maintenance(
-            store, container.scheduler, request.info(), integration_id, body, request.user_id, request.now
-        )
+        integrations_service.start_maintenance(ports, caller, integration_id, body)
         return back(request, "/integrations", notice="Maintenance started.")
     if action == "maintenance_stop":
-        logic.stop_maintenance(
-            store,
-            container.scheduler,
-            container.executor,
-            request.info(),
-            integration_id,
-            request.user_id,
-            request.now,
-        )
+        integrations_service.stop_maintenance(ports, caller, integration_id)
         return back(request, "/integrations", notice="Maintenance stopped.")
-    raise logic.not_found()
+    raise NotFound()
 
 
 # --- template editor --------------------------------------------------------------------------------------------
@@ -190,22 +182,28 @@ def _latest_payload(request: Request, integration_id: str, integration_type: str
 
 
 def template_editor(request: Request, integration_id: str, status: int = 200, **extra: Any) -> Response:
-    config = request.store.integrations.config(integration_id)
-    if config is None:
-        raise logic.not_found()
-    texts = extra.pop("texts", None) or views.effective_templates(config)
+    """The editor; its preview only for those who may change the integration (a preview renders what they wrote)."""
+    view = integrations_service.get_integration(request.ports, request.principal, integration_id)
+    integration = view.integration
+    texts = extra.pop("texts", None) or {name: integration.template(name) or "" for name, _ in views.TEMPLATE_FIELDS}  # type: ignore[arg-type]
     payload = extra.pop("payload", None)
     if payload is None:
-        payload = _latest_payload(request, integration_id, config.integration.type)
+        payload = _latest_payload(request, integration_id, integration.type)
+    editable = may_change(request, Resource.INTEGRATIONS, integration.team_id)
+    preview = (
+        integrations_service.preview_templates(request.ports, request.principal, integration_id, texts, payload)
+        if editable
+        else None
+    )
     return page(
         request,
         "templates.html",
         status,
-        integration=config.integration,
+        integration=integration,
         fields=views.TEMPLATE_FIELDS,
         texts=texts,
         payload_text=json.dumps(payload, indent=2, ensure_ascii=False),
-        preview=views.preview(config, texts, payload),
+        preview=preview,
         **extra,
     )
 
@@ -220,22 +218,21 @@ def _posted_templates(request: Request) -> tuple[dict[str, str], Any, str | None
 
 
 def template_preview(request: Request, integration_id: str) -> Response:
-    config = request.store.integrations.config(integration_id)
-    if config is None:
-        raise logic.not_found()
     texts, payload, problem = _posted_templates(request)
     if not request.htmx and problem is None:  # the no-JavaScript preview button: the whole editor page
         return template_editor(request, integration_id, texts=texts, payload=payload)
-    result = views.preview(config, texts, payload) if problem is None else None
+    result = (
+        integrations_service.preview_templates(request.ports, request.principal, integration_id, texts, payload)
+        if problem is None
+        else None
+    )
     return page(request, "preview.html", preview=result, payload_problem=problem)
 
 
 def template_save(request: Request, integration_id: str) -> Response:
-    guard_integration(request, integration_id)
     texts, payload, _ = _posted_templates(request)
-    config = request.store.integrations.config(integration_id)
-    assert config is not None
-    defaults = config.integration.model_copy(update={"templates": type(config.integration.templates)()})
+    integration = integrations_service.get_integration(request.ports, request.principal, integration_id).integration
+    defaults = integration.model_copy(update={"templates": type(integration.templates)()})
 
     def value(name: str) -> str | None:
         """None (the type's default) for an empty text or one equal to the default."""
@@ -253,8 +250,8 @@ def template_save(request: Request, integration_id: str) -> Response:
         )
     )
     try:
-        logic.update_integration(request.store, request.info(), integration_id, body)
-    except logic.ApiError as error:
+        integrations_service.update_integration(request.ports, request.principal, integration_id, body)
+    except InvalidInput as error:
         return template_editor(request, integration_id, 400, texts=texts, payload=payload, save_error=error_text(error))
     return back(request, f"/integrations/{quote(integration_id)}/templates", notice="Templates saved.")
 

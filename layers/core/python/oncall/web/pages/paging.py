@@ -40,7 +40,7 @@ EMPTY_FORM: Final[dict[str, Any]] = {
 
 
 def may_page(request: Request) -> bool:
-    return bool(request.actor and request.actor.has(PERMISSION))
+    return bool(request.actor and access.has(request.actor, PERMISSION))
 
 
 def _services(request: Request) -> escalation.Services:

@@ -22,8 +22,9 @@ from typing import Any, Final
 from urllib.parse import quote
 
 from oncall import escalation, schemas
-from oncall.access import AccessDenied, Actor, authorize
+from oncall.access import Actor, authorize
 from oncall.api import directory, logic
+from oncall.errors import PermissionDenied
 from oncall.models import NotificationRule, User
 from oncall.web.base import Request, Response, Route, attempt, back, move, page, problem_text, run
 from pydantic import ValidationError
@@ -68,7 +69,7 @@ def _actor(request: Request) -> Actor:
 def check_view(request: Request, user_id: str) -> None:
     actor = _actor(request)
     if actor.role != "admin" and user_id != actor.user_id:
-        raise AccessDenied(403, "You can only see your own profile.")
+        raise PermissionDenied("You can only see your own profile.")
 
 
 def check_contacts(request: Request, user_id: str) -> None:
@@ -81,13 +82,13 @@ def check_rules(request: Request, user_id: str) -> None:
     actor = _actor(request)
     authorize(actor, "POST", "personal_notification_rules")
     if actor.role != "admin" and user_id != actor.user_id:
-        raise AccessDenied(403, "You can only change your own notification rules.")
+        raise PermissionDenied("You can only change your own notification rules.")
 
 
 def _allowed(check: Any, request: Request, user_id: str) -> bool:
     try:
         check(request, user_id)
-    except AccessDenied:
+    except PermissionDenied:
         return False
     return True
 

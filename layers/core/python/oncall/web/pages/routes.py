@@ -1,6 +1,6 @@
 """An integration's routes: the first route whose regex, Jinja2 condition or label matchers match an alert picks
 its escalation chain, else the default route (last). Adding, editing, reordering and deleting go through the
-API's route use cases (:func:`oncall.api.logic.create_route` and the others), with the API's team check."""
+route use cases (:mod:`oncall.services.routes`), which decide who may."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ from typing import Any
 from urllib.parse import quote
 
 from oncall import schemas
-from oncall.api import logic
+from oncall.api.routes.routes import route_out
+from oncall.errors import InvalidInput, NotFound
 from oncall.models import Route as RoutingRoute
+from oncall.services import integrations, routes
+from oncall.services.policy import Resource
 from oncall.web.base import Request, Response, Route, attempt, may_change, move, page
 from oncall.web.pages.chains import chain_names
-from oncall.web.pages.integrations import guard_integration
 
 ROUTING_TYPES = (("regex", "Regular expression"), ("jinja2", "Jinja2 condition"), ("labels", "Label matchers"))
 
@@ -31,7 +33,7 @@ def _labels(text: str) -> list[dict[str, str]]:
             continue
         key, sep, value = line.partition("=")
         if not sep:
-            raise logic.ApiError.field("routing_labels", f"Write label matchers as key=value, one per line: “{line}”.")
+            raise InvalidInput.field("routing_labels", f"Write label matchers as key=value, one per line: “{line}”.")
         matchers.append({"key": key.strip(), "value": value.strip()})
     return matchers
 
@@ -50,51 +52,49 @@ def _path(integration_id: str) -> str:
 
 
 def routes_page(request: Request, integration_id: str) -> Response:
-    config = request.store.integrations.config(integration_id)
-    if config is None:
-        raise logic.not_found()
+    integration = integrations.get_integration(request.ports, request.principal, integration_id).integration
+    found = routes.list_routes(request.ports, request.principal, integration_id=integration_id)
     chains = chain_names(request)
-    routes = [r for r in config.routes if not r.is_default]
+    ordered = sorted((r for r in found if not r.is_default), key=lambda r: r.position)
+    default = [r for r in found if r.is_default]
     rows = [
         {
-            "route": logic.route_out(route),
+            "route": route_out(route).model_dump(mode="json"),
             "order": n + 1,
             "matchers": _matchers(route),
             "chain": chains.get(route.escalation_chain_id, f"unknown chain {route.escalation_chain_id}")
             if route.escalation_chain_id
             else None,
             "first": n == 0,
-            "last": n == len(routes) - 1,
+            "last": n == len(ordered) - 1,
         }
-        for n, route in enumerate([*routes, config.default_route])
+        for n, route in enumerate([*ordered, *default])
     ]
     return page(
         request,
         "routes.html",
-        integration=config.integration,
+        integration=integration,
         rows=rows,
         chains=sorted(chains.items(), key=lambda c: c[1].lower()),
         routing_types=ROUTING_TYPES,
-        editable=may_change(request.actor, config.integration.team_id),
+        editable=may_change(request, Resource.ROUTES, integration.team_id),
     )
 
 
 def create_route(request: Request, integration_id: str) -> Response:
-    guard_integration(request, integration_id)
     chain_id = request.optional("escalation_chain_id")
 
-    def change() -> dict[str, Any]:
+    def change() -> RoutingRoute:
         fields = {"integration_id": integration_id, "escalation_chain_id": chain_id, **_filter(request)}
-        return logic.create_route(request.store, schemas.RouteIn.model_validate(fields))
+        return routes.create_route(request.ports, request.principal, schemas.RouteIn.model_validate(fields))
 
     return attempt(request, _path(integration_id), "Route added.", change)
 
 
 def _route(request: Request, integration_id: str, route_id: str) -> RoutingRoute:
-    guard_integration(request, integration_id)
-    route = request.store.integrations.route(route_id)
-    if route is None or route.integration_id != integration_id:
-        raise logic.not_found()
+    route = routes.get_route(request.ports, request.principal, route_id)
+    if route.integration_id != integration_id:
+        raise NotFound()
     return route
 
 
@@ -102,13 +102,15 @@ def update_route(request: Request, integration_id: str, route_id: str) -> Respon
     route = _route(request, integration_id, route_id)
     chain_id = request.optional("escalation_chain_id")
 
-    def change() -> dict[str, Any]:
+    def change() -> RoutingRoute:
         fields = (
             {"escalation_chain_id": chain_id}
             if route.is_default
             else {"escalation_chain_id": chain_id, **_filter(request)}
         )
-        return logic.update_route(request.store, route_id, schemas.RoutePatch.model_validate(fields))
+        return routes.update_route(
+            request.ports, request.principal, route_id, schemas.RoutePatch.model_validate(fields)
+        )
 
     notice = "Default route saved." if route.is_default else "Route saved."
     return attempt(request, _path(integration_id), notice, change)
@@ -117,24 +119,18 @@ def update_route(request: Request, integration_id: str, route_id: str) -> Respon
 def route_action(request: Request, integration_id: str, route_id: str, action: str) -> Response:
     route = _route(request, integration_id, route_id)
     path = _path(integration_id)
+    ports, caller = request.ports, request.principal
+
+    def to(position: int) -> RoutingRoute:
+        return routes.update_route(ports, caller, route_id, schemas.RoutePatch(position=position))
+
     if action == "delete":
-        return attempt(request, path, "Route deleted.", lambda: logic.delete_route(request.store, route_id))
+        return attempt(request, path, "Route deleted.", lambda: routes.delete_route(ports, caller, route_id))
     if route.is_default:  # the use case refuses, with its message
-        return attempt(
-            request, path, "", lambda: logic.update_route(request.store, route_id, schemas.RoutePatch(position=0))
-        )
-    config = request.store.integrations.config(integration_id)
-    assert config is not None
-    order = [r.id for r in config.routes if not r.is_default]
-    return move(
-        request,
-        path,
-        "route",
-        order,
-        route_id,
-        action,
-        lambda position: logic.update_route(request.store, route_id, schemas.RoutePatch(position=position)),
-    )
+        return attempt(request, path, "", lambda: to(0))
+    found = routes.list_routes(ports, caller, integration_id=integration_id)
+    order = [r.id for r in sorted(found, key=lambda r: r.position) if not r.is_default]
+    return move(request, path, "route", order, route_id, action, to)
 
 
 ROUTES: list[Route] = [

@@ -1,0 +1,118 @@
+"""The management API (``/api/v1/...``, OnCall-compatible) as a Powertools resolver: one router per resource,
+authentication and the audit log in one middleware, every refusal answered through one table.
+
+Authentication says who the caller is (an API key, or a calendar feed URL's token standing for one); whether they
+may do what they ask is decided by the use case (:mod:`oncall.services`). Routers are built per app (``router()``),
+because a Powertools router points at the app that included it last, and an execution environment has its own app.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import parse_qs
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+
+from oncall import access, feeds, http
+from oncall.api import logic
+from oncall.api.request import PORTS, REQUEST, ApiRequest
+from oncall.api.routes import ROUTERS
+from oncall.errors import NotAuthenticated, TocsinError, Unavailable
+
+if TYPE_CHECKING:
+    from oncall.container import Container
+    from oncall.models import ApiKey
+    from oncall.services.policy import Principal
+
+PREFIX: Final = "/api/v1"
+OPENAPI_PATH: Final = f"{PREFIX}/openapi.json"
+PUBLIC_PREFIXES: Final = (OPENAPI_PATH, "/actions/")  # the document, and signed action links (their own proof)
+FEED_PATH: Final = re.compile(r"(?:schedules/(?P<schedule>[\w-]+)/export|users/(?P<user>[\w-]+)/schedule_export)/?")
+logger = logging.getLogger(__name__)
+
+
+def build(container: Container) -> APIGatewayHttpResolver:
+    app = APIGatewayHttpResolver(enable_validation=True)
+
+    def authenticate(resolver: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
+        """Key -> user -> principal; per-key throttling; every successful change goes to the audit log."""
+        event = resolver.current_event
+        resolver.append_context(**{PORTS: container})
+        if event.path.startswith(PUBLIC_PREFIXES):
+            return next_middleware(resolver)
+        query = parse_qs(event.raw_event.get("rawQueryString") or "", keep_blank_values=True)
+        principal, key = _caller(container, event.path, query, event.headers.get("authorization"))
+        now = container.clock.now()
+        container.authenticator.throttle(key, now)
+        method = event.http_method.upper()
+        access.authorize(principal, method, event.path.removeprefix(f"{PREFIX}/"))  # legacy: see access.py
+        request = ApiRequest(container, principal, key, http.base_url(event.raw_event), event.path, query, now)
+        resolver.append_context(**{REQUEST: request})
+        response = next_middleware(resolver)
+        if method not in access.READ_METHODS and response.status_code < 400:
+            access.audit(container.store, principal, method, event.path, response.status_code, now)
+        return response
+
+    app.use(middlewares=[authenticate])
+    for make in ROUTERS:
+        app.include_router(make())
+
+    @app.get(OPENAPI_PATH, include_in_schema=False)
+    def openapi() -> dict[str, Any]:
+        """The OpenAPI 3 document, generated from the pydantic models of :mod:`oncall.schemas`."""
+        document: dict[str, Any] = json.loads(app.get_openapi_json_schema(title="Tocsin API", version="1.0.0"))
+        return document
+
+    @app.exception_handler(TocsinError)
+    def refused(error: TocsinError) -> Response[Any]:
+        if isinstance(error, Unavailable):
+            logger.exception("a dependency failed")
+        return Response(http.status_of(error), "application/json", error.body(), http.error_headers(error))
+
+    @app.exception_handler(logic.ApiError)
+    def api_error(error: logic.ApiError) -> Response[Any]:  # legacy: the use cases not yet moved to services
+        return Response(error.status, "application/json", error.body)
+
+    @app.exception_handler(RequestValidationError)
+    def invalid_request(error: RequestValidationError) -> Response[Any]:
+        """DRF-style field errors: ``{"name": ["message"]}``."""
+        return Response(400, "application/json", logic.field_errors(error.errors()))
+
+    @app.not_found
+    def not_found(_: Exception) -> Response[Any]:
+        return Response(404, "application/json", {"detail": "Not found."})
+
+    return app
+
+
+def _caller(
+    container: Container, path: str, query: dict[str, list[str]], authorization: str | None
+) -> tuple[Principal, ApiKey]:
+    """The caller of a request: by its ``Authorization`` header, or for the iCal exports by the ``token`` of a
+    calendar feed URL (calendar apps send no headers)."""
+    token = next(iter(query.get("token", [])), None)
+    match = FEED_PATH.fullmatch(path.removeprefix(f"{PREFIX}/"))
+    if token is None or match is None:
+        return container.authenticator.authenticate(authorization)
+    kind: feeds.FeedKind = "schedule" if match["schedule"] else "user"
+    try:
+        key_hash = feeds.key_hash_of(token, kind, match["schedule"] or match["user"], container.signing_key())
+    except feeds.InvalidFeedToken:
+        raise NotAuthenticated("Invalid token.") from None
+    return container.authenticator.by_hash(key_hash)
+
+
+def normalise(event: dict[str, Any]) -> dict[str, Any]:
+    """OnCall clients use trailing slashes (``/api/v1/integrations/``); our routes are declared without."""
+    raw_path = event.get("rawPath", "")
+    if len(raw_path) > 1 and raw_path.endswith("/"):
+        event["rawPath"] = raw_path.rstrip("/")
+        http_context = event.get("requestContext", {}).get("http", {})
+        if "path" in http_context:
+            http_context["path"] = http_context["path"].rstrip("/")
+    return event

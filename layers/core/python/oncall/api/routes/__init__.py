@@ -1,0 +1,16 @@
+"""The routers of the management API, one per resource; :func:`oncall.api.app.build` includes each."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Final
+
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+
+from oncall.api.routes import integrations, legacy, routes
+
+ROUTERS: Final[tuple[Callable[[], APIGatewayHttpRouter], ...]] = (
+    integrations.router,
+    routes.router,
+    legacy.router,
+)

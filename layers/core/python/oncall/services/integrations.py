@@ -1,0 +1,324 @@
+"""Use cases of integrations: create, read, change and delete them, their templates, labels, heartbeat and
+maintenance windows, new ingest tokens, demo alerts and template previews.
+
+Everyone reads every integration; editors change those of their teams or of no team (admins: all), and moving an
+integration to another team needs the right in both (:mod:`oncall.services.policy`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from oncall import heartbeat, ids, integration_types, maintenance, templating
+from oncall.errors import InvalidInput, NotFound
+from oncall.ingest import IngestError, demo_payload, ingest
+from oncall.models import Heartbeat, Integration, IntegrationConfig, Route, Templates
+from oncall.schemas import IntegrationIn, IntegrationPatch, MaintenanceIn, TemplatesIn
+from oncall.services import Ports
+from oncall.services.policy import Action, Principal, Resource, authorize
+
+# The templates an editor shows and previews, in order (Templates' fields but the image URL).
+TEMPLATE_NAMES = ("grouping_id", "resolve_condition", "acknowledge_condition", "source_link", "title", "message")
+# API template key -> internal template name
+TEMPLATE_KEYS = {
+    "grouping_key": "grouping_id",
+    "resolve_signal": "resolve_condition",
+    "acknowledge_signal": "acknowledge_condition",
+    "source_link": "source_link",
+}
+
+
+class IntegrationView(BaseModel):
+    """An integration as its readers see it; ``token`` only right after it was made (it is stored hashed)."""
+
+    integration: Integration
+    default_route: Route | None
+    heartbeat: Heartbeat
+    token: str | None = None
+
+
+def _config(ports: Ports, integration_id: str) -> IntegrationConfig:
+    config = ports.store.integrations.config(integration_id)
+    if config is None:
+        raise NotFound()
+    return config
+
+
+def _view(config: IntegrationConfig, token: str | None = None) -> IntegrationView:
+    return IntegrationView(
+        integration=config.integration, default_route=config.default_route, heartbeat=config.heartbeat, token=token
+    )
+
+
+def load_for_change(ports: Ports, caller: Principal, integration_id: str) -> IntegrationConfig:
+    """The integration's configuration, once the caller may change it (routes are changed under the same rule)."""
+    config = _config(ports, integration_id)
+    authorize(caller, Resource.INTEGRATIONS, Action.UPDATE, teams=[config.integration.team_id])
+    return config
+
+
+# --- reading ----------------------------------------------------------------------------------------------------
+
+
+def list_integrations(
+    ports: Ports, caller: Principal, *, name: str | None = None, team_id: str | None = None
+) -> list[IntegrationView]:
+    authorize(caller, Resource.INTEGRATIONS, Action.READ)
+    items = [
+        i
+        for i in ports.store.integrations.list()
+        if (name is None or i.name == name) and (team_id is None or i.team_id == team_id)
+    ]
+    routes = {r.integration_id: r for r in ports.store.integrations.routes() if r.is_default}
+    beats = ports.store.heartbeats.all()
+    return [
+        IntegrationView(integration=i, default_route=routes.get(i.id), heartbeat=beats.get(i.id) or Heartbeat())
+        for i in items
+    ]
+
+
+def get_integration(ports: Ports, caller: Principal, integration_id: str) -> IntegrationView:
+    authorize(caller, Resource.INTEGRATIONS, Action.READ)
+    return _view(_config(ports, integration_id))
+
+
+# --- changing ---------------------------------------------------------------------------------------------------
+
+
+def _templates_from(payload: TemplatesIn, current: Templates) -> Templates:
+    """Apply API template keys; an explicit null resets a template to its default."""
+    updates: dict[str, str | None] = {}
+    given = payload.model_fields_set
+    for api_key, name in TEMPLATE_KEYS.items():
+        if api_key in given:
+            updates[name] = getattr(payload, api_key)
+    if "web" in given:
+        web = payload.web
+        for name in ("title", "message", "image_url"):
+            if web is None or name in web.model_fields_set:
+                updates[name] = getattr(web, name) if web else None
+    errors: dict[str, str] = {}
+    for name, template in updates.items():
+        if template:
+            try:
+                templating.validate(template)
+            except templating.TemplateProblem as problem:
+                api_key = next((k for k, v in TEMPLATE_KEYS.items() if v == name), f"web.{name}")
+                errors[api_key] = problem.fallback
+    if errors:
+        raise InvalidInput.of_fields({"templates": errors})
+    return current.model_copy(update=updates)
+
+
+def _validate_label_templates(labels: dict[str, str]) -> None:
+    for key, template in labels.items():
+        try:
+            templating.validate(template)
+        except templating.TemplateProblem as problem:
+            raise InvalidInput.of_fields({"dynamic_labels": {key: problem.fallback}}) from problem
+
+
+def _unique_name(ports: Ports, name: str, team_id: str | None, exclude: str | None = None) -> None:
+    for other in ports.store.integrations.list():
+        if other.id != exclude and other.name == name and other.team_id == team_id:
+            raise InvalidInput.field("name", "An integration with this name already exists in this team.")
+
+
+def check_chain(ports: Ports, chain_id: str | None) -> None:
+    if chain_id and ports.store.chains.get(chain_id) is None:
+        raise InvalidInput.field("escalation_chain_id", "Escalation chain not found.")
+
+
+def create_integration(ports: Ports, caller: Principal, body: IntegrationIn) -> IntegrationView:
+    authorize(caller, Resource.INTEGRATIONS, Action.CREATE, teams=[body.team_id])
+    kind = integration_types.get(body.type)
+    if kind is None:
+        raise InvalidInput.field(
+            "type", f"Invalid integration type. Valid types: {', '.join(sorted(integration_types.TYPES))}"
+        )
+    if not kind.creatable:
+        raise InvalidInput.field("type", f"Integrations of type {body.type} cannot be created.")
+    _unique_name(ports, body.name, body.team_id)
+    if body.dynamic_labels:
+        _validate_label_templates(body.dynamic_labels)
+    token = ids.new_token(kind.token_length)
+    integration = Integration(
+        id=ids.new_id(ids.INTEGRATION),
+        name=body.name,
+        type=body.type,
+        token_hash=ids.secret_hash(token),
+        token_hint=token[:4],
+        team_id=body.team_id,
+        description_short=body.description_short,
+        created_at=ports.clock.now(),
+        templates=_templates_from(body.templates, Templates()) if body.templates else Templates(),
+        static_labels=body.labels or {},
+        label_templates=body.dynamic_labels if body.dynamic_labels is not None else dict(kind.default_labels or {}),
+        allow_source_based_resolving=True
+        if body.allow_source_based_resolving is None
+        else body.allow_source_based_resolving,
+        ack_reminder_seconds=body.ack_reminder_seconds,
+        unack_timeout_seconds=body.unack_timeout_seconds,
+    )
+    chain_id = (body.default_route or {}).get("escalation_chain_id")
+    check_chain(ports, chain_id)
+    default_route = Route(id=ids.new_id(ids.ROUTE), integration_id=integration.id, is_default=True)
+    default_route = default_route.model_copy(update={"escalation_chain_id": chain_id})
+    ports.store.integrations.create(integration, default_route)
+    return IntegrationView(integration=integration, default_route=default_route, heartbeat=Heartbeat(), token=token)
+
+
+def _changes(ports: Ports, integration: Integration, body: IntegrationPatch) -> dict[str, Any]:
+    given = body.model_fields_set
+    updates: dict[str, Any] = {}
+    if "name" in given and body.name is not None and body.name != integration.name:
+        _unique_name(ports, body.name, integration.team_id, exclude=integration.id)
+        updates["name"] = body.name
+    for field in ("team_id", "description_short"):
+        if field in given:
+            updates[field] = getattr(body, field)
+    if "templates" in given and body.templates is not None:
+        updates["templates"] = _templates_from(body.templates, integration.templates)
+    if "labels" in given:
+        updates["static_labels"] = body.labels or {}
+    if "dynamic_labels" in given:
+        _validate_label_templates(body.dynamic_labels or {})
+        updates["label_templates"] = body.dynamic_labels or {}
+    for field in ("allow_source_based_resolving", "ack_reminder_seconds", "unack_timeout_seconds"):
+        if field in given and getattr(body, field) is not None:
+            updates[field] = getattr(body, field)
+    return updates
+
+
+def update_integration(ports: Ports, caller: Principal, integration_id: str, body: IntegrationPatch) -> IntegrationView:
+    config = load_for_change(ports, caller, integration_id)
+    if "team_id" in body.model_fields_set:  # moving it: the caller needs the right in the new team too
+        authorize(caller, Resource.INTEGRATIONS, Action.UPDATE, teams=[body.team_id])
+    integration = config.integration.model_copy(update=_changes(ports, config.integration, body))
+    ports.store.integrations.update(integration)
+    if body.heartbeat is not None:
+        if not heartbeat.has_heartbeat(integration.type):
+            raise InvalidInput.field("heartbeat", f"Integrations of type {integration.type} have no heartbeat.")
+        timeout = {"timeout_seconds": body.heartbeat.timeout_seconds}
+        ports.store.heartbeats.set(integration.id, config.heartbeat.model_copy(update=timeout))
+    if body.default_route and "escalation_chain_id" in body.default_route:
+        chain_id = body.default_route["escalation_chain_id"]
+        check_chain(ports, chain_id)
+        default_route = config.default_route.model_copy(update={"escalation_chain_id": chain_id})
+        ports.store.integrations.save_routes(integration.id, [default_route])
+    return _view(_config(ports, integration_id))
+
+
+def delete_integration(ports: Ports, caller: Principal, integration_id: str) -> None:
+    config = _config(ports, integration_id)
+    authorize(caller, Resource.INTEGRATIONS, Action.DELETE, teams=[config.integration.team_id])
+    if config.integration.type == "direct_paging":
+        raise InvalidInput("Direct paging integrations cannot be deleted.")
+    ports.store.integrations.delete(integration_id)
+
+
+def regenerate_token(ports: Ports, caller: Principal, integration_id: str) -> IntegrationView:
+    config = load_for_change(ports, caller, integration_id)
+    integration = config.integration
+    kind = integration_types.get(integration.type)
+    token = ids.new_token(kind.token_length if kind else 25)
+    changed = integration.model_copy(update={"token_hash": ids.secret_hash(token), "token_hint": token[:4]})
+    ports.store.integrations.replace_token(integration, changed)
+    return _view(config.model_copy(update={"integration": changed}), token)
+
+
+def send_demo_alert(ports: Ports, caller: Principal, integration_id: str, payload: Any) -> list[str]:
+    """The alert groups the demo alert went to."""
+    config = load_for_change(ports, caller, integration_id)
+    try:
+        body = demo_payload(config.integration.type, payload)
+    except IngestError as error:
+        raise InvalidInput(str(error)) from error
+    stored = ingest(ports.store, config, body, now=ports.clock.now(), is_demo=True, executor=ports.executor)
+    return sorted({s.group_id for s in stored})
+
+
+class TemplatePreview(BaseModel):
+    """What an integration's templates make of a payload, as ingest would store it; and each template's problem."""
+
+    grouping_id: str | None
+    resolve_condition: bool
+    acknowledge_condition: bool
+    source_link: str | None
+    title: str | None
+    message: str | None
+    labels: dict[str, str]
+    problems: dict[str, str]
+
+
+def _problem(template: str) -> str | None:
+    if not template:
+        return None
+    try:
+        templating.validate(template)
+    except templating.TemplateProblem as problem:
+        return problem.fallback
+    return None
+
+
+def preview_templates(
+    ports: Ports, caller: Principal, integration_id: str, texts: dict[str, str], payload: Any
+) -> TemplatePreview:
+    """Render ``texts`` (template name -> text; empty: the type's default) on ``payload`` as ingest would, storing
+    nothing. Only for those who may change the integration: it renders templates someone just wrote."""
+    from oncall import grouping
+    from oncall.ingest import render_appearance
+
+    config = load_for_change(ports, caller, integration_id)
+    templates = Templates(**{name: texts.get(name) or None for name in TEMPLATE_NAMES})
+    integration = config.integration.model_copy(update={"templates": templates})
+    labels = grouping.alert_labels(integration, payload)
+    context = {"payload": payload, "labels": labels}
+    appearance = render_appearance(config.model_copy(update={"integration": integration}), payload)
+    return TemplatePreview(
+        grouping_id=grouping.render_optional(integration.template("grouping_id"), **context),
+        resolve_condition=templating.render_condition(integration.template("resolve_condition"), **context),
+        acknowledge_condition=templating.render_condition(integration.template("acknowledge_condition"), **context),
+        source_link=appearance["source_link"],
+        title=appearance["title"],
+        message=appearance["message"],
+        labels=labels,
+        problems={name: p for name in TEMPLATE_NAMES if (p := _problem(texts.get(name) or ""))},
+    )
+
+
+# --- heartbeat and maintenance ------------------------------------------------------------------------------------
+
+
+def reset_heartbeat(ports: Ports, caller: Principal, integration_id: str) -> IntegrationView:
+    """Disarm: the heartbeat is inactive again until the next beat."""
+    config = load_for_change(ports, caller, integration_id)
+    if not heartbeat.has_heartbeat(config.integration.type):
+        raise InvalidInput(f"Integrations of type {config.integration.type} have no heartbeat.")
+    ports.store.heartbeats.set(integration_id, Heartbeat(timeout_seconds=config.heartbeat.timeout_seconds))
+    return _view(_config(ports, integration_id))
+
+
+def start_maintenance(ports: Ports, caller: Principal, integration_id: str, body: MaintenanceIn) -> IntegrationView:
+    load_for_change(ports, caller, integration_id)
+    maintenance.start(
+        ports.store,
+        ports.scheduler,
+        integration_id,
+        body.mode.lower(),
+        body.duration,
+        caller.user_id,
+        ports.clock.now(),
+    )
+    return _view(_config(ports, integration_id))
+
+
+def stop_maintenance(ports: Ports, caller: Principal, integration_id: str) -> IntegrationView:
+    load_for_change(ports, caller, integration_id)
+    if not maintenance.stop(
+        ports.store, ports.scheduler, ports.executor, integration_id, ports.clock.now(), by=caller.user_id
+    ):
+        raise InvalidInput("No maintenance is active for this integration.")
+    return _view(_config(ports, integration_id))
