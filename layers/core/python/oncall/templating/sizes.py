@@ -152,6 +152,10 @@ class _Measure:
                 quotes = value.count("'") if "'" in value and '"' in value else 0
                 return length + 2 + value.count("\\") + quotes + wrapper
             encode: Any = repr
+        elif value.isascii() and value.isprintable() and '"' not in value and "\\" not in value:
+            # nothing to escape (the common case): exact without writing it
+            specials = sum(value.count(c) for c in "<>&'") if layout.html_safe else 0
+            return length + 2 + 5 * specials
         else:
             wrapper = 0
             encode = encode_basestring_ascii if layout.ensure_ascii else encode_basestring
