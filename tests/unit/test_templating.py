@@ -510,7 +510,7 @@ def test_budget_applies_in_worker_threads_and_the_worker_survives(short_budget: 
         assert after == "42"
 
 
-# Every way a template can loop, each with an empty body where it can have one, over 300**3 iterations at most.
+# Every way a template can loop, each with an empty body where it can have one: seconds of work at least.
 LOOPS = {
     "for": "{% for a in s %}{% for b in s %}{% for c in s %}{% endfor %}{% endfor %}{% endfor %}",
     "for over a generator": (
@@ -524,8 +524,8 @@ LOOPS = {
     "map and select": "{% for a in s %}{% for b in s %}{{ s|map('length')|select('odd')|list|length }}"
     "{% endfor %}{% endfor %}",
     "macro calls": "{% macro f() %}{% endmacro %}{% for a in s %}{% for b in s %}{{ f() }}{% endfor %}{% endfor %}",
-    "buffered output": "{% set x %}{% for a in s %}{% for b in s %}{% for c in s %}-{% endfor %}{% endfor %}"
-    "{% endfor %}{% endset %}",
+    "buffered output": "{% set x %}{% for a in s %}{% for b in s %}{% for c in s %}{{ c[:0] }}{% endfor %}"
+    "{% endfor %}{% endfor %}{% endset %}",
     "string building": "{% set ns = namespace(x='') %}{% for a in s %}{% for b in s %}"
     "{% set ns.x = (ns.x ~ b)[-100:] %}{% endfor %}{% endfor %}",
     "big values": "{% for a in s %}{% for b in s %}{% set x = 'x' * 2000000 %}{% endfor %}{% endfor %}",
@@ -538,7 +538,7 @@ def test_every_kind_of_loop_stops_at_the_budget(short_budget: float, template: s
     nothing in it, charges its iterations."""
     started = time.thread_time()
     with pytest.raises(TemplateError, match="render time budget exceeded"):
-        render(template, s=["x"] * 300)
+        render(template, s=["x"] * 1000)
     assert short_budget <= time.thread_time() - started < short_budget + 0.1
     assert_renders_normally()
 
