@@ -255,9 +255,8 @@ def create_schedule(ports: Ports, caller: Principal, body: ScheduleIn) -> Schedu
 def update_schedule(ports: Ports, caller: Principal, schedule_id: str, body: SchedulePatch) -> ScheduleView:
     schedule = _schedule(ports.store, schedule_id)
     changes = {k: v for k, v in _given(body).items() if k in SCHEDULE_FIELDS}
-    moving = "team_id" in changes and changes["team_id"] != schedule.team_id
-    teams = [schedule.team_id, changes["team_id"]] if moving else [schedule.team_id]
-    authorize(caller, Resource.SCHEDULES, Action.UPDATE, teams=teams)
+    to_team = changes.get("team_id", schedule.team_id)  # moving it to another team: the right in both
+    authorize(caller, Resource.SCHEDULES, Action.UPDATE, teams=[schedule.team_id, to_team])
     if changes.get("time_zone", "") is None:
         changes["time_zone"] = "UTC"
     if changes.get("name", "") is None or changes.get("type", "") is None:
