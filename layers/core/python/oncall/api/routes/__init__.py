@@ -7,10 +7,12 @@ from typing import Final
 
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from oncall.api.routes import integrations, legacy, routes
+from oncall.api.routes import integrations, legacy, on_call_shifts, routes, schedules
 
 ROUTERS: Final[tuple[Callable[[], APIGatewayHttpRouter], ...]] = (
     integrations.router,
     routes.router,
+    schedules.router,
+    on_call_shifts.router,
     legacy.router,
 )
