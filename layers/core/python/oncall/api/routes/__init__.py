@@ -7,10 +7,15 @@ from typing import Final
 
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from oncall.api.routes import integrations, legacy, routes
+from oncall.api.routes import api_keys, audit_log, integrations, legacy, notification_rules, routes, teams, users
 
 ROUTERS: Final[tuple[Callable[[], APIGatewayHttpRouter], ...]] = (
     integrations.router,
     routes.router,
+    teams.router,
+    users.router,
+    notification_rules.router,
+    api_keys.router,
+    audit_log.router,
     legacy.router,
 )
