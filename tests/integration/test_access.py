@@ -156,6 +156,12 @@ def test_changes_are_audited(api: Invoke) -> None:
         and e["status"] == 201
         for e in entries
     )
+    today = entries[0]["at"][:10]
+    assert api("GET", "/api/v1/audit_log/", query=f"date={today}")[1]["results"] == entries
+    assert api("GET", "/api/v1/audit_log/", query="date=2001-02-03")[1]["results"] == []
+    for day in ("yesterday", "x" * 3000):  # a clear 400, not a storage error
+        status, errors = api("GET", "/api/v1/audit_log/", query=f"date={day}")
+        assert status == 400 and list(errors) == ["date"], errors
 
 
 def test_throttling_per_key(store: DynamoStore) -> None:

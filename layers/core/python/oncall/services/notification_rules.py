@@ -38,6 +38,16 @@ def _rule(ports: Ports, rule_id: str) -> NotificationRule:
     return rule
 
 
+def _changeable(ports: Ports, caller: Principal, rule_id: str, action: Action) -> NotificationRule:
+    """The rule, once the caller may ``action`` it. An unknown one is 404 for those who may do it to their own rules,
+    403 for the rest (as for a rule that exists)."""
+    rule = ports.store.rules.get(rule_id)
+    authorize(caller, Resource.NOTIFICATION_RULES, action, owner=caller.user_id if rule is None else rule.user_id)
+    if rule is None:
+        raise NotFound()
+    return rule
+
+
 def _siblings(ports: Ports, rule: NotificationRule) -> list[NotificationRule]:
     """The rules of the same list (the user's default or important ones)."""
     return [r for r in ports.store.rules.of_user(rule.user_id) if r.important == rule.important]
@@ -94,8 +104,7 @@ def create_rule(ports: Ports, caller: Principal, body: NotificationRuleIn) -> No
 
 def update_rule(ports: Ports, caller: Principal, rule_id: str, body: NotificationRulePatch) -> NotificationRule:
     """Change a rule's type or wait, or move it in its list (``position``)."""
-    rule = _rule(ports, rule_id)
-    authorize(caller, Resource.NOTIFICATION_RULES, Action.UPDATE, owner=rule.user_id)
+    rule = _changeable(ports, caller, rule_id, Action.UPDATE)
     if body.type is not None or body.duration is not None:
         duration = body.duration if body.duration is not None else rule.duration
         rule = rule.model_copy(update=_fields(body.type or kind(rule), duration))
@@ -107,8 +116,7 @@ def update_rule(ports: Ports, caller: Principal, rule_id: str, body: Notificatio
 
 def move_rule(ports: Ports, caller: Principal, rule_id: str, by: int) -> bool:
     """Move a rule ``by`` places in its list (-1: up, 1: down); False if it is already first or last."""
-    rule = _rule(ports, rule_id)
-    authorize(caller, Resource.NOTIFICATION_RULES, Action.UPDATE, owner=rule.user_id)
+    rule = _changeable(ports, caller, rule_id, Action.UPDATE)
     siblings = sorted(_siblings(ports, rule), key=lambda r: r.position)
     position = [r.id for r in siblings].index(rule.id) + by
     if not 0 <= position < len(siblings):
@@ -118,8 +126,7 @@ def move_rule(ports: Ports, caller: Principal, rule_id: str, by: int) -> bool:
 
 
 def delete_rule(ports: Ports, caller: Principal, rule_id: str) -> None:
-    rule = _rule(ports, rule_id)
-    authorize(caller, Resource.NOTIFICATION_RULES, Action.DELETE, owner=rule.user_id)
+    rule = _changeable(ports, caller, rule_id, Action.DELETE)
     ports.store.rules.delete(rule_id)
     siblings = _siblings(ports, rule)
     _save_ordered(ports, siblings, _renumber(siblings, None, None))
