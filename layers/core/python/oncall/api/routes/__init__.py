@@ -7,12 +7,28 @@ from typing import Final
 
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from oncall.api.routes import integrations, legacy, on_call_shifts, routes, schedules
+from oncall.api.routes import (
+    api_keys,
+    audit_log,
+    integrations,
+    legacy,
+    notification_rules,
+    on_call_shifts,
+    routes,
+    schedules,
+    teams,
+    users,
+)
 
 ROUTERS: Final[tuple[Callable[[], APIGatewayHttpRouter], ...]] = (
     integrations.router,
     routes.router,
     schedules.router,
     on_call_shifts.router,
+    teams.router,
+    users.router,
+    notification_rules.router,
+    api_keys.router,
+    audit_log.router,
     legacy.router,
 )
