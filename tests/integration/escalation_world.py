@@ -20,7 +20,7 @@ from oncall.container import Container
 from oncall.ingest import ingest
 from oncall.models import Integration
 from oncall.scheduler import NoScheduler
-from oncall.services import integrations
+from oncall.services import chains, integrations
 from oncall.services.policy import Principal
 from oncall.settings import Settings
 from oncall.store.dynamodb import DynamoStore
@@ -108,13 +108,10 @@ class World:
         )
 
     def chain(self, *steps: dict[str, Any]) -> str:
-        chain_id = str(
-            directory.create_chain(self.store, schemas.ChainIn(name=f"chain {len(self.executor.started)}{id(steps)}"))[
-                "id"
-            ]
-        )
+        name = f"chain {len(self.executor.started)}{id(steps)}"
+        chain_id = chains.create_chain(self.ports, ADMIN, schemas.ChainIn(name=name)).id
         for step in steps:
-            directory.create_policy(self.store, schemas.PolicyIn(escalation_chain_id=chain_id, **step))
+            chains.create_policy(self.ports, ADMIN, schemas.PolicyIn(escalation_chain_id=chain_id, **step))
         return chain_id
 
     @property

@@ -23,6 +23,9 @@ ALERT: Final = "A"
 USER: Final = "U"
 TEAM: Final = "T"
 API_KEY: Final = "K"
+ESCALATION_CHAIN: Final = "F"
+ESCALATION_POLICY: Final = "E"
+WEBHOOK: Final = "WH"
 
 
 def new_id(prefix: str, length: int = 12) -> str:

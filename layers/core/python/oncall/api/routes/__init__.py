@@ -7,10 +7,13 @@ from typing import Final
 
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from oncall.api.routes import integrations, legacy, routes
+from oncall.api.routes import escalation_chains, escalation_policies, integrations, legacy, routes, webhooks
 
 ROUTERS: Final[tuple[Callable[[], APIGatewayHttpRouter], ...]] = (
     integrations.router,
     routes.router,
+    escalation_chains.router,
+    escalation_policies.router,
+    webhooks.router,
     legacy.router,
 )

@@ -62,16 +62,6 @@ def router() -> APIGatewayHttpRouter:
             "export_url": feeds.feed_url(request().base_url, kind, entity_id, token),
         }
 
-    def guard_entity(resource: directory.Resource[Any], entity_id: str) -> None:
-        entity = resource.repository(store()).get(entity_id)
-        if entity is not None:
-            access.check_team(caller(), getattr(entity, "team_id", None))
-
-    def guard_policy(policy_id: str) -> None:
-        policy = store().policies.get(policy_id)
-        if policy is not None:
-            guard_entity(directory.CHAINS, policy.escalation_chain_id)
-
     def guard_rule_owner(user_id: str) -> None:
         if caller().role != "admin" and user_id != caller().user_id:
             raise PermissionDenied("You can only change your own notification rules.")
@@ -111,7 +101,7 @@ def router() -> APIGatewayHttpRouter:
     def list_alerts() -> schemas.AlertPage:
         return logic.list_alerts(store(), request_info())  # type: ignore[return-value]
 
-    # --- teams, users, notification rules, escalation chains and policies, outgoing webhooks ---------------------------
+    # --- teams, users, notification rules ---------------------------------------------------------------------------
 
     @api.get(f"{PREFIX}/teams")
     def list_teams() -> dict[str, Any]:
@@ -189,81 +179,6 @@ def router() -> APIGatewayHttpRouter:
     def delete_rule(rule_id: str) -> Response[None]:
         guard_rule_owner(directory.load(store(), directory.RULES, rule_id).user_id)
         directory.delete_rule(store(), rule_id)
-        return Response(204)
-
-    @api.get(f"{PREFIX}/escalation_chains")
-    def list_chains() -> dict[str, Any]:
-        items = store().chains.list()
-        return directory.listing(store(), request_info(), directory.CHAINS, items, {"name": lambda c, v: c.name == v})
-
-    @api.post(f"{PREFIX}/escalation_chains")
-    def create_chain(body: Annotated[schemas.ChainIn, Body()]) -> Response[schemas.ChainOut]:
-        access.check_team(caller(), body.team_id)
-        return ok(directory.create_chain(store(), body), 201)
-
-    @api.get(f"{PREFIX}/escalation_chains/<chain_id>")
-    def get_chain(chain_id: str) -> schemas.ChainOut:
-        return directory.CHAINS.out(directory.load(store(), directory.CHAINS, chain_id))  # type: ignore[return-value]
-
-    @api.route(f"{PREFIX}/escalation_chains/<chain_id>", method=["PUT", "PATCH"])
-    def update_chain(chain_id: str, body: Annotated[schemas.ChainPatch, Body()]) -> schemas.ChainOut:
-        guard_entity(directory.CHAINS, chain_id)
-        return directory.update_chain(store(), chain_id, body)  # type: ignore[return-value]
-
-    @api.delete(f"{PREFIX}/escalation_chains/<chain_id>")
-    def delete_chain(chain_id: str) -> Response[None]:
-        guard_entity(directory.CHAINS, chain_id)
-        directory.delete_chain(store(), chain_id)
-        return Response(204)
-
-    @api.get(f"{PREFIX}/escalation_policies")
-    def list_policies() -> dict[str, Any]:
-        return directory.list_policies(store(), request_info())
-
-    @api.post(f"{PREFIX}/escalation_policies")
-    def create_policy(body: Annotated[schemas.PolicyIn, Body()]) -> Response[schemas.PolicyOut]:
-        guard_entity(directory.CHAINS, body.escalation_chain_id)
-        return ok(directory.create_policy(store(), body), 201)
-
-    @api.get(f"{PREFIX}/escalation_policies/<policy_id>")
-    def get_policy(policy_id: str) -> schemas.PolicyOut:
-        return directory.POLICIES.out(directory.load(store(), directory.POLICIES, policy_id))  # type: ignore[return-value]
-
-    @api.route(f"{PREFIX}/escalation_policies/<policy_id>", method=["PUT", "PATCH"])
-    def update_policy(policy_id: str, body: Annotated[schemas.PolicyPatch, Body()]) -> schemas.PolicyOut:
-        guard_policy(policy_id)
-        return directory.update_policy(store(), policy_id, body)  # type: ignore[return-value]
-
-    @api.delete(f"{PREFIX}/escalation_policies/<policy_id>")
-    def delete_policy(policy_id: str) -> Response[None]:
-        guard_policy(policy_id)
-        directory.delete_policy(store(), policy_id)
-        return Response(204)
-
-    @api.get(f"{PREFIX}/webhooks")
-    def list_webhooks() -> dict[str, Any]:
-        items = store().webhooks.list()
-        return directory.listing(store(), request_info(), directory.WEBHOOKS, items, {"name": lambda w, v: w.name == v})
-
-    @api.post(f"{PREFIX}/webhooks")
-    def create_webhook(body: Annotated[schemas.WebhookIn, Body()]) -> Response[schemas.WebhookOut]:
-        access.check_team(caller(), body.team_id)
-        return ok(directory.create_webhook(store(), body), 201)
-
-    @api.get(f"{PREFIX}/webhooks/<webhook_id>")
-    def get_webhook(webhook_id: str) -> schemas.WebhookOut:
-        return directory.WEBHOOKS.out(directory.load(store(), directory.WEBHOOKS, webhook_id))  # type: ignore[return-value]
-
-    @api.route(f"{PREFIX}/webhooks/<webhook_id>", method=["PUT", "PATCH"])
-    def update_webhook(webhook_id: str, body: Annotated[schemas.WebhookPatch, Body()]) -> schemas.WebhookOut:
-        guard_entity(directory.WEBHOOKS, webhook_id)
-        return directory.update_webhook(store(), webhook_id, body)  # type: ignore[return-value]
-
-    @api.delete(f"{PREFIX}/webhooks/<webhook_id>")
-    def delete_webhook(webhook_id: str) -> Response[None]:
-        guard_entity(directory.WEBHOOKS, webhook_id)
-        directory.load(store(), directory.WEBHOOKS, webhook_id)
-        store().webhooks.delete(webhook_id)
         return Response(204)
 
     # --- on-call schedules and shifts ------------------------------------------------------------------------------
