@@ -15,7 +15,6 @@ from typing import Any
 
 from oncall import escalation, schemas
 from oncall.api import directory, logic
-from oncall.api.request import RequestInfo
 from oncall.container import Container
 from oncall.ingest import ingest
 from oncall.models import Integration
@@ -143,10 +142,6 @@ class World:
 
     def act(self, group_id: str, action: str, body: Any = None) -> None:
         logic.apply_action(self.store, self.executor, group_id, action, "UADMIN", self.clock, body)
-
-    def request(self, query: dict[str, list[str]] | None = None) -> RequestInfo:
-        """An API request served now on the world's clock."""
-        return RequestInfo("https://tocsin.test", "/", query or {}, self.clock.now())
 
     def timeline(self, group_id: str) -> list[str]:
         return [entry["text"] for entry in logic.group_timeline(self.store, group_id)]

@@ -7,7 +7,16 @@ from typing import Final
 
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from oncall.api.routes import escalation_chains, escalation_policies, integrations, legacy, routes, webhooks
+from oncall.api.routes import (
+    escalation_chains,
+    escalation_policies,
+    integrations,
+    legacy,
+    on_call_shifts,
+    routes,
+    schedules,
+    webhooks,
+)
 
 ROUTERS: Final[tuple[Callable[[], APIGatewayHttpRouter], ...]] = (
     integrations.router,
@@ -15,5 +24,7 @@ ROUTERS: Final[tuple[Callable[[], APIGatewayHttpRouter], ...]] = (
     escalation_chains.router,
     escalation_policies.router,
     webhooks.router,
+    schedules.router,
+    on_call_shifts.router,
     legacy.router,
 )
