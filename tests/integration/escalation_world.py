@@ -14,12 +14,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from oncall import escalation, schemas
-from oncall.api import directory, logic
+from oncall.api import logic
 from oncall.container import Container
 from oncall.ingest import ingest
 from oncall.models import Integration
 from oncall.scheduler import NoScheduler
-from oncall.services import integrations, notification_rules, people
+from oncall.services import chains, integrations, notification_rules, people
 from oncall.services.policy import Principal
 from oncall.settings import Settings
 from oncall.store.dynamodb import DynamoStore
@@ -110,13 +110,10 @@ class World:
         notification_rules.create_rule(self.ports, ADMIN, schemas.NotificationRuleIn(user_id=user_id, **fields))
 
     def chain(self, *steps: dict[str, Any]) -> str:
-        chain_id = str(
-            directory.create_chain(self.store, schemas.ChainIn(name=f"chain {len(self.executor.started)}{id(steps)}"))[
-                "id"
-            ]
-        )
+        name = f"chain {len(self.executor.started)}{id(steps)}"
+        chain_id = chains.create_chain(self.ports, ADMIN, schemas.ChainIn(name=name)).id
         for step in steps:
-            directory.create_policy(self.store, schemas.PolicyIn(escalation_chain_id=chain_id, **step))
+            chains.create_policy(self.ports, ADMIN, schemas.PolicyIn(escalation_chain_id=chain_id, **step))
         return chain_id
 
     @property

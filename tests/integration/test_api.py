@@ -101,6 +101,18 @@ def test_outgoing_webhook_headers_are_valid_http_fields(api: Invoke, headers: di
     assert status == 201 and created["headers"] == {"X-Token": "a\tb"}
 
 
+@pytest.mark.parametrize(("path", "body"), [("escalation_chains", {}), ("webhooks", {"url": "https://hooks.test/x"})])
+def test_chains_and_webhooks_belong_to_teams_that_exist(api: Invoke, path: str, body: dict[str, Any]) -> None:
+    unknown = (400, {"team_id": ["Unknown ids: TNOSUCHTEAM1"]})
+    assert api("POST", f"/api/v1/{path}/", {"name": "orphan", "team_id": "TNOSUCHTEAM1", **body}) == unknown
+    status, made = api("POST", f"/api/v1/{path}/", {"name": "kept", **body})
+    assert status == 201, made
+    assert api("PATCH", f"/api/v1/{path}/{made['id']}/", {"team_id": "TNOSUCHTEAM1"}) == unknown
+    team = api("POST", "/api/v1/teams/", {"name": "real"})[1]["id"]
+    assert api("PATCH", f"/api/v1/{path}/{made['id']}/", {"team_id": team})[1]["team_id"] == team
+    assert [i["name"] for i in api("GET", f"/api/v1/{path}/")[1]["results"]] == ["kept"]
+
+
 def test_integration_names_are_unique_per_team(api: Invoke) -> None:
     create(api, "Same")
     status, errors = api("POST", "/api/v1/integrations/", {"name": "Same", "type": "webhook"})

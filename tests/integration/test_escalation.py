@@ -7,9 +7,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from oncall import escalation, schemas, telemetry
-from oncall.api import directory, logic
+from oncall.api import logic
 from oncall.ingest import ingest
-from oncall.services import integrations
+from oncall.services import chains, integrations, webhooks
 
 from tests.integration.escalation_world import ADMIN, START, SimulatedExecutor, World
 
@@ -100,7 +100,7 @@ def test_snapshot_keeps_the_chain_of_a_running_escalation(world: World) -> None:
     world.alert(integration)
     world.executor.run(world.services, until=START + timedelta(seconds=1))  # escalation started: snapshot taken
     [policy] = [p for p in world.store.policies.of_chain(chain) if p.type == "notify_persons"]
-    directory.update_policy(world.store, policy.id, schemas.PolicyPatch(persons_to_notify=[bob]))
+    chains.update_policy(world.ports, ADMIN, policy.id, schemas.PolicyPatch(persons_to_notify=[bob]))
     world.executor.run(world.services)
     assert world.emails() == ["alice"]
     world.alert(integration, uid="2")  # a new group takes the edited chain
@@ -157,15 +157,15 @@ def test_alert_count_window_pauses_until_enough_alerts_arrive(world: World) -> N
 
 
 def test_webhook_and_resolve_steps(world: World) -> None:
-    hook = directory.create_webhook(
-        world.store, schemas.WebhookIn(name="slack", url="https://hooks.example/x", format="slack")
+    hook = webhooks.create_webhook(
+        world.ports, ADMIN, schemas.WebhookIn(name="slack", url="https://hooks.example/x", format="slack")
     )
-    off = directory.create_webhook(
-        world.store, schemas.WebhookIn(name="off", url="https://off.example/", is_webhook_enabled=False)
+    off = webhooks.create_webhook(
+        world.ports, ADMIN, schemas.WebhookIn(name="off", url="https://off.example/", is_webhook_enabled=False)
     )
     chain = world.chain(
-        {"type": "trigger_webhook", "action_to_trigger": hook["id"]},
-        {"type": "trigger_webhook", "action_to_trigger": off["id"]},
+        {"type": "trigger_webhook", "action_to_trigger": hook.id},
+        {"type": "trigger_webhook", "action_to_trigger": off.id},
         {"type": "resolve"},
     )
     group = world.alert(world.integration(chain))
@@ -173,7 +173,7 @@ def test_webhook_and_resolve_steps(world: World) -> None:
     assert [to for _, _, to in world.notifier.sent] == ["https://hooks.example/x"]
     assert "blocks" in world.notifier.bodies[0] and "Disk full" in world.notifier.bodies[0]["text"]
     timeline = world.timeline(group)
-    assert 'Webhook "slack" sent (HTTP 200)' in timeline and f"Webhook {off['id']} is disabled" in timeline
+    assert 'Webhook "slack" sent (HTTP 200)' in timeline and f"Webhook {off.id} is disabled" in timeline
     stored = world.store.groups.get(group)
     assert stored is not None and stored.resolved and timeline[-1] == "Resolved automatically"
 

@@ -7,7 +7,6 @@ Errors: :class:`ApiError` carries the HTTP status and a DRF-style body (``{"deta
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -58,16 +57,6 @@ class ApiError(Exception):
     @classmethod
     def field(cls, name: str, message: str) -> ApiError:
         return cls(400, {name: [message]})
-
-
-def field_errors(problems: Iterable[Mapping[str, Any]]) -> dict[str, list[str]]:
-    """pydantic's validation problems as DRF-style field errors (``{"name": ["message"]}``), as OnCall answers."""
-    fields: dict[str, list[str]] = {}
-    for problem in problems:
-        location = [str(part) for part in problem.get("loc", ()) if part not in ("body", "query", "path")]
-        message = str(problem.get("msg", "invalid")).removeprefix("Value error, ")
-        fields.setdefault(".".join(location) or "non_field_errors", []).append(message)
-    return fields
 
 
 def not_found() -> ApiError:

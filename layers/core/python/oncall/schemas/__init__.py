@@ -516,6 +516,18 @@ class WebhookOut(BaseModel):
     team_id: str | None
 
 
+class ChainPage(Paginated[ChainOut]):
+    pass
+
+
+class PolicyPage(Paginated[PolicyOut]):
+    pass
+
+
+class WebhookPage(Paginated[WebhookOut]):
+    pass
+
+
 # --- access, paging, bulk actions ----------------------------------------------------------------------------------
 
 

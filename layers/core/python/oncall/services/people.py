@@ -14,8 +14,7 @@ from typing import Final, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from oncall import ids
-from oncall.api.logic import field_errors
-from oncall.errors import InvalidInput, NotFound
+from oncall.errors import InvalidInput, NotFound, field_errors
 from oncall.models import NotificationRule, Team, User
 from oncall.schemas import TeamIn, TeamPatch, UserIn, UserPatch
 from oncall.services import Ports

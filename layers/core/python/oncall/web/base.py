@@ -20,7 +20,7 @@ from oncall.access import Actor, Permission
 from oncall.api import logic
 from oncall.api.request import RequestInfo
 from oncall.container import Container
-from oncall.errors import InvalidInput, PermissionDenied, TocsinError
+from oncall.errors import InvalidInput, PermissionDenied, TocsinError, field_errors
 from oncall.services import policy
 from oncall.services.policy import Action, Principal, Resource
 from oncall.web import session, views
@@ -187,7 +187,7 @@ def problem_text(error: TocsinError | logic.ApiError | ValidationError, names: d
     """A refused input as one line for a page: ``"<field>: <message>"`` per problem, fields named by ``names``."""
     names = names or {}
     if isinstance(error, ValidationError):
-        fields: dict[str, Any] = logic.field_errors(error.errors())
+        fields: dict[str, Any] = field_errors(error.errors())
     elif "detail" not in _body(error):
         fields = _body(error)
     else:

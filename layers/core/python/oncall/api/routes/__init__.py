@@ -10,6 +10,8 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from oncall.api.routes import (
     api_keys,
     audit_log,
+    escalation_chains,
+    escalation_policies,
     integrations,
     legacy,
     notification_rules,
@@ -18,11 +20,15 @@ from oncall.api.routes import (
     schedules,
     teams,
     users,
+    webhooks,
 )
 
 ROUTERS: Final[tuple[Callable[[], APIGatewayHttpRouter], ...]] = (
     integrations.router,
     routes.router,
+    escalation_chains.router,
+    escalation_policies.router,
+    webhooks.router,
     schedules.router,
     on_call_shifts.router,
     teams.router,
