@@ -22,7 +22,7 @@ The table, as people read it (docs/design.md repeats it):
 | webhooks           | viewer, any  | editor, team                   |                             |
 | schedules          | viewer, any  | editor, team (shifts: theirs and their schedule's)|          |
 | alert_groups       | viewer, any  | delete: editor, any            | editor, any (ack, resolve..)|
-| paging             |              | create: editor, any            |                             |
+| paging             |              | create: editor, any, responders|                             |
 | users              | viewer, any  | admin (contact points: self)   |                             |
 | teams              | viewer, any  | admin                          |                             |
 | notification_rules | viewer, any  | editor, self                   |                             |
@@ -64,7 +64,7 @@ class Action(StrEnum):
     CREATE = "create"
     UPDATE = "update"
     DELETE = "delete"
-    ACT = "act"  # alert groups: acknowledge, resolve, silence and their undo, add responders
+    ACT = "act"  # alert groups: acknowledge, resolve, silence and their undo (paging people into one: PAGING)
     UPDATE_CONTACTS = "update_contacts"  # users: contact points and time zone
 
 

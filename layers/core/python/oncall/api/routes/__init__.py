@@ -7,10 +7,14 @@ from typing import Final
 
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from oncall.api.routes import integrations, legacy, routes
+from oncall.api.routes import actions, alert_groups, alerts, integrations, legacy, paging, routes
 
 ROUTERS: Final[tuple[Callable[[], APIGatewayHttpRouter], ...]] = (
     integrations.router,
     routes.router,
+    alert_groups.router,
+    alerts.router,
+    paging.router,
+    actions.router,
     legacy.router,
 )
