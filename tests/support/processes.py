@@ -13,24 +13,22 @@ Configuration files are written as JSON, which every YAML parser reads.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import json
 import os
 import shutil
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, Self, TypeVar
+from typing import Any, Self, TypeVar
 
 import httpx
 
 from local.dynamodb import free_port
+from local.process import ManagedProcess
 
 T = TypeVar("T")
 
@@ -56,19 +54,6 @@ def wait_for(condition: Callable[[], T | None], timeout: float, what: str, inter
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
         time.sleep(interval)
-
-
-def _parent_death_signal() -> Callable[[], None] | None:
-    """A preexec_fn: Linux sends the child SIGKILL when the test process dies, so nothing outlives a run."""
-    if not sys.platform.startswith("linux"):
-        return None
-    prctl = ctypes.CDLL(None, use_errno=True).prctl
-    pr_set_pdeathsig = 1
-
-    def preexec() -> None:
-        prctl(pr_set_pdeathsig, signal.SIGKILL)
-
-    return preexec
 
 
 def children(pid: int) -> list[int]:
@@ -104,95 +89,44 @@ def rss_kib(pid: int | str = "self", field: str = "VmRSS") -> int:
     raise LookupError(f"{field} not in /proc/{pid}/status")
 
 
-class ManagedProcess:
+class HttpServer(ManagedProcess):
     """A server process on 127.0.0.1:``port`` with its log in ``workdir``; ready when ``ready_path`` says 200."""
 
-    name = "process"
     ready_path = "/-/ready"
 
     def __init__(self, workdir: Path, *, startup_timeout: float = 30.0) -> None:
+        super().__init__(startup_timeout=startup_timeout, log_path=workdir / f"{self.name}.log", cwd=workdir)
         self.workdir = workdir
         self.port = 0
-        self.startup_timeout = startup_timeout
-        self.process: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
+        self._probe: httpx.Client | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    @property
-    def log_path(self) -> Path:
-        return self.workdir / f"{self.name}.log"
-
-    def output(self, tail: int = 4000) -> str:
-        return self.log_path.read_text(errors="replace")[-tail:] if self.log_path.exists() else ""
-
-    def command(self) -> list[str]:
-        raise NotImplementedError
-
-    def prepare(self) -> None:
+    def configure(self) -> None:
         """Write configuration files (called with ``port`` chosen)."""
 
-    def start(self) -> Self:
+    def prepare(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
-        self.prepare()
-        command = self.command()
-        self._log = open(self.log_path, "ab")  # noqa: SIM115  closed in stop()
-        self.process = subprocess.Popen(
-            command,
-            cwd=self.workdir,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            preexec_fn=_parent_death_signal(),
-        )
-        try:
-            self._wait_ready()
-        except BaseException:
-            self.stop()
-            raise
-        return self
+        self.configure()
+        self._probe = httpx.Client(timeout=2.0)
 
-    def _wait_ready(self) -> None:
-        assert self.process is not None
-        deadline = time.monotonic() + self.startup_timeout
-        with httpx.Client(timeout=2.0) as client:
-            while True:
-                if self.process.poll() is not None:
-                    raise RuntimeError(f"{self.name} exited with code {self.process.returncode}:\n{self.output()}")
-                with contextlib.suppress(httpx.TransportError):
-                    if client.get(self.url + self.ready_path).status_code == 200:
-                        return
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"{self.name} was not ready within {self.startup_timeout:g} s:\n{self.output()}")
-                time.sleep(0.1)
+    def ready(self) -> bool:
+        assert self._probe is not None
+        with contextlib.suppress(httpx.TransportError):
+            return self._probe.get(self.url + self.ready_path).status_code == 200
+        return False
 
     def stop(self, timeout: float = 10.0) -> None:
-        """SIGTERM, then SIGKILL after ``timeout``."""
-        process, self.process = self.process, None
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout)
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
+        super().stop(timeout)
+        if self._probe is not None:
+            self._probe.close()
+            self._probe = None
 
 
-class Alertmanager(ManagedProcess):
+class Alertmanager(HttpServer):
     """``prometheus-alertmanager`` with gossip clustering off (nothing listens beyond loopback)."""
 
     name = "alertmanager"
@@ -205,7 +139,7 @@ class Alertmanager(ManagedProcess):
             raise FileNotFoundError("prometheus-alertmanager is not installed (make system)")
         self.binary = binary
 
-    def prepare(self) -> None:
+    def configure(self) -> None:
         (self.workdir / "alertmanager.yml").write_text(json.dumps(self.config, indent=2))
 
     def command(self) -> list[str]:
@@ -220,7 +154,7 @@ class Alertmanager(ManagedProcess):
         ]
 
 
-class Prometheus(ManagedProcess):
+class Prometheus(HttpServer):
     """``prometheus`` evaluating ``rules`` every ``interval``, sending to ``alertmanager_url``.
 
     ``--rules.alert.resend-delay=2s``: with the default (1 min), an alert first sent before the Alertmanager
@@ -249,7 +183,7 @@ class Prometheus(ManagedProcess):
         self.alertmanager_url = alertmanager_url
         self.interval = interval
 
-    def prepare(self) -> None:
+    def configure(self) -> None:
         (self.workdir / "rules.yml").write_text(json.dumps({"groups": [{"name": "tocsin", "rules": self.rules}]}))
         config = {
             "global": {"scrape_interval": self.interval, "evaluation_interval": self.interval},

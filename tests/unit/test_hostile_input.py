@@ -1,14 +1,18 @@
 """Hostile input, generated: any template over any payload renders to a string or a TemplateProblem within the
 time budget, and any request body parses to a value or an IngestError (400/413). Never another exception.
 
-Gaps found by these properties have their own regression tests below (``%`` width bombs, integers past
-Python's digit limit).
+Times are the rendering thread's CPU time, which is what the budget counts: a loaded machine (pytest -n, a
+CI runner's neighbours) stretches wall time, never CPU time. Gaps found by these properties have their own
+regression tests below (``%`` width bombs, integers past Python's digit limit), and every known bomb is
+rendered with its time and memory measured.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
+import tracemalloc
 from typing import Any
 
 import pytest
@@ -18,8 +22,8 @@ from oncall import templating
 from oncall.ingest import MAX_BODY_BYTES, IngestError, parse_body
 
 BUDGET = templating.RENDER_TIME_BUDGET
-# Compiling the template happens outside the budget, and a busy CI machine adds its own jitter.
-MARGIN = 0.75
+# Compiling the template happens outside the budget (the margin covers it, and a garbage collection).
+MARGIN = 0.25
 
 HOSTILE = settings(
     max_examples=150,
@@ -83,19 +87,19 @@ KNOWN_SHAPES = [
 
 def check_render(template: str, payload: Any) -> str | None:
     """Render with ``render``, then ``render_or_fallback``: the contract of both."""
-    started = time.monotonic()
+    started = time.thread_time()
     try:
         result: str | None = templating.render(template, payload=payload, labels={"a": "b"})
     except templating.TemplateProblem as problem:
         assert problem.fallback.startswith(("Template Error: ", "Template Warning: "))
         result = None
-    elapsed = time.monotonic() - started
-    assert elapsed < BUDGET + MARGIN, (template, elapsed)
+    spent = time.thread_time() - started
+    assert spent < BUDGET + MARGIN, (template, spent)
     assert result is None or (isinstance(result, str) and len(result) <= templating.RESULT_MAX_LENGTH + 2)
 
-    started = time.monotonic()
+    started = time.thread_time()
     fallback = templating.render_or_fallback(template, max_length=templating.TITLE_MAX_LENGTH, payload=payload)
-    assert time.monotonic() - started < BUDGET + MARGIN
+    assert time.thread_time() - started < BUDGET + MARGIN
     assert isinstance(fallback, str) and len(fallback) <= max(templating.TITLE_MAX_LENGTH + 2, len(fallback))
     return result
 
@@ -131,17 +135,111 @@ def test_the_budget_holds_for_a_render_that_never_ends() -> None:
         "{% for a in payload.xs %}{% for b in payload.xs %}{% for c in payload.xs %}"
         "{% endfor %}{% endfor %}{% endfor %}"
     )
-    started = time.monotonic()
+    started = time.thread_time()
     with pytest.raises(templating.TemplateError, match="time budget"):
         templating.render(busy, payload={"xs": list(range(1000))})
-    assert BUDGET <= time.monotonic() - started < BUDGET + MARGIN
+    assert BUDGET <= time.thread_time() - started < BUDGET + MARGIN
 
 
 def test_a_percent_format_width_bomb_is_refused_within_budget() -> None:
-    started = time.monotonic()
+    started = time.thread_time()
     with pytest.raises(templating.TemplateError):
         templating.render("{{ '%0100000000d' % 1 }}")
-    assert time.monotonic() - started < BUDGET + MARGIN
+    assert time.thread_time() - started < BUDGET + MARGIN
+
+
+# Templates that build a huge value in one call, or a little at a time, or that would walk one for ever.
+BOMBS = {
+    # issue #16: compiled in ~0.5 GiB and seconds (constant folding), then ~1 GiB per render
+    "indent": "{{ 'x\ny' | indent(100000000) }}",
+    "tojson indent": "{{ payload | tojson(indent=100000000) }}",
+    "format width": "{{ '{:>1000000000}'.format(1) }}",
+    "list.extend": "{% set l = [0] %}{% for i in 'x' * 40 %}{% set _ = l.extend(l) %}{% endfor %}{{ l | length }}",
+    "batch": "{{ [1] | batch(1000000000, fill_with=0) | list }}",
+    # more of the same kind
+    "indent string": "{{ payload.xs | join('\n') | indent('x' * 40000) }}",
+    "format precision": "{{ '{:.1000000000f}'.format(1.0) }}",
+    "format fields": "{{ ('{0}' * 16000).format(payload.text * 1000) }}",
+    "percent fields": "{{ ('%s' * 16000) % ((payload.text * 1000,) * 16000) }}",
+    "format filter": "{{ '%.1000000000f' | format(1.0) }}",
+    "center": "{{ 'a' | center(1000000000) }}",
+    "str.ljust": "{{ 'a'.ljust(1000000000) }}",
+    "expandtabs": "{{ ('\t' * 50000).expandtabs(50000) }}",
+    "translate": "{{ ('a' * 50000).translate({97: 'b' * 50000}) }}",
+    "replace": "{{ ('a' * 40000) | replace('a', 'b' * 40000) }}",
+    "regex_replace": "{{ payload.text | regex_replace('', payload.text * 1000) }}",
+    "regex_replace group": "{{ (payload.text * 1000) | regex_replace('(a)', '\\1' * 1000) }}",
+    "join": "{{ payload.xs | join('x' * 50000) }}",
+    "wordwrap": "{{ payload.text | wordwrap(1, wrapstring='x' * 50000) }}",
+    "urlize": "{{ ('a.io ' * 20000) | urlize(target='x' * 1000) }}",
+    "slice": "{{ payload.xs | slice(1000000000) | list | length }}",
+    "lipsum": "{{ lipsum(1000000) }}",
+    "list of characters": "{{ ('x' * 2000000) | list | length }}",
+    "append": "{% set l = [] %}{% for i in payload.xs %}{% for j in payload.xs %}"
+    "{% set _ = l.append('a' * 50000) %}{% endfor %}{% endfor %}",
+    "set block": "{% set x %}{% for a in payload.xs %}{% for b in payload.xs %}{{ 'a' * 50000 }}{% endfor %}"
+    "{% endfor %}{% endset %}{{ x | length }}",
+    "macro output": "{% macro f() %}{{ 'a' * 50000 }}{% endmacro %}{% for a in payload.xs %}{{ f() | length }}"
+    "{% endfor %}",
+    # a list holding the same list twice, nested 60 times: 2**60 elements once written out, compared, hashed
+    "shared nesting output": "{% set ns = namespace(p=[1]) %}{% for i in 'x' * 60 %}{% set ns.p = [ns.p, ns.p] %}"
+    "{% endfor %}{{ ns.p }}",
+    "shared nesting tojson": "{% set ns = namespace(p=[1]) %}{% for i in 'x' * 60 %}{% set ns.p = [ns.p, ns.p] %}"
+    "{% endfor %}{{ ns.p | tojson }}",
+    "shared nesting pprint": "{% set ns = namespace(p=[1]) %}{% for i in 'x' * 60 %}{% set ns.p = [ns.p, ns.p] %}"
+    "{% endfor %}{{ ns.p | pprint }}",
+    "shared nesting concat": "{% set ns = namespace(p=[1]) %}{% for i in 'x' * 60 %}{% set ns.p = [ns.p, ns.p] %}"
+    "{% endfor %}{{ ns.p ~ '' }}",
+    "shared nesting compare": "{% set ns = namespace(p=[1], q=[1]) %}{% for i in 'x' * 60 %}"
+    "{% set ns.p = [ns.p, ns.p] %}{% set ns.q = [ns.q, ns.q] %}{% endfor %}{{ ns.p == ns.q }}",
+    "shared nesting key": "{% set ns = namespace(p=(1,)) %}{% for i in 'x' * 60 %}{% set ns.p = (ns.p, ns.p) %}"
+    "{% endfor %}{{ {ns.p: 1} }}",
+    "escape doubling": "{% set ns = namespace(s='&' * 1000) %}{% for i in 'x' * 30 %}"
+    "{% set ns.s = ns.s | forceescape %}{% endfor %}{{ ns.s | length }}",
+    **{f"known shape {i}": shape for i, shape in enumerate(KNOWN_SHAPES)},
+}
+BOMB_PAYLOAD = {"xs": list(range(300)), "text": "a" * 40 + "!"}
+MEMORY_LIMIT = 50 * 2**20
+
+
+@pytest.mark.parametrize("template", BOMBS.values(), ids=BOMBS.keys())
+def test_each_bomb_stays_within_the_time_budget_and_50_mib(template: str) -> None:
+    templating.validate(template)  # compiled and cached: its cost is measured below, the render's here
+
+    started = time.thread_time()
+    with contextlib.suppress(templating.TemplateProblem):
+        templating.render(template, payload=BOMB_PAYLOAD)
+    spent = time.thread_time() - started
+    # the budget, and the last few milliseconds before the render checks its clock again
+    assert spent < BUDGET + 0.05, spent
+
+    tracemalloc.start()
+    try:
+        templating.render(template, payload=BOMB_PAYLOAD)
+    except templating.TemplateProblem:
+        pass
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    assert peak < MEMORY_LIMIT, f"{peak / 2**20:.0f} MiB"
+
+
+def test_a_filter_on_constants_is_not_run_when_the_template_is_saved() -> None:
+    """Jinja runs filters with constant arguments at compile time ("constant folding"): saving this template
+    through the API took 3.4-8.6 s and ~480 MiB, and was accepted. Now it compiles at once and its render is
+    refused before anything is built."""
+    template = "{{ 'x\ny' | indent(100000000) }}"
+    tracemalloc.start()
+    started = time.thread_time()
+    try:
+        templating.validate(template + " ")  # not cached yet
+    finally:
+        spent = time.thread_time() - started
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    assert spent < 0.2 and peak < 2**20, (spent, peak)
+    with pytest.raises(templating.TemplateError, match="result of 'indent' would exceed the length limit"):
+        templating.render(template)
 
 
 # --- request bodies -------------------------------------------------------------------------------------------
@@ -225,10 +323,10 @@ def test_an_integer_over_the_digit_limit_is_a_400() -> None:
     ],
 )
 def test_one_call_builders_are_refused_before_they_run(template: str) -> None:
-    started = time.monotonic()
+    started = time.thread_time()
     with pytest.raises(templating.TemplateError, match="would exceed the length limit"):
         templating.render(template)
-    assert time.monotonic() - started < BUDGET + MARGIN
+    assert time.thread_time() - started < BUDGET + MARGIN
 
 
 def test_the_guarded_builders_still_work_at_normal_sizes() -> None:

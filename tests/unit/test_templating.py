@@ -19,6 +19,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from jinja2 import filters as jinja_filters
+from jinja2.nodes import EvalContext
 from oncall import templating
 from oncall.templating import (
     RESULT_MAX_LENGTH,
@@ -32,6 +36,9 @@ from oncall.templating import (
     render_or_fallback,
     validate,
 )
+from oncall.templating import filters as oncall_filters
+from oncall.templating.filter_rules import TOJSON_PRETTY
+from oncall.templating.sizes import JSON, STR, Layout, rendered_size
 
 LAYER_PATH = Path(__file__).resolve().parents[2] / "layers" / "core" / "python"
 NESTED_LOOPS = "{% for a in s %}{% for b in s %}{% for c in s %}{% endfor %}{% endfor %}{% endfor %}"
@@ -304,6 +311,41 @@ def test_huge_output_from_loops_is_cut_not_built() -> None:
     assert result == "b" * RESULT_MAX_LENGTH + ".."
 
 
+# JSON data as payloads carry it, with the strings that printing escapes (quotes, backslashes, control and
+# non-ASCII characters), shared parts included: what the length limits measure before anything is written.
+JSON_DATA = st.recursive(
+    st.none() | st.booleans() | st.integers(-(10**30), 10**30) | st.floats() | st.text(),
+    lambda children: st.lists(children, max_size=6) | st.dictionaries(st.text(max_size=8), children, max_size=6),
+    max_leaves=30,
+)
+LAYOUTS = {
+    "str": (STR, str),
+    "tojson": (Layout(json=True, html_safe=True), lambda v: str(jinja_filters.do_tojson(_EVAL, v))),
+    "tojson indent": (Layout(json=True, html_safe=True, indent=3, item_separator=1),
+                      lambda v: str(jinja_filters.do_tojson(_EVAL, v, indent=3))),
+    "tojson_pretty": (TOJSON_PRETTY, oncall_filters.tojson_pretty),
+    "json_dumps": (JSON, oncall_filters.json_dumps),
+}  # fmt: skip
+_EVAL = EvalContext(templating._ENV)
+
+
+@settings(max_examples=200, deadline=None)
+@given(value=JSON_DATA.flatmap(lambda v: st.sampled_from([v, [v, v], {"a": v, "b": [v]}])))
+def test_what_a_value_would_write_is_measured_from_above_and_closely(value: object) -> None:
+    for layout, write in LAYOUTS.values():
+        written = len(write(value))
+        measured = rendered_size(value, layout=layout)
+        assert written <= measured <= 2 * written + 32, (layout, written, measured)
+
+
+def test_a_value_nested_deeper_than_python_can_write_is_a_template_error() -> None:
+    nesting = "{% set ns = namespace(x=[]) %}{% for i in s %}{% set ns.x = [ns.x] %}{% endfor %}"
+    for use in ("{{ ns.x }}", "{{ ns.x | tojson }}", "{{ ns.x == ns.x }}", "{{ ns.x | string | length }}"):
+        with pytest.raises(TemplateError, match="recursion"):
+            render(nesting + use, s="x" * 5000)
+    assert render(nesting + "{{ ns.x | length }}", s="x" * 5000) == "1"
+
+
 def test_validate_accepts_good_and_rejects_broken_templates() -> None:
     validate("{{ payload.labels.severity | upper }}")
     validate("{% if x %}{{ range(3) }}{% endif %}")  # range is a runtime error, not a compile error
@@ -417,10 +459,10 @@ def test_fallback_of_each_problem_class() -> None:
     ],
 )
 def test_operator_bombs_are_refused_quickly(template: str) -> None:
-    started = time.monotonic()
+    started = time.thread_time()
     with pytest.raises(TemplateError, match="exceed the length limit"):
         render(template)
-    assert time.monotonic() - started < 0.3
+    assert time.thread_time() - started < 0.3
     assert_renders_normally()
 
 
@@ -444,34 +486,66 @@ def test_operators_within_limits_still_work(template: str, expected: str) -> Non
 
 def test_nested_loops_stop_at_the_configured_budget_and_the_process_recovers() -> None:
     budget = templating.RENDER_TIME_BUDGET  # 0.5 s unless overridden (see the configuration tests)
-    started = time.monotonic()
+    started = time.thread_time()  # the budget is the rendering thread's CPU time: so is what is measured
     with pytest.raises(TemplateError) as raised:
         render(NESTED_LOOPS, s=LONG)
-    elapsed = time.monotonic() - started
-    assert budget <= elapsed < budget + 1
+    spent = time.thread_time() - started
+    assert budget <= spent < budget + 0.1
     assert raised.value.fallback.startswith("Template Error: render time budget exceeded")
-    assert_renders_normally()
-    time.sleep(0.05)  # a late injection would land here
     assert_renders_normally()
 
 
 def test_budget_applies_in_worker_threads_and_the_worker_survives(short_budget: float) -> None:
-    def job() -> tuple[str, str]:
+    def job() -> tuple[str, str, float]:
+        started = time.thread_time()
         problem = render_or_fallback(NESTED_LOOPS, s=LONG)
-        return problem, render("{{ 40 + 2 }}")
+        spent = time.thread_time() - started
+        return problem, render("{{ 40 + 2 }}"), spent
 
-    started = time.monotonic()
     with ThreadPoolExecutor(max_workers=3) as pool:
         results = list(pool.map(lambda _: job(), range(3)))
-    assert time.monotonic() - started < short_budget + 1
-    for problem, after in results:
+    for problem, after, spent in results:
         assert problem.startswith("Template Error: render time budget exceeded")
+        assert short_budget <= spent < short_budget + 0.1
         assert after == "42"
 
 
+# Every way a template can loop, each with an empty body where it can have one: seconds of work at least.
+LOOPS = {
+    "for": "{% for a in s %}{% for b in s %}{% for c in s %}{% endfor %}{% endfor %}{% endfor %}",
+    "for over a generator": (
+        "{% for a in s|batch(1) %}{% for b in s|batch(1) %}{% for c in s|batch(1) %}{% endfor %}{% endfor %}"
+        "{% endfor %}"
+    ),
+    "for with a false condition": (
+        "{% for a in s %}{% for b in s %}{% for c in s if false %}{% endfor %}{% endfor %}{% endfor %}"
+    ),
+    "recursive for": "{% for a in s recursive %}{% if loop.depth < 4 %}{{ loop(s) }}{% endif %}{% endfor %}",
+    "map and select": "{% for a in s %}{% for b in s %}{{ s|map('length')|select('odd')|list|length }}"
+    "{% endfor %}{% endfor %}",
+    "macro calls": "{% macro f() %}{% endmacro %}{% for a in s %}{% for b in s %}{{ f() }}{% endfor %}{% endfor %}",
+    "buffered output": "{% set x %}{% for a in s %}{% for b in s %}{% for c in s %}{{ c[:0] }}{% endfor %}"
+    "{% endfor %}{% endfor %}{% endset %}",
+    "string building": "{% set ns = namespace(x='') %}{% for a in s %}{% for b in s %}"
+    "{% set ns.x = (ns.x ~ b)[-100:] %}{% endfor %}{% endfor %}",
+    "big values": "{% for a in s %}{% for b in s %}{% set x = 'x' * 2000000 %}{% endfor %}{% endfor %}",
+}
+
+
+@pytest.mark.parametrize("template", LOOPS.values(), ids=LOOPS.keys())
+def test_every_kind_of_loop_stops_at_the_budget(short_budget: float, template: str) -> None:
+    """The budget is checked by the render itself, at every step the sandbox sees: a loop of any kind, even with
+    nothing in it, charges its iterations."""
+    started = time.thread_time()
+    with pytest.raises(TemplateError, match="render time budget exceeded"):
+        render(template, s=["x"] * 1000)
+    assert short_budget <= time.thread_time() - started < short_budget + 0.1
+    assert_renders_normally()
+
+
 def test_renders_finishing_at_the_deadline_never_leak_the_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Budgets close to the render time make the watchdog fire just as renders finish; the injected
-    # exception must surface as a TemplateError or be discarded, never escape into the caller.
+    # Budgets close to the render time stop renders at any step, in four threads at once: the timeout must
+    # surface as a TemplateError of its own render, never escape into the caller or reach another thread.
     monkeypatch.setattr(templating, "RENDER_TIME_BUDGET", 0.0002)
     leaks: list[BaseException] = []
     outcomes: dict[str, int] = {"ok": 0, "timeout": 0}
@@ -481,7 +555,7 @@ def test_renders_finishing_at_the_deadline_never_leak_the_timeout(monkeypatch: p
         for i in range(400):
             try:
                 try:
-                    render("{% for a in s %}{{ a }}{% endfor %}", s="x" * (i % 200))
+                    render("{% for a in s %}{{ a | upper }}{% endfor %}", s="x" * (i % 200) * 20)
                     key = "ok"
                 except TemplateError as exc:
                     assert "budget" in exc.message
@@ -501,6 +575,7 @@ def test_renders_finishing_at_the_deadline_never_leak_the_timeout(monkeypatch: p
         thread.join()
     assert leaks == []
     assert outcomes["ok"] + outcomes["timeout"] == 1600
+    assert outcomes["ok"] and outcomes["timeout"], outcomes
 
 
 @pytest.mark.parametrize("flt", ["regex_search", "regex_match", "regex_replace"])
@@ -543,11 +618,39 @@ def test_a_catastrophic_regex_is_the_budget_while_other_threads_of_the_process_a
 # ------------------------------------------------------------------------------------- configuration
 
 
-def _run_with_env(code: str, **overrides: str) -> list[str]:
+def _run_with_env(code: str, timeout: float = 60, **overrides: str) -> list[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TOCSIN_TEMPLATE_")}
     env.update(overrides, PYTHONPATH=str(LAYER_PATH))
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, timeout=timeout
+    )
     return done.stdout.splitlines()
+
+
+def test_a_render_cut_by_its_budget_leaves_the_interpreter_as_it_was() -> None:
+    """Issue #14: the hostile-input test ran for 15 minutes at 100 % CPU and ignored Ctrl-C. A render stopped by its
+    budget left CPython's interpreter-wide "asynchronous exception pending" flag set (the old watchdog cleared a
+    delivered exception with PyThreadState_SetAsyncExc(id, NULL), which raises the flag again with nothing
+    pending). From then on the first function called under a tracer (sys.settrace: hypothesis's explain phase
+    after a failure, coverage, debuggers, profilers) spun forever on CPython 3.11. In a subprocess, so that a
+    regression fails this test instead of hanging the suite."""
+    code = (
+        "import sys\n"
+        "from oncall import templating\n"
+        f"loops = {NESTED_LOOPS!r}\n"
+        "try:\n"
+        f"    templating.render(loops, s={LONG!r})\n"
+        "except templating.TemplateError as problem:\n"
+        "    print(problem.message)\n"
+        "def traced() -> str:\n"
+        "    return 'a traced call returns'\n"
+        "sys.settrace(lambda frame, event, arg: None)\n"
+        "print(traced())\n"
+    )
+    assert _run_with_env(code, timeout=30, TOCSIN_TEMPLATE_TIME_BUDGET="0.1") == [
+        "render time budget exceeded (0.1 s of CPU time)",
+        "a traced call returns",
+    ]
 
 
 def test_default_limits_and_budget() -> None:
@@ -578,35 +681,12 @@ def test_limits_and_budget_come_from_the_environment() -> None:
     assert lines[3] == "False False"  # imported only by templates that use them
 
 
-def test_budget_zero_disables_the_watchdog_only(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_budget_zero_disables_the_time_limit_only(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(templating, "RENDER_TIME_BUDGET", 0)
     assert_renders_normally()
     assert render_or_fallback("{{ payload.a.b }}", payload={}) == "Template Warning: 'dict object' has no attribute 'a'"
     with pytest.raises(TemplateError, match="exceed the length limit"):
         render('{{ "a" * 10**9 }}')
-
-
-def test_a_swallowed_timeout_is_raised_again_until_the_render_stops(short_budget: float) -> None:
-    """The watchdog's exception can land where Python swallows it (a gc callback, a ``__del__``); it fires again."""
-
-    class SwallowsOnce:
-        swallowed = 0
-
-        def __call__(self) -> str:
-            end = time.monotonic() + 30 * short_budget
-            while time.monotonic() < end:
-                try:
-                    sum(range(1000))
-                except BaseException:
-                    SwallowsOnce.swallowed += 1
-                    if SwallowsOnce.swallowed > 1:
-                        raise
-            return "ran to the end"
-
-    with pytest.raises(TemplateError, match="time budget"):
-        render("{{ spin() }}", spin=SwallowsOnce())
-    assert SwallowsOnce.swallowed == 2
-    assert_renders_normally()
 
 
 def test_the_budget_is_cpu_time_so_a_busy_machine_does_not_fail_cheap_templates(short_budget: float) -> None:

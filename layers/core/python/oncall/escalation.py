@@ -335,7 +335,7 @@ def _step_team(
 
 def _step_schedule(policy: EscalationPolicy, group: AlertGroup, state: dict[str, Any], services: Services,
                    now: datetime, key: str) -> StepResult:  # fmt: skip
-    from oncall import schedules
+    from oncall.services import schedules
 
     schedule_id = policy.notify_on_call_from_schedule or ""
     try:

@@ -20,7 +20,7 @@ from oncall.errors import NotAuthenticated, PermissionDenied, TocsinError
 from oncall.ports import StoreError
 from oncall.web import session, signin, views
 from oncall.web.base import UI, Request, Response, Route, back, error_text, page, problem_text, redirect, response
-from oncall.web.pages import chains, groups, integrations, paging, people, profile, routes
+from oncall.web.pages import chains, groups, integrations, paging, people, profile, routes, schedules
 from pydantic import ValidationError
 
 logger = logging.getLogger(__name__)
@@ -33,6 +33,7 @@ ROUTES: list[Route] = [
     *routes.ROUTES,
     *chains.ROUTES,
     *paging.ROUTES,
+    *schedules.ROUTES,
 ]
 
 

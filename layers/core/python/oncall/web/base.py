@@ -15,7 +15,7 @@ from functools import cached_property
 from typing import Any, Final, TypeVar
 from urllib.parse import urlencode
 
-from oncall import access, feeds
+from oncall import access
 from oncall.access import Actor, Permission
 from oncall.api import logic
 from oncall.api.request import RequestInfo
@@ -112,11 +112,6 @@ class Request:
             now=self.now,
             inbound_domain=self.container.settings.inbound_email_domain,
         )
-
-    def feed_url(self, kind: feeds.FeedKind, entity_id: str) -> str:
-        """A calendar feed URL that stands for this session's API key (see :mod:`oncall.feeds`)."""
-        token = feeds.feed_token(kind, entity_id, self.key_hash, self.container.signing_key())
-        return feeds.feed_url(self.base_url, kind, entity_id, token)
 
     def csrf(self) -> str:
         return session.csrf_token(self.token, self.container.signing_key()) if self.token else ""

@@ -7,11 +7,23 @@ from typing import Final
 
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from oncall.api.routes import actions, alert_groups, alerts, integrations, legacy, paging, routes
+from oncall.api.routes import (
+    actions,
+    alert_groups,
+    alerts,
+    integrations,
+    legacy,
+    on_call_shifts,
+    paging,
+    routes,
+    schedules,
+)
 
 ROUTERS: Final[tuple[Callable[[], APIGatewayHttpRouter], ...]] = (
     integrations.router,
     routes.router,
+    schedules.router,
+    on_call_shifts.router,
     alert_groups.router,
     alerts.router,
     paging.router,

@@ -11,13 +11,10 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from oncall import access, feeds, schemas
-from oncall.api import directory, logic
-from oncall.api import schedules as schedules_api
+from oncall import access, schemas
+from oncall.api import directory
 from oncall.api.request import ApiRequest, RequestInfo, current
 from oncall.errors import PermissionDenied
-from oncall.models import ApiKey
-from oncall.schemas import schedules as schedule_schemas
 from oncall.services.policy import Principal
 
 PREFIX = "/api/v1"
@@ -46,15 +43,6 @@ def router() -> APIGatewayHttpRouter:
 
     def now() -> datetime:
         return request().now
-
-    def feed_out(kind: feeds.FeedKind, entity_id: str) -> dict[str, str]:
-        """A calendar feed URL for the caller's key (made again, it is the same URL; it dies with the key)."""
-        key: ApiKey = request().key
-        token = feeds.feed_token(kind, entity_id, key.key_hash, request().ports.signing_key())
-        return {
-            "token": token,
-            "export_url": feeds.feed_url(request().base_url, kind, entity_id, token),
-        }
 
     def guard_entity(resource: directory.Resource[Any], entity_id: str) -> None:
         entity = resource.repository(store()).get(entity_id)
@@ -227,97 +215,6 @@ def router() -> APIGatewayHttpRouter:
         directory.load(store(), directory.WEBHOOKS, webhook_id)
         store().webhooks.delete(webhook_id)
         return Response(204)
-
-    # --- on-call schedules and shifts ------------------------------------------------------------------------------
-
-    def _calendar(text: str) -> Response[str]:
-        return Response(200, "text/calendar; charset=utf-8", text)
-
-    @api.get(f"{PREFIX}/schedules")
-    def list_schedules() -> dict[str, Any]:
-        return schedules_api.list_schedules(store(), request_info(), now())
-
-    @api.post(f"{PREFIX}/schedules")
-    def create_schedule(body: Annotated[schedule_schemas.ScheduleIn, Body()]) -> Response[schedule_schemas.ScheduleOut]:
-        access.check_team(caller(), body.team_id)
-        return ok(schedules_api.create_schedule(store(), body, now()), 201)
-
-    @api.get(f"{PREFIX}/schedules/<schedule_id>")
-    def get_schedule(schedule_id: str) -> schedule_schemas.ScheduleOut:
-        return schedules_api.get_schedule(store(), schedule_id, now())  # type: ignore[return-value]
-
-    @api.route(f"{PREFIX}/schedules/<schedule_id>", method=["PUT", "PATCH"])
-    def update_schedule(
-        schedule_id: str, body: Annotated[schedule_schemas.SchedulePatch, Body()]
-    ) -> schedule_schemas.ScheduleOut:
-        guard_schedule(schedule_id)
-        return schedules_api.update_schedule(store(), schedule_id, body, now())  # type: ignore[return-value]
-
-    @api.delete(f"{PREFIX}/schedules/<schedule_id>")
-    def delete_schedule(schedule_id: str) -> Response[None]:
-        guard_schedule(schedule_id)
-        schedules_api.delete_schedule(store(), schedule_id)
-        return Response(204)
-
-    @api.get(f"{PREFIX}/schedules/<schedule_id>/final_shifts")
-    def schedule_final_shifts(schedule_id: str) -> dict[str, Any]:
-        return schedules_api.final_shifts(store(), request_info(), schedule_id, now())
-
-    @api.get(f"{PREFIX}/schedules/<schedule_id>/export")
-    def export_schedule(schedule_id: str) -> Response[str]:
-        return _calendar(schedules_api.export_schedule(store(), schedule_id, now()))
-
-    @api.post(f"{PREFIX}/schedules/<schedule_id>/export_token")
-    def schedule_feed(schedule_id: str) -> Response[dict[str, str]]:
-        """Tocsin: a calendar feed URL of the schedule (the ``?token=`` stands for the caller's API key)."""
-        schedules_api.get_schedule(store(), schedule_id, now())  # 404 for an unknown schedule
-        return Response(201, "application/json", feed_out("schedule", schedule_id))
-
-    @api.post(f"{PREFIX}/schedules/<schedule_id>/import")
-    def import_schedule_calendar(
-        schedule_id: str, body: Annotated[schedule_schemas.IcalImportIn, Body()]
-    ) -> dict[str, Any]:
-        guard_schedule(schedule_id)
-        return schedules_api.import_calendar(store(), schedule_id, body, now())
-
-    @api.get(f"{PREFIX}/users/<user_id>/schedule_export")
-    def export_user_schedule(user_id: str) -> Response[str]:
-        return _calendar(schedules_api.export_user(store(), user_id, now()))
-
-    @api.post(f"{PREFIX}/users/<user_id>/schedule_export_token")
-    def user_feed(user_id: str) -> Response[dict[str, str]]:
-        """Tocsin: a calendar feed URL of one person's shifts in every schedule."""
-        if store().users.get(user_id) is None:
-            raise logic.not_found()
-        return Response(201, "application/json", feed_out("user", user_id))
-
-    @api.get(f"{PREFIX}/on_call_shifts")
-    def list_shifts() -> dict[str, Any]:
-        return schedules_api.list_shifts(store(), request_info())
-
-    @api.post(f"{PREFIX}/on_call_shifts")
-    def create_shift(body: Annotated[schedule_schemas.ShiftIn, Body()]) -> Response[schedule_schemas.ShiftOut]:
-        access.check_team(caller(), body.team_id)
-        return ok(schedules_api.create_shift(store(), body), 201)
-
-    @api.get(f"{PREFIX}/on_call_shifts/<shift_id>")
-    def get_shift(shift_id: str) -> schedule_schemas.ShiftOut:
-        return schedules_api.get_shift(store(), shift_id)  # type: ignore[return-value]
-
-    @api.route(f"{PREFIX}/on_call_shifts/<shift_id>", method=["PUT", "PATCH"])
-    def update_shift(shift_id: str, body: Annotated[schedule_schemas.ShiftPatch, Body()]) -> schedule_schemas.ShiftOut:
-        return schedules_api.update_shift(store(), shift_id, body)  # type: ignore[return-value]
-
-    @api.delete(f"{PREFIX}/on_call_shifts/<shift_id>")
-    def delete_shift(shift_id: str) -> Response[None]:
-        schedules_api.delete_shift(store(), shift_id)
-        return Response(204)
-
-    def guard_schedule(schedule_id: str) -> None:
-
-        schedule = store().schedules.get(schedule_id)
-        if schedule is not None:
-            access.check_team(caller(), schedule.team_id)
 
     @api.get(f"{PREFIX}/api_keys")
     def list_api_keys() -> dict[str, Any]:

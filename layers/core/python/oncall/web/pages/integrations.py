@@ -11,7 +11,7 @@ from urllib.parse import quote
 from oncall import integration_types, schemas
 from oncall.api.routes.integrations import integration_out
 from oncall.errors import InvalidInput, NotFound
-from oncall.ingest import demo_payload
+from oncall.ingest import IngestError, demo_payload, parse_body
 from oncall.ports import GroupFilter
 from oncall.services import integrations as integrations_service
 from oncall.services.policy import Resource
@@ -210,11 +210,13 @@ def template_editor(request: Request, integration_id: str, status: int = 200, **
 
 def _posted_templates(request: Request) -> tuple[dict[str, str], Any, str | None]:
     texts = {name: request.form.get(name, "") for name, _ in views.TEMPLATE_FIELDS}
-    try:
-        payload = json.loads(request.form.get("payload") or "null")
-    except ValueError as error:
-        return texts, None, f"The payload is not valid JSON: {error}"
-    return texts, payload, None
+    posted = request.form.get("payload") or ""
+    if not posted.strip():
+        return texts, None, None
+    try:  # read as ingest reads a body, so that what it would refuse (nested too deeply, ...) is a message here
+        return texts, parse_body(posted.encode("utf-8", "surrogatepass"), "application/json"), None
+    except IngestError as error:
+        return texts, None, str(error)
 
 
 def template_preview(request: Request, integration_id: str) -> Response:

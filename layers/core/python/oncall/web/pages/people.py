@@ -1,4 +1,4 @@
-"""Schedules (on call now and the next 14 days), users, and API keys.
+"""Users and API keys.
 
 Users: everyone sees the list; admins create users and change their role (:func:`oncall.api.directory.
 create_user` / :func:`~oncall.api.directory.update_user`, as ``POST`` / ``PATCH /api/v1/users/``).
@@ -12,71 +12,15 @@ that session.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Final
 
 from oncall import schemas
 from oncall.api import directory, logic
-from oncall.api import schedules as schedules_api
-from oncall.web import session, timeline
+from oncall.web import session
 from oncall.web.base import Request, Response, Route, back, flash_url, page, problem_text, redirect, require
 from pydantic import ValidationError
 
-TIMELINE_DAYS = 14
 ROLES: Final = ("viewer", "editor", "admin")
-
-
-def _final_shifts(request: Request, schedule_id: str, start: date, end: date, moment: datetime) -> list[dict[str, Any]]:
-    """Every final shift of the window (the API's use case, page by page)."""
-    shifts: list[dict[str, Any]] = []
-    number = 1
-    while True:
-        query = {
-            "start_date": [start.isoformat()],
-            "end_date": [end.isoformat()],
-            "perpage": ["100"],
-            "page": [str(number)],
-        }
-        found = schedules_api.final_shifts(request.store, request.info(query=query), schedule_id, moment)
-        shifts.extend(found["results"])
-        if not found.get("next"):
-            return shifts
-        number += 1
-
-
-def schedules(request: Request) -> Response:
-    """Who is on call now, and the next 14 days (UTC) as a timeline (bars positioned with CSS) and as a table."""
-    moment, store = request.now, request.store
-    users = {u.id: u.username for u in store.users.list()}
-    start = moment.date()
-    end = start + timedelta(days=TIMELINE_DAYS - 1)
-    window_start = datetime.combine(start, time(), UTC)
-    window_end = window_start + timedelta(days=TIMELINE_DAYS)
-    rows = []
-    for schedule in store.schedules.list():
-        on_call = schedules_api.on_call_now(store, schedule.id, moment)
-        shifts = _final_shifts(request, schedule.id, start, end, moment)
-        rows.append(
-            {
-                "schedule": schedule,
-                "on_call": [users.get(u, u) for u in on_call],
-                "shifts": shifts,
-                "timeline": timeline.timeline_rows(shifts, window_start, window_end),
-                "feed_url": request.feed_url("schedule", schedule.id),
-            }
-        )
-    return page(
-        request,
-        "schedules.html",
-        schedules=rows,
-        start=start,
-        end=end,
-        days=TIMELINE_DAYS,
-        ticks=timeline.day_ticks(window_start, window_end),
-        now_at=timeline.position(moment, window_start, window_end),
-        now_text=timeline.moment_text(moment),
-        my_feed_url=request.feed_url("user", request.user_id),
-    )
 
 
 # --- users ----------------------------------------------------------------------------------------------------------
@@ -179,7 +123,6 @@ def revoke_key(request: Request, key_id: str) -> Response:
 
 
 ROUTES: list[Route] = [
-    ("GET", r"/schedules", schedules),
     ("GET", r"/users", users_page),
     ("POST", r"/users", create_user),
     ("POST", r"/users/([\w-]+)/role", change_role),
