@@ -19,7 +19,7 @@ from oncall.container import Container
 from oncall.ingest import ingest
 from oncall.models import Integration
 from oncall.scheduler import NoScheduler
-from oncall.services import alert_groups, integrations
+from oncall.services import alert_groups, integrations, notification_rules, people
 from oncall.services.policy import Principal
 from oncall.settings import Settings
 from oncall.store.dynamodb import DynamoStore
@@ -102,9 +102,12 @@ class World:
     services: escalation.Services
 
     def user(self, name: str, **extra: Any) -> str:
-        return str(
-            directory.create_user(self.store, schemas.UserIn(username=name, email=f"{name}@example.com", **extra))["id"]
-        )
+        body = schemas.UserIn(username=name, email=f"{name}@example.com", **extra)
+        return people.create_user(self.ports, ADMIN, body).id
+
+    def rule(self, user_id: str, **fields: Any) -> None:
+        """A personal notification rule of the user."""
+        notification_rules.create_rule(self.ports, ADMIN, schemas.NotificationRuleIn(user_id=user_id, **fields))
 
     def chain(self, *steps: dict[str, Any]) -> str:
         chain_id = str(

@@ -114,9 +114,7 @@ def test_personal_rules_use_channels_in_order_and_log_missing_contacts(world: Wo
     dave = world.user("dave")
     for kind, duration in (("notify_by_email", None), ("wait", 300), ("notify_by_sms", None)):
         for user in (carol, dave):
-            directory.create_rule(
-                world.store, schemas.NotificationRuleIn(user_id=user, important=True, type=kind, duration=duration)
-            )
+            world.rule(user, important=True, type=kind, duration=duration)
     chain = world.chain({"type": "notify_persons", "persons_to_notify": [carol, dave], "important": True})
     group = world.alert(world.integration(chain))
     world.executor.run(world.services)

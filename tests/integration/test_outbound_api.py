@@ -136,7 +136,7 @@ def test_a_private_target_is_refused_when_called_and_the_timeline_says_so(world:
     for hook in legacy:
         directory.save(world.store, directory.WEBHOOKS, hook, new=True)
     alice = world.user("alice", webhook_url="https://metadata.test/alice?token=secret")
-    directory.create_rule(world.store, schemas.NotificationRuleIn(user_id=alice, type="notify_by_webhook"))
+    world.rule(alice, type="notify_by_webhook")
     chain = world.chain(
         *(
             {"type": "trigger_webhook", "action_to_trigger": hook_id}

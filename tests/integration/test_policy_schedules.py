@@ -23,13 +23,13 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from oncall.access import create_api_key
 from oncall.bootstrap import ADMIN_USER_ID, ensure_admin
 from oncall.clock import SYSTEM_CLOCK
 from oncall.errors import PermissionDenied
 from oncall.models import Team, User
 from oncall.schedules.models import OnCallShift, Schedule
 from oncall.services import policy
+from oncall.services.api_keys import issue
 from oncall.services.policy import Action, Principal, Resource
 from oncall.store.dynamodb import DynamoStore
 
@@ -98,7 +98,7 @@ def people(store: DynamoStore) -> dict[str, str]:
     for role in ROLES:
         user = User(id=f"U{role.upper()}", username=role, role=role, teams=[TEAM])  # type: ignore[arg-type]
         store.users.put(user)
-        keys[role] = create_api_key(store, user_id=user.id, name=role, now=SYSTEM_CLOCK.now())[1]
+        keys[role] = issue(store, user_id=user.id, name=role, now=SYSTEM_CLOCK.now()).secret
     return keys
 
 

@@ -23,6 +23,7 @@ ALERT: Final = "A"
 USER: Final = "U"
 TEAM: Final = "T"
 API_KEY: Final = "K"
+NOTIFICATION_RULE: Final = "N"
 
 
 def new_id(prefix: str, length: int = 12) -> str:

@@ -23,6 +23,7 @@ from oncall.api import logic
 from oncall.api.request import PORTS, REQUEST, ApiRequest
 from oncall.api.routes import ROUTERS
 from oncall.errors import NotAuthenticated, TocsinError, Unavailable
+from oncall.services import api_keys
 
 if TYPE_CHECKING:
     from oncall.container import Container
@@ -55,7 +56,7 @@ def build(container: Container) -> APIGatewayHttpResolver:
         resolver.append_context(**{REQUEST: request})
         response = next_middleware(resolver)
         if method not in access.READ_METHODS and response.status_code < 400:
-            access.audit(container.store, principal, method, event.path, response.status_code, now)
+            api_keys.audit(container.store, principal, method, event.path, response.status_code, now)
         return response
 
     app.use(middlewares=[authenticate])

@@ -24,6 +24,7 @@ The table, as people read it (docs/design.md repeats it):
 | alert_groups       | viewer, any  | delete: editor, any            | editor, any (ack, resolve..)|
 | paging             |              | create: editor, any, responders|                             |
 | users              | viewer, any  | admin (contact points: self)   |                             |
+|  (console profile) | viewer, self |                                |                             |
 | teams              | viewer, any  | admin                          |                             |
 | notification_rules | viewer, any  | editor, self                   |                             |
 | api_keys           | viewer, self | viewer, self (create, revoke)  |                             |
@@ -66,6 +67,7 @@ class Action(StrEnum):
     DELETE = "delete"
     ACT = "act"  # alert groups: acknowledge, resolve, silence and their undo (paging people into one: PAGING)
     UPDATE_CONTACTS = "update_contacts"  # users: contact points and time zone
+    READ_PROFILE = "read_profile"  # users: the console's profile page (contact points and rules, to change them)
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,7 @@ POLICY: Final[Mapping[tuple[Resource, Action], Rule]] = {
     (Resource.USERS, Action.UPDATE_CONTACTS): Rule(
         "viewer", "self", "You can only change your own contact points and time zone."
     ),
+    (Resource.USERS, Action.READ_PROFILE): Rule("viewer", "self", "You can only see your own profile."),
     **{(Resource.TEAMS, action): _ADMIN for action in _CHANGES},
     **{
         (Resource.NOTIFICATION_RULES, action): Rule(

@@ -154,7 +154,6 @@ def page(request: Request, template: str, status: int = 200, **context: Any) -> 
         error=error,
         can_act=bool(request.actor and access.has(request.actor, "act")),
         can_configure=bool(request.actor and access.has(request.actor, "configure")),
-        is_admin=bool(request.actor and access.has(request.actor, "admin")),
         alarms_reach_nobody=request.container.settings.alarms_reach_nobody,
         **context,
     )
