@@ -14,12 +14,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from oncall import escalation, schemas
-from oncall.api import logic
 from oncall.container import Container
 from oncall.ingest import ingest
 from oncall.models import Integration
 from oncall.scheduler import NoScheduler
-from oncall.services import chains, integrations, notification_rules, people
+from oncall.services import alert_groups, chains, integrations, notification_rules, people
 from oncall.services.policy import Principal
 from oncall.settings import Settings
 from oncall.store.dynamodb import DynamoStore
@@ -143,11 +142,11 @@ class World:
         )
         return stored.group_id
 
-    def act(self, group_id: str, action: str, body: Any = None) -> None:
-        logic.apply_action(self.store, self.executor, group_id, action, "UADMIN", self.clock, body)
+    def act(self, group_id: str, action: str, delay: int | None = None, *, by: Principal = ADMIN) -> None:
+        alert_groups.act(self.ports, by, group_id, action, delay=delay)
 
     def timeline(self, group_id: str) -> list[str]:
-        return [entry["text"] for entry in logic.group_timeline(self.store, group_id)]
+        return [entry.text for entry in alert_groups.timeline(self.ports, ADMIN, group_id)]
 
     def emails(self) -> list[str]:
         return [address.split("@")[0] for _, channel, address in self.notifier.sent if channel == "email"]

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.integration.conftest import Invoke, post_alert
+from tests.integration.conftest import Context, Invoke, http_event, load_handler, post_alert
 
 
 def create(api: Invoke, name: str = "Prometheus", kind: str = "alertmanager", **extra: Any) -> dict[str, Any]:
@@ -236,6 +236,18 @@ def test_wipe_and_delete(api: Invoke, group_id: str) -> None:
     assert alerts[0]["payload"] == {} and alerts[0]["title"].startswith("Wiped by UADMIN")
     assert api("DELETE", f"/api/v1/alert_groups/{group_id}/", {"mode": "delete"})[0] == 204
     assert api("GET", f"/api/v1/alert_groups/{group_id}/")[0] == 404
+
+
+def test_alert_group_bodies_that_are_not_json_or_not_valid_are_400s(api: Invoke, group_id: str) -> None:
+    base = f"/api/v1/alert_groups/{group_id}"
+    assert api("DELETE", f"{base}/", {"mode": "shred"}) == (400, {"mode": ["Input should be 'wipe' or 'delete'"]})
+    assert api("DELETE", f"{base}/", ["wipe"])[0] == 400
+    module, key = load_handler("api"), api("POST", "/api/v1/api_keys/", {"name": "raw"})[1]["key"]
+    for method, path in (("POST", f"{base}/silence"), ("DELETE", base)):
+        event = http_event(method, path, raw_body='{"delay": 60', headers={"authorization": key})
+        assert module.handler(event, Context())["statusCode"] == 400, path
+    group = api("GET", f"{base}/")[1]
+    assert group["state"] == "firing" and group["title"] == "Disk full"  # nothing changed
 
 
 def test_demo_alerts_use_the_example_payload_and_always_open_new_groups(api: Invoke) -> None:

@@ -7,9 +7,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from oncall import escalation, schemas, telemetry
-from oncall.api import logic
 from oncall.ingest import ingest
 from oncall.services import chains, integrations, webhooks
+from oncall.services.policy import Principal
 
 from tests.integration.escalation_world import ADMIN, START, SimulatedExecutor, World
 
@@ -183,7 +183,7 @@ def test_timed_silence_resumes_escalation_from_step_zero_when_it_ends(world: Wor
     chain = world.chain({"type": "wait", "duration": 120}, {"type": "notify_persons", "persons_to_notify": [alice]})
     group = world.alert(world.integration(chain))
     world.executor.run(world.services, until=START + timedelta(seconds=60))
-    world.act(group, "silence", {"delay": 1800})
+    world.act(group, "silence", 1800)
     world.executor.run(world.services)
     [(when, _, _)] = world.notifier.sent
     assert when == START + timedelta(seconds=60 + 1800 + 120)
@@ -216,11 +216,11 @@ def test_acknowledgement_reminders_and_auto_unacknowledge(world: World) -> None:
     )
     group = world.alert(integration)
     world.executor.run(world.services, until=START + timedelta(seconds=10))
-    logic.apply_action(world.store, world.executor, group, "acknowledge", alice, world.clock)
+    world.act(group, "acknowledge", by=Principal(alice, "alice", "editor"))
     # One hour later alice is reminded; she confirms, so the group stays acknowledged.
     world.executor.run(world.services, until=START + timedelta(hours=1, seconds=20))
     assert world.emails() == ["alice", "alice"]
-    logic.apply_action(world.store, world.executor, group, "confirm", alice, world.clock)
+    world.act(group, "confirm", by=Principal(alice, "alice", "editor"))
     world.executor.run(world.services, until=START + timedelta(hours=1, minutes=30))
     assert world.store.groups.get(group).acknowledged  # type: ignore[union-attr]
     # The next reminder goes unanswered: the group is unacknowledged and escalates again from step 0.

@@ -290,7 +290,10 @@ def _notify(
     level = " (important)" if policy.important else ""
     _log(services, group, now, "escalation_notify", f"{what}: notifying {', '.join(u.username for u in users)}{level}")
     for user in users:
-        start_personal(services, group, user, policy.important, f"{group.id}-{key}-{user.id}", state["generation"])
+        personal_key = f"{group.id}-{key}-{user.id}"
+        start_personal(
+            services.store, services.executor, group, user, policy.important, personal_key, state["generation"]
+        )
     return None
 
 
@@ -476,9 +479,9 @@ STEPS: dict[str, Callable[..., StepResult]] = {
 # --- a person's notification rules ------------------------------------------------------------------------------
 
 
-def rules_for(services: Services, user: User, important: bool) -> list[dict[str, Any]]:
+def rules_for(store: Store, user: User, important: bool) -> list[dict[str, Any]]:
     rules = sorted(
-        (r for r in services.store.rules.of_user(user.id) if r.important == important),
+        (r for r in store.rules.of_user(user.id) if r.important == important),
         key=lambda r: r.position,
     )
     if rules:
@@ -487,7 +490,8 @@ def rules_for(services: Services, user: User, important: bool) -> list[dict[str,
 
 
 def start_personal(
-    services: Services,
+    store: Store,
+    executor: Executor,
     group: AlertGroup,
     user: User,
     important: bool,
@@ -504,14 +508,14 @@ def start_personal(
         "generation": generation,
         "user_id": user.id,
         "important": important,
-        "rules": rules_for(services, user, important),
+        "rules": rules_for(store, user, important),
         "position": 0,
         "key": key,
         "direct": direct,
         "wait_seconds": 0,
         "done": False,
     }
-    services.executor.start(_personal_execution_name(key), state)
+    executor.start(_personal_execution_name(key), state)
 
 
 def _run_personal(state: dict[str, Any], services: Services, now: datetime) -> dict[str, Any]:
@@ -674,7 +678,9 @@ def _run_reminder(state: dict[str, Any], services: Services, now: datetime) -> d
         if user is not None and services.store.groups.claim(
             group.id, f"ack{int(acked_at.timestamp())}-{now.timestamp():.0f}"
         ):
-            channel = next((r["channel"] for r in rules_for(services, user, False) if r["type"] == "notify"), "email")
+            channel = next(
+                (r["channel"] for r in rules_for(services.store, user, False) if r["type"] == "notify"), "email"
+            )
             _deliver(services, group, user, channel, False, now, reminder=True)
         if unack_after:
             return _wait({**state, "phase": "unack", "reminded_at": now.isoformat()}, unack_after)

@@ -22,7 +22,7 @@ The table, as people read it (docs/design.md repeats it):
 | webhooks           | viewer, any  | editor, team                   |                             |
 | schedules          | viewer, any  | editor, team (shifts: theirs and their schedule's)|          |
 | alert_groups       | viewer, any  | delete: editor, any            | editor, any (ack, resolve..)|
-| paging             |              | create: editor, any            |                             |
+| paging             |              | create: editor, any, responders|                             |
 | users              | viewer, any  | admin (contact points: self)   |                             |
 |  (console profile) | viewer, self |                                |                             |
 | teams              | viewer, any  | admin                          |                             |
@@ -65,7 +65,7 @@ class Action(StrEnum):
     CREATE = "create"
     UPDATE = "update"
     DELETE = "delete"
-    ACT = "act"  # alert groups: acknowledge, resolve, silence and their undo, add responders
+    ACT = "act"  # alert groups: acknowledge, resolve, silence and their undo (paging people into one: PAGING)
     UPDATE_CONTACTS = "update_contacts"  # users: contact points and time zone
     READ_PROFILE = "read_profile"  # users: the console's profile page (contact points and rules, to change them)
 

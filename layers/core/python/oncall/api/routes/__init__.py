@@ -8,14 +8,17 @@ from typing import Final
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from oncall.api.routes import (
+    actions,
+    alert_groups,
+    alerts,
     api_keys,
     audit_log,
     escalation_chains,
     escalation_policies,
     integrations,
-    legacy,
     notification_rules,
     on_call_shifts,
+    paging,
     routes,
     schedules,
     teams,
@@ -36,5 +39,8 @@ ROUTERS: Final[tuple[Callable[[], APIGatewayHttpRouter], ...]] = (
     notification_rules.router,
     api_keys.router,
     audit_log.router,
-    legacy.router,
+    alert_groups.router,
+    alerts.router,
+    paging.router,
+    actions.router,
 )
