@@ -413,6 +413,8 @@ def log_config() -> dict[str, Any]:
     config = copy.deepcopy(LOGGING_CONFIG)
     for name in ("local", "oncall"):  # gateway errors (handler tracebacks) and the domain's own logs
         config["loggers"][name] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    # Each execution's start and end would drown the lines a person reads (local.activity): warnings only.
+    config["loggers"]["oncall.executor"] = {"handlers": ["default"], "level": "WARNING", "propagate": False}
     return config
 
 

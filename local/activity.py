@@ -40,7 +40,7 @@ def notification_line(record: dict[str, Any]) -> str | None:
         return None
     what = f"{_clock(record['at'])}  sent {channel} to {record.get('to')}"
     if record.get("channel") == "email":
-        return f"{what}: {record.get('subject')}"
+        return f"{what}: {str(record.get('subject') or '').strip()}"
     if record.get("channel") == "sms":
         return f"{what}: {record.get('text')}"
     outcome = f"failed: {record['error']}" if record.get("error") else f"HTTP {record.get('status')}"
