@@ -10,6 +10,7 @@ import json
 import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 import httpx
@@ -86,7 +87,8 @@ class Client:
         page: dict[str, Any] | None = self.call("GET", path, params=params)
         while page is not None:
             found += page["results"]
-            page = self.call("GET", page["next"].split(self.url, 1)[-1]) if page.get("next") else None
+            following = urlsplit(page["next"]) if page.get("next") else None
+            page = self.call("GET", f"{following.path}?{following.query}") if following else None
         return found
 
     def show(self, data: Any, columns: list[str] | None = None) -> None:

@@ -3,12 +3,13 @@ notifications per person over ``?period=24h|7d|30d`` (default 7d), over :mod:`on
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Final
 
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from oncall.api.request import current
 from oncall.services import insights
+from oncall.services.insights import Insights
 
 PATH: Final = "/api/v1/insights"
 
@@ -17,9 +18,8 @@ def router() -> APIGatewayHttpRouter:
     api = APIGatewayHttpRouter()
 
     @api.get(PATH)
-    def get_insights() -> dict[str, Any]:
+    def get_insights() -> Insights:
         request = current(api)
-        found = insights.insights(request.ports, request.principal, request.first("period"))
-        return found.model_dump(mode="json")
+        return insights.insights(request.ports, request.principal, request.first("period"))
 
     return api
