@@ -99,3 +99,23 @@ def test_the_api_and_the_console_show_insights(
     assert page.count('<svg class="chart') == 3 and "<script" not in page.split("<main", 1)[1]
     assert "<title>alice: 1</title>" in page and f'href="/ui/groups/{on_call["noisy"]}"' in page
     assert browser.call("GET", "/ui/insights?period=1y")["statusCode"] == 400
+
+
+def test_a_counter_that_cannot_be_written_never_fails_the_alert(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    from oncall.ports import StoreError
+
+    integration = world.integration(None)
+    call = world.store.table.call
+
+    def refuse_insights(operation: str, **kwargs: Any) -> Any:
+        if operation == "update_item" and str(kwargs["Key"]["PK"]["S"]).startswith("INSIGHTS#"):
+            raise StoreError("DynamoDB update_item failed: ProvisionedThroughputExceededException")
+        return call(operation, **kwargs)
+
+    monkeypatch.setattr(world.store.table, "call", refuse_insights)
+    group_id = world.alert(integration, uid="storm")
+    world.act(group_id, "resolve")
+    group = world.store.groups.get(group_id)
+    assert group is not None and group.resolved
+    monkeypatch.undo()
+    assert insights.insights(world.ports, ADMIN, "24h").alert_groups == 0  # lost, and only the count

@@ -53,21 +53,24 @@ class DynamoInsights:
         names = {f"#{name}": name for name in counts}
         values = {f":{name}": {"N": str(value)} for name, value in counts.items()}
         expression = "ADD " + ", ".join(f"#{name} :{name}" for name in counts)
-        try:
-            self.table.call(
-                "update_item",
-                Key=self.table.item(key),
-                UpdateExpression=expression,
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            )
-        except Exception:  # the change it counts is stored: a lost count must not fail it
-            logger.exception("insights counter %s not updated", key)
+        self.table.call(
+            "update_item",
+            Key=self.table.item(key),
+            UpdateExpression=expression,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
 
     # --- writing ------------------------------------------------------------------------------------------------
     def group_changed(self, group: AlertGroup, timeline: list[TimelineEntry], *, created: bool) -> None:
         """Count a stored group change: its creation, and the first acknowledgement and resolution among
         ``timeline`` (the transition's entries), each with how long it took since the group began."""
+        try:
+            self._count_change(group, timeline, created)
+        except Exception:  # the change it counts is stored: a lost count must not fail it
+            logger.exception("insights of group %s not counted", group.id)
+
+    def _count_change(self, group: AlertGroup, timeline: list[TimelineEntry], created: bool) -> None:
         counts: dict[str, int] = {"groups": 1} if created else {}
         for entry in timeline:
             if entry.type not in ("acknowledged", "resolved"):
@@ -90,7 +93,10 @@ class DynamoInsights:
         return not lost[0]
 
     def notification_sent(self, user_id: str, at: datetime) -> None:
-        self._add(keys.insights_of_user(at, user_id), {"notifications": 1})
+        try:
+            self._add(keys.insights_of_user(at, user_id), {"notifications": 1})
+        except Exception:  # the notification is sent: a lost count must not fail (and so repeat) it
+            logger.exception("notification to %s not counted", user_id)
 
     # --- reading ------------------------------------------------------------------------------------------------
     def buckets(self, since: datetime, until: datetime) -> list[Bucket]:
