@@ -25,8 +25,10 @@ def test_bars_scale_to_the_largest_and_escape_their_labels() -> None:
 
 
 def test_columns_have_one_bar_per_slot_even_when_all_are_zero() -> None:
-    points = [(f"2026-12-0{d}", 0) for d in range(1, 8)]
+    points = [(f"2026-12-0{d}", f"Dec 0{d}", 0) for d in range(1, 8)]
     svg = parse(charts.columns(points, title="Alert groups per day, 7d"))
     bars = svg.findall(f"{SVG}rect")
     assert len(bars) == 7 and {b.get("height") for b in bars} == {"0.0"}
     assert bars[0].findtext(f"{SVG}title") == "2026-12-01: 0"
+    ticks = [t.text for t in svg.findall(f"{SVG}text")][1:]  # after "max"
+    assert ticks[0] == "Dec 01" and ticks[-1] == "Dec 07"

@@ -17,28 +17,32 @@ BAR_HEIGHT: Final = 22
 LABEL_WIDTH: Final = 200
 
 
-def columns(points: Sequence[tuple[str, int]], *, title: str, height: int = 160) -> Markup:
-    """One column per point (a day or an hour), scaled to the largest; every few labels under the axis."""
-    top = max((count for _, count in points), default=0) or 1
+def columns(points: Sequence[tuple[str, str, int]], *, title: str, height: int = 160) -> Markup:
+    """One column per point ``(label, tick, count)`` (a day or an hour), scaled to the largest; the ``label`` in
+    each column's title, every few ``tick`` (a short label) centred under the axis."""
+    top = max((count for _, _, count in points), default=0) or 1
     plot = height - 30
-    step = WIDTH / max(len(points), 1)
-    every = max(1, len(points) // 8)
+    pad = 24  # room for the first and last ticks, centred on their columns
+    step = (WIDTH - 2 * pad) / max(len(points), 1)
+    every = max(1, -(-len(points) // 8))
     parts = [
         f'<svg class="chart columns" role="img" viewBox="0 0 {WIDTH} {height}" width="100%" '
         f'preserveAspectRatio="xMidYMid meet" aria-label="{escape(title)}">',
-        f'<line x1="0" y1="{plot}" x2="{WIDTH}" y2="{plot}" stroke="currentColor" stroke-width="1"/>',
-        f'<text x="0" y="12" font-size="11" fill="currentColor">max {top}</text>',
+        f'<line x1="{pad}" y1="{plot}" x2="{WIDTH - pad}" y2="{plot}" stroke="currentColor" stroke-width="1"/>',
+        f'<text x="{pad}" y="12" font-size="11" fill="currentColor">max {top}</text>',
     ]
-    for i, (label, count) in enumerate(points):
+    for i, (label, tick, count) in enumerate(points):
         bar = round(plot * count / top, 1)
-        x = round(i * step + step * 0.15, 1)
+        x = pad + i * step
         parts.append(
-            f'<rect class="bar" x="{x}" y="{round(plot - bar, 1)}" width="{round(step * 0.7, 1)}" height="{bar}" '
-            f'fill="currentColor"><title>{escape(label)}: {count}</title></rect>'
+            f'<rect class="bar" x="{round(x + step * 0.15, 1)}" y="{round(plot - bar, 1)}" '
+            f'width="{round(step * 0.7, 1)}" height="{bar}" fill="currentColor">'
+            f"<title>{escape(label)}: {count}</title></rect>"
         )
-        if i % every == 0:
+        if i % every == 0 or i == len(points) - 1:
             parts.append(
-                f'<text x="{x}" y="{height - 8}" font-size="10" fill="currentColor">{escape(label[-5:])}</text>'
+                f'<text x="{round(x + step / 2, 1)}" y="{height - 8}" font-size="10" text-anchor="middle" '
+                f'fill="currentColor">{escape(tick)}</text>'
             )
     parts.append("</svg>")
     return Markup("".join(parts))

@@ -34,7 +34,11 @@ def insights_page(request: Request) -> Response:
         mtta=duration_text(found.mtta_seconds),
         mttr=duration_text(found.mttr_seconds),
         over_time=charts.columns(
-            [(s.label, s.count) for s in found.per_slot], title=f"Alert groups {over}, {found.period}"
+            [
+                (s.label, f"{s.start:%H:%M}" if found.slot == "hour" else f"{s.start:%b %d}", s.count)
+                for s in found.per_slot
+            ],
+            title=f"Alert groups {over}, {found.period}",
         ),
         per_integration=charts.bars(
             [(n.name, n.count) for n in found.per_integration], title="Alert groups per integration"
