@@ -189,7 +189,7 @@ def test_calendar_schedule_takes_its_shifts_by_id(ports: Ports) -> None:
     [
         ({"rolling_users": [["UA"], ["U404"]]}, "rolling_users", "Unknown ids: U404"),
         ({"type": "single_event", "frequency": None, "users": ["UA", "nobody"]}, "users", "Unknown ids: nobody"),
-        ({"time_zone": "Mars/Olympus"}, "time_zone", "Unknown time zone"),
+        ({"time_zone": "Mars/Olympus"}, "time_zone", "Invalid timezone"),
         ({"frequency": "fortnightly"}, "frequency", "Use one of: hourly, daily, weekly, monthly"),
         ({"duration": 0}, "duration", "positive"),
         ({"duration": -60}, "duration", "positive"),

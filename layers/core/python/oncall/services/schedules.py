@@ -130,7 +130,7 @@ def _check_zone(field: str, name: str | None) -> None:
     try:
         engine.zone(name)
     except (ValueError, KeyError, OSError) as error:  # ZoneInfoNotFoundError is a KeyError
-        raise InvalidInput.field(field, f"Unknown time zone {name!r}: use an IANA name like Europe/Berlin.") from error
+        raise InvalidInput.field(field, "Invalid timezone") from error
 
 
 def _check_team(store: Store, team_id: str | None) -> None:
