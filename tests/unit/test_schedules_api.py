@@ -126,6 +126,7 @@ def test_schedule_and_shift_have_oncall_shapes(ports: Ports) -> None:
         "shifts": [],
         "ical_url_primary": None,
         "ical_url_overrides": None,
+        "enable_web_overrides": False,
         "slack": None,
     }
     shift = make_shift(ports, schedule_id=schedule["id"], by_day=["mo", "tu", "we", "th", "fr"])

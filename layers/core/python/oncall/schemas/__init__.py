@@ -695,3 +695,43 @@ class BulkActionIn(Lenient):
 
 class BulkActionOut(BaseModel):
     results: dict[str, str]  # group id -> "ok" or the reason it was skipped
+
+
+# --- OnCall look-ups Tocsin answers for its clients (Terraform data sources) ---------------------------------------
+
+
+class SlackChannelOut(BaseModel):
+    name: str
+    slack_id: str
+
+
+class SlackUserGroup(BaseModel):
+    id: str
+    name: str
+    handle: str
+
+
+class UserGroupOut(BaseModel):
+    id: str
+    type: str
+    slack: SlackUserGroup
+
+
+class ActionOut(BaseModel):
+    """OnCall's deprecated ``/actions`` view of an outgoing webhook (data source ``grafana_oncall_action``)."""
+
+    id: str
+    name: str
+    team_id: str | None
+
+
+class SlackChannelPage(Paginated[SlackChannelOut]):
+    pass
+
+
+class UserGroupPage(Paginated[UserGroupOut]):
+    pass
+
+
+class ActionPage(Paginated[ActionOut]):
+    pass

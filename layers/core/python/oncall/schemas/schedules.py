@@ -6,7 +6,7 @@ own (time zones, frequencies, user ids, durations, calendar URLs) are checked by
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -18,15 +18,20 @@ CalendarUrl = Annotated[str, Field(max_length=2000, description="An https:// or 
 CLOCK = r"^([01]\d|2[0-3]):[0-5]\d$"
 
 
+class ScheduleSlack(Lenient):
+    channel_id: str | None = Field(default=None, max_length=100)
+    user_group_id: str | None = Field(default=None, max_length=100)
+
+
 class ScheduleFields(Lenient):
     team_id: RelatedId = None
     time_zone: str | None = Field(default=None, max_length=64)
     ical_url_primary: CalendarUrl | None = None
     ical_url_overrides: CalendarUrl | None = None
     shifts: list[str] | None = None  # ids of the shifts in the schedule (OnCall "calendar" schedules)
-    # Accepted for compatibility with OnCall clients; not used by Tocsin.
+    # Kept and returned for OnCall clients; not used by Tocsin.
     enable_web_overrides: bool | None = None
-    slack: dict[str, Any] | None = None
+    slack: ScheduleSlack | None = None
 
 
 class ScheduleIn(ScheduleFields):
@@ -49,7 +54,8 @@ class ScheduleOut(BaseModel):
     shifts: list[str]
     ical_url_primary: str | None
     ical_url_overrides: str | None
-    slack: dict[str, Any] | None = None
+    enable_web_overrides: bool = False
+    slack: ScheduleSlack | None = None
 
 
 class RestrictHoursIn(Lenient):

@@ -140,6 +140,18 @@ def _policy_for_change(ports: Ports, caller: Principal, policy_id: str, chain_id
     return policy
 
 
+def _one_queue(policy: EscalationPolicy, given: set[str]) -> EscalationPolicy:
+    """OnCall keeps one list of persons for both person steps, so either field of a request names it (its Terraform
+    provider sends ``persons_to_notify`` for a ``notify_person_next_each_time`` step): the list goes to the type's
+    field, the type's own field winning when both are ``given``."""
+    own = {"notify_persons": "persons_to_notify", "notify_person_next_each_time": "persons_to_notify_next_each_time"}
+    field = own.get(policy.type)
+    other = "persons_to_notify_next_each_time" if field == "persons_to_notify" else "persons_to_notify"
+    if field is None or field in given or other not in given:
+        return policy
+    return policy.model_copy(update={field: getattr(policy, other), other: []})
+
+
 def _check_policy(ports: Ports, policy: EscalationPolicy) -> None:
     """What it names exists. A step may lack what its type needs (a person, a schedule): OnCall saves those too,
     and the escalation skips them with a line on the timeline (:meth:`EscalationPolicy.unconfigured`)."""
@@ -171,13 +183,14 @@ def create_policy(ports: Ports, caller: Principal, body: PolicyIn) -> Escalation
     policy = EscalationPolicy(id=ids.new_id(ids.ESCALATION_POLICY), **fields)
     if policy.type == "wait" and policy.duration is None:
         policy = policy.model_copy(update={"duration": DEFAULT_WAIT_SECONDS})
+    policy = _one_queue(policy, body.model_fields_set)
     _check_policy(ports, policy)
     return _place(ports, policy, body.position, swap=bool(body.manual_order))
 
 
 def update_policy(ports: Ports, caller: Principal, policy_id: str, body: PolicyPatch) -> EscalationPolicy:
     policy = _policy_for_change(ports, caller, policy_id, None)
-    changed = patched(policy, body, skip=_ORDER_FIELDS)
+    changed = _one_queue(patched(policy, body, skip=_ORDER_FIELDS), body.model_fields_set)
     _check_policy(ports, changed)
     if body.position is None:
         return _place(ports, changed, policy.position)

@@ -50,7 +50,16 @@ MAX_SHIFTS_PER_SCHEDULE: Final = 500
 EXPORT_PAST: Final = timedelta(days=7)
 EXPORT_FUTURE: Final = timedelta(days=90)
 WEB_OVERRIDE_LEVEL: Final = 99  # what OnCall gives overrides made in its web UI: they win over the API's (level 0)
-SCHEDULE_FIELDS: Final = ("name", "type", "team_id", "time_zone", "ical_url_primary", "ical_url_overrides")
+SCHEDULE_FIELDS: Final = (
+    "name",
+    "type",
+    "team_id",
+    "time_zone",
+    "ical_url_primary",
+    "ical_url_overrides",
+    "enable_web_overrides",
+    "slack",
+)
 CALENDAR_URLS: Final = ("ical_url_primary", "ical_url_overrides")
 
 
@@ -244,6 +253,8 @@ def create_schedule(ports: Ports, caller: Principal, body: ScheduleIn) -> Schedu
         time_zone=body.time_zone or "UTC",
         ical_url_primary=body.ical_url_primary,
         ical_url_overrides=body.ical_url_overrides,
+        enable_web_overrides=bool(body.enable_web_overrides),
+        slack=body.slack.model_dump() if body.slack else None,
     )
     attached = _check_schedule(ports, schedule, body)
     moving = _moving(ports.store, schedule, attached if body.shifts is not None else None)
@@ -259,6 +270,10 @@ def update_schedule(ports: Ports, caller: Principal, schedule_id: str, body: Sch
     authorize(caller, Resource.SCHEDULES, Action.UPDATE, teams=[schedule.team_id, to_team])
     if changes.get("time_zone", "") is None:
         changes["time_zone"] = "UTC"
+    if "enable_web_overrides" in changes:
+        changes["enable_web_overrides"] = bool(changes["enable_web_overrides"])
+    if changes.get("slack") is not None:
+        changes["slack"] = changes["slack"].model_dump()
     if changes.get("name", "") is None or changes.get("type", "") is None:
         raise InvalidInput.field("name" if changes.get("name", "") is None else "type", "This field may not be null.")
     schedule = schedule.model_copy(update=changes)

@@ -16,6 +16,7 @@ from oncall.api.routes import (
     escalation_chains,
     escalation_policies,
     integrations,
+    lookups,
     notification_rules,
     on_call_shifts,
     paging,
@@ -43,4 +44,5 @@ ROUTERS: Final[tuple[Callable[[], APIGatewayHttpRouter], ...]] = (
     alerts.router,
     paging.router,
     actions.router,
+    lookups.router,
 )
