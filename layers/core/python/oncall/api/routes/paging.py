@@ -9,8 +9,8 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from oncall import schemas
 from oncall.api.request import current
-from oncall.api.routes.alert_groups import group_out
-from oncall.services import paging
+from oncall.api.routes.alert_groups import view_out
+from oncall.services import alert_groups, paging
 
 PATH: Final = "/api/v1/escalation"
 
@@ -22,6 +22,6 @@ def router() -> APIGatewayHttpRouter:
     def direct_paging(body: Annotated[schemas.EscalationIn, Body()]) -> schemas.AlertGroupOut:
         request = current(api)
         group = paging.page(request.ports, request.principal, body)
-        return group_out(group, base_url=request.base_url, now=request.now)
+        return view_out(alert_groups.view_of(request.ports, group), base_url=request.base_url, now=request.now)
 
     return api
