@@ -188,7 +188,6 @@ def test_calendar_schedule_takes_its_shifts_by_id(ports: Ports) -> None:
 @pytest.mark.parametrize(
     ("fields", "field", "message"),
     [
-        ({"rolling_users": [["UA"], ["U404"]]}, "rolling_users", "Unknown ids: U404"),
         ({"type": "single_event", "frequency": None, "users": ["UA", "nobody"]}, "users", "Unknown ids: nobody"),
         ({"time_zone": "Mars/Olympus"}, "time_zone", "Invalid timezone"),
         ({"frequency": "fortnightly"}, "frequency", "Use one of: hourly, daily, weekly, monthly"),
@@ -227,6 +226,12 @@ def test_shift_validation_errors(ports: Ports, fields: dict[str, Any], field: st
     status, body = error_of(make_shift, ports, **fields)
     assert status == 400 and list(body) == [field], body
     assert message in body[field][0]
+
+
+def test_unknown_rolling_users_are_refused_in_oncalls_words(ports: Ports) -> None:
+    """OnCall's test_create_on_call_shift_invalid_rolling_users pins this body."""
+    status, body = error_of(make_shift, ports, rolling_users=[["UA"], ["fuzz"]])
+    assert (status, body) == (400, {"rolling_users": {"1": ["User does not exist {'fuzz'}"]}})
 
 
 def test_schedule_validation_errors(ports: Ports) -> None:

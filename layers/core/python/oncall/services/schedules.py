@@ -153,6 +153,18 @@ def _check_users(store: Store, field: str, user_ids: Iterable[str]) -> None:
         raise InvalidInput.field(field, f"Unknown ids: {', '.join(unknown)}")
 
 
+def _check_rolling_users(store: Store, groups: list[list[str]]) -> None:
+    """Each group's unknown users, in OnCall's words and shape: ``{"rolling_users": {"1": ["User does not exist
+    {'U404'}"]}}`` (the index of the group)."""
+    errors: dict[str, list[str]] = {}
+    for index, group in enumerate(groups):
+        unknown = [u for u in dict.fromkeys(group) if store.users.get(u) is None]
+        if unknown:
+            errors[str(index)] = [f"User does not exist {{{', '.join(map(repr, unknown))}}}"]
+    if errors:
+        raise InvalidInput.of_fields({"rolling_users": errors})
+
+
 def _check_calendar_url(ports: Ports, field: str, url: str) -> None:
     """A calendar URL is refused when saved if the guarded client would refuse to fetch it (:mod:`oncall.outbound`:
     its scheme, and a host that is a private address in any notation; names are checked when fetched)."""
@@ -390,7 +402,7 @@ def _check_people(store: Store, data: dict[str, Any]) -> None:
         groups = data["rolling_users"]
         if not groups or any(not group for group in groups):
             raise InvalidInput.field("rolling_users", "List at least one group, and at least one user in each group.")
-        _check_users(store, "rolling_users", [u for group in groups for u in group])
+        _check_rolling_users(store, groups)
         index = data["start_rotation_from_user_index"]
         if not 0 <= index < len(groups):
             raise InvalidInput.field("start_rotation_from_user_index", f"Must be between 0 and {len(groups) - 1}.")
