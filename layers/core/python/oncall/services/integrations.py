@@ -304,11 +304,11 @@ def preview_templates(
     from oncall.ingest import render_appearance
 
     config = load_for_change(ports, caller, integration_id)
-    templates = Templates(**{name: texts.get(name) or None for name in TEMPLATE_NAMES})
+    templates = Templates.model_validate({name: texts.get(name) or None for name in TEMPLATE_NAMES})
     integration = config.integration.model_copy(update={"templates": templates})
     labels = grouping.alert_labels(integration, payload)
     context = {"payload": payload, "labels": labels}
-    appearance = render_appearance(config.model_copy(update={"integration": integration}), payload)
+    appearance = render_appearance(config.model_copy(update={"integration": integration}), payload, labels)
     return TemplatePreview(
         grouping_id=grouping.render_optional(integration.template("grouping_id"), **context),
         resolve_condition=templating.render_condition(integration.template("resolve_condition"), **context),
