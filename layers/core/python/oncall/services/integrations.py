@@ -15,7 +15,15 @@ from oncall import heartbeat, ids, integration_types, maintenance, templating
 from oncall.errors import InvalidInput, NotFound
 from oncall.ingest import IngestError, demo_payload, ingest
 from oncall.models import Heartbeat, Integration, IntegrationConfig, Route, Templates
-from oncall.schemas import ChainIn, IntegrationIn, IntegrationPatch, MaintenanceIn, PolicyIn, TemplatesIn
+from oncall.schemas import (
+    CHANNEL_TEMPLATES,
+    ChainIn,
+    IntegrationIn,
+    IntegrationPatch,
+    MaintenanceIn,
+    PolicyIn,
+    TemplatesIn,
+)
 from oncall.services import Ports, chains
 from oncall.services.policy import Action, Principal, Resource, authorize
 from oncall.services.warnings import Checker
@@ -114,7 +122,8 @@ def _templates_from(payload: TemplatesIn, current: Templates) -> Templates:
         for name in ("title", "message", "image_url"):
             if web is None or name in web.model_fields_set:
                 updates[name] = getattr(web, name) if web else None
-    errors: dict[str, str] = {}
+    channels = _channel_templates(payload, current.channels)
+    errors: dict[str, Any] = {}
     for name, template in updates.items():
         if template:
             try:
@@ -122,9 +131,32 @@ def _templates_from(payload: TemplatesIn, current: Templates) -> Templates:
             except templating.TemplateProblem as problem:
                 api_key = next((k for k, v in TEMPLATE_KEYS.items() if v == name), f"web.{name}")
                 errors[api_key] = problem.fallback
+    for channel, templates in channels.items():
+        for name, template in templates.items():
+            try:
+                templating.validate(template)
+            except templating.TemplateProblem as problem:
+                errors[f"{channel}.{name}"] = problem.fallback
     if errors:
         raise InvalidInput.of_fields({"templates": errors})
-    return current.model_copy(update=updates)
+    return current.model_copy(update={**updates, "channels": channels})
+
+
+def _channel_templates(payload: TemplatesIn, current: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    """The other channels' templates after ``payload``: the ones it names are set, a null or empty one removed."""
+    channels = {channel: dict(templates) for channel, templates in current.items()}
+    for channel in CHANNEL_TEMPLATES & payload.model_fields_set:
+        given = getattr(payload, channel)
+        templates = channels.setdefault(channel, {})
+        if given is None:
+            templates.clear()
+        for name in given.model_fields_set if given else ():
+            value = getattr(given, name)
+            if value:
+                templates[name] = value
+            else:
+                templates.pop(name, None)
+    return {channel: templates for channel, templates in channels.items() if templates}
 
 
 def _validate_label_templates(labels: dict[str, str]) -> None:
@@ -177,7 +209,8 @@ def create_integration(ports: Ports, caller: Principal, body: IntegrationIn) -> 
         ack_reminder_seconds=body.ack_reminder_seconds,
         unack_timeout_seconds=body.unack_timeout_seconds,
     )
-    chain_id = (body.default_route or {}).get("escalation_chain_id")
+    given = body.default_route
+    chain_id = given.escalation_chain_id if given else None
     check_chain(ports, chain_id)
     if body.default_chain_notifies_me:
         if chain_id:
@@ -185,8 +218,13 @@ def create_integration(ports: Ports, caller: Principal, body: IntegrationIn) -> 
                 "default_chain_notifies_me", "default_chain_notifies_me and an escalation_chain_id are exclusive."
             )
         chain_id = _chain_notifying(ports, caller, body.name, body.team_id)
-    default_route = Route(id=ids.new_id(ids.ROUTE), integration_id=integration.id, is_default=True)
-    default_route = default_route.model_copy(update={"escalation_chain_id": chain_id})
+    default_route = Route(
+        id=ids.new_id(ids.ROUTE),
+        integration_id=integration.id,
+        is_default=True,
+        escalation_chain_id=chain_id,
+        messengers=given.messengers({}) if given else {},
+    )
     ports.store.integrations.create(integration, default_route)
     return IntegrationView(
         integration=integration,
@@ -238,16 +276,18 @@ def update_integration(ports: Ports, caller: Principal, integration_id: str, bod
         authorize(caller, Resource.INTEGRATIONS, Action.UPDATE, teams=[body.team_id])
     integration = config.integration.model_copy(update=_changes(ports, config.integration, body))
     ports.store.integrations.update(integration)
-    if body.heartbeat is not None:
+    if body.heartbeat is not None and body.heartbeat.timeout_seconds is not None:
         if not heartbeat.has_heartbeat(integration.type):
             raise InvalidInput.field("heartbeat", f"Integrations of type {integration.type} have no heartbeat.")
         timeout = {"timeout_seconds": body.heartbeat.timeout_seconds}
         ports.store.heartbeats.set(integration.id, config.heartbeat.model_copy(update=timeout))
-    if body.default_route and "escalation_chain_id" in body.default_route:
-        chain_id = body.default_route["escalation_chain_id"]
-        check_chain(ports, chain_id)
-        default_route = config.default_route.model_copy(update={"escalation_chain_id": chain_id})
-        ports.store.integrations.save_routes(integration.id, [default_route])
+    if body.default_route is not None:
+        given, route = body.default_route, config.default_route
+        changes: dict[str, Any] = {"messengers": given.messengers(route.messengers)}
+        if "escalation_chain_id" in given.model_fields_set:
+            check_chain(ports, given.escalation_chain_id)
+            changes["escalation_chain_id"] = given.escalation_chain_id
+        ports.store.integrations.save_routes(integration.id, [route.model_copy(update=changes)])
     return _view(ports, _config(ports, integration_id))
 
 
@@ -312,11 +352,11 @@ def preview_templates(
     from oncall.ingest import render_appearance
 
     config = load_for_change(ports, caller, integration_id)
-    templates = Templates(**{name: texts.get(name) or None for name in TEMPLATE_NAMES})
+    templates = Templates.model_validate({name: texts.get(name) or None for name in TEMPLATE_NAMES})
     integration = config.integration.model_copy(update={"templates": templates})
     labels = grouping.alert_labels(integration, payload)
     context = {"payload": payload, "labels": labels}
-    appearance = render_appearance(config.model_copy(update={"integration": integration}), payload)
+    appearance = render_appearance(config.model_copy(update={"integration": integration}), payload, labels)
     return TemplatePreview(
         grouping_id=grouping.render_optional(integration.template("grouping_id"), **context),
         resolve_condition=templating.render_condition(integration.template("resolve_condition"), **context),

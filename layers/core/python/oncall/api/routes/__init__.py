@@ -17,6 +17,7 @@ from oncall.api.routes import (
     escalation_policies,
     insights,
     integrations,
+    lookups,
     notification_rules,
     on_call_shifts,
     paging,
@@ -45,4 +46,5 @@ ROUTERS: Final[tuple[Callable[[], APIGatewayHttpRouter], ...]] = (
     alerts.router,
     paging.router,
     actions.router,
+    lookups.router,
 )

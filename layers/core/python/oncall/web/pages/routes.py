@@ -128,8 +128,8 @@ def route_action(request: Request, integration_id: str, route_id: str, action: s
 
     if action == "delete":
         return attempt(request, path, "Route deleted.", lambda: routes.delete_route(ports, caller, route_id))
-    if route.is_default:  # the use case refuses, with its message
-        return attempt(request, path, "", lambda: to(0))
+    if route.is_default:  # the use case refuses to move it, with its message
+        return attempt(request, path, "", lambda: to(route.position + 1))  # any move
     found = routes.list_routes(ports, caller, integration_id=integration_id)
     order = [r.id for r in sorted(found, key=lambda r: r.position) if not r.is_default]
     return move(request, path, "route", order, route_id, action, to)
