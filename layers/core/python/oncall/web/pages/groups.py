@@ -14,10 +14,12 @@ from urllib.parse import parse_qs, quote, urlencode, urlsplit
 from oncall.api.routes import alert_groups as alert_groups_api
 from oncall.api.routes import alerts as alerts_api
 from oncall.errors import InvalidInput, NotFound
-from oncall.services import alert_groups, policy
+from oncall.services import alert_groups, people, policy
 from oncall.services import integrations as integrations_service
 from oncall.services.policy import Action, Resource
+from oncall.web import group_view
 from oncall.web.base import UI, Request, Response, Route, page, problem_text, redirect
+from oncall.web.pages import chains as chains_page
 from oncall.web.pages import paging
 
 GROUP_ACTIONS = ("acknowledge", "unacknowledge", "resolve", "unresolve", "silence", "unsilence")
@@ -144,19 +146,40 @@ def _integration_name(request: Request, integration_id: str) -> str:
         return integration_id
 
 
+def _names(request: Request) -> dict[str, str]:
+    """User id -> username, to show names where the records keep ids."""
+    return {u.id: u.username for u in people.list_users(request.ports, request.principal)}
+
+
 def group_detail(request: Request, group_id: str) -> Response:
-    """A group's page; ``?fragment=live`` is its state and timeline alone, which the page polls for."""
+    """A group's page for the responder; ``?fragment=live`` is its status and timeline alone, which the page polls."""
     view = alert_groups.get_alert_group(request.ports, request.principal, group_id)
     group = alert_groups_api.view_out(view, base_url=request.base_url, now=request.now).model_dump(mode="json")
-    timeline = alert_groups.timeline(request.ports, request.principal, group_id)
+    entries = alert_groups.timeline(request.ports, request.principal, group_id)
+    names = _names(request)
+    last = view.last_alert
+    payload = last.payload if last else None
+    annotations = group_view.alert_annotations(payload)
     context: dict[str, Any] = {
         "group": group,
-        "timeline": [alert_groups_api.timeline_out(e).model_dump(mode="json") for e in timeline],
+        "timeline": group_view.timeline(entries, names),
+        "acknowledged_by": group_view.who(view.group.acknowledged_by, names),
+        "resolved_by": group_view.who(view.group.resolved_by, names),
         "integration_name": _integration_name(request, view.group.integration_id),
         "may_act": may_act(request),
     }
     if request.first("fragment") == "live":
         return page(request, "group_live.html", **context)
+    chain_names = chains_page.lookup_names(request)
+    plan = group_view.escalation_plan(
+        request.ports,
+        request.principal,
+        view.group,
+        entries,
+        names,
+        lambda policy: chains_page.describe(policy, chain_names),
+        request.now,
+    )
     query = {"alert_group_id": [group_id], "perpage": ["100"]}
     alerts = alerts_api.alert_page(request.ports, request.principal, request.info(query=query))
     return page(
@@ -164,6 +187,12 @@ def group_detail(request: Request, group_id: str) -> Response:
         "group.html",
         alerts=alerts["results"],
         alerts_count=alerts["count"],
+        labels=group_view.alert_labels(payload, view.group.labels),
+        description=group_view.description(annotations, last.message if last else None),
+        annotations=group_view.other_annotations(annotations),
+        runbook_url=group_view.runbook_url(annotations),
+        source_url=group_view.web_url(view.group.source_link),
+        plan=plan,
         **paging.responders_context(request),  # the "Add responders" form
         **context,
     )
