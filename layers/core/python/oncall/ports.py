@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         IntegrationConfig,
         NotificationRule,
         OutgoingWebhook,
+        ResolutionNote,
         Route,
         Team,
         TimelineEntry,
@@ -271,6 +272,20 @@ class Counters(Protocol):
         ...
 
 
+class ResolutionNotes(Protocol):
+    def put(self, note: ResolutionNote) -> None: ...
+    def get(self, note_id: str) -> ResolutionNote | None: ...
+    def of_group(self, group_id: str) -> list[ResolutionNote]:
+        """A group's notes, oldest first."""
+        ...
+
+    def list(self) -> list[ResolutionNote]:
+        """Every note, oldest first."""
+        ...
+
+    def delete(self, note: ResolutionNote) -> None: ...
+
+
 class Store(Protocol):
     """Every repository, over one table."""
 
@@ -289,6 +304,7 @@ class Store(Protocol):
     api_keys: ApiKeys
     audit: AuditLog
     counters: Counters
+    resolution_notes: ResolutionNotes
 
 
 __all__ = [

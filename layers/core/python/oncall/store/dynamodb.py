@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from oncall.store.directory import DynamoNotificationRules, DynamoPolicies, DynamoShifts
     from oncall.store.entities import Collection
     from oncall.store.integrations import DynamoHeartbeats, DynamoIntegrations
+    from oncall.store.resolution_notes import DynamoResolutionNotes
 
 
 class DynamoStore:
@@ -130,3 +131,9 @@ class DynamoStore:
         from oncall.store.access import DynamoCounters
 
         return DynamoCounters(self.table)
+
+    @cached_property
+    def resolution_notes(self) -> DynamoResolutionNotes:
+        from oncall.store.resolution_notes import DynamoResolutionNotes
+
+        return DynamoResolutionNotes(self.table)

@@ -19,6 +19,7 @@ from oncall.api.routes import (
     notification_rules,
     on_call_shifts,
     paging,
+    resolution_notes,
     routes,
     schedules,
     teams,
@@ -41,6 +42,7 @@ ROUTERS: Final[tuple[Callable[[], APIGatewayHttpRouter], ...]] = (
     audit_log.router,
     alert_groups.router,
     alerts.router,
+    resolution_notes.router,
     paging.router,
     actions.router,
 )

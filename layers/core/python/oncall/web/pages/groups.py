@@ -14,11 +14,12 @@ from urllib.parse import parse_qs, quote, urlencode, urlsplit
 from oncall.api.routes import alert_groups as alert_groups_api
 from oncall.api.routes import alerts as alerts_api
 from oncall.errors import InvalidInput, NotFound
-from oncall.services import alert_groups, people, policy
+from oncall.schemas import ResolutionNoteIn
+from oncall.services import alert_groups, people, policy, resolution_notes
 from oncall.services import integrations as integrations_service
 from oncall.services.policy import Action, Resource
 from oncall.web import group_view
-from oncall.web.base import UI, Request, Response, Route, page, problem_text, redirect
+from oncall.web.base import UI, Request, Response, Route, back, page, problem_text, redirect, run
 from oncall.web.pages import chains as chains_page
 from oncall.web.pages import paging
 
@@ -180,6 +181,10 @@ def group_detail(request: Request, group_id: str) -> Response:
         lambda policy: chains_page.describe(policy, chain_names),
         request.now,
     )
+    notes = [
+        {**note.model_dump(), "author": group_view.who(note.author, names)}
+        for note in resolution_notes.list_notes(request.ports, request.principal, alert_group_id=group_id)
+    ]
     query = {"alert_group_id": [group_id], "perpage": ["100"]}
     alerts = alerts_api.alert_page(request.ports, request.principal, request.info(query=query))
     return page(
@@ -193,6 +198,8 @@ def group_detail(request: Request, group_id: str) -> Response:
         runbook_url=group_view.runbook_url(annotations),
         source_url=group_view.web_url(view.group.source_link),
         plan=plan,
+        notes=notes,
+        may_note=policy.allows(request.principal, Resource.RESOLUTION_NOTES, Action.CREATE),
         **paging.responders_context(request),  # the "Add responders" form
         **context,
     )
@@ -204,8 +211,21 @@ def group_action(request: Request, group_id: str, action: str) -> Response:
     return redirect(request.local_target("return", f"{UI}/groups/{quote(group_id)}"))
 
 
+def add_note(request: Request, group_id: str) -> Response:
+    body = ResolutionNoteIn(alert_group_id=group_id, text=request.form.get("text") or "")
+    run(lambda: resolution_notes.add_note(request.ports, request.principal, body, source="web"))
+    return back(request, f"/groups/{quote(group_id)}", notice="Resolution note added.")
+
+
+def delete_note(request: Request, group_id: str, note_id: str) -> Response:
+    resolution_notes.delete_note(request.ports, request.principal, note_id)
+    return back(request, f"/groups/{quote(group_id)}", notice="Resolution note deleted.")
+
+
 ROUTES: list[Route] = [
     ("GET", r"/groups", groups),
     ("GET", r"/groups/([\w-]+)", group_detail),
     ("POST", r"/groups/([\w-]+)/(" + "|".join(GROUP_ACTIONS) + ")", group_action),
+    ("POST", r"/groups/([\w-]+)/notes", add_note),
+    ("POST", r"/groups/([\w-]+)/notes/([\w-]+)/delete", delete_note),
 ]
