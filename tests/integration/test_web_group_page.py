@@ -203,3 +203,50 @@ def test_who_is_notified_now_and_next_follows_the_chain(
     body = browser.call("GET", f"/ui/groups/{group['id']}")["body"]
     assert _text(body, "notified") == "Notified: alice"
     assert _text(body, "next") == "Next: Notify bob (bob now)"
+
+
+def test_the_list_shows_open_groups_with_state_tabs_and_acts_on_a_selection(
+    web: ModuleType, api: Invoke, ingest_handler: ModuleType, admin_key: str
+) -> None:
+    status, integration = api("POST", "/api/v1/integrations/", {"name": "Bulk", "type": "webhook"})
+    assert status == 201
+    ids = []
+    for title in ("One", "Two", "Three", "Four"):
+        status, body = post_alert(ingest_handler, integration["link"], {"title": title})
+        assert status == 200
+        ids.append(body["alert_group_ids"][0])
+    api("POST", f"/api/v1/alert_groups/{ids[3]}/resolve/")
+    browser = Browser(web)
+    browser.sign_in(admin_key)
+    body = browser.call("GET", "/ui/groups")["body"]
+    assert sorted(re.findall(r'<tr data-group-id="([^"]+)"', body)) == sorted(ids[:3])
+    tabs = dict(re.findall(r'data-(?:count|total)="(\w+)">(\d+)<', body))
+    assert tabs == {"open": "3", "firing": "3", "acknowledged": "0", "silenced": "0", "resolved": "1", "all": "4"}
+    assert re.search(r'<a href="/ui/groups" class="state-open" aria-current="page">', body)
+    # the list comes before the filters in the page (phones show it first); times are relative
+    assert body.index('id="groups-table"') < body.index('aria-label="Filters"')
+    assert ">just now</time>" in body
+
+    # acknowledge two of them at once, silence a third
+    token = browser.csrf("/ui/groups")
+    done = browser.call(
+        "POST",
+        "/ui/groups/bulk",
+        {"csrf_token": token, "action": "acknowledge", "ids": ids[:2], "return": "/ui/groups"},
+    )
+    assert done["statusCode"] == 303
+    assert "Acknowledged+2+alert+groups." in done["headers"]["Location"]
+    states = {i: api("GET", f"/api/v1/alert_groups/{i}/")[1]["state"] for i in ids}
+    assert states == {ids[0]: "acknowledged", ids[1]: "acknowledged", ids[2]: "firing", ids[3]: "resolved"}
+    silence = {"csrf_token": token, "action": "silence", "delay": "1800", "ids": [ids[2], ids[3]]}
+    done = browser.call("POST", "/ui/groups/bulk", silence)
+    assert "Silenced+1+alert+group." in done["headers"]["Location"] and "Skipped+1" in done["headers"]["Location"]
+    assert api("GET", f"/api/v1/alert_groups/{ids[2]}/")[1]["state"] == "silenced"
+    nothing = browser.call("POST", "/ui/groups/bulk", {"csrf_token": token, "action": "resolve"})
+    assert "error=Select+alert+groups+first." in nothing["headers"]["Location"]
+
+    # the acknowledged ones are listed under their own heading in the default view; a tab shows one state
+    body = browser.call("GET", "/ui/groups")["body"]
+    assert re.search(r'<h3 class="section-title state-acknowledged">Acknowledged <small>\(2\)</small>', body)
+    silenced = browser.call("GET", "/ui/groups?state=silenced")["body"]
+    assert re.findall(r'<tr data-group-id="([^"]+)"', silenced) == [ids[2]]
