@@ -287,7 +287,8 @@ def test_chains_routes_and_filters_in_a_browser(stack: LocalStack, client: httpx
 
     # groups filtered by state and label: only the firing critical ones; the counts are the label's, per state
     browser("goto", url=f"{base}/ui/groups")
-    browser("select", selector="#state", value="firing")
+    browser("click", selector='#counts a:has-text("Firing")')  # the state tab
+    browser("wait", selector='#counts a[aria-current="page"]', text="Firing")
     browser("fill", selector="#label-1", value="checked_severity:critical")
     browser("click", selector='button:has-text("Filter")')
     browser("wait", selector='#label-1[value="checked_severity:critical"]')  # the filtered page, not the form typed in
@@ -303,7 +304,8 @@ def test_chains_routes_and_filters_in_a_browser(stack: LocalStack, client: httpx
     browser.shot("groups-by-state-and-label")
 
     # groups filtered by state and integration (the label cleared): only the acknowledged one
-    browser("select", selector="#state", value="acknowledged")
+    browser("click", selector='#counts a:has-text("Acknowledged")')  # the tab keeps the other filters
+    browser("wait", selector='#counts a[aria-current="page"]', text="Acknowledged")
     browser("fill", selector="#label-1", value="")
     browser("select", selector="#integration_id", value=integration["id"])
     browser("click", selector='button:has-text("Filter")')
