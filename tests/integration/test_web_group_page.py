@@ -242,6 +242,9 @@ def test_the_list_shows_open_groups_with_state_tabs_and_acts_on_a_selection(
     done = browser.call("POST", "/ui/groups/bulk", silence)
     assert "Silenced+1+alert+group." in done["headers"]["Location"] and "Skipped+1" in done["headers"]["Location"]
     assert api("GET", f"/api/v1/alert_groups/{ids[2]}/")[1]["state"] == "silenced"
+    bad = {"csrf_token": token, "action": "silence", "delay": "soon", "ids": [ids[0]], "return": "/ui/groups"}
+    refused = browser.call("POST", "/ui/groups/bulk", bad, referer="https://tocsin.test/ui/groups")
+    assert refused["statusCode"] == 303 and "error=" in refused["headers"]["Location"]
     nothing = browser.call("POST", "/ui/groups/bulk", {"csrf_token": token, "action": "resolve"})
     assert "error=Select+alert+groups+first." in nothing["headers"]["Location"]
 

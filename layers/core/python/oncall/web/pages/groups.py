@@ -282,8 +282,8 @@ def bulk_action(request: Request) -> Response:
         return back(request, path, error="Choose acknowledge, resolve or silence.")
     if not ids:
         return back(request, path, error="Select alert groups first.")
-    delay = int(request.form.get("delay") or "3600") if action == "silence" else None
-    body = BulkActionIn(alert_group_ids=ids, action=action, delay=delay)  # type: ignore[arg-type]
+    delay = (request.form.get("delay") or "3600") if action == "silence" else None
+    body = run(lambda: BulkActionIn.model_validate({"alert_group_ids": ids, "action": action, "delay": delay}))
     results = alert_groups.bulk_action(request.ports, request.principal, body)
     done = sum(1 for result in results.values() if result == "ok")
     skipped = {result for result in results.values() if result != "ok"}
