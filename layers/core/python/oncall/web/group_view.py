@@ -6,13 +6,13 @@ cases."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final, Literal
 
 from oncall.errors import NotFound
-from oncall.models import EscalationPolicy, TimelineEntry
+from oncall.models import AlertGroup, EscalationPolicy, TimelineEntry
 from oncall.services import Ports, chains
 from oncall.services import schedules as schedules_service
 from oncall.services.policy import Principal
@@ -172,14 +172,14 @@ def _notify_steps_run(entries: Sequence[TimelineEntry]) -> int:
 def escalation_plan(
     ports: Ports,
     caller: Principal,
-    group: Any,
+    group: AlertGroup,
     entries: Sequence[TimelineEntry],
     names: Mapping[str, str],
-    describe: Any,
+    describe: Callable[[EscalationPolicy], str],
     now: datetime,
 ) -> EscalationPlan:
-    """The group's chain as steps with whom each reaches now, who was notified so far and who is next.
-    ``group`` is the stored group, ``describe(policy)`` a step in words."""
+    """The group's chain as steps with whom each reaches now, who was notified so far and who is next
+    (``describe(policy)``: a step in words)."""
     current = _this_escalation(entries)
     plan = EscalationPlan(notified=_notified(entries, set(names.values())))
     if not group.escalation_chain_id:
