@@ -62,6 +62,17 @@ async function run(cmd) {
         inlineStyles: Array.from(document.querySelectorAll('[style]:not([style=""])'), (e) => e.outerHTML.slice(0, 120)),
         visible,
         tops,
+        // what sticks out on the right (outermost first), to say why a page scrolls sideways
+        wide: Array.from(document.querySelectorAll("body *"))
+          .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 0.5)
+          .filter((e) => {  // what a scroll box of its own holds does not count
+            for (let up = e.parentElement; up && up !== document.body; up = up.parentElement) {
+              if (getComputedStyle(up).overflowX !== "visible") return false;
+            }
+            return true;
+          })
+          .slice(0, 5)
+          .map((e) => `${e.tagName.toLowerCase()}${e.id ? "#" + e.id : ""}.${e.className}`),
       };
     }, cmd.selectors || []);
     case "close": return { closed: true };
