@@ -4,7 +4,7 @@
 //   {"op": "select", "selector": ..., "value": ...} {"op": "wait", "selector": ..., "text"?: ..., "timeout"?: ms}
 //   {"op": "text", "selector": ...} {"op": "url"} {"op": "screenshot", "path": ...} {"op": "count", "selector": ...}
 //   {"op": "cookies"} {"op": "close"}
-//   {"op": "viewport", "width": ..., "height": ...}  {"op": "layout", "selectors": [...]}: the page's widths (no
+//   {"op": "viewport", "width": ..., "height": ...} {"op": "scheme", "value": "dark"|"light"} (prefers-color-scheme)  {"op": "layout", "selectors": [...]}: the page's widths (no
 //   horizontal scroll when scrollWidth <= innerWidth), elements with a non-empty style attribute, and whether each
 //   selector's first match is visible and inside the viewport's width, and where its top is
 import { chromium } from "playwright-core";
@@ -46,6 +46,7 @@ async function run(cmd) {
     case "screenshot": await page.screenshot({ path: cmd.path, fullPage: true }); return {};
     case "cookies": return { cookies: await context.cookies() };
     case "viewport": await page.setViewportSize({ width: cmd.width, height: cmd.height }); return {};
+    case "scheme": await page.emulateMedia({ colorScheme: cmd.value }); return {};
     case "layout": return await page.evaluate((selectors) => {
       const visible = {};
       const tops = {};
@@ -59,6 +60,7 @@ async function run(cmd) {
       return {
         scrollWidth: document.scrollingElement.scrollWidth,
         innerWidth: window.innerWidth,
+        background: getComputedStyle(document.body).backgroundColor,
         inlineStyles: Array.from(document.querySelectorAll('[style]:not([style=""])'), (e) => e.outerHTML.slice(0, 120)),
         visible,
         tops,

@@ -1,9 +1,9 @@
 """Every console page in headless Chromium at 1400x900 (desktop) and 390x844 (a phone), on the local stack: nothing
 scrolls sideways (``document.scrollingElement.scrollWidth <= innerWidth``), the page's key elements are visible and
-inside the viewport's width, no element carries an inline ``style`` (the Content-Security-Policy forbids them),
-and on a phone the firing groups come before the filters. The e-mail's "Open in Tocsin" link leads, through the
-sign-in form, to the alert group page. Screenshots of every page at both sizes go to
-``test-artifacts/console/<page>-<width>x<height>.png`` (gitignored)."""
+inside the viewport's width, no element carries an inline ``style`` (the Content-Security-Policy forbids them), on
+a phone the firing groups come before the filters, and dark mode follows ``prefers-color-scheme``. The e-mail's
+"Open in Tocsin" link leads, through the sign-in form, to the alert group page. Screenshots of every page at both
+sizes go to ``test-artifacts/console/<page>-<width>x<height>.png`` (gitignored)."""
 
 from __future__ import annotations
 
@@ -175,6 +175,11 @@ def test_every_page_fits_a_desktop_and_a_phone(stack: LocalStack, client: httpx.
     )
     assert browser("text", selector="#labels")["text"].count("\n") >= 4  # five label chips
     assert layouts[390]["visible"]["button.act-acknowledge"]
+    # dark mode follows the system's preference
+    browser("scheme", value="dark")
+    dark = check(browser, "group-dark", "#group-state", "button.act-acknowledge")
+    assert dark[390]["background"] != layouts[390]["background"], (dark[390], layouts[390])
+    browser("scheme", value="light")
 
     # the list: firing groups before the filters on a phone
     browser("goto", url=f"{base}/ui/groups")
