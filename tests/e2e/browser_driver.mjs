@@ -4,6 +4,9 @@
 //   {"op": "select", "selector": ..., "value": ...} {"op": "wait", "selector": ..., "text"?: ..., "timeout"?: ms}
 //   {"op": "text", "selector": ...} {"op": "url"} {"op": "screenshot", "path": ...} {"op": "count", "selector": ...}
 //   {"op": "cookies"} {"op": "close"}
+//   {"op": "viewport", "width": ..., "height": ...} {"op": "scheme", "value": "dark"|"light"} (prefers-color-scheme)  {"op": "layout", "selectors": [...]}: the page's widths (no
+//   horizontal scroll when scrollWidth <= innerWidth), elements with a non-empty style attribute, and whether each
+//   selector's first match is visible and inside the viewport's width, and where its top is
 import { chromium } from "playwright-core";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -42,6 +45,38 @@ async function run(cmd) {
     case "url": return { url: page.url() };
     case "screenshot": await page.screenshot({ path: cmd.path, fullPage: true }); return {};
     case "cookies": return { cookies: await context.cookies() };
+    case "viewport": await page.setViewportSize({ width: cmd.width, height: cmd.height }); return {};
+    case "scheme": await page.emulateMedia({ colorScheme: cmd.value }); return {};
+    case "layout": return await page.evaluate((selectors) => {
+      const visible = {};
+      const tops = {};
+      for (const selector of selectors) {
+        const element = document.querySelector(selector);
+        const box = element && element.getBoundingClientRect();
+        tops[selector] = box ? box.top + window.scrollY : null;
+        visible[selector] = Boolean(box && box.width > 0 && box.height > 0 && box.left >= 0 &&
+          box.right <= window.innerWidth + 0.5 && getComputedStyle(element).visibility !== "hidden");
+      }
+      return {
+        scrollWidth: document.scrollingElement.scrollWidth,
+        innerWidth: window.innerWidth,
+        background: getComputedStyle(document.body).backgroundColor,
+        inlineStyles: Array.from(document.querySelectorAll('[style]:not([style=""])'), (e) => e.outerHTML.slice(0, 120)),
+        visible,
+        tops,
+        // what sticks out on the right (outermost first), to say why a page scrolls sideways
+        wide: Array.from(document.querySelectorAll("body *"))
+          .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 0.5)
+          .filter((e) => {  // what a scroll box of its own holds does not count
+            for (let up = e.parentElement; up && up !== document.body; up = up.parentElement) {
+              if (getComputedStyle(up).overflowX !== "visible") return false;
+            }
+            return true;
+          })
+          .slice(0, 5)
+          .map((e) => `${e.tagName.toLowerCase()}${e.id ? "#" + e.id : ""}.${e.className}`),
+      };
+    }, cmd.selectors || []);
     case "close": return { closed: true };
     default: throw new Error(`unknown op ${cmd.op}`);
   }

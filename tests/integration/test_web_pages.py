@@ -233,14 +233,17 @@ def test_schedules_page_shows_the_next_14_days_as_a_timeline(web: ModuleType, ad
     primary, empty = sections["Primary"], sections["Empty"]
     assert "On call now: <strong>alice</strong>" in primary
     # day ticks: 14 columns from today
-    assert len(re.findall(r'<span class="tl-tick[^"]*" style="left:', primary)) == 14
+    ticks = re.findall(r'<g class="tl-tick"><title>([^<]+)</title>.*?<text x="([\d.]+)%"', primary)
+    assert len(ticks) == 14
     first_day = f"{('Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun')[today.weekday()]} {today.day}"
-    assert f'style="left:0.0%;width:7.1429%" title="{first_day}' in primary
+    assert ticks[0][0].startswith(first_day) and float(ticks[0][1]) == 0.0
+    assert float(ticks[1][1]) == 7.1429
+    assert "style=" not in body  # the Content-Security-Policy allows no inline style: the timeline is SVG
 
     rows = dict(re.findall(r'<li class="tl-row[^"]*" data-timeline-row="(\w+)">(.*?)</li>', primary, re.S))
     assert list(rows) == ["alice", "bob", "nobody"]
     alice_bars = re.findall(
-        r'<span class="tl-bar" style="left:([\d.]+)%;width:([\d.]+)%" title="([^"]+)">', rows["alice"]
+        r'<rect class="tl-bar" x="([\d.]+)%" width="([\d.]+)%"[^>]*><title>([^<]+)</title>', rows["alice"]
     )
     # alice from today 00:00 to tomorrow 06:00, then from 08:00 until the rotation ends after 10 days
     assert [(float(left), float(width)) for left, width, _ in alice_bars] == [
@@ -249,9 +252,9 @@ def test_schedules_page_shows_the_next_14_days_as_a_timeline(web: ModuleType, ad
     ]
     assert alice_bars[0][2].startswith("alice, ") and alice_bars[0][2].endswith(" 06:00 UTC")
     assert f'<span class="sr-only">{alice_bars[0][2]}</span>' in rows["alice"]
-    (bob,) = re.findall(r'<span class="tl-bar tl-override" style="[^"]+" title="([^"]+)">', rows["bob"])
+    (bob,) = re.findall(r'<rect class="tl-bar tl-override"[^>]*><title>([^<]+)</title>', rows["bob"])
     assert bob.startswith("bob, ") and "06:00 \u2013" in bob and bob.endswith("08:00 UTC (override)")
-    (gap,) = re.findall(r'<span class="tl-bar tl-gap" style="left:([\d.]+)%;width:([\d.]+)%"', rows["nobody"])
+    (gap,) = re.findall(r'<rect class="tl-bar tl-gap" x="([\d.]+)%" width="([\d.]+)%"', rows["nobody"])
     assert (float(gap[0]), float(gap[1])) == (round(10 / 14 * 100, 4), round(4 / 14 * 100, 4))
     assert 'class="tl-now"' in primary
     # the table stays, for screen readers and copying
@@ -259,7 +262,7 @@ def test_schedules_page_shows_the_next_14_days_as_a_timeline(web: ModuleType, ad
 
     assert "On call now: <strong>nobody</strong>" in empty and "Nobody is scheduled." in empty
     assert re.findall(r'data-timeline-row="(\w+)"', empty) == ["nobody"]
-    assert 'class="tl-bar tl-gap" style="left:0.0%;width:100.0%"' in empty
+    assert 'class="tl-bar tl-gap" x="0.0%" width="100.0%"' in empty
 
 
 def test_schedules_page_offers_calendar_feed_urls_that_work(web: ModuleType, admin_key: str, api: Invoke) -> None:

@@ -301,19 +301,22 @@ def test_group_filters_by_team_label_and_time_narrow_the_list_and_counts(
 
     browser = Browser(web)
     browser.sign_in(admin_key)
-    everything = browser.call("GET", "/ui/groups")["body"]
+    everything = browser.call("GET", "/ui/groups?state=all")["body"]
     assert sorted(_rows(everything)) == sorted([a1, a2, b1])
+    # the default view: what needs someone (firing, then acknowledged), not the resolved a2
+    assert sorted(_rows(browser.call("GET", "/ui/groups")["body"])) == sorted([a1, b1])
     assert _counts(everything) == {"firing": 2, "acknowledged": 0, "resolved": 1, "silenced": 0}
     assert f'<option value="{team["id"]}" >Payments</option>' in everything  # the team filter offers the team
 
     cases = {
-        f"team_id={team['id']}": ([a1, a2], {"firing": 1, "resolved": 1}),
-        "label=severity%3Acritical": ([a1, b1], {"firing": 2, "resolved": 0}),
+        f"state=all&team_id={team['id']}": ([a1, a2], {"firing": 1, "resolved": 1}),
+        f"team_id={team['id']}": ([a1], {"firing": 1, "resolved": 1}),  # the default view: open groups
+        "state=all&label=severity%3Acritical": ([a1, b1], {"firing": 2, "resolved": 0}),
         f"team_id={team['id']}&label=severity%3Acritical": ([a1], {"firing": 1, "resolved": 0}),
-        f"label=severity%3Awarning&team_id={team['id']}": ([a2], {"firing": 0, "resolved": 1}),
-        f"started_after={boundary}": ([b1], {"firing": 1, "resolved": 0}),
-        f"started_before={boundary}": ([a1, a2], {"firing": 1, "resolved": 1}),
-        f"started_after={minute_before}&started_before=": ([a1, a2, b1], {"firing": 2, "resolved": 1}),
+        f"state=all&label=severity%3Awarning&team_id={team['id']}": ([a2], {"firing": 0, "resolved": 1}),
+        f"state=all&started_after={boundary}": ([b1], {"firing": 1, "resolved": 0}),
+        f"state=all&started_before={boundary}": ([a1, a2], {"firing": 1, "resolved": 1}),
+        f"state=all&started_after={minute_before}&started_before=": ([a1, a2, b1], {"firing": 2, "resolved": 1}),
         f"state=resolved&started_before={boundary}": ([a2], {"firing": 1, "resolved": 1}),
     }
     for query, (expected, counts) in cases.items():
@@ -344,7 +347,7 @@ def test_invalid_filters_show_the_apis_message_with_a_400(web: ModuleType, admin
     assert 'value="yesterday"' in bad_date["body"] and "hx-trigger" not in bad_date["body"]  # kept, not polled
     bad_label = browser.call("GET", "/ui/groups?label=no-colon")
     assert bad_label["statusCode"] == 400 and "Label: Use label=key:value." in bad_label["body"]
-    bad_page = browser.call("GET", "/ui/groups?fragment=table&page=%21%21", **{"hx-request": "true"})
+    bad_page = browser.call("GET", "/ui/groups?state=all&fragment=table&page=%21%21", **{"hx-request": "true"})
     assert bad_page["statusCode"] == 400
     assert browser.call("GET", "/ui/groups?state=sleepy")["statusCode"] == 400
 
@@ -362,7 +365,7 @@ def test_groups_page_50_at_a_time_with_newer_and_older_links(
     newest_first = created[::-1]
     browser = Browser(web)
     browser.sign_in(admin_key)
-    first = browser.call("GET", f"/ui/groups?integration_id={integration['id']}")["body"]
+    first = browser.call("GET", f"/ui/groups?state=all&integration_id={integration['id']}")["body"]
     assert _rows(first) == newest_first[:50]
     assert _link(first, "newer") is None
     older = _link(first, "older")
@@ -381,7 +384,7 @@ def test_groups_page_50_at_a_time_with_newer_and_older_links(
     # acting from page 2 comes back to page 2
     assert f'name="return" value="{html.escape(older)}"' in second
     newer = _link(second, "newer")
-    assert newer == f"/ui/groups?integration_id={integration['id']}"
+    assert newer == f"/ui/groups?state=all&integration_id={integration['id']}"
     assert _rows(browser.call("GET", newer)["body"]) == newest_first[:50]
 
 

@@ -621,7 +621,7 @@ def compose_for(
         source_link=group.source_link,
         ack_url=url("confirm" if reminder else "acknowledge"),
         resolve_url=url("resolve"),
-        console_url=f"{services.public_url}/api/v1/alert_groups/{group.id}/",
+        console_url=links.group_page_url(services.public_url, group.id),
         important=important,
     )
 

@@ -27,6 +27,7 @@ NOTIFICATION_RULE: Final = "N"
 ESCALATION_CHAIN: Final = "F"
 ESCALATION_POLICY: Final = "E"
 WEBHOOK: Final = "WH"
+RESOLUTION_NOTE: Final = "M"
 
 
 def new_id(prefix: str, length: int = 12) -> str:

@@ -72,6 +72,12 @@ def action_url(base_url: str, token: str) -> str:
     return f"{base_url}/actions/{token}"
 
 
+def group_page_url(base_url: str, group_id: str) -> str:
+    """The web console's page of an alert group: e-mails' "Open in Tocsin" and the API's ``permalinks.web``
+    (the console asks to sign in first when needed, then comes back to it)."""
+    return f"{base_url}/ui/groups/{group_id}"
+
+
 def signing_key(settings: Settings) -> bytes:
     """The deployment's link-signing key: ``TOCSIN_SIGNING_KEY``, else the Secrets Manager secret it names."""
     if settings.signing_key:

@@ -192,6 +192,17 @@ class Alert(BaseModel):
     is_demo: bool = False
 
 
+class ResolutionNote(BaseModel):
+    """What a responder wrote about an alert group: the cause, the fix (OnCall's resolution notes)."""
+
+    id: str
+    alert_group_id: str
+    author: str | None = None  # a user id
+    source: Literal["web", "api"] = "web"
+    created_at: datetime
+    text: str
+
+
 class TimelineEntry(BaseModel):
     group_id: str
     at: datetime
@@ -209,6 +220,7 @@ __all__ = [
     "Integration",
     "IntegrationConfig",
     "LabelMatch",
+    "ResolutionNote",
     "Route",
     "RoutingType",
     "Templates",

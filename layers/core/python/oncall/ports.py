@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         IntegrationConfig,
         NotificationRule,
         OutgoingWebhook,
+        ResolutionNote,
         Route,
         Team,
         TimelineEntry,
@@ -280,6 +281,20 @@ class Insights(Protocol):
     def recent_groups(self, since: datetime, until: datetime) -> list[GroupSize]: ...
 
 
+class ResolutionNotes(Protocol):
+    def put(self, note: ResolutionNote) -> None: ...
+    def get(self, note_id: str) -> ResolutionNote | None: ...
+    def of_group(self, group_id: str) -> list[ResolutionNote]:
+        """A group's notes, oldest first."""
+        ...
+
+    def list(self) -> list[ResolutionNote]:
+        """Every note, oldest first."""
+        ...
+
+    def delete(self, note: ResolutionNote) -> None: ...
+
+
 class Store(Protocol):
     """Every repository, over one table."""
 
@@ -299,6 +314,7 @@ class Store(Protocol):
     audit: AuditLog
     counters: Counters
     insights: Insights
+    resolution_notes: ResolutionNotes
 
 
 __all__ = [

@@ -423,6 +423,33 @@ class AlertPage(Paginated[AlertOut]):
     pass
 
 
+# --- resolution notes ---------------------------------------------------------------------------------------------
+
+NOTE_MAX_LENGTH = 3000
+
+
+class ResolutionNoteIn(Lenient):
+    alert_group_id: str
+    text: str = Field(min_length=1, max_length=NOTE_MAX_LENGTH)
+
+
+class ResolutionNotePatch(Lenient):
+    text: str = Field(min_length=1, max_length=NOTE_MAX_LENGTH)
+
+
+class ResolutionNoteOut(BaseModel):
+    id: str
+    alert_group_id: str
+    author: str | None
+    source: str
+    created_at: datetime
+    text: str
+
+
+class ResolutionNotePage(Paginated[ResolutionNoteOut]):
+    pass
+
+
 # --- people, escalation chains, outgoing webhooks -----------------------------------------------------------------
 
 E164 = r"^\+[1-9]\d{6,14}$"

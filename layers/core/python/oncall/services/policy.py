@@ -22,6 +22,7 @@ The table, as people read it (docs/design.md repeats it):
 | webhooks           | viewer, any  | editor, team                   |                             |
 | schedules          | viewer, any  | editor, team (shifts: theirs and their schedule's)|          |
 | alert_groups       | viewer, any  | delete: editor, any            | editor, any (ack, resolve..)|
+| resolution_notes   | viewer, any  | editor, any                    |                             |
 | paging             |              | create: editor, any, responders|                             |
 | users              | viewer, any  | admin (contact points: self)   |                             |
 |  (console profile) | viewer, self |                                |                             |
@@ -53,6 +54,7 @@ class Resource(StrEnum):
     WEBHOOKS = "webhooks"
     SCHEDULES = "schedules"
     ALERT_GROUPS = "alert_groups"
+    RESOLUTION_NOTES = "resolution_notes"
     PAGING = "paging"
     USERS = "users"
     TEAMS = "teams"
@@ -114,6 +116,7 @@ POLICY: Final[Mapping[tuple[Resource, Action], Rule]] = {
     **{(resource, action): _EDIT_TEAM for resource in _CONFIGURED for action in _CHANGES},
     (Resource.ALERT_GROUPS, Action.ACT): Rule("editor", "any"),
     (Resource.ALERT_GROUPS, Action.DELETE): Rule("editor", "any"),
+    **{(Resource.RESOLUTION_NOTES, action): Rule("editor", "any") for action in _CHANGES},
     (Resource.PAGING, Action.CREATE): Rule("editor", "any"),
     **{(Resource.USERS, action): _ADMIN for action in _CHANGES},
     (Resource.USERS, Action.UPDATE_CONTACTS): Rule(

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from oncall.store.entities import Collection
     from oncall.store.insights import DynamoInsights
     from oncall.store.integrations import DynamoHeartbeats, DynamoIntegrations
+    from oncall.store.resolution_notes import DynamoResolutionNotes
 
 
 class DynamoStore:
@@ -135,3 +136,9 @@ class DynamoStore:
     @cached_property
     def insights(self) -> DynamoInsights:
         return self.groups.insights  # the repository that counts them as groups change
+
+    @cached_property
+    def resolution_notes(self) -> DynamoResolutionNotes:
+        from oncall.store.resolution_notes import DynamoResolutionNotes
+
+        return DynamoResolutionNotes(self.table)

@@ -129,6 +129,20 @@ def timeline(group_id: str, at: datetime, suffix: str) -> Key:
     return {"PK": group_partition(group_id), "SK": f"{TIMELINE_PREFIX}{stamp(at)}#{suffix}"}
 
 
+NOTE_PREFIX: Final = "NOTE#"
+RESOLUTION_NOTES: Final = "RESOLUTION_NOTES"  # the GSI2 partition of every resolution note, by creation time
+
+
+def resolution_note(group_id: str, note_id: str) -> Key:
+    """A resolution note lives in its group's partition (deleted with the group), found by id through GSI1."""
+    return {"PK": group_partition(group_id), "SK": f"{NOTE_PREFIX}{note_id}"}
+
+
+def note_lookup(note_id: str) -> str:
+    """The GSI1 partition that finds a resolution note by its id."""
+    return f"{NOTE_PREFIX}{note_id}"
+
+
 def claim(group_id: str, effect: str) -> Key:
     return {"PK": group_partition(group_id), "SK": f"SENT#{effect}"}
 

@@ -55,8 +55,10 @@ def dispatch(request: Request) -> Response:
     if request.path == "/signin":
         return signin.signin(request) if request.method == "POST" else signin.signin_page(request)
     if not signin.load_session(request):
-        if request.method == "GET":
-            return redirect(f"{UI}/signin?{urlencode({'next': f'{UI}{request.path}'})}")
+        if request.method == "GET":  # back to this page, filters included, once signed in
+            query = request.event.get("rawQueryString") or ""
+            target = f"{UI}{request.path}" + (f"?{query}" if query else "")
+            return redirect(f"{UI}/signin?{urlencode({'next': target})}")
         return response(401, views.render("error.html", code=401, message="Sign in first."))
     if request.method == "POST" and not session.check_csrf(
         request.token, request.form.get("csrf_token"), request.container.signing_key()

@@ -155,6 +155,8 @@ def page(request: Request, template: str, status: int = 200, **context: Any) -> 
         can_act=bool(request.actor and access.has(request.actor, "act")),
         can_configure=bool(request.actor and access.has(request.actor, "configure")),
         alarms_reach_nobody=request.container.settings.alarms_reach_nobody,
+        now=request.now,  # relative times ("12 min ago")
+        section=request.path.split("/")[1] if "/" in request.path else "",  # the nav's current entry
         **context,
     )
     return response(status, body)

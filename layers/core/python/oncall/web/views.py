@@ -9,11 +9,13 @@ from __future__ import annotations
 import base64
 import functools
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import parse_qs
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup, escape
 from oncall import grouping, templating
 from oncall.ingest import render_appearance
 from oncall.models import IntegrationConfig, Templates
@@ -24,7 +26,7 @@ STATIC_DIR: Final = PACKAGE_DIR / "static"
 STATIC_FILES: Final = {
     "htmx.min.js": "text/javascript; charset=utf-8",
     "console.js": "text/javascript; charset=utf-8",  # copy buttons, confirmations (progressive enhancement)
-    "console.css": "text/css; charset=utf-8",  # the schedules timeline, the copy fields
+    "console.css": "text/css; charset=utf-8",  # the one stylesheet (light and dark, phone and desktop)
 }
 # form field -> internal template name (the editor shows these, in this order)
 TEMPLATE_FIELDS: Final = (
@@ -48,7 +50,49 @@ def environment() -> Environment:
     )
     env.filters["pretty_json"] = lambda value: json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
     env.filters["when"] = lambda value: (str(value).replace("T", " ")[:19] + " UTC") if value else ""
+    env.globals["reltime"] = reltime
+    env.filters["plural"] = plural
     return env
+
+
+def _moment(value: datetime | str) -> datetime:
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def relative(moment: datetime, now: datetime) -> str:
+    """``"just now"``, ``"12 min ago"``, ``"3 h 5 min ago"``, ``"2 days ago"``, ``"in 20 min"``: what a responder
+    reads at a glance (the exact UTC time is on hover)."""
+    seconds = int((now - moment).total_seconds())
+    future, seconds = seconds < 0, abs(seconds)
+    if seconds < 45:
+        return "just now"
+    minutes = max(round(seconds / 60), 1)
+    if minutes < 60:
+        text = f"{minutes} min"
+    elif minutes < 24 * 60:
+        hours, rest = divmod(minutes, 60)
+        text = f"{hours} h" + (f" {rest} min" if rest and hours < 6 else "")
+    else:
+        days = minutes // (24 * 60)
+        text = plural(days, "day")
+    return f"in {text}" if future else f"{text} ago"
+
+
+def reltime(value: datetime | str | None, now: datetime) -> Markup:
+    """A ``<time>`` element: the relative time, the UTC time on hover (``title``) and for machines (``datetime``)."""
+    if not value:
+        return Markup("")
+    moment = _moment(value).astimezone(UTC)
+    exact = moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+    return Markup('<time datetime="{}" title="{}">{}</time>').format(
+        moment.isoformat(), exact, escape(relative(moment, now))
+    )
+
+
+def plural(count: int, noun: str) -> str:
+    """``"1 alert"``, ``"3 alerts"``."""
+    return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
 def render(name: str, **context: Any) -> str:

@@ -28,9 +28,8 @@ def _page(status: int, title: str, body: str) -> Response[str]:
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{html.escape(title)} - Tocsin</title>"
-        "<style>body{font-family:system-ui,sans-serif;max-width:32rem;margin:2rem auto;padding:0 1rem}"
-        "button{font-size:1.2rem;padding:.6rem 1.4rem}</style></head>"
-        f"<body><main><h1>{html.escape(title)}</h1>{body}</main></body></html>"
+        '<link rel="stylesheet" href="/ui/static/console.css"></head>'  # the console's one stylesheet: no inline CSS
+        f'<body class="action-page"><main><h1>{html.escape(title)}</h1>{body}</main></body></html>'
     )
     return Response(status, "text/html; charset=utf-8", text, headers={"Cache-Control": "no-store"})
 
@@ -55,8 +54,8 @@ def router() -> APIGatewayHttpRouter:
         verb, group = VERBS[link.action], link.group
         body = (
             f"<p><strong>{html.escape(group.title or 'Alert')}</strong> is <em>{link.state.value}</em> "
-            f"({group.alerts_count} alerts).</p>"
-            f'<form method="post"><button type="submit">{verb}</button></form>'
+            f"({group.alerts_count} alert{'' if group.alerts_count == 1 else 's'}).</p>"
+            f'<form method="post"><button type="submit" class="act-{link.action}">{verb}</button></form>'
         )
         return _page(200, f"{verb} alert group", body)
 

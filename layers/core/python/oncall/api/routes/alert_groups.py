@@ -12,7 +12,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from oncall import schemas
+from oncall import links, schemas
 from oncall.api.pagination import page_size, paginate_cursor
 from oncall.api.request import RequestInfo, current
 from oncall.errors import InvalidInput
@@ -125,7 +125,7 @@ def group_out(
             schemas.LabelPair(key=schemas.LabelRef(id=k, name=k), value=schemas.LabelRef(id=v, name=v))
             for k, v in group.labels.items()
         ],
-        permalinks=schemas.Permalinks(web=f"{base_url}/api/v1/alert_groups/{group.id}/"),
+        permalinks=schemas.Permalinks(web=links.group_page_url(base_url, group.id)),
         last_alert=alert_out(last_alert) if last_alert else None,
         warnings=warnings or [],
     )

@@ -145,7 +145,8 @@ def describe(policy: EscalationPolicy, names: dict[str, dict[str, str]]) -> str:
     return policy.type
 
 
-def _names(request: Request) -> dict[str, dict[str, str]]:
+def lookup_names(request: Request) -> dict[str, dict[str, str]]:
+    """Names of what steps refer to, by kind and id (for :func:`describe`)."""
     store = request.store
     return {
         "users": {u.id: u.username for u in store.users.list()},
@@ -157,7 +158,7 @@ def _names(request: Request) -> dict[str, dict[str, str]]:
 
 def chain_page(request: Request, chain_id: str) -> Response:
     chain = chains.get_chain(request.ports, request.principal, chain_id)
-    names = _names(request)
+    names = lookup_names(request)
     steps = [{"policy": p, "text": describe(p, names)} for p in _steps(request, chain_id)]
     integrations = {i.id: i.name for i in request.store.integrations.list()}
     used_by = sorted(

@@ -2,6 +2,8 @@
 // - <button data-copy="ID" hidden> is shown and copies the text of the element #ID (a secret shown once);
 //   the result is announced in #copy-status (role="status").
 // - <form data-confirm="question"> asks before it is submitted.
+// - the alert group list: while rows are selected for a bulk action (checkboxes of the form #bulk), its
+//   every-2-s refresh pauses, so the selection is not swapped away; #selected-count says how many.
 (function () {
   "use strict";
 
@@ -43,9 +45,31 @@
     });
   }
 
+  function selected() {
+    return document.querySelectorAll('input[form="bulk"][name="ids"]:checked').length;
+  }
+
+  function bulkSelection() {
+    var count = document.getElementById("selected-count");
+    if (!count) {
+      return;
+    }
+    document.addEventListener("change", function (event) {
+      if (event.target && event.target.getAttribute("form") === "bulk") {
+        count.textContent = "Selected: " + selected();
+      }
+    });
+    document.body.addEventListener("htmx:beforeRequest", function (event) {
+      if (event.detail.elt && event.detail.elt.id === "groups-table" && selected() > 0) {
+        event.preventDefault(); // keep the selection; the next tick refreshes once it is acted on or cleared
+      }
+    });
+  }
+
   function start() {
     copyButtons();
     confirmations();
+    bulkSelection();
   }
 
   if (document.readyState === "loading") {
