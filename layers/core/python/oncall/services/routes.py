@@ -9,9 +9,11 @@ from oncall import ids, routing
 from oncall.errors import InvalidInput, NotFound
 from oncall.models import LabelMatch, Route
 from oncall.schemas import LabelMatchIn, RouteIn, RoutePatch
-from oncall.services import Ports
+from oncall.services import Ports, ordering
 from oncall.services.integrations import check_chain, load_for_change
 from oncall.services.policy import Action, Principal, Resource, authorize
+
+_DEFAULT_FIXED = "The default route matches everything; its filter and position cannot change."
 
 
 def list_routes(
@@ -44,13 +46,15 @@ def _check_routing(routing_type: str, term: str | None, labels: list[LabelMatchI
         raise InvalidInput.field("routing_regex", problem)
 
 
-def _renumber(routes: list[Route], moved: Route | None, position: int | None) -> list[Route]:
-    """Positions 0..n-1 of the non-default routes, with ``moved`` placed at ``position``."""
-    ordered = [r for r in routes if not r.is_default and (moved is None or r.id != moved.id)]
-    ordered.sort(key=lambda r: r.position)
-    if moved is not None:
-        ordered.insert(len(ordered) if position is None else min(position, len(ordered)), moved)
-    return [r.model_copy(update={"position": i}) for i, r in enumerate(ordered)]
+def _place(ports: Ports, routes: list[Route], route: Route, position: int | None) -> Route:
+    """Store ``route`` at ``position`` among the integration's other non-default ``routes`` (last when None),
+    writing it and the routes whose position changed."""
+    others = [r for r in routes if not r.is_default and r.id != route.id]
+    ordered = ordering.renumber(others, route, position)
+    placed = next(r for r in ordered if r.id == route.id)
+    moved = [r for r in ordering.changed(others, ordered) if r.id != route.id]
+    ports.store.integrations.save_routes(route.integration_id, [placed, *moved])
+    return placed
 
 
 def create_route(ports: Ports, caller: Principal, body: RouteIn) -> Route:
@@ -68,9 +72,7 @@ def create_route(ports: Ports, caller: Principal, body: RouteIn) -> Route:
         routing_labels=[LabelMatch(key=m.key, value=m.value) for m in body.routing_labels or []],
         escalation_chain_id=body.escalation_chain_id,
     )
-    renumbered = _renumber(config.routes, route, body.position)
-    ports.store.integrations.save_routes(body.integration_id, renumbered)
-    return next(r for r in renumbered if r.id == route.id)
+    return _place(ports, config.routes, route, body.position)
 
 
 def update_route(ports: Ports, caller: Principal, route_id: str, body: RoutePatch) -> Route:
@@ -87,7 +89,7 @@ def update_route(ports: Ports, caller: Principal, route_id: str, body: RoutePatc
         else [LabelMatchIn(key=m.key, value=m.value) for m in route.routing_labels]
     )
     if route.is_default and ({"routing_regex", "routing_type", "routing_labels", "position"} & given):
-        raise InvalidInput("The default route matches everything; its filter and position cannot change.")
+        raise InvalidInput(_DEFAULT_FIXED)
     if not route.is_default:
         _check_routing(routing_type, term, labels)
     updated = route.model_copy(
@@ -105,10 +107,25 @@ def update_route(ports: Ports, caller: Principal, route_id: str, body: RoutePatc
     if route.is_default:
         ports.store.integrations.save_routes(route.integration_id, [updated])
         return updated
-    position = body.position if "position" in given else route.position
-    renumbered = _renumber(config.routes, updated, position)
-    ports.store.integrations.save_routes(route.integration_id, renumbered)
-    return next(r for r in renumbered if r.id == route.id)
+    return _place(ports, config.routes, updated, body.position if "position" in given else route.position)
+
+
+def move_route(
+    ports: Ports, caller: Principal, route_id: str, offset: int, *, integration_id: str | None = None
+) -> Route | None:
+    """Move a route ``offset`` places (-1: up one); None when that would take it past the first or the last
+    non-default route (it stays). ``integration_id``: only a route of that integration (a form's address)."""
+    route = _route(ports, route_id)
+    if integration_id is not None and route.integration_id != integration_id:
+        raise NotFound()
+    config = load_for_change(ports, caller, route.integration_id)
+    if route.is_default:
+        raise InvalidInput(_DEFAULT_FIXED)
+    others = [r for r in config.routes if not r.is_default and r.id != route.id]
+    position = sum(1 for r in others if r.position < route.position) + offset
+    if not 0 <= position <= len(others):
+        return None
+    return _place(ports, config.routes, route, position)
 
 
 def delete_route(ports: Ports, caller: Principal, route_id: str) -> None:
@@ -116,5 +133,6 @@ def delete_route(ports: Ports, caller: Principal, route_id: str) -> None:
     config = load_for_change(ports, caller, route.integration_id)
     if route.is_default:
         raise InvalidInput("The default route cannot be deleted.")
-    remaining = [r for r in config.routes if r.id != route_id]
-    ports.store.integrations.save_routes(route.integration_id, _renumber(remaining, None, None), deleted=[route_id])
+    remaining = [r for r in config.routes if r.id != route_id and not r.is_default]
+    moved = ordering.changed(remaining, ordering.renumber(remaining))
+    ports.store.integrations.save_routes(route.integration_id, moved, deleted=[route_id])

@@ -104,16 +104,24 @@ class ImportReport(BaseModel):
 # --- loading and checks -------------------------------------------------------------------------------------------
 
 
-def _schedule(store: Store, schedule_id: str) -> Schedule:
+def _schedule(
+    store: Store, schedule_id: str, caller: Principal | None = None, action: Action = Action.READ
+) -> Schedule:
+    """The schedule; ``caller``: who will ``action`` it (unknown: 404 only to who may do that at all, else 403)."""
     schedule = store.schedules.get(schedule_id)
     if schedule is None:
+        if caller is not None:
+            authorize(caller, Resource.SCHEDULES, action)
         raise NotFound()
     return schedule
 
 
-def _shift(store: Store, shift_id: str) -> OnCallShift:
+def _shift(store: Store, shift_id: str, caller: Principal | None = None, action: Action = Action.READ) -> OnCallShift:
+    """The shift; ``caller``: who will ``action`` it (unknown: 404 only to who may do that at all, else 403)."""
     shift = store.shifts.get(shift_id)
     if shift is None:
+        if caller is not None:
+            authorize(caller, Resource.SCHEDULES, action)
         raise NotFound()
     return shift
 
@@ -253,7 +261,7 @@ def create_schedule(ports: Ports, caller: Principal, body: ScheduleIn) -> Schedu
 
 
 def update_schedule(ports: Ports, caller: Principal, schedule_id: str, body: SchedulePatch) -> ScheduleView:
-    schedule = _schedule(ports.store, schedule_id)
+    schedule = _schedule(ports.store, schedule_id, caller, Action.UPDATE)
     changes = {k: v for k, v in _given(body).items() if k in SCHEDULE_FIELDS}
     to_team = changes.get("team_id", schedule.team_id)  # moving it to another team: the right in both
     authorize(caller, Resource.SCHEDULES, Action.UPDATE, teams=[schedule.team_id, to_team])
@@ -271,7 +279,7 @@ def update_schedule(ports: Ports, caller: Principal, schedule_id: str, body: Sch
 
 def delete_schedule(ports: Ports, caller: Principal, schedule_id: str) -> None:
     """The schedule and its shifts (escalation steps naming it then report that it does not exist)."""
-    schedule = _schedule(ports.store, schedule_id)
+    schedule = _schedule(ports.store, schedule_id, caller, Action.DELETE)
     shifts = ports.store.shifts.of_schedule(schedule_id)
     authorize(caller, Resource.SCHEDULES, Action.DELETE, teams=[schedule.team_id, *(s.team_id for s in shifts)])
     for shift in shifts:
@@ -477,7 +485,7 @@ def create_shift(ports: Ports, caller: Principal, body: ShiftIn) -> OnCallShift:
 
 def update_shift(ports: Ports, caller: Principal, shift_id: str, body: ShiftPatch) -> OnCallShift:
     store = ports.store
-    shift = _shift(store, shift_id)
+    shift = _shift(store, shift_id, caller, Action.UPDATE)
     data = shift.model_dump() | _given_shift(body)
     teams = {shift.team_id, _team_of_schedule(store, shift.schedule_id)}
     teams |= {data.get("team_id"), _team_of_schedule(store, data.get("schedule_id"))}  # where it moves, if it does
@@ -492,7 +500,7 @@ def update_shift(ports: Ports, caller: Principal, shift_id: str, body: ShiftPatc
 
 
 def delete_shift(ports: Ports, caller: Principal, shift_id: str) -> None:
-    shift = _shift(ports.store, shift_id)
+    shift = _shift(ports.store, shift_id, caller, Action.DELETE)
     teams = [shift.team_id, _team_of_schedule(ports.store, shift.schedule_id)]
     authorize(caller, Resource.SCHEDULES, Action.DELETE, teams=teams)
     ports.store.shifts.delete(shift_id)
@@ -616,7 +624,7 @@ def import_calendar(ports: Ports, caller: Principal, schedule_id: str, body: Ica
     as overrides, replacing what the previous import of the same kind brought. Default level: above the schedule's
     other layers."""
     store = ports.store
-    schedule = _schedule(store, schedule_id)
+    schedule = _schedule(store, schedule_id, caller, Action.UPDATE)
     existing = store.shifts.of_schedule(schedule_id)
     source = "ical_overrides" if body.as_overrides else "ical"
     replaced = [s for s in existing if s.source == source]
