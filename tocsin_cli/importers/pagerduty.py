@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from tocsin_cli.importers.base import Run, clamp_wait, fetch_json
+from tocsin_cli.importers.base import Run, clamp_wait, fetch_json, same
 
 API_URL = "https://api.pagerduty.com"
 PAGE = 100
@@ -138,7 +138,7 @@ def _schedule(
             label,
             "/api/v1/on_call_shifts/",
             body,
-            match=lambda s, n=body["name"]: s["name"] == n,
+            match=same(name=body["name"]),
             list_params={"schedule_id": schedule_id},
         )
     return schedule_id

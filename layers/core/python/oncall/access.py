@@ -7,7 +7,9 @@ is :mod:`oncall.services.policy`'s table, checked by the use cases (never here).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from oncall import ids
 from oncall.errors import NotAuthenticated, Throttled
@@ -15,6 +17,8 @@ from oncall.models import ApiKey, User
 from oncall.ports import Store
 from oncall.services.policy import Principal
 from oncall.settings import RateLimit
+
+T = TypeVar("T")
 
 
 def principal(user: User) -> Principal:
@@ -51,10 +55,10 @@ class Authenticator:
             raise NotAuthenticated("Invalid token: its user no longer exists.")
         return principal(user), key
 
-    def _cached(self, cache: dict[str, tuple[float, object]], key: str, load: object) -> object:
+    def _cached(self, cache: dict[str, tuple[float, T]], key: str, load: Callable[[str], T]) -> T:
         hit = cache.get(key)
         if hit is None or hit[0] < time.monotonic():
-            hit = (time.monotonic() + self.TTL, load(key))  # type: ignore[operator]
+            hit = (time.monotonic() + self.TTL, load(key))
             cache[key] = hit
         return hit[1]
 

@@ -301,7 +301,10 @@ def _users(services: Services, ids: list[str]) -> tuple[list[User], list[str]]:
     found, missing = [], []
     for user_id in ids:
         user = services.store.users.get(user_id)
-        (found.append(user) if user else missing.append(user_id))  # type: ignore[func-returns-value]
+        if user:
+            found.append(user)
+        else:
+            missing.append(user_id)
     return found, missing
 
 

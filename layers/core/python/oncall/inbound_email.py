@@ -192,7 +192,7 @@ def _sender(message: Message) -> str:
         raw = _raw_header(message, name)
         angle = re.findall(r"<([^<>\s]+@[^<>\s]+)>", raw)
         if angle:
-            return angle[-1]
+            return str(angle[-1])
         plain = [spec for _, spec in getaddresses([raw]) if "@" in spec]
         if plain:
             return plain[0]
@@ -274,7 +274,7 @@ def html_to_text(markup: str) -> str:
 def _converter_class() -> type[Any]:
     import html2text  # lazily: only mail without a text part needs it (and the API imports this module)
 
-    class PlainText(html2text.HTML2Text):  # type: ignore[misc]
+    class PlainText(html2text.HTML2Text):
         """html2text set up for plain text. Links are rendered by ``_tag`` (html2text writes Markdown links), and
         ``handle_data`` turns off html2text's Markdown escaping (``1\\.``, ``\\-``) by flagging every piece of
         text as entity text, which html2text never escapes."""
@@ -288,7 +288,7 @@ def _converter_class() -> type[Any]:
             self.unicode_snob = True
             self.single_line_break = True
             self.ul_item_mark = "-"
-            self.tag_callback = _tag
+            self.tag_callback = _tag  # type: ignore[assignment]  # html2text declares it as None only
             self.anchors: list[tuple[str, int]] = []
 
         def handle_data(self, data: str, entity_char: bool = False) -> None:

@@ -271,11 +271,11 @@ def ingest_one(
                 return Stored(cached, alert_id, created_group=False, resolved_group=False)
             pointers.drop(key)
         else:
-            group = new_group()
-            if store.groups.create(group, make_alert(group.id), [], None):
-                pointers.put(key, group.id)
-                escalate(None, group)
-                return Stored(group.id, alert_id, created_group=True, resolved_group=False)
+            created = new_group()
+            if store.groups.create(created, make_alert(created.id), [], None):
+                pointers.put(key, created.id)
+                escalate(None, created)
+                return Stored(created.id, alert_id, created_group=True, resolved_group=False)
     for _ in range(MAX_GROUPING_ATTEMPTS):
         pointer = store.groups.pointer(key)
         if pointer is not None and pointer.open:

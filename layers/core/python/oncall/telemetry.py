@@ -21,7 +21,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, Protocol, TypeVar, cast
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Logger
@@ -161,28 +161,33 @@ def setup(source: Logger) -> None:
 # --- traces ---------------------------------------------------------------------------------------------------
 
 
+class HandlerTracer(Protocol):
+    """What the handlers use of Powertools' ``Tracer``."""
+
+    def capture_lambda_handler(self, lambda_handler: F) -> F: ...
+    def put_annotation(self, key: str, value: str) -> None: ...
+
+
 class NoTracer:
-    """Powertools Tracer's decorators and annotations, doing nothing (tracing off, or no X-Ray SDK)."""
+    """Powertools Tracer's decorator and annotations, doing nothing (tracing off, or no X-Ray SDK)."""
 
-    def capture_lambda_handler(self, handler: F | None = None, **_: Any) -> Any:
-        return handler if handler is not None else (lambda fn: fn)
+    def capture_lambda_handler(self, lambda_handler: F) -> F:
+        return lambda_handler
 
-    def capture_method(self, method: F | None = None, **_: Any) -> Any:
-        return method if method is not None else (lambda fn: fn)
-
-    def put_annotation(self, key: str, value: Any) -> None:
+    def put_annotation(self, key: str, value: str) -> None:
         return None
 
 
-def tracer(enabled: bool) -> Any:
+def tracer(enabled: bool) -> HandlerTracer:
     """Powertools ``Tracer`` when tracing is on (the ``tracing`` setting) and the X-Ray SDK is importable, else a
     :class:`NoTracer`."""
     if not enabled:
         return NoTracer()
     try:
-        import aws_xray_sdk  # noqa: F401  (Powertools imports it lazily; fail here, not in the first invocation)
+        import aws_xray_sdk  # type: ignore[import-untyped]  # noqa: F401  (Powertools imports it lazily; fail here, not in the first invocation)
         from aws_lambda_powertools import Tracer
     except ImportError:
         logger.warning("tracing is on but the X-Ray SDK is not in the layer: no traces")
         return NoTracer()
-    return Tracer()
+    # Powertools types its handler decorator as returning Callable[..., Any]; it keeps the handler's signature.
+    return cast(HandlerTracer, Tracer())

@@ -68,13 +68,13 @@ def build(container: Container) -> APIGatewayHttpResolver:
         document: dict[str, Any] = json.loads(app.get_openapi_json_schema(title="Tocsin API", version="1.0.0"))
         return document
 
-    @app.exception_handler(TocsinError)
+    @app.exception_handler(TocsinError)  # type: ignore[untyped-decorator]  # Powertools' is unannotated
     def refused(error: TocsinError) -> Response[Any]:
         if isinstance(error, Unavailable):
             logger.exception("a dependency failed")
         return Response(http.status_of(error), "application/json", error.body(), http.error_headers(error))
 
-    @app.exception_handler(RequestValidationError)
+    @app.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]  # Powertools' is unannotated
     def invalid_request(error: RequestValidationError) -> Response[Any]:
         """DRF-style field errors: ``{"name": ["message"]}``."""
         return Response(400, "application/json", field_errors(error.errors()))

@@ -266,9 +266,10 @@ def _rotation_events(stepper: _Stepper, queue: list[tuple[str, ...]]) -> list[Ca
     base = stepper.base_rule
     if spec.frequency is None:
         queue = queue[:1]
-    start: datetime | None = _utc(spec.start).replace(tzinfo=UTC_WALL)
+    first = _utc(spec.start).replace(tzinfo=UTC_WALL)
+    start: datetime | None = first
     if spec.frequency is not None and _utc(spec.start) != stepper.rotation_start:
-        start = stepper.next_date(stepper.event(start, base, tz=UTC_ZONE), following=False)
+        start = stepper.next_date(stepper.event(first, base, tz=UTC_ZONE), following=False)
     if spec.frequency is not None and spec.by_day and start is not None:
         start = _first_listed_day(start, spec.by_day, spec.week_start)
     if spec.frequency == "daily" and spec.by_day:

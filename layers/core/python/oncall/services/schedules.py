@@ -552,7 +552,12 @@ def final_shifts(
     users = _users_by_id(ports.store)
     rows: list[FinalShiftRow] = []
     for piece in timeline:
-        common = {"start": piece.start, "end": piece.end, "shift_id": piece.shift_id, "is_override": piece.is_override}
+        common: dict[str, Any] = {
+            "start": piece.start,
+            "end": piece.end,
+            "shift_id": piece.shift_id,
+            "is_override": piece.is_override,
+        }
         if piece.is_gap and include_gaps:
             rows.append(FinalShiftRow(is_gap=True, **common))
         for user_id in piece.user_ids:

@@ -9,8 +9,9 @@ part, stops as soon as a limit is passed, and charges its walk to the render's b
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from datetime import date, datetime, time, timedelta, tzinfo
-from json.encoder import encode_basestring, encode_basestring_ascii  # type: ignore[attr-defined]
+from json.encoder import encode_basestring, encode_basestring_ascii
 from typing import Any, Final, NamedTuple
 
 from jinja2.runtime import Undefined
@@ -22,7 +23,7 @@ from .budget import current
 _CHUNK: Final = 1 << 16  # long strings are measured in pieces, so measuring never allocates much
 _LOG10_2: Final = math.log10(2)
 _SMALL_REPR: Final = (date, datetime, time, timedelta, tzinfo)
-_VIEWS: Final = (type({}.keys()), type({}.values()), type({}.items()))
+_VIEWS: Final[tuple[type[Collection[Any]], ...]] = (type({}.keys()), type({}.values()), type({}.items()))
 _OTHER: Final = 256  # an object of another type (a macro, a loop, a function) writes a short description
 
 

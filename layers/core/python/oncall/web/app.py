@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 from oncall import http
@@ -74,7 +75,7 @@ def dispatch(request: Request) -> Response:
     return page(request, "error.html", 404, code=404, message="Not found.")
 
 
-def handle(event: dict, container: Container) -> Response:
+def handle(event: dict[str, Any], container: Container) -> Response:
     raw_path = event.get("rawPath") or "/"
     method = (event.get("requestContext", {}).get("http", {}).get("method") or "GET").upper()
     if raw_path in ("/", ""):

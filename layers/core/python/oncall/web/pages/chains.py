@@ -170,6 +170,7 @@ def chain_page(request: Request, chain_id: str) -> Response:
     return page(
         request,
         "chain.html",
+        200,
         chain=chain,
         team=names["teams"].get(chain.team_id, chain.team_id) if chain.team_id else None,
         steps=steps,

@@ -58,7 +58,7 @@ def users_page(
 
 
 def create_user(request: Request) -> Response:
-    form = {
+    form: dict[str, Any] = {
         "username": request.form.get("username", "").strip(),
         "email": request.form.get("email", "").strip(),
         "role": request.form.get("role", "editor"),
@@ -76,7 +76,7 @@ def create_user(request: Request) -> Response:
 
 def change_role(request: Request, user_id: str) -> Response:
     try:
-        body = schemas.UserPatch(role=request.form.get("role") or "")  # "" is refused, None would clear it
+        body = schemas.UserPatch.model_validate({"role": request.form.get("role") or ""})  # "" is refused, None clears
     except ValidationError as error:
         return users_page(request, 400, form_error=problem_text(error))
     updated = people.update_user(request.ports, request.principal, user_id, body)
