@@ -39,9 +39,14 @@ class IntegrationView(BaseModel):
     token: str | None = None
 
 
-def _config(ports: Ports, integration_id: str) -> IntegrationConfig:
+def _config(
+    ports: Ports, integration_id: str, caller: Principal | None = None, action: Action = Action.READ
+) -> IntegrationConfig:
+    """The configuration; ``caller``: who will ``action`` it (unknown: 404 only to who may do that at all)."""
     config = ports.store.integrations.config(integration_id)
     if config is None:
+        if caller is not None:
+            authorize(caller, Resource.INTEGRATIONS, action)
         raise NotFound()
     return config
 
@@ -54,7 +59,7 @@ def _view(config: IntegrationConfig, token: str | None = None) -> IntegrationVie
 
 def load_for_change(ports: Ports, caller: Principal, integration_id: str) -> IntegrationConfig:
     """The integration's configuration, once the caller may change it (routes are changed under the same rule)."""
-    config = _config(ports, integration_id)
+    config = _config(ports, integration_id, caller, Action.UPDATE)
     authorize(caller, Resource.INTEGRATIONS, Action.UPDATE, teams=[config.integration.team_id])
     return config
 
@@ -212,7 +217,7 @@ def update_integration(ports: Ports, caller: Principal, integration_id: str, bod
 
 
 def delete_integration(ports: Ports, caller: Principal, integration_id: str) -> None:
-    config = _config(ports, integration_id)
+    config = _config(ports, integration_id, caller, Action.DELETE)
     authorize(caller, Resource.INTEGRATIONS, Action.DELETE, teams=[config.integration.team_id])
     if config.integration.type == "direct_paging":
         raise InvalidInput("Direct paging integrations cannot be deleted.")

@@ -24,9 +24,12 @@ def list_routes(
     return [r for r in routes if routing_regex is None or r.routing_regex == routing_regex]
 
 
-def _route(ports: Ports, route_id: str) -> Route:
+def _route(ports: Ports, route_id: str, caller: Principal | None = None, action: Action = Action.READ) -> Route:
+    """The route; ``caller``: who will ``action`` it (unknown: 404 only to who may do that at all)."""
     route = ports.store.integrations.route(route_id)
     if route is None:
+        if caller is not None:
+            authorize(caller, Resource.ROUTES, action)
         raise NotFound()
     return route
 
@@ -76,7 +79,7 @@ def create_route(ports: Ports, caller: Principal, body: RouteIn) -> Route:
 
 
 def update_route(ports: Ports, caller: Principal, route_id: str, body: RoutePatch) -> Route:
-    route = _route(ports, route_id)
+    route = _route(ports, route_id, caller, Action.UPDATE)
     config = load_for_change(ports, caller, route.integration_id)
     given = body.model_fields_set
     if "escalation_chain_id" in given:
@@ -115,7 +118,7 @@ def move_route(
 ) -> Route | None:
     """Move a route ``offset`` places (-1: up one); None when that would take it past the first or the last
     non-default route (it stays). ``integration_id``: only a route of that integration (a form's address)."""
-    route = _route(ports, route_id)
+    route = _route(ports, route_id, caller, Action.UPDATE)
     if integration_id is not None and route.integration_id != integration_id:
         raise NotFound()
     config = load_for_change(ports, caller, route.integration_id)
@@ -129,7 +132,7 @@ def move_route(
 
 
 def delete_route(ports: Ports, caller: Principal, route_id: str) -> None:
-    route = _route(ports, route_id)
+    route = _route(ports, route_id, caller, Action.DELETE)
     config = load_for_change(ports, caller, route.integration_id)
     if route.is_default:
         raise InvalidInput("The default route cannot be deleted.")
