@@ -198,7 +198,7 @@ def ingest(
     return [s for s in stored if s is not None]
 
 
-def ingest_one(
+def ingest_one(  # noqa: C901  (reshaped by the ingest write-shape work of this wave, #20.1: split after it lands)
     store: Store,
     config: IntegrationConfig,
     payload: Any,

@@ -354,15 +354,8 @@ def _check_recurrence(data: dict[str, Any]) -> None:
         raise InvalidInput.field("by_month", "Months are 1 to 12.")
     if any(d == 0 or not -31 <= d <= 31 for d in data["by_monthday"]):
         raise InvalidInput.field("by_monthday", "Days of the month are 1 to 31 (or -1 to -31 from the end).")
-    if kind == "rolling_users" and frequency == "daily":  # OnCall's limits on daily rotations
-        if data["by_monthday"]:
-            raise InvalidInput.field(
-                "by_monthday",
-                "Day limits are temporarily disabled for on-call shifts with type 'rolling_users' and frequency "
-                "'daily'.",
-            )
-        if data["by_day"] and data["interval"] > len(data["by_day"]):
-            raise InvalidInput.field("interval", "Interval must be less than or equal to the number of selected days.")
+    if kind == "rolling_users" and frequency == "daily":
+        _check_daily_rotation(data)
     rule = recurrence.Rule(
         frequency, data["interval"], tuple(data["by_day"]), tuple(data["by_month"]), tuple(data["by_monthday"]),
         data["week_start"],
@@ -373,6 +366,17 @@ def _check_recurrence(data: dict[str, Any]) -> None:
             "This recurrence does not happen again within 8 years of start: check by_day, by_month, by_monthday "
             "and interval.",
         )
+
+
+def _check_daily_rotation(data: dict[str, Any]) -> None:
+    """OnCall's limits on daily rotations."""
+    if data["by_monthday"]:
+        raise InvalidInput.field(
+            "by_monthday",
+            "Day limits are temporarily disabled for on-call shifts with type 'rolling_users' and frequency 'daily'.",
+        )
+    if data["by_day"] and data["interval"] > len(data["by_day"]):
+        raise InvalidInput.field("interval", "Interval must be less than or equal to the number of selected days.")
 
 
 def _check_people(store: Store, data: dict[str, Any]) -> None:
@@ -397,6 +401,25 @@ def _check_people(store: Store, data: dict[str, Any]) -> None:
     _check_users(store, "users", data["users"])
 
 
+def _check_times(data: dict[str, Any], zone_name: str) -> None:
+    """Start (required) as wall-clock time of ``zone_name``, ``until`` and ``rotation_start`` as UTC (as OnCall
+    reads them), and a duration of up to a year."""
+    start = data.get("start")
+    if isinstance(start, datetime) and start.tzinfo is not None:  # an instant: as wall-clock time
+        data["start"] = start.astimezone(engine.zone(zone_name)).replace(tzinfo=None)
+    for name in ("until", "rotation_start"):
+        moment = data.get(name)
+        if isinstance(moment, datetime) and moment.tzinfo is not None:
+            data[name] = moment.astimezone(UTC).replace(tzinfo=None)
+    if data.get("start") is None:
+        raise InvalidInput.field("start", "This field is required.")
+    duration = data.get("duration")
+    if not isinstance(duration, int) or duration <= 0:
+        raise InvalidInput.field("duration", "Duration must be a positive number of seconds.")
+    if duration > 366 * 86_400:
+        raise InvalidInput.field("duration", "A shift lasts at most a year.")
+
+
 def _checked_shift(store: Store, data: dict[str, Any]) -> OnCallShift:
     """A valid shift from merged fields, or InvalidInput naming the first bad field."""
     data = _normalized(data)
@@ -410,20 +433,7 @@ def _checked_shift(store: Store, data: dict[str, Any]) -> OnCallShift:
     _check_team(store, data.get("team_id"))
     _check_zone("time_zone", data.get("time_zone"))
     zone_name = data.get("time_zone") or (schedule.time_zone if schedule else "UTC")
-    start = data.get("start")
-    if isinstance(start, datetime) and start.tzinfo is not None:  # an instant: as wall-clock time
-        data["start"] = start.astimezone(engine.zone(zone_name)).replace(tzinfo=None)
-    for name in ("until", "rotation_start"):  # UTC, as OnCall reads them
-        moment = data.get(name)
-        if isinstance(moment, datetime) and moment.tzinfo is not None:
-            data[name] = moment.astimezone(UTC).replace(tzinfo=None)
-    if data.get("start") is None:
-        raise InvalidInput.field("start", "This field is required.")
-    duration = data.get("duration")
-    if not isinstance(duration, int) or duration <= 0:
-        raise InvalidInput.field("duration", "Duration must be a positive number of seconds.")
-    if duration > 366 * 86_400:
-        raise InvalidInput.field("duration", "A shift lasts at most a year.")
+    _check_times(data, zone_name)
     _check_recurrence(data)
     rules = data.get("restrict_hours")
     if rules and rules["from"] == rules["to"]:
