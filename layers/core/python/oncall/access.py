@@ -67,7 +67,7 @@ class Authenticator:
         moment = now.timestamp()
         window = int(moment // self.window)
         expires = now + timedelta(seconds=self.window * 2)
-        if self.store.counters.hit(f"API#{key.id}", window, expires) > self.limit:
+        if self.store.counters.hit(f"api_key/{key.id}", window, expires) > self.limit:
             retry = max(1, int(self.window - moment % self.window))
             raise Throttled(f"Request was throttled. Expected available in {retry} seconds.", retry)
 
