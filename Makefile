@@ -109,6 +109,7 @@ synth: setup
 lint: setup
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) -m mypy  # strict, over what [tool.mypy] in pyproject.toml names
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out .pytest_cache

@@ -163,6 +163,10 @@ def to_response(result: Any) -> HttpResponse:
     if not 100 <= status <= 599:
         raise InvalidLambdaResponse(f"invalid statusCode {status}")
 
+    return HttpResponse(status, _headers(result), _body(result))
+
+
+def _headers(result: dict[str, Any]) -> list[tuple[str, str]]:
     headers: list[tuple[str, str]] = []
     for key, kind in (("headers", dict), ("multiValueHeaders", dict), ("cookies", list)):
         if result.get(key) is not None and not isinstance(result[key], kind):
@@ -172,20 +176,21 @@ def to_response(result: Any) -> HttpResponse:
     for name, values in (result.get("multiValueHeaders") or {}).items():
         headers.extend((str(name).lower(), _header_value(v)) for v in values)
     headers.extend(("set-cookie", str(cookie)) for cookie in result.get("cookies") or [])
+    return headers
 
+
+def _body(result: dict[str, Any]) -> bytes:
     raw_body = result.get("body")
     if raw_body is None:
-        body = b""
-    elif not isinstance(raw_body, str):
+        return b""
+    if not isinstance(raw_body, str):
         raise InvalidLambdaResponse("body must be a string")
-    elif result.get("isBase64Encoded"):
+    if result.get("isBase64Encoded"):
         try:
-            body = base64.b64decode(raw_body, validate=True)
+            return base64.b64decode(raw_body, validate=True)
         except ValueError as exc:
             raise InvalidLambdaResponse("body is not valid base64") from exc
-    else:
-        body = raw_body.encode()
-    return HttpResponse(status, headers, body)
+    return raw_body.encode()
 
 
 def _header_value(value: Any) -> str:

@@ -8,7 +8,6 @@ stderr), 1 refused by Tocsin, 2 Tocsin could not be reached or the command was w
 from __future__ import annotations
 
 import json
-import sys
 import tomllib
 from typing import Any
 
@@ -582,4 +581,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -19,6 +19,11 @@ CREATE, REUSE, SKIP = "create", "reuse", "skip"
 REUSED_URL = "existing: use regenerate_token to get a new URL"
 
 
+def same(**fields: Any) -> Callable[[dict[str, Any]], bool]:
+    """What :meth:`Run.ensure` reuses: an existing object with these values."""
+    return lambda item: all(item.get(name) == value for name, value in fields.items())
+
+
 class ImportFailed(Exception):
     """The source (or Tocsin) could not be read at all."""
 

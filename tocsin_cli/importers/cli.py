@@ -13,6 +13,10 @@ from tocsin_cli.importers import oncall, opsgenie, pagerduty
 from tocsin_cli.importers.base import ImportFailed, Refused, Run
 
 
+class Unreachable(click.ClickException):
+    exit_code = 2
+
+
 def _run(api: Any, dry_run: bool, source: httpx.Client, work: Callable[[httpx.Client, Run], None]) -> None:
     headers = {"Authorization": api.key} if api.key else {}
     with httpx.Client(base_url=api.url, headers=headers, timeout=30) as tocsin, source:
@@ -24,9 +28,7 @@ def _run(api: Any, dry_run: bool, source: httpx.Client, work: Callable[[httpx.Cl
         except Refused as error:
             raise click.ClickException(f"Tocsin refused a read: {error}") from error
         except httpx.HTTPError as error:
-            exc = click.ClickException(f"cannot reach Tocsin at {api.url} ({error}); is it running (make run)?")
-            exc.exit_code = 2
-            raise exc from error
+            raise Unreachable(f"cannot reach Tocsin at {api.url} ({error}); is it running (make run)?") from error
     report(run, api.as_json)
     if run.refused:
         raise click.ClickException(f"Tocsin refused {run.refused} object(s): see the plan")

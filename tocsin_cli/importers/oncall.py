@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from tocsin_cli.importers.base import Run, clamp_wait, fetch_json
+from tocsin_cli.importers.base import Run, clamp_wait, fetch_json, same
 
 RESOURCES = [
     "teams",
@@ -339,7 +339,7 @@ def _integrations(data: dict[str, Any], run: Run, teams: dict[str, str | None], 
             name,
             "/api/v1/integrations/",
             body,
-            match=lambda i, n=name, k=kind: i["name"] == n and i["type"] == k,
+            match=same(name=name, type=kind),
             reason="; ".join(notes),
         )
         key = "routing_key" if kind == "pagerduty" else "link"

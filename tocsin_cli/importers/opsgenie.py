@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
-from tocsin_cli.importers.base import Run, clamp_wait, fetch_json
+from tocsin_cli.importers.base import Run, clamp_wait, fetch_json, same
 
 API_URL = "https://api.opsgenie.com"
 UNITS = {"minutes": 60, "hours": 3600, "days": 86_400}
@@ -135,7 +135,7 @@ def _schedule(
             label,
             "/api/v1/on_call_shifts/",
             body,
-            match=lambda s, n=body["name"]: s["name"] == n,
+            match=same(name=body["name"]),
             list_params={"schedule_id": schedule_id},
         )
     return schedule_id

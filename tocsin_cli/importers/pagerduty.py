@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from tocsin_cli.importers.base import Run, clamp_wait, fetch_json
+from tocsin_cli.importers.base import Run, clamp_wait, fetch_json, same
 
 API_URL = "https://api.pagerduty.com"
 PAGE = 100
@@ -138,7 +138,7 @@ def _schedule(
             label,
             "/api/v1/on_call_shifts/",
             body,
-            match=lambda s, n=body["name"]: s["name"] == n,
+            match=same(name=body["name"]),
             list_params={"schedule_id": schedule_id},
         )
     return schedule_id
@@ -227,6 +227,54 @@ def _restrictions(restrictions: list[dict[str, Any]], turn: int) -> tuple[dict[s
     return out, note
 
 
+def _rule_steps(
+    run: Run,
+    name: str,
+    number: int,
+    rule: dict[str, Any],
+    users: dict[str, str | None],
+    schedules: dict[str, str | None],
+) -> list[tuple[str, dict[str, Any], str]]:
+    """The steps of one escalation rule's targets: its people, then each schedule's on-call person."""
+    steps: list[tuple[str, dict[str, Any], str]] = []
+    people = [users.get(t["id"]) for t in rule.get("targets") or [] if t["type"].startswith("user")]
+    if any(p is None for p in people):
+        run.skip("escalation_rule", rule["id"], f"{name} rule {number}", "some users were not imported")
+    if people := [p for p in people if p]:
+        steps.append(
+            (
+                f"{name} rule {number} notify_persons",
+                {"type": "notify_persons", "persons_to_notify": people},
+                rule["id"],
+            )
+        )
+    for target in rule.get("targets") or []:
+        if target["type"].startswith("schedule"):
+            if schedule := schedules.get(target["id"]):
+                steps.append(
+                    (
+                        f"{name} rule {number} notify_on_call_from_schedule",
+                        {"type": "notify_on_call_from_schedule", "notify_on_call_from_schedule": schedule},
+                        rule["id"],
+                    )
+                )
+            else:
+                run.skip(
+                    "escalation_rule",
+                    rule["id"],
+                    f"{name} rule {number}",
+                    f"schedule {target['id']} was not imported",
+                )
+        elif not target["type"].startswith("user"):
+            run.skip(
+                "escalation_rule",
+                rule["id"],
+                f"{name} rule {number}",
+                f"target type {target['type']} has no Tocsin step",
+            )
+    return steps
+
+
 def _policy(
     run: Run,
     policy: dict[str, Any],
@@ -243,41 +291,7 @@ def _policy(
     rules = policy.get("escalation_rules") or []
     loops = int(policy.get("num_loops") or 0)
     for number, rule in enumerate(rules, 1):
-        people = [users.get(t["id"]) for t in rule.get("targets") or [] if t["type"].startswith("user")]
-        if any(p is None for p in people):
-            run.skip("escalation_rule", rule["id"], f"{name} rule {number}", "some users were not imported")
-        if people := [p for p in people if p]:
-            steps.append(
-                (
-                    f"{name} rule {number} notify_persons",
-                    {"type": "notify_persons", "persons_to_notify": people},
-                    rule["id"],
-                )
-            )
-        for target in rule.get("targets") or []:
-            if target["type"].startswith("schedule"):
-                if schedule := schedules.get(target["id"]):
-                    steps.append(
-                        (
-                            f"{name} rule {number} notify_on_call_from_schedule",
-                            {"type": "notify_on_call_from_schedule", "notify_on_call_from_schedule": schedule},
-                            rule["id"],
-                        )
-                    )
-                else:
-                    run.skip(
-                        "escalation_rule",
-                        rule["id"],
-                        f"{name} rule {number}",
-                        f"schedule {target['id']} was not imported",
-                    )
-            elif not target["type"].startswith("user"):
-                run.skip(
-                    "escalation_rule",
-                    rule["id"],
-                    f"{name} rule {number}",
-                    f"target type {target['type']} has no Tocsin step",
-                )
+        steps += _rule_steps(run, name, number, rule, users, schedules)
         if number < len(rules) or loops:
             delay = int(rule.get("escalation_delay_in_minutes") or 0) * 60
             steps.append((f"{name} rule {number} wait", {"type": "wait", "duration": clamp_wait(delay)}, rule["id"]))

@@ -1,60 +1,24 @@
 """Who the caller is: API keys (``Authorization: <api key>``) to principals, and per-key throttling.
 
 A key carries no role of its own: it acts as its user (:mod:`oncall.services.api_keys`). What a principal may do
-is :mod:`oncall.services.policy`'s table, checked by the use cases; the entry-point checks below are legacy.
+is :mod:`oncall.services.policy`'s table, checked by the use cases (never here).
 """
 
 from __future__ import annotations
 
-import re
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Final, Literal
+from typing import TypeVar
 
 from oncall import ids
-from oncall.errors import NotAuthenticated, PermissionDenied, Throttled
+from oncall.errors import NotAuthenticated, Throttled
 from oncall.models import ApiKey, User
 from oncall.ports import Store
-from oncall.services.policy import RANKS, Principal
+from oncall.services.policy import Principal
 from oncall.settings import RateLimit
 
-Permission = Literal["read", "act", "configure", "admin"]
-READ_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
-NEEDED_RANK: Final = {"read": 0, "act": 1, "configure": 1, "admin": 2}
-ADMIN_RESOURCES: Final = frozenset({"users", "teams", "audit_log"})
-SELF_SERVICE_RESOURCES: Final = frozenset({"api_keys"})  # own ones for everyone, anyone's for admins
-ACTING_RESOURCES: Final = frozenset({"alert_groups", "escalation", "personal_notification_rules"})
-
-# Legacy: the entry points' own checks, until every use case authorizes itself against oncall.services.policy.
-Actor = Principal
-
-
-def has(actor: Principal, permission: Permission) -> bool:
-    return RANKS[actor.role] >= NEEDED_RANK[permission]
-
-
-def check_team(actor: Principal, team_id: str | None) -> None:
-    """Editors configure only what belongs to their teams or to no team."""
-    if actor.role != "admin" and team_id is not None and team_id not in actor.teams:
-        raise PermissionDenied("You can only change what belongs to your teams.")
-
-
-def required_permission(method: str, path: str) -> Permission:
-    """The one place that says what each API call needs (``path`` below ``/api/v1/``)."""
-    if method.upper() in READ_METHODS:
-        return "admin" if path.startswith("audit_log") else "read"
-    if path.rstrip("/").endswith("export_token"):  # a calendar feed URL reads, with the caller's key
-        return "read"
-    if method.upper() in ("PUT", "PATCH") and re.fullmatch(r"users/[\w-]+/?", path):
-        return "read"  # everyone their own contact points; the rest is for admins (checked in the use case)
-    resource = path.split("/", 1)[0]
-    if resource in SELF_SERVICE_RESOURCES:  # whose keys: checked in the use case
-        return "read"
-    if resource in ADMIN_RESOURCES:
-        return "admin"
-    if resource in ACTING_RESOURCES:  # personal rules: editors manage their own (checked in the use case)
-        return "act"
-    return "configure"
+T = TypeVar("T")
 
 
 def principal(user: User) -> Principal:
@@ -91,10 +55,10 @@ class Authenticator:
             raise NotAuthenticated("Invalid token: its user no longer exists.")
         return principal(user), key
 
-    def _cached(self, cache: dict[str, tuple[float, object]], key: str, load: object) -> object:
+    def _cached(self, cache: dict[str, tuple[float, T]], key: str, load: Callable[[str], T]) -> T:
         hit = cache.get(key)
         if hit is None or hit[0] < time.monotonic():
-            hit = (time.monotonic() + self.TTL, load(key))  # type: ignore[operator]
+            hit = (time.monotonic() + self.TTL, load(key))
             cache[key] = hit
         return hit[1]
 
@@ -103,15 +67,10 @@ class Authenticator:
         moment = now.timestamp()
         window = int(moment // self.window)
         expires = now + timedelta(seconds=self.window * 2)
-        if self.store.counters.hit(f"API#{key.id}", window, expires) > self.limit:
+        if self.store.counters.hit(f"api_key/{key.id}", window, expires) > self.limit:
             retry = max(1, int(self.window - moment % self.window))
             raise Throttled(f"Request was throttled. Expected available in {retry} seconds.", retry)
 
     def forget(self) -> None:
         self._keys.clear()
         self._users.clear()
-
-
-def authorize(actor: Principal, method: str, path: str) -> None:
-    if not has(actor, required_permission(method, path)):
-        raise PermissionDenied()

@@ -239,11 +239,7 @@ def _run_escalation(state: dict[str, Any], services: Services, now: datetime) ->
     for _ in range(MAX_STEPS_PER_RUN):
         position = state["position"]
         if position >= len(policies):
-            if services.store.groups.claim(group.id, f"g{state['generation']}-finished"):
-                _log(services, group, now, "escalation_finished", "Escalation finished")
-                finished = group.model_copy(update={"escalation_finished": True})
-                services.store.groups.save(finished, group.version)
-            return _finish(state)
+            return _chain_done(state, group, services, now)
         policy = policies[position]
         key = f"g{state['generation']}-c{state['cycle']}-p{position}"
         if (missing := policy.unconfigured()) is not None:  # saved half-configured, as OnCall allows: a no-op
@@ -255,6 +251,14 @@ def _run_escalation(state: dict[str, Any], services: Services, now: datetime) ->
         if outcome is not None:
             return outcome
     return _wait(state, 0)
+
+
+def _chain_done(state: dict[str, Any], group: AlertGroup, services: Services, now: datetime) -> dict[str, Any]:
+    """Every step has run: the group is marked finished (once, whichever run gets here first)."""
+    if services.store.groups.claim(group.id, f"g{state['generation']}-finished"):
+        _log(services, group, now, "escalation_finished", "Escalation finished")
+        services.store.groups.save(group.model_copy(update={"escalation_finished": True}), group.version)
+    return _finish(state)
 
 
 # --- step types -------------------------------------------------------------------------------------------------
@@ -306,7 +310,10 @@ def _users(services: Services, ids: list[str]) -> tuple[list[User], list[str]]:
     found, missing = [], []
     for user_id in ids:
         user = services.store.users.get(user_id)
-        (found.append(user) if user else missing.append(user_id))  # type: ignore[func-returns-value]
+        if user:
+            found.append(user)
+        else:
+            missing.append(user_id)
     return found, missing
 
 

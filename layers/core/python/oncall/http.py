@@ -88,7 +88,7 @@ STATUS: Final[Mapping[type[TocsinError], int]] = {
 def status_of(error: TocsinError) -> int:
     for kind in type(error).__mro__:
         if kind in STATUS:
-            return STATUS[kind]  # type: ignore[index]
+            return STATUS[kind]
     return 400
 
 

@@ -189,7 +189,7 @@ def _sender(message: Message) -> str:
         raw = _raw_header(message, name)
         angle = re.findall(r"<([^<>\s]+@[^<>\s]+)>", raw)
         if angle:
-            return angle[-1]
+            return str(angle[-1])
         plain = [spec for _, spec in getaddresses([raw]) if "@" in spec]
         if plain:
             return plain[0]

@@ -231,7 +231,7 @@ def ingest(
     return [s for s in stored if s is not None]
 
 
-def ingest_one(
+def ingest_one(  # noqa: C901  (reshaped by the ingest write-shape work of this wave, #20.1: split after it lands)
     store: Store,
     config: IntegrationConfig,
     payload: Any,
@@ -304,11 +304,11 @@ def ingest_one(
                 return Stored(cached, alert_id, created_group=False, resolved_group=False)
             pointers.drop(key)
         else:
-            group = new_group()
-            if store.groups.create(group, make_alert(group.id), [], None):
-                pointers.put(key, group.id)
-                escalate(None, group)
-                return Stored(group.id, alert_id, created_group=True, resolved_group=False)
+            created = new_group()
+            if store.groups.create(created, make_alert(created.id), [], None):
+                pointers.put(key, created.id)
+                escalate(None, created)
+                return Stored(created.id, alert_id, created_group=True, resolved_group=False)
     for _ in range(MAX_GROUPING_ATTEMPTS):
         pointer = store.groups.pointer(key)
         if pointer is not None and pointer.open:

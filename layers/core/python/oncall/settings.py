@@ -1,7 +1,9 @@
 """The runtime settings of a deployment, read from the environment once per execution environment.
 
 Every variable the Lambda functions read is named in :class:`Env` and parsed into a field of :class:`Settings`;
-nothing else in the layer reads them. The CDK stack sets them (``infra/``, through the same names), the local stack
+nothing else in the layer reads them. A handler's :class:`~oncall.container.Container` reads them when it is made;
+what runs outside a container (the template limits, metrics publishing, log setup) reads :func:`environment`,
+parsed once per execution environment. The CDK stack sets them (``infra/``, through the same names), the local stack
 in ``local/__main__.py``.
 
 A frozen dataclass parsed by hand, not pydantic-settings: importing pydantic-settings pulls in asyncio and costs
@@ -10,9 +12,11 @@ A frozen dataclass parsed by hand, not pydantic-settings: importing pydantic-set
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Final
 
 from oncall.errors import TocsinError
 from oncall.store.schema import DEFAULT_RETENTION_DAYS, DEFAULT_TABLE_NAME, RETENTION_DAYS_ENV, TABLE_NAME_ENV
@@ -44,6 +48,15 @@ class Env:
     DEADMAN_URL = "TOCSIN_DEADMAN_URL"
     ALARM_DESTINATION = "TOCSIN_ALARM_DESTINATION"
     TRACING = "TOCSIN_TRACING"
+    TEMPLATE_MAX_LENGTH = "TOCSIN_TEMPLATE_MAX_LENGTH"
+    TEMPLATE_RESULT_MAX_LENGTH = "TOCSIN_TEMPLATE_RESULT_MAX_LENGTH"
+    TEMPLATE_TITLE_MAX_LENGTH = "TOCSIN_TEMPLATE_TITLE_MAX_LENGTH"
+    TEMPLATE_TIME_BUDGET = "TOCSIN_TEMPLATE_TIME_BUDGET"
+    METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"  # Powertools' own name
+    LAMBDA_FUNCTION = "AWS_LAMBDA_FUNCTION_NAME"  # set by the Lambda runtime, never by the local stack
+
+
+DEFAULT_METRICS_NAMESPACE: Final = "Tocsin"
 
 
 class InvalidSetting(TocsinError):
@@ -67,6 +80,16 @@ class RateLimit:
         if limit.count < 1 or limit.seconds < 1:
             raise InvalidSetting(f"{name} must be positive, not {text!r}")
         return limit
+
+
+@dataclass(frozen=True)
+class TemplateLimits:
+    """The limits of a template and of one render (:mod:`oncall.templating.limits`)."""
+
+    template_max_length: int = 50_000
+    result_max_length: int = 50_000
+    title_max_length: int = 500
+    time_budget: float = 0.5  # seconds of CPU time of one render; 0 or less: no limit (debugging)
 
 
 def _flag(value: str | None) -> bool:
@@ -98,6 +121,9 @@ class Settings:
     deadman_url: str | None = None  # the minute sweep pings it (the dead-man's switch)
     alarms_reach_nobody: bool = False  # the stack's alarms have no destination: the console warns
     tracing: bool = False  # X-Ray traces (Powertools Tracer)
+    template_limits: TemplateLimits = field(default_factory=TemplateLimits)
+    metrics_namespace: str = DEFAULT_METRICS_NAMESPACE  # the CloudWatch namespace of the metrics (the alarms watch it)
+    in_lambda: bool = False  # running in AWS Lambda (not the local stack, not a test)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -135,4 +161,18 @@ class Settings:
             deadman_url=text(Env.DEADMAN_URL),
             alarms_reach_nobody=text(Env.ALARM_DESTINATION) == "none",
             tracing=_flag(environ.get(Env.TRACING)),
+            template_limits=TemplateLimits(
+                template_max_length=int(number(Env.TEMPLATE_MAX_LENGTH, TemplateLimits.template_max_length)),
+                result_max_length=int(number(Env.TEMPLATE_RESULT_MAX_LENGTH, TemplateLimits.result_max_length)),
+                title_max_length=int(number(Env.TEMPLATE_TITLE_MAX_LENGTH, TemplateLimits.title_max_length)),
+                time_budget=number(Env.TEMPLATE_TIME_BUDGET, TemplateLimits.time_budget),
+            ),
+            metrics_namespace=text(Env.METRICS_NAMESPACE) or DEFAULT_METRICS_NAMESPACE,
+            in_lambda=bool(text(Env.LAMBDA_FUNCTION)),
         )
+
+
+@functools.cache
+def environment() -> Settings:
+    """This execution environment's settings, read once, for what runs outside a handler's container."""
+    return Settings.from_env()

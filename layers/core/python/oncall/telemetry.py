@@ -18,20 +18,19 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, Protocol, TypeVar, cast
+
+from oncall.settings import DEFAULT_METRICS_NAMESPACE, environment
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Logger
 
 logger = logging.getLogger(__name__)
 
-NAMESPACE_ENV: Final = "POWERTOOLS_METRICS_NAMESPACE"
-DEFAULT_NAMESPACE: Final = "Tocsin"
+DEFAULT_NAMESPACE: Final = DEFAULT_METRICS_NAMESPACE
 SERVICE_ENV: Final = "POWERTOOLS_SERVICE_NAME"
-LAMBDA_ENV: Final = "AWS_LAMBDA_FUNCTION_NAME"  # set by the Lambda runtime, never by the local stack
 
 # --- metrics: the one definition of names and dimensions (count unless said otherwise) ------------------------
 ESCALATIONS_STARTED: Final = "EscalationsStarted"  # StartExecution of an escalation generation
@@ -106,7 +105,7 @@ def flush() -> None:
     groups: dict[tuple[tuple[str, str], ...], list[Recorded]] = {}
     for item in recorded:
         groups.setdefault(tuple(sorted(item.dimensions.items())), []).append(item)
-    namespace = os.environ.get(NAMESPACE_ENV) or DEFAULT_NAMESPACE
+    namespace = environment().metrics_namespace
     for dimensions, items in groups.items():
         metrics = EphemeralMetrics(namespace=namespace)
         for name, value in dimensions:
@@ -150,7 +149,7 @@ def handler_logger() -> Logger:
 
 def setup(source: Logger) -> None:
     """In Lambda, the ``oncall`` package logs through ``source``'s handler: the same JSON, keys and level."""
-    if not os.environ.get(LAMBDA_ENV):
+    if not environment().in_lambda:
         return
     from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 
@@ -161,28 +160,33 @@ def setup(source: Logger) -> None:
 # --- traces ---------------------------------------------------------------------------------------------------
 
 
+class HandlerTracer(Protocol):
+    """What the handlers use of Powertools' ``Tracer``."""
+
+    def capture_lambda_handler(self, lambda_handler: F) -> F: ...
+    def put_annotation(self, key: str, value: str) -> None: ...
+
+
 class NoTracer:
-    """Powertools Tracer's decorators and annotations, doing nothing (tracing off, or no X-Ray SDK)."""
+    """Powertools Tracer's decorator and annotations, doing nothing (tracing off, or no X-Ray SDK)."""
 
-    def capture_lambda_handler(self, handler: F | None = None, **_: Any) -> Any:
-        return handler if handler is not None else (lambda fn: fn)
+    def capture_lambda_handler(self, lambda_handler: F) -> F:
+        return lambda_handler
 
-    def capture_method(self, method: F | None = None, **_: Any) -> Any:
-        return method if method is not None else (lambda fn: fn)
-
-    def put_annotation(self, key: str, value: Any) -> None:
+    def put_annotation(self, key: str, value: str) -> None:
         return None
 
 
-def tracer(enabled: bool) -> Any:
+def tracer(enabled: bool) -> HandlerTracer:
     """Powertools ``Tracer`` when tracing is on (the ``tracing`` setting) and the X-Ray SDK is importable, else a
     :class:`NoTracer`."""
     if not enabled:
         return NoTracer()
     try:
-        import aws_xray_sdk  # noqa: F401  (Powertools imports it lazily; fail here, not in the first invocation)
+        import aws_xray_sdk  # type: ignore[import-untyped]  # noqa: F401  (Powertools imports it lazily; fail here, not in the first invocation)
         from aws_lambda_powertools import Tracer
     except ImportError:
         logger.warning("tracing is on but the X-Ray SDK is not in the layer: no traces")
         return NoTracer()
-    return Tracer()
+    # Powertools types its handler decorator as returning Callable[..., Any]; it keeps the handler's signature.
+    return cast(HandlerTracer, Tracer())

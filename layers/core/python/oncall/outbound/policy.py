@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from typing import Final
 from urllib.parse import urlsplit
 
+from oncall.settings import Env
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
-ALLOW_HTTP_ENV: Final = "TOCSIN_OUTBOUND_ALLOW_HTTP"  # "1": plain http:// URLs too (the local stack)
-ALLOW_LOOPBACK_ENV: Final = "TOCSIN_OUTBOUND_ALLOW_LOOPBACK"  # "1": 127.0.0.0/8 and ::1 too (the local stack)
+ALLOW_HTTP_ENV: Final = Env.OUTBOUND_ALLOW_HTTP  # "1": plain http:// URLs too (the local stack)
+ALLOW_LOOPBACK_ENV: Final = Env.OUTBOUND_ALLOW_LOOPBACK  # "1": 127.0.0.0/8 and ::1 too (the local stack)
 
 # Short reasons, for a group's timeline ("refused: private address"), and what a form or the API says instead.
 PRIVATE: Final = "private address"

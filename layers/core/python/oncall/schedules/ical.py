@@ -99,7 +99,7 @@ def export_schedule(schedule: Schedule, timeline: list[FinalShift], users: dict[
                 now,
             )
         )
-    return calendar.to_ical().decode("utf-8")
+    return bytes(calendar.to_ical()).decode("utf-8")
 
 
 def export_user(user: User, entries: list[tuple[Schedule, FinalShift]], now: datetime) -> str:
@@ -116,7 +116,7 @@ def export_user(user: User, entries: list[tuple[Schedule, FinalShift]], now: dat
                 now,
             )
         )
-    return calendar.to_ical().decode("utf-8")
+    return bytes(calendar.to_ical()).decode("utf-8")
 
 
 # --- import -------------------------------------------------------------------------------------------------------
@@ -253,7 +253,7 @@ class _Reader:
         )
 
     def read(self, calendar: icalendar.Calendar) -> Imported:
-        events = list(calendar.walk("VEVENT"))
+        events = [event for event in calendar.walk("VEVENT") if isinstance(event, icalendar.Event)]
         edited: dict[str, list[datetime]] = {}
         tz = zone(self.schedule.time_zone)
         for event in events:
@@ -386,7 +386,9 @@ class _Reader:
                 assert raw is not None
                 last = datetime.combine(datetime.strptime(raw.group(1), "%Y%m%d").date(), time(23, 59, 59), tz)
                 text = re.sub(r"UNTIL=[^;]+", f"UNTIL={_stamp(last)}", text)
-            moments.rrule(rrule.rrulestr(text, dtstart=start))
+            parsed = rrule.rrulestr(text, dtstart=start)
+            assert isinstance(parsed, rrule.rrule)  # one RRULE is one rule
+            moments.rrule(parsed)
         for kind, add in (("exdate", moments.exdate), ("rdate", moments.rdate)):
             for group in _listed(event.get(kind)):
                 for value in group.dts:

@@ -23,12 +23,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from dateutil import rrule
 
 WEEKDAYS: tuple[str, ...] = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
-FREQ = {"hourly": rrule.HOURLY, "daily": rrule.DAILY, "weekly": rrule.WEEKLY, "monthly": rrule.MONTHLY}
+FREQ: dict[str, Literal[0, 1, 2, 3, 4, 5, 6]] = {
+    "hourly": rrule.HOURLY,
+    "daily": rrule.DAILY,
+    "weekly": rrule.WEEKLY,
+    "monthly": rrule.MONTHLY,
+}
 RRULE_WEEKDAYS = dict(
     zip(WEEKDAYS, (rrule.MO, rrule.TU, rrule.WE, rrule.TH, rrule.FR, rrule.SA, rrule.SU), strict=True)
 )
@@ -165,32 +171,46 @@ def repeats(rule: Rule, first: datetime) -> bool:
 
 
 def _repeats(rule: Rule, first: datetime) -> bool:
-    start_day = first.date()
-    horizon = start_day + timedelta(days=REPEAT_HORIZON_DAYS)
-    step = rule.interval
+    horizon = first.date() + timedelta(days=REPEAT_HORIZON_DAYS)
     if rule.frequency in ("hourly", "daily"):
-        day = start_day
-        while day <= horizon:
-            if _day_matches(day, rule, first):
-                if rule.frequency == "daily":
-                    if day > start_day and (day - start_day).days % step == 0:
-                        return True
-                else:  # is one of the hours first + k * interval (k >= 1) on that day?
-                    opens = int((datetime.combine(day, time()) - first).total_seconds() // 3600)
-                    k = max(-(-max(opens, 1) // step), 1)
-                    if k * step < opens + 24:
-                        return True
-            day += timedelta(days=1)
-        return False
+        return _repeats_by_day(rule, first, horizon)
     if rule.frequency == "weekly":
-        week = start_day - timedelta(days=(start_day.weekday() - WEEKDAYS.index(rule.week_start)) % 7)
-        while week <= horizon:
-            for n in range(7):
-                day = week + timedelta(days=n)
-                if day > start_day and _day_matches(day, rule, first):
+        return _repeats_by_week(rule, first, horizon)
+    return _repeats_by_month(rule, first, horizon)
+
+
+def _repeats_by_day(rule: Rule, first: datetime, horizon: date) -> bool:
+    start_day = first.date()
+    step = rule.interval
+    day = start_day
+    while day <= horizon:
+        if _day_matches(day, rule, first):
+            if rule.frequency == "daily":
+                if day > start_day and (day - start_day).days % step == 0:
                     return True
-            week += timedelta(weeks=step)
-        return False
+            else:  # is one of the hours first + k * interval (k >= 1) on that day?
+                opens = int((datetime.combine(day, time()) - first).total_seconds() // 3600)
+                k = max(-(-max(opens, 1) // step), 1)
+                if k * step < opens + 24:
+                    return True
+        day += timedelta(days=1)
+    return False
+
+
+def _repeats_by_week(rule: Rule, first: datetime, horizon: date) -> bool:
+    start_day = first.date()
+    week = start_day - timedelta(days=(start_day.weekday() - WEEKDAYS.index(rule.week_start)) % 7)
+    while week <= horizon:
+        for n in range(7):
+            day = week + timedelta(days=n)
+            if day > start_day and _day_matches(day, rule, first):
+                return True
+        week += timedelta(weeks=rule.interval)
+    return False
+
+
+def _repeats_by_month(rule: Rule, first: datetime, horizon: date) -> bool:
+    start_day = first.date()
     index = start_day.year * 12 + start_day.month - 1
     while index <= horizon.year * 12 + horizon.month - 1:
         year, month = divmod(index, 12)
@@ -198,7 +218,7 @@ def _repeats(rule: Rule, first: datetime) -> bool:
             day = date(year, month + 1, n + 1)
             if day > start_day and _day_matches(day, rule, first):
                 return True
-        index += step
+        index += rule.interval
     return False
 
 

@@ -108,6 +108,37 @@ class _Stepper:
         dtstart = localize(wall(start), zone_of_event)
         return CalendarEvent(dtstart, localize(wall(end), zone_of_event) - dtstart, rule, zone_of_event, users)
 
+    def _next_period(self, first: datetime, step: int) -> datetime:
+        """The start of the period ``step`` periods after the one of ``first`` (the next hour or day; the next
+        week start, or first of the month, ``step - 1`` periods on)."""
+        s = self.spec
+        if s.frequency == "hourly":
+            return first + timedelta(hours=1)
+        if s.frequency == "daily":
+            return first + timedelta(days=1)
+        if s.frequency == "weekly":
+            days = 7 - first.weekday() + WEEKDAYS.index(s.week_start)
+            if days > 7:
+                days %= 7
+            return first + timedelta(days=days + 7 * (step - 1))
+        if s.frequency == "monthly":
+            days = calendar.monthrange(first.year, first.month)[1] - first.day + 1
+            for n in range(1, step):
+                index = first.year * 12 + first.month - 1 + n
+                days += calendar.monthrange(index // 12, index % 12 + 1)[1]
+            return first + timedelta(days=days)
+        return first
+
+    def _end_of_period(self, bound: datetime) -> datetime | None:
+        """The last day of ``bound``'s week or month (weekly and monthly rotations; None for the others)."""
+        s = self.spec
+        if s.frequency == "weekly":
+            back = (bound.weekday() - WEEKDAYS.index(s.week_start)) % 7
+            return bound + timedelta(days=6 - back)
+        if s.frequency == "monthly":
+            return bound + timedelta(days=calendar.monthrange(bound.year, bound.month)[1] - bound.day)
+        return None
+
     def next_date(self, current: CalendarEvent, *, following: bool, interval: int | None = None) -> datetime | None:
         """OnCall's ``get_rotation_date``: the date of the next rotation after ``current`` (``following``), or of
         the first one at or after ``rotation_start`` in ``current``'s first week or month (not ``following``).
@@ -126,29 +157,8 @@ class _Stepper:
         first = current.start
         step = interval or s.interval or 1
         month_days = calendar.monthrange(first.year, first.month)[1]
-        bound = first
-        if following:
-            if s.frequency == "hourly":
-                bound = first + timedelta(hours=1)
-            elif s.frequency == "daily":
-                bound = first + timedelta(days=1)
-            elif s.frequency == "weekly":
-                days = 7 - first.weekday() + WEEKDAYS.index(s.week_start)
-                if days > 7:
-                    days %= 7
-                bound = first + timedelta(days=days + 7 * (step - 1))
-            elif s.frequency == "monthly":
-                days = month_days - first.day + 1
-                for n in range(1, step):
-                    index = first.year * 12 + first.month - 1 + n
-                    days += calendar.monthrange(index // 12, index % 12 + 1)[1]
-                bound = first + timedelta(days=days)
-        end_date: datetime | None = None
-        if s.frequency == "weekly":
-            back = (bound.weekday() - WEEKDAYS.index(s.week_start)) % 7
-            end_date = bound + timedelta(days=6 - back)
-        elif s.frequency == "monthly":
-            end_date = bound + timedelta(days=calendar.monthrange(bound.year, bound.month)[1] - bound.day)
+        bound = self._next_period(first, step) if following else first
+        end_date = self._end_of_period(bound)
         horizon = bound + timedelta(days=month_days)
         if end_date is not None:
             horizon = max(end_date, horizon)
@@ -261,16 +271,25 @@ def _turns_to_skip(stepper: _Stepper, start: datetime) -> int:
     return max(skip, 0)
 
 
+def _first_start(stepper: _Stepper) -> datetime | None:
+    """Where the rotation's turns begin: ``start``, or the first rotation date at or after ``rotation_start``, on
+    the first listed day; None: after ``until``."""
+    spec = stepper.spec
+    first = _utc(spec.start).replace(tzinfo=UTC_WALL)
+    start: datetime | None = first
+    if spec.frequency is not None and _utc(spec.start) != stepper.rotation_start:
+        start = stepper.next_date(stepper.event(first, stepper.base_rule, tz=UTC_ZONE), following=False)
+    if spec.frequency is not None and spec.by_day and start is not None:
+        start = _first_listed_day(start, spec.by_day, spec.week_start)
+    return start
+
+
 def _rotation_events(stepper: _Stepper, queue: list[tuple[str, ...]]) -> list[CalendarEvent]:
     spec = stepper.spec
     base = stepper.base_rule
     if spec.frequency is None:
         queue = queue[:1]
-    start: datetime | None = _utc(spec.start).replace(tzinfo=UTC_WALL)
-    if spec.frequency is not None and _utc(spec.start) != stepper.rotation_start:
-        start = stepper.next_date(stepper.event(start, base, tz=UTC_ZONE), following=False)
-    if spec.frequency is not None and spec.by_day and start is not None:
-        start = _first_listed_day(start, spec.by_day, spec.week_start)
+    start = _first_start(stepper)
     if spec.frequency == "daily" and spec.by_day:
         return _daily_by_day(stepper, start, queue)
     if start is None:

@@ -50,9 +50,14 @@ class IntegrationView(BaseModel):
     warnings: list[str] = Field(default_factory=list)
 
 
-def _config(ports: Ports, integration_id: str) -> IntegrationConfig:
+def _config(
+    ports: Ports, integration_id: str, caller: Principal | None = None, action: Action = Action.READ
+) -> IntegrationConfig:
+    """The configuration; ``caller``: who will ``action`` it (unknown: 404 only to who may do that at all)."""
     config = ports.store.integrations.config(integration_id)
     if config is None:
+        if caller is not None:
+            authorize(caller, Resource.INTEGRATIONS, action)
         raise NotFound()
     return config
 
@@ -69,7 +74,7 @@ def _view(ports: Ports, config: IntegrationConfig, token: str | None = None) -> 
 
 def load_for_change(ports: Ports, caller: Principal, integration_id: str) -> IntegrationConfig:
     """The integration's configuration, once the caller may change it (routes are changed under the same rule)."""
-    config = _config(ports, integration_id)
+    config = _config(ports, integration_id, caller, Action.UPDATE)
     authorize(caller, Resource.INTEGRATIONS, Action.UPDATE, teams=[config.integration.team_id])
     return config
 
@@ -112,6 +117,17 @@ def get_integration(ports: Ports, caller: Principal, integration_id: str) -> Int
 
 def _templates_from(payload: TemplatesIn, current: Templates) -> Templates:
     """Apply API template keys; an explicit null resets a template to its default."""
+    updates = _template_updates(payload)
+    channels = _channel_templates(payload, current.channels)
+    named = {next((k for k, v in TEMPLATE_KEYS.items() if v == name), f"web.{name}"): t for name, t in updates.items()}
+    in_channels = {f"{channel}.{name}": t for channel, ts in channels.items() for name, t in ts.items()}
+    if errors := _template_errors({**named, **in_channels}):
+        raise InvalidInput.of_fields({"templates": errors})
+    return current.model_copy(update={**updates, "channels": channels})
+
+
+def _template_updates(payload: TemplatesIn) -> dict[str, str | None]:
+    """The templates ``payload`` sets (None: back to the default), by internal name."""
     updates: dict[str, str | None] = {}
     given = payload.model_fields_set
     for api_key, name in TEMPLATE_KEYS.items():
@@ -122,24 +138,19 @@ def _templates_from(payload: TemplatesIn, current: Templates) -> Templates:
         for name in ("title", "message", "image_url"):
             if web is None or name in web.model_fields_set:
                 updates[name] = getattr(web, name) if web else None
-    channels = _channel_templates(payload, current.channels)
+    return updates
+
+
+def _template_errors(templates: dict[str, str | None]) -> dict[str, Any]:
+    """What is wrong with each template that does not compile, by its API key."""
     errors: dict[str, Any] = {}
-    for name, template in updates.items():
+    for api_key, template in templates.items():
         if template:
             try:
                 templating.validate(template)
             except templating.TemplateProblem as problem:
-                api_key = next((k for k, v in TEMPLATE_KEYS.items() if v == name), f"web.{name}")
                 errors[api_key] = problem.fallback
-    for channel, templates in channels.items():
-        for name, template in templates.items():
-            try:
-                templating.validate(template)
-            except templating.TemplateProblem as problem:
-                errors[f"{channel}.{name}"] = problem.fallback
-    if errors:
-        raise InvalidInput.of_fields({"templates": errors})
-    return current.model_copy(update={**updates, "channels": channels})
+    return errors
 
 
 def _channel_templates(payload: TemplatesIn, current: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
@@ -292,7 +303,7 @@ def update_integration(ports: Ports, caller: Principal, integration_id: str, bod
 
 
 def delete_integration(ports: Ports, caller: Principal, integration_id: str) -> None:
-    config = _config(ports, integration_id)
+    config = _config(ports, integration_id, caller, Action.DELETE)
     authorize(caller, Resource.INTEGRATIONS, Action.DELETE, teams=[config.integration.team_id])
     if config.integration.type == "direct_paging":
         raise InvalidInput("Direct paging integrations cannot be deleted.")

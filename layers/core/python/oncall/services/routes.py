@@ -16,6 +16,8 @@ from oncall.services.integrations import check_chain, load_for_change
 from oncall.services.policy import Action, Principal, Resource, authorize
 from oncall.services.warnings import Checker
 
+_DEFAULT_FIXED = "The default route matches everything; its filter and position cannot change."
+
 
 class RouteView(Route):
     """A route with ``warnings``: why the alerts it matches would notify nobody."""
@@ -36,9 +38,12 @@ def list_routes(
     return [_checked(checker, r) for r in routes if routing_regex is None or r.routing_regex == routing_regex]
 
 
-def _route(ports: Ports, route_id: str) -> Route:
+def _route(ports: Ports, route_id: str, caller: Principal | None = None, action: Action = Action.READ) -> Route:
+    """The route; ``caller``: who will ``action`` it (unknown: 404 only to who may do that at all)."""
     route = ports.store.integrations.route(route_id)
     if route is None:
+        if caller is not None:
+            authorize(caller, Resource.ROUTES, action)
         raise NotFound()
     return route
 
@@ -58,9 +63,16 @@ def _check_routing(routing_type: str, term: str | None, labels: list[LabelMatchI
         raise InvalidInput.field("routing_regex", problem)
 
 
-def _renumber(routes: list[Route], moved: Route | None, position: int | None, *, swap: bool = False) -> list[Route]:
-    """Positions 0..n-1 of the non-default routes, with ``moved`` placed at ``position`` (:func:`ordering.renumber`)."""
-    return ordering.renumber([r for r in routes if not r.is_default], moved, position, swap=swap)
+def _place(ports: Ports, routes: list[Route], route: Route, position: int | None, *, swap: bool = False) -> RouteView:
+    """Store ``route`` at ``position`` among the integration's non-default ``routes`` (last when None; ``swap``:
+    OnCall's ``manual_order``, see :func:`ordering.renumber`), writing it and the routes whose position changed."""
+    current = [r for r in routes if not r.is_default]
+    others = [r for r in current if r.id != route.id]
+    ordered = ordering.renumber(current, route, position, swap=swap)
+    placed = next(r for r in ordered if r.id == route.id)
+    moved = [r for r in ordering.changed(others, ordered) if r.id != route.id]
+    ports.store.integrations.save_routes(route.integration_id, [placed, *moved])
+    return _checked(Checker(ports.store), placed)
 
 
 def _changes_filter_or_position(route: Route, body: RoutePatch) -> bool:
@@ -88,13 +100,11 @@ def create_route(ports: Ports, caller: Principal, body: RouteIn) -> RouteView:
         escalation_chain_id=body.escalation_chain_id,
         messengers=body.messengers({}),
     )
-    renumbered = _renumber(config.routes, route, body.position, swap=bool(body.manual_order))
-    ports.store.integrations.save_routes(body.integration_id, renumbered)
-    return _checked(Checker(ports.store), next(r for r in renumbered if r.id == route.id))
+    return _place(ports, config.routes, route, body.position, swap=bool(body.manual_order))
 
 
 def update_route(ports: Ports, caller: Principal, route_id: str, body: RoutePatch) -> RouteView:
-    route = _route(ports, route_id)
+    route = _route(ports, route_id, caller, Action.UPDATE)
     config = load_for_change(ports, caller, route.integration_id)
     given = body.model_fields_set
     if "escalation_chain_id" in given:
@@ -107,7 +117,7 @@ def update_route(ports: Ports, caller: Principal, route_id: str, body: RoutePatc
         else [LabelMatchIn(key=m.key, value=m.value) for m in route.routing_labels]
     )
     if route.is_default and _changes_filter_or_position(route, body):
-        raise InvalidInput("The default route matches everything; its filter and position cannot change.")
+        raise InvalidInput(_DEFAULT_FIXED)
     if not route.is_default:
         _check_routing(routing_type, term, labels)
     updated = route.model_copy(
@@ -127,15 +137,32 @@ def update_route(ports: Ports, caller: Principal, route_id: str, body: RoutePatc
         ports.store.integrations.save_routes(route.integration_id, [updated])
         return _checked(Checker(ports.store), updated)
     position = body.position if "position" in given else route.position
-    renumbered = _renumber(config.routes, updated, position, swap=bool(body.manual_order) and "position" in given)
-    ports.store.integrations.save_routes(route.integration_id, renumbered)
-    return _checked(Checker(ports.store), next(r for r in renumbered if r.id == route.id))
+    return _place(ports, config.routes, updated, position, swap=bool(body.manual_order) and "position" in given)
+
+
+def move_route(
+    ports: Ports, caller: Principal, route_id: str, offset: int, *, integration_id: str | None = None
+) -> RouteView | None:
+    """Move a route ``offset`` places (-1: up one); None when that would take it past the first or the last
+    non-default route (it stays). ``integration_id``: only a route of that integration (a form's address)."""
+    route = _route(ports, route_id, caller, Action.UPDATE)
+    if integration_id is not None and route.integration_id != integration_id:
+        raise NotFound()
+    config = load_for_change(ports, caller, route.integration_id)
+    if route.is_default:
+        raise InvalidInput(_DEFAULT_FIXED)
+    others = [r for r in config.routes if not r.is_default and r.id != route.id]
+    position = sum(1 for r in others if r.position < route.position) + offset
+    if not 0 <= position <= len(others):
+        return None
+    return _place(ports, config.routes, route, position)
 
 
 def delete_route(ports: Ports, caller: Principal, route_id: str) -> None:
-    route = _route(ports, route_id)
+    route = _route(ports, route_id, caller, Action.DELETE)
     config = load_for_change(ports, caller, route.integration_id)
     if route.is_default:
         raise InvalidInput("The default route cannot be deleted.")
-    remaining = [r for r in config.routes if r.id != route_id]
-    ports.store.integrations.save_routes(route.integration_id, _renumber(remaining, None, None), deleted=[route_id])
+    remaining = [r for r in config.routes if r.id != route_id and not r.is_default]
+    moved = ordering.changed(remaining, ordering.renumber(remaining))
+    ports.store.integrations.save_routes(route.integration_id, moved, deleted=[route_id])

@@ -113,16 +113,24 @@ class ImportReport(BaseModel):
 # --- loading and checks -------------------------------------------------------------------------------------------
 
 
-def _schedule(store: Store, schedule_id: str) -> Schedule:
+def _schedule(
+    store: Store, schedule_id: str, caller: Principal | None = None, action: Action = Action.READ
+) -> Schedule:
+    """The schedule; ``caller``: who will ``action`` it (unknown: 404 only to who may do that at all, else 403)."""
     schedule = store.schedules.get(schedule_id)
     if schedule is None:
+        if caller is not None:
+            authorize(caller, Resource.SCHEDULES, action)
         raise NotFound()
     return schedule
 
 
-def _shift(store: Store, shift_id: str) -> OnCallShift:
+def _shift(store: Store, shift_id: str, caller: Principal | None = None, action: Action = Action.READ) -> OnCallShift:
+    """The shift; ``caller``: who will ``action`` it (unknown: 404 only to who may do that at all, else 403)."""
     shift = store.shifts.get(shift_id)
     if shift is None:
+        if caller is not None:
+            authorize(caller, Resource.SCHEDULES, action)
         raise NotFound()
     return shift
 
@@ -276,7 +284,7 @@ def create_schedule(ports: Ports, caller: Principal, body: ScheduleIn) -> Schedu
 
 
 def update_schedule(ports: Ports, caller: Principal, schedule_id: str, body: SchedulePatch) -> ScheduleView:
-    schedule = _schedule(ports.store, schedule_id)
+    schedule = _schedule(ports.store, schedule_id, caller, Action.UPDATE)
     changes = {k: v for k, v in _given(body).items() if k in SCHEDULE_FIELDS}
     to_team = changes.get("team_id", schedule.team_id)  # moving it to another team: the right in both
     authorize(caller, Resource.SCHEDULES, Action.UPDATE, teams=[schedule.team_id, to_team])
@@ -298,7 +306,7 @@ def update_schedule(ports: Ports, caller: Principal, schedule_id: str, body: Sch
 
 def delete_schedule(ports: Ports, caller: Principal, schedule_id: str) -> None:
     """The schedule and its shifts (escalation steps naming it then report that it does not exist)."""
-    schedule = _schedule(ports.store, schedule_id)
+    schedule = _schedule(ports.store, schedule_id, caller, Action.DELETE)
     shifts = ports.store.shifts.of_schedule(schedule_id)
     authorize(caller, Resource.SCHEDULES, Action.DELETE, teams=[schedule.team_id, *(s.team_id for s in shifts)])
     for shift in shifts:
@@ -373,15 +381,8 @@ def _check_recurrence(data: dict[str, Any]) -> None:
         raise InvalidInput.field("by_month", "Months are 1 to 12.")
     if any(d == 0 or not -31 <= d <= 31 for d in data["by_monthday"]):
         raise InvalidInput.field("by_monthday", "Days of the month are 1 to 31 (or -1 to -31 from the end).")
-    if kind == "rolling_users" and frequency == "daily":  # OnCall's limits on daily rotations
-        if data["by_monthday"]:
-            raise InvalidInput.field(
-                "by_monthday",
-                "Day limits are temporarily disabled for on-call shifts with type 'rolling_users' and frequency "
-                "'daily'.",
-            )
-        if data["by_day"] and data["interval"] > len(data["by_day"]):
-            raise InvalidInput.field("interval", "Interval must be less than or equal to the number of selected days.")
+    if kind == "rolling_users" and frequency == "daily":
+        _check_daily_rotation(data)
     rule = recurrence.Rule(
         frequency, data["interval"], tuple(data["by_day"]), tuple(data["by_month"]), tuple(data["by_monthday"]),
         data["week_start"],
@@ -392,6 +393,17 @@ def _check_recurrence(data: dict[str, Any]) -> None:
             "This recurrence does not happen again within 8 years of start: check by_day, by_month, by_monthday "
             "and interval.",
         )
+
+
+def _check_daily_rotation(data: dict[str, Any]) -> None:
+    """OnCall's limits on daily rotations."""
+    if data["by_monthday"]:
+        raise InvalidInput.field(
+            "by_monthday",
+            "Day limits are temporarily disabled for on-call shifts with type 'rolling_users' and frequency 'daily'.",
+        )
+    if data["by_day"] and data["interval"] > len(data["by_day"]):
+        raise InvalidInput.field("interval", "Interval must be less than or equal to the number of selected days.")
 
 
 def _check_people(store: Store, data: dict[str, Any]) -> None:
@@ -416,6 +428,25 @@ def _check_people(store: Store, data: dict[str, Any]) -> None:
     _check_users(store, "users", data["users"])
 
 
+def _check_times(data: dict[str, Any], zone_name: str) -> None:
+    """Start (required) as wall-clock time of ``zone_name``, ``until`` and ``rotation_start`` as UTC (as OnCall
+    reads them), and a duration of up to a year."""
+    start = data.get("start")
+    if isinstance(start, datetime) and start.tzinfo is not None:  # an instant: as wall-clock time
+        data["start"] = start.astimezone(engine.zone(zone_name)).replace(tzinfo=None)
+    for name in ("until", "rotation_start"):
+        moment = data.get(name)
+        if isinstance(moment, datetime) and moment.tzinfo is not None:
+            data[name] = moment.astimezone(UTC).replace(tzinfo=None)
+    if data.get("start") is None:
+        raise InvalidInput.field("start", "This field is required.")
+    duration = data.get("duration")
+    if not isinstance(duration, int) or duration <= 0:
+        raise InvalidInput.field("duration", "Duration must be a positive number of seconds.")
+    if duration > 366 * 86_400:
+        raise InvalidInput.field("duration", "A shift lasts at most a year.")
+
+
 def _checked_shift(store: Store, data: dict[str, Any]) -> OnCallShift:
     """A valid shift from merged fields, or InvalidInput naming the first bad field."""
     data = _normalized(data)
@@ -429,20 +460,7 @@ def _checked_shift(store: Store, data: dict[str, Any]) -> OnCallShift:
     _check_team(store, data.get("team_id"))
     _check_zone("time_zone", data.get("time_zone"))
     zone_name = data.get("time_zone") or (schedule.time_zone if schedule else "UTC")
-    start = data.get("start")
-    if isinstance(start, datetime) and start.tzinfo is not None:  # an instant: as wall-clock time
-        data["start"] = start.astimezone(engine.zone(zone_name)).replace(tzinfo=None)
-    for name in ("until", "rotation_start"):  # UTC, as OnCall reads them
-        moment = data.get(name)
-        if isinstance(moment, datetime) and moment.tzinfo is not None:
-            data[name] = moment.astimezone(UTC).replace(tzinfo=None)
-    if data.get("start") is None:
-        raise InvalidInput.field("start", "This field is required.")
-    duration = data.get("duration")
-    if not isinstance(duration, int) or duration <= 0:
-        raise InvalidInput.field("duration", "Duration must be a positive number of seconds.")
-    if duration > 366 * 86_400:
-        raise InvalidInput.field("duration", "A shift lasts at most a year.")
+    _check_times(data, zone_name)
     _check_recurrence(data)
     rules = data.get("restrict_hours")
     if rules and rules["from"] == rules["to"]:
@@ -504,7 +522,7 @@ def create_shift(ports: Ports, caller: Principal, body: ShiftIn) -> OnCallShift:
 
 def update_shift(ports: Ports, caller: Principal, shift_id: str, body: ShiftPatch) -> OnCallShift:
     store = ports.store
-    shift = _shift(store, shift_id)
+    shift = _shift(store, shift_id, caller, Action.UPDATE)
     data = shift.model_dump() | _given_shift(body)
     teams = {shift.team_id, _team_of_schedule(store, shift.schedule_id)}
     teams |= {data.get("team_id"), _team_of_schedule(store, data.get("schedule_id"))}  # where it moves, if it does
@@ -519,7 +537,7 @@ def update_shift(ports: Ports, caller: Principal, shift_id: str, body: ShiftPatc
 
 
 def delete_shift(ports: Ports, caller: Principal, shift_id: str) -> None:
-    shift = _shift(ports.store, shift_id)
+    shift = _shift(ports.store, shift_id, caller, Action.DELETE)
     teams = [shift.team_id, _team_of_schedule(ports.store, shift.schedule_id)]
     authorize(caller, Resource.SCHEDULES, Action.DELETE, teams=teams)
     ports.store.shifts.delete(shift_id)
@@ -571,7 +589,12 @@ def final_shifts(
     users = _users_by_id(ports.store)
     rows: list[FinalShiftRow] = []
     for piece in timeline:
-        common = {"start": piece.start, "end": piece.end, "shift_id": piece.shift_id, "is_override": piece.is_override}
+        common: dict[str, Any] = {
+            "start": piece.start,
+            "end": piece.end,
+            "shift_id": piece.shift_id,
+            "is_override": piece.is_override,
+        }
         if piece.is_gap and include_gaps:
             rows.append(FinalShiftRow(is_gap=True, **common))
         for user_id in piece.user_ids:
@@ -643,7 +666,7 @@ def import_calendar(ports: Ports, caller: Principal, schedule_id: str, body: Ica
     as overrides, replacing what the previous import of the same kind brought. Default level: above the schedule's
     other layers."""
     store = ports.store
-    schedule = _schedule(store, schedule_id)
+    schedule = _schedule(store, schedule_id, caller, Action.UPDATE)
     existing = store.shifts.of_schedule(schedule_id)
     source = "ical_overrides" if body.as_overrides else "ical"
     replaced = [s for s in existing if s.source == source]

@@ -9,6 +9,7 @@ Every stored creation and state change is counted in the insights aggregate (:mo
 
 from __future__ import annotations
 
+import builtins
 import json
 import secrets
 import time
@@ -278,12 +279,12 @@ class DynamoAlertGroups:
         }
         return self.table.page(query, limit, cursor, _alert_from, ("PK", "SK"))
 
-    def alerts_by_id(self, pairs: list[tuple[str, str]]) -> dict[str, Alert]:
-        unique = list(dict.fromkeys(pairs))
+    def alerts_by_id(self, pairs: builtins.list[tuple[str, str]]) -> dict[str, Alert]:
+        unique: builtins.list[tuple[str, str]] = list(dict.fromkeys(pairs))
         found = (_alert_from(data) for data in self.table.batch_get([keys.alert(g, a) for g, a in unique]))
         return {alert.id: alert for alert in found}
 
-    def timeline(self, group_id: str) -> list[TimelineEntry]:
+    def timeline(self, group_id: str) -> builtins.list[TimelineEntry]:
         return [
             TimelineEntry.model_validate(data)
             for data in self.table.partition(keys.group_partition(group_id), keys.TIMELINE_PREFIX)
@@ -300,7 +301,7 @@ class DynamoAlertGroups:
         )
 
     # --- deleting -----------------------------------------------------------------------------------------------
-    def _item_keys(self, group_id: str, prefix: str = "") -> list[keys.Key]:
+    def _item_keys(self, group_id: str, prefix: str = "") -> builtins.list[keys.Key]:
         partition = self.table.partition(keys.group_partition(group_id), prefix, ProjectionExpression="PK, SK")
         return [{"PK": data["PK"], "SK": data["SK"]} for data in partition]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -159,11 +160,13 @@ class DynamoIntegrations:
         data = self.table.get(keys.route(ref["integration_id"], route_id))
         return Route.model_validate(data) if data else None
 
-    def routes(self, integration_id: str | None = None) -> list[Route]:
+    def routes(self, integration_id: str | None = None) -> builtins.list[Route]:
         prefix = f"{integration_id}#" if integration_id else ""
         return [Route.model_validate(data) for data in self.table.collection(keys.ROUTES, prefix)]
 
-    def save_routes(self, integration_id: str, routes: list[Route], deleted: list[str] | None = None) -> None:
+    def save_routes(
+        self, integration_id: str, routes: builtins.list[Route], deleted: builtins.list[str] | None = None
+    ) -> None:
         writes: list[dict[str, Any]] = []
         for route in routes:
             writes.append(self.table.put(self._route_item(route)))

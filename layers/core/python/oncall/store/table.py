@@ -58,7 +58,7 @@ class Table:
         return {k: self._de(v) for k, v in item.items()}
 
     def value(self, value: Any) -> dict[str, Any]:
-        return self._ser(value)  # type: ignore[no-any-return]
+        return dict(self._ser(value))
 
     # --- calls ------------------------------------------------------------------------------------------------
     def call(self, operation: str, **kwargs: Any) -> Any:
@@ -125,7 +125,7 @@ class Table:
         total = 0
         while True:
             response = self.call("query", **query)
-            total += response["Count"]
+            total += int(response["Count"])
             if "LastEvaluatedKey" not in response:
                 return total
             query["ExclusiveStartKey"] = response["LastEvaluatedKey"]

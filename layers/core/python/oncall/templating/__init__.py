@@ -142,7 +142,7 @@ def is_truthy(rendered: object) -> bool:
     return isinstance(rendered, str) and rendered.strip().lower() in _TRUTHY
 
 
-def render_condition(template: str | None, **context: object) -> bool:
+def render_condition(template: str | None, **context: Any) -> bool:
     """Resolve/acknowledge conditions and jinja route filters: no template or any problem is False."""
     if not template:
         return False

@@ -108,7 +108,7 @@ def regex_replace(value: Any, find: str, replace: str) -> str:
         plain = isinstance(value, str) and isinstance(replace, str) and "\\" not in replace
         # at most one replacement per position of the text; past the limit, count the result as it is built
         if plain and len(value) + (len(value) + 1) * len(replace) <= limits.VALUE_MAX_SIZE:
-            return regex.sub(find, replace, value, timeout=_regex_timeout())  # type: ignore[no-any-return]
+            return regex.sub(find, replace, value, timeout=_regex_timeout())
         return _regex_replace_counted(regex, value, find, replace)
     except TimeoutError:
         _raise_if_budget_spent()

@@ -23,7 +23,18 @@ from . import limits
 from .budget import Budget, current
 from .sizes import check, check_rendered, check_total, rendered_size
 
-CONTAINERS: Final = (list, tuple, dict, set, frozenset, Namespace, type({}.keys()), type({}.values()), type({}.items()))
+CONTAINERS: Final[tuple[type[Any], ...]] = (
+    list,
+    tuple,
+    dict,
+    set,
+    frozenset,
+    Namespace,
+    type({}.keys()),
+    type({}.values()),
+    type({}.items()),
+)
+_STR_OR_CONTAINERS: Final[tuple[type[Any], ...]] = (str, *CONTAINERS)
 _SEQUENCES: Final = (str, bytes, list, tuple)
 _LOG10_2: Final = math.log10(2)
 _FORMAT_MAX_LENGTH: Final = 4096  # strftime/strptime formats: CPython sizes strftime's buffer from its format
@@ -204,7 +215,8 @@ def check_replace(text: str | bytes, old: Any, new: Any, count: Any = -1) -> Non
     kind = str if isinstance(text, str) else bytes
     if not isinstance(old, kind) or not isinstance(new, kind) or len(new) <= len(old):
         return
-    found = text.count(old) if old else len(text) + 1
+    needle: Any = old  # of the text's kind, as checked above
+    found = text.count(needle) if needle else len(text) + 1
     if isinstance(count, int) and count >= 0:
         found = min(found, count)
     check(len(text) + found * (len(new) - len(old)), "replace")
@@ -222,7 +234,7 @@ def _append(target: Any, name: str, args: tuple[Any, ...], kwargs: dict[str, Any
 def _extend(target: Any, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], budget: Budget) -> None:
     if args:
         added = args[0]
-        budget.keep(_SLOT * (len(added) if isinstance(added, (str, *CONTAINERS)) else 1))
+        budget.keep(_SLOT * (len(added) if isinstance(added, _STR_OR_CONTAINERS) else 1))
 
 
 def _compares(target: Any, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], budget: Budget) -> None:
@@ -236,7 +248,7 @@ def _sort(target: Any, name: str, args: tuple[Any, ...], kwargs: dict[str, Any],
 
 def _update(target: Any, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], budget: Budget) -> None:
     added = args[0] if args else ()
-    budget.keep(_SLOT * (len(kwargs) + (len(added) if isinstance(added, (str, *CONTAINERS)) else 1)))
+    budget.keep(_SLOT * (len(kwargs) + (len(added) if isinstance(added, _STR_OR_CONTAINERS) else 1)))
 
 
 def _setdefault(target: Any, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], budget: Budget) -> None:
@@ -251,7 +263,7 @@ def _key(target: Any, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], 
 
 
 def _fromkeys(target: Any, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], budget: Budget) -> None:
-    if args and isinstance(args[0], (str, *CONTAINERS)):
+    if args and isinstance(args[0], _STR_OR_CONTAINERS):
         value = args[1] if len(args) > 1 else None
         check(size_of(args[0]) + len(args[0]) * (size_of(value) + 4), name)
 

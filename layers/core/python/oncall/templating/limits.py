@@ -2,29 +2,18 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable
-from typing import Any, ClassVar, Final
+from typing import ClassVar, Final
 
 from jinja2.exceptions import SecurityError, UndefinedError
 
+from oncall.settings import environment
 
-def _env_number(name: str, default: float, kind: Callable[[str], float]) -> Any:
-    raw = os.environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        return kind(raw)
-    except ValueError:
-        # A typo in deployment config must be loud, not silently fall back to a default.
-        raise ValueError(f"{name} must be a number, got {raw!r}") from None
-
-
-TEMPLATE_MAX_LENGTH: int = _env_number("TOCSIN_TEMPLATE_MAX_LENGTH", 50000, int)
-RESULT_MAX_LENGTH: int = _env_number("TOCSIN_TEMPLATE_RESULT_MAX_LENGTH", 50000, int)
-TITLE_MAX_LENGTH: int = _env_number("TOCSIN_TEMPLATE_TITLE_MAX_LENGTH", 500, int)
+_LIMITS = environment().template_limits  # the deployment's (oncall.settings.Env.TEMPLATE_*), read once
+TEMPLATE_MAX_LENGTH: int = _LIMITS.template_max_length
+RESULT_MAX_LENGTH: int = _LIMITS.result_max_length
+TITLE_MAX_LENGTH: int = _LIMITS.title_max_length
 # Seconds of CPU time (of the rendering thread) one render may use; 0 or less disables the time limit (debugging).
-RENDER_TIME_BUDGET: float = _env_number("TOCSIN_TEMPLATE_TIME_BUDGET", 0.5, float)
+RENDER_TIME_BUDGET: float = _LIMITS.time_budget
 
 # Characters of any one value a render builds or prints (a string, or a list or dict as str() or JSON writes it).
 # A 512 KiB payload pretty-printed as JSON fits; a result past it is refused before it is allocated.

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import operator
 import types
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sized
 from functools import update_wrapper
 from typing import Any, Final, NoReturn
 
@@ -123,7 +123,15 @@ _COMPARISONS: Final[dict[str, Callable[[Any, Any], Any]]] = {
     "in": lambda left, right: left in right,
     "notin": lambda left, right: left not in right,
 }
-_SIZED: Final = (list, tuple, str, dict, type({}.keys()), type({}.values()), type({}.items()))
+_SIZED: Final[tuple[type[Sized], ...]] = (
+    list,
+    tuple,
+    str,
+    dict,
+    type({}.keys()),
+    type({}.values()),
+    type({}.items()),
+)
 
 
 class _OutputBuffer(list):  # type: ignore[type-arg]
@@ -169,6 +177,7 @@ class Environment(SandboxedEnvironment):
     def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
         tree = super()._parse(source, name, filename)
         for loop in list(tree.find_all(nodes.For)):
+            assert isinstance(loop.iter, nodes.Expr)  # what a for loop iterates is an expression
             loop.iter = _metered(loop.iter).set_environment(self)
         return tree
 
@@ -281,7 +290,7 @@ def build() -> Environment:
     env.filters.update(oncall_filters.ONCALL_FILTERS)
     env.filters["pprint"] = oncall_filters.pprint
     env.filters = {name: guard_filter(name, func) for name, func in env.filters.items()}
-    env.tests = {name: guard_test(name, func) for name, func in env.tests.items()}
+    env.tests = {name: guard_test(name, func) for name, func in env.tests.items()}  # type: ignore[arg-type]  # jinja2 types its tests as builtins.function
     env.globals["time"] = oncall_filters.now
     env.globals["range"] = oncall_filters.restricted_range
     return env

@@ -9,8 +9,9 @@ part, stops as soon as a limit is passed, and charges its walk to the render's b
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from datetime import date, datetime, time, timedelta, tzinfo
-from json.encoder import encode_basestring, encode_basestring_ascii  # type: ignore[attr-defined]
+from json.encoder import encode_basestring, encode_basestring_ascii
 from typing import Any, Final, NamedTuple
 
 from jinja2.runtime import Undefined
@@ -22,7 +23,8 @@ from .budget import current
 _CHUNK: Final = 1 << 16  # long strings are measured in pieces, so measuring never allocates much
 _LOG10_2: Final = math.log10(2)
 _SMALL_REPR: Final = (date, datetime, time, timedelta, tzinfo)
-_VIEWS: Final = (type({}.keys()), type({}.values()), type({}.items()))
+_VIEWS: Final[tuple[type[Collection[Any]], ...]] = (type({}.keys()), type({}.values()), type({}.items()))
+_CONTAINERS: Final[tuple[type[Any], ...]] = (list, tuple, dict, set, frozenset, Namespace, *_VIEWS)
 _OTHER: Final = 256  # an object of another type (a macro, a loop, a function) writes a short description
 
 
@@ -73,6 +75,32 @@ class _Measure:
         self.made: list[Any] = []  # lists made here (of a dict view): alive while measuring, so their ids are too
         self.visited = 0
 
+    def leaf(self, value: Any) -> int:
+        """The length of what is not a string or a container."""
+        if isinstance(value, (bool, type(None))):
+            return 5
+        if isinstance(value, int):
+            return int_digits(value)
+        if isinstance(value, float):
+            return len(repr(value)) + (0 if not self.layout.json or math.isfinite(value) else 5)  # JSON: Infinity
+        if isinstance(value, (bytes, bytearray)):
+            return 4 * len(value) + 14
+        if isinstance(value, _SMALL_REPR):
+            return len(repr(value)) + 2
+        return 16 if isinstance(value, Undefined) else _OTHER
+
+    def unwrapped(self, value: Any) -> tuple[Any, int]:
+        """A container's items as a list, tuple, set or dict, and the length of what str() writes around them."""
+        if isinstance(value, Namespace):
+            return object.__getattribute__(value, "_Namespace__attrs"), 13  # <Namespace {...}>
+        if isinstance(value, _VIEWS):
+            items = list(value)
+            self.made.append(items)
+            return items, 14  # dict_items([...])
+        if isinstance(value, (list, dict)):
+            return value, 0
+        return value, 11 if isinstance(value, frozenset) else 3  # frozenset({...}); (x,) or set()
+
     def size(self, value: Any, depth: int, top: bool = False) -> int:
         """One Python frame per level of nesting, as str() itself needs, so whatever it can write is measured."""
         if type(value) is str and not top and not self.layout.json and value.isascii() and value.isprintable():
@@ -81,18 +109,8 @@ class _Measure:
             return len(value) + 2 + value.count("\\") + quotes
         if isinstance(value, str):
             return self.string(value, top)
-        if isinstance(value, (bool, type(None))):
-            return 5
-        if isinstance(value, int):
-            return int_digits(value)
-        if isinstance(value, float):
-            return len(repr(value)) + (0 if not self.layout.json or math.isfinite(value) else 5)  # JSON: Infinity
-        if not isinstance(value, (list, tuple, dict, set, frozenset, Namespace, *_VIEWS)):
-            if isinstance(value, (bytes, bytearray)):
-                return 4 * len(value) + 14
-            if isinstance(value, _SMALL_REPR):
-                return len(repr(value)) + 2
-            return 16 if isinstance(value, Undefined) else _OTHER
+        if not isinstance(value, _CONTAINERS):
+            return self.leaf(value)
 
         layout = self.layout
         key = (id(value), depth if layout.indent else 0)
@@ -101,17 +119,7 @@ class _Measure:
             return known
         if key[0] in self.open:
             return 5
-        if isinstance(value, Namespace):
-            value = object.__getattribute__(value, "_Namespace__attrs")
-            wrapper = 13  # <Namespace {...}>
-        elif isinstance(value, _VIEWS):
-            value = list(value)
-            self.made.append(value)
-            wrapper = 14  # dict_items([...])
-        elif isinstance(value, (list, dict)):
-            wrapper = 0
-        else:
-            wrapper = 11 if isinstance(value, frozenset) else 3  # frozenset({...}); (x,) or set()
+        value, wrapper = self.unwrapped(value)
         pairs = isinstance(value, dict)
         count = len(value)
         self.visited += count

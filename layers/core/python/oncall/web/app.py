@@ -4,19 +4,20 @@
 Sign-in with an API key sets a signed, expiring session cookie (:mod:`oncall.web.session`); every form carries
 the session's CSRF token, checked on every POST. Roles are the API's: viewers read, editors act on alert groups
 and configure their teams' integrations, admins everything. Pages read and write through the API's use cases
-(:mod:`oncall.api`), so the console and the API cannot disagree; every change goes to the same audit log.
+(:mod:`oncall.services`), which decide who may, so the console and the API cannot disagree; every change goes to
+the same audit log.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 from oncall import http
-from oncall.api import logic
 from oncall.container import Container
-from oncall.errors import NotAuthenticated, PermissionDenied, TocsinError
+from oncall.errors import InvalidInput, NotAuthenticated, PermissionDenied, TocsinError
 from oncall.ports import StoreError
 from oncall.services import api_keys
 from oncall.web import session, signin, views
@@ -77,7 +78,7 @@ def dispatch(request: Request) -> Response:
     return page(request, "error.html", 404, code=404, message="Not found.")
 
 
-def handle(event: dict, container: Container) -> Response:
+def handle(event: dict[str, Any], container: Container) -> Response:
     raw_path = event.get("rawPath") or "/"
     method = (event.get("requestContext", {}).get("http", {}).get("method") or "GET").upper()
     if raw_path in ("/", ""):
@@ -99,15 +100,15 @@ def handle(event: dict, container: Container) -> Response:
         try:
             return dispatch(request)
         except ValidationError as invalid:  # a form value the use case's model refuses: the same as its 400
-            raise logic.ApiError.detail(problem_text(invalid)) from invalid
+            raise InvalidInput(problem_text(invalid)) from invalid
     except (NotAuthenticated, PermissionDenied) as denied:
         status = http.status_of(denied)
         return page(request, "error.html", status, code=status, message=str(denied))
     except StoreError:
         logger.exception("storage failed")
         return page(request, "error.html", 503, code=503, message="Storage is unavailable; retry.")
-    except (TocsinError, logic.ApiError) as error:
-        status = error.status if isinstance(error, logic.ApiError) else http.status_of(error)
+    except TocsinError as error:
+        status = http.status_of(error)
         if request.method == "POST" and status < 500 and request.actor is not None:
             referer = (event.get("headers") or {}).get("referer", "")
             path_part = referer.split(UI, 1)[1].split("?", 1)[0] if UI in referer else "/groups"

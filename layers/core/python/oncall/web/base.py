@@ -1,4 +1,5 @@
-"""What every page of the web console shares: the request, responses, the page renderer and permission checks.
+"""What every page of the web console shares: the request, responses, the page renderer, and which forms to show
+(:func:`may_change`, by the policy table; the use cases decide again when a form is posted).
 
 A :class:`Request` carries the handler's :class:`~oncall.container.Container`, so pages reach the store, executor
 and scheduler of their execution environment without module state of their own.
@@ -15,12 +16,9 @@ from functools import cached_property
 from typing import Any, Final, TypeVar
 from urllib.parse import urlencode
 
-from oncall import access
-from oncall.access import Actor, Permission
-from oncall.api import logic
 from oncall.api.request import RequestInfo
 from oncall.container import Container
-from oncall.errors import InvalidInput, PermissionDenied, TocsinError, field_errors, messages_of
+from oncall.errors import InvalidInput, TocsinError, field_errors, messages_of
 from oncall.services import policy
 from oncall.services.policy import Action, Principal, Resource
 from oncall.web import session, views
@@ -42,7 +40,7 @@ class Request:
     query: dict[str, list[str]]
     base_url: str
     container: Container
-    actor: Actor | None = None
+    actor: Principal | None = None  # the signed-in caller
     token: str = ""  # the session token
     key_id: str = ""  # the API key the session was signed in with
     key_hash: str = ""  # ... and its hash (calendar feed URLs stand for it)
@@ -152,8 +150,7 @@ def page(request: Request, template: str, status: int = 200, **context: Any) -> 
         csrf=request.csrf(),
         notice=notice,
         error=error,
-        can_act=bool(request.actor and access.has(request.actor, "act")),
-        can_configure=bool(request.actor and access.has(request.actor, "configure")),
+        can_page_someone=bool(request.actor and policy.allows(request.actor, Resource.PAGING, Action.CREATE)),
         alarms_reach_nobody=request.container.settings.alarms_reach_nobody,
         now=request.now,  # relative times ("12 min ago")
         section=request.path.split("/")[1] if "/" in request.path else "",  # the nav's current entry
@@ -174,24 +171,20 @@ def back(request: Request, path: str, *, notice: str | None = None, error: str |
     return redirect(flash_url(request, path, notice=notice, error=error))
 
 
-def _body(error: TocsinError | logic.ApiError) -> dict[str, Any]:
-    return error.body() if isinstance(error, TocsinError) else error.body
-
-
-def error_text(error: TocsinError | logic.ApiError) -> str:
-    body = _body(error)
+def error_text(error: TocsinError) -> str:
+    body = error.body()
     if isinstance(body, dict) and "detail" in body:
         return str(body["detail"])
     return json.dumps(body)
 
 
-def problem_text(error: TocsinError | logic.ApiError | ValidationError, names: dict[str, str] | None = None) -> str:
+def problem_text(error: TocsinError | ValidationError, names: dict[str, str] | None = None) -> str:
     """A refused input as one line for a page: ``"<field>: <message>"`` per problem, fields named by ``names``."""
     names = names or {}
     if isinstance(error, ValidationError):
         fields: dict[str, Any] = field_errors(error.errors())
-    elif "detail" not in _body(error):
-        fields = _body(error)
+    elif "detail" not in (body := error.body()):
+        fields = body
     else:
         return error_text(error)
     return " ".join(
@@ -200,8 +193,8 @@ def problem_text(error: TocsinError | logic.ApiError | ValidationError, names: d
 
 
 def run(change: Callable[[], T]) -> T:
-    """Run a use case. A refusal (nothing stored) is raised as an ApiError with the API's status and a readable
-    message: the console's handler sends the browser back to the form's page with it, and audits nothing."""
+    """Run a use case. A refusal (nothing stored) is raised with the API's status and a readable message: the
+    console's handler sends the browser back to the form's page with it, and audits nothing."""
     try:
         return change()
     except ValidationError as error:
@@ -210,10 +203,6 @@ def run(change: Callable[[], T]) -> T:
         if error.fields:
             raise InvalidInput(problem_text(error)) from error
         raise
-    except logic.ApiError as error:
-        if isinstance(error.body, dict) and "detail" in error.body:
-            raise
-        raise logic.ApiError.detail(problem_text(error), error.status) from error
 
 
 def attempt(request: Request, path: str, notice: str, change: Callable[[], Any]) -> Response:
@@ -222,24 +211,8 @@ def attempt(request: Request, path: str, notice: str, change: Callable[[], Any])
     return back(request, path, notice=notice)
 
 
-def move(
-    request: Request, path: str, noun: str, order: list[str], item_id: str, action: str, save: Callable[[int], Any]
-) -> Response:
-    """Move ``item_id`` of an ordered list one place ``up`` or ``down``; ``save(position)`` renumbers the rest."""
-    position = order.index(item_id) + (-1 if action == "up" else 1)
-    if not 0 <= position < len(order):
-        return back(request, path, notice=f"The {noun} is already " + ("first." if action == "up" else "last."))
-    return attempt(request, path, f"{noun.capitalize()} moved {action}.", lambda: save(position))
-
-
 def may_change(request: Request, resource: Resource, team_id: str | None) -> bool:
     """Whether a page shows the forms that change a thing of ``team_id``: what the policy table lets the caller do
     (the use case decides again when the form is posted)."""
     actor = request.actor
     return actor is not None and policy.allows(actor, resource, Action.UPDATE, teams=[team_id])
-
-
-def require(request: Request, permission: Permission) -> None:
-    assert request.actor is not None
-    if not access.has(request.actor, permission):
-        raise PermissionDenied()

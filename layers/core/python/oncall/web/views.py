@@ -1,6 +1,6 @@
 """Small view helpers of the web console: the page templates' environment, the template preview, form parsing.
 
-Business logic stays in :mod:`oncall.api` (use cases) and :mod:`oncall.ingest` / :mod:`oncall.grouping`
+Business logic stays in :mod:`oncall.services` (use cases) and :mod:`oncall.ingest` / :mod:`oncall.grouping`
 (template semantics): the preview renders exactly what ingest would store.
 """
 

@@ -39,7 +39,7 @@ def alert_page(ports: Ports, caller: Principal, request: RequestInfo) -> dict[st
     try:
         return paginate_cursor(request, page_size(request, PAGE_SIZE), fetch, out)
     except NotFound:
-        empty = {"count": 0, "next": None, "previous": None, "results": []}
+        empty: dict[str, Any] = {"count": 0, "next": None, "previous": None, "results": []}
         return {**empty, "current_page_number": 1, "page_size": PAGE_SIZE, "total_pages": 1}
 
 

@@ -42,7 +42,7 @@ def router() -> APIGatewayHttpRouter:
     def create_api_key(body: Annotated[schemas.ApiKeyIn, Body()]) -> Response[schemas.ApiKeyOut]:
         request = current(api)
         made = api_keys.create_key(request.ports, request.principal, body)
-        return Response(201, "application/json", api_key_out(made.key, made.secret).model_dump(mode="json"))
+        return Response(201, "application/json", api_key_out(made.key, made.secret))
 
     @api.delete(f"{PATH}/<key_id>")
     def revoke_api_key(key_id: str) -> Response[None]:

@@ -38,7 +38,7 @@ def router() -> APIGatewayHttpRouter:
     @api.post(PATH)
     def create_chain(body: Annotated[schemas.ChainIn, Body()]) -> Response[schemas.ChainOut]:
         request = current(api)
-        return Response(201, "application/json", _json(chains.create_chain(request.ports, request.principal, body)))
+        return Response(201, "application/json", chain_out(chains.create_chain(request.ports, request.principal, body)))
 
     @api.get(f"{PATH}/<chain_id>")
     def get_chain(chain_id: str) -> schemas.ChainOut:

@@ -41,7 +41,9 @@ def router() -> APIGatewayHttpRouter:
     @api.post(PATH)
     def create_policy(body: Annotated[schemas.PolicyIn, Body()]) -> Response[schemas.PolicyOut]:
         request = current(api)
-        return Response(201, "application/json", _json(chains.create_policy(request.ports, request.principal, body)))
+        return Response(
+            201, "application/json", policy_out(chains.create_policy(request.ports, request.principal, body))
+        )
 
     @api.get(f"{PATH}/<policy_id>")
     def get_policy(policy_id: str) -> schemas.PolicyOut:

@@ -112,7 +112,7 @@ def router() -> APIGatewayHttpRouter:
     def create_integration(body: Annotated[schemas.IntegrationIn, Body()]) -> Response[schemas.IntegrationOut]:
         request = current(api)
         view = integrations.create_integration(request.ports, request.principal, body)
-        return Response(201, "application/json", out(view))
+        return Response(201, "application/json", _out(request, view))
 
     @api.get(f"{PATH}/<integration_id>")
     def get_integration(integration_id: str) -> schemas.IntegrationOut:

@@ -53,7 +53,7 @@ def router() -> APIGatewayHttpRouter:
     def create_rule(body: Annotated[schemas.NotificationRuleIn, Body()]) -> Response[schemas.NotificationRuleOut]:
         request = current(api)
         rule = notification_rules.create_rule(request.ports, request.principal, body)
-        return Response(201, "application/json", _json(rule))
+        return Response(201, "application/json", rule_out(rule))
 
     @api.get(f"{PATH}/<rule_id>")
     def get_rule(rule_id: str) -> schemas.NotificationRuleOut:

@@ -91,7 +91,7 @@ def router() -> APIGatewayHttpRouter:
     def create_shift(body: Annotated[schemas.ShiftIn, Body()]) -> Response[schemas.ShiftOut]:
         request = current(api)
         shift = schedules.create_shift(request.ports, request.principal, body)
-        return Response(201, "application/json", _json(shift))
+        return Response(201, "application/json", shift_out(shift))
 
     @api.get(f"{PATH}/<shift_id>")
     def get_shift(shift_id: str) -> schemas.ShiftOut:

@@ -51,7 +51,7 @@ def router() -> APIGatewayHttpRouter:
     ) -> Response[schemas.ResolutionNoteOut]:
         request = current(api)
         note = resolution_notes.add_note(request.ports, request.principal, body)
-        return Response(201, "application/json", _json(note))
+        return Response(201, "application/json", note_out(note))
 
     @api.get(f"{PATH}/<note_id>")
     def get_resolution_note(note_id: str) -> schemas.ResolutionNoteOut:

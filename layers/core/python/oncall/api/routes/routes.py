@@ -57,7 +57,7 @@ def router() -> APIGatewayHttpRouter:
     @api.post(PATH)
     def create_route(body: Annotated[schemas.RouteIn, Body()]) -> Response[schemas.RouteOut]:
         request = current(api)
-        return Response(201, "application/json", _json(routes.create_route(request.ports, request.principal, body)))
+        return Response(201, "application/json", route_out(routes.create_route(request.ports, request.principal, body)))
 
     @api.get(f"{PATH}/<route_id>")
     def get_route(route_id: str) -> schemas.RouteOut:

@@ -89,7 +89,7 @@ def router() -> APIGatewayHttpRouter:
     def create_schedule(body: Annotated[schemas.ScheduleIn, Body()]) -> Response[schemas.ScheduleOut]:
         request = current(api)
         view = schedules.create_schedule(request.ports, request.principal, body)
-        return Response(201, "application/json", _json(view))
+        return Response(201, "application/json", schedule_out(view))
 
     @api.get(f"{PATH}/<schedule_id>")
     def get_schedule(schedule_id: str) -> schemas.ScheduleOut:

@@ -41,7 +41,7 @@ def router() -> APIGatewayHttpRouter:
     @api.post(PATH)
     def create_team(body: Annotated[schemas.TeamIn, Body()]) -> Response[schemas.TeamOut]:
         request = current(api)
-        return Response(201, "application/json", _json(people.create_team(request.ports, request.principal, body)))
+        return Response(201, "application/json", team_out(people.create_team(request.ports, request.principal, body)))
 
     @api.get(f"{PATH}/<team_id>")
     def get_team(team_id: str) -> schemas.TeamOut:

@@ -52,7 +52,7 @@ def router() -> APIGatewayHttpRouter:
     @api.post(PATH)
     def create_user(body: Annotated[schemas.UserIn, Body()]) -> Response[schemas.UserOut]:
         request = current(api)
-        return Response(201, "application/json", _json(people.create_user(request.ports, request.principal, body)))
+        return Response(201, "application/json", user_out(people.create_user(request.ports, request.principal, body)))
 
     @api.get(f"{PATH}/<user_id>")
     def get_user(user_id: str) -> schemas.UserOut:

@@ -39,7 +39,7 @@ def router() -> APIGatewayHttpRouter:
     def create_webhook(body: Annotated[schemas.WebhookIn, Body()]) -> Response[schemas.WebhookOut]:
         request = current(api)
         hook = webhooks.create_webhook(request.ports, request.principal, body)
-        return Response(201, "application/json", _json(hook))
+        return Response(201, "application/json", webhook_out(hook))
 
     @api.get(f"{PATH}/<webhook_id>")
     def get_webhook(webhook_id: str) -> schemas.WebhookOut:

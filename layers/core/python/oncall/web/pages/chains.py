@@ -171,10 +171,12 @@ def chain_page(request: Request, chain_id: str) -> Response:
     return page(
         request,
         "chain.html",
+        200,
         chain=chain,
         team=names["teams"].get(chain.team_id, chain.team_id) if chain.team_id else None,
         steps=steps,
         editable=may_change(request, Resource.ESCALATION_CHAINS, chain.team_id),
+        may_change_some=may_change(request, Resource.ESCALATION_CHAINS, None),
         step_types=STEP_TYPES,
         used_by=used_by,
         **{kind: sorted(entries.items(), key=lambda e: e[1].lower()) for kind, entries in names.items()},

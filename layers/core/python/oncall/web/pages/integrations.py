@@ -14,7 +14,7 @@ from oncall.errors import InvalidInput, NotFound
 from oncall.ingest import IngestError, demo_payload, parse_body
 from oncall.ports import GroupFilter
 from oncall.services import integrations as integrations_service
-from oncall.services.policy import Resource
+from oncall.services.policy import Action, Resource, allows
 from oncall.web import views
 from oncall.web.base import Request, Response, Route, back, error_text, may_change, page
 
@@ -136,6 +136,7 @@ def integrations(
         secrets=shown_secrets(created) if created else [],
         replaced=_replaced(created) if created and regenerated else None,
         chains={c.id: c.name for c in chains},
+        may_create=allows(request.principal, Resource.INTEGRATIONS, Action.CREATE),
     )
 
 
@@ -208,6 +209,8 @@ def template_editor(request: Request, integration_id: str, status: int = 200, **
         texts=texts,
         payload_text=json.dumps(payload, indent=2, ensure_ascii=False),
         preview=preview,
+        editable=editable,
+        may_change_some=may_change(request, Resource.INTEGRATIONS, None),
         **extra,
     )
 

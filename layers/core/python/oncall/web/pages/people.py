@@ -1,13 +1,13 @@
 """Users and API keys.
 
-Users: everyone sees the list; admins create users and change their role (:func:`oncall.api.directory.
-create_user` / :func:`~oncall.api.directory.update_user`, as ``POST`` / ``PATCH /api/v1/users/``).
+Users: everyone sees the list; admins create users and change their role (:func:`oncall.services.people.
+create_user` / :func:`~oncall.services.people.update_user`, as ``POST`` / ``PATCH /api/v1/users/``).
 
-API keys follow the API's rule (:func:`oncall.api.directory.check_key_owner`): every user, viewers included,
-creates, lists and revokes their own keys; admins also see every user's keys, revoke any of them and create keys
-for any user. A key acts with its user's role, so a new key never gives more than its user already has. The
-secret is shown once, in the response that creates the key. Revoking the key a session was signed in with ends
-that session.
+API keys follow the API's rule (:mod:`oncall.services.api_keys`, the policy table's ``api_keys`` row): every
+user, viewers included, creates, lists and revokes their own keys; admins also see every user's keys, revoke any
+of them and create keys for any user. A key acts with its user's role, so a new key never gives more than its
+user already has. The secret is shown once, in the response that creates the key. Revoking the key a session was
+signed in with ends that session.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def users_page(
 
 
 def create_user(request: Request) -> Response:
-    form = {
+    form: dict[str, Any] = {
         "username": request.form.get("username", "").strip(),
         "email": request.form.get("email", "").strip(),
         "role": request.form.get("role", "editor"),
@@ -76,7 +76,7 @@ def create_user(request: Request) -> Response:
 
 def change_role(request: Request, user_id: str) -> Response:
     try:
-        body = schemas.UserPatch(role=request.form.get("role") or "")  # "" is refused, None would clear it
+        body = schemas.UserPatch.model_validate({"role": request.form.get("role") or ""})  # "" is refused, None clears
     except ValidationError as error:
         return users_page(request, 400, form_error=problem_text(error))
     updated = people.update_user(request.ports, request.principal, user_id, body)

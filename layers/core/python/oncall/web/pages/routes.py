@@ -13,7 +13,7 @@ from oncall.errors import InvalidInput, NotFound
 from oncall.models import Route as RoutingRoute
 from oncall.services import integrations, routes
 from oncall.services.policy import Resource
-from oncall.web.base import Request, Response, Route, attempt, may_change, move, page
+from oncall.web.base import Request, Response, Route, attempt, back, may_change, page, run
 from oncall.web.pages.chains import chain_names
 
 ROUTING_TYPES = (("regex", "Regular expression"), ("jinja2", "Jinja2 condition"), ("labels", "Label matchers"))
@@ -80,6 +80,7 @@ def routes_page(request: Request, integration_id: str) -> Response:
         routing_types=ROUTING_TYPES,
         editable=may_change(request, Resource.ROUTES, integration.team_id),
         warnings=view.warnings,
+        may_change_some=may_change(request, Resource.ROUTES, None),
     )
 
 
@@ -119,20 +120,17 @@ def update_route(request: Request, integration_id: str, route_id: str) -> Respon
 
 
 def route_action(request: Request, integration_id: str, route_id: str, action: str) -> Response:
-    route = _route(request, integration_id, route_id)
+    """Delete a route of this integration, or move it one place up or down."""
     path = _path(integration_id)
     ports, caller = request.ports, request.principal
-
-    def to(position: int) -> RoutingRoute:
-        return routes.update_route(ports, caller, route_id, schemas.RoutePatch(position=position))
-
     if action == "delete":
+        _route(request, integration_id, route_id)
         return attempt(request, path, "Route deleted.", lambda: routes.delete_route(ports, caller, route_id))
-    if route.is_default:  # the use case refuses to move it, with its message
-        return attempt(request, path, "", lambda: to(route.position + 1))  # any move
-    found = routes.list_routes(ports, caller, integration_id=integration_id)
-    order = [r.id for r in sorted(found, key=lambda r: r.position) if not r.is_default]
-    return move(request, path, "route", order, route_id, action, to)
+    offset = -1 if action == "up" else 1
+    moved = run(lambda: routes.move_route(ports, caller, route_id, offset, integration_id=integration_id))
+    if moved is None:
+        return back(request, path, notice="The route is already " + ("first." if action == "up" else "last."))
+    return back(request, path, notice=f"Route moved {action}.")
 
 
 ROUTES: list[Route] = [
