@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
-from oncall.notify.channels import TIMEOUT, NotificationFailed, Webhooks
+from oncall.notify.channels import TIMEOUT, NotificationFailed, WebhookAnswer, WebhookCall, WebhookFailed, Webhooks
 from oncall.notify.compose import Notification
 
 from local.outbox import Outbox
@@ -84,3 +84,14 @@ class LocalNotifier:
             raise
         self.outbox.append({**record, "status": status})
         return status
+
+    def call_webhook(self, call: WebhookCall) -> WebhookAnswer:
+        body = call.json if call.content is None else call.content.decode("utf-8", "replace")
+        record = {"channel": "webhook", "to": call.url, "method": call.method, "body": body}
+        try:
+            answer = self.webhooks.send(call)
+        except WebhookFailed as error:
+            self.outbox.append({**record, "error": str(error)})
+            raise
+        self.outbox.append({**record, "status": answer.status})
+        return answer

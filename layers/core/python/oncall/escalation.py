@@ -78,6 +78,10 @@ def execution_name_of(state: dict[str, Any]) -> str:
         return _personal_execution_name(str(state.get("key", "")))
     if kind == "reminder":
         return _reminder_execution_name(str(state.get("group_id")), datetime.fromisoformat(state["acknowledged_at"]))
+    if kind == "webhook":
+        from oncall import webhook_delivery
+
+        return webhook_delivery.execution_name(state)
     return execution_name(str(state.get("group_id")), int(state.get("generation", 0)))
 
 
@@ -138,6 +142,19 @@ def reconcile(store: Store, executor: Executor, before: AlertGroup | None, after
         logger.exception("escalation of group %s could not be started or stopped", after.id)
         if _starts(before, after):
             store.escalation_starts.defer(after.id, after.escalation_generation, now)
+    _fire_webhooks(store, executor, before, after, now)
+
+
+def _fire_webhooks(
+    store: Store, executor: Executor, before: AlertGroup | None, after: AlertGroup, now: datetime
+) -> None:
+    """The outgoing webhooks of this change (:mod:`oncall.webhook_delivery`); a failed start loses only them."""
+    from oncall import webhook_delivery
+
+    try:
+        webhook_delivery.after_change(store, executor, before, after, now)
+    except Exception:
+        logger.exception("outgoing webhooks of group %s could not be started", after.id)
 
 
 def retry_deferred_starts(store: Store, executor: Executor, now: datetime) -> int:
@@ -182,6 +199,10 @@ def run_step(state: dict[str, Any], services: Services, now: datetime) -> dict[s
         return _run_personal(dict(state), services, moment)
     if kind == "reminder":
         return _run_reminder(dict(state), services, moment)
+    if kind == "webhook":
+        from oncall import webhook_delivery
+
+        return webhook_delivery.run(dict(state), services, moment)
     return _run_escalation(dict(state), services, moment)
 
 
@@ -207,6 +228,7 @@ def _current(services: Services, state: dict[str, Any], now: datetime) -> AlertG
         entry = TimelineEntry(group_id=group.id, at=now, type="unsilenced", text="Silence ended")
         if not services.store.groups.save(ended, group.version, timeline=[entry]):
             return services.store.groups.get(state["group_id"])  # changed meanwhile: decide on the fresh state
+        _fire_webhooks(services.store, services.executor, group, ended, now)
         return ended.model_copy(update={"version": group.version + 1})
     return group
 
@@ -360,21 +382,10 @@ def _step_webhook(
     state["position"] += 1
     if not services.store.groups.claim(group.id, key):
         return None
-    hook = services.store.webhooks.get(policy.action_to_trigger or "")
-    if hook is None or not hook.is_webhook_enabled:
-        reason = "is disabled" if hook else "does not exist"
-        _log(services, group, now, "webhook_failed", f"Webhook {policy.action_to_trigger} {reason}")
-        return None
-    notification = compose_for(services, group, important=False, user_id=None, now=now)
-    body = notification.slack_json if hook.format == "slack" else notification.webhook_json
-    from oncall.notify.channels import NotificationFailed
+    from oncall import webhook_delivery
 
-    try:
-        status = services.notifier.webhook(hook.url, body, headers=hook.headers)
-    except NotificationFailed as error:
-        _log(services, group, now, "webhook_failed", f'Webhook "{hook.name}" failed: {error}')
-    else:
-        _log(services, group, now, "webhook_sent", f'Webhook "{hook.name}" sent (HTTP {status})')
+    # Sent by its own execution (retries included), so a slow webhook does not hold up the next steps.
+    webhook_delivery.start(services.executor, policy.action_to_trigger or "", group, "escalation", now, key=key)
     return None
 
 
@@ -382,9 +393,10 @@ def _step_resolve(
     policy: EscalationPolicy, group: AlertGroup, state: dict[str, Any], services: Services, now: datetime, key: str
 ) -> StepResult:
     transition = actions.resolve(group, "escalation", now, text="Resolved automatically")
-    services.store.groups.save(
+    if services.store.groups.save(
         transition.group, group.version, timeline=transition.timeline, pointer=transition.pointer
-    )
+    ):
+        _fire_webhooks(services.store, services.executor, group, transition.group, now)
     return _finish(state)
 
 

@@ -25,11 +25,11 @@ if TYPE_CHECKING:
         Integration,
         IntegrationConfig,
         NotificationRule,
-        OutgoingWebhook,
         Route,
         Team,
         TimelineEntry,
         User,
+        WebhookResponse,
     )
     from oncall.schedules.models import OnCallShift, Schedule
 
@@ -127,6 +127,12 @@ class Entities(Keyed[E], Protocol[E]):
     """Entities of one kind that are listed as a whole (users, teams, chains, webhooks, schedules)."""
 
     def list(self) -> list[E]: ...
+
+
+class Webhooks(Entities["OutgoingWebhook"], Protocol):
+    def record_response(self, webhook_id: str, response: WebhookResponse) -> None:
+        """Keep ``response`` as the webhook's last one (nothing if the webhook is gone)."""
+        ...
 
 
 class Integrations(Protocol):
@@ -283,7 +289,7 @@ class Store(Protocol):
     rules: NotificationRules
     chains: Entities[EscalationChain]
     policies: Policies
-    webhooks: Entities[OutgoingWebhook]
+    webhooks: Webhooks
     schedules: Entities[Schedule]
     shifts: Shifts
     api_keys: ApiKeys

@@ -555,6 +555,9 @@ HttpMethodName = Annotated[str, AfterValidator(_http_method)]
 Secret = Annotated[str, Field(max_length=2000), AfterValidator(_header_value)] | None
 
 
+_WEBHOOK_READ_ONLY = frozenset({"id", "last_response_log"})  # what a read returns: ignored when sent back, as DRF
+
+
 class _WebhookFields(Strict):
     """What OnCall's public API and its Terraform provider send. ``forward_whole_payload`` (the name in OnCall's
     console and in Terraform) is ``forward_all``; ``team`` is ``team_id``; a secret sent back as the mask
@@ -580,7 +583,7 @@ class _WebhookFields(Strict):
     @classmethod
     def _aliases(cls, data: Any) -> Any:
         if isinstance(data, dict):
-            data = dict(data)
+            data = {key: value for key, value in data.items() if key not in _WEBHOOK_READ_ONLY}
             if "forward_whole_payload" in data and "forward_all" not in data:
                 data["forward_all"] = data.pop("forward_whole_payload")
             data.pop("forward_whole_payload", None)
