@@ -10,23 +10,27 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import html
 import json
 from collections.abc import Iterator
 from datetime import timedelta
+from types import ModuleType
 from typing import Any
 
 import pytest
 from oncall import schemas
-from oncall.models import Integration
+from oncall.models import Integration, WebhookResponse
 from oncall.notify.channels import AwsNotifier
 from oncall.outbound import ALLOW_HTTP_ENV, ALLOW_LOOPBACK_ENV
 from oncall.outbound.client import Client
 from oncall.outbound.policy import Policy
 from oncall.services import integrations, webhooks
+from oncall.store.dynamodb import DynamoStore
 
 from tests.integration.conftest import Invoke
 from tests.integration.escalation_world import ADMIN, START, World
 from tests.integration.test_access import key_for, user
+from tests.integration.web_browser import Browser
 from tests.support.receiver import Receiver, reply
 
 MASK = "****************"
@@ -272,3 +276,43 @@ def test_the_escalation_step_sends_the_secret_and_a_failing_template_is_reported
     timeline = world.timeline(group)
     assert 'Webhook "/good" sent (HTTP 200)' in timeline
     assert any(t.startswith('Webhook "/bad" failed: Data - ') for t in timeline), timeline
+
+
+# --- the console --------------------------------------------------------------------------------------------------
+
+
+def test_the_console_lists_webhooks_with_their_last_response_and_never_a_secret(
+    api: Invoke, web: ModuleType, store: DynamoStore
+) -> None:
+    admin = Browser(web)
+    admin.sign_in(key_for(api, user(api, "ada", "admin")["id"]))
+    token = admin.csrf("/ui/webhooks")
+    form = [
+        ("csrf_token", token), ("name", "tickets"), ("url", "https://tickets.example.com/new"),
+        ("trigger_type", "resolve"), ("http_method", "PUT"), ("authorization_header", "Bearer top-secret"),
+    ]  # fmt: skip
+    created = admin.call("POST", "/ui/webhooks", form, referer="https://tocsin.test/ui/webhooks")  # type: ignore[arg-type]
+    assert created["statusCode"] == 303 and "error" not in created["headers"]["Location"], created
+    [made] = api("GET", "/api/v1/webhooks/")[1]["results"]
+    assert (made["trigger_type"], made["http_method"], made["authorization_header"]) == ("resolve", "PUT", MASK)
+    store.webhooks.record_response(
+        made["id"],
+        WebhookResponse(at=START, trigger="resolve", group_id="IGROUP1", status_code=502, content="<h1>Bad gateway"),
+    )
+
+    viewer = Browser(web)
+    viewer.sign_in(key_for(api, user(api, "vic", "viewer")["id"]))
+    for browser in (admin, viewer):
+        shown = browser.call("GET", "/ui/webhooks")
+        assert shown["statusCode"] == 200
+        body = html.unescape(shown["body"])
+        assert "tickets" in body and "PUT https://tickets.example.com/new" in body
+        assert "502" in body and "2026-11-30 09:00:00 UTC" in body and "<h1>Bad gateway" in body  # as text
+        assert "top-secret" not in body and "Set: Authorization header (hidden)" in body
+    assert "Create outgoing webhook" not in html.unescape(viewer.call("GET", "/ui/webhooks")["body"])
+    refused = viewer.call(
+        "POST", f"/ui/webhooks/{made['id']}/delete", [("csrf_token", viewer.csrf("/ui/webhooks"))],  # type: ignore[arg-type]
+        referer="https://tocsin.test/ui/webhooks",
+    )  # fmt: skip
+    assert refused["statusCode"] == 403
+    assert api("GET", f"/api/v1/webhooks/{made['id']}/")[0] == 200
