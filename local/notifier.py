@@ -1,5 +1,5 @@
-"""The local stack's notifier: real SMTP to the local mail sink, SMS into the outbox, webhooks sent (through the
-product's guarded client) and recorded. The local stack puts it into every handler's container
+"""The local stack's notifier: real SMTP to the local mail sink, SMS and phone calls into the outbox, webhooks
+sent (through the product's guarded client) and recorded. The local stack puts it into every handler's container
 (:func:`local.functions.load_handler`); on AWS the container's own notifier sends through SES and SNS."""
 
 from __future__ import annotations
@@ -74,6 +74,9 @@ class LocalNotifier:
 
     def sms(self, to: str, notification: Notification) -> None:
         self.outbox.append({"channel": "sms", "to": to, "text": notification.sms})
+
+    def phone_call(self, to: str, notification: Notification) -> None:
+        self.outbox.append({"channel": "phone_call", "to": to, "text": notification.voice})
 
     def webhook(self, url: str, body: dict[str, Any], *, headers: dict[str, str] | None = None) -> int:
         record = {"channel": "webhook", "to": url, "body": body}

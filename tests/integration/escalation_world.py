@@ -43,6 +43,9 @@ class RecordingNotifier:
     def sms(self, to: str, notification: Any) -> None:
         self.sent.append((self.clock.now(), "sms", to))
 
+    def phone_call(self, to: str, notification: Any) -> None:
+        self.sent.append((self.clock.now(), "phone_call", to))
+
     def webhook(self, url: str, body: dict[str, Any], *, headers: dict[str, str] | None = None) -> int:
         self.sent.append((self.clock.now(), "webhook", url))
         self.bodies.append(body)

@@ -554,7 +554,7 @@ def _run_personal(state: dict[str, Any], services: Services, now: datetime) -> d
     return _finish(state)
 
 
-CHANNEL_NAMES = {"email": "e-mail", "sms": "SMS", "webhook": "webhook"}
+CHANNEL_NAMES = {"email": "e-mail", "sms": "SMS", "phone_call": "phone call", "webhook": "webhook"}
 
 
 def _deliver(
@@ -573,7 +573,8 @@ def _deliver(
     address = user.contact(channel)  # type: ignore[arg-type]
     what = "acknowledgement reminder" if reminder else name
     if not address:
-        _log(services, group, now, "notification_skipped", f"{what} to {user.username} not sent: no {name} address")
+        missing = "phone number" if channel == "phone_call" else f"{name} address"
+        _log(services, group, now, "notification_skipped", f"{what} to {user.username} not sent: no {missing}")
         return
     notification = compose_for(services, group, important=important, user_id=user.id, now=now, reminder=reminder)
     try:
@@ -581,6 +582,8 @@ def _deliver(
             services.notifier.email(address, notification)
         elif channel == "sms":
             services.notifier.sms(address, notification)
+        elif channel == "phone_call":
+            _call(services, address, notification)
         else:
             body = notification.slack_json if user.webhook_format == "slack" else notification.webhook_json
             services.notifier.webhook(address, body)
@@ -593,6 +596,21 @@ def _deliver(
         f"Sent acknowledgement reminder ({name}) to {user.username}" if reminder else f"Sent {name} to {user.username}"
     )
     _log(services, group, now, "notification_sent", sent)
+
+
+def _call(services: Services, number: str, notification: Any) -> None:
+    """A phone call reads the group out; it is one-way, so the acknowledge link follows by SMS (sent even when the
+    call failed: the link is what lets the person act)."""
+    from oncall.notify.channels import NotificationFailed
+
+    failures = []
+    for send, what in ((services.notifier.phone_call, "call"), (services.notifier.sms, "SMS with the link")):
+        try:
+            send(number, notification)
+        except NotificationFailed as error:
+            failures.append(f"{what}: {error}")
+    if failures:
+        raise NotificationFailed("; ".join(failures))
 
 
 def compose_for(

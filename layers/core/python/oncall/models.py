@@ -214,7 +214,7 @@ __all__ = [
 # --- people, escalation chains and outgoing webhooks ------------------------------------------------------------
 
 Role = Literal["admin", "editor", "viewer"]
-Channel = Literal["email", "sms", "webhook"]
+Channel = Literal["email", "sms", "phone_call", "webhook"]
 
 
 class Team(BaseModel):
@@ -249,7 +249,7 @@ class User(BaseModel):
     id: str
     username: str
     email: str | None = None
-    phone_number: str | None = None  # E.164, for SMS
+    phone_number: str | None = None  # E.164, for SMS and phone calls
     webhook_url: str | None = None  # a personal webhook (e.g. a Slack DM incoming webhook)
     webhook_format: Literal["json", "slack"] = "json"
     role: Role = "editor"
@@ -257,7 +257,8 @@ class User(BaseModel):
     teams: list[str] = Field(default_factory=list)
 
     def contact(self, channel: Channel) -> str | None:
-        return {"email": self.email, "sms": self.phone_number, "webhook": self.webhook_url}[channel]
+        phone = self.phone_number
+        return {"email": self.email, "sms": phone, "phone_call": phone, "webhook": self.webhook_url}[channel]
 
 
 class NotificationRule(BaseModel):

@@ -24,6 +24,7 @@ from oncall.notify.compose import PRODUCT, Notification
 from oncall.settings import Env
 
 if TYPE_CHECKING:
+    from mypy_boto3_pinpoint_sms_voice_v2 import PinpointSMSVoiceV2Client
     from mypy_boto3_sesv2 import SESV2Client
     from mypy_boto3_sns import SNSClient
 
@@ -44,6 +45,10 @@ class NotificationFailed(Exception):
 class Notifier(Protocol):
     def email(self, to: str, notification: Notification) -> None: ...
     def sms(self, to: str, notification: Notification) -> None: ...
+    def phone_call(self, to: str, notification: Notification) -> None:
+        """A text-to-speech call reading ``notification.voice``."""
+        ...
+
     def webhook(self, url: str, body: dict[str, Any], *, headers: dict[str, str] | None = None) -> int:
         """POST ``body`` as JSON; returns the HTTP status (2xx)."""
         ...
@@ -161,7 +166,9 @@ class Webhooks:
 
 
 class AwsNotifier:
-    """E-mail through SES v2, SMS through SNS, webhooks through the guarded client."""
+    """E-mail through SES v2, SMS through SNS, phone calls through AWS End User Messaging SMS and Voice v2
+    (``SendVoiceMessage`` from ``voice_origination``, a phone number or pool of the account that can place voice
+    calls), webhooks through the guarded client."""
 
     def __init__(
         self,
@@ -170,6 +177,8 @@ class AwsNotifier:
         configuration_set: str | None = None,
         ses: SESV2Client | None = None,
         sns: SNSClient | None = None,
+        voice: PinpointSMSVoiceV2Client | None = None,
+        voice_origination: str | None = None,
         http: Client | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -177,6 +186,8 @@ class AwsNotifier:
         self.configuration_set = configuration_set  # SES events (bounces, complaints) of these mails go there
         self._ses = ses
         self._sns = sns
+        self._voice = voice
+        self.voice_origination = voice_origination
         self.webhooks = Webhooks(http, sleep=sleep)
 
     @property
@@ -190,6 +201,12 @@ class AwsNotifier:
         if self._sns is None:
             self._sns = _boto_client("sns")
         return self._sns
+
+    @property
+    def voice(self) -> PinpointSMSVoiceV2Client:
+        if self._voice is None:
+            self._voice = _boto_client("pinpoint-sms-voice-v2")
+        return self._voice
 
     def email(self, to: str, notification: Notification) -> None:
         if not self.sender:
@@ -220,6 +237,17 @@ class AwsNotifier:
                 MessageAttributes={
                     "AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"},
                 },
+            )
+
+    def phone_call(self, to: str, notification: Notification) -> None:
+        if not self.voice_origination:
+            raise NotificationFailed(f"no phone number to call from: set {Env.VOICE_ORIGINATION}")
+        with _aws_errors("End User Messaging"):
+            self.voice.send_voice_message(
+                DestinationPhoneNumber=to,
+                OriginationIdentity=self.voice_origination,
+                MessageBody=notification.voice,
+                MessageBodyTextType="TEXT",
             )
 
     def webhook(self, url: str, body: dict[str, Any], *, headers: dict[str, str] | None = None) -> int:

@@ -398,7 +398,7 @@ class UserPage(Paginated[UserOut]):
     pass
 
 
-RuleType = Literal["wait", "notify_by_email", "notify_by_sms", "notify_by_webhook"]
+RuleType = Literal["wait", "notify_by_email", "notify_by_sms", "notify_by_phone_call", "notify_by_webhook"]
 
 
 class NotificationRuleIn(Strict):
