@@ -316,3 +316,28 @@ def test_the_console_lists_webhooks_with_their_last_response_and_never_a_secret(
     )  # fmt: skip
     assert refused["statusCode"] == 403
     assert api("GET", f"/api/v1/webhooks/{made['id']}/")[0] == 200
+
+
+def test_a_later_webhook_of_the_group_sees_what_an_earlier_one_answered(sending: World, receiver: Receiver) -> None:
+    world = sending
+    receiver.routes["/open"] = reply(201, b'{"ticket": 42}')
+    opened = hook(world, receiver, "/open", trigger_type="alert group created")
+    hook(
+        world,
+        receiver,
+        "/close",
+        trigger_type="resolve",
+        forward_all=False,
+        data='{"close": {{ responses.' + opened + ".ticket }}}",
+    )
+    group = world.alert(named_integration(world, "prom"))
+    world.executor.run(world.services)
+    world.act(group, "resolve")
+    world.executor.run(world.services)
+    [close] = [r for r in receiver.received if r.path == "/close"]
+    assert json.loads(close.body) == {"close": 42}
+    other = world.alert(named_integration(world, "zabbix"))  # another group: its own responses only
+    world.executor.run(world.services)
+    assert world.store.webhooks.responses(other) == {opened: '{"ticket": 42}'}
+    world.store.groups.delete(group)
+    assert world.store.webhooks.responses(group) == {}  # gone with the group

@@ -131,7 +131,12 @@ class Entities(Keyed[E], Protocol[E]):
 
 class Webhooks(Entities["OutgoingWebhook"], Protocol):
     def record_response(self, webhook_id: str, response: WebhookResponse) -> None:
-        """Keep ``response`` as the webhook's last one (nothing if the webhook is gone)."""
+        """Keep ``response`` as the webhook's last one (nothing if the webhook is gone), and as its last one for
+        the group, if it is an answer."""
+        ...
+
+    def responses(self, group_id: str) -> dict[str, str]:
+        """Webhook id -> the body of its last answer for ``group_id``."""
         ...
 
 

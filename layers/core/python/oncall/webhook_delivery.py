@@ -11,11 +11,12 @@ attempt is claimed first, so a retried RunStep never sends twice.
 
 The request is OnCall's: ``url``, ``headers`` (a JSON object) and ``data`` are Jinja2 templates over the event
 (:func:`event_data`: the group, its last alert's payload as ``alert_payload``, the integration, the user who
-acted), rendered by the sandboxed templating within its time and size budgets; ``headers`` and ``data`` see
-strings JSON-escaped, so a quote in a payload cannot break the JSON around it. ``forward_all`` sends the whole
-event when no ``data`` is set; ``authorization_header`` becomes the Authorization header; ``trigger_template``,
-if set, must render to true/1 for the webhook to fire. The outcome goes to the group's timeline and is kept as
-the webhook's last response (status, the start of the body, when).
+acted, and ``responses``: what the group's other webhooks last answered), rendered by the sandboxed templating
+within its time and size budgets; ``headers`` and ``data`` see strings JSON-escaped, so a quote in a payload
+cannot break the JSON around it. ``forward_all`` sends the whole event when no ``data`` is set;
+``authorization_header`` becomes the Authorization header; ``trigger_template``, if set, must render to true/1
+for the webhook to fire. The outcome goes to the group's timeline and is kept as the webhook's last response
+(status, the start of the body, when).
 """
 
 from __future__ import annotations
@@ -299,7 +300,20 @@ def event_data(
         "alert_group_acknowledged_by": _user(services, group.acknowledged_by),
         "alert_group_resolved_by": _user(services, group.resolved_by),
         "webhook": {"id": hook.id, "name": hook.name},
+        "responses": _responses(store, group.id, exclude=hook.id),
     }
+
+
+def _responses(store: Store, group_id: str, *, exclude: str) -> dict[str, Any]:
+    """The last answer of each other webhook for the group (JSON when it is), as OnCall's ``responses``."""
+    found: dict[str, Any] = {}
+    for webhook_id, content in store.webhooks.responses(group_id).items():
+        if webhook_id != exclude:
+            try:
+                found[webhook_id] = json.loads(content)
+            except ValueError:
+                found[webhook_id] = content
+    return found
 
 
 def _event_time(group: AlertGroup, trigger: str, now: datetime) -> str | None:
