@@ -36,6 +36,7 @@ def world(api: Invoke, ingest_handler: ModuleType) -> dict[str, str]:
     user = api("POST", "/api/v1/users/", {"username": "target", "role": "viewer"})[1]
     key = api("POST", "/api/v1/api_keys/", {"name": "target", "user_id": user["id"]})[1]
     rule = api("POST", "/api/v1/personal_notification_rules/", {"user_id": user["id"], "type": "notify_by_sms"})[1]
+    webhook = api("POST", "/api/v1/webhooks/", {"name": "Hostile hook", "url": "https://hooks.example.com/h"})[1]
     return {
         "groups": group["id"],
         "integrations": integration["id"],
@@ -45,6 +46,7 @@ def world(api: Invoke, ingest_handler: ModuleType) -> dict[str, str]:
         "users": user["id"],
         "keys": key["id"],
         "rules": rule["id"],
+        "webhooks": webhook["id"],
     }
 
 
