@@ -25,6 +25,7 @@ if TYPE_CHECKING:
         Integration,
         IntegrationConfig,
         NotificationRule,
+        OutgoingWebhook,
         Route,
         Team,
         TimelineEntry,
@@ -129,7 +130,13 @@ class Entities(Keyed[E], Protocol[E]):
     def list(self) -> list[E]: ...
 
 
-class Webhooks(Entities["OutgoingWebhook"], Protocol):
+class Webhooks(Protocol):
+    """Outgoing webhooks (listed as a whole), with their last responses."""
+
+    def get(self, entity_id: str) -> OutgoingWebhook | None: ...
+    def put(self, entity: OutgoingWebhook, *, new: bool = False) -> None: ...
+    def delete(self, entity_id: str) -> None: ...
+    def list(self) -> list[OutgoingWebhook]: ...
     def record_response(self, webhook_id: str, response: WebhookResponse) -> None:
         """Keep ``response`` as the webhook's last one (nothing if the webhook is gone), and as its last one for
         the group, if it is an answer."""
