@@ -216,11 +216,10 @@ def test_nothing_for_inbound_email_without_the_setting(tmp_path: Any, monkeypatc
         assert absent not in template
 
 
-def test_the_layer_bundles_the_parser_and_html2text(synth: Synthesized) -> None:
+def test_the_layer_bundles_the_parser(synth: Synthesized) -> None:
     assets = json.loads(next(synth.outdir.glob("Tocsin.assets.json")).read_text())["files"]
     (layer,) = [a for a in assets.values() if a.get("displayName") == "CoreLayer/Layer/Code"]
     root = synth.outdir / layer["source"]["path"] / "python"
     assert (root / "oncall" / "inbound_email.py").is_file()
-    assert (root / "html2text" / "__init__.py").is_file()  # requirements.txt, pure Python
     (code,) = [a for a in assets.values() if a.get("displayName") == "InboundEmail/Ingest/Function/Code"]
     assert (synth.outdir / code["source"]["path"] / "handler.py").is_file()

@@ -66,12 +66,14 @@ def test_deleted_or_regenerated_tokens_stop_working(api: Invoke, ingest_handler:
     [
         ({"name": "x", "type": "nosuch"}, "type", "Invalid integration type"),
         ({"name": "x", "type": "direct_paging"}, "type", "cannot be created"),
-        ({"type": "webhook"}, "name", "Field required"),
-        ({"name": "x", "type": "webhook", "unknown": 1}, "unknown", "Extra inputs are not permitted"),
+        ({"type": "webhook"}, "name", "This field is required."),
+        ({"name": "", "type": "webhook"}, "name", "This field may not be blank."),
+        ({"name": None, "type": "webhook"}, "name", "This field may not be null."),
         ({"name": "x", "type": "webhook", "templates": {"grouping_key": "{{ payload."}}, "templates", "Template Error"),
         ({"name": "x", "type": "webhook", "templates": {"grouping_key": "x" * 50_001}}, "templates", "length limit"),
-        ({"name": "x", "type": "webhook", "labels": {"": "v"}}, "labels..[key]", "a label key is 1-100 characters"),
-        ({"name": "x", "type": "webhook", "dynamic_labels": {"a\nb": "{{ 1 }}"}}, "dynamic_labels.a\nb.[key]", "label"),
+        ({"name": "x", "type": "webhook", "labels": {"": "v"}}, "labels", "a label key is 1-100 characters"),
+        ({"name": "x", "type": "webhook", "labels": [{"key": "k", "value": "v"}]}, "labels", '{"key": {"name"'),
+        ({"name": "x", "type": "webhook", "dynamic_labels": {"a\nb": "{{ 1 }}"}}, "dynamic_labels", "label"),
     ],
 )
 def test_invalid_integrations_get_field_level_400s(api: Invoke, body: dict[str, Any], field: str, message: str) -> None:
@@ -240,7 +242,7 @@ def test_wipe_and_delete(api: Invoke, group_id: str) -> None:
 
 def test_alert_group_bodies_that_are_not_json_or_not_valid_are_400s(api: Invoke, group_id: str) -> None:
     base = f"/api/v1/alert_groups/{group_id}"
-    assert api("DELETE", f"{base}/", {"mode": "shred"}) == (400, {"mode": ["Input should be 'wipe' or 'delete'"]})
+    assert api("DELETE", f"{base}/", {"mode": "shred"}) == (400, {"mode": ['"shred" is not a valid choice.']})
     assert api("DELETE", f"{base}/", ["wipe"])[0] == 400
     module, key = load_handler("api"), api("POST", "/api/v1/api_keys/", {"name": "raw"})[1]["key"]
     for method, path in (("POST", f"{base}/silence"), ("DELETE", base)):

@@ -184,7 +184,7 @@ def test_page_a_team_as_member_and_from_outside(web: ModuleType, api: Invoke, ex
 
     assert _options(_page_form(member.call("GET", "/ui/page")["body"]), "team") == ["(no team)", "db", "ops"]
     path, flash = _flash(_post(member, "/ui/page", {"team": db}, "/ui/page"))
-    assert flash == {"notice": "Paged team db."}
+    assert flash == {"notice": "Paged team db. Warning: no escalation chain: nobody is notified."}
     (group,) = _groups(api)
     assert path == f"/ui/groups/{group['id']}" and group["title"] == "dana is paging db to join escalation"
     integration = api("GET", f"/api/v1/integrations/{group['integration_id']}/")[1]
@@ -200,14 +200,19 @@ def test_page_a_team_as_member_and_from_outside(web: ModuleType, api: Invoke, ex
     _, flash = _flash(
         _post(member, "/ui/page", {"team": db, "important_team_escalation": "on", "title": "Replica lag"}, "/ui/page")
     )
-    assert flash == {"notice": "Paged team db (important)."}
+    assert flash == {
+        "notice": "Paged team db (important). "
+        "Warning: escalation chain DB on call has no step that notifies anyone: nobody is notified."
+    }
     [paged] = [g for g in _groups(api) if g["title"] == "Replica lag"]
     assert paged["route_id"] == important["id"]
     [(name, state)] = executor.started.items()
     assert name == f"{paged['id']}-g1" and state["kind"] == "escalation"
 
     # a contactable team is paged from outside it too
-    assert _flash(_post(outsider, "/ui/page", {"team": ops}, "/ui/page"))[1] == {"notice": "Paged team ops."}
+    assert _flash(_post(outsider, "/ui/page", {"team": ops}, "/ui/page"))[1] == {
+        "notice": "Paged team ops. Warning: no escalation chain: nobody is notified."
+    }
 
 
 def test_users_and_team_together_or_neither_are_refused_and_nothing_is_created(
@@ -229,7 +234,7 @@ def test_users_and_team_together_or_neither_are_refused_and_nothing_is_created(
 
     too_long = _post(admin, "/ui/page", {"users": [alice], "title": "x" * 1501}, "/ui/page")
     assert too_long["statusCode"] == 400
-    assert "Title: String should have at most 1500 characters" in html.unescape(too_long["body"])
+    assert "Title: Ensure this field has no more than 1500 characters." in html.unescape(too_long["body"])
 
     unknown = _post(admin, "/ui/page", {"users": ["UNOPE"]}, "/ui/page")
     assert unknown["statusCode"] == 400 and "Users: Unknown user id: UNOPE" in html.unescape(unknown["body"])
@@ -336,10 +341,10 @@ def test_crafted_values_are_refused_or_shown_harmlessly(
     page_path = f"/ui/groups/{group['id']}"
     # ids longer than any id: refused (400) before they reach the store's key limits, in the console and the API
     too_long = _post(admin, "/ui/page", {"users": ["U" * 3000]}, "/ui/page")
-    assert too_long["statusCode"] == 400 and "String should have at most 100 characters" in too_long["body"]
+    assert too_long["statusCode"] == 400 and "Ensure this field has no more than 100 characters." in too_long["body"]
     assert _post(admin, "/ui/page", {"team": "T" * 3000}, "/ui/page")["statusCode"] == 400
     refused = _post(admin, f"{page_path}/responders", {"users": ["U" * 3000]}, page_path)
-    assert "at most 100 characters" in _flash(refused)[1]["error"]
+    assert "no more than 100 characters" in _flash(refused)[1]["error"]
     assert api("POST", "/api/v1/escalation/", {"users": [{"id": "U" * 3000}]})[0] == 400
     assert len(_groups(api)) == 1 and executor.started == {}
 

@@ -177,7 +177,7 @@ def test_an_invalid_phone_number_shows_the_models_message_and_stores_nothing(
 
     # a crafted wait outside the API's bounds: its message, on the page it came from; nothing stored
     short = _post(admin, f"/ui/users/{bob['id']}/rules", {"type": "wait", "important": "false", "duration": "7"}, path)
-    assert _flash(short) == {"error": "duration: Input should be greater than or equal to 60"}
+    assert _flash(short) == {"error": "duration: Ensure this value is greater than or equal to 60."}
     assert short["headers"]["Location"].startswith(f"{path}?")
     assert _rules(api, bob["id"]) == []
 

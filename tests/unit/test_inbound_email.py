@@ -96,7 +96,9 @@ a.btn-primary { color: #FFF; }
 </body>
 </html>
 """
+# As OnCall's converter makes it: the title first, every line stripped, blank lines dropped, &nbsp; kept.
 ALERTMANAGER_TEXT = """\
+[FIRING:1] HighLatency api (warning)
 1 alert for alertname=HighLatency service=api
 View in Alertmanager (http://am.example:9093/#/alerts?receiver=ops)
 [1] Firing
@@ -105,9 +107,8 @@ alertname = HighLatency
 instance = api-1:8080
 severity = warning
 Annotations
-summary = p99 latency above 500 ms & rising
+summary = p99 latency above 500\xa0ms & rising
 Source (http://prom.example:9090/graph?g0.expr=latency_p99+%3E+0.5&g0.tab=1)
-
 Sent by Alertmanager (http://am.example:9093)"""
 
 
@@ -163,7 +164,7 @@ def test_alertmanager_html_only_mail_becomes_readable_text() -> None:
     assert parsed.subject == "[FIRING:1] HighLatency api (warning)"
     assert parsed.sender == "alertmanager@example.org"
     assert parsed.message == ALERTMANAGER_TEXT
-    for noise in ("**", "|", "---", "](", "<", "font-family", "\xa0"):
+    for noise in ("**", "|", "](", "<", "font-family"):
         assert noise not in parsed.message
 
 
@@ -319,31 +320,59 @@ def test_huge_bodies_are_truncated() -> None:
 # --- HTML to text ---------------------------------------------------------------------------------------------
 
 
+# OnCall's test_amazon_ses_validated_pass_html (engine/apps/email/tests/test_inbound_email.py): its HTML and the text
+# its converter makes of it.
+ONCALL_HTML = """\
+    <html>
+        <title>title</title>
+        <body>
+            <div>
+                <h1>h1</h1>
+                <br><br><br>
+                <p>p<b>b</b><i>i</i> <span>span</span></p> <p>new line</p> <hr>
+                <a href="https://example.com">link</a>
+                <ul>
+                    <li>li1</li>
+                    <li>li2</li>
+                </ul>
+                <table>
+                    <tr>
+                        <td>td1</td>
+                        <td>td2</td>
+                    </tr>
+                </table>
+            </div>
+        </body>
+    </html>
+    """
+ONCALL_TEXT = "\n".join(
+    ["title", "h1", "pbi span", "new line", "-" * 32, "link (https://example.com)", "* li1", "* li2", "td1", "td2"]
+)
+
+
 @pytest.mark.parametrize(
     ("markup", "expected"),
     [
+        (ONCALL_HTML, ONCALL_TEXT),
         ("<p>one</p><p>two</p>", "one\ntwo"),
         ("<div>one</div><div>two</div>", "one\ntwo"),
         ("line<br>break", "line\nbreak"),
+        ("line<br/>break<br />again", "line\nbreak\nagain"),
         (
             'see <a href="https://grafana.example/d/1?a=1&amp;b=2">the dashboard</a>.',
             "see the dashboard (https://grafana.example/d/1?a=1&b=2).",
         ),
-        ('<a href="https://x.example/">https://x.example/</a>', "https://x.example/"),  # no repeated URL
-        ('<a href="mailto:ops@example.org">ops@example.org</a>', "ops@example.org"),
-        ('<a href="javascript:alert(1)">click</a> <a href="#top">top</a>', "click top"),
-        (
-            '<a href="https://x.example/img"><img src="https://x.example/i.png" alt="graph"></a>',
-            "https://x.example/img",
-        ),
+        ('<a href="https://x.example/">https://x.example/</a>', "https://x.example/ (https://x.example/)"),
+        ('<a name="top">anchor</a> <a href="">empty</a>', "anchor empty"),  # no href, no parentheses
         ("<h1>Title</h1><p>text</p>", "Title\ntext"),
-        ("<b>bold</b> <i>it</i> <em>em</em> <code>code</code>", "bold it em `code`"),
-        ("<ul><li>one</li><li>two</li></ul>", "- one\n- two"),
-        ("<p>Disks:</p><ul><li>db-1</li><li>db-2</li></ul>", "Disks:\n  - db-1\n  - db-2"),
-        ("<p>1. not a list</p><p>- not a bullet</p><p>C:\\dir\\-x</p>", "1. not a list\n- not a bullet\nC:\\dir\\-x"),
-        ("<table><tr><th>name</th><th>value</th></tr><tr><td>cpu</td><td>93%</td></tr></table>", "name value\ncpu 93%"),
-        ("<style>p {color: red}</style><script>var x = 1;</script><p>visible</p>", "visible"),
-        ("a&nbsp;b &lt;c&gt; &amp; &eacute;", "a b <c> & é"),
+        ("<b>bold</b> <i>it</i> <em>em</em> <code>code</code>", "bold it em code"),
+        ("<ul><li>one</li><li>two</li></ul>", "* one\n* two"),
+        ("<p>Disks:</p><ul><li>db-1</li><li>db-2</li></ul>", "Disks:\n* db-1\n* db-2"),
+        ("above<hr>below", "above\n--------------------------------\nbelow"),
+        ("<table><tr><th>name</th><th>value</th></tr><tr><td>cpu</td><td>93%</td></tr></table>", "namevalue\ncpu93%"),
+        ("<style>p {color: red}</style><script>var x = 1;</script><!-- note --><p>visible</p>", "visible"),
+        ("a&nbsp;b &lt;c&gt; &amp; &eacute;", "a\xa0b <c> & é"),
+        ("<p>  indented  </p>\n\n\n<p>\tspaced</p>", "indented\nspaced"),
         ("", ""),
         ("   ", ""),
     ],

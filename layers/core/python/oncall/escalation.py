@@ -268,6 +268,11 @@ def _run_escalation(state: dict[str, Any], services: Services, now: datetime) ->
             return _finish(state)
         policy = policies[position]
         key = f"g{state['generation']}-c{state['cycle']}-p{position}"
+        if (missing := policy.unconfigured()) is not None:  # saved half-configured, as OnCall allows: a no-op
+            state["position"] += 1
+            if services.store.groups.claim(group.id, key):
+                _log(services, group, now, "escalation_skipped", f"Step {policy.type} has no {missing}: skipped")
+            continue
         outcome = STEPS[policy.type](policy, group, state, services, now, key)
         if outcome is not None:
             return outcome
@@ -592,6 +597,7 @@ def _deliver(
         _log(services, group, now, "notification_failed", f"{what} to {user.username} failed: {error}")
         return
     telemetry.count(telemetry.NOTIFICATIONS_SENT, channel=channel)
+    services.store.insights.notification_sent(user.id, now)
     sent = (
         f"Sent acknowledgement reminder ({name}) to {user.username}" if reminder else f"Sent {name} to {user.username}"
     )

@@ -25,16 +25,14 @@ import email
 import email.header
 import logging
 import re
-import textwrap
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from email import policy
 from email.message import EmailMessage, Message
 from email.utils import getaddresses, parseaddr
-from functools import cache
+from html.parser import HTMLParser
 from typing import TYPE_CHECKING, Any, Final, Literal
-from urllib.parse import urlsplit
 
 from oncall.settings import Env
 
@@ -45,7 +43,7 @@ logger = logging.getLogger(__name__)
 
 TYPE: Final = "inbound_email"
 LOCAL_DOMAIN: Final = "inbound.tocsin.localhost"  # the default of the local stack (python -m local)
-# Bounds that keep an alert item well under DynamoDB's 400 KB (payload + rendered message) and html2text fast.
+# Bounds that keep an alert item well under DynamoDB's 400 KB (payload + rendered message) and the HTML parser fast.
 MAX_SUBJECT_CHARS: Final = 2_000
 MAX_MESSAGE_CHARS: Final = 32_000
 MAX_HTML_CHARS: Final = 1_000_000
@@ -53,7 +51,6 @@ TRUNCATED: Final = "\n[... truncated]"
 # RFC 5321 caps a local part at 64 octets; our tokens are 25 alphanumerics (OnCall's were too).
 _TOKEN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_UNSAFE_SCHEMES: Final = frozenset({"javascript", "vbscript", "data", "file"})
 _REJECTING_VERDICTS: Final = ("spam", "virus")
 
 Outcome = Literal["stored", "unknown_token", "wrong_type", "rate_limited", "rejected", "dropped", "failed"]
@@ -254,75 +251,110 @@ def _text(part: Message) -> str:
 
 
 def html_to_text(markup: str) -> str:
-    """Readable plain text of an HTML body: block elements (paragraphs, divs, rows, list items, headings) on their
-    own lines, table cells separated by spaces, links as ``text (href)``, no Markdown markup (emphasis, heading
-    marks, escapes), no images, scripts or styles; runs of blank lines collapsed."""
+    """Plain text of an HTML body, as Grafana OnCall's inbound e-mail makes it (``html_to_plaintext`` of
+    ``engine/apps/email/inbound.py``, here on the standard library's parser): block elements on their own lines,
+    ``<br>`` a line break, links as ``text (href)``, list items as ``* item``, ``<hr>`` as 32 dashes, every line
+    stripped and empty lines dropped; scripts, styles and comments are left out."""
     if not markup or not markup.strip():
         return ""
-    converter = _converter_class()()
+    converter = _PlainText()
     try:
-        text = converter.handle(markup[:MAX_HTML_CHARS])
-    except Exception:  # html2text is lenient; never lose the mail over its rendering
+        converter.feed(markup[:MAX_HTML_CHARS])
+        converter.close()
+    except Exception:  # the parser is lenient; never lose the mail over its rendering
         logger.warning("HTML body could not be converted; tags stripped instead", exc_info=True)
-        text = re.sub(r"<[^>]*>", " ", markup[:MAX_HTML_CHARS])
-    lines = "\n".join(line.rstrip() for line in text.replace("\xa0", " ").splitlines())
-    # html2text indents every list by two spaces: a body that is only a list starts at the margin.
-    return textwrap.dedent(re.sub(r"\n{3,}", "\n\n", lines)).strip("\n")
+        converter.parts = [re.sub(r"<[^>]*>", "\n", markup[:MAX_HTML_CHARS])]
+    text = "".join(converter.parts)
+    return "\n".join(line.strip() for line in text.splitlines() if line.strip())
 
 
-@cache
-def _converter_class() -> type[Any]:
-    import html2text  # lazily: only mail without a text part needs it (and the API imports this module)
+# Elements browsers render on their own line (display: block, list-item, table, table-row), as OnCall lists them.
+_BLOCK_TAGS: Final = frozenset(
+    [
+        "address",
+        "article",
+        "aside",
+        "blockquote",
+        "body",
+        "center",
+        "dd",
+        "details",
+        "dialog",
+        "dir",
+        "div",
+        "dl",
+        "dt",
+        "fieldset",
+        "figcaption",
+        "figure",
+        "footer",
+        "form",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "header",
+        "hgroup",
+        "hr",
+        "html",
+        "legend",
+        "li",
+        "listing",
+        "main",
+        "menu",
+        "nav",
+        "ol",
+        "p",
+        "plaintext",
+        "pre",
+        "search",
+        "section",
+        "summary",
+        "table",
+        "tr",
+        "ul",
+        "xmp",
+    ]
+)
+_HIDDEN_TAGS: Final = frozenset({"script", "style", "template"})  # text BeautifulSoup's get_text leaves out
 
-    class PlainText(html2text.HTML2Text):  # type: ignore[misc]
-        """html2text set up for plain text. Links are rendered by ``_tag`` (html2text writes Markdown links), and
-        ``handle_data`` turns off html2text's Markdown escaping (``1\\.``, ``\\-``) by flagging every piece of
-        text as entity text, which html2text never escapes."""
 
-        def __init__(self) -> None:
-            super().__init__(bodywidth=0)
-            self.ignore_emphasis = True
-            self.ignore_images = True
-            self.ignore_tables = True
-            self.ignore_links = True
-            self.unicode_snob = True
-            self.single_line_break = True
-            self.ul_item_mark = "-"
-            self.tag_callback = _tag
-            self.anchors: list[tuple[str, int]] = []
+class _PlainText(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.links: list[str | None] = []
+        self.hidden = 0
 
-        def handle_data(self, data: str, entity_char: bool = False) -> None:
-            super().handle_data(data, entity_char=True)
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _HIDDEN_TAGS:
+            self.hidden += 1
+        if tag in _BLOCK_TAGS:
+            self.parts.append("\n")
+        if tag == "li":
+            self.parts.append("* ")
+        elif tag == "br":
+            self.parts.append("\n")
+        elif tag == "hr":
+            self.parts.append("-" * 32 + "\n")
+        elif tag == "a":
+            self.links.append(dict(attrs).get("href"))
 
-    return PlainText
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _HIDDEN_TAGS:
+            self.hidden = max(0, self.hidden - 1)
+        elif tag == "a" and self.links:
+            href = self.links.pop()
+            if href:
+                self.parts.append(f" ({href})")
+        if tag in _BLOCK_TAGS:
+            self.parts.append("\n")
 
-
-def _tag(converter: Any, tag: str, attrs: dict[str, str | None], start: bool) -> bool | None:
-    """html2text's tag callback: True means "handled, skip the default"."""
-    if tag == "a":
-        if start:
-            converter.anchors.append(((attrs.get("href") or "").strip(), len(converter.outtextlist)))
-        elif converter.anchors:
-            href, mark = converter.anchors.pop()
-            label = "".join(converter.outtextlist[mark:]).strip()
-            if _shown(href) and href not in (label, f"mailto:{label}"):
-                converter.o(f" ({href})" if label else href)
-        return True
-    if tag in ("h1", "h2", "h3", "h4", "h5", "h6", "hr"):
-        converter.p()  # a paragraph break instead of "# " or "* * *"
-        return True
-    if tag in ("td", "th") and not start:
-        converter.o(" ")  # cells of a row stay apart
-    return None
-
-
-def _shown(href: str) -> bool:
-    if not href or href.startswith("#"):
-        return False
-    try:
-        return urlsplit(href).scheme.lower() not in _UNSAFE_SCHEMES
-    except ValueError:
-        return False
+    def handle_data(self, data: str) -> None:
+        if not self.hidden:
+            self.parts.append(data)
 
 
 # --- the use case ---------------------------------------------------------------------------------------------

@@ -28,9 +28,11 @@ from oncall.settings import RateLimit
 
 logger = logging.getLogger(__name__)
 MAX_BODY_BYTES = 256 * 1024
-# An alert item holds the payload and its rendered title and message within DynamoDB's 400 KB item limit.
+# An alert item holds the payload and its rendered texts within DynamoDB's 400 KB item limit (409,600 bytes; the
+# rest is for the item's keys and flags).
 MAX_STORED_PAYLOAD_BYTES = 350_000
-MESSAGE_MAX_LENGTH = 10_000  # characters, so at most 40 KB of UTF-8
+ALERT_ITEM_BYTES = 400_000
+MESSAGE_MAX_LENGTH = templating.RESULT_MAX_LENGTH  # OnCall's 50,000 characters (cut further if the item is full)
 MAX_NESTING = 240  # levels of JSON nesting: real alerts are shallow; API responses (pydantic) serialize up to ~250
 IMAGE_URL_MAX_LENGTH = 299
 MAX_GROUPING_ATTEMPTS = 8  # a lost race is retried; this many in a row means something is badly wrong
@@ -121,9 +123,17 @@ def check_storable(payload: Any) -> None:
 # --- the use case ---------------------------------------------------------------------------------------------
 
 
-def render_appearance(config: IntegrationConfig, payload: Any) -> dict[str, str | None]:
+def render_appearance(
+    config: IntegrationConfig, payload: Any, labels: dict[str, str] | None = None
+) -> dict[str, str | None]:
+    """The alert's title, message, image and source link, rendered as OnCall does: with ``payload``, the alert's
+    ``labels`` (computed from the integration when not given), ``integration_name`` and ``source_link``; a title is
+    cut at 500 characters, the others at 50,000 (and ``..`` appended), and texts that would not fit the alert's
+    item next to its payload are cut to fit."""
     integration = config.integration
-    context: dict[str, Any] = {"payload": payload, "integration_name": integration.name}
+    if labels is None:
+        labels = grouping.alert_labels(integration, payload)
+    context: dict[str, Any] = {"payload": payload, "labels": labels, "integration_name": integration.name}
     source_link = grouping.render_optional(integration.template("source_link"), **context)
     context["source_link"] = source_link
     rendered: dict[str, str | None] = {"source_link": source_link}
@@ -133,7 +143,30 @@ def render_appearance(config: IntegrationConfig, payload: Any) -> dict[str, str 
         rendered[name] = None if value in (None, "None") or not value.strip() else value
     image = grouping.render_optional(integration.template("image_url"), **context)
     rendered["image_url"] = image[:IMAGE_URL_MAX_LENGTH] if image and image.strip() else None
-    return rendered
+    return _fitted(rendered, payload)
+
+
+def _utf8(text: str | None) -> int:
+    return len(text.encode("utf-8", "surrogatepass")) if text else 0
+
+
+def _fitted(rendered: dict[str, str | None], payload: Any) -> dict[str, str | None]:
+    """``rendered`` with the message, then the source link, cut (``..`` appended) where the texts would not fit
+    the alert's item next to the payload. Most alerts are far from it: the payload is measured only when needed."""
+    texts = sum(_utf8(value) for value in rendered.values())
+    if texts <= ALERT_ITEM_BYTES - MAX_STORED_PAYLOAD_BYTES:
+        return rendered
+    room = ALERT_ITEM_BYTES - len(
+        json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass")
+    )
+    fitted = dict(rendered)
+    for name in ("message", "source_link"):
+        over = sum(_utf8(value) for value in fitted.values()) - room
+        value = fitted[name]
+        if over > 0 and value:
+            keep = max(0, _utf8(value) - over - 2)
+            fitted[name] = value.encode("utf-8", "surrogatepass")[:keep].decode("utf-8", "ignore") + ".."
+    return fitted
 
 
 def with_alert_counts(payload: Any) -> Any:
@@ -217,7 +250,7 @@ def ingest_one(
     route = routing.select_route(config.routes, payload, labels)
     signals = grouping.signals(integration, payload, labels, is_demo=is_demo)
     resolves = signals.is_resolve and integration.allow_source_based_resolving
-    appearance = render_appearance(config, payload)
+    appearance = render_appearance(config, payload, labels)
     key = GroupKey(integration.id, route.id, signals.distinction)
     alert_id = ids.new_sortable_id(ids.ALERT, now)
 

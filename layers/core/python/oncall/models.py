@@ -28,6 +28,9 @@ class Templates(BaseModel):
     title: str | None = None
     message: str | None = None
     image_url: str | None = None
+    # The other channels' appearance templates, as OnCall clients set them: {"slack": {"title": "..."}, "sms": ...}.
+    # Kept and returned; every channel renders from the web templates above.
+    channels: dict[str, dict[str, str]] = Field(default_factory=dict)
 
     def get(self, name: TemplateName) -> str | None:
         value: str | None = getattr(self, name)
@@ -83,6 +86,9 @@ class Route(BaseModel):
     routing_labels: list[LabelMatch] = Field(default_factory=list)
     is_default: bool = False
     escalation_chain_id: str | None = None
+    # Chat channels as OnCall clients set them ({"slack": {"channel_id": "C1", "enabled": true}, "telegram": {"id":
+    # ..., "enabled": ...}, "msteams": ...}): kept and returned; Tocsin posts to chat through outgoing webhooks.
+    messengers: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
 
 class Heartbeat(BaseModel):
@@ -286,6 +292,17 @@ StepType = Literal[
     "repeat_escalation",
 ]
 
+# The fields without which a step of each type has nothing to do.
+STEP_TARGETS: dict[str, tuple[str, ...]] = {
+    "notify_persons": ("persons_to_notify",),
+    "notify_person_next_each_time": ("persons_to_notify_next_each_time",),
+    "notify_on_call_from_schedule": ("notify_on_call_from_schedule",),
+    "notify_team_members": ("team_to_notify",),
+    "trigger_webhook": ("action_to_trigger",),
+    "notify_if_time_from_to": ("notify_if_time_from", "notify_if_time_to"),
+    "notify_if_num_alerts_in_window": ("num_alerts_in_window", "num_minutes_in_window"),
+}
+
 
 class EscalationChain(BaseModel):
     id: str
@@ -309,6 +326,12 @@ class EscalationPolicy(BaseModel):
     notify_if_time_to: str | None = None
     num_alerts_in_window: int | None = None
     num_minutes_in_window: int | None = None
+
+    def unconfigured(self) -> str | None:
+        """The field this step needs but lacks (OnCall saves such half-configured steps, and runs them as a no-op
+        that the timeline records), or None when it can run."""
+        needed = STEP_TARGETS.get(self.type, ())
+        return next((field for field in needed if not getattr(self, field)), None)
 
 
 # OnCall's trigger types, by their public API names (``Webhook.PUBLIC_TRIGGER_TYPES_MAP``).

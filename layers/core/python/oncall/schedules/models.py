@@ -37,6 +37,9 @@ class Schedule(BaseModel):
     time_zone: str = "UTC"
     ical_url_primary: str | None = None  # type "ical": the calendar imported as the primary layer
     ical_url_overrides: str | None = None  # a calendar imported as overrides
+    # Kept and returned for OnCall clients: overrides are always possible (through the API), Slack is not used.
+    enable_web_overrides: bool = False
+    slack: dict[str, str | None] | None = None  # {"channel_id": ..., "user_group_id": ...}
 
 
 class RestrictHours(BaseModel):

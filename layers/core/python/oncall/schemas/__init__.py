@@ -12,7 +12,7 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from oncall.models import HTTP_METHODS, MAX_LABELS, WEBHOOK_TRIGGERS, StepType
 from oncall.outbound import Refused, check_url
@@ -20,8 +20,12 @@ from oncall.outbound import Refused, check_url
 T = TypeVar("T")
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Lenient(BaseModel):
+    """A request body as Django REST framework (so OnCall) reads one: keys the model does not take (unknown ones,
+    and read-only ones such as ``id``, ``link`` or an integration's ``type`` sent back by a read-modify-write
+    client) are ignored, never refused; the values of the keys it takes are checked strictly."""
+
+    model_config = ConfigDict(extra="ignore")
 
 
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}")
@@ -64,12 +68,44 @@ Headers = Annotated[
     ],
     Field(max_length=50),
 ]
+
+
+def _label_pairs(value: Any) -> Any:
+    """OnCall's shape of labels (``[{"key": {"name": "team"}, "value": {"name": "db"}}]``, what its Terraform
+    provider sends and every read returns) as the mapping Tocsin keeps (``{"team": "db"}``); a mapping passes."""
+    if not isinstance(value, list):
+        return value
+    labels: dict[Any, Any] = {}
+    for pair in value:
+        if (
+            not isinstance(pair, dict)
+            or not isinstance(pair.get("key"), dict)
+            or not isinstance(pair.get("value"), dict)
+        ):
+            raise ValueError('a label is {"key": {"name": ...}, "value": {"name": ...}}')
+        key, text = (pair[part].get("name", pair[part].get("id")) for part in ("key", "value"))
+        labels[key] = text
+    return labels
+
+
 # Label keys name what people filter by: never empty (DynamoDB refuses empty map keys, too).
-Labels = Annotated[dict[Annotated[str, AfterValidator(_label_key)], str], Field(max_length=MAX_LABELS)]
+Labels = Annotated[
+    dict[Annotated[str, AfterValidator(_label_key)], str],
+    Field(max_length=MAX_LABELS),
+    BeforeValidator(_label_pairs),
+]
 # A URL Tocsin sends requests to (webhooks): refused when saved if it could not be called (private address, http).
 OutboundUrl = Annotated[
     str, Field(max_length=2000, description="An https:// URL of a public host"), AfterValidator(outbound_url)
 ]
+
+
+def _empty_is_null(value: Any) -> Any:
+    return None if value in ("", "null") else value  # as DRF's related fields read them (OnCall's Terraform sends "")
+
+
+# The id of another object (a team, a chain, a schedule ...); "" and "null" mean none, as in OnCall.
+RelatedId = Annotated[str | None, BeforeValidator(_empty_is_null)]
 
 
 class Paginated(BaseModel, Generic[T]):
@@ -82,26 +118,38 @@ class Paginated(BaseModel, Generic[T]):
     total_pages: int
 
 
-class AppearanceTemplates(BaseModel):
+class AppearanceTemplates(Lenient):
     title: str | None = None
     message: str | None = None
     image_url: str | None = None
 
 
-class TemplatesIn(Strict):
+class TitleMessageTemplates(Lenient):
+    title: str | None = None
+    message: str | None = None
+
+
+class TitleTemplate(Lenient):
+    title: str | None = None
+
+
+class TemplatesIn(Lenient):
     grouping_key: str | None = None
     resolve_signal: str | None = None
     acknowledge_signal: str | None = None
     source_link: str | None = None
     web: AppearanceTemplates | None = None
-    # Accepted for compatibility with OnCall clients; Tocsin renders every channel from the web templates.
-    slack: dict[str, Any] | None = None
-    sms: dict[str, Any] | None = None
-    phone_call: dict[str, Any] | None = None
-    telegram: dict[str, Any] | None = None
-    email: dict[str, Any] | None = None
-    msteams: dict[str, Any] | None = None
-    mobile_app: dict[str, Any] | None = None
+    # Kept and returned for OnCall clients; Tocsin renders every channel from the web templates.
+    slack: AppearanceTemplates | None = None
+    msteams: AppearanceTemplates | None = None
+    telegram: AppearanceTemplates | None = None
+    email: TitleMessageTemplates | None = None
+    mobile_app: TitleMessageTemplates | None = None
+    sms: TitleTemplate | None = None
+    phone_call: TitleTemplate | None = None
+
+
+CHANNEL_TEMPLATES = frozenset({"slack", "msteams", "telegram", "email", "mobile_app", "sms", "phone_call"})
 
 
 class TemplatesOut(BaseModel):
@@ -110,17 +158,58 @@ class TemplatesOut(BaseModel):
     acknowledge_signal: str | None
     source_link: str | None
     web: AppearanceTemplates
+    slack: AppearanceTemplates = Field(default_factory=AppearanceTemplates)
+    msteams: AppearanceTemplates = Field(default_factory=AppearanceTemplates)
+    telegram: AppearanceTemplates = Field(default_factory=AppearanceTemplates)
+    email: TitleMessageTemplates = Field(default_factory=TitleMessageTemplates)
+    mobile_app: TitleMessageTemplates = Field(default_factory=TitleMessageTemplates)
+    sms: TitleTemplate = Field(default_factory=TitleTemplate)
+    phone_call: TitleTemplate = Field(default_factory=TitleTemplate)
 
 
-class ChannelSetting(BaseModel):
-    channel_id: str | None = None
+class ChannelSetting(Lenient):
+    """A route's Slack channel, as OnCall has it."""
+
+    channel_id: str | None = Field(default=None, max_length=100)
     enabled: bool = False
+
+
+class ChatSetting(Lenient):
+    """A route's Telegram channel or Microsoft Teams connector, as OnCall has them."""
+
+    id: str | None = Field(default=None, max_length=100)
+    enabled: bool = False
+
+
+class Messengers(Lenient):
+    """A route's chat channels (OnCall's ``slack``, ``telegram``, ``msteams`` blocks): kept and returned as given."""
+
+    slack: ChannelSetting | None = None
+    telegram: ChatSetting | None = None
+    msteams: ChatSetting | None = None
+
+    def messengers(self, current: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """``current`` (a route's stored channels) with the blocks given here: set, or removed by a null."""
+        changed = dict(current)
+        for name in {"slack", "telegram", "msteams"} & self.model_fields_set:
+            block = getattr(self, name)
+            if block is None:
+                changed.pop(name, None)
+            else:
+                changed[name] = block.model_dump()
+        return changed
 
 
 class DefaultRoute(BaseModel):
     id: str
-    escalation_chain_id: str | None = None
+    escalation_chain_id: RelatedId = None
     slack: ChannelSetting = Field(default_factory=ChannelSetting)
+    telegram: ChatSetting = Field(default_factory=ChatSetting)
+    msteams: ChatSetting = Field(default_factory=ChatSetting)
+
+
+class DefaultRouteIn(Messengers):
+    escalation_chain_id: RelatedId = None
 
 
 class Heartbeat(BaseModel):
@@ -130,8 +219,8 @@ class Heartbeat(BaseModel):
     last_heartbeat_time: datetime | None = None  # Tocsin
 
 
-class HeartbeatIn(Strict):
-    timeout_seconds: int = Field(ge=60, le=86_400)
+class HeartbeatIn(Lenient):
+    timeout_seconds: int | None = Field(default=None, ge=60, le=86_400)  # None: unchanged (OnCall's read shape)
 
 
 class MaintenanceIn(BaseModel):
@@ -143,33 +232,45 @@ ReminderSeconds = Literal[0, 3600, 10800, 18000, 36000]  # never, every 1 / 3 / 
 UnackSeconds = Literal[0, 300, 900, 1800, 2700]  # never, 5 / 15 / 30 / 45 minutes after a reminder
 
 
-class IntegrationIn(Strict):
+class IntegrationIn(Lenient):
     name: str = Field(min_length=1, max_length=150)
     type: str
-    team_id: str | None = None
+    team_id: RelatedId = None
     description_short: str | None = Field(default=None, max_length=250)
     templates: TemplatesIn | None = None
-    default_route: dict[str, Any] | None = None
+    default_route: DefaultRouteIn | None = None
     # Tocsin: static labels, templated labels, and whether a resolve signal may resolve an earlier group.
     labels: Labels | None = None
     dynamic_labels: Labels | None = None
     allow_source_based_resolving: bool | None = None
     ack_reminder_seconds: ReminderSeconds = 0
     unack_timeout_seconds: UnackSeconds = 0
+    # Tocsin: make the default route's chain one that notifies the caller (so the first alert reaches someone)
+    default_chain_notifies_me: bool | None = None
 
 
-class IntegrationPatch(Strict):
+class IntegrationPatch(Lenient):
     name: str | None = Field(default=None, min_length=1, max_length=150)
-    team_id: str | None = None
+    team_id: RelatedId = None
     description_short: str | None = Field(default=None, max_length=250)
     templates: TemplatesIn | None = None
-    default_route: dict[str, Any] | None = None
+    default_route: DefaultRouteIn | None = None
     labels: Labels | None = None
     dynamic_labels: Labels | None = None
     allow_source_based_resolving: bool | None = None
     ack_reminder_seconds: ReminderSeconds | None = None
     unack_timeout_seconds: UnackSeconds | None = None
     heartbeat: HeartbeatIn | None = None
+
+
+class LabelRef(BaseModel):
+    id: str
+    name: str
+
+
+class LabelPair(BaseModel):
+    key: LabelRef
+    value: LabelRef
 
 
 class IntegrationOut(BaseModel):
@@ -188,39 +289,38 @@ class IntegrationOut(BaseModel):
     maintenance_mode: str | None = None
     maintenance_started_at: datetime | None = None
     maintenance_end_at: datetime | None = None
-    labels: dict[str, str]
-    dynamic_labels: dict[str, str]
+    labels: list[LabelPair]  # OnCall's shape: [{"key": {"id": "team", "name": "team"}, "value": {...}}]
+    dynamic_labels: list[LabelPair]  # the value's name is the template
     allow_source_based_resolving: bool
     ack_reminder_seconds: int = 0  # Tocsin: remind the acknowledger every N seconds
     unack_timeout_seconds: int = 0  # Tocsin: unacknowledge N seconds after an unconfirmed reminder
+    warnings: list[str] = Field(
+        default_factory=list, description="Tocsin: why alerts would notify nobody (no escalation chain, ...)"
+    )
 
 
-class LabelMatchIn(Strict):
+class LabelMatchIn(Lenient):
     key: str = Field(min_length=1, max_length=200)
     value: str = Field(max_length=200)
 
 
-class RouteIn(Strict):
+class RouteIn(Messengers):
     integration_id: str
     routing_regex: str | None = None
     routing_type: Literal["regex", "jinja2", "labels"] = "regex"
     routing_labels: list[LabelMatchIn] | None = None  # Tocsin: for routing_type "labels"
     position: int | None = Field(default=None, ge=0)
     manual_order: bool | None = None
-    escalation_chain_id: str | None = None
-    slack: dict[str, Any] | None = None
-    telegram: dict[str, Any] | None = None
+    escalation_chain_id: RelatedId = None
 
 
-class RoutePatch(Strict):
+class RoutePatch(Messengers):
     routing_regex: str | None = None
     routing_type: Literal["regex", "jinja2", "labels"] | None = None
     routing_labels: list[LabelMatchIn] | None = None
     position: int | None = Field(default=None, ge=0)
     manual_order: bool | None = None
-    escalation_chain_id: str | None = None
-    slack: dict[str, Any] | None = None
-    telegram: dict[str, Any] | None = None
+    escalation_chain_id: RelatedId = None
 
 
 class RouteOut(BaseModel):
@@ -233,16 +333,11 @@ class RouteOut(BaseModel):
     position: int
     is_the_last_route: bool
     slack: ChannelSetting = Field(default_factory=ChannelSetting)
-
-
-class LabelRef(BaseModel):
-    id: str
-    name: str
-
-
-class LabelPair(BaseModel):
-    key: LabelRef
-    value: LabelRef
+    telegram: ChatSetting = Field(default_factory=ChatSetting)
+    msteams: ChatSetting = Field(default_factory=ChatSetting)
+    warnings: list[str] = Field(
+        default_factory=list, description="Tocsin: why alerts would notify nobody (no escalation chain, ...)"
+    )
 
 
 class AlertOut(BaseModel):
@@ -283,6 +378,9 @@ class AlertGroupOut(BaseModel):
     labels: list[LabelPair]
     permalinks: Permalinks
     last_alert: AlertOut | None = None
+    warnings: list[str] = Field(
+        default_factory=list, description="Tocsin: why alerts would notify nobody (no escalation chain, ...)"
+    )
 
 
 class TimelineOut(BaseModel):
@@ -300,7 +398,7 @@ class DeleteGroupIn(BaseModel):
     mode: Literal["wipe", "delete"] = "wipe"
 
 
-class DemoAlertIn(Strict):
+class DemoAlertIn(Lenient):
     demo_alert_payload: Any = None
     payload: Any = None
 
@@ -330,14 +428,14 @@ class AlertPage(Paginated[AlertOut]):
 E164 = r"^\+[1-9]\d{6,14}$"
 
 
-class TeamIn(Strict):
+class TeamIn(Lenient):
     name: str = Field(min_length=1, max_length=150)
     email: str | None = Field(default=None, max_length=254)
     avatar_url: str | None = Field(default=None, max_length=500)
     contactable: bool = False  # Tocsin: people outside the team may page it
 
 
-class TeamPatch(Strict):
+class TeamPatch(Lenient):
     name: str | None = Field(default=None, min_length=1, max_length=150)
     email: str | None = Field(default=None, max_length=254)
     avatar_url: str | None = Field(default=None, max_length=500)
@@ -357,7 +455,7 @@ class TeamPage(Paginated[TeamOut]):
     pass
 
 
-class UserIn(Strict):
+class UserIn(Lenient):
     username: str = Field(min_length=1, max_length=150)
     email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
     phone_number: str | None = Field(default=None, pattern=E164)
@@ -368,7 +466,7 @@ class UserIn(Strict):
     teams: list[str] = Field(default_factory=list)
 
 
-class UserPatch(Strict):
+class UserPatch(Lenient):
     username: str | None = Field(default=None, min_length=1, max_length=150)
     email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
     phone_number: str | None = Field(default=None, pattern=E164)
@@ -401,7 +499,7 @@ class UserPage(Paginated[UserOut]):
 RuleType = Literal["wait", "notify_by_email", "notify_by_sms", "notify_by_phone_call", "notify_by_webhook"]
 
 
-class NotificationRuleIn(Strict):
+class NotificationRuleIn(Lenient):
     user_id: str
     position: int | None = Field(default=None, ge=0)
     important: bool = False
@@ -410,7 +508,7 @@ class NotificationRuleIn(Strict):
     manual_order: bool | None = None
 
 
-class NotificationRulePatch(Strict):
+class NotificationRulePatch(Lenient):
     position: int | None = Field(default=None, ge=0)
     type: RuleType | None = None
     duration: int | None = Field(default=None, ge=60, le=86400)
@@ -430,14 +528,14 @@ class NotificationRulePage(Paginated[NotificationRuleOut]):
     pass
 
 
-class ChainIn(Strict):
+class ChainIn(Lenient):
     name: str = Field(min_length=1, max_length=100)
-    team_id: str | None = None
+    team_id: RelatedId = None
 
 
-class ChainPatch(Strict):
+class ChainPatch(Lenient):
     name: str | None = Field(default=None, min_length=1, max_length=100)
-    team_id: str | None = None
+    team_id: RelatedId = None
 
 
 class ChainOut(BaseModel):
@@ -447,22 +545,41 @@ class ChainOut(BaseModel):
 
 
 StepName = StepType  # one list of step types: the domain's
-CLOCK = r"^([01]\d|2[0-3]):[0-5]\d:[0-5]\dZ$"
+_CLOCK = re.compile(r"([01]\d|2[0-3]):[0-5]\d:[0-5]\dZ")
 
 
-class PolicyFields(Strict):
+def _clock(value: str) -> str:
+    if not _CLOCK.fullmatch(value):
+        raise ValueError("Time has wrong format. Use one of these formats instead: hh:mm:ssZ.")
+    return value
+
+
+def _no_persons(value: list[str] | None) -> list[str]:
+    return [] if value is None else value  # what OnCall's Terraform provider sends for a step without persons
+
+
+def _end_if_minus_one(value: int | None) -> int | None:
+    return None if value == -1 else value  # OnCall: position -1 puts the step last
+
+
+ClockTime = Annotated[str, AfterValidator(_clock)]  # "09:00:00Z" (UTC), as OnCall's steps take it
+Persons = Annotated[list[str] | None, AfterValidator(_no_persons)]
+Position = Annotated[int | None, Field(default=None, ge=-1), AfterValidator(_end_if_minus_one)]
+
+
+class PolicyFields(Lenient):
     duration: int | None = Field(default=None, ge=60, le=86400)
     important: bool | None = None
-    persons_to_notify: list[str] | None = None
-    persons_to_notify_next_each_time: list[str] | None = None
-    team_to_notify: str | None = None
-    notify_on_call_from_schedule: str | None = None
-    action_to_trigger: str | None = None
-    notify_if_time_from: str | None = Field(default=None, pattern=CLOCK)
-    notify_if_time_to: str | None = Field(default=None, pattern=CLOCK)
+    persons_to_notify: Persons = None
+    persons_to_notify_next_each_time: Persons = None
+    team_to_notify: RelatedId = None
+    notify_on_call_from_schedule: RelatedId = None
+    action_to_trigger: RelatedId = None
+    notify_if_time_from: ClockTime | None = None
+    notify_if_time_to: ClockTime | None = None
     num_alerts_in_window: int | None = Field(default=None, ge=1)
     num_minutes_in_window: int | None = Field(default=None, ge=1, le=1440)
-    position: int | None = Field(default=None, ge=0)
+    position: Position = None
     manual_order: bool | None = None
 
 
@@ -558,7 +675,7 @@ Secret = Annotated[str, Field(max_length=2000), AfterValidator(_header_value)] |
 _WEBHOOK_READ_ONLY = frozenset({"id", "last_response_log"})  # what a read returns: ignored when sent back, as DRF
 
 
-class _WebhookFields(Strict):
+class _WebhookFields(Lenient):
     """What OnCall's public API and its Terraform provider send. ``forward_whole_payload`` (the name in OnCall's
     console and in Terraform) is ``forward_all``; ``team`` is ``team_id``; a secret sent back as the mask
     (``****************``) keeps the stored one; ``preset`` may only name the advanced (plain) webhook."""
@@ -601,7 +718,7 @@ class WebhookIn(_WebhookFields):
     forward_all: bool | None = None  # OnCall: null is false; absent is true
     format: Literal["json", "slack"] = "json"
     is_webhook_enabled: bool = True
-    team_id: str | None = None
+    team_id: RelatedId = None
 
 
 class WebhookPatch(_WebhookFields):
@@ -612,7 +729,7 @@ class WebhookPatch(_WebhookFields):
     forward_all: bool | None = None
     format: Literal["json", "slack"] | None = None
     is_webhook_enabled: bool | None = None
-    team_id: str | None = None
+    team_id: RelatedId = None
 
 
 class WebhookResponseOut(BaseModel):
@@ -666,7 +783,7 @@ class WebhookPage(Paginated[WebhookOut]):
 # --- access, paging, bulk actions ----------------------------------------------------------------------------------
 
 
-class ApiKeyIn(Strict):
+class ApiKeyIn(Lenient):
     name: str = Field(min_length=1, max_length=100)
     user_id: str | None = None  # default: the caller
 
@@ -699,12 +816,12 @@ class AuditEntryPage(Paginated[AuditEntryOut]):
 PAGED_ID_MAX = 100  # ids are short; a longer one is refused (400) before it reaches the store's key limits
 
 
-class PagedUser(Strict):
+class PagedUser(Lenient):
     id: str = Field(max_length=PAGED_ID_MAX)
     important: bool = False
 
 
-class EscalationIn(Strict):
+class EscalationIn(Lenient):
     """Direct paging (OnCall's ``POST /api/v1/escalation/``)."""
 
     title: str | None = Field(default=None, max_length=1500)
@@ -716,7 +833,7 @@ class EscalationIn(Strict):
     alert_group_id: str | None = Field(default=None, max_length=PAGED_ID_MAX)
 
 
-class BulkActionIn(Strict):
+class BulkActionIn(Lenient):
     alert_group_ids: list[str] = Field(min_length=1, max_length=100)
     action: Literal["acknowledge", "resolve", "silence", "restart"]
     delay: int | None = None
@@ -724,3 +841,43 @@ class BulkActionIn(Strict):
 
 class BulkActionOut(BaseModel):
     results: dict[str, str]  # group id -> "ok" or the reason it was skipped
+
+
+# --- OnCall look-ups Tocsin answers for its clients (Terraform data sources) ---------------------------------------
+
+
+class SlackChannelOut(BaseModel):
+    name: str
+    slack_id: str
+
+
+class SlackUserGroup(BaseModel):
+    id: str
+    name: str
+    handle: str
+
+
+class UserGroupOut(BaseModel):
+    id: str
+    type: str
+    slack: SlackUserGroup
+
+
+class ActionOut(BaseModel):
+    """OnCall's deprecated ``/actions`` view of an outgoing webhook (data source ``grafana_oncall_action``)."""
+
+    id: str
+    name: str
+    team_id: str | None
+
+
+class SlackChannelPage(Paginated[SlackChannelOut]):
+    pass
+
+
+class UserGroupPage(Paginated[UserGroupOut]):
+    pass
+
+
+class ActionPage(Paginated[ActionOut]):
+    pass

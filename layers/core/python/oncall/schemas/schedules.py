@@ -6,11 +6,11 @@ own (time zones, frequencies, user ids, durations, calendar URLs) are checked by
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from oncall.schemas import Strict
+from oncall.schemas import Lenient, RelatedId
 
 # Where a calendar is fetched from (http, https or webcal): the use case checks it under the deployment's outbound
 # policy when it is saved, as every URL Tocsin sends requests to (:mod:`oncall.outbound`).
@@ -18,15 +18,20 @@ CalendarUrl = Annotated[str, Field(max_length=2000, description="An https:// or 
 CLOCK = r"^([01]\d|2[0-3]):[0-5]\d$"
 
 
-class ScheduleFields(Strict):
-    team_id: str | None = None
+class ScheduleSlack(Lenient):
+    channel_id: str | None = Field(default=None, max_length=100)
+    user_group_id: str | None = Field(default=None, max_length=100)
+
+
+class ScheduleFields(Lenient):
+    team_id: RelatedId = None
     time_zone: str | None = Field(default=None, max_length=64)
     ical_url_primary: CalendarUrl | None = None
     ical_url_overrides: CalendarUrl | None = None
     shifts: list[str] | None = None  # ids of the shifts in the schedule (OnCall "calendar" schedules)
-    # Accepted for compatibility with OnCall clients; not used by Tocsin.
+    # Kept and returned for OnCall clients; not used by Tocsin.
     enable_web_overrides: bool | None = None
-    slack: dict[str, Any] | None = None
+    slack: ScheduleSlack | None = None
 
 
 class ScheduleIn(ScheduleFields):
@@ -49,18 +54,19 @@ class ScheduleOut(BaseModel):
     shifts: list[str]
     ical_url_primary: str | None
     ical_url_overrides: str | None
-    slack: dict[str, Any] | None = None
+    enable_web_overrides: bool = False
+    slack: ScheduleSlack | None = None
 
 
-class RestrictHoursIn(Strict):
-    model_config = ConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True, serialize_by_alias=True)
+class RestrictHoursIn(Lenient):
+    model_config = ConfigDict(extra="ignore", validate_by_name=True, validate_by_alias=True, serialize_by_alias=True)
     from_: str = Field(alias="from", pattern=CLOCK)
     to: str = Field(pattern=CLOCK)
 
 
-class ShiftFields(Strict):
-    team_id: str | None = None
-    schedule_id: str | None = None
+class ShiftFields(Lenient):
+    team_id: RelatedId = None
+    schedule_id: RelatedId = None
     time_zone: str | None = Field(default=None, max_length=64)
     level: int | None = Field(default=None, ge=-100_000, le=100_000)
     start: datetime | None = None  # wall-clock time in the shift's time zone: "2020-09-10T08:00:00"
@@ -117,7 +123,7 @@ class FinalShiftOut(BaseModel):
     is_gap: bool = False  # Tocsin (rows with no user; only with include_gaps=true)
 
 
-class IcalImportIn(Strict):
+class IcalImportIn(Lenient):
     """A calendar to import as a layer of a schedule: its text, or a URL to fetch it from."""
 
     content: str | None = Field(default=None, max_length=2 * 1024 * 1024)

@@ -13,7 +13,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Final, Generic, Literal, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from oncall import actions, escalation, links, maintenance
 from oncall.errors import Conflict, InvalidInput, NotFound, TocsinError, Unavailable
@@ -22,6 +22,7 @@ from oncall.ports import GroupFilter
 from oncall.schemas import BulkActionIn
 from oncall.services import Ports
 from oncall.services.policy import Action, Principal, Resource, authorize, rule
+from oncall.services.warnings import Checker
 
 T = TypeVar("T")
 GROUP_ACTIONS: Final = frozenset({*actions.ACTIONS, "silence"})
@@ -32,10 +33,12 @@ LINK_ACTOR: Final = "link"  # who acted, for links sent to no one in particular
 
 
 class GroupView(BaseModel):
-    """An alert group with its latest alert (what a reader of the group sees first)."""
+    """An alert group with its latest alert (what a reader of the group sees first); when read alone, why it
+    would notify nobody (``warnings``)."""
 
     group: AlertGroup
     last_alert: Alert | None = None
+    warnings: list[str] = Field(default_factory=list)
 
 
 class Listing(BaseModel, Generic[T]):
@@ -84,9 +87,15 @@ def count_by_state(ports: Ports, caller: Principal, filters: GroupFilter) -> dic
 
 def get_alert_group(ports: Ports, caller: Principal, group_id: str) -> GroupView:
     authorize(caller, Resource.ALERT_GROUPS, Action.READ)
-    group = _group(ports, group_id)
+    return view_of(ports, _group(ports, group_id))
+
+
+def view_of(ports: Ports, group: AlertGroup) -> GroupView:
+    """A group a use case just gave the caller, with its last alert (as OnCall's answers have it)."""
     last = ports.store.groups.alerts_by_id([(group.id, group.last_alert_id)]) if group.last_alert_id else {}
-    return GroupView(group=group, last_alert=last.get(group.last_alert_id or ""))
+    config = ports.store.integrations.config(group.integration_id)
+    warnings = Checker(ports.store).group(group, config.integration.type if config else None)
+    return GroupView(group=group, last_alert=last.get(group.last_alert_id or ""), warnings=warnings)
 
 
 def timeline(ports: Ports, caller: Principal, group_id: str) -> list[TimelineEntry]:
@@ -116,14 +125,39 @@ def list_alerts(
     search: str | None = None,
     alert_id: str | None = None,
 ) -> Listing[Alert]:
-    """A group's alerts, a page at a time; ``search`` keeps those whose payload contains it (as JSON text)."""
+    """A group's alerts, newest first, a page at a time. ``search`` keeps those whose payload contains it (as JSON
+    text) and ``alert_id`` the one of that id: the count and the pages are of the matches, as OnCall's are (a search
+    looks at the group's latest :data:`MAX_SEARCHED_ALERTS` alerts)."""
     authorize(caller, Resource.ALERT_GROUPS, Action.READ)
     group = _group(ports, group_id)
-    page = ports.store.groups.alerts(group_id, limit, cursor)
-    items = [
-        a for a in page.items if (not alert_id or a.id == alert_id) and (not search or search in json.dumps(a.payload))
-    ]
-    return Listing[Alert](items=items, count=group.alerts_count, cursor=page.cursor)
+    if not search and not alert_id:
+        page = ports.store.groups.alerts(group_id, limit, cursor)
+        return Listing[Alert](items=page.items, count=group.alerts_count, cursor=page.cursor)
+    if alert_id:
+        candidates = list(ports.store.groups.alerts_by_id([(group_id, alert_id)]).values())
+    else:
+        candidates = _latest_alerts(ports, group_id)
+    matches = [a for a in candidates if not search or search in json.dumps(a.payload)]
+    start = int(cursor) if cursor else 0  # a cursor of another listing is a ValueError: a 400, as for any cursor
+    if start < 0:
+        raise ValueError("negative offset")
+    end = start + limit
+    return Listing[Alert](items=matches[start:end], count=len(matches), cursor=str(end) if end < len(matches) else None)
+
+
+MAX_SEARCHED_ALERTS = 5_000  # how far back a search looks in one group (bounded work per request)
+
+
+def _latest_alerts(ports: Ports, group_id: str) -> list[Alert]:
+    found: list[Alert] = []
+    cursor: str | None = None
+    while len(found) < MAX_SEARCHED_ALERTS:
+        page = ports.store.groups.alerts(group_id, min(500, MAX_SEARCHED_ALERTS - len(found)), cursor)
+        found.extend(page.items)
+        if page.cursor is None:
+            break
+        cursor = page.cursor
+    return found
 
 
 # --- acting -----------------------------------------------------------------------------------------------------

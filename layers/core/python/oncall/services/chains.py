@@ -34,15 +34,6 @@ STEP_FIELDS: Final[Mapping[StepType, tuple[str, ...]]] = {
     "notify_if_num_alerts_in_window": ("num_alerts_in_window", "num_minutes_in_window"),
     "repeat_escalation": (),
 }
-# The field a step of each type cannot do without.
-_REQUIRED: Final[Mapping[StepType, str]] = {
-    "notify_persons": "persons_to_notify",
-    "notify_person_next_each_time": "persons_to_notify_next_each_time",
-    "notify_team_members": "team_to_notify",
-    "trigger_webhook": "action_to_trigger",
-    "notify_if_num_alerts_in_window": "num_alerts_in_window",
-    "notify_on_call_from_schedule": "notify_on_call_from_schedule",
-}
 _ORDER_FIELDS: Final = ("position", "manual_order")  # placement, not stored fields of a step
 
 
@@ -149,13 +140,22 @@ def _policy_for_change(ports: Ports, caller: Principal, policy_id: str, chain_id
     return policy
 
 
+def _one_queue(policy: EscalationPolicy, given: set[str]) -> EscalationPolicy:
+    """OnCall keeps one list of persons for both person steps, so either field of a request names it (its Terraform
+    provider sends ``persons_to_notify`` for a ``notify_person_next_each_time`` step): the list goes to the type's
+    field, the type's own field winning when both are ``given``."""
+    own = {"notify_persons": "persons_to_notify", "notify_person_next_each_time": "persons_to_notify_next_each_time"}
+    field = own.get(policy.type)
+    other = "persons_to_notify_next_each_time" if field == "persons_to_notify" else "persons_to_notify"
+    if field is None or field in given or other not in given:
+        return policy
+    return policy.model_copy(update={field: getattr(policy, other), other: []})
+
+
 def _check_policy(ports: Ports, policy: EscalationPolicy) -> None:
-    """The fields its type needs are there, and what it names exists."""
+    """What it names exists. A step may lack what its type needs (a person, a schedule): OnCall saves those too,
+    and the escalation skips them with a line on the timeline (:meth:`EscalationPolicy.unconfigured`)."""
     store = ports.store
-    if (field := _REQUIRED.get(policy.type)) and not getattr(policy, field):
-        raise InvalidInput.field(field, f"This field is required for step type {policy.type}.")
-    if policy.type == "notify_if_time_from_to" and not (policy.notify_if_time_from and policy.notify_if_time_to):
-        raise InvalidInput.field("notify_if_time_from", "notify_if_time_from and notify_if_time_to are required.")
     _known("persons_to_notify", policy.persons_to_notify, store.users.get)
     _known("persons_to_notify_next_each_time", policy.persons_to_notify_next_each_time, store.users.get)
     if policy.team_to_notify:
@@ -166,10 +166,12 @@ def _check_policy(ports: Ports, policy: EscalationPolicy) -> None:
         _known("notify_on_call_from_schedule", [policy.notify_on_call_from_schedule], store.schedules.get)
 
 
-def _place(ports: Ports, policy: EscalationPolicy, position: int | None) -> EscalationPolicy:
-    """Store ``policy`` at ``position`` of its chain (last when None), renumbering the steps after it."""
-    siblings = [p for p in ports.store.policies.of_chain(policy.escalation_chain_id) if p.id != policy.id]
-    ordered = ordering.renumber(siblings, policy, position)
+def _place(ports: Ports, policy: EscalationPolicy, position: int | None, *, swap: bool = False) -> EscalationPolicy:
+    """Store ``policy`` at ``position`` of its chain (last when None), renumbering the steps after it, or trading
+    places with the step there (``swap``: OnCall's ``manual_order``)."""
+    chain = ports.store.policies.of_chain(policy.escalation_chain_id)
+    siblings = [p for p in chain if p.id != policy.id]
+    ordered = ordering.renumber(chain, policy, position, swap=swap)
     for step in ordering.changed(siblings, ordered):
         ports.store.policies.put(step)
     return next(p for p in ordered if p.id == policy.id)
@@ -181,15 +183,18 @@ def create_policy(ports: Ports, caller: Principal, body: PolicyIn) -> Escalation
     policy = EscalationPolicy(id=ids.new_id(ids.ESCALATION_POLICY), **fields)
     if policy.type == "wait" and policy.duration is None:
         policy = policy.model_copy(update={"duration": DEFAULT_WAIT_SECONDS})
+    policy = _one_queue(policy, body.model_fields_set)
     _check_policy(ports, policy)
-    return _place(ports, policy, body.position)
+    return _place(ports, policy, body.position, swap=bool(body.manual_order))
 
 
 def update_policy(ports: Ports, caller: Principal, policy_id: str, body: PolicyPatch) -> EscalationPolicy:
     policy = _policy_for_change(ports, caller, policy_id, None)
-    changed = patched(policy, body, skip=_ORDER_FIELDS)
+    changed = _one_queue(patched(policy, body, skip=_ORDER_FIELDS), body.model_fields_set)
     _check_policy(ports, changed)
-    return _place(ports, changed, body.position if body.position is not None else policy.position)
+    if body.position is None:
+        return _place(ports, changed, policy.position)
+    return _place(ports, changed, body.position, swap=bool(body.manual_order))
 
 
 def move_policy(

@@ -9,15 +9,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from oncall import heartbeat, ids, integration_types, maintenance, templating
 from oncall.errors import InvalidInput, NotFound
 from oncall.ingest import IngestError, demo_payload, ingest
 from oncall.models import Heartbeat, Integration, IntegrationConfig, Route, Templates
-from oncall.schemas import IntegrationIn, IntegrationPatch, MaintenanceIn, TemplatesIn
-from oncall.services import Ports
+from oncall.schemas import (
+    CHANNEL_TEMPLATES,
+    ChainIn,
+    IntegrationIn,
+    IntegrationPatch,
+    MaintenanceIn,
+    PolicyIn,
+    TemplatesIn,
+)
+from oncall.services import Ports, chains
 from oncall.services.policy import Action, Principal, Resource, authorize
+from oncall.services.warnings import Checker
 
 # The templates an editor shows and previews, in order (Templates' fields but the image URL).
 TEMPLATE_NAMES = ("grouping_id", "resolve_condition", "acknowledge_condition", "source_link", "title", "message")
@@ -31,12 +40,14 @@ TEMPLATE_KEYS = {
 
 
 class IntegrationView(BaseModel):
-    """An integration as its readers see it; ``token`` only right after it was made (it is stored hashed)."""
+    """An integration as its readers see it; ``token`` only right after it was made (it is stored hashed);
+    ``warnings``: why its alerts would notify nobody (:mod:`oncall.services.warnings`)."""
 
     integration: Integration
     default_route: Route | None
     heartbeat: Heartbeat
     token: str | None = None
+    warnings: list[str] = Field(default_factory=list)
 
 
 def _config(ports: Ports, integration_id: str) -> IntegrationConfig:
@@ -46,9 +57,13 @@ def _config(ports: Ports, integration_id: str) -> IntegrationConfig:
     return config
 
 
-def _view(config: IntegrationConfig, token: str | None = None) -> IntegrationView:
+def _view(ports: Ports, config: IntegrationConfig, token: str | None = None) -> IntegrationView:
     return IntegrationView(
-        integration=config.integration, default_route=config.default_route, heartbeat=config.heartbeat, token=token
+        integration=config.integration,
+        default_route=config.default_route,
+        heartbeat=config.heartbeat,
+        token=token,
+        warnings=Checker(ports.store).routes(config.routes),
     )
 
 
@@ -71,17 +86,25 @@ def list_integrations(
         for i in ports.store.integrations.list()
         if (name is None or i.name == name) and (team_id is None or i.team_id == team_id)
     ]
-    routes = {r.integration_id: r for r in ports.store.integrations.routes() if r.is_default}
+    routes: dict[str, list[Route]] = {}
+    for route in ports.store.integrations.routes():
+        routes.setdefault(route.integration_id, []).append(route)
     beats = ports.store.heartbeats.all()
+    checker = Checker(ports.store)
     return [
-        IntegrationView(integration=i, default_route=routes.get(i.id), heartbeat=beats.get(i.id) or Heartbeat())
+        IntegrationView(
+            integration=i,
+            default_route=next((r for r in routes.get(i.id, []) if r.is_default), None),
+            heartbeat=beats.get(i.id) or Heartbeat(),
+            warnings=checker.routes(routes.get(i.id, [])),
+        )
         for i in items
     ]
 
 
 def get_integration(ports: Ports, caller: Principal, integration_id: str) -> IntegrationView:
     authorize(caller, Resource.INTEGRATIONS, Action.READ)
-    return _view(_config(ports, integration_id))
+    return _view(ports, _config(ports, integration_id))
 
 
 # --- changing ---------------------------------------------------------------------------------------------------
@@ -99,7 +122,8 @@ def _templates_from(payload: TemplatesIn, current: Templates) -> Templates:
         for name in ("title", "message", "image_url"):
             if web is None or name in web.model_fields_set:
                 updates[name] = getattr(web, name) if web else None
-    errors: dict[str, str] = {}
+    channels = _channel_templates(payload, current.channels)
+    errors: dict[str, Any] = {}
     for name, template in updates.items():
         if template:
             try:
@@ -107,9 +131,32 @@ def _templates_from(payload: TemplatesIn, current: Templates) -> Templates:
             except templating.TemplateProblem as problem:
                 api_key = next((k for k, v in TEMPLATE_KEYS.items() if v == name), f"web.{name}")
                 errors[api_key] = problem.fallback
+    for channel, templates in channels.items():
+        for name, template in templates.items():
+            try:
+                templating.validate(template)
+            except templating.TemplateProblem as problem:
+                errors[f"{channel}.{name}"] = problem.fallback
     if errors:
         raise InvalidInput.of_fields({"templates": errors})
-    return current.model_copy(update=updates)
+    return current.model_copy(update={**updates, "channels": channels})
+
+
+def _channel_templates(payload: TemplatesIn, current: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    """The other channels' templates after ``payload``: the ones it names are set, a null or empty one removed."""
+    channels = {channel: dict(templates) for channel, templates in current.items()}
+    for channel in CHANNEL_TEMPLATES & payload.model_fields_set:
+        given = getattr(payload, channel)
+        templates = channels.setdefault(channel, {})
+        if given is None:
+            templates.clear()
+        for name in given.model_fields_set if given else ():
+            value = getattr(given, name)
+            if value:
+                templates[name] = value
+            else:
+                templates.pop(name, None)
+    return {channel: templates for channel, templates in channels.items() if templates}
 
 
 def _validate_label_templates(labels: dict[str, str]) -> None:
@@ -162,12 +209,43 @@ def create_integration(ports: Ports, caller: Principal, body: IntegrationIn) -> 
         ack_reminder_seconds=body.ack_reminder_seconds,
         unack_timeout_seconds=body.unack_timeout_seconds,
     )
-    chain_id = (body.default_route or {}).get("escalation_chain_id")
+    given = body.default_route
+    chain_id = given.escalation_chain_id if given else None
     check_chain(ports, chain_id)
-    default_route = Route(id=ids.new_id(ids.ROUTE), integration_id=integration.id, is_default=True)
-    default_route = default_route.model_copy(update={"escalation_chain_id": chain_id})
+    if body.default_chain_notifies_me:
+        if chain_id:
+            raise InvalidInput.field(
+                "default_chain_notifies_me", "default_chain_notifies_me and an escalation_chain_id are exclusive."
+            )
+        chain_id = _chain_notifying(ports, caller, body.name, body.team_id)
+    default_route = Route(
+        id=ids.new_id(ids.ROUTE),
+        integration_id=integration.id,
+        is_default=True,
+        escalation_chain_id=chain_id,
+        messengers=given.messengers({}) if given else {},
+    )
     ports.store.integrations.create(integration, default_route)
-    return IntegrationView(integration=integration, default_route=default_route, heartbeat=Heartbeat(), token=token)
+    return IntegrationView(
+        integration=integration,
+        default_route=default_route,
+        heartbeat=Heartbeat(),
+        token=token,
+        warnings=Checker(ports.store).routes([default_route]),
+    )
+
+
+def _chain_notifying(ports: Ports, caller: Principal, integration_name: str, team_id: str | None) -> str:
+    """A new escalation chain (of the integration's team) whose one step notifies the caller: the default chain
+    offered when an integration is created, so its first alert reaches someone. The chain's own use cases
+    authorize the caller to make it."""
+    taken = {c.name for c in ports.store.chains.list()}
+    base = f"{integration_name}: notify {caller.username}"
+    name = next(n for n in (base, *(f"{base} ({i})" for i in range(2, 1000))) if n not in taken)
+    chain = chains.create_chain(ports, caller, ChainIn(name=name[:100], team_id=team_id))
+    step = PolicyIn(escalation_chain_id=chain.id, type="notify_persons", persons_to_notify=[caller.user_id])
+    chains.create_policy(ports, caller, step)
+    return chain.id
 
 
 def _changes(ports: Ports, integration: Integration, body: IntegrationPatch) -> dict[str, Any]:
@@ -198,17 +276,19 @@ def update_integration(ports: Ports, caller: Principal, integration_id: str, bod
         authorize(caller, Resource.INTEGRATIONS, Action.UPDATE, teams=[body.team_id])
     integration = config.integration.model_copy(update=_changes(ports, config.integration, body))
     ports.store.integrations.update(integration)
-    if body.heartbeat is not None:
+    if body.heartbeat is not None and body.heartbeat.timeout_seconds is not None:
         if not heartbeat.has_heartbeat(integration.type):
             raise InvalidInput.field("heartbeat", f"Integrations of type {integration.type} have no heartbeat.")
         timeout = {"timeout_seconds": body.heartbeat.timeout_seconds}
         ports.store.heartbeats.set(integration.id, config.heartbeat.model_copy(update=timeout))
-    if body.default_route and "escalation_chain_id" in body.default_route:
-        chain_id = body.default_route["escalation_chain_id"]
-        check_chain(ports, chain_id)
-        default_route = config.default_route.model_copy(update={"escalation_chain_id": chain_id})
-        ports.store.integrations.save_routes(integration.id, [default_route])
-    return _view(_config(ports, integration_id))
+    if body.default_route is not None:
+        given, route = body.default_route, config.default_route
+        changes: dict[str, Any] = {"messengers": given.messengers(route.messengers)}
+        if "escalation_chain_id" in given.model_fields_set:
+            check_chain(ports, given.escalation_chain_id)
+            changes["escalation_chain_id"] = given.escalation_chain_id
+        ports.store.integrations.save_routes(integration.id, [route.model_copy(update=changes)])
+    return _view(ports, _config(ports, integration_id))
 
 
 def delete_integration(ports: Ports, caller: Principal, integration_id: str) -> None:
@@ -226,7 +306,7 @@ def regenerate_token(ports: Ports, caller: Principal, integration_id: str) -> In
     token = ids.new_token(kind.token_length if kind else 25)
     changed = integration.model_copy(update={"token_hash": ids.secret_hash(token), "token_hint": token[:4]})
     ports.store.integrations.replace_token(integration, changed)
-    return _view(config.model_copy(update={"integration": changed}), token)
+    return _view(ports, config.model_copy(update={"integration": changed}), token)
 
 
 def send_demo_alert(ports: Ports, caller: Principal, integration_id: str, payload: Any) -> list[str]:
@@ -272,11 +352,11 @@ def preview_templates(
     from oncall.ingest import render_appearance
 
     config = load_for_change(ports, caller, integration_id)
-    templates = Templates(**{name: texts.get(name) or None for name in TEMPLATE_NAMES})
+    templates = Templates.model_validate({name: texts.get(name) or None for name in TEMPLATE_NAMES})
     integration = config.integration.model_copy(update={"templates": templates})
     labels = grouping.alert_labels(integration, payload)
     context = {"payload": payload, "labels": labels}
-    appearance = render_appearance(config.model_copy(update={"integration": integration}), payload)
+    appearance = render_appearance(config.model_copy(update={"integration": integration}), payload, labels)
     return TemplatePreview(
         grouping_id=grouping.render_optional(integration.template("grouping_id"), **context),
         resolve_condition=templating.render_condition(integration.template("resolve_condition"), **context),
@@ -298,7 +378,7 @@ def reset_heartbeat(ports: Ports, caller: Principal, integration_id: str) -> Int
     if not heartbeat.has_heartbeat(config.integration.type):
         raise InvalidInput(f"Integrations of type {config.integration.type} have no heartbeat.")
     ports.store.heartbeats.set(integration_id, Heartbeat(timeout_seconds=config.heartbeat.timeout_seconds))
-    return _view(_config(ports, integration_id))
+    return _view(ports, _config(ports, integration_id))
 
 
 def start_maintenance(ports: Ports, caller: Principal, integration_id: str, body: MaintenanceIn) -> IntegrationView:
@@ -312,7 +392,7 @@ def start_maintenance(ports: Ports, caller: Principal, integration_id: str, body
         caller.user_id,
         ports.clock.now(),
     )
-    return _view(_config(ports, integration_id))
+    return _view(ports, _config(ports, integration_id))
 
 
 def stop_maintenance(ports: Ports, caller: Principal, integration_id: str) -> IntegrationView:
@@ -321,4 +401,4 @@ def stop_maintenance(ports: Ports, caller: Principal, integration_id: str) -> In
         ports.store, ports.scheduler, ports.executor, integration_id, ports.clock.now(), by=caller.user_id
     ):
         raise InvalidInput("No maintenance is active for this integration.")
-    return _view(_config(ports, integration_id))
+    return _view(ports, _config(ports, integration_id))

@@ -18,12 +18,22 @@ class Ordered(Protocol):
 T = TypeVar("T", bound=Ordered)
 
 
-def renumber(items: Iterable[T], moved: T | None = None, position: int | None = None) -> list[T]:
+def renumber(items: Iterable[T], moved: T | None = None, position: int | None = None, *, swap: bool = False) -> list[T]:
     """``items`` by position, numbered 0..n-1, with ``moved`` (new, or one of them) at ``position`` (last when None
-    or past the end)."""
+    or past the end). ``swap`` (OnCall's ``manual_order``, what its Terraform provider sends): ``moved`` trades
+    places with the item at ``position`` instead of pushing the rest down (a new one starts last), so concurrent
+    moves end in the same order whichever lands first."""
+    items = list(items)
     ordered = sorted((i for i in items if moved is None or i.id != moved.id), key=lambda i: i.position)
     if moved is not None:
-        ordered.insert(len(ordered) if position is None else min(position, len(ordered)), moved)
+        target = len(ordered) if position is None else min(position, len(ordered))
+        if swap and position is not None:
+            before = next((i for i in items if i.id == moved.id), None)
+            current = len(ordered) if before is None else sum(1 for i in ordered if i.position < before.position)
+            ordered.insert(current, moved)
+            ordered[current], ordered[target] = ordered[target], ordered[current]
+        else:
+            ordered.insert(target, moved)
     return [item.model_copy(update={"position": n}) for n, item in enumerate(ordered)]
 
 

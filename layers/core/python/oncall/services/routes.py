@@ -5,21 +5,35 @@ A route belongs to its integration's team: changing one is changing the integrat
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from oncall import ids, routing
 from oncall.errors import InvalidInput, NotFound
 from oncall.models import LabelMatch, Route
 from oncall.schemas import LabelMatchIn, RouteIn, RoutePatch
-from oncall.services import Ports
+from oncall.services import Ports, ordering
 from oncall.services.integrations import check_chain, load_for_change
 from oncall.services.policy import Action, Principal, Resource, authorize
+from oncall.services.warnings import Checker
+
+
+class RouteView(Route):
+    """A route with ``warnings``: why the alerts it matches would notify nobody."""
+
+    warnings: list[str] = Field(default_factory=list)
+
+
+def _checked(checker: Checker, route: Route) -> RouteView:
+    return RouteView(**dict(route), warnings=checker.route(route))
 
 
 def list_routes(
     ports: Ports, caller: Principal, *, integration_id: str | None = None, routing_regex: str | None = None
-) -> list[Route]:
+) -> list[RouteView]:
     authorize(caller, Resource.ROUTES, Action.READ)
     routes = ports.store.integrations.routes(integration_id)
-    return [r for r in routes if routing_regex is None or r.routing_regex == routing_regex]
+    checker = Checker(ports.store)
+    return [_checked(checker, r) for r in routes if routing_regex is None or r.routing_regex == routing_regex]
 
 
 def _route(ports: Ports, route_id: str) -> Route:
@@ -29,9 +43,9 @@ def _route(ports: Ports, route_id: str) -> Route:
     return route
 
 
-def get_route(ports: Ports, caller: Principal, route_id: str) -> Route:
+def get_route(ports: Ports, caller: Principal, route_id: str) -> RouteView:
     authorize(caller, Resource.ROUTES, Action.READ)
-    return _route(ports, route_id)
+    return _checked(Checker(ports.store), _route(ports, route_id))
 
 
 def _check_routing(routing_type: str, term: str | None, labels: list[LabelMatchIn] | None) -> None:
@@ -44,16 +58,21 @@ def _check_routing(routing_type: str, term: str | None, labels: list[LabelMatchI
         raise InvalidInput.field("routing_regex", problem)
 
 
-def _renumber(routes: list[Route], moved: Route | None, position: int | None) -> list[Route]:
-    """Positions 0..n-1 of the non-default routes, with ``moved`` placed at ``position``."""
-    ordered = [r for r in routes if not r.is_default and (moved is None or r.id != moved.id)]
-    ordered.sort(key=lambda r: r.position)
-    if moved is not None:
-        ordered.insert(len(ordered) if position is None else min(position, len(ordered)), moved)
-    return [r.model_copy(update={"position": i}) for i, r in enumerate(ordered)]
+def _renumber(routes: list[Route], moved: Route | None, position: int | None, *, swap: bool = False) -> list[Route]:
+    """Positions 0..n-1 of the non-default routes, with ``moved`` placed at ``position`` (:func:`ordering.renumber`)."""
+    return ordering.renumber([r for r in routes if not r.is_default], moved, position, swap=swap)
 
 
-def create_route(ports: Ports, caller: Principal, body: RouteIn) -> Route:
+def _changes_filter_or_position(route: Route, body: RoutePatch) -> bool:
+    """Whether ``body`` changes what only other routes may change: their filter and place (a read-modify-write
+    client sends the default route's own values back, which is no change)."""
+    given = body.model_fields_set
+    current = {"routing_regex": route.routing_regex, "routing_type": route.routing_type, "position": route.position}
+    labels_changed = "routing_labels" in given and bool(body.routing_labels)
+    return labels_changed or any(name in given and getattr(body, name) != value for name, value in current.items())
+
+
+def create_route(ports: Ports, caller: Principal, body: RouteIn) -> RouteView:
     if ports.store.integrations.config(body.integration_id) is None:
         authorize(caller, Resource.ROUTES, Action.CREATE)
         raise InvalidInput.field("integration_id", "Integration not found.")
@@ -67,13 +86,14 @@ def create_route(ports: Ports, caller: Principal, body: RouteIn) -> Route:
         routing_regex=body.routing_regex if body.routing_type != "labels" else None,
         routing_labels=[LabelMatch(key=m.key, value=m.value) for m in body.routing_labels or []],
         escalation_chain_id=body.escalation_chain_id,
+        messengers=body.messengers({}),
     )
-    renumbered = _renumber(config.routes, route, body.position)
+    renumbered = _renumber(config.routes, route, body.position, swap=bool(body.manual_order))
     ports.store.integrations.save_routes(body.integration_id, renumbered)
-    return next(r for r in renumbered if r.id == route.id)
+    return _checked(Checker(ports.store), next(r for r in renumbered if r.id == route.id))
 
 
-def update_route(ports: Ports, caller: Principal, route_id: str, body: RoutePatch) -> Route:
+def update_route(ports: Ports, caller: Principal, route_id: str, body: RoutePatch) -> RouteView:
     route = _route(ports, route_id)
     config = load_for_change(ports, caller, route.integration_id)
     given = body.model_fields_set
@@ -86,7 +106,7 @@ def update_route(ports: Ports, caller: Principal, route_id: str, body: RoutePatc
         if "routing_labels" in given
         else [LabelMatchIn(key=m.key, value=m.value) for m in route.routing_labels]
     )
-    if route.is_default and ({"routing_regex", "routing_type", "routing_labels", "position"} & given):
+    if route.is_default and _changes_filter_or_position(route, body):
         raise InvalidInput("The default route matches everything; its filter and position cannot change.")
     if not route.is_default:
         _check_routing(routing_type, term, labels)
@@ -100,15 +120,16 @@ def update_route(ports: Ports, caller: Principal, route_id: str, body: RoutePatc
             "escalation_chain_id": body.escalation_chain_id
             if "escalation_chain_id" in given
             else route.escalation_chain_id,
+            "messengers": body.messengers(route.messengers),
         }
     )
     if route.is_default:
         ports.store.integrations.save_routes(route.integration_id, [updated])
-        return updated
+        return _checked(Checker(ports.store), updated)
     position = body.position if "position" in given else route.position
-    renumbered = _renumber(config.routes, updated, position)
+    renumbered = _renumber(config.routes, updated, position, swap=bool(body.manual_order) and "position" in given)
     ports.store.integrations.save_routes(route.integration_id, renumbered)
-    return next(r for r in renumbered if r.id == route.id)
+    return _checked(Checker(ports.store), next(r for r in renumbered if r.id == route.id))
 
 
 def delete_route(ports: Ports, caller: Principal, route_id: str) -> None:

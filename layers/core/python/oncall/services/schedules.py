@@ -50,7 +50,16 @@ MAX_SHIFTS_PER_SCHEDULE: Final = 500
 EXPORT_PAST: Final = timedelta(days=7)
 EXPORT_FUTURE: Final = timedelta(days=90)
 WEB_OVERRIDE_LEVEL: Final = 99  # what OnCall gives overrides made in its web UI: they win over the API's (level 0)
-SCHEDULE_FIELDS: Final = ("name", "type", "team_id", "time_zone", "ical_url_primary", "ical_url_overrides")
+SCHEDULE_FIELDS: Final = (
+    "name",
+    "type",
+    "team_id",
+    "time_zone",
+    "ical_url_primary",
+    "ical_url_overrides",
+    "enable_web_overrides",
+    "slack",
+)
 CALENDAR_URLS: Final = ("ical_url_primary", "ical_url_overrides")
 
 
@@ -130,7 +139,7 @@ def _check_zone(field: str, name: str | None) -> None:
     try:
         engine.zone(name)
     except (ValueError, KeyError, OSError) as error:  # ZoneInfoNotFoundError is a KeyError
-        raise InvalidInput.field(field, f"Unknown time zone {name!r}: use an IANA name like Europe/Berlin.") from error
+        raise InvalidInput.field(field, "Invalid timezone") from error
 
 
 def _check_team(store: Store, team_id: str | None) -> None:
@@ -142,6 +151,18 @@ def _check_users(store: Store, field: str, user_ids: Iterable[str]) -> None:
     unknown = [u for u in dict.fromkeys(user_ids) if store.users.get(u) is None]
     if unknown:
         raise InvalidInput.field(field, f"Unknown ids: {', '.join(unknown)}")
+
+
+def _check_rolling_users(store: Store, groups: list[list[str]]) -> None:
+    """Each group's unknown users, in OnCall's words and shape: ``{"rolling_users": {"1": ["User does not exist
+    {'U404'}"]}}`` (the index of the group)."""
+    errors: dict[str, list[str]] = {}
+    for index, group in enumerate(groups):
+        unknown = [u for u in dict.fromkeys(group) if store.users.get(u) is None]
+        if unknown:
+            errors[str(index)] = [f"User does not exist {{{', '.join(map(repr, unknown))}}}"]
+    if errors:
+        raise InvalidInput.of_fields({"rolling_users": errors})
 
 
 def _check_calendar_url(ports: Ports, field: str, url: str) -> None:
@@ -244,6 +265,8 @@ def create_schedule(ports: Ports, caller: Principal, body: ScheduleIn) -> Schedu
         time_zone=body.time_zone or "UTC",
         ical_url_primary=body.ical_url_primary,
         ical_url_overrides=body.ical_url_overrides,
+        enable_web_overrides=bool(body.enable_web_overrides),
+        slack=body.slack.model_dump() if body.slack else None,
     )
     attached = _check_schedule(ports, schedule, body)
     moving = _moving(ports.store, schedule, attached if body.shifts is not None else None)
@@ -259,6 +282,10 @@ def update_schedule(ports: Ports, caller: Principal, schedule_id: str, body: Sch
     authorize(caller, Resource.SCHEDULES, Action.UPDATE, teams=[schedule.team_id, to_team])
     if changes.get("time_zone", "") is None:
         changes["time_zone"] = "UTC"
+    if "enable_web_overrides" in changes:
+        changes["enable_web_overrides"] = bool(changes["enable_web_overrides"])
+    if changes.get("slack") is not None:
+        changes["slack"] = changes["slack"].model_dump()
     if changes.get("name", "") is None or changes.get("type", "") is None:
         raise InvalidInput.field("name" if changes.get("name", "") is None else "type", "This field may not be null.")
     schedule = schedule.model_copy(update=changes)
@@ -375,7 +402,7 @@ def _check_people(store: Store, data: dict[str, Any]) -> None:
         groups = data["rolling_users"]
         if not groups or any(not group for group in groups):
             raise InvalidInput.field("rolling_users", "List at least one group, and at least one user in each group.")
-        _check_users(store, "rolling_users", [u for group in groups for u in group])
+        _check_rolling_users(store, groups)
         index = data["start_rotation_from_user_index"]
         if not 0 <= index < len(groups):
             raise InvalidInput.field("start_rotation_from_user_index", f"Must be between 0 and {len(groups) - 1}.")

@@ -4,6 +4,7 @@ pointers of grouping keys, and escalation starts to retry.
 Writes that must not race are conditional: a group's open-pointer is created with ``attribute_not_exists``,
 alerts join an open group with a transaction conditioned on ``is_open``, and state changes carry an optimistic
 ``version``. Counters are only ever changed with ``ADD`` so concurrent appends never overwrite each other.
+Every stored creation and state change is counted in the insights aggregate (:mod:`oncall.store.insights`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any, Final
 from oncall.models import Alert, AlertGroup, TimelineEntry
 from oncall.ports import DeferredStart, GroupFilter, GroupKey, Page, Pointer, PointerChange
 from oncall.store import keys, schema
+from oncall.store.insights import DynamoInsights
 from oncall.store.table import Data, Table
 
 # Group attributes that state changes may write; counters (alerts_count, last_alert_*) are never among them.
@@ -51,6 +53,7 @@ class DynamoAlertGroups:
     def __init__(self, table: Table, retention: timedelta) -> None:
         self.table = table
         self.retention = retention  # raw alerts expire (TTL) this long after they arrived
+        self.insights = DynamoInsights(table)  # counted as groups are created and change state
 
     # --- items ------------------------------------------------------------------------------------------------
     def _group_item(self, group: AlertGroup) -> Data:
@@ -113,6 +116,8 @@ class DynamoAlertGroups:
         ]
         with self.table.lost_race() as lost:
             self.table.transact(writes + self._timeline_puts(timeline))
+        if not lost[0]:
+            self.insights.group_changed(group, timeline, created=True)
         return not lost[0]
 
     def append_alert(self, key: GroupKey, group_id: str, alert: Alert) -> bool:
@@ -182,6 +187,8 @@ class DynamoAlertGroups:
             return self.save(
                 group.model_copy(update={"is_open": False}), expected_version, alert=alert, timeline=timeline
             )
+        if not lost[0] and timeline:
+            self.insights.group_changed(group, timeline, created=False)
         return not lost[0]
 
     def _pointer_change(self, key: GroupKey, group_id: str, change: PointerChange) -> dict[str, Any]:

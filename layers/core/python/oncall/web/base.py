@@ -20,7 +20,7 @@ from oncall.access import Actor, Permission
 from oncall.api import logic
 from oncall.api.request import RequestInfo
 from oncall.container import Container
-from oncall.errors import InvalidInput, PermissionDenied, TocsinError, field_errors
+from oncall.errors import InvalidInput, PermissionDenied, TocsinError, field_errors, messages_of
 from oncall.services import policy
 from oncall.services.policy import Action, Principal, Resource
 from oncall.web import session, views
@@ -193,8 +193,7 @@ def problem_text(error: TocsinError | logic.ApiError | ValidationError, names: d
     else:
         return error_text(error)
     return " ".join(
-        f"{names.get(str(name), name)}: {' '.join(map(str, messages)) if isinstance(messages, list) else messages}"
-        for name, messages in fields.items()
+        f"{names.get(str(name), name)}: {' '.join(messages_of(messages))}" for name, messages in fields.items()
     )
 
 

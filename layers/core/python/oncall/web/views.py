@@ -87,7 +87,7 @@ def _problem(template: str) -> str | None:
 
 def preview(config: IntegrationConfig, texts: dict[str, str], payload: Any) -> dict[str, Any]:
     """Render ``texts`` (template name -> text) on ``payload`` as ingest would, without storing anything."""
-    templates = Templates(**{name: texts.get(name) or None for name, _ in TEMPLATE_FIELDS})
+    templates = Templates.model_validate({name: texts.get(name) or None for name, _ in TEMPLATE_FIELDS})
     integration = config.integration.model_copy(update={"templates": templates})
     patched = config.model_copy(update={"integration": integration})
     labels = grouping.alert_labels(integration, payload)

@@ -26,6 +26,14 @@ def ingest_link(base_url: str, view: IntegrationView) -> str | None:
     return f"{base_url}/integrations/v1/{view.integration.type.removeprefix('legacy_')}/{view.token}/"
 
 
+def label_pairs(labels: dict[str, str]) -> list[schemas.LabelPair]:
+    """Labels in OnCall's shape, in the order they were given (a label's id is its name: Tocsin has no catalogue)."""
+    return [
+        schemas.LabelPair(key=schemas.LabelRef(id=key, name=key), value=schemas.LabelRef(id=value, name=value))
+        for key, value in labels.items()
+    ]
+
+
 def integration_out(
     view: IntegrationView, *, base_url: str, now: datetime, inbound_domain: str | None
 ) -> schemas.IntegrationOut:
@@ -44,16 +52,22 @@ def integration_out(
         routing_key=view.token if integration.type == "pagerduty" else None,  # shown once, like ``link``
         inbound_email=inbound_email.address(integration.type, view.token, integration.token_hint, inbound_domain),
         type=integration.type.removeprefix("legacy_"),
-        default_route=schemas.DefaultRoute(
-            id=default_route.id if default_route else "",
-            escalation_chain_id=default_route.escalation_chain_id if default_route else None,
+        default_route=schemas.DefaultRoute.model_validate(
+            {
+                **(default_route.messengers if default_route else {}),
+                "id": default_route.id if default_route else "",
+                "escalation_chain_id": default_route.escalation_chain_id if default_route else None,
+            }
         ),
-        templates=schemas.TemplatesOut(
-            grouping_key=t.grouping_id,
-            resolve_signal=t.resolve_condition,
-            acknowledge_signal=t.acknowledge_condition,
-            source_link=t.source_link,
-            web=schemas.AppearanceTemplates(title=t.title, message=t.message, image_url=t.image_url),
+        templates=schemas.TemplatesOut.model_validate(
+            {
+                **t.channels,
+                "grouping_key": t.grouping_id,
+                "resolve_signal": t.resolve_condition,
+                "acknowledge_signal": t.acknowledge_condition,
+                "source_link": t.source_link,
+                "web": {"title": t.title, "message": t.message, "image_url": t.image_url},
+            }
         ),
         heartbeat=schemas.Heartbeat(
             link=f"{link}heartbeat/" if link else None,
@@ -66,11 +80,12 @@ def integration_out(
         maintenance_mode=integration.maintenance_mode,
         maintenance_started_at=integration.maintenance_started_at,
         maintenance_end_at=integration.maintenance_end_at,
-        labels=integration.static_labels,
-        dynamic_labels=integration.label_templates,
+        labels=label_pairs(integration.static_labels),
+        dynamic_labels=label_pairs(integration.label_templates),
         allow_source_based_resolving=integration.allow_source_based_resolving,
         ack_reminder_seconds=integration.ack_reminder_seconds,
         unack_timeout_seconds=integration.unack_timeout_seconds,
+        warnings=view.warnings,
     )
 
 

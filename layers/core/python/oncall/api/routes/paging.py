@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from oncall import schemas
 from oncall.api.request import current
 from oncall.api.routes.alert_groups import group_out
-from oncall.services import paging
+from oncall.services import alert_groups, paging
 
 PATH: Final = "/api/v1/escalation"
 
@@ -21,7 +21,11 @@ def router() -> APIGatewayHttpRouter:
     @api.post(PATH)
     def direct_paging(body: Annotated[schemas.EscalationIn, Body()]) -> schemas.AlertGroupOut:
         request = current(api)
-        group = paging.page(request.ports, request.principal, body)
-        return group_out(group, base_url=request.base_url, now=request.now)
+        paged = paging.page(request.ports, request.principal, body)
+        view = alert_groups.view_of(request.ports, paged.group)
+        warnings = list(dict.fromkeys([*paged.warnings, *view.warnings]))
+        return group_out(
+            view.group, base_url=request.base_url, now=request.now, last_alert=view.last_alert, warnings=warnings
+        )
 
     return api

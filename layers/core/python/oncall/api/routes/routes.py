@@ -13,21 +13,26 @@ from oncall.api.pagination import paginate_list
 from oncall.api.request import current
 from oncall.models import Route
 from oncall.services import routes
+from oncall.services.routes import RouteView
 
 PATH = "/api/v1/routes"
 PAGE_SIZE = 25
 
 
 def route_out(route: Route) -> schemas.RouteOut:
-    return schemas.RouteOut(
-        id=route.id,
-        integration_id=route.integration_id,
-        escalation_chain_id=route.escalation_chain_id,
-        routing_type=route.routing_type,
-        routing_regex=route.routing_regex,
-        routing_labels=[schemas.LabelMatchIn(key=m.key, value=m.value) for m in route.routing_labels],
-        position=route.position,
-        is_the_last_route=route.is_default,
+    return schemas.RouteOut.model_validate(
+        {
+            **route.messengers,
+            "id": route.id,
+            "integration_id": route.integration_id,
+            "escalation_chain_id": route.escalation_chain_id,
+            "routing_type": route.routing_type,
+            "routing_regex": route.routing_regex,
+            "routing_labels": [{"key": m.key, "value": m.value} for m in route.routing_labels],
+            "position": route.position,
+            "is_the_last_route": route.is_default,
+            "warnings": route.warnings if isinstance(route, RouteView) else [],
+        }
     )
 
 

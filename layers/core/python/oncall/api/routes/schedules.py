@@ -40,6 +40,8 @@ def schedule_out(view: ScheduleView) -> schemas.ScheduleOut:
         shifts=view.shift_ids,
         ical_url_primary=schedule.ical_url_primary,
         ical_url_overrides=schedule.ical_url_overrides,
+        enable_web_overrides=schedule.enable_web_overrides,
+        slack=schemas.ScheduleSlack.model_validate(schedule.slack) if schedule.slack else None,
     )
 
 

@@ -52,7 +52,8 @@ def _path(integration_id: str) -> str:
 
 
 def routes_page(request: Request, integration_id: str) -> Response:
-    integration = integrations.get_integration(request.ports, request.principal, integration_id).integration
+    view = integrations.get_integration(request.ports, request.principal, integration_id)
+    integration = view.integration
     found = routes.list_routes(request.ports, request.principal, integration_id=integration_id)
     chains = chain_names(request)
     ordered = sorted((r for r in found if not r.is_default), key=lambda r: r.position)
@@ -78,6 +79,7 @@ def routes_page(request: Request, integration_id: str) -> Response:
         chains=sorted(chains.items(), key=lambda c: c[1].lower()),
         routing_types=ROUTING_TYPES,
         editable=may_change(request, Resource.ROUTES, integration.team_id),
+        warnings=view.warnings,
     )
 
 
@@ -126,8 +128,8 @@ def route_action(request: Request, integration_id: str, route_id: str, action: s
 
     if action == "delete":
         return attempt(request, path, "Route deleted.", lambda: routes.delete_route(ports, caller, route_id))
-    if route.is_default:  # the use case refuses, with its message
-        return attempt(request, path, "", lambda: to(0))
+    if route.is_default:  # the use case refuses to move it, with its message
+        return attempt(request, path, "", lambda: to(route.position + 1))  # any move
     found = routes.list_routes(ports, caller, integration_id=integration_id)
     order = [r.id for r in sorted(found, key=lambda r: r.position) if not r.is_default]
     return move(request, path, "route", order, route_id, action, to)
