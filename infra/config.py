@@ -28,6 +28,9 @@ Each setting is read from CDK context first (``cdk deploy -c rate_limit=600/300`
 |                         |              | unset: the escalation function gets no SES permission (no e-mail)     |
 | ``inbound_email_domain``| (none)       | domain whose mail SES receives for inbound_email integrations         |
 |                         |              | (``<token>@<domain>``); unset: no receipt rule, bucket or email_ingest|
+| ``voice_origination``   | (none)       | the End User Messaging SMS and Voice phone number (E.164, its id or   |
+|                         |              | ARN) or pool (id or ARN) that places phone calls; unset: no voice     |
+|                         |              | permission, and phone-call rules fail with that reason                |
 """
 
 from __future__ import annotations
@@ -54,6 +57,10 @@ _EMAIL = re.compile(rf"^[A-Za-z0-9._%+-]+@{_DOMAIN_LABEL}(?:\.{_DOMAIN_LABEL})+$
 _DOMAIN = re.compile(rf"^{_DOMAIN_LABEL}(?:\.{_DOMAIN_LABEL})+$")
 _ACM_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[A-Za-z0-9-]+$")
 _ZONE_ID = re.compile(r"^Z[A-Z0-9]{1,31}$")
+# An End User Messaging origination identity: a phone number (E.164), a phone number or pool id, or its ARN.
+_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+_VOICE_ID = re.compile(r"^(phone|pool)-[0-9a-f]{32}$")
+_VOICE_ARN = re.compile(r"^arn:aws[a-z-]*:sms-voice:[a-z0-9-]+:[0-9]{12}:(phone-number/phone|pool/pool)-[0-9a-f]{32}$")
 # CloudWatch Logs retention periods (days) -> aws_logs.RetentionDays member.
 _RETENTION_NAMES = {
     1: "ONE_DAY", 3: "THREE_DAYS", 5: "FIVE_DAYS", 7: "ONE_WEEK", 14: "TWO_WEEKS", 30: "ONE_MONTH",
@@ -97,6 +104,7 @@ class TocsinConfig:
     hosted_zone_name: str | None = None
     email_from: str | None = None
     inbound_email_domain: str | None = None
+    voice_origination: str | None = None
 
     def __post_init__(self) -> None:
         if self.retention_days < 1:
@@ -118,6 +126,13 @@ class TocsinConfig:
         if self.sms_spend_limit_usd <= 0:
             raise ValueError(f"sms_spend_limit_usd must be > 0, got {self.sms_spend_limit_usd}")
         self._check_domain()
+        if self.voice_origination is not None and not any(
+            pattern.match(self.voice_origination) for pattern in (_E164, _VOICE_ID, _VOICE_ARN)
+        ):
+            raise ValueError(
+                "voice_origination must be a phone number in E.164 form (+15550100), a phone number or pool id "
+                f"(phone-..., pool-...) or its ARN, got {self.voice_origination!r}"
+            )
         if self.email_from is not None and not _EMAIL.match(self.email_from):
             raise ValueError(
                 f"email_from must be a bare e-mail address such as 'oncall@example.com', got {self.email_from!r}"
@@ -208,6 +223,7 @@ class TocsinConfig:
             "hosted_zone_name": str,
             "email_from": str,
             "inbound_email_domain": str,
+            "voice_origination": str,
         }
         values: dict[str, Any] = {}
         for key, convert in converters.items():

@@ -280,15 +280,22 @@ class Escalation(Construct):
                 grantee=fn, actions=["ses:SendEmail", "ses:SendRawEmail"], resource_arns=identities
             )
         iam.Grant.add_to_principal(grantee=fn, actions=["sns:Publish"], resource_arns=["*"])
-        self._acknowledge_wildcards(
-            self.step.role,
-            {
-                "Resource::*": (
-                    "sns:Publish sends the SMS notifications directly to phone numbers (PhoneNumber parameter), "
-                    "which have no ARN: IAM requires Resource '*' for that; the function publishes to no topic."
+        wildcards = {
+            "Resource::*": (
+                "sns:Publish sends the SMS notifications directly to phone numbers (PhoneNumber parameter), "
+                "which have no ARN: IAM requires Resource '*' for that; the function publishes to no topic."
+            )
+        }
+        if config.voice_origination:
+            fn.add_environment(Env.VOICE_ORIGINATION, config.voice_origination)
+            origination = _voice_origination_arn(stack, config.voice_origination)
+            iam.Grant.add_to_principal(grantee=fn, actions=["sms-voice:SendVoiceMessage"], resource_arns=[origination])
+            if origination.endswith("*"):
+                wildcards[f"Resource::{origination}"] = (
+                    "Phone calls are placed from the configured phone number, given by its number (E.164), "
+                    "which is not its ARN (that holds the number's id): any phone number of this account."
                 )
-            },
-        )
+        self._acknowledge_wildcards(self.step.role, wildcards)
 
     def watch(self, observability: Observability) -> None:
         """Alarms: executions failed (RunStep's retries exhausted) or timed out; the function's errors/throttles."""
@@ -339,3 +346,17 @@ def nag_finding(resolved: object) -> str:
                 raise ValueError(f"cannot spell {part!r} as cdk-nag does")
         return "Resource::" + separator.join(text)
     raise ValueError(f"cannot spell {resolved!r} as cdk-nag does")
+
+
+def _voice_origination_arn(stack: Stack, origination: str) -> str:
+    """The ARN of the phone number or pool that places calls; a number given in E.164 form: any of the account's."""
+    if origination.startswith("arn:"):
+        return origination
+    if origination.startswith(("phone-", "pool-")):
+        kind = "phone-number" if origination.startswith("phone-") else "pool"
+        return stack.format_arn(
+            service="sms-voice", resource=kind, resource_name=origination, arn_format=ArnFormat.SLASH_RESOURCE_NAME
+        )
+    return stack.format_arn(
+        service="sms-voice", resource="phone-number", resource_name="*", arn_format=ArnFormat.SLASH_RESOURCE_NAME
+    )

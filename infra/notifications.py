@@ -1,7 +1,7 @@
 """Whether notifications reach people, watched per channel.
 
-- Every channel: ``escalation_step`` counts ``NotificationsFailed`` per ``channel`` (e-mail, SMS, webhook) when a
-  send failed for good (retries included); any failure alarms, since someone was not told.
+- Every channel: ``escalation_step`` counts ``NotificationsFailed`` per ``channel`` (e-mail, SMS, phone call,
+  webhook) when a send failed for good (retries included); any failure alarms, since someone was not told.
 - E-mail (with ``email_from``): an SES configuration set, ``<stack>-notifications``, that every notification
   e-mail is sent with (``TOCSIN_SES_CONFIGURATION_SET``), publishes bounces, complaints, rejects, rendering
   failures and delivery delays to CloudWatch through an event destination; bounces, rejects and delays alarm
@@ -26,7 +26,7 @@ from infra.sources import telemetry
 
 SES_DIMENSION = "ses:configuration-set"
 SPEND_ALARM_SHARE = 0.8
-CHANNEL_NAMES = {"email": "e-mail", "sms": "SMS", "webhook": "webhook"}
+CHANNEL_NAMES = {"email": "e-mail", "sms": "SMS", "phone_call": "phone call", "webhook": "webhook"}
 # SES events that mean a page did not arrive (or arrived late), and why each one alarms.
 SES_ALARMS: dict[str, tuple[ses.EmailSendingEvent, str, str]] = {
     "Bounce": (ses.EmailSendingEvent.BOUNCE, "SesBounces", "notification e-mails bounced: the address is wrong"),

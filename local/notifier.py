@@ -1,5 +1,5 @@
-"""The local stack's notifier: real SMTP to the local mail sink, SMS into the outbox, webhooks sent (through the
-product's guarded client) and recorded. The local stack puts it into every handler's container
+"""The local stack's notifier: real SMTP to the local mail sink, SMS and phone calls into the outbox, webhooks
+sent (through the product's guarded client) and recorded. The local stack puts it into every handler's container
 (:func:`local.functions.load_handler`); on AWS the container's own notifier sends through SES and SNS."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
-from oncall.notify.channels import TIMEOUT, NotificationFailed, Webhooks
+from oncall.notify.channels import TIMEOUT, NotificationFailed, WebhookAnswer, WebhookCall, WebhookFailed, Webhooks
 from oncall.notify.compose import Notification
 
 from local.outbox import Outbox
@@ -75,6 +75,9 @@ class LocalNotifier:
     def sms(self, to: str, notification: Notification) -> None:
         self.outbox.append({"channel": "sms", "to": to, "text": notification.sms})
 
+    def phone_call(self, to: str, notification: Notification) -> None:
+        self.outbox.append({"channel": "phone_call", "to": to, "text": notification.voice})
+
     def webhook(self, url: str, body: dict[str, Any], *, headers: dict[str, str] | None = None) -> int:
         record = {"channel": "webhook", "to": url, "body": body}
         try:
@@ -84,3 +87,14 @@ class LocalNotifier:
             raise
         self.outbox.append({**record, "status": status})
         return status
+
+    def call_webhook(self, call: WebhookCall) -> WebhookAnswer:
+        body = call.json if call.content is None else call.content.decode("utf-8", "replace")
+        record = {"channel": "webhook", "to": call.url, "method": call.method, "body": body}
+        try:
+            answer = self.webhooks.send(call)
+        except WebhookFailed as error:
+            self.outbox.append({**record, "error": str(error)})
+            raise
+        self.outbox.append({**record, "status": answer.status})
+        return answer

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -12,7 +13,7 @@ import httpx
 import pytest
 
 from local.stack import LocalStack
-from tests.support.receiver import Receiver
+from tests.support.receiver import Receiver, reply
 
 TIME_SCALE = 0.02  # a 60 s wait takes 1.2 s
 LINK = re.compile(r"https?://\S+/actions/[A-Za-z0-9_\-.]+")
@@ -143,3 +144,36 @@ def test_the_local_stack_delivers_webhooks_on_this_machine_and_nowhere_private(a
         wait_for(lambda: 'Webhook "receiver" sent (HTTP 200)' in timeline())
     metadata = api.post("/api/v1/webhooks/", json={"name": "metadata", "url": "http://169.254.169.254/latest/"})
     assert metadata.status_code == 400 and "private address" in metadata.json()["url"][0]
+
+
+@pytest.mark.e2e
+def test_the_local_stack_fires_state_change_webhooks_without_holding_up_the_request(api: httpx.Client) -> None:
+    """An acknowledge through the API starts the webhook's own execution; the webhook, slow to answer, gets the
+    rendered template, and its answer becomes the webhook's last response."""
+    with Receiver() as receiver:
+        receiver.routes["/ack"] = lambda handler: (time.sleep(1.5), reply(202, b'{"ticket": "T-1"}')(handler))
+        created = api.post(
+            "/api/v1/webhooks/",
+            json={
+                "name": "on ack",
+                "url": f"http://127.0.0.1:{receiver.port}/ack",
+                "trigger_type": "acknowledge",
+                "forward_all": False,
+                "data": '{"group": "{{ alert_group_id }}", "title": "{{ alert_group.title }}"}',
+                "authorization_header": "Bearer e2e-secret",
+            },
+        )
+        assert created.status_code == 201, created.text
+        integration = api.post("/api/v1/integrations/", json={"name": "Acked", "type": "formatted_webhook"}).json()
+        assert httpx.post(integration["link"], json={"alert_uid": "a", "title": "Disk full"}, timeout=10).is_success
+        group = wait_for(
+            lambda: api.get("/api/v1/alert_groups/", params={"integration_id": integration["id"]}).json()["results"]
+        )[0]
+        started = time.monotonic()
+        assert api.post(f"/api/v1/alert_groups/{group['id']}/acknowledge/").is_success
+        assert time.monotonic() - started < 1.5  # the webhook answers later: the request did not wait for it
+        [delivery] = wait_for(lambda: receiver.received)
+        assert delivery.headers["authorization"] == "Bearer e2e-secret"
+        assert json.loads(delivery.body) == {"group": group["id"], "title": "Disk full"}
+        log = wait_for(lambda: api.get(f"/api/v1/webhooks/{created.json()['id']}/").json()["last_response_log"])
+        assert (log["status_code"], log["content"], log["request_trigger"]) == (202, '{"ticket": "T-1"}', "acknowledge")

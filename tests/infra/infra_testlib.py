@@ -16,12 +16,18 @@ CONFIG_ENV_VARS = tuple(
         "retention_days", "rate_limit", "log_retention_days", "ingest_throttle", "api_throttle", "web_throttle",
         "api_throttle_rate", "api_throttle_burst", "alarm_email", "deadman_url", "escalation_concurrency",
         "sms_spend_limit_usd", "tracing", "domain_name", "certificate_arn", "hosted_zone_id", "hosted_zone_name",
-        "email_from", "inbound_email_domain",
+        "email_from", "inbound_email_domain", "voice_origination",
     )
 )  # fmt: skip
 # The session template is synthesized with an e-mail sender, so that the SES permissions can be checked, and
 # an inbound e-mail domain, so that the SES receipt rule, mail bucket and email_ingest function exist.
-TEST_CONTEXT = {"email_from": "oncall@example.com", "inbound_email_domain": "alerts.example.com"}
+# And a pool of End User Messaging phone numbers that places phone calls.
+VOICE_POOL = "pool-0123456789abcdef0123456789abcdef"
+TEST_CONTEXT = {
+    "email_from": "oncall@example.com",
+    "inbound_email_domain": "alerts.example.com",
+    "voice_origination": VOICE_POOL,
+}
 # A careful deployment: alarm addresses, a dead-man's switch, a custom domain in a Route 53 zone, X-Ray, its own
 # ingest limit; no reserved concurrency (a small account) and neither e-mail sender nor inbound domain.
 OPTIONS_CONTEXT = {

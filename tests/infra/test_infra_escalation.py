@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from infra_testlib import TEST_CONTEXT, Synthesized, resolve, state_machine_definition
+from infra_testlib import TEST_CONTEXT, VOICE_POOL, Synthesized, resolve, state_machine_definition
+from oncall.settings import Env
 
+from infra.config import TocsinConfig
 from infra.data import READ_WRITE_TABLE_ACTIONS
 from infra.functions import TocsinFunction
 from infra.sources import http_routes
@@ -149,6 +151,7 @@ def test_escalation_step_permissions(synth: Synthesized) -> None:
         "ses:SendEmail",
         "ses:SendRawEmail",
         "sns:Publish",
+        "sms-voice:SendVoiceMessage",
     }
     # SES: only as the configured sender (its address or its domain, whichever is the verified identity), with the
     # configuration set that reports bounces, complaints and delays (infra/notifications.py).
@@ -159,6 +162,10 @@ def test_escalation_step_permissions(synth: Synthesized) -> None:
             "arn:aws:ses:eu-west-1:111122223333:identity/oncall@example.com",
         ]
     assert _grants(synth, role, "sns:Publish") == ["*"]  # SMS to phone numbers: no resource ARN exists
+    # phone calls: only from the configured pool (End User Messaging SMS and Voice v2)
+    assert [_resolved(r) for r in _grants(synth, role, "sms-voice:SendVoiceMessage")] == [
+        f"arn:aws:sms-voice:eu-west-1:111122223333:pool/{VOICE_POOL}"
+    ]
     (secret_id,) = synth.resources("AWS::SecretsManager::Secret")
     assert _grants(synth, role, "secretsmanager:GetSecretValue") == [{"Ref": secret_id}]
 
@@ -218,3 +225,31 @@ def test_alarm_descriptions_name_the_escalation(synth: Synthesized) -> None:
     assert any("escalation executions failed" in d for d in descriptions)
     assert any("timed out" in d for d in descriptions)
     assert any(d.startswith("Tocsin escalation_step function") for d in descriptions)
+
+
+def test_phone_calls_are_placed_only_when_a_voice_origination_is_configured(
+    synth: Synthesized, synth_options: Synthesized
+) -> None:
+    step_id = synth.logical_id(synth.stack.escalation.step.function)
+    variables = synth.template_json["Resources"][step_id]["Properties"]["Environment"]["Variables"]
+    assert variables[Env.VOICE_ORIGINATION] == VOICE_POOL
+    assert _grants(synth_options, synth_options.stack.escalation.step.role, "sms-voice:SendVoiceMessage") == []
+
+
+@pytest.mark.parametrize(
+    ("origination", "valid"),
+    [
+        ("+15550100123", True),
+        ("phone-0123456789abcdef0123456789abcdef", True),
+        ("arn:aws:sms-voice:eu-west-1:111122223333:pool/pool-0123456789abcdef0123456789abcdef", True),
+        ("0155501001", False),
+        ("pool-*", False),
+        ("arn:aws:sms-voice:eu-west-1:111122223333:pool/*", False),
+    ],
+)
+def test_the_voice_origination_setting_is_checked(origination: str, valid: bool) -> None:
+    if valid:
+        assert TocsinConfig(voice_origination=origination).voice_origination == origination
+    else:
+        with pytest.raises(ValueError, match="voice_origination must be"):
+            TocsinConfig(voice_origination=origination)

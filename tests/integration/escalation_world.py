@@ -17,6 +17,7 @@ from oncall import escalation, schemas
 from oncall.container import Container
 from oncall.ingest import ingest
 from oncall.models import Integration
+from oncall.notify.channels import WebhookAnswer, WebhookCall
 from oncall.scheduler import NoScheduler
 from oncall.services import alert_groups, chains, integrations, notification_rules, people
 from oncall.services.policy import Principal
@@ -34,6 +35,7 @@ class RecordingNotifier:
     clock: ManualClock
     sent: list[tuple[datetime, str, str]] = field(default_factory=list)  # (when, channel, address)
     bodies: list[dict[str, Any]] = field(default_factory=list)
+    calls: list[WebhookCall] = field(default_factory=list)
 
     def email(self, to: str, notification: Any) -> None:
         self.sent.append((self.clock.now(), "email", to))
@@ -41,10 +43,19 @@ class RecordingNotifier:
     def sms(self, to: str, notification: Any) -> None:
         self.sent.append((self.clock.now(), "sms", to))
 
+    def phone_call(self, to: str, notification: Any) -> None:
+        self.sent.append((self.clock.now(), "phone_call", to))
+
     def webhook(self, url: str, body: dict[str, Any], *, headers: dict[str, str] | None = None) -> int:
         self.sent.append((self.clock.now(), "webhook", url))
         self.bodies.append(body)
         return 200
+
+    def call_webhook(self, call: WebhookCall) -> WebhookAnswer:
+        self.sent.append((self.clock.now(), "webhook", call.url))
+        self.calls.append(call)
+        self.bodies.append(call.json)
+        return WebhookAnswer(200, "ok")
 
 
 @dataclass

@@ -10,6 +10,7 @@ state equal to the configuration.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 # Go types of the client's structs: str/int/bool for scalars (pointers too: null is fine for both), [T] for slices,
@@ -229,3 +230,13 @@ def route_messengers_state(read: dict[str, Any], configured: set[str]) -> dict[s
             block = read.get(name) or {}
             state[name] = [{"id": block.get("id"), "enabled": bool(block.get("enabled"))}] if read.get(name) else []
     return state
+
+
+def read(api: Callable[..., tuple[int, Any]], url: str, go_type: GoType) -> dict[str, Any]:
+    """GET ``url`` (its query too) through the real API handler, as the provider reads: 200, and the answer decodes
+    into the client's struct."""
+    path, _, query = url.partition("?")
+    status, body = api("GET", path, query=query)
+    assert status == 200, body
+    decodes(body, go_type)
+    return dict(body)

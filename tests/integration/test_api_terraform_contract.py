@@ -17,14 +17,6 @@ from tests.integration.conftest import Invoke
 V1 = "/api/v1"
 
 
-def _read(api: Invoke, url: str, go_type: tf.GoType) -> dict[str, Any]:
-    path, _, query = url.partition("?")
-    status, body = api("GET", path, query=query)
-    assert status == 200, body
-    tf.decodes(body, go_type)
-    return body
-
-
 def _write(api: Invoke, method: str, path: str, body: dict[str, Any], go_type: tf.GoType) -> dict[str, Any]:
     status, answer = api(method, path, body)
     assert status == (201 if method == "POST" else 200), answer
@@ -112,7 +104,7 @@ def test_integration(api: Invoke) -> None:
             "mobile_app": [{"title": "App"}],
         }
     ]
-    assert _integration_state(_read(api, path, tf.INTEGRATION)) == {
+    assert _integration_state(tf.read(api, path, tf.INTEGRATION)) == {
         "name": "Terraform integration",
         "type": "webhook",
         "team_id": "",
@@ -146,7 +138,7 @@ def test_integration(api: Invoke) -> None:
         "labels": [{"key": {"name": "team"}, "value": {"name": "web"}}],
     }
     _write(api, "PUT", path, update, tf.INTEGRATION)
-    state = _integration_state(_read(api, path, tf.INTEGRATION))
+    state = _integration_state(tf.read(api, path, tf.INTEGRATION))
     assert state["name"] == "Terraform integration (renamed)" and state["type"] == "webhook"
     assert state["templates"] == [
         {
@@ -162,7 +154,7 @@ def test_integration(api: Invoke) -> None:
         "telegram": [{"id": "TG2", "enabled": True}],
         "msteams": [{"id": None, "enabled": False}],
     }
-    listed = _read(api, f"{V1}/integrations/?name=Terraform%20integration%20(renamed)", tf.page_of(tf.INTEGRATION))
+    listed = tf.read(api, f"{V1}/integrations/?name=Terraform%20integration%20(renamed)", tf.page_of(tf.INTEGRATION))
     assert [i["id"] for i in listed["results"]] == [created["id"]]  # the integration data source's look-up
     _gone(api, path)
 
@@ -202,7 +194,7 @@ def test_routes(api: Invoke) -> None:
             "manual_order": True,
         }
         routes.append(_write(api, "POST", f"{V1}/routes/", create, tf.ROUTE)["id"])
-        assert _route_state(_read(api, f"{V1}/routes/{routes[-1]}/", tf.ROUTE), {"slack", "msteams"}) == {
+        assert _route_state(tf.read(api, f"{V1}/routes/{routes[-1]}/", tf.ROUTE), {"slack", "msteams"}) == {
             "integration_id": integration["id"],
             "escalation_chain_id": chain,
             "routing_type": kind,
@@ -225,7 +217,7 @@ def test_routes(api: Invoke) -> None:
             "manual_order": True,
         }
         _write(api, "PUT", f"{V1}/routes/{route}/", update, tf.ROUTE)
-    first = _route_state(_read(api, f"{V1}/routes/{routes[0]}/", tf.ROUTE), {"slack", "telegram", "msteams"})
+    first = _route_state(tf.read(api, f"{V1}/routes/{routes[0]}/", tf.ROUTE), {"slack", "telegram", "msteams"})
     assert first == {
         "integration_id": integration["id"],
         "escalation_chain_id": chain,
@@ -236,8 +228,8 @@ def test_routes(api: Invoke) -> None:
         "telegram": [{"id": "TG-ROUTE", "enabled": True}],
         "msteams": [{"id": "MS-ROUTE", "enabled": True}],
     }
-    assert _read(api, f"{V1}/routes/{routes[1]}/", tf.ROUTE)["position"] == 0
-    listed = _read(api, f"{V1}/routes/?integration_id={integration['id']}", tf.page_of(tf.ROUTE))
+    assert tf.read(api, f"{V1}/routes/{routes[1]}/", tf.ROUTE)["position"] == 0
+    listed = tf.read(api, f"{V1}/routes/?integration_id={integration['id']}", tf.page_of(tf.ROUTE))
     assert [r["id"] for r in listed["results"] if not r["is_the_last_route"]] == [routes[1], routes[0]]
     for route in routes:
         _gone(api, f"{V1}/routes/{route}/")
@@ -249,10 +241,10 @@ def test_routes(api: Invoke) -> None:
 def test_escalation_chain_and_escalations(api: Invoke) -> None:
     created = _write(api, "POST", f"{V1}/escalation_chains/", {"name": "TF chain", "team_id": ""}, tf.ESCALATION_CHAIN)
     chain = created["id"]
-    assert _read(api, f"{V1}/escalation_chains/{chain}/", tf.ESCALATION_CHAIN) == {**created, "name": "TF chain"}
+    assert tf.read(api, f"{V1}/escalation_chains/{chain}/", tf.ESCALATION_CHAIN) == {**created, "name": "TF chain"}
     _write(api, "PUT", f"{V1}/escalation_chains/{chain}/", {"name": "TF chain 2", "team_id": ""}, tf.ESCALATION_CHAIN)
-    assert _read(api, f"{V1}/escalation_chains/{chain}/", tf.ESCALATION_CHAIN)["name"] == "TF chain 2"
-    found = _read(api, f"{V1}/escalation_chains/?name=TF%20chain%202", tf.page_of(tf.ESCALATION_CHAIN))
+    assert tf.read(api, f"{V1}/escalation_chains/{chain}/", tf.ESCALATION_CHAIN)["name"] == "TF chain 2"
+    found = tf.read(api, f"{V1}/escalation_chains/?name=TF%20chain%202", tf.page_of(tf.ESCALATION_CHAIN))
     assert [c["id"] for c in found["results"]] == [chain]  # the escalation chain data source's look-up
 
     schedule = api("POST", f"{V1}/schedules/", {"name": "Escalated", "type": "calendar", "time_zone": "UTC"})[1]["id"]
@@ -278,7 +270,7 @@ def test_escalation_chain_and_escalations(api: Invoke) -> None:
     for position, (config, state) in enumerate(steps):
         body = {"escalation_chain_id": chain, "position": position, "manual_order": True, "important": True, **config}
         step = _write(api, "POST", f"{V1}/escalation_policies/", body, tf.ESCALATION)
-        read = _read(api, f"{V1}/escalation_policies/{step['id']}/", tf.ESCALATION)
+        read = tf.read(api, f"{V1}/escalation_policies/{step['id']}/", tf.ESCALATION)
         assert read["type"] == config["type"] and read["position"] == position
         provider_state = {k: v for k, v in read.items() if k not in ("id", "escalation_chain_id", "position", "type")}
         # a field the step type does not use is not returned, so the provider keeps the configured value: no drift
@@ -288,7 +280,7 @@ def test_escalation_chain_and_escalations(api: Invoke) -> None:
     wait, queue = created_steps[0], created_steps[2]
     update = {"position": 0, "type": "wait", "duration": 600, "manual_order": True, "important": False}
     _write(api, "PUT", f"{V1}/escalation_policies/{wait}/", update, tf.ESCALATION)
-    assert _read(api, f"{V1}/escalation_policies/{wait}/", tf.ESCALATION)["duration"] == 600
+    assert tf.read(api, f"{V1}/escalation_policies/{wait}/", tf.ESCALATION)["duration"] == 600
     other = api("POST", f"{V1}/users/", {"username": "tf-queue"})[1]["id"]
     update = {"position": 2, "type": "notify_person_next_each_time", "persons_to_notify": [user, other]}
     _write(
@@ -298,9 +290,9 @@ def test_escalation_chain_and_escalations(api: Invoke) -> None:
         {**update, "manual_order": True, "important": True},
         tf.ESCALATION,
     )
-    read = _read(api, f"{V1}/escalation_policies/{queue}/", tf.ESCALATION)
+    read = tf.read(api, f"{V1}/escalation_policies/{queue}/", tf.ESCALATION)
     assert read["persons_to_notify_next_each_time"] == [user, other]
-    listed = _read(api, f"{V1}/escalation_policies/?escalation_chain_id={chain}", tf.page_of(tf.ESCALATION))
+    listed = tf.read(api, f"{V1}/escalation_policies/?escalation_chain_id={chain}", tf.page_of(tf.ESCALATION))
     assert [s["id"] for s in listed["results"]] == created_steps
     for step in created_steps:
         _gone(api, f"{V1}/escalation_policies/{step}/")
@@ -351,7 +343,7 @@ def test_schedule_and_on_call_shifts(api: Invoke) -> None:
     }
     shift = _write(api, "POST", f"{V1}/on_call_shifts/", rotation, tf.SHIFT)["id"]
     expected = {k: v for k, v in rotation.items() if k != "source"}
-    state = _shift_state(_read(api, f"{V1}/on_call_shifts/{shift}/", tf.SHIFT))
+    state = _shift_state(tf.read(api, f"{V1}/on_call_shifts/{shift}/", tf.SHIFT))
     assert state == {**expected, "team_id": None, "by_month": state["by_month"], "by_monthday": state["by_monthday"]}
     assert not state["by_month"] and not state["by_monthday"]  # none configured: [] or null is no change in a set
     single = {
@@ -374,7 +366,7 @@ def test_schedule_and_on_call_shifts(api: Invoke) -> None:
         "start_rotation_from_user_index": None,
     }
     event = _write(api, "POST", f"{V1}/on_call_shifts/", single, tf.SHIFT)["id"]
-    read = _read(api, f"{V1}/on_call_shifts/{event}/", tf.SHIFT)
+    read = tf.read(api, f"{V1}/on_call_shifts/{event}/", tf.SHIFT)
     assert (read["type"], read["start"], read["duration"], read["users"]) == (
         "single_event",
         "2026-02-01T22:00:00",
@@ -394,7 +386,7 @@ def test_schedule_and_on_call_shifts(api: Invoke) -> None:
         "shifts": [shift, event],
     }
     schedule = _write(api, "POST", f"{V1}/schedules/", create, tf.SCHEDULE)["id"]
-    read = _read(api, f"{V1}/schedules/{schedule}/", tf.SCHEDULE)
+    read = tf.read(api, f"{V1}/schedules/{schedule}/", tf.SCHEDULE)
     assert (read["name"], read["type"], read["time_zone"], read["enable_web_overrides"]) == (
         "TF schedule",
         "calendar",
@@ -407,14 +399,14 @@ def test_schedule_and_on_call_shifts(api: Invoke) -> None:
     update = {**create, "name": "TF schedule 2", "enable_web_overrides": False, "shifts": [shift]}
     del update["slack"]  # omitempty: a schedule without a slack block sends none
     _write(api, "PUT", f"{V1}/schedules/{schedule}/", update, tf.SCHEDULE)
-    read = _read(api, f"{V1}/schedules/{schedule}/", tf.SCHEDULE)
+    read = tf.read(api, f"{V1}/schedules/{schedule}/", tf.SCHEDULE)
     assert (read["name"], read["enable_web_overrides"], read["shifts"]) == ("TF schedule 2", False, [shift])
-    found = _read(api, f"{V1}/schedules/?name=TF%20schedule%202", tf.page_of(tf.SCHEDULE))
+    found = tf.read(api, f"{V1}/schedules/?name=TF%20schedule%202", tf.page_of(tf.SCHEDULE))
     assert [s["id"] for s in found["results"]] == [schedule]  # the schedule data source's look-up
 
     changed = {**rotation, "name": "Weekdays (late)", "start": "2026-01-05T10:00:00", "until": "2026-12-31T23:59:59"}
     _write(api, "PUT", f"{V1}/on_call_shifts/{shift}/", changed, tf.SHIFT)
-    state = _shift_state(_read(api, f"{V1}/on_call_shifts/{shift}/", tf.SHIFT))
+    state = _shift_state(tf.read(api, f"{V1}/on_call_shifts/{shift}/", tf.SHIFT))
     assert (state["name"], state["start"], state["until"]) == (
         "Weekdays (late)",
         "2026-01-05T10:00:00",
@@ -444,7 +436,7 @@ def test_user_notification_rules(api: Invoke) -> None:
         if important:
             body["important"] = True  # omitempty: only sent when true
         rule = _write(api, "POST", f"{V1}/personal_notification_rules/", body, tf.NOTIFICATION_RULE)
-        read = _read(api, f"{V1}/personal_notification_rules/{rule['id']}/", tf.NOTIFICATION_RULE)
+        read = tf.read(api, f"{V1}/personal_notification_rules/{rule['id']}/", tf.NOTIFICATION_RULE)
         # readFromID: a duration of 0 (or null) is no duration
         assert (read["user_id"], read["type"], read["important"], read.get("duration") or None) == (
             "UADMIN",
@@ -456,7 +448,7 @@ def test_user_notification_rules(api: Invoke) -> None:
     wait = rules[1]
     update = {"type": "wait", "duration": 900, "position": 1, "manual_order": True}
     _write(api, "PUT", f"{V1}/personal_notification_rules/{wait}/", update, tf.NOTIFICATION_RULE)
-    read = _read(api, f"{V1}/personal_notification_rules/{wait}/", tf.NOTIFICATION_RULE)
+    read = tf.read(api, f"{V1}/personal_notification_rules/{wait}/", tf.NOTIFICATION_RULE)
     assert (read["type"], read["duration"], read["position"]) == ("wait", 900, 1)
     for rule in rules:
         _gone(api, f"{V1}/personal_notification_rules/{rule}/")
@@ -467,22 +459,22 @@ def test_user_notification_rules(api: Invoke) -> None:
 
 def test_data_sources_answer(api: Invoke) -> None:
     team = api("POST", f"{V1}/teams/", {"name": "TF team", "email": "team@example.com"})[1]
-    found = _read(api, f"{V1}/teams/?name=TF%20team", tf.page_of(tf.TEAM))
+    found = tf.read(api, f"{V1}/teams/?name=TF%20team", tf.page_of(tf.TEAM))
     assert [t["id"] for t in found["results"]] == [team["id"]]
     user = api("POST", f"{V1}/users/", {"username": "tf-user", "email": "tf@example.com"})[1]
-    found = _read(api, f"{V1}/users/?username=tf-user", tf.page_of(tf.USER))
+    found = tf.read(api, f"{V1}/users/?username=tf-user", tf.page_of(tf.USER))
     assert [(u["id"], u["email"], u["role"]) for u in found["results"]] == [(user["id"], "tf@example.com", "editor")]
-    everyone = _read(api, f"{V1}/users/", tf.page_of(tf.USER))  # grafana_oncall_users
+    everyone = tf.read(api, f"{V1}/users/", tf.page_of(tf.USER))  # grafana_oncall_users
     assert {u["username"] for u in everyone["results"]} >= {"tf-user"}
     # Tocsin has no Slack: the look-ups answer, with nothing found (the provider then reports it clearly)
-    assert _read(api, f"{V1}/slack_channels/?channel_name=alerts", tf.page_of(tf.SLACK_CHANNEL))["results"] == []
-    assert _read(api, f"{V1}/user_groups/?slack_handle=sre", tf.page_of(tf.USER_GROUP))["results"] == []
-    assert _read(api, f"{V1}/slack_channels/", tf.page_of(tf.SLACK_CHANNEL))["count"] == 0
+    assert tf.read(api, f"{V1}/slack_channels/?channel_name=alerts", tf.page_of(tf.SLACK_CHANNEL))["results"] == []
+    assert tf.read(api, f"{V1}/user_groups/?slack_handle=sre", tf.page_of(tf.USER_GROUP))["results"] == []
+    assert tf.read(api, f"{V1}/slack_channels/", tf.page_of(tf.SLACK_CHANNEL))["count"] == 0
 
 
 def test_the_deprecated_actions_list_outgoing_webhooks(api: Invoke) -> None:
     """grafana_oncall_action (older providers): ``GET /actions/?name=`` finds an outgoing webhook's id."""
     hook = api("POST", f"{V1}/webhooks/", {"name": "Ticketing", "url": "https://tickets.example.com/hook"})[1]
-    found = _read(api, f"{V1}/actions/?name=Ticketing", tf.page_of({"id": str, "name": str, "team_id": str}))
+    found = tf.read(api, f"{V1}/actions/?name=Ticketing", tf.page_of({"id": str, "name": str, "team_id": str}))
     assert [(a["id"], a["name"]) for a in found["results"]] == [(hook["id"], "Ticketing")]
-    assert _read(api, f"{V1}/actions/?name=nothing", tf.page_of({"id": str}))["results"] == []
+    assert tf.read(api, f"{V1}/actions/?name=nothing", tf.page_of({"id": str}))["results"] == []

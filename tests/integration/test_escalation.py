@@ -175,7 +175,7 @@ def test_webhook_and_resolve_steps(world: World) -> None:
     timeline = world.timeline(group)
     assert 'Webhook "slack" sent (HTTP 200)' in timeline and f"Webhook {off.id} is disabled" in timeline
     stored = world.store.groups.get(group)
-    assert stored is not None and stored.resolved and timeline[-1] == "Resolved automatically"
+    assert stored is not None and stored.resolved and "Resolved automatically" in timeline
 
 
 def test_timed_silence_resumes_escalation_from_step_zero_when_it_ends(world: World) -> None:

@@ -128,6 +128,12 @@ def _group(w: World, team: str | None, _: str | None) -> Target:
     return Target({"group_id": made["id"]}, team)
 
 
+def _note(w: World, team: str | None, owner: str | None) -> Target:
+    group = _group(w, team, owner)
+    made = w.admin("POST", "resolution_notes", {"alert_group_id": group.params["group_id"], "text": unique("note")})
+    return Target({**group.params, "note_id": made["id"]}, team)
+
+
 def _team(w: World, _: str | None, __: str | None) -> Target:
     return Target({"team_id": w.admin("POST", "teams", {"name": unique("team")})["id"]})
 
@@ -418,6 +424,27 @@ API: dict[tuple[str, str], Row] = {
     ("POST", "/api/v1/escalation"): Row(
         R.PAGING, A.CREATE, _nothing, "escalation", lambda t: {"users": [{"id": ADMIN_USER_ID}]}
     ),
+    ("GET", "/api/v1/resolution_notes"): Row(R.RESOLUTION_NOTES, A.READ, _note, "resolution_notes"),
+    ("POST", "/api/v1/resolution_notes"): Row(
+        R.RESOLUTION_NOTES,
+        A.CREATE,
+        _group,
+        "resolution_notes",
+        lambda t: {"alert_group_id": t.params["group_id"], "text": "found it"},
+        201,
+    ),
+    ("GET", "/api/v1/resolution_notes/<note_id>"): Row(R.RESOLUTION_NOTES, A.READ, _note, "resolution_notes/{note_id}"),
+    ("PATCH", "/api/v1/resolution_notes/<note_id>"): Row(
+        R.RESOLUTION_NOTES, A.UPDATE, _note, "resolution_notes/{note_id}", lambda t: {"text": "changed"}
+    ),
+    ("DELETE", "/api/v1/resolution_notes/<note_id>"): Row(
+        R.RESOLUTION_NOTES, A.DELETE, _note, "resolution_notes/{note_id}", ok=204
+    ),
+    ("GET", "/api/v1/insights"): Row(R.INSIGHTS, A.READ, _nothing, "insights", query="period=7d"),
+    ("GET", "/api/v1/actions"): Row(R.WEBHOOKS, A.READ, _nothing, "actions"),
+    # Slack's look-ups: Tocsin has no Slack, so everyone reads the same empty pages (as reading integrations)
+    ("GET", "/api/v1/slack_channels"): Row(R.INTEGRATIONS, A.READ, _nothing, "slack_channels"),
+    ("GET", "/api/v1/user_groups"): Row(R.INTEGRATIONS, A.READ, _nothing, "user_groups"),
     ("GET", "/actions/<token>"): Row(R.ALERT_GROUPS, A.ACT, _nothing, "", public=True),
     ("POST", "/actions/<token>"): Row(R.ALERT_GROUPS, A.ACT, _nothing, "", public=True),
     ("GET", OPENAPI_PATH): Row(R.INTEGRATIONS, A.READ, _nothing, "", public=True),
@@ -550,6 +577,29 @@ CONSOLE: dict[tuple[str, str], Row] = {
         R.PAGING, A.CREATE, _group, "/groups/{group_id}/responders", lambda t: {"users": ADMIN_USER_ID}, 303
     ),
     ("GET", r"/schedules"): Row(R.SCHEDULES, A.READ, _nothing, "/schedules"),
+    ("POST", r"/groups/bulk"): Row(
+        R.ALERT_GROUPS, A.ACT, _group, "/groups/bulk", lambda t: {"ids": t.params["group_id"], "action": "resolve"}, 303
+    ),
+    ("POST", r"/groups/([\w-]+)/notes"): Row(
+        R.RESOLUTION_NOTES, A.CREATE, _group, "/groups/{group_id}/notes", lambda t: {"text": "found it"}, 303
+    ),
+    ("POST", r"/groups/([\w-]+)/notes/([\w-]+)/delete"): Row(
+        R.RESOLUTION_NOTES, A.DELETE, _note, "/groups/{group_id}/notes/{note_id}/delete", ok=303
+    ),
+    ("GET", r"/insights"): Row(R.INSIGHTS, A.READ, _nothing, "/insights"),
+    ("GET", r"/webhooks"): Row(R.WEBHOOKS, A.READ, _nothing, "/webhooks"),
+    ("POST", r"/webhooks"): Row(
+        R.WEBHOOKS,
+        A.CREATE,
+        _nothing,
+        "/webhooks",
+        lambda t: {"name": unique("hook"), "url": "https://hooks.example/x", "team_id": t.team or ""},
+        303,
+        scoped_by_body=True,
+    ),
+    ("POST", r"/webhooks/([\w-]+)/delete"): Row(
+        R.WEBHOOKS, A.DELETE, _webhook, "/webhooks/{webhook_id}/delete", ok=303
+    ),
 }
 
 

@@ -37,6 +37,7 @@ def world(api: Invoke, ingest_handler: ModuleType) -> dict[str, str]:
     key = api("POST", "/api/v1/api_keys/", {"name": "target", "user_id": user["id"]})[1]
     rule = api("POST", "/api/v1/personal_notification_rules/", {"user_id": user["id"], "type": "notify_by_sms"})[1]
     note = api("POST", "/api/v1/resolution_notes/", {"alert_group_id": group["id"], "text": "n"})[1]
+    webhook = api("POST", "/api/v1/webhooks/", {"name": "Hostile hook", "url": "https://hooks.example.com/h"})[1]
     return {
         "groups": group["id"],
         "integrations": integration["id"],
@@ -47,6 +48,7 @@ def world(api: Invoke, ingest_handler: ModuleType) -> dict[str, str]:
         "keys": key["id"],
         "rules": rule["id"],
         "notes": note["id"],
+        "webhooks": webhook["id"],
     }
 
 

@@ -75,7 +75,7 @@ class Receiver:
                 receiver.received.append(Received(self.command, self.path, headers, body))
                 receiver.routes.get(self.path, reply())(self)
 
-            do_GET = do_POST = do_PUT = _handle
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass

@@ -72,6 +72,7 @@ class Container:
         return AwsNotifier(
             sender=self.settings.email_from,
             configuration_set=self.settings.ses_configuration_set,
+            voice_origination=self.settings.voice_origination,
             http=self.outbound,
         )
 

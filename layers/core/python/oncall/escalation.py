@@ -78,6 +78,10 @@ def execution_name_of(state: dict[str, Any]) -> str:
         return _personal_execution_name(str(state.get("key", "")))
     if kind == "reminder":
         return _reminder_execution_name(str(state.get("group_id")), datetime.fromisoformat(state["acknowledged_at"]))
+    if kind == "webhook":
+        from oncall import webhook_delivery
+
+        return webhook_delivery.execution_name(state)
     return execution_name(str(state.get("group_id")), int(state.get("generation", 0)))
 
 
@@ -138,6 +142,19 @@ def reconcile(store: Store, executor: Executor, before: AlertGroup | None, after
         logger.exception("escalation of group %s could not be started or stopped", after.id)
         if _starts(before, after):
             store.escalation_starts.defer(after.id, after.escalation_generation, now)
+    _fire_webhooks(store, executor, before, after, now)
+
+
+def _fire_webhooks(
+    store: Store, executor: Executor, before: AlertGroup | None, after: AlertGroup, now: datetime
+) -> None:
+    """The outgoing webhooks of this change (:mod:`oncall.webhook_delivery`); a failed start loses only them."""
+    from oncall import webhook_delivery
+
+    try:
+        webhook_delivery.after_change(store, executor, before, after, now)
+    except Exception:
+        logger.exception("outgoing webhooks of group %s could not be started", after.id)
 
 
 def retry_deferred_starts(store: Store, executor: Executor, now: datetime) -> int:
@@ -182,6 +199,10 @@ def run_step(state: dict[str, Any], services: Services, now: datetime) -> dict[s
         return _run_personal(dict(state), services, moment)
     if kind == "reminder":
         return _run_reminder(dict(state), services, moment)
+    if kind == "webhook":
+        from oncall import webhook_delivery
+
+        return webhook_delivery.run(dict(state), services, moment)
     return _run_escalation(dict(state), services, moment)
 
 
@@ -207,6 +228,7 @@ def _current(services: Services, state: dict[str, Any], now: datetime) -> AlertG
         entry = TimelineEntry(group_id=group.id, at=now, type="unsilenced", text="Silence ended")
         if not services.store.groups.save(ended, group.version, timeline=[entry]):
             return services.store.groups.get(state["group_id"])  # changed meanwhile: decide on the fresh state
+        _fire_webhooks(services.store, services.executor, group, ended, now)
         return ended.model_copy(update={"version": group.version + 1})
     return group
 
@@ -372,21 +394,10 @@ def _step_webhook(
     state["position"] += 1
     if not services.store.groups.claim(group.id, key):
         return None
-    hook = services.store.webhooks.get(policy.action_to_trigger or "")
-    if hook is None or not hook.is_webhook_enabled:
-        reason = "is disabled" if hook else "does not exist"
-        _log(services, group, now, "webhook_failed", f"Webhook {policy.action_to_trigger} {reason}")
-        return None
-    notification = compose_for(services, group, important=False, user_id=None, now=now)
-    body = notification.slack_json if hook.format == "slack" else notification.webhook_json
-    from oncall.notify.channels import NotificationFailed
+    from oncall import webhook_delivery
 
-    try:
-        status = services.notifier.webhook(hook.url, body, headers=hook.headers)
-    except NotificationFailed as error:
-        _log(services, group, now, "webhook_failed", f'Webhook "{hook.name}" failed: {error}')
-    else:
-        _log(services, group, now, "webhook_sent", f'Webhook "{hook.name}" sent (HTTP {status})')
+    # Sent by its own execution (retries included), so a slow webhook does not hold up the next steps.
+    webhook_delivery.start(services.executor, policy.action_to_trigger or "", group, "escalation", now, key=key)
     return None
 
 
@@ -394,9 +405,10 @@ def _step_resolve(
     policy: EscalationPolicy, group: AlertGroup, state: dict[str, Any], services: Services, now: datetime, key: str
 ) -> StepResult:
     transition = actions.resolve(group, "escalation", now, text="Resolved automatically")
-    services.store.groups.save(
+    if services.store.groups.save(
         transition.group, group.version, timeline=transition.timeline, pointer=transition.pointer
-    )
+    ):
+        _fire_webhooks(services.store, services.executor, group, transition.group, now)
     return _finish(state)
 
 
@@ -554,7 +566,7 @@ def _run_personal(state: dict[str, Any], services: Services, now: datetime) -> d
     return _finish(state)
 
 
-CHANNEL_NAMES = {"email": "e-mail", "sms": "SMS", "webhook": "webhook"}
+CHANNEL_NAMES = {"email": "e-mail", "sms": "SMS", "phone_call": "phone call", "webhook": "webhook"}
 
 
 def _deliver(
@@ -573,7 +585,8 @@ def _deliver(
     address = user.contact(channel)  # type: ignore[arg-type]
     what = "acknowledgement reminder" if reminder else name
     if not address:
-        _log(services, group, now, "notification_skipped", f"{what} to {user.username} not sent: no {name} address")
+        missing = "phone number" if channel == "phone_call" else f"{name} address"
+        _log(services, group, now, "notification_skipped", f"{what} to {user.username} not sent: no {missing}")
         return
     notification = compose_for(services, group, important=important, user_id=user.id, now=now, reminder=reminder)
     try:
@@ -581,6 +594,8 @@ def _deliver(
             services.notifier.email(address, notification)
         elif channel == "sms":
             services.notifier.sms(address, notification)
+        elif channel == "phone_call":
+            _call(services, address, notification)
         else:
             body = notification.slack_json if user.webhook_format == "slack" else notification.webhook_json
             services.notifier.webhook(address, body)
@@ -594,6 +609,21 @@ def _deliver(
         f"Sent acknowledgement reminder ({name}) to {user.username}" if reminder else f"Sent {name} to {user.username}"
     )
     _log(services, group, now, "notification_sent", sent)
+
+
+def _call(services: Services, number: str, notification: Any) -> None:
+    """A phone call reads the group out; it is one-way, so the acknowledge link follows by SMS (sent even when the
+    call failed: the link is what lets the person act)."""
+    from oncall.notify.channels import NotificationFailed
+
+    failures = []
+    for send, what in ((services.notifier.phone_call, "call"), (services.notifier.sms, "SMS with the link")):
+        try:
+            send(number, notification)
+        except NotificationFailed as error:
+            failures.append(f"{what}: {error}")
+    if failures:
+        raise NotificationFailed("; ".join(failures))
 
 
 def compose_for(

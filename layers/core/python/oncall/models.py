@@ -6,11 +6,12 @@ Plain pydantic models with no knowledge of DynamoDB or HTTP. The API shapes (OnC
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from oncall.integration_types import TEMPLATE_NAMES, TemplateName
 
@@ -231,7 +232,7 @@ __all__ = [
 # --- people, escalation chains and outgoing webhooks ------------------------------------------------------------
 
 Role = Literal["admin", "editor", "viewer"]
-Channel = Literal["email", "sms", "webhook"]
+Channel = Literal["email", "sms", "phone_call", "webhook"]
 
 
 class Team(BaseModel):
@@ -266,7 +267,7 @@ class User(BaseModel):
     id: str
     username: str
     email: str | None = None
-    phone_number: str | None = None  # E.164, for SMS
+    phone_number: str | None = None  # E.164, for SMS and phone calls
     webhook_url: str | None = None  # a personal webhook (e.g. a Slack DM incoming webhook)
     webhook_format: Literal["json", "slack"] = "json"
     role: Role = "editor"
@@ -274,7 +275,8 @@ class User(BaseModel):
     teams: list[str] = Field(default_factory=list)
 
     def contact(self, channel: Channel) -> str | None:
-        return {"email": self.email, "sms": self.phone_number, "webhook": self.webhook_url}[channel]
+        phone = self.phone_number
+        return {"email": self.email, "sms": phone, "phone_call": phone, "webhook": self.webhook_url}[channel]
 
 
 class NotificationRule(BaseModel):
@@ -344,12 +346,64 @@ class EscalationPolicy(BaseModel):
         return next((field for field in needed if not getattr(self, field)), None)
 
 
+# OnCall's trigger types, by their public API names (``Webhook.PUBLIC_TRIGGER_TYPES_MAP``).
+WebhookTrigger = Literal[
+    "escalation",
+    "alert group created",
+    "acknowledge",
+    "resolve",
+    "silence",
+    "unsilence",
+    "unresolve",
+    "unacknowledge",
+    "status change",
+]
+WEBHOOK_TRIGGERS: tuple[str, ...] = WebhookTrigger.__args__  # type: ignore[attr-defined]
+# What a "status change" webhook fires on (OnCall's STATUS_CHANGE_TRIGGERS).
+STATUS_CHANGES = frozenset({"acknowledge", "resolve", "silence", "unsilence", "unresolve", "unacknowledge"})
+HttpMethod = Literal["GET", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"]
+HTTP_METHODS: tuple[str, ...] = HttpMethod.__args__  # type: ignore[attr-defined]
+
+
+class WebhookResponse(BaseModel):
+    """What the last call of a webhook got: shown per webhook (API, console), as OnCall's ``last_response_log``."""
+
+    at: datetime
+    trigger: str
+    group_id: str
+    url: str | None = None  # as rendered; None when the URL template failed
+    status_code: int | None = None  # None: no answer (refused, timed out, could not connect, template error)
+    content: str | None = None  # the start of the answer's body, or why there was no answer
+    attempts: int = 1
+
+
 class OutgoingWebhook(BaseModel):
+    """An outgoing webhook as OnCall has it. ``url``, ``headers`` (a JSON object), ``data`` and ``trigger_template``
+    are Jinja2 templates over the event (:mod:`oncall.webhook_delivery`); ``authorization_header`` and
+    ``password`` are secrets: never shown again once saved."""
+
     id: str
     name: str
     url: str
-    http_method: Literal["POST", "PUT"] = "POST"
-    headers: dict[str, str] = Field(default_factory=dict)
-    format: Literal["json", "slack"] = "json"  # Slack incoming-webhook compatible body, or our JSON
+    http_method: HttpMethod = "POST"
+    headers: str | None = None
+    data: str | None = None
+    forward_all: bool = True  # send the whole event when there is no ``data`` template (OnCall's default)
+    authorization_header: str | None = None
+    username: str | None = None
+    password: str | None = None
+    trigger_type: WebhookTrigger = "escalation"
+    trigger_template: str | None = None
+    integration_filter: list[str] = Field(default_factory=list)
+    format: Literal["json", "slack"] = "json"  # Tocsin: "slack" sends a Slack message when there is no ``data``
     is_webhook_enabled: bool = True
     team_id: str | None = None
+    last_response: WebhookResponse | None = None
+
+    @field_validator("headers", mode="before")
+    @classmethod
+    def _headers_as_json(cls, value: Any) -> Any:
+        """Webhooks saved before headers were templates hold a plain object: the same headers as JSON."""
+        if isinstance(value, dict):
+            return json.dumps(value) if value else None
+        return value

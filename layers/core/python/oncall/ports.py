@@ -32,6 +32,7 @@ if TYPE_CHECKING:
         Team,
         TimelineEntry,
         User,
+        WebhookResponse,
     )
     from oncall.schedules.models import OnCallShift, Schedule
     from oncall.store.insights import Bucket, GroupSize
@@ -130,6 +131,23 @@ class Entities(Keyed[E], Protocol[E]):
     """Entities of one kind that are listed as a whole (users, teams, chains, webhooks, schedules)."""
 
     def list(self) -> list[E]: ...
+
+
+class Webhooks(Protocol):
+    """Outgoing webhooks (listed as a whole), with their last responses."""
+
+    def get(self, entity_id: str) -> OutgoingWebhook | None: ...
+    def put(self, entity: OutgoingWebhook, *, new: bool = False) -> None: ...
+    def delete(self, entity_id: str) -> None: ...
+    def list(self) -> list[OutgoingWebhook]: ...
+    def record_response(self, webhook_id: str, response: WebhookResponse) -> None:
+        """Keep ``response`` as the webhook's last one (nothing if the webhook is gone), and as its last one for
+        the group, if it is an answer."""
+        ...
+
+    def responses(self, group_id: str) -> dict[str, str]:
+        """Webhook id -> the body of its last answer for ``group_id``."""
+        ...
 
 
 class Integrations(Protocol):
@@ -320,7 +338,7 @@ class Store(Protocol):
     @property
     def policies(self) -> Policies: ...
     @property
-    def webhooks(self) -> Entities[OutgoingWebhook]: ...
+    def webhooks(self) -> Webhooks: ...
     @property
     def schedules(self) -> Entities[Schedule]: ...
     @property

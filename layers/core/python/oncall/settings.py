@@ -33,6 +33,7 @@ class Env:
     PUBLIC_URL = "TOCSIN_PUBLIC_URL"
     EMAIL_FROM = "TOCSIN_EMAIL_FROM"
     SES_CONFIGURATION_SET = "TOCSIN_SES_CONFIGURATION_SET"
+    VOICE_ORIGINATION = "TOCSIN_VOICE_ORIGINATION"
     INBOUND_EMAIL_DOMAIN = "TOCSIN_INBOUND_EMAIL_DOMAIN"
     STATE_MACHINE_ARN = "TOCSIN_STATE_MACHINE_ARN"
     MAINTENANCE_END_ARN = "TOCSIN_MAINTENANCE_END_ARN"
@@ -106,6 +107,7 @@ class Settings:
     public_url: str = ""  # where people reach this deployment (links in notifications)
     email_from: str | None = None  # sender of notification e-mail
     ses_configuration_set: str | None = None  # reports SES bounces, complaints and delays
+    voice_origination: str | None = None  # the End User Messaging phone number or pool that places calls
     inbound_email_domain: str | None = None  # domain of inbound e-mail integrations
     state_machine_arn: str | None = None  # escalations (none: escalations do not run)
     maintenance_end_arn: str | None = None  # target of maintenance-end schedules (none: windows end when stopped)
@@ -146,6 +148,7 @@ class Settings:
             public_url=(text(Env.PUBLIC_URL) or "").rstrip("/"),
             email_from=text(Env.EMAIL_FROM),
             ses_configuration_set=text(Env.SES_CONFIGURATION_SET),
+            voice_origination=text(Env.VOICE_ORIGINATION),
             inbound_email_domain=text(Env.INBOUND_EMAIL_DOMAIN),
             state_machine_arn=text(Env.STATE_MACHINE_ARN),
             maintenance_end_arn=text(Env.MAINTENANCE_END_ARN),

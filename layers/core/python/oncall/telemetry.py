@@ -45,7 +45,7 @@ OLDEST_DEFERRED_START_AGE: Final = "OldestDeferredStartAge"  # seconds (0 when n
 DEADMAN_PINGS_FAILED: Final = "DeadmanPingsFailed"  # the dead-man's switch URL could not be reached
 INBOUND_MAIL_FAILED: Final = "InboundMailFailed"  # a received mail became no alert (kept under failed/)
 CHANNEL: Final = "channel"
-CHANNELS: Final = ("email", "sms", "webhook")
+CHANNELS: Final = ("email", "sms", "phone_call", "webhook")
 
 COUNT: Final = "Count"
 SECONDS: Final = "Seconds"

@@ -15,6 +15,7 @@ import random
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 from urllib.parse import urlsplit
@@ -23,6 +24,7 @@ from oncall.notify.compose import PRODUCT, Notification
 from oncall.settings import Env
 
 if TYPE_CHECKING:
+    from mypy_boto3_pinpoint_sms_voice_v2 import PinpointSMSVoiceV2Client
     from mypy_boto3_sesv2 import SESV2Client
     from mypy_boto3_sns import SNSClient
 
@@ -43,14 +45,59 @@ class NotificationFailed(Exception):
 class Notifier(Protocol):
     def email(self, to: str, notification: Notification) -> None: ...
     def sms(self, to: str, notification: Notification) -> None: ...
+    def phone_call(self, to: str, notification: Notification) -> None:
+        """A text-to-speech call reading ``notification.voice``."""
+        ...
+
     def webhook(self, url: str, body: dict[str, Any], *, headers: dict[str, str] | None = None) -> int:
         """POST ``body`` as JSON; returns the HTTP status (2xx)."""
         ...
 
+    def call_webhook(self, call: WebhookCall) -> WebhookAnswer:
+        """One request of an outgoing webhook; raises :class:`WebhookFailed`."""
+        ...
+
+
+@dataclass(frozen=True)
+class WebhookCall:
+    """One request of an outgoing webhook, built from its templates (:mod:`oncall.webhook_delivery`)."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    json: Any = None
+    content: bytes | None = None  # a ``data`` template that did not render to JSON is sent as it is
+
+
+@dataclass(frozen=True)
+class WebhookAnswer:
+    status: int
+    content: str  # the start of the body (at most ``ANSWER_EXCERPT`` bytes), to show as the last response
+
+
+class WebhookFailed(NotificationFailed):
+    """No answer, or one that is not 2xx; ``retry``: worth another attempt later (5xx, 429, timeouts, no
+    connection). ``status`` and ``content``: the answer, if there was one."""
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        retry: bool,
+        status: int | None = None,
+        content: str | None = None,
+        retry_after: str | None = None,
+    ) -> None:
+        super().__init__(reason)
+        self.retry, self.status, self.content, self.retry_after = retry, status, content, retry_after
+
+
+ANSWER_EXCERPT: Final = 2000
+
 
 class Webhooks:
-    """JSON POSTs with retries, shared by both notifiers. ``client`` is the seam for tests (a stub resolver, a
-    mock transport)."""
+    """Requests to webhooks through the guarded client, shared by both notifiers. ``client`` is the seam for tests
+    (a stub resolver, a mock transport)."""
 
     def __init__(self, client: Client | None = None, *, sleep: Callable[[float], None] = time.sleep) -> None:
         self._client = client
@@ -64,47 +111,64 @@ class Webhooks:
             self._client = Client()  # the policy from the environment
         return self._client
 
-    def post(self, url: str, body: dict[str, Any], headers: Mapping[str, str] | None = None) -> int:  # noqa: C901  (reshaped by #17.4 this wave: split after it lands)
+    def send(self, call: WebhookCall) -> WebhookAnswer:
+        """One attempt (outgoing webhooks retry later, from their execution); raises :class:`WebhookFailed`."""
         import httpx
 
         from oncall.outbound import Refused
 
-        host = _web_host(url)
+        host = _web_host(call.url)
         if host is None:
-            raise NotificationFailed("the webhook URL is not an http(s) URL")
-        all_headers = {"User-Agent": PRODUCT, **(headers or {})}
-        if any("\r" in value or "\n" in value for value in all_headers.values()):
-            raise NotificationFailed(f"invalid webhook request to {host}")  # header injection
+            raise WebhookFailed("the webhook URL is not an http(s) URL", retry=False)
+        headers = {"User-Agent": PRODUCT, **call.headers}
+        if any("\r" in value or "\n" in value for value in headers.values()):
+            raise WebhookFailed(f"invalid webhook request to {host}", retry=False)  # header injection
+        try:
+            # Redirects are not followed: a moved webhook shows up as a failure.
+            reply = self.client.request(
+                call.method, call.url, json=call.json, content=call.content, headers=headers,
+                max_bytes=ANSWER_EXCERPT, truncate=True,
+            )  # fmt: skip
+        except Refused as error:
+            raise WebhookFailed(f"{error} ({host})", retry=False) from None
+        except (httpx.InvalidURL, ValueError):  # ValueError: a header that is not ASCII, NaN in the body
+            raise WebhookFailed(f"invalid webhook request to {host}", retry=False) from None
+        except httpx.TimeoutException:
+            raise WebhookFailed(f"the webhook at {host} timed out", retry=True) from None
+        except httpx.ConnectError:
+            raise WebhookFailed(f"could not connect to the webhook at {host}", retry=True) from None
+        except httpx.HTTPError as error:
+            raise WebhookFailed(f"the webhook at {host} failed ({type(error).__name__})", retry=False) from error
+        if reply.is_success:
+            return WebhookAnswer(reply.status_code, reply.text)
+        retry = reply.status_code == 429 or reply.status_code >= 500
+        raise WebhookFailed(
+            f"the webhook at {host} answered {reply.status_code}", retry=retry, status=reply.status_code,
+            content=reply.text, retry_after=reply.headers.get("retry-after"),
+        )  # fmt: skip
+
+    def post(self, url: str, body: dict[str, Any], headers: Mapping[str, str] | None = None) -> int:
+        """POST ``body`` as JSON, with up to ``ATTEMPTS`` attempts right away (personal webhooks)."""
+        reason = ""
         for attempt in range(1, ATTEMPTS + 1):
             wait = BACKOFF * 2 ** (attempt - 1) * random.uniform(0.5, 1.0)  # jitter spreads out retry storms
             try:
-                # Not read: only the status matters, whatever the size of the body. Redirects are not followed:
-                # a moved webhook shows up as a failure.
-                reply = self.client.request("POST", url, json=body, headers=all_headers, read_body=False)
-            except Refused as error:
-                raise NotificationFailed(f"{error} ({host})") from None
-            except (httpx.InvalidURL, ValueError):  # ValueError: a header that is not ASCII, NaN in the body
-                raise NotificationFailed(f"invalid webhook request to {host}") from None
-            except httpx.TimeoutException:
-                reason = f"the webhook at {host} timed out"
-            except httpx.ConnectError:
-                reason = f"could not connect to the webhook at {host}"
-            except httpx.HTTPError as error:
-                raise NotificationFailed(f"the webhook at {host} failed ({type(error).__name__})") from error
-            else:
-                if reply.is_success:
-                    return reply.status_code
-                reason = f"the webhook at {host} answered {reply.status_code}"
-                if reply.status_code != 429 and reply.status_code < 500:
-                    raise NotificationFailed(reason)
-                wait = _retry_after(reply.headers.get("retry-after"), default=wait)
+                return self.send(WebhookCall("POST", url, headers or {}, json=body)).status
+            except WebhookFailed as failed:
+                if not failed.retry:
+                    raise NotificationFailed(str(failed)) from None
+                reason = str(failed)
+                if failed.retry_after is not None:
+                    wait = _retry_after(failed.retry_after, default=wait)
             if attempt < ATTEMPTS:
                 self._sleep(wait)
         raise NotificationFailed(f"{reason} ({ATTEMPTS} attempts)")
 
 
 class AwsNotifier:
-    """E-mail through SES v2, SMS through SNS, webhooks through the guarded client."""
+    """E-mail through SES v2, SMS through SNS, phone calls through AWS End User Messaging SMS and Voice v2
+    (``SendVoiceMessage`` from ``voice_origination``, a phone number or pool of the account that can place voice
+    calls), webhooks through the guarded client."""
 
     def __init__(
         self,
@@ -113,6 +177,8 @@ class AwsNotifier:
         configuration_set: str | None = None,
         ses: SESV2Client | None = None,
         sns: SNSClient | None = None,
+        voice: PinpointSMSVoiceV2Client | None = None,
+        voice_origination: str | None = None,
         http: Client | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -120,6 +186,8 @@ class AwsNotifier:
         self.configuration_set = configuration_set  # SES events (bounces, complaints) of these mails go there
         self._ses = ses
         self._sns = sns
+        self._voice = voice
+        self.voice_origination = voice_origination
         self.webhooks = Webhooks(http, sleep=sleep)
 
     @property
@@ -133,6 +201,12 @@ class AwsNotifier:
         if self._sns is None:
             self._sns = _boto_client("sns")
         return self._sns
+
+    @property
+    def voice(self) -> PinpointSMSVoiceV2Client:
+        if self._voice is None:
+            self._voice = _boto_client("pinpoint-sms-voice-v2")
+        return self._voice
 
     def email(self, to: str, notification: Notification) -> None:
         if not self.sender:
@@ -165,8 +239,22 @@ class AwsNotifier:
                 },
             )
 
+    def phone_call(self, to: str, notification: Notification) -> None:
+        if not self.voice_origination:
+            raise NotificationFailed(f"no phone number to call from: set {Env.VOICE_ORIGINATION}")
+        with _aws_errors("End User Messaging"):
+            self.voice.send_voice_message(
+                DestinationPhoneNumber=to,
+                OriginationIdentity=self.voice_origination,
+                MessageBody=notification.voice,
+                MessageBodyTextType="TEXT",
+            )
+
     def webhook(self, url: str, body: dict[str, Any], *, headers: dict[str, str] | None = None) -> int:
         return self.webhooks.post(url, body, headers)
+
+    def call_webhook(self, call: WebhookCall) -> WebhookAnswer:
+        return self.webhooks.send(call)
 
 
 def _web_host(url: str) -> str | None:
@@ -195,12 +283,12 @@ def _retry_after(value: str | None, *, default: float) -> float:
     return min(max(seconds, 0.0), MAX_RETRY_AFTER)
 
 
-def _boto_client(service: Literal["sesv2", "sns"]) -> Any:
+def _boto_client(service: Literal["sesv2", "sns", "pinpoint-sms-voice-v2"]) -> Any:
     import boto3
     from botocore.config import Config
 
     config = Config(connect_timeout=CONNECT_TIMEOUT, read_timeout=TIMEOUT, retries={"mode": "standard"})
-    return boto3.client("sesv2", config=config) if service == "sesv2" else boto3.client("sns", config=config)
+    return boto3.client(service, config=config)
 
 
 @contextmanager

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 PRODUCT: Final = "Tocsin"
 WEBHOOK_EVENT: Final = "escalation"  # generic webhooks: the group's state is in alert_group.state
+VOICE_LIMIT: Final = 3000  # End User Messaging takes up to 6,000 characters; a call should stay short
 SMS_LIMIT: Final = 160  # one GSM-7 segment; a longer text costs several
 SMS_MIN_TITLE: Final = 24  # keep this much title even when the link alone nearly fills the SMS
 TITLE_LIMIT: Final = 150  # in subjects and chat headings
@@ -32,6 +33,7 @@ class Notification:
     text: str  # plain-text e-mail body
     html: str  # HTML e-mail body
     sms: str
+    voice: str  # what a phone call reads out (text-to-speech): no links, which a voice cannot give
     webhook_json: dict[str, Any]  # body of generic outgoing webhooks
     slack_json: dict[str, Any]  # body for Slack incoming webhooks (and Slack-compatible chats)
 
@@ -90,6 +92,7 @@ def compose(
         text=_text(parts),
         html=_html(parts),
         sms=_sms(title, count, important, ack_url, console_url),
+        voice=_voice(title, integration_name, state, count, important, bool(ack_url)),
         webhook_json={
             "event": {"type": WEBHOOK_EVENT, "important": important},
             "alert_group": {
@@ -143,6 +146,14 @@ def _html(parts: _Parts) -> str:
         f"<title>{e(parts.subject)}</title></head>\n"
         '<body style="font-family:sans-serif;line-height:1.5;color:#111">\n' + "\n".join(body) + "\n</body>\n</html>\n"
     )
+
+
+def _voice(title: str, integration: str, state: str, count: str, important: bool, with_link: bool) -> str:
+    level = "Important alert" if important else "Alert"
+    said = f"{PRODUCT}. {level}: {title}. State: {state}. {count} from {integration}."
+    if with_link:
+        said += " The acknowledge link was sent to you by text message."
+    return _truncate(f"{said} Again: {title}.", VOICE_LIMIT)
 
 
 def _sms(title: str, count: str, important: bool, ack_url: str | None, console_url: str | None) -> str:

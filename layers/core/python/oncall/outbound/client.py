@@ -92,15 +92,18 @@ class Client:
         *,
         headers: Mapping[str, str] | None = None,
         json: Any = None,
+        content: bytes | None = None,
         follow_redirects: bool = False,
         read_body: bool = True,
         max_bytes: int = MAX_BYTES,
+        truncate: bool = False,
     ) -> Reply:
         """Send one request (and follow up to 3 redirects if asked, each one checked like the first URL).
 
         Raises :class:`Refused` (the URL or an address of its host is not allowed), :class:`ResponseTooLarge`,
         ``httpx.TooManyRedirects``, ``httpx.InvalidURL``, ``ValueError`` (a header or body that cannot be sent) or
         another ``httpx.HTTPError`` (``TimeoutException``, ``ConnectError``, ...). 3xx, 4xx and 5xx are answers.
+        ``truncate``: keep the first ``max_bytes`` of a longer body instead of raising :class:`ResponseTooLarge`.
         """
         check_url(url, self.policy)
         own = self._transport is None
@@ -109,12 +112,12 @@ class Client:
         )
         http = httpx.Client(transport=transport, timeout=self._timeout, trust_env=False)  # no proxy from the env
         try:
-            request = http.build_request(method, url, headers=headers, json=json)
+            request = http.build_request(method, url, headers=headers, json=json, content=content)
             for _ in range(MAX_REDIRECTS + 1):
                 response = http.send(request, stream=True)
                 try:
                     if not follow_redirects or response.next_request is None:
-                        return _read(response, read_body, max_bytes)
+                        return _read(response, read_body, max_bytes, truncate)
                     request = response.next_request  # httpx's: method, body and Authorization as browsers do
                 finally:
                     response.close()
@@ -130,12 +133,15 @@ class Client:
         return self._ssl_context
 
 
-def _read(response: httpx.Response, read_body: bool, max_bytes: int) -> Reply:
+def _read(response: httpx.Response, read_body: bool, max_bytes: int, truncate: bool = False) -> Reply:
     body = bytearray()
     if read_body:
         for chunk in response.iter_bytes():  # decoded: a compressed chunk counts as what it expands to
             body += chunk
             if len(body) > max_bytes:
+                if truncate:
+                    del body[max_bytes:]
+                    break
                 raise ResponseTooLarge(f"the answer is longer than {max_bytes} bytes")
     return Reply(response.status_code, response.headers, bytes(body), response.charset_encoding, str(response.url))
 

@@ -12,9 +12,9 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-from oncall.models import MAX_LABELS, StepType
+from oncall.models import HTTP_METHODS, MAX_LABELS, WEBHOOK_TRIGGERS, StepType
 from oncall.outbound import Refused, check_url
 
 T = TypeVar("T")
@@ -523,7 +523,7 @@ class UserPage(Paginated[UserOut]):
     pass
 
 
-RuleType = Literal["wait", "notify_by_email", "notify_by_sms", "notify_by_webhook"]
+RuleType = Literal["wait", "notify_by_email", "notify_by_sms", "notify_by_phone_call", "notify_by_webhook"]
 
 
 class NotificationRuleIn(Lenient):
@@ -629,35 +629,170 @@ class PolicyOut(BaseModel):
     type: str
 
 
-class WebhookIn(Lenient):
+TEMPLATE_MAX = 50_000  # OnCall's templates are text fields; the templating's own limit applies too
+
+
+def _trigger_type(value: str) -> str:
+    if value not in WEBHOOK_TRIGGERS:
+        raise ValueError(f"trigger_type must one of {list(WEBHOOK_TRIGGERS)}")  # OnCall's wording
+    return value
+
+
+def _http_method(value: str) -> str:
+    if value not in HTTP_METHODS:
+        raise ValueError(f"Must be one of {list(HTTP_METHODS)}")
+    return value
+
+
+def _template(value: str | None) -> str | None:
+    """A webhook template (OnCall: blank is none); one that does not compile is refused when saved."""
+    if not value:
+        return None
+    from oncall import templating
+
+    try:
+        templating.validate(value)
+    except templating.TemplateProblem as problem:
+        raise ValueError(str(problem)) from None
+    return value
+
+
+def _webhook_url(url: str) -> str:
+    """A URL, or a URL template (checked when rendered, by the same guard that checks every request)."""
+    if "{{" in url or "{%" in url:
+        return _template(url) or url
+    return outbound_url(url)
+
+
+def _webhook_headers(value: str | dict[str, str] | None) -> str | None:
+    """Headers as OnCall has them: a JSON object, which may hold templates. A plain object (Tocsin's older
+    shape) is accepted too; an object without templates is checked as HTTP fields now, not when it fires."""
+    import json
+
+    if isinstance(value, dict):
+        return json.dumps(value) if value else None
+    value = _template(value)
+    if value is None or "{{" in value or "{%" in value:
+        return value
+    try:
+        fields = json.loads(value)
+    except ValueError:
+        raise ValueError("Template did not result in json/dict") from None  # OnCall's wording when it fires
+    if not isinstance(fields, dict) or not all(isinstance(v, str) for v in fields.values()):
+        raise ValueError("Template did not result in json/dict")
+    for name, field in fields.items():
+        _header_name(name)
+        _header_value(field)
+    return value
+
+
+Template = Annotated[Annotated[str, Field(max_length=TEMPLATE_MAX)] | None, AfterValidator(_template)]
+WebhookUrl = Annotated[
+    str, Field(max_length=2000, description="An https:// URL of a public host, or a template"),
+    AfterValidator(_webhook_url),
+]  # fmt: skip
+WebhookHeaders = Annotated[
+    Annotated[str, Field(max_length=TEMPLATE_MAX)] | Headers | None, AfterValidator(_webhook_headers)
+]
+TriggerType = Annotated[str, AfterValidator(_trigger_type)]
+HttpMethodName = Annotated[str, AfterValidator(_http_method)]
+Secret = Annotated[str, Field(max_length=2000), AfterValidator(_header_value)] | None
+
+
+_WEBHOOK_READ_ONLY = frozenset({"id", "last_response_log"})  # what a read returns: ignored when sent back, as DRF
+
+
+class _WebhookFields(Lenient):
+    """What OnCall's public API and its Terraform provider send. ``forward_whole_payload`` (the name in OnCall's
+    console and in Terraform) is ``forward_all``; ``team`` is ``team_id``; a secret sent back as the mask
+    (``****************``) keeps the stored one; ``preset`` may only name the advanced (plain) webhook."""
+
+    headers: WebhookHeaders = None
+    data: Template = None
+    trigger_template: Template = None
+    authorization_header: Secret = None
+    username: str | None = Field(default=None, max_length=100)
+    password: Secret = None
+    integration_filter: list[str] | None = None
+    preset: str | None = None
+
+    @field_validator("preset")
+    @classmethod
+    def _plain_webhooks_only(cls, value: str | None) -> str | None:
+        if value not in (None, "", "advanced_webhook"):
+            raise ValueError("Preset webhooks must be modified through web UI")
+        return None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _aliases(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            data = {key: value for key, value in data.items() if key not in _WEBHOOK_READ_ONLY}
+            if "forward_whole_payload" in data and "forward_all" not in data:
+                data["forward_all"] = data.pop("forward_whole_payload")
+            data.pop("forward_whole_payload", None)
+            if "team" in data:
+                team = data.pop("team")
+                data.setdefault("team_id", team or None)
+        return data
+
+
+class WebhookIn(_WebhookFields):
     name: str = Field(min_length=1, max_length=100)
-    url: OutboundUrl
-    http_method: Literal["POST", "PUT"] = "POST"
-    headers: Headers = Field(default_factory=dict)
+    url: WebhookUrl
+    http_method: HttpMethodName = "POST"
+    trigger_type: TriggerType = "escalation"
+    forward_all: bool | None = None  # OnCall: null is false; absent is true
     format: Literal["json", "slack"] = "json"
     is_webhook_enabled: bool = True
     team_id: RelatedId = None
 
 
-class WebhookPatch(Lenient):
+class WebhookPatch(_WebhookFields):
     name: str | None = Field(default=None, min_length=1, max_length=100)
-    url: OutboundUrl | None = None
-    http_method: Literal["POST", "PUT"] | None = None
-    headers: Headers | None = None
+    url: WebhookUrl | None = None
+    http_method: HttpMethodName | None = None
+    trigger_type: TriggerType | None = None
+    forward_all: bool | None = None
     format: Literal["json", "slack"] | None = None
     is_webhook_enabled: bool | None = None
     team_id: RelatedId = None
 
 
+class WebhookResponseOut(BaseModel):
+    """OnCall's ``last_response_log`` (its internal API's shape), without the request it made."""
+
+    timestamp: datetime
+    url: str | None
+    request_trigger: str
+    alert_group_id: str
+    status_code: int | None
+    content: str | None
+    attempts: int
+
+
 class WebhookOut(BaseModel):
+    """OnCall's shape; secrets show as ``****************`` when set."""
+
     id: str
     name: str
-    url: str
-    http_method: str
-    headers: dict[str, str]
-    format: str
     is_webhook_enabled: bool
-    team_id: str | None
+    team: str | None
+    team_id: str | None  # Tocsin
+    data: str | None
+    username: str | None
+    password: str | None
+    authorization_header: str | None
+    trigger_template: str | None
+    headers: str | None
+    url: str
+    forward_all: bool
+    http_method: str
+    trigger_type: str
+    integration_filter: list[str] | None
+    preset: str | None = None
+    format: str  # Tocsin
+    last_response_log: WebhookResponseOut | None = None  # as OnCall's internal API
 
 
 class ChainPage(Paginated[ChainOut]):

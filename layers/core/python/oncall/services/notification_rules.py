@@ -17,11 +17,17 @@ from oncall.services import Ports
 from oncall.services.policy import Action, Principal, Resource, authorize
 
 # OnCall's rule type -> the channel it notifies on
-CHANNELS: Final = {"notify_by_email": "email", "notify_by_sms": "sms", "notify_by_webhook": "webhook"}
+CHANNELS: Final = {
+    "notify_by_email": "email",
+    "notify_by_sms": "sms",
+    "notify_by_phone_call": "phone_call",
+    "notify_by_webhook": "webhook",
+}
 
 
 def kind(rule: NotificationRule) -> str:
-    """The rule's OnCall type: ``wait``, ``notify_by_email``, ``notify_by_sms`` or ``notify_by_webhook``."""
+    """The rule's OnCall type: ``wait``, ``notify_by_email``, ``notify_by_sms``, ``notify_by_phone_call`` or
+    ``notify_by_webhook``."""
     return "wait" if rule.type == "wait" else f"notify_by_{rule.channel}"
 
 

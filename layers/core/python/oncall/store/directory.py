@@ -4,7 +4,7 @@ collection (see :mod:`oncall.store.schema`)."""
 
 from __future__ import annotations
 
-from oncall.models import EscalationChain, EscalationPolicy, NotificationRule, OutgoingWebhook, Team, User
+from oncall.models import EscalationChain, EscalationPolicy, NotificationRule, Team, User
 from oncall.schedules.models import OnCallShift, Schedule
 from oncall.store import keys
 from oncall.store.entities import Collection, EntityStore
@@ -17,10 +17,6 @@ def users(table: Table) -> Collection[User]:
 
 def teams(table: Table) -> Collection[Team]:
     return Collection(table, keys.TEAM, Team, keys.TEAMS, lambda t: t.name.lower())
-
-
-def webhooks(table: Table) -> Collection[OutgoingWebhook]:
-    return Collection(table, keys.WEBHOOK, OutgoingWebhook, keys.WEBHOOKS, lambda w: w.name.lower())
 
 
 def chains(table: Table) -> Collection[EscalationChain]:

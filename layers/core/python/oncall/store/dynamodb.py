@@ -16,7 +16,7 @@ from oncall.store.table import Table
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-    from oncall.models import EscalationChain, OutgoingWebhook, Team, User
+    from oncall.models import EscalationChain, Team, User
     from oncall.schedules.models import Schedule
     from oncall.store.access import DynamoApiKeys, DynamoAuditLog, DynamoCounters
     from oncall.store.alert_groups import DynamoAlertGroups, DynamoEscalationStarts
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from oncall.store.insights import DynamoInsights
     from oncall.store.integrations import DynamoHeartbeats, DynamoIntegrations
     from oncall.store.resolution_notes import DynamoResolutionNotes
+    from oncall.store.webhooks import DynamoWebhooks
 
 
 class DynamoStore:
@@ -98,10 +99,10 @@ class DynamoStore:
         return DynamoPolicies(self.table)
 
     @cached_property
-    def webhooks(self) -> Collection[OutgoingWebhook]:
-        from oncall.store import directory
+    def webhooks(self) -> DynamoWebhooks:
+        from oncall.store.webhooks import DynamoWebhooks
 
-        return directory.webhooks(self.table)
+        return DynamoWebhooks(self.table)
 
     @cached_property
     def schedules(self) -> Collection[Schedule]:

@@ -22,7 +22,18 @@ from oncall.ports import StoreError
 from oncall.services import api_keys
 from oncall.web import session, signin, views
 from oncall.web.base import UI, Request, Response, Route, back, error_text, page, problem_text, redirect, response
-from oncall.web.pages import chains, groups, insights, integrations, paging, people, profile, routes, schedules
+from oncall.web.pages import (
+    chains,
+    groups,
+    insights,
+    integrations,
+    paging,
+    people,
+    profile,
+    routes,
+    schedules,
+    webhooks,
+)
 from pydantic import ValidationError
 
 logger = logging.getLogger(__name__)
@@ -34,6 +45,7 @@ ROUTES: list[Route] = [
     *profile.ROUTES,
     *routes.ROUTES,
     *chains.ROUTES,
+    *webhooks.ROUTES,
     *paging.ROUTES,
     *schedules.ROUTES,
     *insights.ROUTES,

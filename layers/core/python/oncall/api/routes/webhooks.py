@@ -19,7 +19,25 @@ PAGE_SIZE = 50
 
 
 def webhook_out(hook: OutgoingWebhook) -> schemas.WebhookOut:
-    return schemas.WebhookOut.model_validate(hook.model_dump())
+    """OnCall's shape of a webhook the use cases returned (its secrets masked there)."""
+    last = hook.last_response
+    return schemas.WebhookOut.model_validate(
+        {
+            **hook.model_dump(exclude={"last_response"}),
+            "team": hook.team_id,
+            "integration_filter": hook.integration_filter or None,  # OnCall: null when there is none
+            "last_response_log": last
+            and {
+                "timestamp": last.at,
+                "url": last.url,
+                "request_trigger": last.trigger,
+                "alert_group_id": last.group_id,
+                "status_code": last.status_code,
+                "content": last.content,
+                "attempts": last.attempts,
+            },
+        }
+    )
 
 
 def _json(hook: OutgoingWebhook) -> dict[str, Any]:

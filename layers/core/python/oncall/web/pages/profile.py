@@ -32,6 +32,7 @@ from pydantic import ValidationError
 RULE_TYPES: Final = (
     ("notify_by_email", "E-mail"),
     ("notify_by_sms", "SMS"),
+    ("notify_by_phone_call", "Phone call"),
     ("notify_by_webhook", "Webhook"),
     ("wait", "Wait"),
 )
@@ -40,6 +41,7 @@ WAIT_MINUTES: Final = (1, 5, 15, 30, 60)
 CHANNELS: Final = {
     "email": ("E-mail", "e-mail address"),
     "sms": ("SMS", "phone number"),
+    "phone_call": ("Phone call", "phone number"),
     "webhook": ("Webhook", "webhook URL"),
 }
 CLEARABLE_FIELDS: Final = ("email", "phone_number", "webhook_url")  # empty clears them (the API's null)
