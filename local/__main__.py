@@ -9,8 +9,10 @@ Environment (each also a command-line option, see ``--help``):
                        and on the time until a maintenance window's end fires
     TOCSIN_SCHEDULER_PORT  EventBridge Scheduler emulation port on 127.0.0.1 (0: a free one)
     TOCSIN_HEARTBEAT_SWEEP_SECONDS  how often heartbeat_check runs (60, not scaled; 0: never)
+    TOCSIN_STREAM_POLL_SECONDS  how often the table's stream is read when idle (0.2): escalation_start
     TOCSIN_LOCAL_DIR   state directory (.local/): dynamodb/ (persisted tables), dynamodb.log, api_key,
                        signing_key, stepfunctions.json (running escalations: resumed by the next start),
+                       streams.json (how far the escalation starter has read the table's stream),
                        schedules.json (pending maintenance ends: fired by the next start, past-due ones at once)
     TOCSIN_WORKERS     uvicorn worker processes (1: the gateway then runs in this process)
     TOCSIN_DYNAMODB_JAVA_OPTS  DynamoDB Local's JVM options, replacing local.dynamodb.JAVA_OPTS
@@ -25,8 +27,10 @@ Environment (each also a command-line option, see ``--help``):
                        gateway, as API Gateway applies them (off by default locally; --throttle ingest=5/10)
     TOCSIN_DEADMAN_URL the minute sweep GETs this URL after each sweep (the dead-man's switch; none by default)
 
-Escalations run in this (main) process: ``local.aws`` serves StartExecution/StopExecution to the workers'
-handlers (``AWS_ENDPOINT_URL_SFN``) and runs each execution's loop with the escalation_step handler. So do
+Escalations run in this (main) process: ``local.streams`` reads the table's stream into the escalation_start
+handler, as AWS's event source mapping does, which starts and stops executions to match each stored change of a
+group; ``local.aws`` serves StartExecution/StopExecution (``AWS_ENDPOINT_URL_SFN``) and runs each execution's loop
+with the escalation_step handler. So do
 maintenance ends (``local.scheduler``: CreateSchedule/DeleteSchedule via ``AWS_ENDPOINT_URL_SCHEDULER``, each
 ``at(...)`` schedule fires maintenance_end) and the heartbeat sweep (heartbeat_check every interval).
 """
@@ -62,6 +66,7 @@ from local.dynamodb import DynamoDBLocal, boto_env, ensure_table
 from local.mail import MailServer
 from local.outbox import Outbox
 from local.scheduler import HeartbeatSweep, LocalScheduler, scheduler_env, sweep_seconds_from_env
+from local.streams import StreamPoller, poll_seconds_from_env
 from local.throttle import STATE_ENV, Throttle, env_name, parse_setting, reset_state, throttles_from_env
 
 log = logging.getLogger("local")
@@ -91,6 +96,7 @@ class Settings:
     inbound_domain: str = inbound_email.LOCAL_DOMAIN
     scheduler_port: int = 0
     heartbeat_sweep_seconds: float = 60.0
+    stream_poll_seconds: float = 0.2
     throttles: dict[str, Throttle] = field(default_factory=dict)  # route class -> limit of each of its routes
 
     @property
@@ -171,6 +177,7 @@ def parse_args(argv: list[str] | None = None) -> Settings:
         time_scale=args.time_scale,
         scheduler_port=args.scheduler_port,
         heartbeat_sweep_seconds=args.heartbeat_sweep_seconds,
+        stream_poll_seconds=poll_seconds_from_env(),
         throttles=throttles,
     )
 
@@ -356,6 +363,7 @@ def main(argv: list[str] | None = None) -> int:
         state_file=settings.local_dir / "schedules.json",
     )
     sweep = HeartbeatSweep(settings.heartbeat_sweep_seconds)
+    poller: StreamPoller | None = None
     try:
         ddb.start()
         ensure_table(ddb.endpoint, settings.table_name)
@@ -372,6 +380,13 @@ def main(argv: list[str] | None = None) -> int:
         sfn.start(resume=False)
         os.environ.update(escalation_env(settings, sfn))
         sfn.resume()
+        # The escalation starter: every stored change of a group, from the stream (where the last run stopped).
+        poller = StreamPoller(
+            ddb.endpoint,
+            settings.table_name,
+            state_file=settings.local_dir / "streams.json",
+            poll_seconds=settings.stream_poll_seconds,
+        ).start()
         # Maintenance ends and the heartbeat sweep: same order (their handlers call both APIs).
         schedules.start(resume=False)
         os.environ.update(scheduler_env(schedules))
@@ -396,6 +411,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        if poller is not None:
+            poller.stop()  # how far it read stays in streams.json for the next start
         sweep.stop()
         schedules.stop()  # pending schedules stay in schedules.json for the next start
         sfn.stop()  # running escalations stay in stepfunctions.json for the next start

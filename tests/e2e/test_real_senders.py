@@ -272,10 +272,10 @@ def test_heartbeat_stays_alive_until_alertmanager_stops(
     store = DynamoStore("tocsin", client=client(stack.dynamodb_endpoint))
     # (+30 s: a beat Alertmanager had in flight while stopping may land after last_beat was read)
     later = max(datetime.now(UTC), last_beat) + timedelta(seconds=beat["timeout_seconds"] + 30)
-    assert heartbeat.check(store, None, later) == "Found 1 expired heartbeats"
+    assert heartbeat.check(store, later) == "Found 1 expired heartbeats"
 
     # "[1 firing] Prometheus heartbeat is missing": the heartbeat alert is shaped like Alertmanager's own.
     missing = [g for g in groups(api, integration) if g["title"].endswith("Prometheus heartbeat is missing")]
     assert len(missing) == 1 and missing[0]["state"] == "firing"
     assert status()["status"] == "expired"
-    assert heartbeat.check(store, None, later + timedelta(seconds=120)) == "Found 0 expired heartbeats"
+    assert heartbeat.check(store, later + timedelta(seconds=120)) == "Found 0 expired heartbeats"

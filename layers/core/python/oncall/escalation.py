@@ -128,16 +128,34 @@ def after_transition(executor: Executor, before: AlertGroup | None, after: Alert
         executor.stop(execution_name(after.id, old_generation))
 
 
-def reconcile(store: Store, executor: Executor, before: AlertGroup | None, after: AlertGroup, now: datetime) -> None:
-    """:func:`after_transition` once the change is stored: a start that fails is deferred to the minute sweep
-    (:func:`retry_deferred_starts`) rather than failing a request whose write has landed. A failed stop needs
-    nothing: every RunStep re-reads the group and ends on an acknowledged, resolved or newer-generation group."""
+def follow(
+    store: Store, executor: Executor, before: AlertGroup | None, after: AlertGroup | None, now: datetime
+) -> None:
+    """Start or stop executions to match a stored change of a group (``after`` None: the group was deleted). Called
+    by the escalation starter for every change of a group on the table's stream, so every start is a consequence
+    of a stored group. A start that fails is deferred to the minute sweep (:func:`retry_deferred_starts`); if even
+    that fails, this raises and the stream delivers the change again. A failed stop needs nothing: every RunStep
+    re-reads the group and ends on an acknowledged, resolved, deleted or newer-generation group."""
+    if after is None:
+        if before is not None and before.escalation_generation:
+            try:
+                executor.stop(execution_name(before.id, before.escalation_generation))
+            except Exception:
+                logger.exception("escalation of deleted group %s could not be stopped", before.id)
+        return
     try:
         after_transition(executor, before, after)
     except Exception:
         logger.exception("escalation of group %s could not be started or stopped", after.id)
         if _starts(before, after):
             store.escalation_starts.defer(after.id, after.escalation_generation, now)
+
+
+def reconcile(store: Store, executor: Executor, before: AlertGroup | None, after: AlertGroup, now: datetime) -> None:
+    """Nothing to do: escalations follow every stored change of a group through the table's stream (:func:`follow`,
+    called by ``functions/escalation_start``), whoever made the change. Kept, with its signature, for the callers
+    written when the action that stored a change started its escalation itself; a call can simply be deleted."""
+    del store, executor, before, after, now
 
 
 def retry_deferred_starts(store: Store, executor: Executor, now: datetime) -> int:
@@ -685,7 +703,6 @@ def _run_reminder(state: dict[str, Any], services: Services, now: datetime) -> d
         return _wait({**state, "phase": "remind"}, max(every - unack_after, 60))
     transition = actions.unacknowledge(group, actions.SOURCE, now)
     transition.timeline[0].text = "Unacknowledged automatically: the reminder was not confirmed"
-    changed = restarted(transition.group)
-    if services.store.groups.save(changed, group.version, timeline=transition.timeline):
-        reconcile(services.store, services.executor, group, changed, now)
+    # The new generation starts from the stored change (the table's stream), like every escalation.
+    services.store.groups.save(restarted(transition.group), group.version, timeline=transition.timeline)
     return _finish(state)

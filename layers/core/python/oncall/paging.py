@@ -108,9 +108,9 @@ def page(
     }
     config = services.store.integrations.config(integration.id)
     assert config is not None
-    # Without a team nothing escalates by chain: the people below are the page.
-    executor = services.executor if team is not None else None
-    [stored] = ingest(services.store, config, payload, now=now, executor=executor)
+    # A team's routes escalate by their chains; the integration for pages without a team has no chain: the people
+    # below are the page.
+    [stored] = ingest(services.store, config, payload, now=now)
     group = services.store.groups.get(stored.group_id)
     assert group is not None
     if responders:

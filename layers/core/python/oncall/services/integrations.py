@@ -236,7 +236,7 @@ def send_demo_alert(ports: Ports, caller: Principal, integration_id: str, payloa
         body = demo_payload(config.integration.type, payload)
     except IngestError as error:
         raise InvalidInput(str(error)) from error
-    stored = ingest(ports.store, config, body, now=ports.clock.now(), is_demo=True, executor=ports.executor)
+    stored = ingest(ports.store, config, body, now=ports.clock.now(), is_demo=True)
     return sorted({s.group_id for s in stored})
 
 
