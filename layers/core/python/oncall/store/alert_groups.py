@@ -156,13 +156,15 @@ class DynamoAlertGroups:
             for i, e in enumerate(entries)
         ]
 
-    def _refusal(self, item: Item | None, receipt: Receipt | None) -> Placement:
+    def _refusal(self, item: Item | None, receipt: Receipt | None, *, open_only: bool = False) -> Placement:
         """Why a conditional write of a group was refused, from the item it found (ReturnValuesOnConditionCheckFailure
-        ALL_OLD)."""
+        ALL_OLD). ``open_only``: a receipt counts only on an open group. A plain alert whose body a closed group
+        already holds is a new alert (the same trigger sent again after a resolve opens a new group): dropping it
+        could lose a page, storing a retry twice only repeats one."""
         if not item:
             return Placement()
         data = self.table.plain(item)
-        if receipt is not None:
+        if receipt is not None and (data.get("is_open") or not open_only):
             seen = str(data.get(receipt_attribute(receipt.slot), ""))
             fingerprint, _, alert_id = seen.partition(" ")
             if alert_id and fingerprint in (receipt.current, receipt.previous):
@@ -195,7 +197,7 @@ class DynamoAlertGroups:
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         if refusal.refused:
-            return self._refusal(refusal.item, receipt)
+            return self._refusal(refusal.item, receipt, open_only=True)
         self.put_alert(alert)
         return Placement(stored=True)
 
@@ -256,7 +258,7 @@ class DynamoAlertGroups:
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         if refusal.refused:
-            return self._refusal(refusal.item, receipt)
+            return self._refusal(refusal.item, receipt, open_only=True)
         self.put_alert(alert)
         return Placement(stored=True)
 
