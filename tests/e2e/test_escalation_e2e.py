@@ -85,13 +85,13 @@ def test_both_emails_arrive_in_order_through_real_smtp(stack: LocalStack, integr
 
 @pytest.mark.e2e
 def test_acknowledging_through_the_signed_link_stops_the_next_notification(
-    stack: LocalStack, api: httpx.Client
+    stack: LocalStack, api: httpx.Client, integration: dict[str, Any]
 ) -> None:
     """alice is paged, acknowledges from her e-mail, and the escalation stops before it reaches bob.
 
     The wait before bob is an hour (72 s here), so a busy machine cannot page bob before the test acknowledges;
     that the escalation stopped is read from the state machine (its execution is aborted), not timed."""
-    users = {u["username"]: u["id"] for u in api.get("/api/v1/users/").json()["results"]}
+    users = {u["username"]: u["id"] for u in api.get("/api/v1/users/").json()["results"]}  # made by `integration`
     chain = api.post("/api/v1/escalation_chains/", json={"name": "acknowledge in time"}).json()
     for step in (
         {"type": "notify_persons", "persons_to_notify": [users["alice"]]},

@@ -100,12 +100,12 @@ SIGNING_KEY = "integration-test-signing-key"
 def api(table_name: str, store: DynamoStore, monkeypatch: pytest.MonkeyPatch) -> Invoke:
     """Call the real api handler: ``api("GET", "/api/v1/integrations/") -> (status, json)``; ``api.container`` is
     the handler's container (settings read when it was loaded, adapters a test may replace)."""
-    from oncall.access import create_api_key
     from oncall.bootstrap import ADMIN_USER_ID, ensure_admin
+    from oncall.services.api_keys import issue
 
     monkeypatch.setenv("TOCSIN_SIGNING_KEY", SIGNING_KEY)
     ensure_admin(store)
-    key = create_api_key(store, user_id=ADMIN_USER_ID, name="tests", now=SYSTEM_CLOCK.now())[1]
+    key = issue(store, user_id=ADMIN_USER_ID, name="tests", now=SYSTEM_CLOCK.now()).secret
     module = load_handler("api")
 
     def invoke(
@@ -153,11 +153,11 @@ def web(table_name: str, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
 @pytest.fixture
 def admin_key(store: DynamoStore) -> str:
     """The secret of a new API key of the admin user."""
-    from oncall.access import create_api_key
     from oncall.bootstrap import ADMIN_USER_ID, ensure_admin
+    from oncall.services.api_keys import issue
 
     ensure_admin(store)
-    return create_api_key(store, user_id=ADMIN_USER_ID, name="web", now=SYSTEM_CLOCK.now())[1]
+    return issue(store, user_id=ADMIN_USER_ID, name="web", now=SYSTEM_CLOCK.now()).secret
 
 
 @pytest.fixture

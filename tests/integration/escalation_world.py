@@ -16,13 +16,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from oncall import escalation, schemas
-from oncall.api import directory, logic
-from oncall.api.request import RequestInfo
 from oncall.container import Container
 from oncall.ingest import ingest
 from oncall.models import Integration
 from oncall.scheduler import NoScheduler
-from oncall.services import integrations
+from oncall.services import alert_groups, chains, integrations, notification_rules, people
 from oncall.services.policy import Principal
 from oncall.settings import Settings
 from oncall.store.dynamodb import DynamoStore
@@ -112,18 +110,18 @@ class World:
     stream: StreamFollower
 
     def user(self, name: str, **extra: Any) -> str:
-        return str(
-            directory.create_user(self.store, schemas.UserIn(username=name, email=f"{name}@example.com", **extra))["id"]
-        )
+        body = schemas.UserIn(username=name, email=f"{name}@example.com", **extra)
+        return people.create_user(self.ports, ADMIN, body).id
+
+    def rule(self, user_id: str, **fields: Any) -> None:
+        """A personal notification rule of the user."""
+        notification_rules.create_rule(self.ports, ADMIN, schemas.NotificationRuleIn(user_id=user_id, **fields))
 
     def chain(self, *steps: dict[str, Any]) -> str:
-        chain_id = str(
-            directory.create_chain(self.store, schemas.ChainIn(name=f"chain {len(self.executor.started)}{id(steps)}"))[
-                "id"
-            ]
-        )
+        name = f"chain {len(self.executor.started)}{id(steps)}"
+        chain_id = chains.create_chain(self.ports, ADMIN, schemas.ChainIn(name=name)).id
         for step in steps:
-            directory.create_policy(self.store, schemas.PolicyIn(escalation_chain_id=chain_id, **step))
+            chains.create_policy(self.ports, ADMIN, schemas.PolicyIn(escalation_chain_id=chain_id, **step))
         return chain_id
 
     @property
@@ -148,16 +146,12 @@ class World:
         self.stream.settle()
         return stored.group_id
 
-    def act(self, group_id: str, action: str, body: Any = None) -> None:
-        logic.apply_action(self.store, self.executor, group_id, action, "UADMIN", self.clock, body)
+    def act(self, group_id: str, action: str, delay: int | None = None, *, by: Principal = ADMIN) -> None:
+        alert_groups.act(self.ports, by, group_id, action, delay=delay)
         self.stream.settle()
 
-    def request(self, query: dict[str, list[str]] | None = None) -> RequestInfo:
-        """An API request served now on the world's clock."""
-        return RequestInfo("https://tocsin.test", "/", query or {}, self.clock.now())
-
     def timeline(self, group_id: str) -> list[str]:
-        return [entry["text"] for entry in logic.group_timeline(self.store, group_id)]
+        return [entry.text for entry in alert_groups.timeline(self.ports, ADMIN, group_id)]
 
     def emails(self) -> list[str]:
         return [address.split("@")[0] for _, channel, address in self.notifier.sent if channel == "email"]

@@ -7,8 +7,9 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from oncall.access import Authenticator, create_api_key, required_permission
+from oncall.access import Authenticator, required_permission
 from oncall.clock import SYSTEM_CLOCK
+from oncall.services.api_keys import issue
 from oncall.settings import RateLimit
 from oncall.store.dynamodb import DynamoStore
 
@@ -155,14 +156,20 @@ def test_changes_are_audited(api: Invoke) -> None:
         and e["status"] == 201
         for e in entries
     )
+    today = entries[0]["at"][:10]
+    assert api("GET", "/api/v1/audit_log/", query=f"date={today}")[1]["results"] == entries
+    assert api("GET", "/api/v1/audit_log/", query="date=2001-02-03")[1]["results"] == []
+    for day in ("yesterday", "x" * 3000):  # a clear 400, not a storage error
+        status, errors = api("GET", "/api/v1/audit_log/", query=f"date={day}")
+        assert status == 400 and list(errors) == ["date"], errors
 
 
 def test_throttling_per_key(store: DynamoStore) -> None:
     from oncall.bootstrap import ADMIN_USER_ID, ensure_admin
 
     ensure_admin(store)
-    key, _ = create_api_key(store, user_id=ADMIN_USER_ID, name="busy", now=SYSTEM_CLOCK.now())
-    other, _ = create_api_key(store, user_id=ADMIN_USER_ID, name="quiet", now=SYSTEM_CLOCK.now())
+    key = issue(store, user_id=ADMIN_USER_ID, name="busy", now=SYSTEM_CLOCK.now()).key
+    other = issue(store, user_id=ADMIN_USER_ID, name="quiet", now=SYSTEM_CLOCK.now()).key
     limiter = Authenticator(store, RateLimit(3, 60))
 
     def at(seconds: int) -> datetime:

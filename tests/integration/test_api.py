@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.integration.conftest import Invoke, post_alert
+from tests.integration.conftest import Context, Invoke, http_event, load_handler, post_alert
 
 
 def create(api: Invoke, name: str = "Prometheus", kind: str = "alertmanager", **extra: Any) -> dict[str, Any]:
@@ -99,6 +99,18 @@ def test_outgoing_webhook_headers_are_valid_http_fields(api: Invoke, headers: di
         "POST", "/api/v1/webhooks/", {"name": "Hook", "url": "https://hooks.example/x", "headers": {"X-Token": "a\tb"}}
     )
     assert status == 201 and created["headers"] == {"X-Token": "a\tb"}
+
+
+@pytest.mark.parametrize(("path", "body"), [("escalation_chains", {}), ("webhooks", {"url": "https://hooks.test/x"})])
+def test_chains_and_webhooks_belong_to_teams_that_exist(api: Invoke, path: str, body: dict[str, Any]) -> None:
+    unknown = (400, {"team_id": ["Unknown ids: TNOSUCHTEAM1"]})
+    assert api("POST", f"/api/v1/{path}/", {"name": "orphan", "team_id": "TNOSUCHTEAM1", **body}) == unknown
+    status, made = api("POST", f"/api/v1/{path}/", {"name": "kept", **body})
+    assert status == 201, made
+    assert api("PATCH", f"/api/v1/{path}/{made['id']}/", {"team_id": "TNOSUCHTEAM1"}) == unknown
+    team = api("POST", "/api/v1/teams/", {"name": "real"})[1]["id"]
+    assert api("PATCH", f"/api/v1/{path}/{made['id']}/", {"team_id": team})[1]["team_id"] == team
+    assert [i["name"] for i in api("GET", f"/api/v1/{path}/")[1]["results"]] == ["kept"]
 
 
 def test_integration_names_are_unique_per_team(api: Invoke) -> None:
@@ -224,6 +236,18 @@ def test_wipe_and_delete(api: Invoke, group_id: str) -> None:
     assert alerts[0]["payload"] == {} and alerts[0]["title"].startswith("Wiped by UADMIN")
     assert api("DELETE", f"/api/v1/alert_groups/{group_id}/", {"mode": "delete"})[0] == 204
     assert api("GET", f"/api/v1/alert_groups/{group_id}/")[0] == 404
+
+
+def test_alert_group_bodies_that_are_not_json_or_not_valid_are_400s(api: Invoke, group_id: str) -> None:
+    base = f"/api/v1/alert_groups/{group_id}"
+    assert api("DELETE", f"{base}/", {"mode": "shred"}) == (400, {"mode": ["Input should be 'wipe' or 'delete'"]})
+    assert api("DELETE", f"{base}/", ["wipe"])[0] == 400
+    module, key = load_handler("api"), api("POST", "/api/v1/api_keys/", {"name": "raw"})[1]["key"]
+    for method, path in (("POST", f"{base}/silence"), ("DELETE", base)):
+        event = http_event(method, path, raw_body='{"delay": 60', headers={"authorization": key})
+        assert module.handler(event, Context())["statusCode"] == 400, path
+    group = api("GET", f"{base}/")[1]
+    assert group["state"] == "firing" and group["title"] == "Disk full"  # nothing changed
 
 
 def test_demo_alerts_use_the_example_payload_and_always_open_new_groups(api: Invoke) -> None:

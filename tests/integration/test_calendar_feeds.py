@@ -8,9 +8,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from oncall.access import create_api_key
 from oncall.bootstrap import ADMIN_USER_ID
 from oncall.clock import SYSTEM_CLOCK
+from oncall.services.api_keys import issue
 from oncall.store.dynamodb import DynamoStore
 
 from tests.integration.conftest import SIGNING_KEY, Context, Invoke, http_event, load_handler
@@ -77,7 +77,8 @@ def test_a_feed_token_reads_only_its_own_feed(feeds_api: Invoke) -> None:
 
 def test_a_persons_feed_and_revoking_the_key_ends_it(feeds_api: Invoke, store: DynamoStore) -> None:
     _, alice_id = schedule_with_alice(feeds_api)
-    key, secret = create_api_key(store, user_id=ADMIN_USER_ID, name="calendar", now=SYSTEM_CLOCK.now())
+    made = issue(store, user_id=ADMIN_USER_ID, name="calendar", now=SYSTEM_CLOCK.now())
+    key, secret = made.key, made.secret
     status, feed = feeds_api("POST", f"/api/v1/users/{alice_id}/schedule_export_token/", key_header=secret)
     assert status == 201, feed
     response = fetch(feed["export_url"])
@@ -90,7 +91,7 @@ def test_viewers_get_feed_urls_too(feeds_api: Invoke, store: DynamoStore) -> Non
     schedule_id, _ = schedule_with_alice(feeds_api)
     status, viewer = feeds_api("POST", "/api/v1/users/", {"username": "watcher", "role": "viewer"})
     assert status == 201
-    secret = create_api_key(store, user_id=viewer["id"], name="viewer", now=SYSTEM_CLOCK.now())[1]
+    secret = issue(store, user_id=viewer["id"], name="viewer", now=SYSTEM_CLOCK.now()).secret
     status, feed = feeds_api("POST", f"/api/v1/schedules/{schedule_id}/export_token/", key_header=secret)
     assert status == 201, feed
     assert fetch(feed["export_url"])["statusCode"] == 200

@@ -7,9 +7,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from oncall import escalation, schemas, telemetry
-from oncall.api import directory, logic
 from oncall.ingest import ingest
-from oncall.services import integrations
+from oncall.services import chains, integrations, webhooks
+from oncall.services.policy import Principal
 
 from tests.integration.escalation_world import ADMIN, START, SimulatedExecutor, World
 
@@ -100,7 +100,7 @@ def test_snapshot_keeps_the_chain_of_a_running_escalation(world: World) -> None:
     world.alert(integration)
     world.executor.run(world.services, until=START + timedelta(seconds=1))  # escalation started: snapshot taken
     [policy] = [p for p in world.store.policies.of_chain(chain) if p.type == "notify_persons"]
-    directory.update_policy(world.store, policy.id, schemas.PolicyPatch(persons_to_notify=[bob]))
+    chains.update_policy(world.ports, ADMIN, policy.id, schemas.PolicyPatch(persons_to_notify=[bob]))
     world.executor.run(world.services)
     assert world.emails() == ["alice"]
     world.alert(integration, uid="2")  # a new group takes the edited chain
@@ -113,9 +113,7 @@ def test_personal_rules_use_channels_in_order_and_log_missing_contacts(world: Wo
     dave = world.user("dave")
     for kind, duration in (("notify_by_email", None), ("wait", 300), ("notify_by_sms", None)):
         for user in (carol, dave):
-            directory.create_rule(
-                world.store, schemas.NotificationRuleIn(user_id=user, important=True, type=kind, duration=duration)
-            )
+            world.rule(user, important=True, type=kind, duration=duration)
     chain = world.chain({"type": "notify_persons", "persons_to_notify": [carol, dave], "important": True})
     group = world.alert(world.integration(chain))
     world.executor.run(world.services)
@@ -159,15 +157,15 @@ def test_alert_count_window_pauses_until_enough_alerts_arrive(world: World) -> N
 
 
 def test_webhook_and_resolve_steps(world: World) -> None:
-    hook = directory.create_webhook(
-        world.store, schemas.WebhookIn(name="slack", url="https://hooks.example/x", format="slack")
+    hook = webhooks.create_webhook(
+        world.ports, ADMIN, schemas.WebhookIn(name="slack", url="https://hooks.example/x", format="slack")
     )
-    off = directory.create_webhook(
-        world.store, schemas.WebhookIn(name="off", url="https://off.example/", is_webhook_enabled=False)
+    off = webhooks.create_webhook(
+        world.ports, ADMIN, schemas.WebhookIn(name="off", url="https://off.example/", is_webhook_enabled=False)
     )
     chain = world.chain(
-        {"type": "trigger_webhook", "action_to_trigger": hook["id"]},
-        {"type": "trigger_webhook", "action_to_trigger": off["id"]},
+        {"type": "trigger_webhook", "action_to_trigger": hook.id},
+        {"type": "trigger_webhook", "action_to_trigger": off.id},
         {"type": "resolve"},
     )
     group = world.alert(world.integration(chain))
@@ -175,7 +173,7 @@ def test_webhook_and_resolve_steps(world: World) -> None:
     assert [to for _, _, to in world.notifier.sent] == ["https://hooks.example/x"]
     assert "blocks" in world.notifier.bodies[0] and "Disk full" in world.notifier.bodies[0]["text"]
     timeline = world.timeline(group)
-    assert 'Webhook "slack" sent (HTTP 200)' in timeline and f"Webhook {off['id']} is disabled" in timeline
+    assert 'Webhook "slack" sent (HTTP 200)' in timeline and f"Webhook {off.id} is disabled" in timeline
     stored = world.store.groups.get(group)
     assert stored is not None and stored.resolved and timeline[-1] == "Resolved automatically"
 
@@ -185,7 +183,7 @@ def test_timed_silence_resumes_escalation_from_step_zero_when_it_ends(world: Wor
     chain = world.chain({"type": "wait", "duration": 120}, {"type": "notify_persons", "persons_to_notify": [alice]})
     group = world.alert(world.integration(chain))
     world.executor.run(world.services, until=START + timedelta(seconds=60))
-    world.act(group, "silence", {"delay": 1800})
+    world.act(group, "silence", 1800)
     world.executor.run(world.services)
     [(when, _, _)] = world.notifier.sent
     assert when == START + timedelta(seconds=60 + 1800 + 120)
@@ -218,11 +216,11 @@ def test_acknowledgement_reminders_and_auto_unacknowledge(world: World) -> None:
     )
     group = world.alert(integration)
     world.executor.run(world.services, until=START + timedelta(seconds=10))
-    logic.apply_action(world.store, world.executor, group, "acknowledge", alice, world.clock)
+    world.act(group, "acknowledge", by=Principal(alice, "alice", "editor"))
     # One hour later alice is reminded; she confirms, so the group stays acknowledged.
     world.executor.run(world.services, until=START + timedelta(hours=1, seconds=20))
     assert world.emails() == ["alice", "alice"]
-    logic.apply_action(world.store, world.executor, group, "confirm", alice, world.clock)
+    world.act(group, "confirm", by=Principal(alice, "alice", "editor"))
     world.executor.run(world.services, until=START + timedelta(hours=1, minutes=30))
     assert world.store.groups.get(group).acknowledged  # type: ignore[union-attr]
     # The next reminder goes unanswered: the group is unacknowledged and escalates again from step 0.
@@ -236,24 +234,25 @@ def test_acknowledgement_reminders_and_auto_unacknowledge(world: World) -> None:
 
 
 def test_notify_on_call_from_schedule_pages_whoever_is_on_call(world: World) -> None:
-    from oncall.api import schedules as schedules_api
     from oncall.schemas import schedules as schedule_schemas
+    from oncall.services import schedules
 
     day, night = world.user("day-person"), world.user("night-person")
-    schedule = schedules_api.create_schedule(
-        world.store, schedule_schemas.ScheduleIn(name="primary", time_zone="UTC"), START
-    )
+    ports = world.ports
+    schedule = schedules.create_schedule(
+        ports, ADMIN, schedule_schemas.ScheduleIn(name="primary", time_zone="UTC")
+    ).schedule
     shift = schedule_schemas.ShiftIn(
-        name="days", type="rolling_users", schedule_id=schedule["id"], start=datetime(2026, 11, 1, 8, 0),
+        name="days", type="rolling_users", schedule_id=schedule.id, start=datetime(2026, 11, 1, 8, 0),
         duration=12 * 3600, frequency="daily", interval=1, rolling_users=[[day]],
     )  # fmt: skip
-    schedules_api.create_shift(world.store, shift)
+    schedules.create_shift(ports, ADMIN, shift)
     night_shift = shift.model_copy(
         update={"name": "nights", "start": datetime(2026, 11, 1, 20, 0), "rolling_users": [[night]]}
     )
-    schedules_api.create_shift(world.store, night_shift)
+    schedules.create_shift(ports, ADMIN, night_shift)
     integration = world.integration(world.chain({"type": "notify_on_call_from_schedule",
-                                                 "notify_on_call_from_schedule": schedule["id"]}))  # fmt: skip
+                                                 "notify_on_call_from_schedule": schedule.id}))  # fmt: skip
     world.alert(integration, uid="morning")  # 09:00 UTC: the day shift
     world.executor.run(world.services)
     world.clock.current = START.replace(hour=21)
@@ -261,9 +260,8 @@ def test_notify_on_call_from_schedule_pages_whoever_is_on_call(world: World) -> 
     world.executor.run(world.services)
     assert world.emails() == ["day-person", "night-person"]
 
-    schedules_api.delete_shift(world.store, next(s["id"] for s in schedules_api.list_shifts(
-        world.store, world.request({"schedule_id": [schedule["id"]]}))["results"]
-        if s["name"] == "nights"))  # fmt: skip
+    nights = next(s for s in schedules.list_shifts(ports, ADMIN, schedule_id=schedule.id) if s.name == "nights")
+    schedules.delete_shift(ports, ADMIN, nights.id)
     group = world.alert(integration, uid="gap")
     world.executor.run(world.services)
     assert world.emails() == ["day-person", "night-person"]

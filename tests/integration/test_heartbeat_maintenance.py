@@ -164,9 +164,7 @@ def test_maintenance_mode_collects_groups_and_resolves_them_at_the_end(
         {"detail": "Can't acknowledge a maintenance alert group"},
     )
 
-    assert (
-        maintenance.stop(store, scheduler, executor, integration["id"], started, maintenance_id="old-window") is False
-    )
+    assert maintenance.stop(store, scheduler, integration["id"], started, maintenance_id="old-window") is False
     from tests.integration.conftest import load_handler
 
     ended = load_handler("maintenance_end").handler(payload, Context())

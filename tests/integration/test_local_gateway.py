@@ -378,7 +378,7 @@ def test_dynamodb_local_startup_failure_shows_its_output(tmp_path: Path) -> None
     jar.write_text("not a jar")
     ddb = DynamoDBLocal(None, jar=jar)
     assert "-inMemory" in ddb.command()
-    with pytest.raises(RuntimeError, match=r"(?s)exited with code 1.*jarfile"):
+    with pytest.raises(RuntimeError, match=r"(?s)exited with code 1.*DynamoDBLocal\.jar"):
         ddb.start()
     assert ddb.process is None
 
@@ -426,3 +426,14 @@ def test_local_stack_serves_and_stops_cleanly(tmp_path: Path) -> None:
         assert java_pids_using(tmp_path / "dynamodb") != []
     assert java_pids_using(tmp_path / "dynamodb") == []
     assert "Tocsin local stack" in (tmp_path / "stack.log").read_text()
+
+
+def test_dynamodb_local_listens_on_loopback_only() -> None:
+    """Nobody on the network reaches the local stack's tables (DynamoDB Local has no authentication)."""
+    with DynamoDBLocal(None) as ddb:
+        listening = Path("/proc/net/tcp6").read_text() + Path("/proc/net/tcp").read_text()
+        port = f":{ddb.port:04X} "
+        sockets = [line.split()[1] for line in listening.splitlines()[1:] if line.split()[1].endswith(port.strip())]
+        assert sockets, f"nothing listens on port {ddb.port}"
+        loopback = ("0100007F:", "0000000000000000FFFF00000100007F:", "00000000000000000000000001000000:")
+        assert all(address.startswith(loopback) for address in sockets), sockets

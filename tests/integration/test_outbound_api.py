@@ -15,15 +15,15 @@ from urllib.parse import urlsplit
 
 import pytest
 from oncall import schemas
-from oncall.api import directory
 from oncall.models import OutgoingWebhook
 from oncall.notify.channels import AwsNotifier
 from oncall.outbound import Policy, Refused
 from oncall.outbound.client import Client
 from oncall.outbound.policy import PLAIN_HTTP, PRIVATE, IPAddress
+from oncall.services import webhooks
 
 from tests.integration.conftest import Invoke
-from tests.integration.escalation_world import World
+from tests.integration.escalation_world import ADMIN, World
 from tests.integration.test_web_profile import _browser, _contacts, _person, _post
 
 # Every form the issue found accepted (hosts a resolver reads as loopback, private or link-local addresses).
@@ -130,18 +130,15 @@ def test_a_private_target_is_refused_when_called_and_the_timeline_says_so(world:
     notifier = AwsNotifier(http=Client(Policy(), resolver=resolve), sleep=lambda _: None)
     services = dataclasses.replace(world.services, notifier=notifier)
     # a name passes the check when saved, and resolves to a private address when called
-    named = directory.create_webhook(world.store, schemas.WebhookIn(name="vpc", url="https://vpc.test/hook"))
+    named = webhooks.create_webhook(world.ports, ADMIN, schemas.WebhookIn(name="vpc", url="https://vpc.test/hook"))
     # webhooks saved before URLs were checked (straight into the table): every form the issue found
     legacy = [OutgoingWebhook(id=f"WHLEGACY{n}", name=f"legacy {n}", url=url) for n, url in enumerate(FORMS)]
     for hook in legacy:
-        directory.save(world.store, directory.WEBHOOKS, hook, new=True)
+        world.store.webhooks.put(hook, new=True)
     alice = world.user("alice", webhook_url="https://metadata.test/alice?token=secret")
-    directory.create_rule(world.store, schemas.NotificationRuleIn(user_id=alice, type="notify_by_webhook"))
+    world.rule(alice, type="notify_by_webhook")
     chain = world.chain(
-        *(
-            {"type": "trigger_webhook", "action_to_trigger": hook_id}
-            for hook_id in [named["id"], *(h.id for h in legacy)]
-        ),
+        *({"type": "trigger_webhook", "action_to_trigger": hook_id} for hook_id in [named.id, *(h.id for h in legacy)]),
         {"type": "notify_persons", "persons_to_notify": [alice]},
     )
     group = world.alert(world.integration(chain))

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from oncall.api import schedules as api
-from oncall.api.request import RequestInfo
+from oncall.container import Container
 from oncall.models import User
-from oncall.schedules import OnCallShift, Schedule, users_on_call
+from oncall.schedules import OnCallShift, Schedule
 from oncall.schemas import schedules as schemas
+from oncall.services import schedules
+from oncall.services.policy import Principal
+from oncall.services.schedules import users_on_call
+from oncall.settings import Settings
 from oncall.store.dynamodb import DynamoStore
 
+from tests.support.clock import ManualClock
+
 NOW = datetime(2025, 3, 20, 10, tzinfo=UTC)
+ADMIN = Principal("UADMIN", "admin", "admin")
 
 
 def add_users(store: DynamoStore) -> None:
@@ -47,8 +53,10 @@ def test_schedule_and_shift_round_trip(store: DynamoStore) -> None:
 
 def test_use_cases_on_dynamodb(store: DynamoStore) -> None:
     add_users(store)
-    created = api.create_schedule(store, schemas.ScheduleIn(name="Primary", time_zone="Europe/Berlin"), NOW)
-    schedule_id = created["id"]
+    ports = Container(Settings(), ManualClock(NOW))
+    ports.store = store  # type: ignore[misc]
+    created = schedules.create_schedule(ports, ADMIN, schemas.ScheduleIn(name="Primary", time_zone="Europe/Berlin"))
+    schedule_id = created.schedule.id
     body = schemas.ShiftIn.model_validate(
         {
             "name": "days",
@@ -60,31 +68,31 @@ def test_use_cases_on_dynamodb(store: DynamoStore) -> None:
             "rolling_users": [["UA"], ["UB"], ["UC"]],
         }
     )
-    shift = api.create_shift(store, body)
-    late = api.create_shift(
-        store,
+    shift = schedules.create_shift(ports, ADMIN, body)
+    late = schedules.create_shift(
+        ports,
+        ADMIN,
         schemas.ShiftIn.model_validate(
             {**body.model_dump(exclude_none=True), "name": "late", "level": 1, "rolling_users": [["UC"]]}
             | {"restrict_hours": {"from": "18:00", "to": "22:00"}}
         ),
     )
-    assert [s.id for s in store.shifts.of_schedule(schedule_id)] == [shift["id"], late["id"]]  # by level
+    assert [s.id for s in store.shifts.of_schedule(schedule_id)] == [shift.id, late.id]  # by level
     assert [u.username for u in users_on_call(store, schedule_id, NOW)] == ["bob"]
     assert [u.username for u in users_on_call(store, schedule_id, datetime(2025, 3, 20, 19, tzinfo=UTC))] == ["carol"]
 
     # Moving a shift out of the schedule moves it between listings.
-    other = api.create_schedule(store, schemas.ScheduleIn(name="Other", type="calendar", shifts=[late["id"]]), NOW)
-    assert other["shifts"] == [late["id"]]
-    assert [s.id for s in store.shifts.of_schedule(schedule_id)] == [shift["id"]]
+    other = schedules.create_schedule(ports, ADMIN, schemas.ScheduleIn(name="Other", type="calendar", shifts=[late.id]))
+    assert other.shift_ids == [late.id]
+    assert [s.id for s in store.shifts.of_schedule(schedule_id)] == [shift.id]
 
-    feed = api.export_schedule(store, schedule_id, NOW)
-    report = api.import_ical(store, other["id"], feed, NOW, as_overrides=True)
-    assert report["created"] > 0 and report["unknown_users"] == []
-    assert len(store.shifts.of_schedule(other["id"])) == report["created"] + 1
+    feed = schedules.export_schedule(ports, ADMIN, schedule_id)
+    as_overrides = schemas.IcalImportIn(content=feed, as_overrides=True)
+    report = schedules.import_calendar(ports, ADMIN, other.schedule.id, as_overrides)
+    assert report.created > 0 and report.unknown_users == []
+    assert len(store.shifts.of_schedule(other.schedule.id)) == report.created + 1
 
-    api.delete_schedule(store, other["id"])
-    assert store.shifts.get(late["id"]) is None
-    assert store.shifts.of_schedule(other["id"]) == []
-    assert [s["id"] for s in api.list_schedules(store, RequestInfo("https://t", "/", {}, NOW), NOW)["results"]] == [
-        schedule_id
-    ]
+    schedules.delete_schedule(ports, ADMIN, other.schedule.id)
+    assert store.shifts.get(late.id) is None
+    assert store.shifts.of_schedule(other.schedule.id) == []
+    assert [s.schedule.id for s in schedules.list_schedules(ports, ADMIN)] == [schedule_id]

@@ -13,9 +13,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
-from oncall.access import create_api_key
 from oncall.bootstrap import ADMIN_USER_ID, ensure_admin
 from oncall.clock import SYSTEM_CLOCK
+from oncall.services.api_keys import issue
 from oncall.store.dynamodb import DynamoStore
 from oncall.web import session
 
@@ -47,7 +47,7 @@ def _sign_in(web: ModuleType, key: str) -> Browser:
 @pytest.fixture
 def admin(web: ModuleType, store: DynamoStore) -> Browser:
     ensure_admin(store)
-    return _sign_in(web, create_api_key(store, user_id=ADMIN_USER_ID, name="web", now=SYSTEM_CLOCK.now())[1])
+    return _sign_in(web, issue(store, user_id=ADMIN_USER_ID, name="web", now=SYSTEM_CLOCK.now()).secret)
 
 
 def _user(api: Invoke, username: str, role: str = "editor", teams: list[str] | None = None) -> dict[str, Any]:

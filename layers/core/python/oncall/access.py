@@ -1,10 +1,7 @@
-"""Who may do what: API keys (``Authorization: <api key>``), roles, team scope, throttling and the audit log.
+"""Who the caller is: API keys (``Authorization: <api key>``) to principals, and per-key throttling.
 
-Roles: a viewer reads; an editor also acts on alert groups, pages people and configures what belongs to their
-teams (or to no team); an admin does everything, including users, teams and everyone's API keys. Every user,
-viewers included, manages their own API keys (checked in the use cases, :func:`oncall.api.directory.
-check_key_owner`). A key carries no role of its own: it acts as its user, so changing a user's role changes what
-all their keys may do, and a new key never gives more than its user has.
+A key carries no role of its own: it acts as its user (:mod:`oncall.services.api_keys`). What a principal may do
+is :mod:`oncall.services.policy`'s table, checked by the use cases; the entry-point checks below are legacy.
 """
 
 from __future__ import annotations
@@ -16,7 +13,7 @@ from typing import Final, Literal
 
 from oncall import ids
 from oncall.errors import NotAuthenticated, PermissionDenied, Throttled
-from oncall.models import ApiKey, AuditEntry, User
+from oncall.models import ApiKey, User
 from oncall.ports import Store
 from oncall.services.policy import RANKS, Principal
 from oncall.settings import RateLimit
@@ -60,6 +57,11 @@ def required_permission(method: str, path: str) -> Permission:
     return "configure"
 
 
+def principal(user: User) -> Principal:
+    """A user as the caller of use cases."""
+    return Principal(user.id, user.username, user.role, frozenset(user.teams))
+
+
 class Authenticator:
     """Looks keys up by hash (no comparison of secrets at all), then their user; both cached briefly."""
 
@@ -87,7 +89,7 @@ class Authenticator:
         user = self._cached(self._users, key.user_id, lambda uid: self.store.users.get(uid))
         if user is None:
             raise NotAuthenticated("Invalid token: its user no longer exists.")
-        return Principal(user.id, user.username, user.role, frozenset(user.teams)), key
+        return principal(user), key
 
     def _cached(self, cache: dict[str, tuple[float, object]], key: str, load: object) -> object:
         hit = cache.get(key)
@@ -113,24 +115,3 @@ class Authenticator:
 def authorize(actor: Principal, method: str, path: str) -> None:
     if not has(actor, required_permission(method, path)):
         raise PermissionDenied()
-
-
-def create_api_key(
-    store: Store, *, user_id: str, name: str, now: datetime, secret: str | None = None
-) -> tuple[ApiKey, str]:
-    """A new key for a user (or ``secret`` as the key); the secret is returned once and never stored."""
-    secret = secret or ids.new_api_key()
-    key = ApiKey(
-        id=ids.new_id(ids.API_KEY),
-        key_hash=ids.secret_hash(secret),
-        user_id=user_id,
-        name=name,
-        prefix=secret[:8],
-        created_at=now,
-    )
-    store.api_keys.put(key)
-    return key, secret
-
-
-def audit(store: Store, actor: Principal, method: str, path: str, status: int, now: datetime) -> None:
-    store.audit.add(AuditEntry(at=now, user_id=actor.user_id, method=method, path=path, status=status))

@@ -11,10 +11,10 @@ from __future__ import annotations
 import argparse
 
 from oncall import ids
-from oncall.access import create_api_key
 from oncall.clock import SYSTEM_CLOCK
 from oncall.models import User
 from oncall.ports import Store
+from oncall.services import api_keys
 from oncall.store.dynamodb import DynamoStore
 
 ADMIN_USER_ID = "UADMIN"
@@ -42,7 +42,8 @@ def ensure_admin_api_key(table_name: str, endpoint: str | None = None, key: str 
         existing = store.api_keys.by_hash(ids.secret_hash(key))
         if existing is not None:
             return key
-    return create_api_key(store, user_id=ADMIN_USER_ID, name="bootstrap admin", now=SYSTEM_CLOCK.now(), secret=key)[1]
+    made = api_keys.issue(store, user_id=ADMIN_USER_ID, name="bootstrap admin", now=SYSTEM_CLOCK.now(), secret=key)
+    return made.secret
 
 
 def main() -> None:

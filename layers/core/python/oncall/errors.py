@@ -7,6 +7,7 @@ DRF-shaped, as Grafana OnCall's clients expect: ``{"detail": "..."}``, or field 
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 
@@ -33,6 +34,16 @@ class InvalidInput(TocsinError):
     def of_fields(cls, fields: dict[str, Any]) -> InvalidInput:
         first = next(iter(fields.values()), "invalid")
         return cls(str(first[0] if isinstance(first, list) and first else first), fields=fields)
+
+
+def field_errors(problems: Iterable[Mapping[str, Any]]) -> dict[str, list[str]]:
+    """pydantic's validation problems as DRF-style field errors (``{"name": ["message"]}``), as OnCall answers."""
+    fields: dict[str, list[str]] = {}
+    for problem in problems:
+        location = [str(part) for part in problem.get("loc", ()) if part not in ("body", "query", "path")]
+        message = str(problem.get("msg", "invalid")).removeprefix("Value error, ")
+        fields.setdefault(".".join(location) or "non_field_errors", []).append(message)
+    return fields
 
 
 class NotAuthenticated(TocsinError):

@@ -151,13 +151,6 @@ def follow(
             store.escalation_starts.defer(after.id, after.escalation_generation, now)
 
 
-def reconcile(store: Store, executor: Executor, before: AlertGroup | None, after: AlertGroup, now: datetime) -> None:
-    """Nothing to do: escalations follow every stored change of a group through the table's stream (:func:`follow`,
-    called by ``functions/escalation_start``), whoever made the change. Kept, with its signature, for the callers
-    written when the action that stored a change started its escalation itself; a call can simply be deleted."""
-    del store, executor, before, after, now
-
-
 def retry_deferred_starts(store: Store, executor: Executor, now: datetime) -> int:
     """Start the escalations whose first start failed, if their group still needs them; returns how many.
 
@@ -308,7 +301,10 @@ def _notify(
     level = " (important)" if policy.important else ""
     _log(services, group, now, "escalation_notify", f"{what}: notifying {', '.join(u.username for u in users)}{level}")
     for user in users:
-        start_personal(services, group, user, policy.important, f"{group.id}-{key}-{user.id}", state["generation"])
+        personal_key = f"{group.id}-{key}-{user.id}"
+        start_personal(
+            services.store, services.executor, group, user, policy.important, personal_key, state["generation"]
+        )
     return None
 
 
@@ -350,7 +346,7 @@ def _step_team(
 
 def _step_schedule(policy: EscalationPolicy, group: AlertGroup, state: dict[str, Any], services: Services,
                    now: datetime, key: str) -> StepResult:  # fmt: skip
-    from oncall import schedules
+    from oncall.services import schedules
 
     schedule_id = policy.notify_on_call_from_schedule or ""
     try:
@@ -494,9 +490,9 @@ STEPS: dict[str, Callable[..., StepResult]] = {
 # --- a person's notification rules ------------------------------------------------------------------------------
 
 
-def rules_for(services: Services, user: User, important: bool) -> list[dict[str, Any]]:
+def rules_for(store: Store, user: User, important: bool) -> list[dict[str, Any]]:
     rules = sorted(
-        (r for r in services.store.rules.of_user(user.id) if r.important == important),
+        (r for r in store.rules.of_user(user.id) if r.important == important),
         key=lambda r: r.position,
     )
     if rules:
@@ -505,7 +501,8 @@ def rules_for(services: Services, user: User, important: bool) -> list[dict[str,
 
 
 def start_personal(
-    services: Services,
+    store: Store,
+    executor: Executor,
     group: AlertGroup,
     user: User,
     important: bool,
@@ -522,14 +519,14 @@ def start_personal(
         "generation": generation,
         "user_id": user.id,
         "important": important,
-        "rules": rules_for(services, user, important),
+        "rules": rules_for(store, user, important),
         "position": 0,
         "key": key,
         "direct": direct,
         "wait_seconds": 0,
         "done": False,
     }
-    services.executor.start(_personal_execution_name(key), state)
+    executor.start(_personal_execution_name(key), state)
 
 
 def _run_personal(state: dict[str, Any], services: Services, now: datetime) -> dict[str, Any]:
@@ -692,7 +689,9 @@ def _run_reminder(state: dict[str, Any], services: Services, now: datetime) -> d
         if user is not None and services.store.groups.claim(
             group.id, f"ack{int(acked_at.timestamp())}-{now.timestamp():.0f}"
         ):
-            channel = next((r["channel"] for r in rules_for(services, user, False) if r["type"] == "notify"), "email")
+            channel = next(
+                (r["channel"] for r in rules_for(services.store, user, False) if r["type"] == "notify"), "email"
+            )
             _deliver(services, group, user, channel, False, now, reminder=True)
         if unack_after:
             return _wait({**state, "phase": "unack", "reminded_at": now.isoformat()}, unack_after)

@@ -24,6 +24,10 @@ ALERT: Final = "A"
 USER: Final = "U"
 TEAM: Final = "T"
 API_KEY: Final = "K"
+NOTIFICATION_RULE: Final = "N"
+ESCALATION_CHAIN: Final = "F"
+ESCALATION_POLICY: Final = "E"
+WEBHOOK: Final = "WH"
 
 
 def new_id(prefix: str, length: int = 12) -> str:

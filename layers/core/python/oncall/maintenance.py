@@ -16,7 +16,6 @@ from typing import Literal
 
 from oncall import actions, ids
 from oncall.errors import InvalidInput
-from oncall.executor import Executor
 from oncall.models import Alert, AlertGroup, Integration
 from oncall.ports import GroupFilter, Store
 from oncall.scheduler import Scheduler
@@ -114,7 +113,6 @@ def _open_maintenance_group(
 def stop(
     store: Store,
     scheduler: Scheduler,
-    executor: Executor,
     integration_id: str,
     now: datetime,
     *,
@@ -122,7 +120,7 @@ def stop(
     by: str = "maintenance end",
 ) -> bool:
     """End the window (``maintenance_id``: only that one). False when there was nothing (left) to end. The groups
-    it resolves stop escalating through the table's stream (``executor`` is kept for the callers' signature)."""
+    it resolves stop escalating through the table's stream."""
     config = store.integrations.config(integration_id)
     if config is None:
         return False

@@ -16,19 +16,13 @@ from datetime import datetime
 from typing import Any
 
 from oncall import escalation, ids
+from oncall.errors import InvalidInput, PermissionDenied
+from oncall.executor import Executor
 from oncall.ingest import ingest
 from oncall.models import AlertGroup, Integration, Route, Team, TimelineEntry, User
 from oncall.ports import Store
 
 IMPORTANT_ROUTE = "{{ payload.oncall.important }}"
-
-
-class PagingError(Exception):
-    """A page that cannot be made; ``status`` is the HTTP status."""
-
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 @dataclass(frozen=True)
@@ -76,7 +70,8 @@ def _names(names: list[str]) -> str:
 
 
 def page(
-    services: escalation.Services,
+    store: Store,
+    executor: Executor,
     author: User,
     now: datetime,
     *,
@@ -90,10 +85,10 @@ def page(
     """A new page: a new alert group on the paging integration; the team's chain and/or the people."""
     responders = responders or []
     if team is None and not responders:
-        raise PagingError("Specify a team or at least one user to page.")
+        raise InvalidInput("Specify a team or at least one user to page.")
     if team is not None and not may_page(team, author.role, author.teams):
-        raise PagingError(f"The team {team.name} cannot be paged by people outside it.", 403)
-    integration = paging_integration(services.store, team, now)
+        raise PermissionDenied(f"The team {team.name} cannot be paged by people outside it.")
+    integration = paging_integration(store, team, now)
     paged = team.name if team else _names([r.user.username for r in responders])
     default_title = f"{author.username} is paging {paged} to join escalation"
     payload: dict[str, Any] = {
@@ -106,26 +101,26 @@ def page(
             "important": important_team_escalation,
         }
     }
-    config = services.store.integrations.config(integration.id)
+    config = store.integrations.config(integration.id)
     assert config is not None
     # A team's routes escalate by their chains; the integration for pages without a team has no chain: the people
     # below are the page.
-    [stored] = ingest(services.store, config, payload, now=now)
-    group = services.store.groups.get(stored.group_id)
+    [stored] = ingest(store, config, payload, now=now)
+    group = store.groups.get(stored.group_id)
     assert group is not None
     if responders:
-        add_responders(services, author, group, responders, now)
+        add_responders(store, executor, author, group, responders, now)
     return group
 
 
 def add_responders(
-    services: escalation.Services, author: User, group: AlertGroup, responders: list[Responder], now: datetime
+    store: Store, executor: Executor, author: User, group: AlertGroup, responders: list[Responder], now: datetime
 ) -> None:
     """Page people into an existing group, even when it is acknowledged or silenced; not when resolved."""
     if group.resolved:
-        raise PagingError("Cannot add responders for a resolved alert group")
+        raise InvalidInput("Cannot add responders for a resolved alert group")
     text = ", ".join(f"{r.user.username}{' (important)' if r.important else ''}" for r in responders)
-    services.store.groups.append_timeline(
+    store.groups.append_timeline(
         [
             TimelineEntry(
                 group_id=group.id,
@@ -139,5 +134,5 @@ def add_responders(
     for responder in responders:
         key = f"{group.id}-page{int(now.timestamp() * 1000)}-{responder.user.id}"
         escalation.start_personal(
-            services, group, responder.user, responder.important, key, group.escalation_generation, direct=True
+            store, executor, group, responder.user, responder.important, key, group.escalation_generation, direct=True
         )

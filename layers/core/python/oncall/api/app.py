@@ -22,7 +22,8 @@ from oncall import access, feeds, http
 from oncall.api import logic
 from oncall.api.request import PORTS, REQUEST, ApiRequest
 from oncall.api.routes import ROUTERS
-from oncall.errors import NotAuthenticated, TocsinError, Unavailable
+from oncall.errors import NotAuthenticated, TocsinError, Unavailable, field_errors
+from oncall.services import api_keys
 
 if TYPE_CHECKING:
     from oncall.container import Container
@@ -55,7 +56,7 @@ def build(container: Container) -> APIGatewayHttpResolver:
         resolver.append_context(**{REQUEST: request})
         response = next_middleware(resolver)
         if method not in access.READ_METHODS and response.status_code < 400:
-            access.audit(container.store, principal, method, event.path, response.status_code, now)
+            api_keys.audit(container.store, principal, method, event.path, response.status_code, now)
         return response
 
     app.use(middlewares=[authenticate])
@@ -81,7 +82,7 @@ def build(container: Container) -> APIGatewayHttpResolver:
     @app.exception_handler(RequestValidationError)
     def invalid_request(error: RequestValidationError) -> Response[Any]:
         """DRF-style field errors: ``{"name": ["message"]}``."""
-        return Response(400, "application/json", logic.field_errors(error.errors()))
+        return Response(400, "application/json", field_errors(error.errors()))
 
     @app.not_found
     def not_found(_: Exception) -> Response[Any]:

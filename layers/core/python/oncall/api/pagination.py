@@ -7,7 +7,8 @@ from __future__ import annotations
 import base64
 import json
 import math
-from typing import Any, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlencode
 
 from oncall.api.request import RequestInfo
@@ -15,6 +16,17 @@ from oncall.errors import InvalidInput, NotFound
 
 T = TypeVar("T")
 MAX_PAGE_SIZE = 100
+
+
+class CountedPage(Protocol):
+    """A page of a listing as the use cases return it: items, how many match in all, the next page's cursor."""
+
+    @property
+    def items(self) -> Sequence[Any]: ...
+    @property
+    def count(self) -> int: ...
+    @property
+    def cursor(self) -> str | None: ...
 
 
 def page_size(request: RequestInfo, default: int) -> int:
@@ -53,16 +65,20 @@ def _page_url(request: RequestInfo, trail: list[str | None]) -> str:
     return f"{request.base_url}{request.path}" + (f"?{encoded}" if encoded else "")
 
 
-def paginate_cursor(request: RequestInfo, count: int, size: int, fetch: Any, convert: Any) -> dict[str, Any]:
+def paginate_cursor(
+    request: RequestInfo, size: int, fetch: Callable[[int, str | None], CountedPage], convert: Callable[[Any], Any]
+) -> dict[str, Any]:
     """Cursor pagination dressed as OnCall's page-number pagination (``next``/``previous`` are URLs).
 
-    The cursor carries the trail of store cursors of the pages before, so ``previous`` works too.
+    The cursor carries the trail of store cursors of the pages before, so ``previous`` works too. ``fetch(limit,
+    store cursor)`` raises ValueError for a store cursor it did not make.
     """
     trail = _decode_api_cursor(request.first("cursor"))
     try:
         page = fetch(size, trail[-1] if trail else None)
     except ValueError as error:
         raise InvalidInput.field("cursor", "Invalid cursor.") from error
+    count = page.count
     number = len(trail) + 1
     next_url = _page_url(request, [*trail, page.cursor]) if page.cursor else None
     previous_url = _page_url(request, trail[:-1]) if trail else None

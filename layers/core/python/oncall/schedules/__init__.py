@@ -1,26 +1,12 @@
 """On-call schedules: rotations in layers, overrides, the resolved timeline, iCalendar export and import.
 
-For the escalation step ``notify_on_call_from_schedule``::
-
-    from oncall import schedules
-
-    try:
-        users = schedules.users_on_call(store, schedule_id, now)   # list[User]; [] in a gap
-    except schedules.ScheduleNotFound:
-        ...
+The domain: :mod:`~oncall.schedules.models`, how shifts become on-call time (:mod:`~oncall.schedules.rotation`,
+:mod:`~oncall.schedules.recurrence`), the resolved timeline (:mod:`~oncall.schedules.engine`) and iCalendar
+(:mod:`~oncall.schedules.ical`). The use cases over stored schedules, and who is on call for the escalation step
+``notify_on_call_from_schedule``, are :mod:`oncall.services.schedules`.
 """
 
 from oncall.schedules.engine import FinalShift, final_shifts, on_call_at
 from oncall.schedules.models import OnCallShift, Schedule
-from oncall.schedules.service import ScheduleNotFound, on_call_user_ids, users_on_call
 
-__all__ = [
-    "FinalShift",
-    "OnCallShift",
-    "Schedule",
-    "ScheduleNotFound",
-    "final_shifts",
-    "on_call_at",
-    "on_call_user_ids",
-    "users_on_call",
-]
+__all__ = ["FinalShift", "OnCallShift", "Schedule", "final_shifts", "on_call_at"]

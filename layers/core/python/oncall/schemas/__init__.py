@@ -353,6 +353,10 @@ class TeamOut(BaseModel):
     contactable: bool = False
 
 
+class TeamPage(Paginated[TeamOut]):
+    pass
+
+
 class UserIn(Strict):
     username: str = Field(min_length=1, max_length=150)
     email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
@@ -390,6 +394,10 @@ class UserOut(BaseModel):
     webhook_format: str = "json"  # Tocsin
 
 
+class UserPage(Paginated[UserOut]):
+    pass
+
+
 RuleType = Literal["wait", "notify_by_email", "notify_by_sms", "notify_by_webhook"]
 
 
@@ -416,6 +424,10 @@ class NotificationRuleOut(BaseModel):
     important: bool
     type: str
     duration: int | None = None
+
+
+class NotificationRulePage(Paginated[NotificationRuleOut]):
+    pass
 
 
 class ChainIn(Strict):
@@ -504,6 +516,18 @@ class WebhookOut(BaseModel):
     team_id: str | None
 
 
+class ChainPage(Paginated[ChainOut]):
+    pass
+
+
+class PolicyPage(Paginated[PolicyOut]):
+    pass
+
+
+class WebhookPage(Paginated[WebhookOut]):
+    pass
+
+
 # --- access, paging, bulk actions ----------------------------------------------------------------------------------
 
 
@@ -521,12 +545,20 @@ class ApiKeyOut(BaseModel):
     key: str | None = Field(default=None, description="The secret: shown once, when the key is created")
 
 
+class ApiKeyPage(Paginated[ApiKeyOut]):
+    pass
+
+
 class AuditEntryOut(BaseModel):
     at: datetime
     user_id: str
     method: str
     path: str
     status: int
+
+
+class AuditEntryPage(Paginated[AuditEntryOut]):
+    pass
 
 
 PAGED_ID_MAX = 100  # ids are short; a longer one is refused (400) before it reaches the store's key limits

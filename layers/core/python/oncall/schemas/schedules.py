@@ -1,30 +1,20 @@
 """Request and response shapes of schedules and on-call shifts, compatible with Grafana OnCall's public API
 (``/api/v1/schedules/``, ``/api/v1/on_call_shifts/``). Values checked against the store or with rules of their
-own (time zones, frequencies, user ids, durations) are checked by the use cases in :mod:`oncall.api.schedules`,
-so they answer DRF-style field errors whoever calls them."""
+own (time zones, frequencies, user ids, durations, calendar URLs) are checked by the use cases in
+:mod:`oncall.services.schedules`, so they answer DRF-style field errors whoever calls them."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from oncall.schedules.models import calendar_fetch_url
-from oncall.schemas import Strict, outbound_url
+from oncall.schemas import Strict
 
-
-def _calendar_url(url: str) -> str:
-    outbound_url(calendar_fetch_url(url))
-    return url
-
-
-# Where a calendar is fetched from (http, https or webcal): checked as every URL Tocsin sends requests to.
-CalendarUrl = Annotated[
-    str,
-    Field(max_length=2000, description="An https:// or webcal:// URL of a public host"),
-    AfterValidator(_calendar_url),
-]
+# Where a calendar is fetched from (http, https or webcal): the use case checks it under the deployment's outbound
+# policy when it is saved, as every URL Tocsin sends requests to (:mod:`oncall.outbound`).
+CalendarUrl = Annotated[str, Field(max_length=2000, description="An https:// or webcal:// URL of a public host")]
 CLOCK = r"^([01]\d|2[0-3]):[0-5]\d$"
 
 

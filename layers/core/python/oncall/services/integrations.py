@@ -317,8 +317,6 @@ def start_maintenance(ports: Ports, caller: Principal, integration_id: str, body
 
 def stop_maintenance(ports: Ports, caller: Principal, integration_id: str) -> IntegrationView:
     load_for_change(ports, caller, integration_id)
-    if not maintenance.stop(
-        ports.store, ports.scheduler, ports.executor, integration_id, ports.clock.now(), by=caller.user_id
-    ):
+    if not maintenance.stop(ports.store, ports.scheduler, integration_id, ports.clock.now(), by=caller.user_id):
         raise InvalidInput("No maintenance is active for this integration.")
     return _view(_config(ports, integration_id))

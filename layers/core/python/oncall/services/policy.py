@@ -22,8 +22,9 @@ The table, as people read it (docs/design.md repeats it):
 | webhooks           | viewer, any  | editor, team                   |                             |
 | schedules          | viewer, any  | editor, team (shifts: theirs and their schedule's)|          |
 | alert_groups       | viewer, any  | delete: editor, any            | editor, any (ack, resolve..)|
-| paging             |              | create: editor, any            |                             |
+| paging             |              | create: editor, any, responders|                             |
 | users              | viewer, any  | admin (contact points: self)   |                             |
+|  (console profile) | viewer, self |                                |                             |
 | teams              | viewer, any  | admin                          |                             |
 | notification_rules | viewer, any  | editor, self                   |                             |
 | api_keys           | viewer, self | viewer, self (create, revoke)  |                             |
@@ -64,8 +65,9 @@ class Action(StrEnum):
     CREATE = "create"
     UPDATE = "update"
     DELETE = "delete"
-    ACT = "act"  # alert groups: acknowledge, resolve, silence and their undo, add responders
+    ACT = "act"  # alert groups: acknowledge, resolve, silence and their undo (paging people into one: PAGING)
     UPDATE_CONTACTS = "update_contacts"  # users: contact points and time zone
+    READ_PROFILE = "read_profile"  # users: the console's profile page (contact points and rules, to change them)
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,7 @@ POLICY: Final[Mapping[tuple[Resource, Action], Rule]] = {
     (Resource.USERS, Action.UPDATE_CONTACTS): Rule(
         "viewer", "self", "You can only change your own contact points and time zone."
     ),
+    (Resource.USERS, Action.READ_PROFILE): Rule("viewer", "self", "You can only see your own profile."),
     **{(Resource.TEAMS, action): _ADMIN for action in _CHANGES},
     **{
         (Resource.NOTIFICATION_RULES, action): Rule(

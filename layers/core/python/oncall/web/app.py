@@ -13,14 +13,15 @@ import logging
 import re
 from urllib.parse import parse_qs, urlencode
 
-from oncall import access, http
+from oncall import http
 from oncall.api import logic
 from oncall.container import Container
 from oncall.errors import NotAuthenticated, PermissionDenied, TocsinError
 from oncall.ports import StoreError
+from oncall.services import api_keys
 from oncall.web import session, signin, views
 from oncall.web.base import UI, Request, Response, Route, back, error_text, page, problem_text, redirect, response
-from oncall.web.pages import chains, groups, integrations, paging, people, profile, routes
+from oncall.web.pages import chains, groups, integrations, paging, people, profile, routes, schedules
 from pydantic import ValidationError
 
 logger = logging.getLogger(__name__)
@@ -33,6 +34,7 @@ ROUTES: list[Route] = [
     *routes.ROUTES,
     *chains.ROUTES,
     *paging.ROUTES,
+    *schedules.ROUTES,
 ]
 
 
@@ -65,7 +67,7 @@ def dispatch(request: Request) -> Response:
         if method == request.method and (match := re.fullmatch(pattern, request.path)):
             result = view(request, *match.groups())
             if request.method == "POST" and result["statusCode"] < 400 and request.actor is not None:
-                access.audit(
+                api_keys.audit(
                     request.store, request.actor, "POST", f"{UI}{request.path}", result["statusCode"], request.now
                 )
             return result

@@ -15,12 +15,12 @@ from functools import cached_property
 from typing import Any, Final, TypeVar
 from urllib.parse import urlencode
 
-from oncall import access, feeds
+from oncall import access
 from oncall.access import Actor, Permission
 from oncall.api import logic
 from oncall.api.request import RequestInfo
 from oncall.container import Container
-from oncall.errors import InvalidInput, PermissionDenied, TocsinError
+from oncall.errors import InvalidInput, PermissionDenied, TocsinError, field_errors
 from oncall.services import policy
 from oncall.services.policy import Action, Principal, Resource
 from oncall.web import session, views
@@ -113,11 +113,6 @@ class Request:
             inbound_domain=self.container.settings.inbound_email_domain,
         )
 
-    def feed_url(self, kind: feeds.FeedKind, entity_id: str) -> str:
-        """A calendar feed URL that stands for this session's API key (see :mod:`oncall.feeds`)."""
-        token = feeds.feed_token(kind, entity_id, self.key_hash, self.container.signing_key())
-        return feeds.feed_url(self.base_url, kind, entity_id, token)
-
     def csrf(self) -> str:
         return session.csrf_token(self.token, self.container.signing_key()) if self.token else ""
 
@@ -159,7 +154,6 @@ def page(request: Request, template: str, status: int = 200, **context: Any) -> 
         error=error,
         can_act=bool(request.actor and access.has(request.actor, "act")),
         can_configure=bool(request.actor and access.has(request.actor, "configure")),
-        is_admin=bool(request.actor and access.has(request.actor, "admin")),
         alarms_reach_nobody=request.container.settings.alarms_reach_nobody,
         **context,
     )
@@ -193,7 +187,7 @@ def problem_text(error: TocsinError | logic.ApiError | ValidationError, names: d
     """A refused input as one line for a page: ``"<field>: <message>"`` per problem, fields named by ``names``."""
     names = names or {}
     if isinstance(error, ValidationError):
-        fields: dict[str, Any] = logic.field_errors(error.errors())
+        fields: dict[str, Any] = field_errors(error.errors())
     elif "detail" not in _body(error):
         fields = _body(error)
     else:

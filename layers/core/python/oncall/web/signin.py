@@ -7,7 +7,7 @@ matching pair is refused (403) before the API key is even looked at, and no sess
 
 from __future__ import annotations
 
-from oncall.access import Actor
+from oncall import access
 from oncall.errors import Throttled, TocsinError
 from oncall.web import session
 from oncall.web.base import UI, Request, Response, page, redirect
@@ -68,7 +68,7 @@ def load_session(request: Request) -> bool:
     user = request.store.users.get(key.user_id)
     if user is None:
         return False
-    request.actor = Actor(user.id, user.username, user.role, tuple(user.teams))
+    request.actor = access.principal(user)
     request.token = token or ""
     request.key_id = key.id
     request.key_hash = key.key_hash

@@ -1,7 +1,8 @@
 """The schedules page's timeline: final shifts as bars on a window of days, positioned in percent of the window.
 
-Pure functions of the API's final shifts (:func:`oncall.api.schedules.final_shifts` rows), so the page draws them
-with CSS alone (``left`` / ``width`` in percent), without JavaScript. Times are UTC, as the rest of the console.
+Pure functions of the API's final shifts (:func:`oncall.api.routes.schedules.final_shift_out` rows), so the page
+draws them with CSS alone (``left`` / ``width`` in percent), without JavaScript. Times are UTC, as the rest of the
+console.
 """
 
 from __future__ import annotations

@@ -35,7 +35,6 @@ TEMPLATE_FIELDS: Final = (
     ("title", "Title"),
     ("message", "Message"),
 )
-STATES: Final = ("firing", "acknowledged", "resolved", "silenced")
 
 
 @functools.cache

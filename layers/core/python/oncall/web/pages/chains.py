@@ -1,6 +1,6 @@
 """Escalation chains and their steps: the list, creating, renaming and deleting chains, adding, reordering and
-deleting steps. Every change goes through the API's use cases (:mod:`oncall.api.directory`), with the API's
-team checks, so a form refuses exactly what the API refuses, with the same message."""
+deleting steps. Every change goes through the chain use cases (:mod:`oncall.services.chains`), which decide who
+may, so a form refuses exactly what the API refuses, with the same message."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ import re
 from typing import Any
 from urllib.parse import quote
 
-from oncall import access, schemas
-from oncall.api import directory, logic
+from oncall import schemas
 from oncall.escalation import MAX_REPEATS
-from oncall.models import EscalationChain, EscalationPolicy
-from oncall.services.policy import Resource
-from oncall.web.base import Request, Response, Route, attempt, back, may_change, move, page, require, run
+from oncall.models import EscalationPolicy
+from oncall.services import chains, webhooks
+from oncall.services.policy import Action, Resource, allows
+from oncall.web.base import Request, Response, Route, attempt, back, may_change, page, run
 
 STEP_TYPES: tuple[tuple[str, str], ...] = (
     ("wait", "Wait"),
@@ -33,7 +33,7 @@ NOTIFY_TYPES = frozenset(
 
 
 def chain_names(request: Request) -> dict[str, str]:
-    return {c.id: c.name for c in request.store.chains.list()}
+    return {c.id: c.name for c in chains.list_chains(request.ports, request.principal)}
 
 
 # --- chains --------------------------------------------------------------------------------------------------------
@@ -44,14 +44,15 @@ def _teams(request: Request) -> dict[str, str]:
 
 
 def _steps(request: Request, chain_id: str) -> list[EscalationPolicy]:
-    return sorted(request.store.policies.of_chain(chain_id), key=lambda p: p.position)
+    return chains.list_policies(request.ports, request.principal, chain_id=chain_id)
+
+
+def _may_create(request: Request, team_id: str | None = None) -> bool:
+    return allows(request.principal, Resource.ESCALATION_CHAINS, Action.CREATE, teams=[team_id])
 
 
 def chains_page(request: Request) -> Response:
-    chains = sorted(request.store.chains.list(), key=lambda c: c.name.lower())
     teams = _teams(request)
-    actor = request.actor
-    assert actor is not None
     rows = [
         {
             "chain": chain,
@@ -59,49 +60,30 @@ def chains_page(request: Request) -> Response:
             "steps": len(_steps(request, chain.id)),
             "editable": may_change(request, Resource.ESCALATION_CHAINS, chain.team_id),
         }
-        for chain in chains
+        for chain in sorted(chains.list_chains(request.ports, request.principal), key=lambda c: c.name.lower())
     ]
-    choices = {i: n for i, n in teams.items() if actor.role == "admin" or i in actor.teams}
-    return page(request, "chains.html", rows=rows, team_choices=sorted(choices.items(), key=lambda t: t[1].lower()))
+    choices = sorted(((i, n) for i, n in teams.items() if _may_create(request, i)), key=lambda t: t[1].lower())
+    return page(request, "chains.html", rows=rows, team_choices=choices, may_create=_may_create(request))
 
 
 def create_chain(request: Request) -> Response:
-    require(request, "configure")
-    team_id = request.optional("team_id")
-    assert request.actor is not None
-    access.check_team(request.actor, team_id)  # the API's check: editors create chains of their teams or of none
-    name = request.form.get("name", "").strip()
-    created = run(lambda: directory.create_chain(request.store, schemas.ChainIn(name=name, team_id=team_id)))
-    return back(request, f"/chains/{quote(created['id'])}", notice=f"Escalation chain “{created['name']}” created.")
-
-
-def guard_chain(request: Request, chain_id: str) -> EscalationChain:
-    """Changing a chain needs the permission and, for editors, the chain's team (the API's guard_entity)."""
-    require(request, "configure")
-    chain = directory.load(request.store, directory.CHAINS, chain_id)
-    assert request.actor is not None
-    access.check_team(request.actor, chain.team_id)
-    return chain
+    body = {"name": request.form.get("name", "").strip(), "team_id": request.optional("team_id")}
+    created = run(lambda: chains.create_chain(request.ports, request.principal, schemas.ChainIn.model_validate(body)))
+    return back(request, f"/chains/{quote(created.id)}", notice=f"Escalation chain “{created.name}” created.")
 
 
 def delete_chain(request: Request, chain_id: str) -> Response:
-    chain = guard_chain(request, chain_id)
-    return attempt(
-        request,
-        "/chains",
-        f"Escalation chain “{chain.name}” deleted.",
-        lambda: directory.delete_chain(request.store, chain_id),
-    )
+    deleted = run(lambda: chains.delete_chain(request.ports, request.principal, chain_id))
+    return back(request, "/chains", notice=f"Escalation chain “{deleted.name}” deleted.")
 
 
 def rename_chain(request: Request, chain_id: str) -> Response:
-    guard_chain(request, chain_id)
     name = request.form.get("name", "").strip()
     return attempt(
         request,
         f"/chains/{quote(chain_id)}",
         "Escalation chain renamed.",
-        lambda: directory.update_chain(request.store, chain_id, schemas.ChainPatch(name=name)),
+        lambda: chains.update_chain(request.ports, request.principal, chain_id, schemas.ChainPatch(name=name)),
     )
 
 
@@ -169,12 +151,12 @@ def _names(request: Request) -> dict[str, dict[str, str]]:
         "users": {u.id: u.username for u in store.users.list()},
         "teams": _teams(request),
         "schedules": {s.id: s.name for s in store.schedules.list()},
-        "webhooks": {w.id: w.name for w in store.webhooks.list()},
+        "webhooks": {w.id: w.name for w in webhooks.list_webhooks(request.ports, request.principal)},
     }
 
 
 def chain_page(request: Request, chain_id: str) -> Response:
-    chain = directory.load(request.store, directory.CHAINS, chain_id)
+    chain = chains.get_chain(request.ports, request.principal, chain_id)
     names = _names(request)
     steps = [{"policy": p, "text": describe(p, names)} for p in _steps(request, chain_id)]
     integrations = {i.id: i.name for i in request.store.integrations.list()}
@@ -239,35 +221,27 @@ def _step_fields(request: Request, step_type: str) -> dict[str, Any]:
 
 
 def add_step(request: Request, chain_id: str) -> Response:
-    guard_chain(request, chain_id)
     step_type = request.form.get("type", "")
     fields = {k: v for k, v in _step_fields(request, step_type).items() if v is not None}
 
-    def change() -> None:
+    def change() -> EscalationPolicy:
         body = schemas.PolicyIn.model_validate({"escalation_chain_id": chain_id, "type": step_type, **fields})
-        directory.create_policy(request.store, body)
+        return chains.create_policy(request.ports, request.principal, body)
 
     return attempt(request, f"/chains/{quote(chain_id)}", "Step added.", change)
 
 
 def step_action(request: Request, chain_id: str, policy_id: str, action: str) -> Response:
-    guard_chain(request, chain_id)
-    policy = directory.load(request.store, directory.POLICIES, policy_id)
-    if policy.escalation_chain_id != chain_id:
-        raise logic.not_found()
-    path = f"/chains/{quote(chain_id)}"
+    """Delete a step of this chain, or move it one place up or down."""
+    ports, caller, path = request.ports, request.principal, f"/chains/{quote(chain_id)}"
     if action == "delete":
-        return attempt(request, path, "Step deleted.", lambda: directory.delete_policy(request.store, policy_id))
-    order = [p.id for p in _steps(request, chain_id)]
-    return move(
-        request,
-        path,
-        "step",
-        order,
-        policy_id,
-        action,
-        lambda position: directory.update_policy(request.store, policy_id, schemas.PolicyPatch(position=position)),
-    )
+        return attempt(
+            request, path, "Step deleted.", lambda: chains.delete_policy(ports, caller, policy_id, chain_id=chain_id)
+        )
+    moved = run(lambda: chains.move_policy(ports, caller, policy_id, -1 if action == "up" else 1, chain_id=chain_id))
+    if moved is None:
+        return back(request, path, notice="The step is already " + ("first." if action == "up" else "last."))
+    return back(request, path, notice=f"Step moved {action}.")
 
 
 ROUTES: list[Route] = [

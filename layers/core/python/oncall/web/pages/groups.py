@@ -1,6 +1,6 @@
 """Alert groups: the filtered, paged, auto-refreshing list, one group with its alerts and timeline, and the actions.
 
-The list's filters are the API's (:func:`oncall.api.logic.group_filters`): state, integration, team, labels
+The list's filters are the API's (:func:`oncall.api.routes.alert_groups.filters_of`): state, integration, team, labels
 (``key:value``) and the start time, whose two ``datetime-local`` bounds (UTC, either may be empty) become the API's
 ``started_at``. Pages hold 50 groups, newest first; the ``page`` query parameter carries the API's opaque cursor, so
 "Newer" / "Older" are plain links that work without JavaScript, and the htmx refresh keeps filters and page.
@@ -8,14 +8,16 @@ The list's filters are the API's (:func:`oncall.api.logic.group_filters`): state
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any, Final
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
-from oncall.api import logic
+from oncall.api.routes import alert_groups as alert_groups_api
+from oncall.api.routes import alerts as alerts_api
+from oncall.errors import InvalidInput, NotFound
+from oncall.services import alert_groups, policy
 from oncall.services import integrations as integrations_service
-from oncall.web import views
-from oncall.web.base import UI, Request, Response, Route, page, problem_text, redirect, require
+from oncall.services.policy import Action, Resource
+from oncall.web.base import UI, Request, Response, Route, page, problem_text, redirect
 from oncall.web.pages import paging
 
 GROUP_ACTIONS = ("acknowledge", "unacknowledge", "resolve", "unresolve", "silence", "unsilence")
@@ -70,9 +72,13 @@ def _page_link(params: list[tuple[str, str]], api_url: str | None) -> str | None
     return _list_url(params, cursor)
 
 
+def may_act(request: Request) -> bool:
+    """Whether the pages show the action buttons (the use case decides again when one is pressed)."""
+    return policy.allows(request.principal, Resource.ALERT_GROUPS, Action.ACT)
+
+
 def groups_context(request: Request) -> tuple[dict[str, Any], int]:
     """The list page's context and status: 400 (with the API's message) for filters the API refuses."""
-    store = request.store
     params = _filter_params(request)
     cursor = request.first("page")
     integrations = [
@@ -80,7 +86,7 @@ def groups_context(request: Request) -> tuple[dict[str, Any], int]:
         for view in integrations_service.list_integrations(request.ports, request.principal)
     ]
     fragment = request.first("fragment") == "table"  # the refreshed table needs no filter form
-    teams = [] if fragment else sorted(store.teams.list(), key=lambda t: t.name.lower())
+    teams = [] if fragment else sorted(request.store.teams.list(), key=lambda t: t.name.lower())
     values: dict[str, str] = {}
     for name, value in params:
         values.setdefault(name, value)  # the first, as the API takes it
@@ -103,17 +109,16 @@ def groups_context(request: Request) -> tuple[dict[str, Any], int]:
         "older": None,
         "page_number": 1,
         "filter_error": None,
+        "may_act": may_act(request),
     }
     query = _api_query(params, cursor)
     info = request.info(f"{UI}/groups", query)
     try:
-        filters = logic.group_filters(info)
-        listing = logic.list_groups(store, info)
-    except logic.ApiError as error:
-        if error.status >= 500:
-            raise
+        listing = alert_groups_api.group_page(request.ports, request.principal, info)
+    except InvalidInput as error:
         return {**context, "filter_error": problem_text(error, FIELD_NAMES)}, 400
-    counts = {state: store.groups.count(dataclasses.replace(filters, state=state)) for state in views.STATES}
+    filters = alert_groups_api.filters_of(query)
+    counts = alert_groups.count_by_state(request.ports, request.principal, filters)
     return {
         **context,
         "groups": listing["results"],
@@ -132,20 +137,28 @@ def groups(request: Request) -> Response:
     return page(request, "groups.html", status, **context)
 
 
+def _integration_name(request: Request, integration_id: str) -> str:
+    try:
+        return integrations_service.get_integration(request.ports, request.principal, integration_id).integration.name
+    except NotFound:  # deleted since
+        return integration_id
+
+
 def group_detail(request: Request, group_id: str) -> Response:
     """A group's page; ``?fragment=live`` is its state and timeline alone, which the page polls for."""
-    store = request.store
-    group = logic.get_group(store, request.info(), group_id)
-    timeline = logic.group_timeline(store, group_id)
-    integration = store.integrations.config(group["integration_id"])
+    view = alert_groups.get_alert_group(request.ports, request.principal, group_id)
+    group = alert_groups_api.view_out(view, base_url=request.base_url, now=request.now).model_dump(mode="json")
+    timeline = alert_groups.timeline(request.ports, request.principal, group_id)
     context: dict[str, Any] = {
         "group": group,
-        "timeline": timeline,
-        "integration_name": integration.integration.name if integration else group["integration_id"],
+        "timeline": [alert_groups_api.timeline_out(e).model_dump(mode="json") for e in timeline],
+        "integration_name": _integration_name(request, view.group.integration_id),
+        "may_act": may_act(request),
     }
     if request.first("fragment") == "live":
         return page(request, "group_live.html", **context)
-    alerts = logic.list_alerts(store, request.info(query={"alert_group_id": [group_id], "perpage": ["100"]}))
+    query = {"alert_group_id": [group_id], "perpage": ["100"]}
+    alerts = alerts_api.alert_page(request.ports, request.principal, request.info(query=query))
     return page(
         request,
         "group.html",
@@ -157,20 +170,8 @@ def group_detail(request: Request, group_id: str) -> Response:
 
 
 def group_action(request: Request, group_id: str, action: str) -> Response:
-    require(request, "act")
-    body = {"delay": request.form.get("delay") or "3600"} if action == "silence" else None  # the use case checks it
-    container = request.container
-    logic.act_on_group(
-        request.store,
-        container.executor,
-        container.scheduler,
-        request.info(),
-        group_id,
-        action,
-        request.user_id,
-        request.container.clock,
-        body,
-    )
+    delay = (request.form.get("delay") or "3600") if action == "silence" else None  # the use case checks it
+    alert_groups.act(request.ports, request.principal, group_id, action, delay=delay)
     return redirect(request.local_target("return", f"{UI}/groups/{quote(group_id)}"))
 
 

@@ -1,4 +1,4 @@
-"""Schedules (on call now and the next 14 days), users, and API keys.
+"""Users and API keys.
 
 Users: everyone sees the list; admins create users and change their role (:func:`oncall.api.directory.
 create_user` / :func:`~oncall.api.directory.update_user`, as ``POST`` / ``PATCH /api/v1/users/``).
@@ -12,71 +12,18 @@ that session.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Final
 
 from oncall import schemas
-from oncall.api import directory, logic
-from oncall.api import schedules as schedules_api
-from oncall.web import session, timeline
-from oncall.web.base import Request, Response, Route, back, flash_url, page, problem_text, redirect, require
+from oncall.errors import InvalidInput
+from oncall.services import api_keys, people
+from oncall.services.api_keys import NewKey
+from oncall.services.policy import Action, Resource, allows
+from oncall.web import session
+from oncall.web.base import Request, Response, Route, back, flash_url, page, problem_text, redirect
 from pydantic import ValidationError
 
-TIMELINE_DAYS = 14
 ROLES: Final = ("viewer", "editor", "admin")
-
-
-def _final_shifts(request: Request, schedule_id: str, start: date, end: date, moment: datetime) -> list[dict[str, Any]]:
-    """Every final shift of the window (the API's use case, page by page)."""
-    shifts: list[dict[str, Any]] = []
-    number = 1
-    while True:
-        query = {
-            "start_date": [start.isoformat()],
-            "end_date": [end.isoformat()],
-            "perpage": ["100"],
-            "page": [str(number)],
-        }
-        found = schedules_api.final_shifts(request.store, request.info(query=query), schedule_id, moment)
-        shifts.extend(found["results"])
-        if not found.get("next"):
-            return shifts
-        number += 1
-
-
-def schedules(request: Request) -> Response:
-    """Who is on call now, and the next 14 days (UTC) as a timeline (bars positioned with CSS) and as a table."""
-    moment, store = request.now, request.store
-    users = {u.id: u.username for u in store.users.list()}
-    start = moment.date()
-    end = start + timedelta(days=TIMELINE_DAYS - 1)
-    window_start = datetime.combine(start, time(), UTC)
-    window_end = window_start + timedelta(days=TIMELINE_DAYS)
-    rows = []
-    for schedule in store.schedules.list():
-        on_call = schedules_api.on_call_now(store, schedule.id, moment)
-        shifts = _final_shifts(request, schedule.id, start, end, moment)
-        rows.append(
-            {
-                "schedule": schedule,
-                "on_call": [users.get(u, u) for u in on_call],
-                "shifts": shifts,
-                "timeline": timeline.timeline_rows(shifts, window_start, window_end),
-                "feed_url": request.feed_url("schedule", schedule.id),
-            }
-        )
-    return page(
-        request,
-        "schedules.html",
-        schedules=rows,
-        start=start,
-        end=end,
-        days=TIMELINE_DAYS,
-        ticks=timeline.day_ticks(window_start, window_end),
-        now_at=timeline.position(moment, window_start, window_end),
-        now_text=timeline.moment_text(moment),
-        my_feed_url=request.feed_url("user", request.user_id),
-    )
 
 
 # --- users ----------------------------------------------------------------------------------------------------------
@@ -85,8 +32,9 @@ def schedules(request: Request) -> Response:
 def users_page(
     request: Request, status: int = 200, form_error: str | None = None, form: dict[str, Any] | None = None
 ) -> Response:
-    users = request.store.users.list()
-    teams = sorted(request.store.teams.list(), key=lambda t: t.name.lower())
+    caller = request.principal
+    users = people.list_users(request.ports, caller)
+    teams = sorted(people.list_teams(request.ports, caller), key=lambda t: t.name.lower())
     names = {t.id: t.name for t in teams}
     team_names = {u.id: ", ".join(names.get(t, t) for t in u.teams) for u in users}
     return page(
@@ -97,13 +45,19 @@ def users_page(
         team_names=team_names,
         teams=teams,
         roles=ROLES,
+        profiles={  # the others' profiles the caller opens (their own is "My profile")
+            u.id
+            for u in users
+            if u.id != caller.user_id and allows(caller, Resource.USERS, Action.READ_PROFILE, owner=u.id)
+        },
+        can_create=allows(caller, Resource.USERS, Action.CREATE),
+        can_change_roles=allows(caller, Resource.USERS, Action.UPDATE),
         form_error=form_error,
         form=form or {"role": "editor", "teams": []},
     )
 
 
 def create_user(request: Request) -> Response:
-    require(request, "admin")
     form = {
         "username": request.form.get("username", "").strip(),
         "email": request.form.get("email", "").strip(),
@@ -114,40 +68,37 @@ def create_user(request: Request) -> Response:
         body = schemas.UserIn(
             username=form["username"], email=form["email"] or None, role=form["role"], teams=form["teams"]
         )
-        created = directory.create_user(request.store, body)
-    except (ValidationError, logic.ApiError) as error:
-        if isinstance(error, logic.ApiError) and error.status >= 500:
-            raise
+        created = people.create_user(request.ports, request.principal, body)
+    except (ValidationError, InvalidInput) as error:
         return users_page(request, 400, form_error=problem_text(error), form=form)
-    return back(request, "/users", notice=f"User {created['username']} created ({created['role']}).")
+    return back(request, "/users", notice=f"User {created.username} created ({created.role}).")
 
 
 def change_role(request: Request, user_id: str) -> Response:
-    require(request, "admin")
     try:
         body = schemas.UserPatch(role=request.form.get("role") or "")  # "" is refused, None would clear it
     except ValidationError as error:
         return users_page(request, 400, form_error=problem_text(error))
-    updated = directory.update_user(request.store, user_id, body, request.actor)
-    return back(request, "/users", notice=f"{updated['username']} is now {updated['role']}.")
+    updated = people.update_user(request.ports, request.principal, user_id, body)
+    return back(request, "/users", notice=f"{updated.username} is now {updated.role}.")
 
 
 # --- API keys -------------------------------------------------------------------------------------------------------
 
 
 def keys_page(
-    request: Request, status: int = 200, created: dict[str, Any] | None = None, form_error: str | None = None
+    request: Request, status: int = 200, created: NewKey | None = None, form_error: str | None = None
 ) -> Response:
-    assert request.actor is not None
-    store = request.store
-    users = sorted(store.users.list(), key=lambda u: u.username.lower())
-    visible = [directory.api_key_out(k) for k in directory.visible_keys(store, request.actor)]
+    caller = request.principal
+    users = sorted(people.list_users(request.ports, caller), key=lambda u: u.username.lower())
+    visible = api_keys.list_keys(request.ports, caller)
     return page(
         request,
         "keys.html",
         status,
-        mine=[k for k in visible if k["user_id"] == request.user_id],
-        others=[k for k in visible if k["user_id"] != request.user_id],  # admins only
+        mine=[k for k in visible if k.user_id == caller.user_id],
+        others=[k for k in visible if k.user_id != caller.user_id],
+        manages_others=api_keys.manages_anyones_keys(caller),
         usernames={u.id: u.username for u in users},
         users=users,
         created=created,
@@ -157,21 +108,15 @@ def keys_page(
 
 
 def create_key(request: Request) -> Response:
-    assert request.actor is not None
     try:
         body = schemas.ApiKeyIn(name=request.form.get("name", "").strip(), user_id=request.form.get("user_id") or None)
     except ValidationError as error:
         return keys_page(request, 400, form_error=problem_text(error))
-    created = directory.create_key(
-        request.store, body, request.actor, request.now
-    )  # 403 for someone else's, unless admin
-    return keys_page(request, 201, created=created)
+    return keys_page(request, 201, created=api_keys.create_key(request.ports, request.principal, body))
 
 
 def revoke_key(request: Request, key_id: str) -> Response:
-    assert request.actor is not None
-    key = directory.revoke_key(request.store, key_id, request.actor)  # 403 for someone else's, unless admin
-    request.container.authenticator.forget()  # this environment stops accepting it for sign-in at once
+    key = api_keys.revoke_key(request.ports, request.principal, key_id)
     if key.id == request.key_id:
         notice = f"The key {key.name} of this session was revoked: sign in with another key."
         return redirect(flash_url(request, "/signin", notice=notice), [session.cleared_cookie(secure=request.secure)])
@@ -179,7 +124,6 @@ def revoke_key(request: Request, key_id: str) -> Response:
 
 
 ROUTES: list[Route] = [
-    ("GET", r"/schedules", schedules),
     ("GET", r"/users", users_page),
     ("POST", r"/users", create_user),
     ("POST", r"/users/([\w-]+)/role", change_role),

@@ -1,14 +1,14 @@
 """A responder's profile: contact points and settings, and personal notification rules (default and important).
 
-Who may do what is the API's rule, checked with the API's own functions:
+The API's use cases do the work and decide who may (:mod:`oncall.services.policy`):
 
-- contact points and settings are ``PATCH /api/v1/users/{id}/`` (:func:`oncall.api.directory.update_user`):
-  admins change anyone's, everyone else their own (:func:`oncall.api.directory.check_profile_change`);
-- personal notification rules are ``/api/v1/personal_notification_rules/`` (:func:`~oncall.api.directory.
-  create_rule`, ``update_rule``, ``delete_rule``): the ``act`` permission (editors and admins), and for
-  non-admins only their own rules (the API handler's ``guard_rule_owner``).
+- contact points and settings: :func:`oncall.services.people.update_user` (``PATCH /api/v1/users/{id}/``):
+  admins change anyone's, everyone else their own;
+- personal notification rules: :mod:`oncall.services.notification_rules` (``/api/v1/personal_notification_rules/``):
+  editors their own, admins anyone's.
 
-The page itself: admins open anyone's profile, everyone else only their own (``/ui/profile``).
+The page itself (:func:`oncall.services.people.get_profile`): admins open anyone's profile, everyone else only their
+own (``/ui/profile``).
 
 The warnings say what :mod:`oncall.escalation` does: a notify step whose channel has no contact point is skipped
 (the alert group's timeline says so) and the next step runs; an empty list means Tocsin's default rules.
@@ -22,11 +22,11 @@ from typing import Any, Final
 from urllib.parse import quote
 
 from oncall import escalation, schemas
-from oncall.access import Actor, authorize
-from oncall.api import directory, logic
-from oncall.errors import PermissionDenied
+from oncall.errors import InvalidInput, NotFound
 from oncall.models import NotificationRule, User
-from oncall.web.base import Request, Response, Route, attempt, back, move, page, problem_text, run
+from oncall.services import notification_rules, people
+from oncall.services.policy import Action, Resource, allows
+from oncall.web.base import Request, Response, Route, back, page, problem_text, run
 from pydantic import ValidationError
 
 RULE_TYPES: Final = (
@@ -58,43 +58,15 @@ def time_zones() -> tuple[str, ...]:
     return tuple(sorted(zoneinfo.available_timezones()))
 
 
-# --- who may do what (the API's rules) ------------------------------------------------------------------------------
+# --- who may do what (the policy table: the use cases decide again when a form is posted) -------------------------
 
 
-def _actor(request: Request) -> Actor:
-    assert request.actor is not None
-    return request.actor
-
-
-def check_view(request: Request, user_id: str) -> None:
-    actor = _actor(request)
-    if actor.role != "admin" and user_id != actor.user_id:
-        raise PermissionDenied("You can only see your own profile.")
-
-
-def check_contacts(request: Request, user_id: str) -> None:
-    """``PATCH /api/v1/users/{id}/`` of contact points: the API's own check."""
-    directory.check_profile_change(_actor(request), user_id, directory.CONTACT_FIELDS)
-
-
-def check_rules(request: Request, user_id: str) -> None:
-    """The personal notification rules' calls: the API's authorizer, then its owner check."""
-    actor = _actor(request)
-    authorize(actor, "POST", "personal_notification_rules")
-    if actor.role != "admin" and user_id != actor.user_id:
-        raise PermissionDenied("You can only change your own notification rules.")
-
-
-def _allowed(check: Any, request: Request, user_id: str) -> bool:
-    try:
-        check(request, user_id)
-    except PermissionDenied:
-        return False
-    return True
+def _may(request: Request, resource: Resource, action: Action, user_id: str) -> bool:
+    return allows(request.principal, resource, action, owner=user_id)
 
 
 def _path(request: Request, user_id: str) -> str:
-    return "/profile" if user_id == _actor(request).user_id else f"/users/{quote(user_id)}/profile"
+    return "/profile" if user_id == request.user_id else f"/users/{quote(user_id)}/profile"
 
 
 # --- the page ---------------------------------------------------------------------------------------------------------
@@ -146,10 +118,6 @@ def warnings(user: User, title: str, steps: list[tuple[str, str | None, int | No
     return found
 
 
-def _rules(request: Request, user_id: str) -> list[NotificationRule]:
-    return sorted(request.store.rules.of_user(user_id), key=lambda r: (r.important, r.position))
-
-
 def profile_page(
     request: Request,
     user_id: str | None = None,
@@ -158,15 +126,13 @@ def profile_page(
     form_error: str | None = None,
     form: dict[str, Any] | None = None,
 ) -> Response:
-    actor = _actor(request)
-    user_id = user_id or actor.user_id
-    check_view(request, user_id)
-    user = directory.load(request.store, directory.USERS, user_id)
-    own = user_id == actor.user_id
-    rules = _rules(request, user_id)
+    user_id = user_id or request.user_id
+    profile = people.get_profile(request.ports, request.principal, user_id)
+    user = profile.user
+    own = user_id == request.user_id
     lists, found = [], []
     for important, key, title in LISTS:
-        mine = [r for r in rules if r.important == important]
+        mine = [r for r in profile.rules if r.important == important]
         steps = _effective(mine, important)
         found += warnings(user, title, steps, own)
         lists.append(
@@ -178,7 +144,7 @@ def profile_page(
                 "default_text": ", then ".join(describe(t, c, d, user) for t, c, d in steps) if not mine else "",
             }
         )
-    teams = {t.id: t.name for t in request.store.teams.list()}
+    teams = {t.id: t.name for t in people.list_teams(request.ports, request.principal)}
     zones = time_zones()
     return page(
         request,
@@ -189,8 +155,8 @@ def profile_page(
         team_names=", ".join(teams.get(t, t) for t in user.teams),
         lists=lists,
         warnings=found,
-        can_edit_contacts=_allowed(check_contacts, request, user_id),
-        can_edit_rules=_allowed(check_rules, request, user_id),
+        can_edit_contacts=_may(request, Resource.USERS, Action.UPDATE_CONTACTS, user_id),
+        can_edit_rules=_may(request, Resource.NOTIFICATION_RULES, Action.CREATE, user_id),
         rule_types=RULE_TYPES,
         wait_minutes=WAIT_MINUTES,
         default_wait=escalation.DEFAULT_WAIT_SECONDS,
@@ -212,18 +178,18 @@ def user_profile(request: Request, user_id: str) -> Response:
 
 
 def save_contacts(request: Request, user_id: str) -> Response:
-    check_contacts(request, user_id)
-    user = directory.load(request.store, directory.USERS, user_id)
     form = {name: request.form.get(name, "").strip() for name in (*CLEARABLE_FIELDS, "webhook_format", "timezone")}
     changes: dict[str, Any] = {name: form[name] or None for name in CLEARABLE_FIELDS}  # empty: none (the API's null)
     changes |= {name: form[name] for name in ("webhook_format", "timezone") if form[name]}  # empty: unchanged
     try:
-        directory.update_user(request.store, user_id, schemas.UserPatch.model_validate(changes), _actor(request))
-    except (ValidationError, logic.ApiError) as error:
-        if isinstance(error, logic.ApiError) and error.status >= 500:
-            raise
+        body = schemas.UserPatch.model_validate(changes)
+    except ValidationError as error:
         return profile_page(request, user_id, status=400, form_error=problem_text(error, FIELD_NAMES), form=form)
-    whose = "Your" if user_id == _actor(request).user_id else f"{user.username}'s"
+    try:
+        user = people.update_user(request.ports, request.principal, user_id, body)
+    except InvalidInput as error:
+        return profile_page(request, user_id, status=400, form_error=problem_text(error, FIELD_NAMES), form=form)
+    whose = "Your" if user_id == request.user_id else f"{user.username}'s"
     return back(request, _path(request, user_id), notice=f"{whose} contact points and settings were saved.")
 
 
@@ -231,38 +197,27 @@ def save_contacts(request: Request, user_id: str) -> Response:
 
 
 def add_rule(request: Request, user_id: str) -> Response:
-    check_rules(request, user_id)
-    directory.load(request.store, directory.USERS, user_id)
     rule_type = request.form.get("type", "")
     fields: dict[str, Any] = {"user_id": user_id, "type": rule_type, "important": request.form.get("important", "")}
     if rule_type == "wait":
         fields["duration"] = request.optional("duration") or escalation.DEFAULT_WAIT_SECONDS
     body = run(lambda: schemas.NotificationRuleIn.model_validate(fields))
-    title = next(title for important, _, title in LISTS if important == body.important)
-    path = _path(request, user_id)
-    return attempt(request, path, f"Step added to {title.lower()}.", lambda: directory.create_rule(request.store, body))
+    rule = notification_rules.create_rule(request.ports, request.principal, body)
+    title = next(title for important, _, title in LISTS if important == rule.important)
+    return back(request, _path(request, user_id), notice=f"Step added to {title.lower()}.")
 
 
 def rule_action(request: Request, user_id: str, rule_id: str, action: str) -> Response:
-    check_rules(request, user_id)
-    rule = directory.load(request.store, directory.RULES, rule_id)
-    if rule.user_id != user_id:
-        raise logic.not_found()
+    ports, caller = request.ports, request.principal
+    if notification_rules.get_rule(ports, caller, rule_id).user_id != user_id:
+        raise NotFound()
     path = _path(request, user_id)
     if action == "delete":
-        return attempt(request, path, "Step deleted.", lambda: directory.delete_rule(request.store, rule_id))
-    order = [r.id for r in _rules(request, user_id) if r.important == rule.important]
-    return move(
-        request,
-        path,
-        "step",
-        order,
-        rule_id,
-        action,
-        lambda position: directory.update_rule(
-            request.store, rule_id, schemas.NotificationRulePatch(position=position)
-        ),
-    )
+        notification_rules.delete_rule(ports, caller, rule_id)
+        return back(request, path, notice="Step deleted.")
+    if not notification_rules.move_rule(ports, caller, rule_id, -1 if action == "up" else 1):
+        return back(request, path, notice="The step is already " + ("first." if action == "up" else "last."))
+    return back(request, path, notice=f"Step moved {action}.")
 
 
 ROUTES: list[Route] = [

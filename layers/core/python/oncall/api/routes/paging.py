@@ -1,0 +1,27 @@
+"""``/api/v1/escalation``: OnCall's direct paging over :mod:`oncall.services.paging`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Final
+
+from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+
+from oncall import schemas
+from oncall.api.request import current
+from oncall.api.routes.alert_groups import group_out
+from oncall.services import paging
+
+PATH: Final = "/api/v1/escalation"
+
+
+def router() -> APIGatewayHttpRouter:
+    api = APIGatewayHttpRouter()
+
+    @api.post(PATH)
+    def direct_paging(body: Annotated[schemas.EscalationIn, Body()]) -> schemas.AlertGroupOut:
+        request = current(api)
+        group = paging.page(request.ports, request.principal, body)
+        return group_out(group, base_url=request.base_url, now=request.now)
+
+    return api

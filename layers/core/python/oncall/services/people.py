@@ -1,0 +1,173 @@
+"""Use cases of people: teams and users (their role, teams, contact points and time zone), and a user's profile.
+
+Everyone reads every team and user; admins create, change and delete them. Everyone changes their own contact
+points and time zone (:data:`CONTACT_FIELDS`); the console's profile page (contact points and notification rules
+together) is one's own, admins open anyone's (:mod:`oncall.services.policy`). Tocsin always keeps an admin: the
+last one can be neither demoted nor deleted. OnCall took users and teams from Grafana; Tocsin keeps them itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Final, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from oncall import ids
+from oncall.errors import InvalidInput, NotFound, field_errors
+from oncall.models import NotificationRule, Team, User
+from oncall.schemas import TeamIn, TeamPatch, UserIn, UserPatch
+from oncall.services import Ports
+from oncall.services.policy import Action, Principal, Resource, allows, authorize
+
+M = TypeVar("M", bound=BaseModel)
+
+# What everyone may change of their own user (the rest of a user is for admins).
+CONTACT_FIELDS: Final = frozenset({"email", "phone_number", "webhook_url", "webhook_format", "timezone"})
+LAST_ADMIN: Final = "Tocsin needs at least one admin: make someone else admin first."
+
+
+def _changed(entity: M, body: BaseModel) -> M:
+    """``entity`` with the fields ``body`` sets, validated again (a null for a required field is a 400)."""
+    changes = {name: getattr(body, name) for name in body.model_fields_set}
+    try:
+        return type(entity).model_validate({**entity.model_dump(), **changes})
+    except ValidationError as error:
+        raise InvalidInput.of_fields(field_errors(error.errors())) from error
+
+
+def _unique(taken: Iterable[tuple[str, str]], field: str, value: str, exclude: str | None = None) -> None:
+    """``taken``: (id, value) pairs of the others."""
+    if any(other == value and entity_id != exclude for entity_id, other in taken):
+        raise InvalidInput.field(field, f"An object with this {field} already exists.")
+
+
+# --- teams ----------------------------------------------------------------------------------------------------------
+
+
+def _team(ports: Ports, team_id: str) -> Team:
+    team = ports.store.teams.get(team_id)
+    if team is None:
+        raise NotFound()
+    return team
+
+
+def list_teams(ports: Ports, caller: Principal, *, name: str | None = None) -> list[Team]:
+    authorize(caller, Resource.TEAMS, Action.READ)
+    return [t for t in ports.store.teams.list() if name is None or t.name == name]
+
+
+def get_team(ports: Ports, caller: Principal, team_id: str) -> Team:
+    authorize(caller, Resource.TEAMS, Action.READ)
+    return _team(ports, team_id)
+
+
+def create_team(ports: Ports, caller: Principal, body: TeamIn) -> Team:
+    authorize(caller, Resource.TEAMS, Action.CREATE)
+    _unique(((t.id, t.name) for t in ports.store.teams.list()), "name", body.name)
+    team = Team(id=ids.new_id(ids.TEAM), **body.model_dump())
+    ports.store.teams.put(team, new=True)
+    return team
+
+
+def update_team(ports: Ports, caller: Principal, team_id: str, body: TeamPatch) -> Team:
+    authorize(caller, Resource.TEAMS, Action.UPDATE)
+    team = _changed(_team(ports, team_id), body)
+    _unique(((t.id, t.name) for t in ports.store.teams.list()), "name", team.name, exclude=team.id)
+    ports.store.teams.put(team)
+    return team
+
+
+def delete_team(ports: Ports, caller: Principal, team_id: str) -> None:
+    authorize(caller, Resource.TEAMS, Action.DELETE)
+    _team(ports, team_id)
+    ports.store.teams.delete(team_id)
+
+
+# --- users ----------------------------------------------------------------------------------------------------------
+
+
+def _user(ports: Ports, user_id: str) -> User:
+    user = ports.store.users.get(user_id)
+    if user is None:
+        raise NotFound()
+    return user
+
+
+def _known_teams(ports: Ports, team_ids: list[str]) -> None:
+    unknown = [t for t in team_ids if ports.store.teams.get(t) is None]
+    if unknown:
+        raise InvalidInput.field("teams", f"Unknown ids: {', '.join(unknown)}")
+
+
+def _keep_an_admin(ports: Ports, leaving: str) -> None:
+    if not any(u.role == "admin" and u.id != leaving for u in ports.store.users.list()):
+        raise InvalidInput(LAST_ADMIN)
+
+
+def list_users(ports: Ports, caller: Principal, *, email: str | None = None, username: str | None = None) -> list[User]:
+    authorize(caller, Resource.USERS, Action.READ)
+    return [
+        u
+        for u in ports.store.users.list()
+        if (email is None or u.email == email) and (username is None or u.username == username)
+    ]
+
+
+def get_user(ports: Ports, caller: Principal, user_id: str) -> User:
+    authorize(caller, Resource.USERS, Action.READ)
+    return _user(ports, user_id)
+
+
+def create_user(ports: Ports, caller: Principal, body: UserIn) -> User:
+    authorize(caller, Resource.USERS, Action.CREATE)
+    _unique(((u.id, u.username) for u in ports.store.users.list()), "username", body.username)
+    _known_teams(ports, body.teams)
+    user = User(id=ids.new_id(ids.USER), **body.model_dump())
+    ports.store.users.put(user, new=True)
+    return user
+
+
+def _authorize_change(caller: Principal, user_id: str, fields: set[str]) -> None:
+    """Admins change anything of anyone; everyone else their own contact points and time zone. A change of more
+    than those is nobody's own, so the ``self`` rule refuses it with its message."""
+    if not allows(caller, Resource.USERS, Action.UPDATE):
+        authorize(caller, Resource.USERS, Action.UPDATE_CONTACTS, owner=user_id if fields <= CONTACT_FIELDS else None)
+
+
+def update_user(ports: Ports, caller: Principal, user_id: str, body: UserPatch) -> User:
+    _authorize_change(caller, user_id, body.model_fields_set)
+    user = _changed(_user(ports, user_id), body)
+    if user.role != "admin":
+        _keep_an_admin(ports, user.id)
+    _unique(((u.id, u.username) for u in ports.store.users.list()), "username", user.username, exclude=user.id)
+    _known_teams(ports, user.teams)
+    ports.store.users.put(user)
+    return user
+
+
+def delete_user(ports: Ports, caller: Principal, user_id: str) -> None:
+    """The user and their notification rules (their API keys stop working: their user is gone)."""
+    authorize(caller, Resource.USERS, Action.DELETE)
+    if _user(ports, user_id).role == "admin":
+        _keep_an_admin(ports, user_id)
+    for rule in ports.store.rules.of_user(user_id):
+        ports.store.rules.delete(rule.id)
+    ports.store.users.delete(user_id)
+
+
+# --- the console's profile page ---------------------------------------------------------------------------------
+
+
+class Profile(BaseModel):
+    """A user with their notification rules, as their profile page shows them."""
+
+    user: User
+    rules: list[NotificationRule]  # default ones first, then important ones, each in order
+
+
+def get_profile(ports: Ports, caller: Principal, user_id: str) -> Profile:
+    authorize(caller, Resource.USERS, Action.READ_PROFILE, owner=user_id)
+    user = _user(ports, user_id)
+    rules = sorted(ports.store.rules.of_user(user_id), key=lambda r: (r.important, r.position))
+    return Profile(user=user, rules=rules)
