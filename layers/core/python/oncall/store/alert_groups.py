@@ -511,7 +511,9 @@ class DynamoAlertGroups:
             else:
                 next_starts[name] = starts[name]
         more = any(start != _EXHAUSTED for start in next_starts.values())
-        groups = self._groups([data["PK"] for _, data in page])
+        # A group that changed state a moment ago can be in two state partitions at once (index updates are not
+        # atomic with the item's): it is listed once, as the consistent read of it says.
+        groups = self._groups(list(dict.fromkeys(data["PK"] for _, data in page)))
         return Page(groups, _encode_cursor(next_starts) if more else None)
 
     def _fetch(self, query: dict[str, Any], start: dict[str, str] | None, wanted: int) -> tuple[list[Data], bool]:
