@@ -79,9 +79,14 @@ class RateLimited(IngestError):
 
 
 class Unfinished(IngestError):
-    """Part of a body's alerts was stored before the function's time ran out: the sender retries for the rest."""
+    """Part of a body's alerts (``stored`` of them) was stored before the function's time ran out: the sender
+    retries for the rest."""
 
     status = 503
+
+    def __init__(self, message: str, *, stored: int, retry_after: int | None = None) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.stored = stored
 
 
 @dataclass(frozen=True)
@@ -336,6 +341,7 @@ def _ingest_elements(
             raise Unfinished(
                 f"Stored {done} of {len(elements)} alerts before the time limit; retry to store the rest "
                 "(a retry of the same body skips the alerts already stored).",
+                stored=len(outcome.stored),
                 retry_after=1,
             )
         progress = Progress(integration_id, request.fingerprint, done, fresh, expires_at, moment)
@@ -785,7 +791,17 @@ class IngestService:
         self._recheck(token_hash, checked, fresh, version)
         config = self._config(integration_id, version)
         request = Request(body_print, deadline, allowed)
-        return ingest_request(self.store, config, payload, now=moment, cache=self.sequences, request=request)
+        try:
+            return ingest_request(self.store, config, payload, now=moment, cache=self.sequences, request=request)
+        except Unfinished as error:
+            # Only what was stored counts: the retry is counted for the rest (a sender is not limited twice).
+            self._refund(integration_id, allowed - error.stored)
+            raise
+
+    def _refund(self, integration_id: str, alerts: int) -> None:
+        """Take back ``alerts`` admitted but not stored (the store learns of it at the next sync)."""
+        with self._lock:
+            self._rates[integration_id].pending -= alerts
 
     def heartbeat(self, type_slug: str, token: str, now: datetime | None = None) -> None:
         """A beat of the integration's monitor; sends the restoring alert if the heartbeat had expired."""
