@@ -164,16 +164,17 @@ def dynamodb_pid(stack: LocalStack) -> int:
 
 
 def stored_alert_ids(endpoint: str) -> Counter[str]:
-    """Every alert item in the table, by alert id (a scan: the table holds only this module's data)."""
+    """Every alert item in the table, by alert id (its sort key ``ALERT#<id>``; a scan: the table holds only this
+    module's data)."""
     ddb = client(endpoint)
     counts: Counter[str] = Counter()
     for page in ddb.get_paginator("scan").paginate(
         TableName="tocsin",
         FilterExpression="begins_with(SK, :alert)",
         ExpressionAttributeValues={":alert": {"S": "ALERT#"}},
-        ProjectionExpression="id",
+        ProjectionExpression="SK",
     ):
-        counts.update(item["id"]["S"] for item in page["Items"])
+        counts.update(item["SK"]["S"].removeprefix("ALERT#") for item in page["Items"])
     return counts
 
 
