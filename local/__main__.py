@@ -1,38 +1,14 @@
 """``python -m local`` (``make run``): DynamoDB Local + the table + an admin API key + the Step Functions
-emulation (escalations) + the gateway on uvicorn.
-
-Environment (each also a command-line option, see ``--help``):
-    PORT               gateway port on 127.0.0.1 (8080)
-    DYNAMODB_PORT      DynamoDB Local port (8000; 0 picks a free one)
-    TOCSIN_SFN_PORT    Step Functions emulation port on 127.0.0.1 (0: a free one)
-    TOCSIN_TIME_SCALE  factor on every escalation wait and retry delay (1.0; e.g. 0.01 for demos and tests)
-                       and on the time until a maintenance window's end fires
-    TOCSIN_SCHEDULER_PORT  EventBridge Scheduler emulation port on 127.0.0.1 (0: a free one)
-    TOCSIN_HEARTBEAT_SWEEP_SECONDS  how often heartbeat_check runs (60, not scaled; 0: never)
-    TOCSIN_STREAM_POLL_SECONDS  how often the table's stream is read when idle (0.2): escalation_start
-    TOCSIN_LOCAL_DIR   state directory (.local/): dynamodb/ (persisted tables), dynamodb.log, api_key,
-                       signing_key, stepfunctions.json (running escalations: resumed by the next start),
-                       streams.json (how far the escalation starter has read the table's stream),
-                       schedules.json (pending maintenance ends: fired by the next start, past-due ones at once)
-    TOCSIN_WORKERS     uvicorn worker processes (1: the gateway then runs in this process)
-    TOCSIN_DYNAMODB_JAVA_OPTS  DynamoDB Local's JVM options, replacing local.dynamodb.JAVA_OPTS
-    TOCSIN_ACCESS_LOG  1 to log every request (off by default: it costs throughput)
-    TOCSIN_API_KEY     admin API key to provision (else the one in <dir>/api_key, else a new one)
-    TOCSIN_TABLE       table name (tocsin)
-    TOCSIN_INBOUND_EMAIL_DOMAIN  inbound e-mail domain (inbound.tocsin.localhost): mail to <token>@<domain>
-                       on the SMTP port (TOCSIN_SMTP_PORT, 2525) becomes an alert of that inbound_email integration
-    TOCSIN_OUTBOUND_ALLOW_HTTP, TOCSIN_OUTBOUND_ALLOW_LOOPBACK  webhooks and calendar imports may use plain
-                       http and reach 127.0.0.1 / ::1 (both 1 here; 0 gives AWS's https to public addresses only)
-    TOCSIN_INGEST_THROTTLE, TOCSIN_API_THROTTLE, TOCSIN_WEB_THROTTLE  per-route limits '<rate>/<burst>' of the
-                       gateway, as API Gateway applies them (off by default locally; --throttle ingest=5/10)
-    TOCSIN_DEADMAN_URL the minute sweep GETs this URL after each sweep (the dead-man's switch; none by default)
+emulation (escalations) + the gateway on uvicorn. ``python -m local --help`` lists every setting and its meaning
+(each option's environment variable, and the settings only the environment sets: :data:`ENVIRONMENT_ONLY`).
 
 Escalations run in this (main) process: ``local.streams`` reads the table's stream into the escalation_start
 handler, as AWS's event source mapping does, which starts and stops executions to match each stored change of a
 group; ``local.aws`` serves StartExecution/StopExecution (``AWS_ENDPOINT_URL_SFN``) and runs each execution's loop
 with the escalation_step handler. So do
 maintenance ends (``local.scheduler``: CreateSchedule/DeleteSchedule via ``AWS_ENDPOINT_URL_SCHEDULER``, each
-``at(...)`` schedule fires maintenance_end) and the heartbeat sweep (heartbeat_check every interval).
+``at(...)`` schedule fires maintenance_end) and the heartbeat sweep (heartbeat_check every interval). The
+terminal shows one line per new alert group and per notification sent (``local.activity``).
 """
 
 from __future__ import annotations
@@ -46,12 +22,14 @@ import secrets
 import signal
 import socket
 import sys
+import textwrap
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, Final
 
 import uvicorn
 from oncall import inbound_email, outbound
@@ -61,8 +39,10 @@ from oncall.store import schema
 from uvicorn.config import LOGGING_CONFIG
 
 from local import REPO_ROOT
+from local.activity import Activity
 from local.aws import STATE_MACHINE_ARN, TIME_SCALE_ENV, LocalStepFunctions, time_scale_from_env
 from local.dynamodb import DynamoDBLocal, boto_env, ensure_table
+from local.dynamodb import client as dynamodb_client
 from local.mail import MailServer
 from local.outbox import Outbox
 from local.scheduler import HeartbeatSweep, LocalScheduler, scheduler_env, sweep_seconds_from_env
@@ -116,6 +96,11 @@ class Settings:
         return f"http://127.0.0.1:{self.port}"
 
     @property
+    def url_file(self) -> Path:
+        """Where the ``tocsin`` CLI finds this stack."""
+        return self.local_dir / "url"
+
+    @property
     def throttle_file(self) -> Path:
         return self.local_dir / "throttle.state"
 
@@ -132,30 +117,130 @@ def _throttle_option(text: str) -> tuple[str, Throttle | None]:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+# Settings only the environment sets (the options' own variables are in their help): name, meaning.
+ENVIRONMENT_ONLY: Final = (
+    ("TOCSIN_API_KEY", "the admin API key to provision (default: the one in <local dir>/api_key, else a new one)"),
+    ("TOCSIN_TABLE", f"the DynamoDB table's name ({schema.DEFAULT_TABLE_NAME})"),
+    ("TOCSIN_SIGNING_KEY", "the key that signs notifications' action links (default: <local dir>/signing_key)"),
+    ("TOCSIN_DYNAMODB_JAVA_OPTS", "DynamoDB Local's JVM options, replacing local.dynamodb.JAVA_OPTS"),
+    (
+        "TOCSIN_OUTBOUND_ALLOW_HTTP, TOCSIN_OUTBOUND_ALLOW_LOOPBACK",
+        "webhooks and calendar imports may use plain http and reach 127.0.0.1 / ::1 (both 1 here; 0 gives "
+        "AWS's rule: https to public addresses only)",
+    ),
+    ("TOCSIN_DEADMAN_URL", "the minute sweep GETs this URL after each sweep: the dead-man's switch (none)"),
+    (
+        "TOCSIN_STREAM_POLL_SECONDS",
+        "how often the escalation starter reads the table's stream when idle (0.2; where it got to: streams.json)",
+    ),
+    ("TOCSIN_RETENTION_DAYS", f"days after which raw alerts expire ({schema.DEFAULT_RETENTION_DAYS})"),
+)
+
+
+def _wrap(text: str, indent: str = "") -> str:
+    return textwrap.fill(text, width=100, initial_indent=indent, subsequent_indent=indent)
+
+
+def _epilog() -> str:
+    lines = "\n".join(f"  {name}\n{_wrap(meaning, '      ')}" for name, meaning in ENVIRONMENT_ONLY)
+    files = _wrap(
+        "Files in the local dir: dynamodb/ (the tables), dynamodb.log, api_key, signing_key, url (where the "
+        "`tocsin` CLI finds this stack while it runs), outbox.jsonl (everything sent: GET /local/outbox, `tocsin "
+        "outbox`), stepfunctions.json (running escalations, resumed by the next start), schedules.json (pending "
+        "maintenance ends, fired by the next start)."
+    )
+    return f"environment only:\n{lines}\n\n{files}"
+
+
 def parse_args(argv: list[str] | None = None) -> Settings:
     env = os.environ
-    parser = argparse.ArgumentParser(prog="python -m local", description="Run Tocsin locally.")
-    parser.add_argument("--port", type=int, default=int(env.get("PORT", "8080")))
-    parser.add_argument("--dynamodb-port", type=int, default=int(env.get("DYNAMODB_PORT", "8000")))
-    parser.add_argument("--sfn-port", type=int, default=int(env.get("TOCSIN_SFN_PORT") or "0"))
-    parser.add_argument("--time-scale", type=float, default=time_scale_from_env())
-    parser.add_argument("--smtp-port", type=int, default=int(env.get("TOCSIN_SMTP_PORT") or "2525"))
-    parser.add_argument("--inbound-domain", default=env.get(Env.INBOUND_EMAIL_DOMAIN) or inbound_email.LOCAL_DOMAIN)
-    parser.add_argument("--scheduler-port", type=int, default=int(env.get("TOCSIN_SCHEDULER_PORT") or "0"))
-    parser.add_argument("--heartbeat-sweep-seconds", type=float, default=sweep_seconds_from_env())
-    parser.add_argument("--local-dir", type=Path, default=Path(env.get("TOCSIN_LOCAL_DIR", REPO_ROOT / ".local")))
-    parser.add_argument("--workers", type=int, default=int(env.get("TOCSIN_WORKERS") or DEFAULT_WORKERS))
-    parser.add_argument(
-        "--access-log", action=argparse.BooleanOptionalAction, default=env.get("TOCSIN_ACCESS_LOG", "") == "1"
+    parser = argparse.ArgumentParser(
+        prog="python -m local",
+        description=_wrap(
+            "Run Tocsin on this machine: the same handlers as on AWS behind a local HTTP gateway, with DynamoDB "
+            "Local and emulations of Step Functions, EventBridge Scheduler and SES (an SMTP sink). Every option "
+            "has an environment variable (named first in its help); an option given wins."
+        ),
+        epilog=_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
+    add = parser.add_argument
+    add(
+        "--port",
+        type=int,
+        default=int(env.get("PORT", "8080")),
+        help="PORT: the gateway's port on 127.0.0.1: API, ingest, console at /ui (%(default)s)",
+    )
+    add(
+        "--dynamodb-port",
+        type=int,
+        default=int(env.get("DYNAMODB_PORT", "8000")),
+        help="DYNAMODB_PORT: DynamoDB Local's port (%(default)s; 0 picks a free one)",
+    )
+    add(
+        "--sfn-port",
+        type=int,
+        default=int(env.get("TOCSIN_SFN_PORT") or "0"),
+        help="TOCSIN_SFN_PORT: the Step Functions emulation's port (escalations; 0: a free one)",
+    )
+    add(
+        "--time-scale",
+        type=float,
+        default=time_scale_from_env(),
+        help="TOCSIN_TIME_SCALE: factor on every escalation wait and retry delay and on the time until a "
+        "maintenance window ends (%(default)s; 0.01 for demos and tests)",
+    )
+    add(
+        "--smtp-port",
+        type=int,
+        default=int(env.get("TOCSIN_SMTP_PORT") or "2525"),
+        help="TOCSIN_SMTP_PORT: the SMTP sink's port: e-mail sent lands in the outbox; mail to the inbound "
+        "domain becomes alerts (%(default)s)",
+    )
+    add(
+        "--inbound-domain",
+        default=env.get(Env.INBOUND_EMAIL_DOMAIN) or inbound_email.LOCAL_DOMAIN,
+        help=f"{Env.INBOUND_EMAIL_DOMAIN}: mail to <token>@<domain> on the SMTP port is an alert of that "
+        "inbound_email integration (%(default)s)",
+    )
+    add(
+        "--scheduler-port",
+        type=int,
+        default=int(env.get("TOCSIN_SCHEDULER_PORT") or "0"),
+        help="TOCSIN_SCHEDULER_PORT: the EventBridge Scheduler emulation's port (maintenance ends; 0: a free one)",
+    )
+    add(
+        "--heartbeat-sweep-seconds",
+        type=float,
+        default=sweep_seconds_from_env(),
+        help="TOCSIN_HEARTBEAT_SWEEP_SECONDS: how often heartbeat_check runs (%(default)s, not scaled; 0: never)",
+    )
+    add(
+        "--local-dir",
+        type=Path,
+        default=Path(env.get("TOCSIN_LOCAL_DIR", REPO_ROOT / ".local")),
+        help="TOCSIN_LOCAL_DIR: the state directory, kept between runs (.local/ of the checkout; files below)",
+    )
+    add(
+        "--workers",
+        type=int,
+        default=int(env.get("TOCSIN_WORKERS") or DEFAULT_WORKERS),
+        help="TOCSIN_WORKERS: uvicorn worker processes (%(default)s: the gateway runs in this process)",
+    )
+    add(
+        "--access-log",
+        action=argparse.BooleanOptionalAction,
+        default=env.get("TOCSIN_ACCESS_LOG", "") == "1",
+        help="TOCSIN_ACCESS_LOG=1: log every request (off by default: it costs throughput)",
+    )
+    add(
         "--throttle",
         type=_throttle_option,
         action="append",
         default=[],
         metavar="CLASS=RATE/BURST",
-        help="limit each route of a class (ingest, api, web) as API Gateway does; repeatable; default: "
-        "TOCSIN_<CLASS>_THROTTLE, else no limit",
+        help="TOCSIN_INGEST_THROTTLE, TOCSIN_API_THROTTLE, TOCSIN_WEB_THROTTLE: limit each route of a class "
+        "(ingest, api, web) as API Gateway does, '<rate>/<burst>' or 'off'; repeatable (default: no limit)",
     )
     args = parser.parse_args(argv)
     throttles = throttles_from_env(env)
@@ -311,6 +396,10 @@ def banner(
     )
 
 
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt  # SIGTERM unwinds like Ctrl-C, so `finally` stops DynamoDB Local
 
@@ -333,6 +422,8 @@ def log_config() -> dict[str, Any]:
     config = copy.deepcopy(LOGGING_CONFIG)
     for name in ("local", "oncall"):  # gateway errors (handler tracebacks) and the domain's own logs
         config["loggers"][name] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    # Each execution's start and end would drown the lines a person reads (local.activity): warnings only.
+    config["loggers"]["oncall.executor"] = {"handlers": ["default"], "level": "WARNING", "propagate": False}
     return config
 
 
@@ -370,6 +461,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     sweep = HeartbeatSweep(settings.heartbeat_sweep_seconds)
     poller: StreamPoller | None = None
+    activity: Activity | None = None
     try:
         ddb.start()
         ensure_table(ddb.endpoint, settings.table_name)
@@ -399,7 +491,13 @@ def main(argv: list[str] | None = None) -> int:
         schedules.resume()
         sweep.start()
         api_key = provision_api_key(settings, ddb.endpoint)
+        settings.url_file.write_text(settings.base_url + "\n")
         print(banner(settings, api_key, ddb, sfn, schedules), flush=True)
+        from oncall.store.dynamodb import DynamoStore
+
+        store = DynamoStore(settings.table_name, client=dynamodb_client(ddb.endpoint))
+        activity = Activity(store, Outbox(settings.outbox_file), settings.base_url, _say, now=datetime.now(UTC))
+        activity.start()
         uvicorn.run(
             "local.gateway:create_app",
             factory=True,
@@ -419,6 +517,9 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if poller is not None:
             poller.stop()  # how far it read stays in streams.json for the next start
+        if activity is not None:
+            activity.stop()
+        settings.url_file.unlink(missing_ok=True)
         sweep.stop()
         schedules.stop()  # pending schedules stay in schedules.json for the next start
         sfn.stop()  # running escalations stay in stepfunctions.json for the next start

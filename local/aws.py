@@ -302,7 +302,7 @@ class LocalStepFunctions:
             self._prune()
             self._save()
             self._spawn(execution)
-        log.info("execution %s started", name)
+        log.debug("execution %s started", name)  # the terminal tells groups and notifications instead
         return execution
 
     def stop_execution(self, execution_arn: str, error: str | None = None, cause: str | None = None) -> Execution:
@@ -423,7 +423,7 @@ class LocalStepFunctions:
                     return
                 if wait is None:  # done
                     self._finish(execution, SUCCEEDED, output=json.dumps(state))
-                    log.info("execution %s succeeded after %d invocation(s)", execution.name, execution.invocations)
+                    log.debug("execution %s succeeded after %d invocation(s)", execution.name, execution.invocations)
                     return
                 execution.state = state
                 execution.wake_at = time.time() + wait * self.time_scale

@@ -22,9 +22,9 @@ def run(stack: LocalStack, *args: str, key: str | None = None) -> tuple[int, str
 
 
 def run_json(stack: LocalStack, *args: str) -> Any:
-    code, output = run(stack, "--json", *args)
-    assert code == 0, output
-    return json.loads(output)
+    result = CliRunner().invoke(cli, ["--url", stack.base_url, "--api-key", stack.api_key, "--json", *args])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)  # warnings go to stderr
 
 
 @pytest.mark.e2e

@@ -8,7 +8,6 @@ with Alertmanager-shaped v1 events in tests/integration/test_pagerduty.py."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -64,14 +63,18 @@ def alertmanager(
 
 
 def post_alert(alertmanager: Alertmanager, name: str, via: str, resolved: bool = False) -> None:
-    now = datetime.now(UTC).isoformat()
+    """Fire (Alertmanager stamps ``startsAt`` by its own clock) or resolve (``endsAt`` = the ``startsAt`` it stamped).
+
+    Times come from Alertmanager, never from this process: under ``make test-timeshift`` the test's clock is shifted
+    and Alertmanager's (a Go binary, out of libfaketime's reach) is not."""
     alert: dict[str, Any] = {
         "labels": {"alertname": name, "via": via, "severity": "critical"},
         "annotations": {"summary": f"{name} is down"},
-        "startsAt": now,
     }
     if resolved:
-        alert["endsAt"] = now
+        firing = httpx.get(f"{alertmanager.url}/api/v2/alerts", params={"filter": f'alertname="{name}"'}, timeout=10)
+        [stamped] = firing.json()
+        alert["startsAt"] = alert["endsAt"] = stamped["startsAt"]
     response = httpx.post(f"{alertmanager.url}/api/v2/alerts", json=[alert], timeout=10)
     assert response.status_code == 200, response.text
 

@@ -195,7 +195,7 @@ def test_page_a_team_as_member_and_from_outside(web: ModuleType, api: Invoke, ex
 
     assert _options(_page_form(member.call("GET", "/ui/page")["body"]), "team") == ["(no team)", "db", "ops"]
     path, flash = _flash(_post(member, "/ui/page", {"team": db}, "/ui/page"))
-    assert flash == {"notice": "Paged team db."}
+    assert flash == {"notice": "Paged team db. Warning: no escalation chain: nobody is notified."}
     (group,) = _groups(api)
     assert path == f"/ui/groups/{group['id']}" and group["title"] == "dana is paging db to join escalation"
     integration = api("GET", f"/api/v1/integrations/{group['integration_id']}/")[1]
@@ -211,14 +211,19 @@ def test_page_a_team_as_member_and_from_outside(web: ModuleType, api: Invoke, ex
     _, flash = _flash(
         _post(member, "/ui/page", {"team": db, "important_team_escalation": "on", "title": "Replica lag"}, "/ui/page")
     )
-    assert flash == {"notice": "Paged team db (important)."}
+    assert flash == {
+        "notice": "Paged team db (important). "
+        "Warning: escalation chain DB on call has no step that notifies anyone: nobody is notified."
+    }
     [paged] = [g for g in _groups(api) if g["title"] == "Replica lag"]
     assert paged["route_id"] == important["id"]
     [(name, state)] = executor.started.items()
     assert name == f"{paged['id']}-g1" and state["kind"] == "escalation"
 
     # a contactable team is paged from outside it too
-    assert _flash(_post(outsider, "/ui/page", {"team": ops}, "/ui/page"))[1] == {"notice": "Paged team ops."}
+    assert _flash(_post(outsider, "/ui/page", {"team": ops}, "/ui/page"))[1] == {
+        "notice": "Paged team ops. Warning: no escalation chain: nobody is notified."
+    }
 
 
 def test_users_and_team_together_or_neither_are_refused_and_nothing_is_created(

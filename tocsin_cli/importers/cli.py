@@ -33,7 +33,7 @@ def _run(api: Any, dry_run: bool, source: httpx.Client, work: Callable[[httpx.Cl
 
 
 def report(run: Run, as_json: bool) -> None:
-    from tocsin_cli.main import table
+    from tocsin_cli.client import table
 
     if as_json:
         click.echo(json.dumps(run.as_json(), indent=2))

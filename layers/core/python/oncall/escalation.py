@@ -588,6 +588,7 @@ def _deliver(
         _log(services, group, now, "notification_failed", f"{what} to {user.username} failed: {error}")
         return
     telemetry.count(telemetry.NOTIFICATIONS_SENT, channel=channel)
+    services.store.insights.notification_sent(user.id, now)
     sent = (
         f"Sent acknowledgement reminder ({name}) to {user.username}" if reminder else f"Sent {name} to {user.username}"
     )

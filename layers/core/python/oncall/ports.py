@@ -32,6 +32,7 @@ if TYPE_CHECKING:
         User,
     )
     from oncall.schedules.models import OnCallShift, Schedule
+    from oncall.store.insights import Bucket, GroupSize
 
 T = TypeVar("T")
 E = TypeVar("E")
@@ -330,6 +331,14 @@ class Counters(Protocol):
         ...
 
 
+class Insights(Protocol):
+    """The insights aggregate (counters per hour, kept as groups change state; :mod:`oncall.store.insights`)."""
+
+    def notification_sent(self, user_id: str, at: datetime) -> None: ...
+    def buckets(self, since: datetime, until: datetime) -> list[Bucket]: ...
+    def recent_groups(self, since: datetime, until: datetime) -> list[GroupSize]: ...
+
+
 class Store(Protocol):
     """Every repository, over one table."""
 
@@ -348,6 +357,7 @@ class Store(Protocol):
     api_keys: ApiKeys
     audit: AuditLog
     counters: Counters
+    insights: Insights
 
 
 __all__ = [

@@ -156,6 +156,8 @@ class IntegrationIn(Strict):
     allow_source_based_resolving: bool | None = None
     ack_reminder_seconds: ReminderSeconds = 0
     unack_timeout_seconds: UnackSeconds = 0
+    # Tocsin: make the default route's chain one that notifies the caller (so the first alert reaches someone)
+    default_chain_notifies_me: bool | None = None
 
 
 class IntegrationPatch(Strict):
@@ -193,6 +195,9 @@ class IntegrationOut(BaseModel):
     allow_source_based_resolving: bool
     ack_reminder_seconds: int = 0  # Tocsin: remind the acknowledger every N seconds
     unack_timeout_seconds: int = 0  # Tocsin: unacknowledge N seconds after an unconfirmed reminder
+    warnings: list[str] = Field(
+        default_factory=list, description="Tocsin: why alerts would notify nobody (no escalation chain, ...)"
+    )
 
 
 class LabelMatchIn(Strict):
@@ -233,6 +238,9 @@ class RouteOut(BaseModel):
     position: int
     is_the_last_route: bool
     slack: ChannelSetting = Field(default_factory=ChannelSetting)
+    warnings: list[str] = Field(
+        default_factory=list, description="Tocsin: why alerts would notify nobody (no escalation chain, ...)"
+    )
 
 
 class LabelRef(BaseModel):
@@ -283,6 +291,9 @@ class AlertGroupOut(BaseModel):
     labels: list[LabelPair]
     permalinks: Permalinks
     last_alert: AlertOut | None = None
+    warnings: list[str] = Field(
+        default_factory=list, description="Tocsin: why alerts would notify nobody (no escalation chain, ...)"
+    )
 
 
 class TimelineOut(BaseModel):

@@ -13,7 +13,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Final, Generic, Literal, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from oncall import actions, escalation, links, maintenance
 from oncall.errors import Conflict, InvalidInput, NotFound, TocsinError, Unavailable
@@ -22,6 +22,7 @@ from oncall.ports import GroupFilter
 from oncall.schemas import BulkActionIn
 from oncall.services import Ports
 from oncall.services.policy import Action, Principal, Resource, authorize, rule
+from oncall.services.warnings import Checker
 
 T = TypeVar("T")
 GROUP_ACTIONS: Final = frozenset({*actions.ACTIONS, "silence"})
@@ -32,10 +33,12 @@ LINK_ACTOR: Final = "link"  # who acted, for links sent to no one in particular
 
 
 class GroupView(BaseModel):
-    """An alert group with its latest alert (what a reader of the group sees first)."""
+    """An alert group with its latest alert (what a reader of the group sees first); when read alone, why it
+    would notify nobody (``warnings``)."""
 
     group: AlertGroup
     last_alert: Alert | None = None
+    warnings: list[str] = Field(default_factory=list)
 
 
 class Listing(BaseModel, Generic[T]):
@@ -86,7 +89,9 @@ def get_alert_group(ports: Ports, caller: Principal, group_id: str) -> GroupView
     authorize(caller, Resource.ALERT_GROUPS, Action.READ)
     group = _group(ports, group_id)
     last = ports.store.groups.alerts_by_id([(group.id, group.last_alert_id)]) if group.last_alert_id else {}
-    return GroupView(group=group, last_alert=last.get(group.last_alert_id or ""))
+    config = ports.store.integrations.config(group.integration_id)
+    warnings = Checker(ports.store).group(group, config.integration.type if config else None)
+    return GroupView(group=group, last_alert=last.get(group.last_alert_id or ""), warnings=warnings)
 
 
 def timeline(ports: Ports, caller: Principal, group_id: str) -> list[TimelineEntry]:

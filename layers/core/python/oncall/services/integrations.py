@@ -9,15 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from oncall import heartbeat, ids, integration_types, maintenance, templating
 from oncall.errors import InvalidInput, NotFound
 from oncall.ingest import IngestError, demo_payload, ingest
 from oncall.models import Heartbeat, Integration, IntegrationConfig, Route, Templates
-from oncall.schemas import IntegrationIn, IntegrationPatch, MaintenanceIn, TemplatesIn
-from oncall.services import Ports
+from oncall.schemas import ChainIn, IntegrationIn, IntegrationPatch, MaintenanceIn, PolicyIn, TemplatesIn
+from oncall.services import Ports, chains
 from oncall.services.policy import Action, Principal, Resource, authorize
+from oncall.services.warnings import Checker
 
 # The templates an editor shows and previews, in order (Templates' fields but the image URL).
 TEMPLATE_NAMES = ("grouping_id", "resolve_condition", "acknowledge_condition", "source_link", "title", "message")
@@ -31,12 +32,14 @@ TEMPLATE_KEYS = {
 
 
 class IntegrationView(BaseModel):
-    """An integration as its readers see it; ``token`` only right after it was made (it is stored hashed)."""
+    """An integration as its readers see it; ``token`` only right after it was made (it is stored hashed);
+    ``warnings``: why its alerts would notify nobody (:mod:`oncall.services.warnings`)."""
 
     integration: Integration
     default_route: Route | None
     heartbeat: Heartbeat
     token: str | None = None
+    warnings: list[str] = Field(default_factory=list)
 
 
 def _config(ports: Ports, integration_id: str) -> IntegrationConfig:
@@ -46,9 +49,13 @@ def _config(ports: Ports, integration_id: str) -> IntegrationConfig:
     return config
 
 
-def _view(config: IntegrationConfig, token: str | None = None) -> IntegrationView:
+def _view(ports: Ports, config: IntegrationConfig, token: str | None = None) -> IntegrationView:
     return IntegrationView(
-        integration=config.integration, default_route=config.default_route, heartbeat=config.heartbeat, token=token
+        integration=config.integration,
+        default_route=config.default_route,
+        heartbeat=config.heartbeat,
+        token=token,
+        warnings=Checker(ports.store).routes(config.routes),
     )
 
 
@@ -71,17 +78,25 @@ def list_integrations(
         for i in ports.store.integrations.list()
         if (name is None or i.name == name) and (team_id is None or i.team_id == team_id)
     ]
-    routes = {r.integration_id: r for r in ports.store.integrations.routes() if r.is_default}
+    routes: dict[str, list[Route]] = {}
+    for route in ports.store.integrations.routes():
+        routes.setdefault(route.integration_id, []).append(route)
     beats = ports.store.heartbeats.all()
+    checker = Checker(ports.store)
     return [
-        IntegrationView(integration=i, default_route=routes.get(i.id), heartbeat=beats.get(i.id) or Heartbeat())
+        IntegrationView(
+            integration=i,
+            default_route=next((r for r in routes.get(i.id, []) if r.is_default), None),
+            heartbeat=beats.get(i.id) or Heartbeat(),
+            warnings=checker.routes(routes.get(i.id, [])),
+        )
         for i in items
     ]
 
 
 def get_integration(ports: Ports, caller: Principal, integration_id: str) -> IntegrationView:
     authorize(caller, Resource.INTEGRATIONS, Action.READ)
-    return _view(_config(ports, integration_id))
+    return _view(ports, _config(ports, integration_id))
 
 
 # --- changing ---------------------------------------------------------------------------------------------------
@@ -164,10 +179,35 @@ def create_integration(ports: Ports, caller: Principal, body: IntegrationIn) -> 
     )
     chain_id = (body.default_route or {}).get("escalation_chain_id")
     check_chain(ports, chain_id)
+    if body.default_chain_notifies_me:
+        if chain_id:
+            raise InvalidInput.field(
+                "default_chain_notifies_me", "default_chain_notifies_me and an escalation_chain_id are exclusive."
+            )
+        chain_id = _chain_notifying(ports, caller, body.name, body.team_id)
     default_route = Route(id=ids.new_id(ids.ROUTE), integration_id=integration.id, is_default=True)
     default_route = default_route.model_copy(update={"escalation_chain_id": chain_id})
     ports.store.integrations.create(integration, default_route)
-    return IntegrationView(integration=integration, default_route=default_route, heartbeat=Heartbeat(), token=token)
+    return IntegrationView(
+        integration=integration,
+        default_route=default_route,
+        heartbeat=Heartbeat(),
+        token=token,
+        warnings=Checker(ports.store).routes([default_route]),
+    )
+
+
+def _chain_notifying(ports: Ports, caller: Principal, integration_name: str, team_id: str | None) -> str:
+    """A new escalation chain (of the integration's team) whose one step notifies the caller: the default chain
+    offered when an integration is created, so its first alert reaches someone. The chain's own use cases
+    authorize the caller to make it."""
+    taken = {c.name for c in ports.store.chains.list()}
+    base = f"{integration_name}: notify {caller.username}"
+    name = next(n for n in (base, *(f"{base} ({i})" for i in range(2, 1000))) if n not in taken)
+    chain = chains.create_chain(ports, caller, ChainIn(name=name[:100], team_id=team_id))
+    step = PolicyIn(escalation_chain_id=chain.id, type="notify_persons", persons_to_notify=[caller.user_id])
+    chains.create_policy(ports, caller, step)
+    return chain.id
 
 
 def _changes(ports: Ports, integration: Integration, body: IntegrationPatch) -> dict[str, Any]:
@@ -208,7 +248,7 @@ def update_integration(ports: Ports, caller: Principal, integration_id: str, bod
         check_chain(ports, chain_id)
         default_route = config.default_route.model_copy(update={"escalation_chain_id": chain_id})
         ports.store.integrations.save_routes(integration.id, [default_route])
-    return _view(_config(ports, integration_id))
+    return _view(ports, _config(ports, integration_id))
 
 
 def delete_integration(ports: Ports, caller: Principal, integration_id: str) -> None:
@@ -226,7 +266,7 @@ def regenerate_token(ports: Ports, caller: Principal, integration_id: str) -> In
     token = ids.new_token(kind.token_length if kind else 25)
     changed = integration.model_copy(update={"token_hash": ids.secret_hash(token), "token_hint": token[:4]})
     ports.store.integrations.replace_token(integration, changed)
-    return _view(config.model_copy(update={"integration": changed}), token)
+    return _view(ports, config.model_copy(update={"integration": changed}), token)
 
 
 def send_demo_alert(ports: Ports, caller: Principal, integration_id: str, payload: Any) -> list[str]:
@@ -298,7 +338,7 @@ def reset_heartbeat(ports: Ports, caller: Principal, integration_id: str) -> Int
     if not heartbeat.has_heartbeat(config.integration.type):
         raise InvalidInput(f"Integrations of type {config.integration.type} have no heartbeat.")
     ports.store.heartbeats.set(integration_id, Heartbeat(timeout_seconds=config.heartbeat.timeout_seconds))
-    return _view(_config(ports, integration_id))
+    return _view(ports, _config(ports, integration_id))
 
 
 def start_maintenance(ports: Ports, caller: Principal, integration_id: str, body: MaintenanceIn) -> IntegrationView:
@@ -312,11 +352,11 @@ def start_maintenance(ports: Ports, caller: Principal, integration_id: str, body
         caller.user_id,
         ports.clock.now(),
     )
-    return _view(_config(ports, integration_id))
+    return _view(ports, _config(ports, integration_id))
 
 
 def stop_maintenance(ports: Ports, caller: Principal, integration_id: str) -> IntegrationView:
     load_for_change(ports, caller, integration_id)
     if not maintenance.stop(ports.store, ports.scheduler, integration_id, ports.clock.now(), by=caller.user_id):
         raise InvalidInput("No maintenance is active for this integration.")
-    return _view(_config(ports, integration_id))
+    return _view(ports, _config(ports, integration_id))

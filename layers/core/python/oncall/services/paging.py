@@ -7,7 +7,7 @@ admins (the paging domain's rule, :func:`oncall.paging.may_page`).
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from oncall import paging
 from oncall.errors import InvalidInput
@@ -15,6 +15,7 @@ from oncall.models import AlertGroup, Team, User
 from oncall.schemas import EscalationIn
 from oncall.services import Ports
 from oncall.services.policy import Action, Principal, Resource, authorize
+from oncall.services.warnings import Checker
 
 
 class PagingChoices(BaseModel):
@@ -34,6 +35,14 @@ def choices(ports: Ports, caller: Principal) -> PagingChoices:
     return PagingChoices(users=users, teams=pageable, hidden=len(teams) - len(pageable))
 
 
+class Paged(BaseModel):
+    """The alert group of a page, and why some of it would reach nobody (people with no contact point, a team
+    with no escalation chain)."""
+
+    group: AlertGroup
+    warnings: list[str] = Field(default_factory=list)
+
+
 def _user(ports: Ports, user_id: str) -> User:
     user = ports.store.users.get(user_id)
     if user is None:
@@ -48,9 +57,18 @@ def _author(ports: Ports, caller: Principal) -> User:
     )
 
 
-def page(ports: Ports, caller: Principal, body: EscalationIn) -> AlertGroup:
+def page(ports: Ports, caller: Principal, body: EscalationIn) -> Paged:
     """OnCall's direct paging: ``users`` or a ``team`` in a new alert group, or ``users`` added as responders to
-    the group ``alert_group_id`` (not a resolved one). Returns the alert group paged."""
+    the group ``alert_group_id`` (not a resolved one). Returns the alert group paged, with its warnings."""
+    group = _page(ports, caller, body)
+    checker = Checker(ports.store)
+    warnings = [w for u in body.users or [] for w in checker.user(_user(ports, u.id), u.important)]
+    if body.team:  # the team's route that the page took decides who is notified
+        warnings += checker.chain(group.escalation_chain_id)
+    return Paged(group=group, warnings=list(dict.fromkeys(warnings)))
+
+
+def _page(ports: Ports, caller: Principal, body: EscalationIn) -> AlertGroup:
     authorize(caller, Resource.PAGING, Action.CREATE)
     if body.users and body.team:
         raise InvalidInput.field("users", "users and team are mutually exclusive.")

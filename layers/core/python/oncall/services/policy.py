@@ -29,6 +29,7 @@ The table, as people read it (docs/design.md repeats it):
 | notification_rules | viewer, any  | editor, self                   |                             |
 | api_keys           | viewer, self | viewer, self (create, revoke)  |                             |
 | audit_log          | admin        |                                |                             |
+| insights           | viewer, any  |                                |                             |
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ class Resource(StrEnum):
     NOTIFICATION_RULES = "notification_rules"
     API_KEYS = "api_keys"
     AUDIT_LOG = "audit_log"
+    INSIGHTS = "insights"  # read only: figures of the alert groups everyone reads
 
 
 class Action(StrEnum):

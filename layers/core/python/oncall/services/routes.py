@@ -5,6 +5,8 @@ A route belongs to its integration's team: changing one is changing the integrat
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from oncall import ids, routing
 from oncall.errors import InvalidInput, NotFound
 from oncall.models import LabelMatch, Route
@@ -12,14 +14,26 @@ from oncall.schemas import LabelMatchIn, RouteIn, RoutePatch
 from oncall.services import Ports
 from oncall.services.integrations import check_chain, load_for_change
 from oncall.services.policy import Action, Principal, Resource, authorize
+from oncall.services.warnings import Checker
+
+
+class RouteView(Route):
+    """A route with ``warnings``: why the alerts it matches would notify nobody."""
+
+    warnings: list[str] = Field(default_factory=list)
+
+
+def _checked(checker: Checker, route: Route) -> RouteView:
+    return RouteView(**dict(route), warnings=checker.route(route))
 
 
 def list_routes(
     ports: Ports, caller: Principal, *, integration_id: str | None = None, routing_regex: str | None = None
-) -> list[Route]:
+) -> list[RouteView]:
     authorize(caller, Resource.ROUTES, Action.READ)
     routes = ports.store.integrations.routes(integration_id)
-    return [r for r in routes if routing_regex is None or r.routing_regex == routing_regex]
+    checker = Checker(ports.store)
+    return [_checked(checker, r) for r in routes if routing_regex is None or r.routing_regex == routing_regex]
 
 
 def _route(ports: Ports, route_id: str) -> Route:
@@ -29,9 +43,9 @@ def _route(ports: Ports, route_id: str) -> Route:
     return route
 
 
-def get_route(ports: Ports, caller: Principal, route_id: str) -> Route:
+def get_route(ports: Ports, caller: Principal, route_id: str) -> RouteView:
     authorize(caller, Resource.ROUTES, Action.READ)
-    return _route(ports, route_id)
+    return _checked(Checker(ports.store), _route(ports, route_id))
 
 
 def _check_routing(routing_type: str, term: str | None, labels: list[LabelMatchIn] | None) -> None:
@@ -53,7 +67,7 @@ def _renumber(routes: list[Route], moved: Route | None, position: int | None) ->
     return [r.model_copy(update={"position": i}) for i, r in enumerate(ordered)]
 
 
-def create_route(ports: Ports, caller: Principal, body: RouteIn) -> Route:
+def create_route(ports: Ports, caller: Principal, body: RouteIn) -> RouteView:
     if ports.store.integrations.config(body.integration_id) is None:
         authorize(caller, Resource.ROUTES, Action.CREATE)
         raise InvalidInput.field("integration_id", "Integration not found.")
@@ -70,10 +84,10 @@ def create_route(ports: Ports, caller: Principal, body: RouteIn) -> Route:
     )
     renumbered = _renumber(config.routes, route, body.position)
     ports.store.integrations.save_routes(body.integration_id, renumbered)
-    return next(r for r in renumbered if r.id == route.id)
+    return _checked(Checker(ports.store), next(r for r in renumbered if r.id == route.id))
 
 
-def update_route(ports: Ports, caller: Principal, route_id: str, body: RoutePatch) -> Route:
+def update_route(ports: Ports, caller: Principal, route_id: str, body: RoutePatch) -> RouteView:
     route = _route(ports, route_id)
     config = load_for_change(ports, caller, route.integration_id)
     given = body.model_fields_set
@@ -104,11 +118,11 @@ def update_route(ports: Ports, caller: Principal, route_id: str, body: RoutePatc
     )
     if route.is_default:
         ports.store.integrations.save_routes(route.integration_id, [updated])
-        return updated
+        return _checked(Checker(ports.store), updated)
     position = body.position if "position" in given else route.position
     renumbered = _renumber(config.routes, updated, position)
     ports.store.integrations.save_routes(route.integration_id, renumbered)
-    return next(r for r in renumbered if r.id == route.id)
+    return _checked(Checker(ports.store), next(r for r in renumbered if r.id == route.id))
 
 
 def delete_route(ports: Ports, caller: Principal, route_id: str) -> None:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from oncall.store.alert_groups import DynamoAlertGroups, DynamoEscalationStarts
     from oncall.store.directory import DynamoNotificationRules, DynamoPolicies, DynamoShifts
     from oncall.store.entities import Collection
+    from oncall.store.insights import DynamoInsights
     from oncall.store.integrations import DynamoHeartbeats, DynamoIntegrations
 
 
@@ -130,3 +131,7 @@ class DynamoStore:
         from oncall.store.access import DynamoCounters
 
         return DynamoCounters(self.table)
+
+    @cached_property
+    def insights(self) -> DynamoInsights:
+        return self.groups.insights  # the repository that counts them as groups change

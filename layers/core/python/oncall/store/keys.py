@@ -166,3 +166,27 @@ def counter(name: str, window: int) -> Key:
 def audit_day(day: str) -> str:
     """The partition of one UTC day of the audit log."""
     return f"AUDIT#{day}"
+
+
+# --- insights: counters per hour (oncall.store.insights) --------------------------------------------------------
+INSIGHTS_PREFIX: Final = "INSIGHTS#"
+
+
+def insights_hour(moment: datetime) -> str:
+    """The hour bucket of a moment, ``2026-12-07T11``: sorts in time order."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H")
+
+
+def insights_month(hour: str) -> str:
+    """The partition of an hour bucket's counters: one per month, so a 30-day read is one or two queries."""
+    return f"{INSIGHTS_PREFIX}{hour[:7]}"
+
+
+def insights_of_integration(moment: datetime, integration_id: str) -> Key:
+    hour = insights_hour(moment)
+    return {"PK": insights_month(hour), "SK": f"{hour}#INT#{integration_id}"}
+
+
+def insights_of_user(moment: datetime, user_id: str) -> Key:
+    hour = insights_hour(moment)
+    return {"PK": insights_month(hour), "SK": f"{hour}#USER#{user_id}"}

@@ -27,6 +27,10 @@ Access patterns (all single-table, ``PK``/``SK`` strings):
 | heartbeats due for a check (sparse)       | Query GSI3 ``HEARTBEAT_DUE`` with ``GSI3SK <= now``                    |
 | escalation starts to retry (sparse)       | Query GSI3 ``ESCALATION_START_DUE`` (``DEFERRED_START#<group>``/``G<n>``)|
 | API key                                   | GetItem ``APIKEY#<sha256(key)>`` / ``APIKEY``                          |
+| insights counters of a period (ADD-kept)  | Query ``INSIGHTS#<yyyy-mm>`` SK BETWEEN ``<yyyy-mm-ddTHH>`` .. ``~``   |
+|   per hour x integration / person         | items ``<hour>#INT#<id>`` (groups, acknowledged, ack_seconds, resolved,|
+|                                           | resolve_seconds) and ``<hour>#USER#<id>`` (notifications)              |
+| groups begun in a period (noisiest)       | Query GSI1 ``GROUPS`` with ``GSI1SK`` BETWEEN two stamps               |
 
 Write units (``bench/ingest.py`` counts them with ``ReturnConsumedCapacity``): GSI2 and GSI3 project only the keys
 and the attributes group listings filter on, none of which an appended alert changes, so appending costs no index

@@ -21,7 +21,7 @@ from oncall.ports import StoreError
 from oncall.services import api_keys
 from oncall.web import session, signin, views
 from oncall.web.base import UI, Request, Response, Route, back, error_text, page, problem_text, redirect, response
-from oncall.web.pages import chains, groups, integrations, paging, people, profile, routes, schedules
+from oncall.web.pages import chains, groups, insights, integrations, paging, people, profile, routes, schedules
 from pydantic import ValidationError
 
 logger = logging.getLogger(__name__)
@@ -35,6 +35,7 @@ ROUTES: list[Route] = [
     *chains.ROUTES,
     *paging.ROUTES,
     *schedules.ROUTES,
+    *insights.ROUTES,
 ]
 
 

@@ -97,7 +97,12 @@ def alert_out(alert: Alert) -> schemas.AlertOut:
 
 
 def group_out(
-    group: AlertGroup, *, base_url: str, now: datetime, last_alert: Alert | None = None
+    group: AlertGroup,
+    *,
+    base_url: str,
+    now: datetime,
+    last_alert: Alert | None = None,
+    warnings: list[str] | None = None,
 ) -> schemas.AlertGroupOut:
     """OnCall's shape of an alert group, its state as people see it at ``now``."""
     return schemas.AlertGroupOut(
@@ -122,11 +127,12 @@ def group_out(
         ],
         permalinks=schemas.Permalinks(web=f"{base_url}/api/v1/alert_groups/{group.id}/"),
         last_alert=alert_out(last_alert) if last_alert else None,
+        warnings=warnings or [],
     )
 
 
 def view_out(view: GroupView, *, base_url: str, now: datetime) -> schemas.AlertGroupOut:
-    return group_out(view.group, base_url=base_url, now=now, last_alert=view.last_alert)
+    return group_out(view.group, base_url=base_url, now=now, last_alert=view.last_alert, warnings=view.warnings)
 
 
 def timeline_out(entry: TimelineEntry) -> schemas.TimelineOut:

@@ -71,6 +71,7 @@ def integration_out(
         allow_source_based_resolving=integration.allow_source_based_resolving,
         ack_reminder_seconds=integration.ack_reminder_seconds,
         unack_timeout_seconds=integration.unack_timeout_seconds,
+        warnings=view.warnings,
     )
 
 

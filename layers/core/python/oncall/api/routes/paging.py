@@ -21,7 +21,7 @@ def router() -> APIGatewayHttpRouter:
     @api.post(PATH)
     def direct_paging(body: Annotated[schemas.EscalationIn, Body()]) -> schemas.AlertGroupOut:
         request = current(api)
-        group = paging.page(request.ports, request.principal, body)
-        return group_out(group, base_url=request.base_url, now=request.now)
+        paged = paging.page(request.ports, request.principal, body)
+        return group_out(paged.group, base_url=request.base_url, now=request.now, warnings=paged.warnings)
 
     return api

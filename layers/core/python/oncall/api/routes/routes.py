@@ -13,6 +13,7 @@ from oncall.api.pagination import paginate_list
 from oncall.api.request import current
 from oncall.models import Route
 from oncall.services import routes
+from oncall.services.routes import RouteView
 
 PATH = "/api/v1/routes"
 PAGE_SIZE = 25
@@ -28,6 +29,7 @@ def route_out(route: Route) -> schemas.RouteOut:
         routing_labels=[schemas.LabelMatchIn(key=m.key, value=m.value) for m in route.routing_labels],
         position=route.position,
         is_the_last_route=route.is_default,
+        warnings=route.warnings if isinstance(route, RouteView) else [],
     )
 
 

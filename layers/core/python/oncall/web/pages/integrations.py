@@ -140,7 +140,11 @@ def integrations(
 
 
 def create_integration(request: Request) -> Response:
-    body = schemas.IntegrationIn(name=request.form.get("name", "").strip(), type=request.form.get("type", "webhook"))
+    body = schemas.IntegrationIn(
+        name=request.form.get("name", "").strip(),
+        type=request.form.get("type", "webhook"),
+        default_chain_notifies_me=request.form.get("default_chain_notifies_me") == "on",
+    )
     created = integrations_service.create_integration(request.ports, request.principal, body)
     return integrations(request, created=shape(request, created), status=201)
 

@@ -75,6 +75,10 @@ def _notice(choices: PagingChoices, body: schemas.EscalationIn) -> str:
     return f"Paged {', '.join(names.get(u.id, u.id) for u in paged)}{important}."
 
 
+def _warned(warnings: list[str]) -> list[str]:
+    return [f"Warning: {w}." for w in warnings]
+
+
 def _refusal(error: ValidationError | TocsinError) -> tuple[int, str]:
     """A refused page as (status, message), fields named as the forms name them."""
     status = 400 if isinstance(error, ValidationError) else http.status_of(error)
@@ -114,12 +118,12 @@ def page_someone(request: Request) -> Response:
                 "important_team_escalation": form["important_team_escalation"],
             }
         )
-        group = paging.page(request.ports, request.principal, body)
+        paged = paging.page(request.ports, request.principal, body)
     except (ValidationError, InvalidInput, PermissionDenied) as error:
         status, message = _refusal(error)
         return page_form(request, status, form_error=message, form=form)
-    notice = _notice(paging.choices(request.ports, request.principal), body)
-    return back(request, f"/groups/{quote(group.id)}", notice=notice)
+    notice = " ".join([_notice(paging.choices(request.ports, request.principal), body), *_warned(paged.warnings)])
+    return back(request, f"/groups/{quote(paged.group.id)}", notice=notice)
 
 
 def add_responders(request: Request, group_id: str) -> Response:
@@ -133,10 +137,10 @@ def add_responders(request: Request, group_id: str) -> Response:
                 "team": request.optional("team"),  # not on the form; the use case refuses one as the API does
             }
         )
-        paging.page(request.ports, request.principal, body)
+        paged = paging.page(request.ports, request.principal, body)
     except (ValidationError, InvalidInput) as error:
         raise InvalidInput(_refusal(error)[1]) from error
-    notice = _notice(paging.choices(request.ports, request.principal), body)
+    notice = " ".join([_notice(paging.choices(request.ports, request.principal), body), *_warned(paged.warnings)])
     return back(request, f"/groups/{quote(group_id)}", notice=notice)
 
 

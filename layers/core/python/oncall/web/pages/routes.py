@@ -52,7 +52,8 @@ def _path(integration_id: str) -> str:
 
 
 def routes_page(request: Request, integration_id: str) -> Response:
-    integration = integrations.get_integration(request.ports, request.principal, integration_id).integration
+    view = integrations.get_integration(request.ports, request.principal, integration_id)
+    integration = view.integration
     found = routes.list_routes(request.ports, request.principal, integration_id=integration_id)
     chains = chain_names(request)
     ordered = sorted((r for r in found if not r.is_default), key=lambda r: r.position)
@@ -78,6 +79,7 @@ def routes_page(request: Request, integration_id: str) -> Response:
         chains=sorted(chains.items(), key=lambda c: c[1].lower()),
         routing_types=ROUTING_TYPES,
         editable=may_change(request, Resource.ROUTES, integration.team_id),
+        warnings=view.warnings,
     )
 
 
