@@ -93,6 +93,7 @@ test-infra: setup
 
 bench: setup
 	$(PY) bench/ingest.py
+	$(PY) bench/write_units.py
 
 # Tocsin against Grafana OnCall OSS, side by side (bench/vs_oncall.py; docs/performance.md). OnCall is built once
 # from ONCALL_SOURCE (grafana/oncall at 3666186a: a bare git dir or a checkout) into BENCH_DIR, outside the

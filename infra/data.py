@@ -45,7 +45,8 @@ _PROJECTIONS = {
 
 
 class DataStore(Construct):
-    """On-demand table with PITR, TTL on raw alerts, AWS-managed encryption; retained on stack deletion."""
+    """On-demand table with PITR, TTL on raw alerts, AWS-managed encryption, a stream of every change (read by the
+    escalation starter, ``infra/escalation_start.py``); retained on stack deletion."""
 
     def __init__(self, scope: Construct, construct_id: str) -> None:
         super().__init__(scope, construct_id)
@@ -68,6 +69,8 @@ class DataStore(Construct):
                 point_in_time_recovery_enabled=True
             ),
             time_to_live_attribute=schema.TTL_ATTRIBUTE,
+            # Every change, with the item before and after: the escalation starter follows the groups' changes.
+            stream=dynamodb.StreamViewType(request["StreamSpecification"]["StreamViewType"]),
             removal_policy=RemovalPolicy.RETAIN,
         )
         self.index_names: list[str] = []

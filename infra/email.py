@@ -6,8 +6,9 @@
 
 Created only when the ``inbound_email_domain`` setting is given. The bucket keeps raw mail for 30 days (SSE-S3,
 public access blocked, TLS only); SES may put objects only under the prefix and only for this account's
-receipts. ``email_ingest`` gets the table access of the ingest function, ``s3:GetObject`` on the prefix, and
-(wired in ``infra/stack.py``) StartExecution/StopExecution for escalations.
+receipts. ``email_ingest`` gets the table access of the ingest function and ``s3:GetObject`` on the prefix; like
+ingest it does not touch Step Functions (its groups escalate through the table's stream,
+``infra/escalation_start.py``).
 
 Mail that became no alert for a reason worth a look (unreadable, refused, or failing to be stored) is copied to
 ``failed/<message id>`` and kept as long as alerts (``retention_days``), counted and alarmed

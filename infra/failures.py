@@ -7,6 +7,11 @@ error (``requestContext.condition``, ``responsePayload``). The minute rule's own
 could not invoke the function at all) land there too, as the rule target's dead-letter queue. Messages are kept
 14 days (SQS's maximum), encrypted (SSE-SQS) and readable over TLS only, and an alarm fires while any is there.
 
+The escalation starter's stream mapping (``infra/escalation_start.py``) sends there too, once a batch of group
+changes has failed all its retries: the message names the shard and the range of sequence numbers that were not
+handled (the stream keeps the records 24 hours: read them with ``aws dynamodbstreams get-records``); the groups
+they name may be waiting for their escalation.
+
 Replaying a kept event: ``aws lambda invoke --function-name <functionArn> --invocation-type Event --payload
 <requestPayload>``; then delete the message. Escalations run on Step Functions (synchronous invocations of
 ``escalation_step``): their failures are failed executions, alarmed by ``infra/escalation.py`` and redriven
@@ -62,6 +67,7 @@ class FailureQueue(Construct):
         observability.watch_queue(
             "FailedInvocationsKept",
             self.queue,
-            "Tocsin kept failed invocations (a minute sweep, a maintenance end or an inbound mail whose retries "
-            "ran out) in the FailedInvocations queue: read them, fix the cause and replay them (infra/failures.py)",
+            "Tocsin kept failed invocations (a minute sweep, a maintenance end, an inbound mail or a batch of "
+            "escalation starts whose retries ran out) in the FailedInvocations queue: read them, fix the cause "
+            "and replay them (infra/failures.py)",
         )

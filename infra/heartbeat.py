@@ -5,8 +5,9 @@ minute instead of losing it).
 
 ``heartbeat_check`` (``oncall.heartbeat.check``) reads the sparse due-time index, marks each expired heartbeat
 (a conditional UpdateItem: one alert per expiry, however many sweeps run) and sends the "<name> heartbeat is
-missing" alert through the normal ingest path: it gets exactly the table access of the ingest function, and
-starts and stops escalations like ingest does (``Escalation.allow_executions``, wired in ``infra/stack.py``).
+missing" alert through the normal ingest path: it gets exactly the table access of the ingest function (the alert's
+group escalates through the table's stream, ``infra/escalation_start.py``), and StartExecution for the deferred
+starts (``Escalation.allow_executions``, wired in ``infra/stack.py``).
 
 A failed sweep is not retried by Lambda (async retries 0): the domain re-arms the heartbeat it could not alert
 on, and the next sweep, one minute later, tries again; a retry would only overlap with that sweep. An event older

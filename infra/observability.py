@@ -157,14 +157,20 @@ class Observability(Construct):
         )
 
     def watch_stream_consumer(
-        self, construct_id: str, function: lambda_.IFunction, threshold: Duration = ITERATOR_AGE_THRESHOLD
+        self,
+        construct_id: str,
+        function: lambda_.IFunction,
+        threshold: Duration = ITERATOR_AGE_THRESHOLD,
+        *,
+        label: str | None = None,
     ) -> cloudwatch.Alarm:
         """A function reading a stream (event-source mapping): alarm when its oldest unread record is older than
-        ``threshold`` (``IteratorAge``), i.e. the consumer is stuck or falling behind."""
+        ``threshold`` (``IteratorAge``), i.e. the consumer is stuck or falling behind. ``label`` names it in the
+        description (default: its function name, known at deploy time)."""
         return self.alarm(
             construct_id,
             function.metric("IteratorAge", period=Duration.minutes(1), statistic="Maximum"),
-            f"Tocsin stream consumer {function.function_name}: records wait longer than "
+            f"Tocsin stream consumer {label or function.function_name}: records wait longer than "
             f"{threshold.to_seconds():g} s to be processed, so what they start is late",
             threshold=threshold.to_milliseconds(),
             evaluation_periods=2,

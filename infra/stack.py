@@ -17,6 +17,7 @@ from infra.data import DataStore
 from infra.domain import CustomDomain
 from infra.email import InboundEmail
 from infra.escalation import ESCALATION_STEP, Escalation, SigningKey
+from infra.escalation_start import EscalationStarter
 from infra.failures import FailureQueue
 from infra.heartbeat import HeartbeatSweep
 from infra.ingest_api import IngestApi
@@ -58,8 +59,9 @@ class TocsinStack(Stack):
             )
         public_url = self.config.public_url or self.ingest_api.endpoint
 
-        # Escalations: the loop state machine and escalation_step. Ingest starts an escalation per new group; the
-        # api starts/stops them (ack, resolve, silence and their undo) and verifies signed action links.
+        # Escalations: the loop state machine and escalation_step, started and stopped by the escalation starter from
+        # the table's stream of group changes (whoever stored them: ingest, the api's actions, heartbeats). The api
+        # and console start reminders and direct pages themselves and verify signed action links.
         self.signing_key = SigningKey(self, "SigningKey")
         self.escalation = Escalation(
             self,
@@ -70,8 +72,18 @@ class TocsinStack(Stack):
             public_url=public_url,
             signing_key=self.signing_key,
         )
-        for fn in self.ingest_api.functions.values():
-            self.escalation.allow_executions(fn)
+        for name in ("api", "web"):
+            self.escalation.allow_executions(self.ingest_api.functions[name])
+        self.starter = EscalationStarter(
+            self,
+            "EscalationStarter",
+            data=self.data,
+            layer=self.core_layer.layer,
+            config=self.config,
+            escalation=self.escalation,
+            failures=self.failures,
+        )
+        self.starter.watch(self.observability)
         self.signing_key.grant_read(self.ingest_api.functions["api"])
         self.signing_key.grant_read(self.ingest_api.functions["web"])  # signs the web console's sessions
         self.escalation.watch(self.observability)
@@ -83,8 +95,8 @@ class TocsinStack(Stack):
         self.notifications.watch(self.observability)
 
         # Heartbeats: a rate(1 minute) rule -> heartbeat_check. Maintenance windows: the api creates a one-time
-        # schedule per window that invokes maintenance_end. Both create or resolve alerts, so both start/stop
-        # escalations.
+        # schedule per window that invokes maintenance_end. Both store groups (escalations follow through the stream);
+        # the sweep also retries the escalation starts that Step Functions refused.
         layer = self.core_layer.layer
         self.heartbeat = HeartbeatSweep(
             self, "Heartbeat", data=self.data, layer=layer, config=self.config, failures=self.failures
@@ -92,15 +104,14 @@ class TocsinStack(Stack):
         self.maintenance = MaintenanceWindows(
             self, "Maintenance", data=self.data, layer=layer, config=self.config, failures=self.failures
         )
-        for fn in (self.heartbeat.check, self.maintenance.end):
-            self.escalation.allow_executions(fn)
+        self.escalation.allow_executions(self.heartbeat.check)
         self.maintenance.allow_scheduling(self.ingest_api.functions["api"])
         self.maintenance.allow_scheduling(self.ingest_api.functions["web"])  # maintenance start/stop in the console
         self.heartbeat.watch(self.observability)
         self.maintenance.watch(self.observability)
 
         # Inbound e-mail (only with the inbound_email_domain setting): SES receipt rule -> S3 -> email_ingest, which
-        # ingests like the ingest function (escalations included); the api shows the integrations' addresses.
+        # ingests like the ingest function; the api shows the integrations' addresses.
         self.inbound_email: InboundEmail | None = None
         if self.config.inbound_email_domain:
             self.inbound_email = InboundEmail(
@@ -112,7 +123,6 @@ class TocsinStack(Stack):
                 config=self.config,
                 failures=self.failures,
             )
-            self.escalation.allow_executions(self.inbound_email.ingest)
             self.inbound_email.expose_address(self.ingest_api.functions["api"])
             self.inbound_email.expose_address(self.ingest_api.functions["web"])
             self.inbound_email.watch(self.observability)

@@ -2,8 +2,10 @@
 emulation (escalations) + the gateway on uvicorn. ``python -m local --help`` lists every setting and its meaning
 (each option's environment variable, and the settings only the environment sets: :data:`ENVIRONMENT_ONLY`).
 
-Escalations run in this (main) process: ``local.aws`` serves StartExecution/StopExecution to the workers'
-handlers (``AWS_ENDPOINT_URL_SFN``) and runs each execution's loop with the escalation_step handler. So do
+Escalations run in this (main) process: ``local.streams`` reads the table's stream into the escalation_start
+handler, as AWS's event source mapping does, which starts and stops executions to match each stored change of a
+group; ``local.aws`` serves StartExecution/StopExecution (``AWS_ENDPOINT_URL_SFN``) and runs each execution's loop
+with the escalation_step handler. So do
 maintenance ends (``local.scheduler``: CreateSchedule/DeleteSchedule via ``AWS_ENDPOINT_URL_SCHEDULER``, each
 ``at(...)`` schedule fires maintenance_end) and the heartbeat sweep (heartbeat_check every interval). The
 terminal shows one line per new alert group and per notification sent (``local.activity``).
@@ -44,6 +46,7 @@ from local.dynamodb import client as dynamodb_client
 from local.mail import MailServer
 from local.outbox import Outbox
 from local.scheduler import HeartbeatSweep, LocalScheduler, scheduler_env, sweep_seconds_from_env
+from local.streams import StreamPoller, poll_seconds_from_env
 from local.throttle import STATE_ENV, Throttle, env_name, parse_setting, reset_state, throttles_from_env
 
 log = logging.getLogger("local")
@@ -73,6 +76,7 @@ class Settings:
     inbound_domain: str = inbound_email.LOCAL_DOMAIN
     scheduler_port: int = 0
     heartbeat_sweep_seconds: float = 60.0
+    stream_poll_seconds: float = 0.2
     throttles: dict[str, Throttle] = field(default_factory=dict)  # route class -> limit of each of its routes
 
     @property
@@ -125,6 +129,10 @@ ENVIRONMENT_ONLY: Final = (
         "AWS's rule: https to public addresses only)",
     ),
     ("TOCSIN_DEADMAN_URL", "the minute sweep GETs this URL after each sweep: the dead-man's switch (none)"),
+    (
+        "TOCSIN_STREAM_POLL_SECONDS",
+        "how often the escalation starter reads the table's stream when idle (0.2; where it got to: streams.json)",
+    ),
     ("TOCSIN_RETENTION_DAYS", f"days after which raw alerts expire ({schema.DEFAULT_RETENTION_DAYS})"),
 )
 
@@ -254,6 +262,7 @@ def parse_args(argv: list[str] | None = None) -> Settings:
         time_scale=args.time_scale,
         scheduler_port=args.scheduler_port,
         heartbeat_sweep_seconds=args.heartbeat_sweep_seconds,
+        stream_poll_seconds=poll_seconds_from_env(),
         throttles=throttles,
     )
 
@@ -451,6 +460,7 @@ def main(argv: list[str] | None = None) -> int:
         state_file=settings.local_dir / "schedules.json",
     )
     sweep = HeartbeatSweep(settings.heartbeat_sweep_seconds)
+    poller: StreamPoller | None = None
     activity: Activity | None = None
     try:
         ddb.start()
@@ -468,6 +478,13 @@ def main(argv: list[str] | None = None) -> int:
         sfn.start(resume=False)
         os.environ.update(escalation_env(settings, sfn))
         sfn.resume()
+        # The escalation starter: every stored change of a group, from the stream (where the last run stopped).
+        poller = StreamPoller(
+            ddb.endpoint,
+            settings.table_name,
+            state_file=settings.local_dir / "streams.json",
+            poll_seconds=settings.stream_poll_seconds,
+        ).start()
         # Maintenance ends and the heartbeat sweep: same order (their handlers call both APIs).
         schedules.start(resume=False)
         os.environ.update(scheduler_env(schedules))
@@ -498,6 +515,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        if poller is not None:
+            poller.stop()  # how far it read stays in streams.json for the next start
         if activity is not None:
             activity.stop()
         settings.url_file.unlink(missing_ok=True)

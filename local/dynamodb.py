@@ -177,7 +177,8 @@ class DynamoDBLocal(ManagedProcess):
 
 
 def ensure_table(endpoint: str, table_name: str) -> None:
-    """Create the table from ``schema.create_table_request`` if missing, add missing GSIs, enable TTL.
+    """Create the table from ``schema.create_table_request`` if missing, add missing GSIs (and rebuild one whose
+    projection changed), enable the stream and TTL.
 
     Idempotent, so every ``make run`` can call it on persisted data (and pick up indexes added to the schema).
     """
@@ -185,8 +186,12 @@ def ensure_table(endpoint: str, table_name: str) -> None:
     request = schema.create_table_request(table_name)
     with contextlib.suppress(ddb.exceptions.ResourceInUseException):  # persisted data or a concurrent creator
         ddb.create_table(**request)
-    _wait_active(ddb, table_name)
+    table = _wait_active(ddb, table_name)
     _add_missing_indexes(ddb, table_name, request)
+    if not table.get("StreamSpecification", {}).get("StreamEnabled"):
+        log.info("enabling the stream of the existing local table %s", table_name)
+        ddb.update_table(TableName=table_name, StreamSpecification=request["StreamSpecification"])
+        _wait_active(ddb, table_name)
     ttl = ddb.describe_time_to_live(TableName=table_name)["TimeToLiveDescription"]
     if ttl.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
         ddb.update_time_to_live(
@@ -207,12 +212,25 @@ def _wait_active(ddb: Any, table_name: str, timeout: float = 30.0) -> dict[str, 
         time.sleep(0.1)
 
 
+def _same_projection(have: dict[str, Any], want: dict[str, Any]) -> bool:
+    return have.get("ProjectionType") == want["ProjectionType"] and sorted(have.get("NonKeyAttributes", [])) == sorted(
+        want.get("NonKeyAttributes", [])
+    )
+
+
 def _add_missing_indexes(ddb: Any, table_name: str, request: dict[str, Any]) -> None:
     table = _wait_active(ddb, table_name)
-    existing = {i["IndexName"] for i in table.get("GlobalSecondaryIndexes", [])}
+    existing = {i["IndexName"]: i for i in table.get("GlobalSecondaryIndexes", [])}
     for index in request["GlobalSecondaryIndexes"]:
-        if index["IndexName"] in existing:
+        have = existing.get(index["IndexName"])
+        if have is not None and _same_projection(have["Projection"], index["Projection"]):
             continue
+        if have is not None:  # a projection cannot be changed: rebuild the index
+            log.info("rebuilding index %s of the local table %s (its projection changed)", index["IndexName"],
+                     table_name)  # fmt: skip
+            ddb.update_table(TableName=table_name, GlobalSecondaryIndexUpdates=[{"Delete": {"IndexName":
+                             index["IndexName"]}}])  # fmt: skip
+            _wait_active(ddb, table_name)
         log.info("adding index %s to the existing local table %s", index["IndexName"], table_name)
         ddb.update_table(  # one index per call: a DynamoDB rule
             TableName=table_name,

@@ -21,7 +21,7 @@ tracer = telemetry.tracer(container.settings.tracing)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str]:
     store, executor, moment = container.store, container.executor, container.clock.now()
     started = escalation.retry_deferred_starts(store, executor, moment)
-    summary = heartbeat.check(store, executor, moment)
+    summary = heartbeat.check(store, moment)
     telemetry.count(telemetry.SWEEPS)
     if url := container.settings.deadman_url:
         deadman.ping(url, container.outbound)

@@ -24,7 +24,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, bool]:
     ended = maintenance.stop(
         container.store,
         NoScheduler(),
-        container.executor,
         event["integration_id"],
         container.clock.now(),
         maintenance_id=event.get("maintenance_id"),

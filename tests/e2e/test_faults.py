@@ -1,4 +1,5 @@
-"""Faults and races on the whole local stack: DynamoDB Local killed mid-stream, concurrent senders and operators.
+"""Faults and races on the whole local stack: DynamoDB Local killed mid-stream, an ingest killed right after its
+write, concurrent senders and operators.
 
 The promise under test: a 200 means the alert is stored (a storage failure is a 5xx the sender retries), one
 open group per grouping key however many senders race, and concurrent actions leave a consistent group.
@@ -17,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+from oncall.faults import AFTER_STORE, FAULT_ENV
 
 from local.dynamodb import DynamoDBLocal, client
 from local.stack import LocalStack
@@ -162,16 +164,17 @@ def dynamodb_pid(stack: LocalStack) -> int:
 
 
 def stored_alert_ids(endpoint: str) -> Counter[str]:
-    """Every alert item in the table, by alert id (a scan: the table holds only this module's data)."""
+    """Every alert item in the table, by alert id (its sort key ``ALERT#<id>``; a scan: the table holds only this
+    module's data)."""
     ddb = client(endpoint)
     counts: Counter[str] = Counter()
     for page in ddb.get_paginator("scan").paginate(
         TableName="tocsin",
         FilterExpression="begins_with(SK, :alert)",
         ExpressionAttributeValues={":alert": {"S": "ALERT#"}},
-        ProjectionExpression="id",
+        ProjectionExpression="SK",
     ):
-        counts.update(item["id"]["S"] for item in page["Items"])
+        counts.update(item["SK"]["S"].removeprefix("ALERT#") for item in page["Items"])
     return counts
 
 
@@ -274,3 +277,53 @@ def test_killing_dynamodb_mid_stream_loses_nothing_that_got_a_200(stack: LocalSt
     finally:
         stack.stop()  # the stack first: its handlers must not outlive the engine they use
         restarted.stop()
+
+
+@pytest.fixture
+def dying_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    """A stack whose ingest kills its own worker right after storing an alert (two workers: the gateway and the
+    escalation starter live on in the main process)."""
+    env = {"TOCSIN_RATE_LIMIT": "1000000/300", FAULT_ENV: AFTER_STORE}
+    with LocalStack(Path(tmp_path_factory.mktemp("kill-after-write")), workers=2, env=env) as running:
+        yield running
+
+
+def test_an_ingest_killed_right_after_its_write_still_escalates_the_group(dying_stack: LocalStack) -> None:
+    """The ingest worker is SIGKILLed right after storing a new group (``oncall.faults``), before it answers: the
+    sender gets no answer, and yet the group escalates. Ingest never calls Step Functions; the escalation starter,
+    reading the table's stream in the stack's main process, starts the execution named after the group and its
+    generation."""
+    stack = dying_stack
+    api = httpx.Client(base_url=stack.base_url, headers={"Authorization": stack.api_key}, timeout=10)
+    chain = api.post("/api/v1/escalation_chains/", json={"name": "wait first"}).json()
+    step = {"escalation_chain_id": chain["id"], "type": "wait", "duration": 3600}
+    assert api.post("/api/v1/escalation_policies/", json=step).is_success
+    route = {"escalation_chain_id": chain["id"]}
+    body = {"name": "dies", "type": "formatted_webhook", "default_route": route}
+    created = api.post("/api/v1/integrations/", json=body)
+    assert created.status_code == 201, created.text
+    integration = created.json()
+    with pytest.raises(httpx.TransportError):  # the worker died with the request: no answer at all
+        httpx.post(integration["link"], json={"alert_uid": "x", "title": "Disk full"}, timeout=10)
+
+    def stored() -> list[dict[str, Any]]:
+        try:
+            answer = api.get("/api/v1/alert_groups/", params={"integration_id": integration["id"]})
+        except httpx.TransportError:  # a kept-alive connection to the worker that was killed: ask again
+            return []
+        return list(answer.json()["results"]) if answer.status_code == 200 else []
+
+    [group] = wait_for(stored, 30, "the group the killed worker stored")
+    assert group["title"] == "Disk full"
+    arn = f"{stack.execution_arn_prefix}{group['id']}-g1"
+
+    def running() -> str | None:
+        try:
+            status = stack.stepfunctions().describe_execution(executionArn=arn)["status"]
+        except Exception:  # ExecutionDoesNotExist: not started (yet)
+            return None
+        return str(status) if status == "RUNNING" else None
+
+    assert wait_for(running, 30, "the escalation of the stored group") == "RUNNING"
+    assert (stack.local_dir / "streams.json").exists()  # the starter read the change from the stream
+    api.close()

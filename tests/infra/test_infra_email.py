@@ -139,7 +139,7 @@ def test_email_ingest_function_settings_and_retries(synth: Synthesized) -> None:
     assert env["TOCSIN_MAIL_BUCKET"] == {"Ref": bucket_id}
     assert env["TOCSIN_MAIL_PREFIX"] == MAIL_PREFIX
     assert env["TOCSIN_INBOUND_EMAIL_DOMAIN"] == DOMAIN
-    assert "TOCSIN_STATE_MACHINE_ARN" in env  # new groups escalate
+    assert "TOCSIN_STATE_MACHINE_ARN" not in env  # its groups escalate from the table's stream, not from here
     (config,) = [
         r["Properties"]
         for r in synth.resources("AWS::Lambda::EventInvokeConfig").values()
@@ -164,9 +164,7 @@ def test_email_ingest_role_is_least_privilege(synth: Synthesized) -> None:
         "sqs:SendMessage",  # the on-failure destination (infra/failures.py)
         "sqs:GetQueueAttributes",
         "sqs:GetQueueUrl",
-        "states:StartExecution",
-        "states:StopExecution",
-    }
+    }  # no Step Functions: escalations start from the table's stream
     (s3_statement,) = [s for s in statements if "s3:GetObject" in _as_list(s["Action"])]
     assert _as_list(s3_statement["Action"]) == ["s3:GetObject"]
     assert s3_statement["Resource"] == _objects_arn(bucket_id)

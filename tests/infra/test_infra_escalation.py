@@ -170,9 +170,13 @@ def test_escalation_step_permissions(synth: Synthesized) -> None:
     assert _grants(synth, role, "secretsmanager:GetSecretValue") == [{"Ref": secret_id}]
 
 
-@pytest.mark.parametrize("name", ["ingest", "api", "escalation_step"])
+@pytest.mark.parametrize("name", ["api", "web", "escalation_step", "escalation_start", "heartbeat_check"])
 def test_functions_start_and_stop_executions_of_the_one_state_machine(synth: Synthesized, name: str) -> None:
-    fn = synth.stack.escalation.step if name == "escalation_step" else synth.stack.ingest_api.functions[name]
+    fn = {
+        "escalation_step": synth.stack.escalation.step,
+        "escalation_start": synth.stack.starter.start,
+        "heartbeat_check": synth.stack.heartbeat.check,
+    }.get(name) or synth.stack.ingest_api.functions[name]
     assert [_resolved(r) for r in _grants(synth, fn.role, "states:StartExecution")] == [STATE_MACHINE_ARN]
     assert [_resolved(r) for r in _grants(synth, fn.role, "states:StopExecution")] == [EXECUTIONS_ARN]
     assert _resolved(_env(synth, fn)["TOCSIN_STATE_MACHINE_ARN"]) == STATE_MACHINE_ARN

@@ -232,6 +232,7 @@ def test_escalation_and_the_sweep_have_reserved_concurrency(synth: Synthesized, 
         "api": None,
         "web": None,
         "escalation_step": 20,  # escalations and notifications: a storm cannot take them
+        "escalation_start": 5,  # the starter of every escalation (from the table's stream)
         "heartbeat_check": 1,  # the sweep: missing heartbeats, deferred starts, the dead-man's switch
         "maintenance_end": None,
         "email_ingest": None,

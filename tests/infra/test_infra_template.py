@@ -138,9 +138,7 @@ def test_ingest_role_is_least_privilege(synth: Synthesized) -> None:
     assert _actions(statements) - dynamodb == {
         "logs:CreateLogStream",
         "logs:PutLogEvents",
-        "states:StartExecution",
-        "states:StopExecution",
-    }
+    }  # no Step Functions: the escalation starter starts escalations from the table's stream
     # Index access is Query only, one ARN per index of schema.py (no index/* wildcard).
     (index_statement,) = [s for s in statements if any("/index/" in json.dumps(r) for r in _as_list(s["Resource"]))]
     assert _as_list(index_statement["Action"]) == ["dynamodb:Query"]
@@ -168,6 +166,8 @@ def test_no_wildcards_but_the_acknowledged_ones_and_no_managed_policies(synth: S
         (("lambda:InvokeFunction",), json.dumps({"Fn::Join": ["", [{"Fn::GetAtt": [step_id, "Arn"]}, ":*"]]})),
         # The api creates and deletes maintenance-end schedules (named at run time) of the one schedule group.
         (("scheduler:CreateSchedule", "scheduler:DeleteSchedule"), schedules),
+        # The escalation starter's event source mapping finds the table's stream (no resource-level permission).
+        (("dynamodb:ListStreams",), json.dumps("*")),
     }
     if synth.stack.inbound_email is not None:  # email_ingest reads the raw mail SES stores under inbound/
         mail = synth.stack.resolve(synth.stack.inbound_email.bucket.arn_for_objects("inbound/*"))
@@ -297,13 +297,15 @@ EXPECTED_ACKNOWLEDGEMENTS = {
     ("AwsSolutions-L1", "Tocsin/Escalation/Step/Function/Resource"),
     ("AwsSolutions-L1", "Tocsin/Heartbeat/Check/Function/Resource"),
     ("AwsSolutions-L1", "Tocsin/Maintenance/End/Function/Resource"),
+    ("AwsSolutions-L1", "Tocsin/EscalationStarter/Start/Function/Resource"),
     # StopExecution takes execution ARNs, named at run time: only this state machine's executions.
-    (_STOP_EXECUTIONS, "Tocsin/Http/Ingest/Role/DefaultPolicy/Resource"),
     (_STOP_EXECUTIONS, "Tocsin/Http/Api/Role/DefaultPolicy/Resource"),
     (_STOP_EXECUTIONS, "Tocsin/Http/Web/Role/DefaultPolicy/Resource"),
     (_STOP_EXECUTIONS, "Tocsin/Escalation/Step/Role/DefaultPolicy/Resource"),
     (_STOP_EXECUTIONS, "Tocsin/Heartbeat/Check/Role/DefaultPolicy/Resource"),
-    (_STOP_EXECUTIONS, "Tocsin/Maintenance/End/Role/DefaultPolicy/Resource"),
+    (_STOP_EXECUTIONS, "Tocsin/EscalationStarter/Start/Role/DefaultPolicy/Resource"),
+    # dynamodb:ListStreams (the starter's event source mapping finds the table's stream) has no resource ARN.
+    ("AwsSolutions-IAM5[Resource::*]", "Tocsin/EscalationStarter/Start/Role/DefaultPolicy/Resource"),
     # CreateSchedule/DeleteSchedule of the maintenance windows' schedules, named at run time, in one group.
     (
         "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>"
@@ -329,7 +331,6 @@ EXPECTED_ACKNOWLEDGEMENTS = {
     # Inbound e-mail: email_ingest reads the raw mail under inbound/ (keys are SES message ids); the mail bucket,
     # written by SES and read by email_ingest only, has no server access logs.
     ("AwsSolutions-L1", "Tocsin/InboundEmail/Ingest/Function/Resource"),
-    (_STOP_EXECUTIONS, "Tocsin/InboundEmail/Ingest/Role/DefaultPolicy/Resource"),
     (
         "AwsSolutions-IAM5[Resource::<InboundEmailMailBucket09521212.Arn>/inbound/*]",
         "Tocsin/InboundEmail/Ingest/Role/DefaultPolicy/Resource",

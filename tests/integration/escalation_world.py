@@ -2,7 +2,9 @@
 
 The executor and the notifier are the two ports faked here: ``SimulatedExecutor`` runs executions the way the
 state machine does (RunStep, then wait ``wait_seconds``, until done) but on a virtual clock, so an hour of
-escalation takes milliseconds; ``RecordingNotifier`` keeps what would have been sent.
+escalation takes milliseconds; ``RecordingNotifier`` keeps what would have been sent. Escalations start and stop as
+they do deployed: from the stored changes of groups on the table's stream (the real stream of DynamoDB Local, read by
+the starter's use case after every action and every step: ``tests/support/stream.py``).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from oncall.settings import Settings
 from oncall.store.dynamodb import DynamoStore
 
 from tests.support.clock import ManualClock
+from tests.support.stream import StreamFollower
 
 START = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 ADMIN = Principal("UADMIN", "admin", "admin")
@@ -69,6 +72,7 @@ class SimulatedExecutor:
     stopped: list[str] = field(default_factory=list)
     waits: list[tuple[str, int]] = field(default_factory=list)
     order: itertools.count = field(default_factory=itertools.count)  # type: ignore[type-arg]
+    stream: StreamFollower | None = None  # what steps store starts and stops executions through it
 
     def start(self, name: str, state: dict[str, Any]) -> None:
         if name in self.started:
@@ -92,6 +96,10 @@ class SimulatedExecutor:
                 continue
             self.clock.current = max(self.clock.current, due)
             state = escalation.run_step(self.states[name], services, self.clock.now())
+            if self.stream is not None:
+                self.stream.settle()  # what the step stored may have stopped this very execution
+            if name not in self.states:
+                continue
             if state["done"]:
                 del self.states[name]
             else:
@@ -110,6 +118,7 @@ class World:
     executor: SimulatedExecutor
     notifier: RecordingNotifier
     services: escalation.Services
+    stream: StreamFollower
 
     def user(self, name: str, **extra: Any) -> str:
         body = schemas.UserIn(username=name, email=f"{name}@example.com", **extra)
@@ -144,17 +153,13 @@ class World:
     def alert(self, integration: Integration, uid: str = "1", **payload: Any) -> str:
         config = self.store.integrations.config(integration.id)
         assert config is not None
-        [stored] = ingest(
-            self.store,
-            config,
-            {"alert_uid": uid, "title": "Disk full", **payload},
-            now=self.clock.now(),
-            executor=self.executor,
-        )
+        [stored] = ingest(self.store, config, {"alert_uid": uid, "title": "Disk full", **payload}, now=self.clock.now())
+        self.stream.settle()
         return stored.group_id
 
     def act(self, group_id: str, action: str, delay: int | None = None, *, by: Principal = ADMIN) -> None:
         alert_groups.act(self.ports, by, group_id, action, delay=delay)
+        self.stream.settle()
 
     def timeline(self, group_id: str) -> list[str]:
         return [entry.text for entry in alert_groups.timeline(self.ports, ADMIN, group_id)]
@@ -175,4 +180,5 @@ def make_world(store: DynamoStore) -> World:
         signing_key=lambda: b"test-key",
         clock=clock,
     )
-    return World(store, clock, executor, notifier, services)
+    executor.stream = StreamFollower(store, executor, clock)
+    return World(store, clock, executor, notifier, services, executor.stream)

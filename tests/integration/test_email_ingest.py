@@ -24,6 +24,7 @@ from oncall.store.dynamodb import DynamoStore
 from local.mail import MailServer
 from local.outbox import Outbox
 from tests.integration.conftest import Context, Invoke, load_handler
+from tests.support.stream import StreamFollower
 
 DOMAIN = "inbound.tocsin.test"
 BUCKET = "tocsin-mail-test"
@@ -32,12 +33,19 @@ PREFIX = "inbound/"
 
 @dataclass
 class Executions:
-    """The executor port: records which escalations were started."""
+    """The executor port: records which escalations the escalation starter started from the groups stored."""
 
-    started: list[str] = field(default_factory=list)
+    recorded: list[str] = field(default_factory=list)
+    stream: StreamFollower | None = None
+
+    @property
+    def started(self) -> list[str]:
+        if self.stream is not None:
+            self.stream.settle()
+        return self.recorded
 
     def start(self, name: str, state: dict[str, Any]) -> None:
-        self.started.append(name)
+        self.recorded.append(name)
 
     def stop(self, name: str) -> None:
         return None
@@ -66,13 +74,15 @@ def inbound_domain(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def executions() -> Executions:
-    return Executions()
+def executions(store: DynamoStore) -> Executions:
+    recorder = Executions()
+    recorder.stream = StreamFollower(store, recorder)
+    return recorder
 
 
 @pytest.fixture
-def inbound(store: DynamoStore, executions: Executions) -> Inbound:
-    return Inbound(IngestService(store, rate_limit=RateLimit(300, 300), sync_seconds=0, executor=executions))
+def inbound(store: DynamoStore) -> Inbound:
+    return Inbound(IngestService(store, rate_limit=RateLimit(300, 300), sync_seconds=0))
 
 
 @pytest.fixture

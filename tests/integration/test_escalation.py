@@ -295,9 +295,11 @@ def test_a_failed_escalation_start_is_retried_by_the_minute_sweep_and_pages_once
     alice = world.user("alice")
     integration = world.integration(world.chain({"type": "notify_persons", "persons_to_notify": [alice]}))
     flaky = FlakyExecutor(world.executor, failures=2)
+    world.stream.executor = flaky  # the escalation starter's Step Functions refuses the start
     config = world.store.integrations.config(integration.id)
     assert config is not None
-    [stored] = ingest(world.store, config, {"alert_uid": "1", "title": "Disk full"}, now=START, executor=flaky)
+    [stored] = ingest(world.store, config, {"alert_uid": "1", "title": "Disk full"}, now=START)
+    world.stream.settle()
     assert world.store.groups.get(stored.group_id) is not None  # stored (the sender got its 200) ...
     assert world.executor.started == []  # ... but nothing pages yet
 
@@ -317,9 +319,10 @@ def test_a_deferred_start_is_dropped_when_the_group_was_acknowledged_meanwhile(w
     integration = world.integration(world.chain({"type": "wait", "duration": 60}))
     config = world.store.integrations.config(integration.id)
     assert config is not None
-    [stored] = ingest(
-        world.store, config, {"alert_uid": "1"}, now=START, executor=FlakyExecutor(world.executor, failures=1)
-    )
+    world.stream.executor = FlakyExecutor(world.executor, failures=1)
+    [stored] = ingest(world.store, config, {"alert_uid": "1"}, now=START)
+    world.stream.settle()
+    world.stream.executor = world.executor
     world.act(stored.group_id, "acknowledge")
     assert escalation.retry_deferred_starts(world.store, world.executor, START + timedelta(minutes=1)) == 0
     assert world.executor.started == []

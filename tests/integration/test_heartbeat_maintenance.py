@@ -13,6 +13,7 @@ from oncall import heartbeat, maintenance
 from oncall.store.dynamodb import DynamoStore
 
 from tests.integration.conftest import Context, Invoke, http_event, post_alert
+from tests.support.stream import StreamFollower
 
 
 def create(api: Invoke, kind: str, name: str = "Prometheus", **extra: Any) -> dict[str, Any]:
@@ -40,16 +41,16 @@ def test_expire_still_expired_restore_alive(
 ) -> None:
     integration = create(api, kind)
     assert api("GET", f"/api/v1/integrations/{integration['id']}/")[1]["heartbeat"]["status"] == "inactive"
-    assert heartbeat.check(store, None, datetime.now(UTC) + timedelta(days=2)) == "Found 0 expired heartbeats"
+    assert heartbeat.check(store, datetime.now(UTC) + timedelta(days=2)) == "Found 0 expired heartbeats"
 
     assert beat(ingest_handler, integration["link"]) == (200, ":)")
     shown = api("GET", f"/api/v1/integrations/{integration['id']}/")[1]["heartbeat"]
     assert shown["status"] == "alive" and shown["timeout_seconds"] == 600 and shown["last_heartbeat_time"]
 
     now = datetime.now(UTC)
-    assert heartbeat.check(store, None, now + timedelta(seconds=590)) == "Found 0 expired heartbeats"
-    assert heartbeat.check(store, None, now + timedelta(seconds=660)) == "Found 1 expired heartbeats"
-    assert heartbeat.check(store, None, now + timedelta(seconds=720)) == "Found 0 expired heartbeats"  # one alert
+    assert heartbeat.check(store, now + timedelta(seconds=590)) == "Found 0 expired heartbeats"
+    assert heartbeat.check(store, now + timedelta(seconds=660)) == "Found 1 expired heartbeats"
+    assert heartbeat.check(store, now + timedelta(seconds=720)) == "Found 0 expired heartbeats"  # one alert
     [group] = groups(api, integration)
     assert group["state"] == "firing" and "Prometheus heartbeat is missing" in group["title"]
     assert api("GET", f"/api/v1/integrations/{integration['id']}/")[1]["heartbeat"]["status"] == "expired"
@@ -67,10 +68,10 @@ def test_heartbeat_settings_reset_and_refusals(api: Invoke, ingest_handler: Modu
     assert status == 200 and updated["heartbeat"]["timeout_seconds"] == 60
     assert api("PATCH", f"/api/v1/integrations/{integration['id']}/", {"heartbeat": {"timeout_seconds": 59}})[0] == 400
     beat(ingest_handler, integration["link"])
-    assert heartbeat.check(store, None, datetime.now(UTC) + timedelta(seconds=61)) == "Found 1 expired heartbeats"
+    assert heartbeat.check(store, datetime.now(UTC) + timedelta(seconds=61)) == "Found 1 expired heartbeats"
     status, reset = api("POST", f"/api/v1/integrations/{integration['id']}/heartbeat_reset/")
     assert status == 200 and reset["heartbeat"]["status"] == "inactive"
-    assert heartbeat.check(store, None, datetime.now(UTC) + timedelta(days=1)) == "Found 0 expired heartbeats"
+    assert heartbeat.check(store, datetime.now(UTC) + timedelta(days=1)) == "Found 0 expired heartbeats"
 
     kapacitor = create(api, "kapacitor", name="Kapacitor")
     assert kapacitor["heartbeat"] is None
@@ -92,11 +93,19 @@ class RecordingScheduler:
 
 
 class RecordingExecutor:
-    def __init__(self) -> None:
-        self.started: list[str] = []
+    """The executions the escalation starter starts from the groups stored (the table's stream)."""
+
+    def __init__(self, store: DynamoStore) -> None:
+        self.recorded: list[str] = []
+        self.stream = StreamFollower(store, self)
+
+    @property
+    def started(self) -> list[str]:
+        self.stream.settle()
+        return self.recorded
 
     def start(self, name: str, state: dict[str, Any]) -> None:
-        self.started.append(name)
+        self.recorded.append(name)
 
     def stop(self, name: str) -> None:
         pass
@@ -111,8 +120,7 @@ def test_debug_mode_stores_alerts_without_escalation(
     api: Invoke, store: DynamoStore, ingest_handler: ModuleType
 ) -> None:
     integration = chain_integration(api)
-    executor = RecordingExecutor()
-    ingest_handler.service().executor = executor
+    executor = RecordingExecutor(store)
     scheduler = RecordingScheduler()
     maintenance.start(store, scheduler, integration["id"], "debug", 3600, "UADMIN", datetime.now(UTC))
     ingest_handler.service().sync_seconds = 0
@@ -128,9 +136,9 @@ def test_maintenance_mode_collects_groups_and_resolves_them_at_the_end(
     api: Invoke, store: DynamoStore, ingest_handler: ModuleType
 ) -> None:
     integration = chain_integration(api)
-    executor = RecordingExecutor()
+    executor = RecordingExecutor(store)
     service = ingest_handler.service()
-    service.executor, service.sync_seconds = executor, 0
+    service.sync_seconds = 0
     scheduler = RecordingScheduler()
     started = datetime.now(UTC)
     maintenance.start(store, scheduler, integration["id"], "maintenance", 3600, "UADMIN", started)
@@ -156,9 +164,7 @@ def test_maintenance_mode_collects_groups_and_resolves_them_at_the_end(
         {"detail": "Can't acknowledge a maintenance alert group"},
     )
 
-    assert (
-        maintenance.stop(store, scheduler, executor, integration["id"], started, maintenance_id="old-window") is False
-    )
+    assert maintenance.stop(store, scheduler, integration["id"], started, maintenance_id="old-window") is False
     from tests.integration.conftest import load_handler
 
     ended = load_handler("maintenance_end").handler(payload, Context())

@@ -27,6 +27,13 @@ def create(api: Invoke, kind: str, **extra: Any) -> dict[str, Any]:
     return body
 
 
+def another(payload: dict[str, Any], n: int) -> dict[str, Any]:
+    """A later notification of the same alert group: same group key, different content (not a retry)."""
+    changed = copy.deepcopy(payload)
+    changed["alerts"][0]["annotations"]["notification"] = str(n)
+    return changed
+
+
 def groups(api: Invoke, query: str = "") -> list[dict[str, Any]]:
     status, body = api("GET", "/api/v1/alert_groups/", query=query)
     assert status == 200, body
@@ -36,8 +43,8 @@ def groups(api: Invoke, query: str = "") -> list[dict[str, Any]]:
 def test_alertmanager_notifications_group_by_group_key_and_resolve(api: Invoke, ingest_handler: ModuleType) -> None:
     integration = create(api, "alertmanager")
     firing = example("alertmanager")
-    for _ in range(3):
-        status, body = post_alert(ingest_handler, integration["link"], firing)
+    for n in range(3):
+        status, body = post_alert(ingest_handler, integration["link"], another(firing, n))
         assert status == 200, body
     [group] = groups(api)
     assert group["alerts_count"] == 3
@@ -65,7 +72,8 @@ def test_resolve_signal_without_open_group_joins_the_latest_resolved_group(
     post_alert(ingest_handler, integration["link"], alert)
     ok = alert | {"state": "ok"}
     post_alert(ingest_handler, integration["link"], ok)
-    post_alert(ingest_handler, integration["link"], ok)  # a repeated OK after resolution
+    # A repeated OK after resolution (the same content sent again, not a retry of the same request body).
+    post_alert(ingest_handler, integration["link"], raw_body=json.dumps(ok, indent=1))
     [group] = groups(api)
     assert group["state"] == "resolved"
     assert group["alerts_count"] == 3
@@ -87,8 +95,9 @@ def test_webhook_groups_identical_payloads_and_separates_different_ones(
     api: Invoke, ingest_handler: ModuleType
 ) -> None:
     integration = create(api, "webhook")
-    for message in ("disk full", "disk full", "cpu hot"):
-        post_alert(ingest_handler, integration["link"], {"message": message})
+    post_alert(ingest_handler, integration["link"], {"message": "disk full"})
+    post_alert(ingest_handler, integration["link"], raw_body='{ "message": "disk full" }')  # the same, sent anew
+    post_alert(ingest_handler, integration["link"], {"message": "cpu hot"})
     counts = sorted(g["alerts_count"] for g in groups(api))
     assert counts == [1, 2]
 
@@ -145,7 +154,9 @@ def test_concurrent_posts_of_one_key_make_one_group(api: Invoke, ingest_handler:
     integration = create(api, "alertmanager")
     payload = example("alertmanager")
     with ThreadPoolExecutor(max_workers=16) as pool:
-        statuses = list(pool.map(lambda _: post_alert(ingest_handler, integration["link"], payload)[0], range(40)))
+        statuses = list(
+            pool.map(lambda n: post_alert(ingest_handler, integration["link"], another(payload, n))[0], range(40))
+        )
     assert statuses == [200] * 40
     [group] = groups(api)
     assert group["alerts_count"] == 40
@@ -272,7 +283,7 @@ def test_configuration_changes_reach_a_container_within_the_sync_interval(api: I
     container = IngestService(store, RateLimit(300, 300), sync_seconds=1, timer=lambda: seconds[0])
 
     def title(message: str) -> str | None:
-        [stored] = container.receive("webhook", token, json.dumps({"message": message}).encode(), None)
+        [stored] = container.receive("webhook", token, json.dumps({"message": message}).encode(), None).stored
         return store.groups.get(stored.group_id).title
 
     assert title("one") == "one"

@@ -50,7 +50,8 @@ def test_trigger_acknowledge_resolve_and_retrigger(api: Invoke, ingest_handler: 
         202,
         {"status": "success", "message": "Event processed", "dedup_key": "disk-db-1"},
     )
-    send(ingest_handler, V2, trigger(routing_key))
+    send(ingest_handler, V2, trigger(routing_key))  # the same event again (a sender's retry): nothing new
+    send(ingest_handler, V2, trigger(routing_key, summary="Disk still full"))  # a new event of the same alert
     [group] = groups(api)
     assert group["title"] == "Disk full" and group["alerts_count"] == 2
     assert {(p["key"]["name"], p["value"]["name"]) for p in group["labels"]} == {("severity", "critical")}

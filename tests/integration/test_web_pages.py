@@ -94,7 +94,7 @@ def test_created_integration_shows_its_url_and_heartbeat_url_and_both_work(
     listing = browser.call("GET", "/ui/integrations")["body"]
     assert re.fullmatch(f"alive: {HEARTBEAT_WORDS}", heartbeat_cell(listing, "Prometheus"))
 
-    assert heartbeat.check(store, None, datetime.now(UTC) + timedelta(seconds=660)) == "Found 1 expired heartbeats"
+    assert heartbeat.check(store, datetime.now(UTC) + timedelta(seconds=660)) == "Found 1 expired heartbeats"
     listing = browser.call("GET", "/ui/integrations")["body"]
     assert re.fullmatch(
         r"expired: expired, last beat \d\d:\d\d:\d\d UTC, timeout 10 min", heartbeat_cell(listing, "Prometheus")

@@ -15,22 +15,32 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from oncall.store.dynamodb import DynamoStore
 
 from tests.integration.conftest import Invoke, post_alert
 from tests.integration.web_browser import Browser
+from tests.support.stream import StreamFollower
 
 ORIGIN = "https://tocsin.test"
 
 
 @dataclass
 class RecordingExecutor:
-    """The executor port: the executions started, by name (a name starts once, as in Step Functions)."""
+    """The executor port: the executions started, by name (a name starts once, as in Step Functions), by the
+    console (personal notifications) and by the escalation starter from the groups stored (``stream``)."""
 
-    started: dict[str, dict[str, Any]] = field(default_factory=dict)
+    recorded: dict[str, dict[str, Any]] = field(default_factory=dict)
     stopped: list[str] = field(default_factory=list)
+    stream: StreamFollower | None = None
+
+    @property
+    def started(self) -> dict[str, dict[str, Any]]:
+        if self.stream is not None:
+            self.stream.settle()
+        return self.recorded
 
     def start(self, name: str, state: dict[str, Any]) -> None:
-        self.started.setdefault(name, state)
+        self.recorded.setdefault(name, state)
 
     def stop(self, name: str) -> None:
         self.stopped.append(name)
@@ -41,9 +51,10 @@ class RecordingExecutor:
 
 
 @pytest.fixture
-def executor(web: ModuleType) -> RecordingExecutor:
+def executor(web: ModuleType, store: DynamoStore) -> RecordingExecutor:
     recorder = RecordingExecutor()
-    web.container.executor = recorder  # the console handler's container: its escalations start here
+    web.container.executor = recorder  # the console handler's container: personal notifications start here
+    recorder.stream = StreamFollower(store, recorder)  # and escalations, from the groups it stores
     return recorder
 
 

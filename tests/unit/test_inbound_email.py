@@ -20,7 +20,7 @@ from oncall.inbound_email import (
     rejected_by,
     token_from_recipients,
 )
-from oncall.ingest import IngestError, RateLimited, Stored, UnknownToken
+from oncall.ingest import IngestError, Outcome, RateLimited, Stored, UnknownToken
 from oncall.ports import StoreError
 from oncall.settings import Env
 
@@ -439,11 +439,11 @@ class FakeService:
         self.errors = errors or {}
         self.calls: list[tuple[str, str, Any]] = []
 
-    def receive_payload(self, type_slug: str, token: str, payload: Any, now: datetime | None = None) -> list[Stored]:
+    def receive_payload(self, type_slug: str, token: str, payload: Any, now: datetime | None = None) -> Outcome:
         self.calls.append((type_slug, token, payload))
         if token in self.errors:
             raise self.errors[token]
-        return [Stored(f"I{token}", "A1", created_group=True, resolved_group=False)]
+        return Outcome([Stored(f"I{token}", "A1", created_group=True, resolved_group=False)])
 
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)

@@ -89,9 +89,9 @@ def resolve(group: AlertGroup, by: str, now: datetime, text: str | None = None) 
     changed = _unsilenced(group).model_copy(
         update={"resolved": True, "resolved_at": now, "resolved_by": by, "is_open": False}
     )
-    # A firing alert after resolution always starts a new group: close the grouping pointer.
+    # A firing alert after resolution always starts a new group: the key moves on (if this group was its open one).
     entry = _entry(group, now, "resolved", text or f"Resolved by {_who(by)}", by)
-    return Transition(changed, [entry], pointer="close")
+    return Transition(changed, [entry], pointer="close" if group.is_open else None)
 
 
 def unresolve(group: AlertGroup, by: str, now: datetime) -> Transition:
@@ -145,7 +145,8 @@ def wipe(group: AlertGroup, by: str, now: datetime) -> Transition:
     changed = _unsilenced(group).model_copy(update={"title": None, "source_link": None, "is_open": False})
     if not group.resolved:
         changed = changed.model_copy(update={"resolved": True, "resolved_at": now, "resolved_by": "wipe"})
-    return Transition(changed, [_entry(group, now, "wiped", f"Wiped by {_who(by)}", by)], pointer="close")
+    closes: PointerChange | None = "close" if group.is_open else None
+    return Transition(changed, [_entry(group, now, "wiped", f"Wiped by {_who(by)}", by)], pointer=closes)
 
 
 def _duration(seconds: int) -> str:

@@ -81,13 +81,7 @@ class Container:
         """The ingest pipeline with its caches (tokens, configurations, rate counts) and this environment's store."""
         from oncall.ingest import IngestService
 
-        return IngestService(
-            self.store,
-            self.settings.rate_limit,
-            self.settings.ingest_sync_seconds,
-            executor=self.executor,
-            clock=self.clock,
-        )
+        return IngestService(self.store, self.settings.rate_limit, self.settings.ingest_sync_seconds, clock=self.clock)
 
     def signing_key(self) -> bytes:
         """The key that signs action links, console sessions and calendar feed URLs."""

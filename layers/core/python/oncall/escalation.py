@@ -132,10 +132,21 @@ def after_transition(executor: Executor, before: AlertGroup | None, after: Alert
         executor.stop(execution_name(after.id, old_generation))
 
 
-def reconcile(store: Store, executor: Executor, before: AlertGroup | None, after: AlertGroup, now: datetime) -> None:
-    """:func:`after_transition` once the change is stored: a start that fails is deferred to the minute sweep
-    (:func:`retry_deferred_starts`) rather than failing a request whose write has landed. A failed stop needs
-    nothing: every RunStep re-reads the group and ends on an acknowledged, resolved or newer-generation group."""
+def follow(
+    store: Store, executor: Executor, before: AlertGroup | None, after: AlertGroup | None, now: datetime
+) -> None:
+    """Start or stop executions to match a stored change of a group (``after`` None: the group was deleted). Called
+    by the escalation starter for every change of a group on the table's stream, so every start is a consequence
+    of a stored group. A start that fails is deferred to the minute sweep (:func:`retry_deferred_starts`); if even
+    that fails, this raises and the stream delivers the change again. A failed stop needs nothing: every RunStep
+    re-reads the group and ends on an acknowledged, resolved, deleted or newer-generation group."""
+    if after is None:
+        if before is not None and before.escalation_generation:
+            try:
+                executor.stop(execution_name(before.id, before.escalation_generation))
+            except Exception:
+                logger.exception("escalation of deleted group %s could not be stopped", before.id)
+        return
     try:
         after_transition(executor, before, after)
     except Exception:
@@ -228,7 +239,6 @@ def _current(services: Services, state: dict[str, Any], now: datetime) -> AlertG
         entry = TimelineEntry(group_id=group.id, at=now, type="unsilenced", text="Silence ended")
         if not services.store.groups.save(ended, group.version, timeline=[entry]):
             return services.store.groups.get(state["group_id"])  # changed meanwhile: decide on the fresh state
-        _fire_webhooks(services.store, services.executor, group, ended, now)
         return ended.model_copy(update={"version": group.version + 1})
     return group
 
@@ -405,11 +415,10 @@ def _step_resolve(
     policy: EscalationPolicy, group: AlertGroup, state: dict[str, Any], services: Services, now: datetime, key: str
 ) -> StepResult:
     transition = actions.resolve(group, "escalation", now, text="Resolved automatically")
-    if services.store.groups.save(
+    services.store.groups.save(
         transition.group, group.version, timeline=transition.timeline, pointer=transition.pointer
-    ):
-        _fire_webhooks(services.store, services.executor, group, transition.group, now)
-    return _finish(state)
+    )
+    return _finish(state)  # the stored change fires its webhooks from the stream, as every change does
 
 
 def _parse_clock(text: str | None) -> time | None:
@@ -734,7 +743,6 @@ def _run_reminder(state: dict[str, Any], services: Services, now: datetime) -> d
         return _wait({**state, "phase": "remind"}, max(every - unack_after, 60))
     transition = actions.unacknowledge(group, actions.SOURCE, now)
     transition.timeline[0].text = "Unacknowledged automatically: the reminder was not confirmed"
-    changed = restarted(transition.group)
-    if services.store.groups.save(changed, group.version, timeline=transition.timeline):
-        reconcile(services.store, services.executor, group, changed, now)
+    # The new generation starts from the stored change (the table's stream), like every escalation.
+    services.store.groups.save(restarted(transition.group), group.version, timeline=transition.timeline)
     return _finish(state)

@@ -13,7 +13,6 @@ from datetime import datetime
 from typing import Any
 
 from oncall import integration_types, telemetry
-from oncall.executor import Executor
 from oncall.ingest import ingest
 from oncall.models import Integration, IntegrationConfig
 from oncall.ports import Store
@@ -77,11 +76,11 @@ def payload(integration: Integration, expired: bool) -> dict[str, Any]:
     }
 
 
-def send(store: Store, executor: Executor | None, config: IntegrationConfig, expired: bool, now: datetime) -> None:
-    ingest(store, config, payload(config.integration, expired), now=now, executor=executor)
+def send(store: Store, config: IntegrationConfig, expired: bool, now: datetime) -> None:
+    ingest(store, config, payload(config.integration, expired), now=now)
 
 
-def check(store: Store, executor: Executor | None, now: datetime) -> str:
+def check(store: Store, now: datetime) -> str:
     """One sweep: every due heartbeat alerts once, however many sweeps see it."""
     expired = 0
     for integration_id, due_key in store.heartbeats.due(now):
@@ -91,7 +90,7 @@ def check(store: Store, executor: Executor | None, now: datetime) -> str:
         if config is None:
             continue  # deleted integration
         try:
-            send(store, executor, config, expired=True, now=now)
+            send(store, config, expired=True, now=now)
         except Exception:
             # Re-arm so the next sweep tries again: an expiry must not be lost.
             store.heartbeats.set(integration_id, config.heartbeat.model_copy(update={"alerted": False}))

@@ -10,11 +10,12 @@ from __future__ import annotations
 import hashlib
 import secrets
 import string
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Final
 
 ALPHABET: Final = "ABCDEFGHIJKLMNPQRSTUVWXYZ123456789"
 TOKEN_ALPHABET: Final = string.ascii_letters + string.digits
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 INTEGRATION: Final = "C"
 ROUTE: Final = "R"
@@ -34,9 +35,30 @@ def new_id(prefix: str, length: int = 12) -> str:
     return prefix + "".join(secrets.choice(ALPHABET) for _ in range(length))
 
 
+def derived_id(prefix: str, *parts: str) -> str:
+    """An id computed from ``parts``: the same parts always give the same id, so writers that race to create the
+    thing it names agree on its key (first writer wins)."""
+    number = int.from_bytes(hashlib.sha256("\x1f".join(parts).encode("utf-8")).digest()[:16], "big")
+    chars = []
+    for _ in range(12):
+        number, index = divmod(number, len(ALPHABET))
+        chars.append(ALPHABET[index])
+    return prefix + "".join(chars)
+
+
+def group_id(integration_id: str, route_id: str, distinction: str, sequence: int) -> str:
+    """The id of the ``sequence``-th alert group of a grouping key (integration, route, md5 of the grouping id)."""
+    return derived_id(ALERT_GROUP, integration_id, route_id, distinction, str(sequence))
+
+
 def new_sortable_id(prefix: str, at: datetime) -> str:
     """An id that sorts by creation time ``at`` (alerts are listed newest first and counted by time range)."""
-    return f"{prefix}{int(at.timestamp() * 1_000_000) * 1000:020d}{new_id('', 6)}"
+    return f"{prefix}{(at - _EPOCH) // timedelta(microseconds=1) * 1000:020d}{new_id('', 6)}"
+
+
+def sortable_id_time(sortable_id: str) -> datetime:
+    """The creation time a :func:`new_sortable_id` carries (to microseconds)."""
+    return _EPOCH + timedelta(microseconds=int(sortable_id[1:21]) // 1000)
 
 
 def new_token(length: int = 25) -> str:

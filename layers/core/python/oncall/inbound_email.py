@@ -384,10 +384,9 @@ def receive(
 ) -> list[Delivery]:
     """Ingest one received mail for each ``inbound_email`` integration it is addressed to.
 
-    ``service`` is the ingest service (token cache, configuration cache, rate limits, the executor that starts
-    escalations); ``recipients`` the envelope recipients; ``domain`` the deployment's inbound domain;
-    ``parsed``: ``raw`` already parsed by the caller. Returns one :class:`Delivery` per recipient
-    token at the domain.
+    ``service`` is the ingest service (token cache, configuration cache, rate limits); ``recipients`` the envelope
+    recipients; ``domain`` the deployment's inbound domain; ``parsed``: ``raw`` already parsed by the caller.
+    Returns one :class:`Delivery` per recipient token at the domain.
     """
     from oncall.ingest import IngestError, RateLimited, UnknownToken  # the local stack imports this module early
 
@@ -410,7 +409,7 @@ def receive(
     for token in tokens:
         recipient = _mask(token, domain)
         try:
-            stored = service.receive_payload(TYPE, token, payload, now=now)
+            stored = service.receive_payload(TYPE, token, payload, now=now).stored
         except RateLimited as exc:
             deliveries.append(Delivery(recipient, "rate_limited", reason=str(exc)))
         except UnknownToken:

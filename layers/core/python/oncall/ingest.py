@@ -1,11 +1,21 @@
 """The ingest use case: an HTTP body for an integration becomes stored alerts in alert groups.
 
 ``IngestService.receive`` is what the ingest Lambda calls: it checks the token, the body and the rate limit,
-then ``ingest`` routes, groups and stores each alert. Nothing is reported as received before it is stored.
+then ``ingest_request`` routes, groups and stores each alert. Nothing is reported as received before it is stored,
+and nothing here starts an escalation: the table's stream does, from the stored group (``oncall.escalation_start``).
+
+A sender retries what got no 200, so a body is received at least once and stored once: a body identical to one
+received from the same integration within ``DEDUP_WINDOW_SECONDS`` is a retry. A single alert carries the body's
+receipt into its group's write (a retry finds it there and rewrites the same alert); a body with several alerts
+(``alerts[]`` of the per-alert integrations) keeps its progress in a record that each alert's transaction advances,
+so a retry continues after the last alert stored. Every alert counts against the rate limit, a body carries at most
+``MAX_ALERTS_PER_REQUEST``, and a body that cannot be stored within the function's time is answered 503 with what
+was done kept, for the retry to finish.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -13,18 +23,20 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
-from oncall import actions, escalation, grouping, ids, integration_types, routing, templating
+from oncall import faults, grouping, ids, integration_types, routing, templating
 from oncall.clock import SYSTEM_CLOCK, Clock
 from oncall.errors import NotFound
-from oncall.executor import Executor
-from oncall.models import Alert, AlertGroup, IntegrationConfig
-from oncall.ports import GroupKey, Store, StoreError
+from oncall.ports import RECEIPT_SLOTS, GroupKey, Progress, Receipt, Store, StoreError
 from oncall.settings import RateLimit
+
+if TYPE_CHECKING:
+    from oncall.actions import Transition
+    from oncall.models import Alert, AlertGroup, IntegrationConfig
 
 logger = logging.getLogger(__name__)
 MAX_BODY_BYTES = 256 * 1024
@@ -36,6 +48,14 @@ MESSAGE_MAX_LENGTH = templating.RESULT_MAX_LENGTH  # OnCall's 50,000 characters 
 MAX_NESTING = 240  # levels of JSON nesting: real alerts are shallow; API responses (pydantic) serialize up to ~250
 IMAGE_URL_MAX_LENGTH = 299
 MAX_GROUPING_ATTEMPTS = 8  # a lost race is retried; this many in a row means something is badly wrong
+# Alerts stored from one body of a per-alert integration (``alerts[]``); the rest are dropped and the answer says so.
+# Grafana OnCall counts each of them against its per-integration limit of 300 per 5 minutes, so with its defaults no
+# body stores more than 300 there either; Alertmanager's ``max_alerts`` (webhook_config) truncates at the sender.
+MAX_ALERTS_PER_REQUEST = 300
+# A body identical to one received within this many seconds (at least; at most twice as long) is a retry of it.
+DEDUP_WINDOW_SECONDS = 180
+# Stop starting new alerts this long before the function's time is up (the answer must get out).
+DEADLINE_MARGIN_SECONDS = 2.0
 
 
 class IngestError(Exception):
@@ -60,12 +80,44 @@ class RateLimited(IngestError):
     status = 429
 
 
+class Unfinished(IngestError):
+    """Part of a body's alerts (``stored`` of them) was stored before the function's time ran out: the sender
+    retries for the rest."""
+
+    status = 503
+
+    def __init__(self, message: str, *, stored: int, retry_after: int | None = None) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.stored = stored
+
+
 @dataclass(frozen=True)
 class Stored:
     group_id: str
     alert_id: str
     created_group: bool
     resolved_group: bool
+    duplicate: bool = False  # stored by an earlier copy of the same body (a retry): nothing new
+
+
+@dataclass
+class Outcome:
+    """What became of a request body: the alerts stored (or found stored by an earlier copy), how many alerts the
+    body had and how many of them were dropped beyond ``MAX_ALERTS_PER_REQUEST``."""
+
+    stored: list[Stored] = field(default_factory=list)
+    alerts: int = 1
+    dropped: int = 0
+
+    @property
+    def detail(self) -> str:
+        if not self.dropped:
+            return "Ok."
+        return (
+            f"Ok. Stored the first {self.alerts - self.dropped} of {self.alerts} alerts: at most "
+            f"{MAX_ALERTS_PER_REQUEST} alerts per request (Alertmanager: max_alerts in webhook_config); "
+            f"the other {self.dropped} were dropped."
+        )
 
 
 # --- body -----------------------------------------------------------------------------------------------------
@@ -118,6 +170,37 @@ def check_storable(payload: Any) -> None:
     size = len(json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass"))
     if size > MAX_STORED_PAYLOAD_BYTES:
         raise PayloadTooLarge(f"Payload is too large once stored ({size} bytes > {MAX_STORED_PAYLOAD_BYTES} bytes)")
+
+
+def fingerprint(integration_id: str, body: bytes) -> str:
+    """What identifies a body from an integration, whatever its size."""
+    return hashlib.sha256(integration_id.encode() + b"\0" + body).hexdigest()[:32]
+
+
+def payload_fingerprint(integration_id: str, payload: Any) -> str:
+    """:func:`fingerprint` of a payload that came in another form than an HTTP body (e-mail, PagerDuty events)."""
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return fingerprint(integration_id, text.encode("ascii"))
+
+
+def receipt_of(body_fingerprint: str, now: datetime) -> Receipt:
+    """The body's receipt at ``now``: its fingerprints in this window and the previous one, and its slot."""
+    window = int(now.timestamp()) // DEDUP_WINDOW_SECONDS
+
+    def marked(number: int) -> str:
+        return hashlib.sha256(f"{body_fingerprint}/{number}".encode()).hexdigest()[:16]
+
+    return Receipt(int(body_fingerprint[:8], 16) % RECEIPT_SLOTS, marked(window), marked(window - 1))
+
+
+def alert_elements(type_slug: str, payload: Any) -> list[Any]:
+    """The alerts a body holds: each element of ``alerts[]`` for per-alert integrations, else the body itself."""
+    kind = integration_types.get(type_slug)
+    if kind is not None and kind.mode == "per_alert":
+        elements = payload.get("alerts") if isinstance(payload, dict) else None
+        if isinstance(elements, list) and elements:
+            return elements
+    return [payload]
 
 
 # --- the use case ---------------------------------------------------------------------------------------------
@@ -178,32 +261,40 @@ def with_alert_counts(payload: Any) -> Any:
     return {**payload, "numFiring": statuses.count("firing"), "numResolved": statuses.count("resolved")}
 
 
-class PointerCache:
-    """Which group a grouping key pointed to lately, in this container (bounded, thread-safe).
-
-    A hint only: appends through it are conditional on the group still being open, and a miss falls back
-    to reading the pointer. It saves the pointer read on the hot path.
-    """
+class SequenceCache:
+    """The sequence number of each grouping key's open group that this container saw lately (bounded,
+    thread-safe). A hint only: appends through it are conditioned on the group still being open, and a miss
+    starts from the key's first group. It saves a read on the hot path."""
 
     def __init__(self, size: int = 10_000) -> None:
-        self._groups: OrderedDict[GroupKey, str] = OrderedDict()
+        self._numbers: OrderedDict[GroupKey, int] = OrderedDict()
         self._size = size
         self._lock = threading.Lock()
 
-    def get(self, key: GroupKey) -> str | None:
+    def get(self, key: GroupKey) -> int | None:
         with self._lock:
-            return self._groups.get(key)
+            return self._numbers.get(key)
 
-    def put(self, key: GroupKey, group_id: str) -> None:
+    def put(self, key: GroupKey, number: int) -> None:
         with self._lock:
-            self._groups[key] = group_id
-            self._groups.move_to_end(key)
-            if len(self._groups) > self._size:
-                self._groups.popitem(last=False)
+            self._numbers[key] = number
+            self._numbers.move_to_end(key)
+            if len(self._numbers) > self._size:
+                self._numbers.popitem(last=False)
 
     def drop(self, key: GroupKey) -> None:
         with self._lock:
-            self._groups.pop(key, None)
+            self._numbers.pop(key, None)
+
+
+@dataclass(frozen=True)
+class Request:
+    """A sender's body being ingested: ``fingerprint`` recognises its retries, ``deadline`` (``time.monotonic``)
+    is when to stop starting new alerts, ``allowed`` how many alerts the rate limit admitted."""
+
+    fingerprint: str
+    deadline: float | None = None
+    allowed: int = MAX_ALERTS_PER_REQUEST
 
 
 def ingest(
@@ -213,39 +304,123 @@ def ingest(
     *,
     now: datetime,
     is_demo: bool = False,
-    pointers: PointerCache | None = None,
-    executor: Executor | None = None,
+    cache: SequenceCache | None = None,
 ) -> list[Stored]:
-    """Store the alerts of one request. Per-alert integrations store each element of ``alerts[]``."""
-    kind = integration_types.get(config.integration.type)
-    check_storable(payload)
-    if kind is not None and kind.counts_alerts:
-        payload = with_alert_counts(payload)
-    common: dict[str, Any] = {"now": now, "is_demo": is_demo, "executor": executor}
-    if kind is not None and kind.mode == "per_alert":
-        elements = payload.get("alerts") if isinstance(payload, dict) else None
-        parts = elements if isinstance(elements, list) and elements else [payload]
-        stored = [ingest_one(store, config, part, per_alert=True, **common) for part in parts]
-    else:
-        stored = [ingest_one(store, config, payload, pointers=pointers, **common)]
-    return [s for s in stored if s is not None]
+    """Store the alerts of a payload that is no sender's request (heartbeats, pages, demo alerts): no retry to
+    recognise, no rate limit."""
+    return ingest_request(store, config, payload, now=now, is_demo=is_demo, cache=cache).stored
 
 
-def ingest_one(  # noqa: C901  (reshaped by the ingest write-shape work of this wave, #20.1: split after it lands)
+def ingest_request(
     store: Store,
     config: IntegrationConfig,
     payload: Any,
     *,
     now: datetime,
     is_demo: bool = False,
+    cache: SequenceCache | None = None,
+    request: Request | None = None,
+) -> Outcome:
+    """Store the alerts of one body. Per-alert integrations store each element of ``alerts[]`` (up to
+    ``MAX_ALERTS_PER_REQUEST``, and as many as ``request.allowed``)."""
+    kind = integration_types.get(config.integration.type)
+    check_storable(payload)
+    if kind is not None and kind.counts_alerts:
+        payload = with_alert_counts(payload)
+    elements = alert_elements(config.integration.type, payload)
+    per_alert = kind is not None and kind.mode == "per_alert"
+    outcome = Outcome(alerts=len(elements), dropped=max(0, len(elements) - MAX_ALERTS_PER_REQUEST))
+    elements = elements[:MAX_ALERTS_PER_REQUEST]
+    if not per_alert:
+        receipt = receipt_of(request.fingerprint, now) if request else None
+        placed = _place(store, config, payload, now, is_demo=is_demo, cache=cache, receipt=receipt)
+        outcome.stored = [placed] if placed is not None else []
+        return outcome
+    if request is None:  # a payload of our own (heartbeat, demo): no retries to recognise
+        outcome.stored = [
+            s
+            for element in elements
+            if (s := _place(store, config, element, now, is_demo=is_demo, per_alert=True)) is not None
+        ]
+        return outcome
+    return _ingest_elements(store, config, elements, now, is_demo, request, outcome)
+
+
+def _ingest_elements(
+    store: Store,
+    config: IntegrationConfig,
+    elements: list[Any],
+    now: datetime,
+    is_demo: bool,
+    request: Request,
+    outcome: Outcome,
+) -> Outcome:
+    """The alerts of a body of several, in order, each stored in one transaction with the body's progress: a
+    retry (or a concurrent copy) of the body continues after the last alert stored and stores none twice."""
+    integration_id = config.integration.id
+    moment = int(now.timestamp())
+
+    def where() -> tuple[int, int, bool]:
+        """The next alert to store, when the body's record expires, and whether there is a record yet."""
+        record = store.groups.progress(integration_id, request.fingerprint, now)
+        return (record[0], record[1], False) if record else (0, moment + DEDUP_WINDOW_SECONDS, True)
+
+    done, expires_at, fresh = where()
+    budget = request.allowed
+    while done < len(elements):
+        if budget <= 0:
+            raise RateLimited(_rate_message(config, done, len(elements)), retry_after=60)
+        if request.deadline is not None and time.monotonic() > request.deadline:
+            raise Unfinished(
+                f"Stored {done} of {len(elements)} alerts before the time limit; retry to store the rest "
+                "(a retry of the same body skips the alerts already stored).",
+                stored=len(outcome.stored),
+                retry_after=1,
+            )
+        progress = Progress(integration_id, request.fingerprint, done, fresh, expires_at, moment)
+        try:
+            placed = _place(store, config, elements[done], now, is_demo=is_demo, per_alert=True, progress=progress)
+            if placed is None and not store.groups.advance(progress):  # nothing to store: count it done
+                raise _Overtaken
+        except _Overtaken:  # another copy of the body got further: go on from where it is
+            done, expires_at, fresh = where()
+            continue
+        if placed is not None:
+            outcome.stored.append(placed)
+            budget -= 1
+        done, fresh = done + 1, False
+    return outcome
+
+
+class _Overtaken(Exception):
+    """Another copy of the body stored this alert (or moved its count) first."""
+
+
+def _rate_message(config: IntegrationConfig, done: int, total: int) -> str:
+    return (
+        "Rate-limiting has been applied to your account because too many alerts were sent from your "
+        f"integration {config.integration.name}: stored {done} of the {total} alerts of this request. Retry later."
+    )
+
+
+def _place(
+    store: Store,
+    config: IntegrationConfig,
+    payload: Any,
+    now: datetime,
+    *,
+    is_demo: bool = False,
     per_alert: bool = False,
-    pointers: PointerCache | None = None,
-    executor: Executor | None = None,
+    cache: SequenceCache | None = None,
+    receipt: Receipt | None = None,
+    progress: Progress | None = None,
 ) -> Stored | None:
-    """Place one alert in its group. Plain alerts take one conditional write when the container has seen the
-    key lately (append) or never (create); signals and surprises take the read-then-write path."""
+    """Place one alert in its group. A plain alert takes one conditional write of its group (create, or append to
+    the group the container last saw for its key) and one of the alert; signals and per-alert label states read
+    the group and write the change in one transaction."""
+    from oncall.models import Alert, AlertGroup
+
     integration = config.integration
-    kind = integration_types.get(integration.type)
     labels = grouping.alert_labels(integration, payload)
     route = routing.select_route(config.routes, payload, labels)
     signals = grouping.signals(integration, payload, labels, is_demo=is_demo)
@@ -266,16 +441,16 @@ def ingest_one(  # noqa: C901  (reshaped by the ingest write-shape work of this 
             **appearance,
         )
 
-    label_hash = grouping.label_set_hash(payload) if per_alert else None
-
-    def new_group() -> AlertGroup:
+    def new_group(sequence: int) -> AlertGroup:
+        group_id = ids.group_id(key.integration_id, key.route_id, key.distinction, sequence)
         return AlertGroup(
-            id=ids.new_id(ids.ALERT_GROUP),
+            id=group_id,
             integration_id=integration.id,
             route_id=route.id,
             route_description="the default route" if route.is_default else f"route #{route.position + 1}",
             team_id=integration.team_id,
             distinction=signals.distinction,
+            sequence=sequence,
             title=appearance["title"] or "Alert",
             source_link=appearance["source_link"],
             labels=labels,
@@ -292,78 +467,204 @@ def ingest_one(  # noqa: C901  (reshaped by the ingest write-shape work of this 
             else None,
         )
 
-    def escalate(before: AlertGroup | None, after: AlertGroup) -> None:
-        if executor is not None:  # the alert is stored: a failed start is retried by the sweep, not by the sender
-            escalation.reconcile(store, executor, before, after, now)
+    if not (resolves or signals.is_acknowledge or per_alert):
+        return _place_plain(store, key, new_group, make_alert, receipt, cache)
+    kind = integration_types.get(integration.type)
+    state = _Signals(
+        resolves,
+        signals.is_acknowledge,
+        grouping.label_set_hash(payload) if per_alert else None,
+        join_only=kind is not None and kind.signals_join_only and (signals.is_resolve or signals.is_acknowledge),
+    )
+    return _place_with_state(store, key, now, new_group, make_alert, state, receipt, progress, cache)
 
-    plain = not (resolves or signals.is_acknowledge or per_alert)
-    if plain and pointers is not None:
-        cached = pointers.get(key)
-        if cached is not None:
-            if store.groups.append_alert(key, cached, make_alert(cached)):
-                return Stored(cached, alert_id, created_group=False, resolved_group=False)
-            pointers.drop(key)
-        else:
-            created = new_group()
-            if store.groups.create(created, make_alert(created.id), [], None):
-                pointers.put(key, created.id)
-                escalate(None, created)
-                return Stored(created.id, alert_id, created_group=True, resolved_group=False)
+
+def _duplicate(store: Store, alert: Alert, alert_id: str, group: str) -> Stored:
+    """A retry of a body whose alert was stored as ``alert_id``: write that alert again (the first copy may have
+    died between its group's write and its own), count nothing."""
+    store.groups.put_alert(alert.model_copy(update={"id": alert_id, "group_id": group,
+                                                   "created_at": ids.sortable_id_time(alert_id)}))  # fmt: skip
+    return Stored(group, alert_id, created_group=False, resolved_group=False, duplicate=True)
+
+
+def _of_key(group: AlertGroup, key: GroupKey) -> bool:
+    return (group.integration_id, group.route_id, group.distinction) == (
+        key.integration_id,
+        key.route_id,
+        key.distinction,
+    )
+
+
+def _place_plain(
+    store: Store,
+    key: GroupKey,
+    new_group: Callable[[int], AlertGroup],
+    make_alert: Callable[[str], Alert],
+    receipt: Receipt | None,
+    cache: SequenceCache | None,
+) -> Stored:
+    cached = cache.get(key) if cache is not None else None
+    sequence, known_open = (cached, True) if cached is not None else (0, False)
     for _ in range(MAX_GROUPING_ATTEMPTS):
-        pointer = store.groups.pointer(key)
-        if pointer is not None and pointer.open:
-            if plain:
-                # One conditional transaction, no read of the group.
-                if store.groups.append_alert(key, pointer.group_id, make_alert(pointer.group_id)):
-                    if pointers is not None:
-                        pointers.put(key, pointer.group_id)
-                    return Stored(pointer.group_id, alert_id, created_group=False, resolved_group=False)
-                continue
-            group = store.groups.get(pointer.group_id)
-            if group is None or not group.is_open:
-                continue
-            transition = _apply_signals(group, now, resolves, signals.is_acknowledge, label_hash)
-            if store.groups.save(
-                transition.group,
-                group.version,
-                alert=make_alert(group.id),
-                timeline=transition.timeline,
-                pointer=transition.pointer,
-            ):
-                escalate(group, transition.group)
-                return Stored(group.id, alert_id, False, transition.group.resolved and not group.resolved)
+        group_id = ids.group_id(key.integration_id, key.route_id, key.distinction, sequence)
+        alert = make_alert(group_id)
+        if known_open:
+            placed = store.groups.append(key, group_id, alert, receipt)
+        else:
+            placed = store.groups.create(new_group(sequence), alert, receipt=receipt)
+        if placed.stored or placed.duplicate_of:
+            if cache is not None:
+                cache.put(key, sequence)
+            faults.point(faults.AFTER_STORE)
+            if placed.duplicate_of:
+                return _duplicate(store, alert, placed.duplicate_of, group_id)
+            return Stored(group_id, alert.id, created_group=not known_open, resolved_group=False)
+        found = placed.found
+        if found is not None and found.is_open and _of_key(found, key):
+            known_open = True  # another writer created it first: join it
             continue
-        if kind is not None and kind.signals_join_only and (signals.is_resolve or signals.is_acknowledge):
-            logger.info("%s for a key with no open group of %s: ignored", "resolve" if signals.is_resolve else
-                        "acknowledge", integration.id)  # fmt: skip
-            return None
-        if pointer is not None and resolves and not per_alert:
-            # A resolve signal after the group was resolved joins that group instead of opening a new one.
-            group = store.groups.get(pointer.group_id)
-            if group is not None and store.groups.save(group, group.version, alert=make_alert(group.id)):
-                return Stored(group.id, alert_id, created_group=False, resolved_group=False)
-            continue
-        group = new_group()
-        transition = _apply_signals(group, now, resolves, signals.is_acknowledge, label_hash)
-        if store.groups.create(transition.group, make_alert(group.id), transition.timeline, pointer):
-            if pointers is not None and transition.group.is_open:
-                pointers.put(key, group.id)
-            escalate(None, transition.group)
-            return Stored(group.id, alert_id, created_group=True, resolved_group=transition.group.resolved)
+        if cache is not None:
+            cache.drop(key)
+        if found is not None and not _of_key(found, key):
+            raise StoreError(f"group id {group_id} of key {key} is taken by another key's group")
+        # The group there was closed (or deleted): where is the key now? (Past a closed group, whatever it says.)
+        past = found.sequence + 1 if found is not None else 0
+        sequence, known_open = max(store.groups.sequence(key), past), False
     raise StoreError(f"could not place the alert after {MAX_GROUPING_ATTEMPTS} attempts (contention)")
 
 
-def _apply_signals(
-    group: AlertGroup, now: datetime, resolves: bool, acknowledges: bool, label_hash: str | None
-) -> actions.Transition:
+@dataclass(frozen=True)
+class _Signals:
+    resolves: bool
+    acknowledges: bool
+    label_hash: str | None  # per-alert mode: the alert's label set
+    join_only: bool  # a signal that only acts on an open group (else it is ignored)
+
+
+def _place_with_state(
+    store: Store,
+    key: GroupKey,
+    now: datetime,
+    new_group: Callable[[int], AlertGroup],
+    make_alert: Callable[[str], Alert],
+    state: _Signals,
+    receipt: Receipt | None,
+    progress: Progress | None,
+    cache: SequenceCache | None,
+) -> Stored | None:
+    """Read the key's current group, apply the alert's signals, write in one transaction; a lost race reads
+    again. None: the alert stores nothing (an ignored signal), or another copy of the body stored it first."""
+    floor = 0  # a closed group found at the key's number: the key is past it
+    for _ in range(MAX_GROUPING_ATTEMPTS):
+        sequence = max(store.groups.sequence(key), floor)
+        group_id = ids.group_id(key.integration_id, key.route_id, key.distinction, sequence)
+        alert = make_alert(group_id)
+        group = store.groups.get(group_id)
+        if group is not None and not _of_key(group, key):
+            raise StoreError(f"group id {group_id} of key {key} is taken by another key's group")
+        if group is not None and not group.is_open:
+            floor = sequence + 1
+            continue
+        if group is not None:
+            transition = _apply_signals(group, now, state)
+            if store.groups.save(
+                transition.group,
+                group.version,
+                alert=alert,
+                timeline=transition.timeline,
+                pointer=transition.pointer,
+                receipt=receipt,
+                progress=progress,
+            ):
+                if cache is not None:
+                    cache.drop(key)  # the group may have closed: the next plain alert reads the key again
+                faults.point(faults.AFTER_STORE)
+                resolved = transition.group.resolved and not group.resolved
+                return Stored(group.id, alert.id, created_group=False, resolved_group=resolved)
+        elif state.join_only:
+            logger.info("%s for a key with no open group of %s: ignored", "resolve" if state.resolves else
+                        "acknowledge", key.integration_id)  # fmt: skip
+            return None
+        elif state.resolves and state.label_hash is None and (latest := _previous(store, key, sequence)) is not None:
+            # A resolve signal after the group was resolved joins that group instead of opening a new one.
+            group, alert = latest, make_alert(latest.id)
+            if store.groups.save(latest, latest.version, alert=alert, receipt=receipt, progress=progress):
+                faults.point(faults.AFTER_STORE)
+                return Stored(latest.id, alert.id, created_group=False, resolved_group=False)
+        else:
+            group = new_group(sequence)
+            if (created := _create(store, group, alert, now, state, receipt, progress)) is not None:
+                return created
+        if (stored := _after_lost_race(store, group, alert, receipt, progress, now)) is not None:
+            return stored
+    raise StoreError(f"could not place the alert after {MAX_GROUPING_ATTEMPTS} attempts (contention)")
+
+
+def _create(
+    store: Store,
+    group: AlertGroup,
+    alert: Alert,
+    now: datetime,
+    state: _Signals,
+    receipt: Receipt | None,
+    progress: Progress | None,
+) -> Stored | None:
+    """Open ``group`` with ``alert`` (its signals applied); None: the write lost a race."""
+    transition = _apply_signals(group, now, state)
+    placed = store.groups.create(
+        transition.group,
+        alert,
+        timeline=transition.timeline,
+        pointer=transition.pointer,
+        receipt=receipt,
+        progress=progress,
+    )
+    if placed.stored:
+        faults.point(faults.AFTER_STORE)
+        return Stored(group.id, alert.id, created_group=True, resolved_group=transition.group.resolved)
+    if placed.duplicate_of:
+        return _duplicate(store, alert, placed.duplicate_of, group.id)
+    return None
+
+
+def _previous(store: Store, key: GroupKey, sequence: int) -> AlertGroup | None:
+    """The key's group before the ``sequence``-th (None for the first)."""
+    if sequence == 0:
+        return None
+    return store.groups.get(ids.group_id(key.integration_id, key.route_id, key.distinction, sequence - 1))
+
+
+def _after_lost_race(
+    store: Store,
+    group: AlertGroup | None,
+    alert: Alert,
+    receipt: Receipt | None,
+    progress: Progress | None,
+    now: datetime,
+) -> Stored | None:
+    """A write lost a race: a retry of this body may have stored the alert meanwhile (then that is the answer);
+    another copy of the body moving ahead of this one ends this one (:class:`_Overtaken`). None: try again."""
+    if receipt is not None and group is not None and (seen := store.groups.received(group.id, receipt)):
+        return _duplicate(store, alert, seen, group.id)
+    if progress is not None:
+        record = store.groups.progress(progress.integration_id, progress.fingerprint, now)
+        if record != (None if progress.fresh else (progress.done, progress.expires_at)):
+            raise _Overtaken
+    return None
+
+
+def _apply_signals(group: AlertGroup, now: datetime, state: _Signals) -> Transition:
+    from oncall import actions
+
     transition = actions.Transition(group)
-    if label_hash is not None:
+    resolves = state.resolves
+    if state.label_hash is not None:
         # Per-alert mode: the group resolves once the latest alert of every label set is resolved.
-        states = {**group.label_states, label_hash: "resolved" if resolves else "firing"}
+        states = {**group.label_states, state.label_hash: "resolved" if resolves else "firing"}
         transition.group = group.model_copy(update={"label_states": states})
-        resolves = all(state == "resolved" for state in states.values())
+        resolves = all(value == "resolved" for value in states.values())
     attached = transition.group.root_alert_group_id is not None
-    if acknowledges and not attached and not transition.group.acknowledged and not transition.group.resolved:
+    if state.acknowledges and not attached and not transition.group.acknowledged and not transition.group.resolved:
         acked = actions.acknowledge(transition.group, actions.SOURCE, now)
         transition = actions.Transition(acked.group, transition.timeline + acked.timeline)
     if resolves and not transition.group.resolved:
@@ -377,23 +678,33 @@ def _apply_signals(
 
 @dataclass
 class _RateState:
-    """What this container knows of an integration's request count, and what it has not yet told the store."""
+    """What this container knows of an integration's count of alerts, and what it has not yet told the store."""
 
     window: int = -1
     current: int = 0  # the store's count of the window at the last sync
     previous: int = 0
-    pending: int = 0  # requests admitted here since the last sync
+    pending: int = 0  # alerts admitted here since the last sync
     synced_at: float = -math.inf
     version: int | None = None
 
 
+@dataclass(frozen=True)
+class _Token:
+    integration_id: str | None  # None: no such token
+    type: str
+    expires: float  # timer seconds
+    version: int | None  # the configuration version it was checked against (None: not yet)
+
+
 class IngestService:
     """Holds the per-container caches: token -> integration, integration -> configuration (by version), grouping
-    pointers, and the rate-limit counts.
+    sequence numbers, and the rate-limit counts.
 
-    Counting every request in DynamoDB would double the writes per alert, so a container adds its count to the
-    store at most every ``sync_seconds`` (and at every window change); the configuration version comes back with
-    that write, so configuration changes reach every container within ``sync_seconds``. ``0`` syncs every request.
+    Counting every alert in DynamoDB would add a write per alert, so a container adds its count to the store at most
+    every ``sync_seconds`` (and at every window change); the configuration version comes back with that write, so
+    configuration changes reach every container within ``sync_seconds``: a regenerated token bumps the version, so
+    the old token stops working within that time too (a token checked against an older version is checked again).
+    ``0`` syncs every request.
     """
 
     TOKEN_TTL = 60.0
@@ -404,36 +715,51 @@ class IngestService:
         store: Store,
         rate_limit: RateLimit,
         sync_seconds: float,
-        executor: Executor | None = None,
         clock: Clock = SYSTEM_CLOCK,
         timer: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
-        self.executor = executor
         self.clock = clock
         self.timer = timer  # seconds, for cache lifetimes and sync intervals (tests turn it by hand)
-        self.rate_limit = rate_limit  # per integration, counted across containers through the store
+        self.rate_limit = rate_limit  # alerts per integration, counted across containers through the store
         self.sync_seconds = sync_seconds  # how often this container adds its count to the store's
-        self.pointers = PointerCache()
-        self._tokens: dict[str, tuple[float, Any]] = {}
+        self.sequences = SequenceCache()
+        self._tokens: dict[str, _Token] = {}
         self._configs: dict[str, IntegrationConfig] = {}
         self._rates: dict[str, _RateState] = {}
         self._lock = threading.Lock()
 
-    def _integration_for(self, token: str, type_slug: str) -> str:
+    def _token(self, token: str, type_slug: str) -> tuple[str, _Token, bool]:
+        """The token's integration (from the cache, or read now: ``fresh``), or UnknownToken / a wrong type."""
         token_hash = ids.secret_hash(token)
         cached = self._tokens.get(token_hash)
-        if cached is None or cached[0] < self.timer():
-            ref = self.store.integrations.token(token_hash)
-            ttl = self.TOKEN_TTL if ref else self.MISSING_TOKEN_TTL
-            cached = (self.timer() + ttl, ref)
-            self._tokens[token_hash] = cached
-        ref = cached[1]
-        if ref is None:
+        fresh = cached is None or cached.expires < self.timer()
+        if fresh:
+            cached = self._check_token(token_hash)
+        assert cached is not None
+        if cached.integration_id is None:
             raise UnknownToken("Integration key was not found. Permission denied.")
-        if ref.type.removeprefix("legacy_") != type_slug.removeprefix("legacy_"):
-            raise IngestError(f"This url is for integration with {ref.type.removeprefix('legacy_')}")
-        return str(ref.integration_id)
+        if cached.type.removeprefix("legacy_") != type_slug.removeprefix("legacy_"):
+            raise IngestError(f"This url is for integration with {cached.type.removeprefix('legacy_')}")
+        return token_hash, cached, fresh
+
+    def _recheck(self, token_hash: str, checked: _Token, fresh: bool, version: int | None) -> None:
+        """A token checked against an older configuration version than the latest seen is checked again: a new
+        token (or a deleted integration) bumps the version, so the old token is refused within a sync."""
+        if version is None or checked.version == version:
+            return
+        if fresh:  # read just now: it is as new as any version
+            self._tokens[token_hash] = _Token(checked.integration_id, checked.type, checked.expires, version)
+            return
+        if self._check_token(token_hash, version).integration_id != checked.integration_id:
+            raise UnknownToken("Integration key was not found. Permission denied.")
+
+    def _check_token(self, token_hash: str, version: int | None = None) -> _Token:
+        ref = self.store.integrations.token(token_hash)
+        ttl = self.TOKEN_TTL if ref else self.MISSING_TOKEN_TTL
+        checked = _Token(ref.integration_id if ref else None, ref.type if ref else "", self.timer() + ttl, version)
+        self._tokens[token_hash] = checked
+        return checked
 
     def _config(self, integration_id: str, version: int | None) -> IntegrationConfig:
         config = self._configs.get(integration_id)
@@ -445,64 +771,116 @@ class IngestService:
             self._configs[integration_id] = config
         return config
 
-    def _count(self, integration_id: str, now: float) -> int | None:
-        """Admits or refuses (RateLimited) one request; returns the configuration version last seen."""
+    def _admit(self, integration_id: str, now: float, wanted: int) -> tuple[int, int | None]:
+        """How many of ``wanted`` alerts the rate limit admits (RateLimited if none), and the configuration version
+        last seen. A refused request counts as one."""
         limit = self.rate_limit
         window = int(now // limit.seconds)
         with self._lock:
             state = self._rates.setdefault(integration_id, _RateState())
             due = state.window != window or self.timer() - state.synced_at >= self.sync_seconds
-            if due:
-                increment, state.pending = state.pending + 1, 0
-            else:
-                state.pending += 1
+            if due:  # the store learns of this request's alerts at once (corrected below if fewer are admitted)
+                increment, state.pending = state.pending + wanted, 0
         if due:
             try:
                 counted = self.store.integrations.count_request(integration_id, window, increment)
             except NotFound as error:
                 self._tokens.clear()
                 raise UnknownToken("Integration key was not found. Permission denied.") from error
-            with self._lock:
+        # Sliding-window estimate: the previous window weighs by how much of it still overlaps.
+        overlap = 1 - (now % limit.seconds) / limit.seconds
+        with self._lock:
+            if due:
                 state.window, state.current, state.previous = window, counted.current, counted.previous
                 state.version, state.synced_at = counted.config_version, self.timer()
-        # Sliding-window estimate: the previous window weighs by how much of it still overlaps.
-        elapsed = (now % limit.seconds) / limit.seconds
-        if state.current + state.pending + state.previous * (1 - elapsed) > limit.count:
+                before = state.current - wanted + state.previous * overlap
+            else:
+                before = state.current + state.pending + state.previous * overlap
+            admitted = max(0, min(wanted, math.floor(limit.count - before)))
+            state.pending += max(admitted, 1) - (wanted if due else 0)
+            version = state.version
+        if not admitted:
             retry_after = max(1, math.ceil(limit.seconds - now % limit.seconds))
             raise RateLimited(
                 "Rate-limiting has been applied to your account because too many alerts were sent from your "
                 f"integration (limit {limit.count} per {limit.seconds} s). Retry later.",
                 retry_after=retry_after,
             )
-        return state.version
+        return admitted, version
 
     def receive(
-        self, type_slug: str, token: str, body: bytes, content_type: str | None, now: datetime | None = None
-    ) -> list[Stored]:
+        self,
+        type_slug: str,
+        token: str,
+        body: bytes,
+        content_type: str | None,
+        now: datetime | None = None,
+        deadline: float | None = None,
+    ) -> Outcome:
         """An HTTP body for an integration: the token is checked before the body is read (403 before 400)."""
-        integration_id = self._integration_for(token, type_slug)
-        return self._ingest(integration_id, parse_body(body, content_type), now or self.clock.now())
+        token_hash, checked, fresh = self._token(token, type_slug)
+        payload = parse_body(body, content_type)
+        assert checked.integration_id is not None
+        body_print = fingerprint(checked.integration_id, body)
+        return self._ingest(token_hash, checked, fresh, payload, body_print, now or self.clock.now(), deadline)
 
-    def receive_payload(self, type_slug: str, token: str, payload: Any, now: datetime | None = None) -> list[Stored]:
+    def receive_payload(
+        self, type_slug: str, token: str, payload: Any, now: datetime | None = None, deadline: float | None = None
+    ) -> Outcome:
         """A payload that did not come as an HTTP body (inbound e-mail, PagerDuty events): the same token check,
         rate limit and pipeline."""
-        return self._ingest(self._integration_for(token, type_slug), payload, now or self.clock.now())
+        token_hash, checked, fresh = self._token(token, type_slug)
+        assert checked.integration_id is not None
+        body_print = payload_fingerprint(checked.integration_id, payload)
+        return self._ingest(token_hash, checked, fresh, payload, body_print, now or self.clock.now(), deadline)
 
-    def _ingest(self, integration_id: str, payload: Any, moment: datetime) -> list[Stored]:
-        config = self._config(integration_id, self._count(integration_id, moment.timestamp()))
-        return ingest(self.store, config, payload, now=moment, pointers=self.pointers, executor=self.executor)
+    def _ingest(
+        self,
+        token_hash: str,
+        checked: _Token,
+        fresh: bool,
+        payload: Any,
+        body_print: str,
+        moment: datetime,
+        deadline: float | None,
+    ) -> Outcome:
+        integration_id = checked.integration_id
+        assert integration_id is not None
+        wanted = min(len(alert_elements(checked.type, payload)), MAX_ALERTS_PER_REQUEST)
+        if wanted > 1:  # a retry is counted for what it has left to store
+            record = self.store.groups.progress(integration_id, body_print, moment)
+            wanted = max(1, wanted - (record[0] if record else 0))
+        allowed, version = self._admit(integration_id, moment.timestamp(), wanted)
+        self._recheck(token_hash, checked, fresh, version)
+        config = self._config(integration_id, version)
+        request = Request(body_print, deadline, allowed)
+        try:
+            return ingest_request(self.store, config, payload, now=moment, cache=self.sequences, request=request)
+        except Unfinished as error:
+            # Only what was stored counts: the retry is counted for the rest (a sender is not limited twice).
+            self._refund(integration_id, allowed - error.stored)
+            raise
+
+    def _refund(self, integration_id: str, alerts: int) -> None:
+        """Take back ``alerts`` admitted but not stored (the store learns of it at the next sync)."""
+        with self._lock:
+            self._rates[integration_id].pending -= alerts
 
     def heartbeat(self, type_slug: str, token: str, now: datetime | None = None) -> None:
         """A beat of the integration's monitor; sends the restoring alert if the heartbeat had expired."""
         from oncall import heartbeat
 
         moment = now or self.clock.now()
-        integration_id = self._integration_for(token, type_slug)
-        config = self._config(integration_id, self._count(integration_id, moment.timestamp()))
+        token_hash, checked, fresh = self._token(token, type_slug)
+        integration_id = checked.integration_id
+        assert integration_id is not None
+        _, version = self._admit(integration_id, moment.timestamp(), 1)
+        self._recheck(token_hash, checked, fresh, version)
+        config = self._config(integration_id, version)
         if not heartbeat.has_heartbeat(config.integration.type):
             raise IngestError(f"Integrations of type {config.integration.type} have no heartbeat")
         if self.store.heartbeats.beat(integration_id, moment, config.heartbeat.timeout_seconds):
-            heartbeat.send(self.store, self.executor, config, expired=False, now=moment)
+            heartbeat.send(self.store, config, expired=False, now=moment)
 
     def invalidate(self, integration_id: str | None = None) -> None:
         if integration_id is None:

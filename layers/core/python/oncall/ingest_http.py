@@ -14,13 +14,13 @@ logger = logging.getLogger(__name__)
 PAGERDUTY_ROUTES = {"POST /v2/enqueue": "v2", "POST /generic/2010-04-15/create_event.json": "v1"}
 
 
-def handle_pagerduty(service: IngestService, event: http.Event, version: str) -> http.Response:
+def handle_pagerduty(service: IngestService, event: http.Event, version: str, deadline: float | None) -> http.Response:
     """PagerDuty Events API v2/v1 (see :mod:`oncall.pagerduty`): PagerDuty's response shapes."""
     from oncall import pagerduty
 
     try:
         parsed = (pagerduty.parse_v2 if version == "v2" else pagerduty.parse_v1)(http.body_bytes(event))
-        service.receive_payload("pagerduty", parsed.key, parsed.payload)
+        service.receive_payload("pagerduty", parsed.key, parsed.payload, deadline=deadline)
     except pagerduty.InvalidEvent as error:
         return http.json_response(error.status, error.body())
     except IngestError as error:
@@ -41,9 +41,11 @@ def handle_pagerduty(service: IngestService, event: http.Event, version: str) ->
     )
 
 
-def handle(service: IngestService, event: http.Event) -> http.Response:
+def handle(service: IngestService, event: http.Event, deadline: float | None = None) -> http.Response:
+    """``deadline`` (``time.monotonic``): when to stop starting new alerts of a body, so the answer beats the
+    function's timeout."""
     if (version := PAGERDUTY_ROUTES.get(str(event.get("routeKey", "")))) is not None:
-        return handle_pagerduty(service, event, version)
+        return handle_pagerduty(service, event, version, deadline)
     params = event.get("pathParameters") or {}
     type_slug, token = params.get("type", ""), params.get("token", "")
     is_heartbeat = str(event.get("routeKey", "")).endswith("/heartbeat")
@@ -52,7 +54,9 @@ def handle(service: IngestService, event: http.Event) -> http.Response:
             service.heartbeat(type_slug, token)
             # OnCall answers a GET with a smiley; monitors that check the body expect it.
             return http.text_response(200, ":)" if http.method(event) == "GET" else "")
-        stored = service.receive(type_slug, token, http.body_bytes(event), http.header(event, "content-type"))
+        outcome = service.receive(
+            type_slug, token, http.body_bytes(event), http.header(event, "content-type"), deadline=deadline
+        )
     except IngestError as error:
         headers = {"Retry-After": str(error.retry_after)} if error.retry_after else None
         return http.json_response(error.status, {"detail": str(error)}, headers)
@@ -60,7 +64,12 @@ def handle(service: IngestService, event: http.Event) -> http.Response:
         # Never acknowledge what was not written: the sender retries a 5xx.
         logger.exception("storing the alert or heartbeat failed")
         return http.json_response(503, {"detail": "The alert could not be stored; retry."}, {"Retry-After": "5"})
+    stored = outcome.stored
     return http.json_response(
         200,
-        {"detail": "Ok.", "alert_group_ids": [s.group_id for s in stored], "alert_ids": [s.alert_id for s in stored]},
+        {
+            "detail": outcome.detail,
+            "alert_group_ids": [s.group_id for s in stored],
+            "alert_ids": [s.alert_id for s in stored],
+        },
     )

@@ -14,9 +14,8 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Literal
 
-from oncall import actions, escalation, ids
+from oncall import actions, ids
 from oncall.errors import InvalidInput
-from oncall.executor import Executor
 from oncall.models import Alert, AlertGroup, Integration
 from oncall.ports import GroupFilter, Store
 from oncall.scheduler import Scheduler
@@ -96,6 +95,7 @@ def _open_maintenance_group(
         alerts_count=1,
         last_alert_at=now,
         is_maintenance=True,
+        is_open=False,  # it collects attached groups, not the alerts of a grouping key
     )
     alert = Alert(
         id=ids.new_sortable_id(ids.ALERT, now),
@@ -106,21 +106,21 @@ def _open_maintenance_group(
         message=message,
     )
     group = group.model_copy(update={"last_alert_id": alert.id})
-    store.groups.create(group, alert, [], None)
+    store.groups.create(group, alert)
     return group.id
 
 
 def stop(
     store: Store,
     scheduler: Scheduler,
-    executor: Executor,
     integration_id: str,
     now: datetime,
     *,
     maintenance_id: str | None = None,
     by: str = "maintenance end",
 ) -> bool:
-    """End the window (``maintenance_id``: only that one). False when there was nothing (left) to end."""
+    """End the window (``maintenance_id``: only that one). False when there was nothing (left) to end. The groups
+    it resolves stop escalating through the table's stream."""
     config = store.integrations.config(integration_id)
     if config is None:
         return False
@@ -143,13 +143,11 @@ def stop(
     if maintenance_id is None and integration.maintenance_id:
         scheduler.cancel(schedule_name(integration_id, integration.maintenance_id))
     if integration.maintenance_mode == "maintenance" and integration.maintenance_group_id:
-        _resolve_collected(store, executor, integration, integration.maintenance_group_id, by, now)
+        _resolve_collected(store, integration, integration.maintenance_group_id, by, now)
     return True
 
 
-def _resolve_collected(
-    store: Store, executor: Executor, integration: Integration, root_id: str, by: str, now: datetime
-) -> None:
+def _resolve_collected(store: Store, integration: Integration, root_id: str, by: str, now: datetime) -> None:
     filters = GroupFilter(
         integration_id=integration.id, started_after=integration.maintenance_started_at, root_alert_group_id=root_id
     )
@@ -163,16 +161,15 @@ def _resolve_collected(
         cursor = page.cursor
     root = store.groups.get(root_id)
     for group in [*attached, *([root] if root else [])]:
-        _resolve(store, executor, group, by, now)
+        _resolve(store, group, by, now)
 
 
-def _resolve(store: Store, executor: Executor, group: AlertGroup, by: str, now: datetime) -> None:
+def _resolve(store: Store, group: AlertGroup, by: str, now: datetime) -> None:
     for _ in range(5):
         if group.resolved:
             return
         transition = actions.resolve(group, by, now, text=STOP_TEXT)
         if store.groups.save(transition.group, group.version, timeline=transition.timeline, pointer=transition.pointer):
-            escalation.reconcile(store, executor, group, transition.group, now)
             return
         fresh = store.groups.get(group.id)
         if fresh is None:

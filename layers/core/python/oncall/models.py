@@ -140,6 +140,7 @@ class AlertGroup(BaseModel):
     last_alert_at: datetime | None = None
     last_alert_id: str | None = None
     is_open: bool = True  # still absorbs alerts of its grouping key
+    sequence: int = 0  # its place among the groups of its grouping key (its id derives from key and sequence)
     is_demo: bool = False
     is_maintenance: bool = False  # the group that collects an integration's alerts during maintenance
     root_alert_group_id: str | None = None  # attached to this (maintenance) group

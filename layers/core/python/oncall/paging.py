@@ -103,8 +103,9 @@ def page(
     }
     config = store.integrations.config(integration.id)
     assert config is not None
-    # Without a team nothing escalates by chain: the people below are the page.
-    [stored] = ingest(store, config, payload, now=now, executor=executor if team is not None else None)
+    # A team's routes escalate by their chains; the integration for pages without a team has no chain: the people
+    # below are the page.
+    [stored] = ingest(store, config, payload, now=now)
     group = store.groups.get(stored.group_id)
     assert group is not None
     if responders:

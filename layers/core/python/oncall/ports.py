@@ -73,16 +73,44 @@ class GroupKey:
     distinction: str
 
 
+PointerChange = Literal["close", "reopen"]  # the group stops, or starts again, absorbing its key's alerts
+# How many recent requests a group remembers (by slot, chosen by the request's fingerprint) to recognise retries.
+RECEIPT_SLOTS = 2
+
+
 @dataclass(frozen=True)
-class Pointer:
-    """The latest group of a grouping key and whether it still absorbs alerts."""
+class Receipt:
+    """What marks an alert as received from one request body: a retry of the body within the window stores nothing
+    new. ``slot`` names where the group keeps it, ``current`` and ``previous`` are the body's fingerprints in this
+    window and the one before (so a retry just after a window boundary is still recognised)."""
 
-    key: GroupKey
-    group_id: str
-    open: bool
+    slot: int
+    current: str
+    previous: str
 
 
-PointerChange = Literal["close", "reopen"]
+@dataclass(frozen=True)
+class Progress:
+    """How far a request body with several alerts has got: alert ``done`` is the next to store. Each alert is
+    stored in one transaction with the advance of this count, so a retry stores none twice."""
+
+    integration_id: str
+    fingerprint: str
+    done: int
+    fresh: bool  # no unexpired record of the body yet: the first store creates it
+    expires_at: int  # epoch seconds: a later copy of the body is a new request
+    now: int  # epoch seconds
+
+
+@dataclass(frozen=True)
+class Placement:
+    """What became of an alert offered to a group: ``stored`` now, or already stored under ``duplicate_of`` by an
+    earlier copy of the request, or refused because of ``found`` (the group at that id: closed, of another key), or
+    because there is no group there (all three unset)."""
+
+    stored: bool = False
+    duplicate_of: str | None = None
+    found: AlertGroup | None = None
 
 
 @dataclass
@@ -199,13 +227,29 @@ class Heartbeats(Protocol):
 
 
 class AlertGroups(Protocol):
-    def pointer(self, key: GroupKey) -> Pointer | None: ...
-    def create(self, group: AlertGroup, alert: Alert, timeline: list[TimelineEntry], replaces: Pointer | None) -> bool:
-        """Create the group with its first alert; False if another writer created the key's group first."""
+    def sequence(self, key: GroupKey) -> int:
+        """The key's current sequence number: its open group, or the next one, has the id of (key, number)."""
         ...
 
-    def append_alert(self, key: GroupKey, group_id: str, alert: Alert) -> bool:
-        """Add an alert to an open group atomically; False if the group stopped absorbing alerts."""
+    def create(
+        self,
+        group: AlertGroup,
+        alert: Alert,
+        *,
+        timeline: list[TimelineEntry] | None = None,
+        pointer: PointerChange | None = None,
+        receipt: Receipt | None = None,
+        progress: Progress | None = None,
+    ) -> Placement:
+        """Store a new group with its first alert, unless a group has its id (first writer wins: nothing written)."""
+        ...
+
+    def append(self, key: GroupKey, group_id: str, alert: Alert, receipt: Receipt | None = None) -> Placement:
+        """Add an alert to the open group ``group_id`` of ``key``: counters and alert, no transaction."""
+        ...
+
+    def put_alert(self, alert: Alert) -> None:
+        """Write an alert item (again: the same id and content make the same item)."""
         ...
 
     def save(
@@ -216,8 +260,23 @@ class AlertGroups(Protocol):
         alert: Alert | None = None,
         timeline: list[TimelineEntry] | None = None,
         pointer: PointerChange | None = None,
+        receipt: Receipt | None = None,
+        progress: Progress | None = None,
     ) -> bool:
-        """Write a changed group if nobody changed it since ``expected_version``; False on a lost race."""
+        """Write a changed group if nobody changed it since ``expected_version`` (and ``progress`` still holds);
+        False on a lost race."""
+        ...
+
+    def received(self, group_id: str, receipt: Receipt) -> str | None:
+        """The id of the alert that a copy of the request stored in the group, if one did."""
+        ...
+
+    def advance(self, progress: Progress) -> bool:
+        """Advance a request's progress past an alert that stored nothing; False if another copy moved it first."""
+        ...
+
+    def progress(self, integration_id: str, fingerprint: str, now: datetime) -> tuple[int, int] | None:
+        """How many alerts of the request body are done and when its record expires (None: no unexpired record)."""
         ...
 
     def append_timeline(self, entries: list[TimelineEntry]) -> None: ...
@@ -359,9 +418,11 @@ __all__ = [
     "GroupFilter",
     "GroupKey",
     "Page",
-    "Pointer",
+    "Placement",
     "PointerChange",
+    "Progress",
     "RateCount",
+    "Receipt",
     "Store",
     "StoreError",
     "TokenRef",

@@ -3,8 +3,9 @@
 A webhook fires on its ``trigger_type`` (``status change``: on any of acknowledge, resolve, silence, unsilence,
 unresolve, unacknowledge), for groups of the integrations of its ``integration_filter`` (none: all), or when an
 escalation step triggers it. Each firing is its own execution of the escalation state machine (``kind: webhook``),
-started where the change is stored (:func:`oncall.escalation.reconcile`): the request that changed the group (an
-ingest, an acknowledge) only starts it, so a slow or dead webhook never slows an answer. The execution sends the
+started by the escalation starter from the table's stream (:func:`oncall.escalation.follow`), like every
+escalation: the request that changed the group (an ingest, an acknowledge) only stores it, so a slow or dead
+webhook never slows an answer, and a change is never lost between its write and its webhooks. The execution sends the
 request through the notifier's guarded client, and when the webhook answers 5xx or 429, times out or cannot be
 reached, tries again after a wait of the state machine (``RETRY_WAITS``), at most ``ATTEMPTS`` times in all. Each
 attempt is claimed first, so a retried RunStep never sends twice.
@@ -93,7 +94,9 @@ def after_change(store: Store, executor: Executor, before: AlertGroup | None, af
     for trigger in found:
         for hook in hooks:
             if fires_on(hook, trigger, after):
-                start(executor, hook.id, after, trigger, now, user_id=_actor(after, trigger))
+                # Named by the stored version: the stream delivering this change again starts nothing twice.
+                key = f"{_CODES.get(trigger, 'x')}v{after.version}"
+                start(executor, hook.id, after, trigger, now, user_id=_actor(after, trigger), key=key)
 
 
 def start(

@@ -164,8 +164,8 @@ def _latest_alerts(ports: Ports, group_id: str) -> list[Alert]:
 
 
 def _apply(ports: Ports, group_id: str, action: str, by: str, delay: object = None) -> AlertGroup:
-    """Apply a state change with optimistic concurrency (re-read and re-check on a lost race), then start or
-    stop the group's escalation to match. Returns the stored group."""
+    """Apply a state change with optimistic concurrency (re-read and re-check on a lost race); the group's
+    escalation starts or stops from the stored change (the table's stream). Returns the stored group."""
     store = ports.store
     for _ in range(MAX_ACTION_ATTEMPTS):
         group = _group(ports, group_id)
@@ -175,7 +175,7 @@ def _apply(ports: Ports, group_id: str, action: str, by: str, delay: object = No
             raise InvalidInput("Can't resolve an attached alert group")
         if action == "resolve" and group.is_maintenance and not group.resolved:
             # Resolving the maintenance group ends the maintenance, which resolves it and everything attached.
-            maintenance.stop(store, ports.scheduler, ports.executor, group.integration_id, now, by=by)
+            maintenance.stop(store, ports.scheduler, group.integration_id, now, by=by)
             return _group(ports, group_id)
         if action == "silence":
             seconds = actions.parse_silence_delay(delay)
@@ -187,7 +187,6 @@ def _apply(ports: Ports, group_id: str, action: str, by: str, delay: object = No
             if action in RESTARTING_ACTIONS:
                 transition.group = escalation.restarted(transition.group)
         if store.groups.save(transition.group, group.version, timeline=transition.timeline, pointer=transition.pointer):
-            escalation.reconcile(store, ports.executor, group, transition.group, now)
             if action == "acknowledge":
                 escalation.start_reminder(store, ports.executor, transition.group)
             return transition.group.model_copy(update={"version": group.version + 1})

@@ -327,7 +327,7 @@ def send_demo_alert(ports: Ports, caller: Principal, integration_id: str, payloa
         body = demo_payload(config.integration.type, payload)
     except IngestError as error:
         raise InvalidInput(str(error)) from error
-    stored = ingest(ports.store, config, body, now=ports.clock.now(), is_demo=True, executor=ports.executor)
+    stored = ingest(ports.store, config, body, now=ports.clock.now(), is_demo=True)
     return sorted({s.group_id for s in stored})
 
 
@@ -408,8 +408,6 @@ def start_maintenance(ports: Ports, caller: Principal, integration_id: str, body
 
 def stop_maintenance(ports: Ports, caller: Principal, integration_id: str) -> IntegrationView:
     load_for_change(ports, caller, integration_id)
-    if not maintenance.stop(
-        ports.store, ports.scheduler, ports.executor, integration_id, ports.clock.now(), by=caller.user_id
-    ):
+    if not maintenance.stop(ports.store, ports.scheduler, integration_id, ports.clock.now(), by=caller.user_id):
         raise InvalidInput("No maintenance is active for this integration.")
     return _view(ports, _config(ports, integration_id))

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
-from oncall.models import AlertGroup, TimelineEntry
+from oncall.models import AlertGroup, GroupState, TimelineEntry
 from oncall.store import keys
 from oncall.store.table import Table
 
@@ -126,34 +126,37 @@ class DynamoInsights:
         return found
 
     def recent_groups(self, since: datetime, until: datetime) -> list[GroupSize]:
-        """The groups begun in the period (newest first, at most :data:`MAX_GROUPS_READ`), as their sizes: a
-        range of the groups index, not a scan."""
-        found: list[GroupSize] = []
-        query = self.table.query_all(
-            IndexName="GSI1",
-            KeyConditionExpression="GSI1PK = :pk AND GSI1SK BETWEEN :low AND :high",
-            ExpressionAttributeValues={
-                ":pk": {"S": keys.GROUPS},
-                ":low": {"S": keys.stamp(since)},
-                ":high": {"S": keys.stamp(until) + "~"},
-            },
-            ExpressionAttributeNames={"#id": "id", "#title": "title"},
-            ProjectionExpression="#id, #title, integration_id, alerts_count, created_at",
-            ScanIndexForward=False,
-        )
-        for item in query:
-            found.append(
-                GroupSize(
-                    id=str(item["id"]),
-                    title=item.get("title"),
-                    integration_id=str(item["integration_id"]),
-                    alerts_count=int(item.get("alerts_count", 0)),
-                    created_at=datetime.fromisoformat(str(item["created_at"]).replace("Z", "+00:00")),
-                )
+        """The groups begun in the period (newest first, at most :data:`MAX_GROUPS_READ`), as their sizes: ranges of
+        the four state partitions of the groups index (keys only), then the groups read in batches; not a scan."""
+        entries: list[tuple[str, str]] = []  # (index sort key "<stamp>#<id>", partition)
+        for state in GroupState:
+            query = self.table.query_all(
+                IndexName="GSI3",
+                KeyConditionExpression="GSI3PK = :pk AND GSI3SK BETWEEN :low AND :high",
+                ExpressionAttributeValues={
+                    ":pk": {"S": keys.groups_in_state(state.value)},
+                    ":low": {"S": keys.stamp(since)},
+                    ":high": {"S": keys.stamp(until) + "~"},
+                },
+                ProjectionExpression="PK, GSI3SK",
+                ScanIndexForward=False,
             )
-            if len(found) >= MAX_GROUPS_READ:
-                break
-        return found
+            for item in query:
+                entries.append((str(item["GSI3SK"]), str(item["PK"])))
+                if len(entries) >= MAX_GROUPS_READ * len(GroupState):
+                    break
+        newest = [pk for _, pk in sorted(entries, reverse=True)[:MAX_GROUPS_READ]]
+        found = [
+            GroupSize(
+                id=str(item["id"]),
+                title=item.get("title"),
+                integration_id=str(item["integration_id"]),
+                alerts_count=int(item.get("alerts_count", 0)),
+                created_at=datetime.fromisoformat(str(item["created_at"]).replace("Z", "+00:00")),
+            )
+            for item in self.table.batch_get([{"PK": pk, "SK": keys.META} for pk in dict.fromkeys(newest)])
+        ]
+        return sorted(found, key=lambda group: group.created_at, reverse=True)
 
 
 def _months_between(since: datetime, until: datetime) -> set[str]:

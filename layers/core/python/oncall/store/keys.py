@@ -28,7 +28,6 @@ SHIFT: Final = "SHIFT"
 # GSI1 collections.
 INTEGRATIONS: Final = "INTEGRATIONS"
 ROUTES: Final = "ROUTES"
-GROUPS: Final = "GROUPS"
 HEARTBEATS: Final = "HEARTBEATS"
 USERS: Final = "USERS"
 TEAMS: Final = "TEAMS"
@@ -100,8 +99,9 @@ def token(token_hash: str) -> Key:
 # --- alert groups -------------------------------------------------------------------------------------------------
 
 
-def pointer(key: GroupKey) -> Key:
-    return {"PK": f"OPEN#{key.integration_id}#{key.route_id}#{key.distinction}", "SK": "OPEN"}
+def sequence(key: GroupKey) -> Key:
+    """Where a grouping key's current sequence number is kept (absent until its first group closes)."""
+    return {"PK": f"KEY#{key.integration_id}#{key.route_id}#{key.distinction}", "SK": "SEQ"}
 
 
 def group_partition(group_id: str) -> str:
@@ -147,14 +147,19 @@ def claim(group_id: str, effect: str) -> Key:
     return {"PK": group_partition(group_id), "SK": f"SENT#{effect}"}
 
 
-def groups_of_integration(integration_id: str) -> str:
-    """The GSI2 partition of an integration's groups."""
-    return f"INTGROUPS#{integration_id}"
+def resolved_groups_of(integration_id: str) -> str:
+    """The GSI2 partition of an integration's resolved groups."""
+    return f"RESOLVED#{integration_id}"
 
 
 def groups_in_state(state: str) -> str:
     """The GSI3 partition of the groups in a state."""
     return f"STATE#{state}"
+
+
+def request(integration_id: str, fingerprint: str) -> Key:
+    """The progress of one request body with several alerts (a retry of it continues where it stopped)."""
+    return {"PK": f"REQUEST#{integration_id}#{fingerprint}", "SK": "REQUEST"}
 
 
 def deferred_start(group_id: str, generation: int) -> Key:

@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
 from oncall.ports import Page, StoreError
 from oncall.store import keys
@@ -25,7 +25,35 @@ Item = dict[str, Any]  # an item in DynamoDB's typed JSON ({"S": ...})
 Data = dict[str, Any]  # an item as plain Python values
 
 _TABLE_OPERATIONS: Final = frozenset({"get_item", "put_item", "update_item", "delete_item", "query"})
+_WRITE_OPERATIONS: Final = frozenset(
+    {"put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item"}
+)
 _RACES: Final = ("ConditionalCheckFailedException", "TransactionCanceledException")
+
+
+class Refusal:
+    """What :meth:`Table.refused` saw: whether the condition failed, and the item that made it fail."""
+
+    refused: bool = False
+    item: Item | None = None
+
+
+class WriteUnits:
+    """Write units that DynamoDB reported (``ReturnConsumedCapacity=INDEXES``): the table's and its indexes'."""
+
+    def __init__(self) -> None:
+        self.table = 0.0
+        self.indexes = 0.0
+
+    @property
+    def total(self) -> float:
+        return self.table + self.indexes
+
+    def add(self, consumed: Any) -> None:
+        for entry in consumed if isinstance(consumed, list) else [consumed] if consumed else []:
+            self.table += float(entry.get("Table", {}).get("CapacityUnits", 0.0))
+            for index in entry.get("GlobalSecondaryIndexes", {}).values():
+                self.indexes += float(index.get("CapacityUnits", 0.0))
 
 
 def default_client() -> DynamoDBClient:
@@ -49,6 +77,7 @@ class Table:
         self._ser = TypeSerializer().serialize
         self._de = TypeDeserializer().deserialize
         self.requests = 0  # DynamoDB round trips made, for benchmarks
+        self.capacity: WriteUnits | None = None  # set it to count the write units of every write (benchmarks)
 
     # --- marshalling ------------------------------------------------------------------------------------------
     def item(self, data: Data) -> Item:
@@ -67,15 +96,37 @@ class Table:
         if operation in _TABLE_OPERATIONS:
             kwargs["TableName"] = self.name
         self.requests += 1
+        counting = self.capacity is not None and operation in _WRITE_OPERATIONS
+        if counting:
+            kwargs["ReturnConsumedCapacity"] = "INDEXES"
         try:
-            return getattr(self.client, operation)(**kwargs)
+            response = getattr(self.client, operation)(**kwargs)
         except ClientError as error:
             code = error.response.get("Error", {}).get("Code", "")
+            if counting and self.capacity is not None:
+                self.capacity.add(error.response.get("ConsumedCapacity"))
             if code in _RACES:
                 raise
             raise StoreError(f"DynamoDB {operation} failed: {code}", code) from error
         except BotoCoreError as error:
             raise StoreError(f"DynamoDB {operation} failed: {error}") from error
+        if counting and self.capacity is not None:
+            self.capacity.add(response.get("ConsumedCapacity"))
+        return response
+
+    @contextmanager
+    def refused(self) -> Iterator[Refusal]:
+        """A conditional write whose condition failed sets ``refusal.refused`` and ``refusal.item`` (the item it
+        found, with ``ReturnValuesOnConditionCheckFailure=ALL_OLD``) instead of raising."""
+        from botocore.exceptions import ClientError
+
+        refusal = Refusal()
+        try:
+            yield refusal
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            refusal.refused, refusal.item = True, cast("dict[str, Any] | None", error.response.get("Item"))
 
     @contextmanager
     def lost_race(self) -> Iterator[list[bool]]:
@@ -183,9 +234,14 @@ class Table:
                 response = self.call("batch_write_item", RequestItems=request)
                 request = response.get("UnprocessedItems") or {}
 
-    def batch_get(self, item_keys: list[dict[str, str]]) -> Iterator[Data]:
+    def batch_get(self, item_keys: list[dict[str, str]], *, consistent: bool = False) -> Iterator[Data]:
         for start in range(0, len(item_keys), 100):
-            request = {self.name: {"Keys": [self.item(k) for k in item_keys[start : start + 100]]}}
+            request = {
+                self.name: {
+                    "Keys": [self.item(k) for k in item_keys[start : start + 100]],
+                    "ConsistentRead": consistent,
+                }
+            }
             while request:
                 response = self.call("batch_get_item", RequestItems=request)
                 for item in response.get("Responses", {}).get(self.name, []):

@@ -1,0 +1,65 @@
+"""Escalations follow stored groups: every change of a group item on the table's stream starts or stops executions.
+
+Whoever stores a group (ingest, the API's actions, heartbeats, maintenance, a RunStep that unacknowledges) stores
+only the group; the escalation starter (``functions/escalation_start``, fed by the stream; locally by
+``local/streams.py``) reads each change with the group's state before and after (``NEW_AND_OLD_IMAGES``) and calls
+:func:`oncall.escalation.follow`. So a function that dies right after storing a group cannot lose its page: the
+change stays on the stream (24 hours) until the starter has handled it. Execution names derive from the group id
+and generation, so a change handled twice (a retried batch) starts nothing twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any, Final
+
+from oncall import escalation
+from oncall.executor import Executor
+from oncall.models import AlertGroup
+from oncall.ports import Store
+
+logger = logging.getLogger(__name__)
+
+# What a change must touch to matter: an append of an alert changes only counters, and is skipped unparsed.
+_ESCALATION_FIELDS: Final = ("escalation_generation", "acknowledged", "resolved", "silenced")
+
+
+def _plain(image: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if image is None:
+        return None
+    from boto3.dynamodb.types import TypeDeserializer
+
+    deserialize = TypeDeserializer().deserialize
+    # An empty map reaches some readers as no type at all ({}): it is the model's default either way.
+    return {name: deserialize(value) for name, value in image.items() if value}
+
+
+def matters(record: Mapping[str, Any]) -> bool:
+    """Whether a stream record can start or stop anything: a new or deleted group, or a change of its generation
+    or state (not the counters of an appended alert)."""
+    change = record.get("dynamodb", {})
+    old, new = change.get("OldImage"), change.get("NewImage")
+    if old is None or new is None:
+        return True
+    return any(old.get(name) != new.get(name) for name in _ESCALATION_FIELDS)
+
+
+def group_of(image: Mapping[str, Any] | None) -> AlertGroup | None:
+    data = _plain(image)
+    return AlertGroup.model_validate(data) if data else None
+
+
+def follow_record(record: Mapping[str, Any], store: Store, executor: Executor, now: datetime) -> None:
+    """Handle one stream record of a group item (the event filter delivers only those)."""
+    if not matters(record):
+        return
+    change = record.get("dynamodb", {})
+    before, after = group_of(change.get("OldImage")), group_of(change.get("NewImage"))
+    escalation.follow(store, executor, before, after, now)
+
+
+def follow_records(records: Iterable[Mapping[str, Any]], store: Store, executor: Executor, now: datetime) -> None:
+    for record in records:
+        follow_record(record, store, executor, now)

@@ -1,0 +1,103 @@
+"""The escalation starter's handler (``functions/escalation_start``) on real stream records of DynamoDB Local:
+a stored group starts its execution, named from the group and its generation so a batch delivered again starts
+nothing new, appended alerts start nothing, and a record whose start can be neither made nor deferred is reported
+as a partial batch failure (the stream delivers it again) without holding back the others."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from types import ModuleType
+from typing import Any
+
+import pytest
+from oncall.store import schema
+from oncall.store.dynamodb import DynamoStore
+
+from local.streams import StreamReader, matches
+from tests.integration.conftest import Context, Invoke, load_handler, post_alert
+
+
+class StepFunctions:
+    """Executions by name, as Step Functions keeps them: a start of an existing name is a no-op."""
+
+    def __init__(self, refuse: set[str] | None = None) -> None:
+        self.executions: list[str] = []
+        self.refuse = refuse or set()  # groups whose starts fail
+
+    def start(self, name: str, state: dict[str, Any]) -> None:
+        if any(name.startswith(group) for group in self.refuse):
+            raise RuntimeError("Step Functions is unavailable")
+        if name not in self.executions:
+            self.executions.append(name)
+
+    def stop(self, name: str) -> None:
+        pass
+
+
+@pytest.fixture
+def starter(table_name: str) -> ModuleType:
+    return load_handler("escalation_start")
+
+
+def integration_with_chain(api: Invoke) -> dict[str, Any]:
+    chain = api("POST", "/api/v1/escalation_chains/", {"name": "chain"})[1]
+    body = {"name": "Starts", "type": "formatted_webhook", "default_route": {"escalation_chain_id": chain["id"]}}
+    status, created = api("POST", "/api/v1/integrations/", body)
+    assert status == 201, created
+    return created
+
+
+def group_changes(store: DynamoStore) -> list[dict[str, Any]]:
+    reader = StreamReader(store.table.client.meta.endpoint_url, store.table.name)
+    return [r.event for r in reader.read() if matches(schema.GROUP_CHANGES_FILTER, r.event)]
+
+
+def test_a_stored_group_starts_once_however_often_its_change_is_delivered(
+    api: Invoke, store: DynamoStore, ingest_handler: ModuleType, starter: ModuleType
+) -> None:
+    integration = integration_with_chain(api)
+    status, body = post_alert(ingest_handler, integration["link"], {"alert_uid": "1", "title": "Disk full"})
+    assert status == 200
+    [group_id] = body["alert_group_ids"]
+    post_alert(ingest_handler, integration["link"], {"alert_uid": "1", "title": "Disk full", "n": 2})  # appended
+    records = group_changes(store)
+    assert len(records) == 2  # the new group, and its counters moving
+    sfn = StepFunctions()
+    starter.container.executor = sfn
+    for _ in range(2):  # the batch, then the same batch again (a retried invocation)
+        assert starter.handler({"Records": records}, Context()) == {"batchItemFailures": []}
+    assert sfn.executions == [f"{group_id}-g1"]
+
+
+def test_a_start_that_can_neither_be_made_nor_deferred_fails_only_its_record(
+    api: Invoke, store: DynamoStore, ingest_handler: ModuleType, starter: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    integration = integration_with_chain(api)
+    ids = [post_alert(ingest_handler, integration["link"], {"alert_uid": u})[1]["alert_group_ids"][0] for u in "ab"]
+    records = group_changes(store)
+    failing = ids[0]
+    sfn = StepFunctions(refuse={failing})
+    starter.container.executor = sfn
+    deferred = starter.container.store.escalation_starts.defer
+
+    def defer(group_id: str, generation: int, now: Any) -> None:
+        if group_id == failing:
+            raise RuntimeError("DynamoDB is unavailable too")
+        deferred(group_id, generation, now)
+
+    monkeypatch.setattr(starter.container.store.escalation_starts, "defer", defer)
+    response = starter.handler({"Records": records}, Context())
+    [failed] = response["batchItemFailures"]
+    assert failed["itemIdentifier"] == records[0]["dynamodb"]["SequenceNumber"]
+    assert sfn.executions == [f"{ids[1]}-g1"]  # the record behind it was handled
+
+
+def test_a_refused_start_is_deferred_to_the_minute_sweep_not_failed(
+    api: Invoke, store: DynamoStore, ingest_handler: ModuleType, starter: ModuleType
+) -> None:
+    integration = integration_with_chain(api)
+    group_id = post_alert(ingest_handler, integration["link"], {"alert_uid": "x"})[1]["alert_group_ids"][0]
+    starter.container.executor = StepFunctions(refuse={group_id})
+    assert starter.handler({"Records": group_changes(store)}, Context()) == {"batchItemFailures": []}
+    [due] = store.escalation_starts.due(datetime.now(UTC) + timedelta(minutes=1))
+    assert (due.group_id, due.generation) == (group_id, 1)

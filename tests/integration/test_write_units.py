@@ -1,0 +1,54 @@
+"""What an alert costs in DynamoDB write units (issue #20.1), as ``ReturnConsumedCapacity`` reports them: a 2 KB
+Alertmanager notification takes 3 into a new group plus the insights counter's 1, and 2 into an existing one
+(``bench/write_units.py`` prints the figures; here they are pinned, since they do not depend on the machine's
+speed)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+from oncall import integration_types, schemas
+from oncall.container import Container
+from oncall.ingest import IngestService
+from oncall.services import integrations
+from oncall.services.policy import Principal
+from oncall.settings import RateLimit, Settings
+from oncall.store.dynamodb import DynamoStore
+from oncall.store.table import WriteUnits
+
+ADMIN = Principal("UADMIN", "admin", "admin")
+
+
+def notification(group: str, n: int) -> bytes:
+    body: dict[str, Any] = copy.deepcopy(integration_types.example_payload("alertmanager") or {})
+    body["alerts"] = body["alerts"][:1]
+    body["groupKey"] = f'{{}}:{{alertname="{group}"}}'
+    body["alerts"][0]["annotations"]["notification"] = str(n)
+    body["alerts"][0]["annotations"]["runbook"] = "x" * (2048 - 14 - len(json.dumps(body).encode()))
+    return json.dumps(body).encode()
+
+
+def test_a_2_kb_alert_takes_3_write_units_into_a_new_group_and_2_into_an_open_one(store: DynamoStore) -> None:
+    ports = Container(Settings())
+    ports.store = store  # type: ignore[misc]
+    token = integrations.create_integration(ports, ADMIN, schemas.IntegrationIn(name="w", type="alertmanager")).token
+    assert token is not None
+    service = IngestService(store, RateLimit(10**9, 300), sync_seconds=3600)  # the rate count: once an hour
+    service.receive("alertmanager", token, notification("warm", 0), "application/json")
+
+    def units(body: bytes) -> WriteUnits:
+        assert len(body) >= 2048
+        store.table.capacity = WriteUnits()
+        [stored] = service.receive("alertmanager", token, body, "application/json").stored
+        assert not stored.duplicate
+        return store.table.capacity
+
+    new = [units(notification(f"new-{n}", n)) for n in range(5)]
+    # The group (1 KB at most) + its state index entry, the alert (< 1 KB): 3; and since insights (main), the
+    # hour's counter of the integration (an ADD outside the group's write): 1 more, above #20.1's goal of 3.
+    assert {u.total for u in new} == {4.0}
+    existing = [units(notification("warm", n)) for n in range(1, 6)]
+    assert {u.total for u in existing} == {2.0}  # the group's counters, the alert; no index entry changes
+    assert {u.indexes for u in existing} == {0.0}
