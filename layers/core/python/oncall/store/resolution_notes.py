@@ -38,13 +38,16 @@ class DynamoResolutionNotes:
         return sorted(notes, key=lambda n: (n.created_at, n.id))
 
     def list(self) -> list[ResolutionNote]:
-        """Every note, oldest first (a query of GSI2, never a scan)."""
+        """Every note, oldest first: their keys from GSI2 (which projects only keys and the groups' filter
+        attributes, to keep ingest's index writes small), the notes themselves in batches; never a scan."""
         found = self.table.query_all(
             IndexName="GSI2",
             KeyConditionExpression="GSI2PK = :pk",
             ExpressionAttributeValues={":pk": {"S": keys.RESOLUTION_NOTES}},
         )
-        return [ResolutionNote.model_validate(data) for data in found]
+        order = [{"PK": data["PK"], "SK": data["SK"]} for data in found]
+        by_key = {(data["PK"], data["SK"]): data for data in self.table.batch_get(order)}
+        return [ResolutionNote.model_validate(by_key[k["PK"], k["SK"]]) for k in order if (k["PK"], k["SK"]) in by_key]
 
     def delete(self, note: ResolutionNote) -> None:
         self.table.delete_item(keys.resolution_note(note.alert_group_id, note.id))
