@@ -23,7 +23,8 @@ from oncall.clock import SYSTEM_CLOCK, Clock
 from oncall.errors import NotFound
 from oncall.executor import Executor
 from oncall.models import Alert, AlertGroup, IntegrationConfig
-from oncall.ports import GroupKey, Store, StoreError
+from oncall.ports import GroupKey, Store, StoreError, TokenRef
+from oncall.revocable import RevocableCache
 from oncall.settings import RateLimit
 
 logger = logging.getLogger(__name__)
@@ -361,6 +362,8 @@ class IngestService:
     Counting every request in DynamoDB would double the writes per alert, so a container adds its count to the
     store at most every ``sync_seconds`` (and at every window change); the configuration version comes back with
     that write, so configuration changes reach every container within ``sync_seconds``. ``0`` syncs every request.
+    A token is cached for a minute, but no longer than the auth epoch it was read under: a regenerated token or a
+    deleted integration stops working here within a second (:mod:`oncall.revocable`).
     """
 
     TOKEN_TTL = 60.0
@@ -382,25 +385,21 @@ class IngestService:
         self.rate_limit = rate_limit  # per integration, counted across containers through the store
         self.sync_seconds = sync_seconds  # how often this container adds its count to the store's
         self.pointers = PointerCache()
-        self._tokens: dict[str, tuple[float, Any]] = {}
+        self._tokens: RevocableCache[str, TokenRef | None] = RevocableCache(store.auth_epoch, timer)
         self._configs: dict[str, IntegrationConfig] = {}
         self._rates: dict[str, _RateState] = {}
         self._lock = threading.Lock()
 
     def _integration_for(self, token: str, type_slug: str) -> str:
-        token_hash = ids.secret_hash(token)
-        cached = self._tokens.get(token_hash)
-        if cached is None or cached[0] < self.timer():
-            ref = self.store.integrations.token(token_hash)
-            ttl = self.TOKEN_TTL if ref else self.MISSING_TOKEN_TTL
-            cached = (self.timer() + ttl, ref)
-            self._tokens[token_hash] = cached
-        ref = cached[1]
+        ref = self._tokens.get(ids.secret_hash(token), self.store.integrations.token, self._token_ttl)
         if ref is None:
             raise UnknownToken("Integration key was not found. Permission denied.")
         if ref.type.removeprefix("legacy_") != type_slug.removeprefix("legacy_"):
             raise IngestError(f"This url is for integration with {ref.type.removeprefix('legacy_')}")
         return str(ref.integration_id)
+
+    def _token_ttl(self, ref: TokenRef | None) -> float:
+        return self.TOKEN_TTL if ref else self.MISSING_TOKEN_TTL
 
     def _config(self, integration_id: str, version: int | None) -> IntegrationConfig:
         config = self._configs.get(integration_id)
@@ -470,13 +469,6 @@ class IngestService:
             raise IngestError(f"Integrations of type {config.integration.type} have no heartbeat")
         if self.store.heartbeats.beat(integration_id, moment, config.heartbeat.timeout_seconds):
             heartbeat.send(self.store, self.executor, config, expired=False, now=moment)
-
-    def invalidate(self, integration_id: str | None = None) -> None:
-        if integration_id is None:
-            self._configs.clear()
-            self._tokens.clear()
-        else:
-            self._configs.pop(integration_id, None)
 
 
 def demo_payload(type_slug: str, payload: Any | None) -> Any:

@@ -265,6 +265,16 @@ class AuditLog(Protocol):
         ...
 
 
+class AuthEpoch(Protocol):
+    """Bumped by every revoking write (see :mod:`oncall.store.epoch`); caches of credentials key on it."""
+
+    def current(self) -> int:
+        """The epoch as this container knows it: at most a second old."""
+        ...
+
+    def bump(self) -> None: ...
+
+
 class Counters(Protocol):
     def hit(self, counter: str, window: int, expires: datetime) -> int:
         """Count one request against ``counter`` in ``window``; returns the window's count."""
@@ -289,6 +299,7 @@ class Store(Protocol):
     api_keys: ApiKeys
     audit: AuditLog
     counters: Counters
+    auth_epoch: AuthEpoch
 
 
 __all__ = [

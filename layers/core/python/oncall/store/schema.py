@@ -22,6 +22,8 @@ Access patterns (all single-table, ``PK``/``SK`` strings):
 | heartbeats due for a check (sparse)       | Query GSI3 ``HEARTBEAT_DUE`` with ``GSI3SK <= now``                    |
 | escalation starts to retry (sparse)       | Query GSI3 ``ESCALATION_START_DUE`` (``DEFERRED_START#<group>``/``G<n>``)|
 | API key                                   | GetItem ``APIKEY#<sha256(key)>`` / ``APIKEY``                          |
+| auth epoch (revocations reach caches)     | GetItem ``AUTH`` / ``EPOCH`` (consistent, <= 1/s per container); ADD 1 |
+|                                           | after every revoking write (keys, users, teams, tokens)                |
 
 Raw alerts carry ``ttl`` (epoch seconds) so DynamoDB expires them after the retention period; groups are kept.
 """

@@ -147,7 +147,7 @@ def create_integration(request: Request) -> Response:
 
 def regenerate_token(request: Request, integration_id: str) -> Response:
     """A new token: the new URL (and heartbeat URL, e-mail address, routing key) is shown once; the old one stops
-    working (at once here, within a minute in ingest containers that cached it)."""
+    working (within a second in every ingest container: the store bumps the auth epoch)."""
     changed = integrations_service.regenerate_token(request.ports, request.principal, integration_id)
     return integrations(request, created=shape(request, changed), regenerated=True)
 
