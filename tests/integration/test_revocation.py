@@ -7,16 +7,19 @@ turned one second; it is turned by hand, so nothing here sleeps.
 
 from __future__ import annotations
 
+import dataclasses
+import html
 import json
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
 import pytest
+from oncall import links
 from oncall.store.dynamodb import DynamoStore
 from oncall.store.epoch import INTERVAL
 
-from tests.integration.conftest import Context, Invoke, http_event, load_handler, post_alert
+from tests.integration.conftest import SIGNING_KEY, Context, Invoke, http_event, load_handler, post_alert
 from tests.integration.test_access import key_for, user
 
 Call = Callable[..., tuple[int, Any]]
@@ -142,3 +145,67 @@ def test_a_container_reads_the_epoch_at_most_once_a_second(store: DynamoStore) -
     assert other.auth_epoch.current() == 1  # read half a second ago
     seconds.now += INTERVAL
     assert other.auth_epoch.current() == 2
+
+
+# --- action links die with their recipient ----------------------------------------------------------------------
+
+
+def _follow(method: str, token: str) -> tuple[int, str]:
+    module = load_handler("api")
+    response = module.handler(http_event(method, f"/actions/{token}"), Context())
+    return response["statusCode"], html.unescape(response["body"])
+
+
+def _group(api: Invoke) -> str:
+    created = api("POST", "/api/v1/integrations/", {"name": "prom", "type": "webhook"})[1]
+    status, body = post_alert(load_handler("ingest"), created["link"], {"message": "Disk full"})
+    assert status == 200
+    return str(body["alert_group_ids"][0])
+
+
+def test_an_action_link_dies_when_its_recipient_loses_their_role_or_is_deleted(api: Invoke) -> None:
+    group_id = _group(api)
+    expires = api.container.clock.now() + links.DEFAULT_TTL  # type: ignore[attr-defined]
+    ed, vi = user(api, "ed", "editor"), user(api, "vi", "viewer")
+
+    def token(recipient: dict[str, Any], action: str = "acknowledge") -> str:
+        return links.sign(action, group_id, recipient["id"], expires, SIGNING_KEY.encode(), recipient["role"])
+
+    editors, viewers = token(ed), token(vi, "resolve")
+    assert _follow("GET", editors)[0] == 200
+    assert api("PUT", f"/api/v1/users/{ed['id']}/", {"role": "viewer"})[0] == 200
+    for method in ("GET", "POST"):
+        status, text = _follow(method, editors)
+        assert status == 410 and "the person it was sent to was deleted or lost their role" in text
+    assert api("GET", f"/api/v1/alert_groups/{group_id}/")[1]["state"] == "firing"
+    assert _follow("GET", token({**ed, "role": "viewer"}))[0] == 200  # sent after the demotion: works
+
+    assert _follow("GET", viewers)[0] == 200  # a viewer acts by the link they were sent ...
+    assert api("DELETE", f"/api/v1/users/{vi['id']}/")[0] == 204
+    assert _follow("POST", viewers)[0] == 410  # ... until they are deleted
+    legacy = links.sign("resolve", group_id, vi["id"], expires, SIGNING_KEY.encode())  # no role claim
+    assert _follow("POST", legacy)[0] == 410
+    assert api("GET", f"/api/v1/alert_groups/{group_id}/")[1]["state"] == "firing"
+
+
+def test_notification_links_carry_their_recipients_role(world: Any) -> None:
+    from oncall import schemas
+    from oncall.bootstrap import ensure_admin
+    from oncall.services import alert_groups, people
+
+    from tests.integration.escalation_world import ADMIN
+
+    ensure_admin(world.store)
+    alice = world.user("alice", role="editor", webhook_url="https://hooks.example/alice")
+    world.rule(alice, type="notify_by_webhook")
+    group_id = world.alert(world.integration(world.chain({"type": "notify_persons", "persons_to_notify": [alice]})))
+    world.executor.run(world.services)
+    [body] = world.notifier.bodies
+    token = body["links"]["acknowledge"].rsplit("/", 1)[1]
+    ports = world.ports
+    ports.settings = dataclasses.replace(ports.settings, signing_key="test-key")
+    assert alert_groups.open_link(ports, token).group.id == group_id
+    people.update_user(ports, ADMIN, alice, schemas.UserPatch(role="viewer"))
+    with pytest.raises(links.InvalidLink) as refused:
+        alert_groups.open_link(ports, token)
+    assert refused.value.reason == "revoked"
