@@ -33,12 +33,13 @@ if TYPE_CHECKING:
 PREFIX: Final = "/api/v1"
 OPENAPI_PATH: Final = f"{PREFIX}/openapi.json"
 PUBLIC_PREFIXES: Final = (OPENAPI_PATH, "/actions/")  # the document, and signed action links (their own proof)
+MAX_BODY_NESTING: Final = 240  # as ingest's MAX_NESTING: far deeper than any request body of the API
 FEED_PATH: Final = re.compile(r"(?:schedules/(?P<schedule>[\w-]+)/export|users/(?P<user>[\w-]+)/schedule_export)/?")
 logger = logging.getLogger(__name__)
 
 
 def build(container: Container) -> APIGatewayHttpResolver:
-    app = APIGatewayHttpResolver(enable_validation=True)
+    app = Resolver(enable_validation=True)
 
     def authenticate(resolver: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
         """Key -> user -> principal; per-key throttling; every successful change goes to the audit log."""
@@ -89,6 +90,31 @@ def build(container: Container) -> APIGatewayHttpResolver:
         return Response(404, "application/json", {"detail": "Not found."})
 
     return app
+
+
+class Resolver(APIGatewayHttpResolver):
+    """Powertools' resolver, refusing first what its request validation cannot read without failing (a 500)."""
+
+    def resolve(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        problem = unreadable_body(event)
+        if problem is not None:
+            return http.json_response(400, {"detail": problem})
+        return super().resolve(event, context)
+
+
+def unreadable_body(event: http.Event) -> str | None:
+    """Why a body cannot be read (multipart, not UTF-8, nested deeper than :data:`MAX_BODY_NESTING`: the
+    validation's recursive JSON parser fails with a RecursionError), or None."""
+    media_type = (http.header(event, "content-type") or "").split(";", 1)[0].strip().lower()
+    if media_type == "multipart/form-data" and event.get("body"):  # no route takes files
+        return f'Unsupported media type "{media_type}" in request.'
+    try:
+        text = http.body_bytes(event).decode("utf-8")
+    except ValueError:  # not UTF-8
+        return "JSON parse error - the body is not UTF-8 text."
+    if http.nested_deeper_than(text, MAX_BODY_NESTING):
+        return f"JSON parse error - the body is nested more than {MAX_BODY_NESTING} levels deep."
+    return None
 
 
 def _caller(

@@ -2,6 +2,7 @@
 // - <button data-copy="ID" hidden> is shown and copies the text of the element #ID (a secret shown once);
 //   the result is announced in #copy-status (role="status").
 // - <form data-confirm="question"> asks before it is submitted.
+// - a 400 answer to an htmx request (a message) is swapped in like a 200.
 (function () {
   "use strict";
 
@@ -43,9 +44,21 @@
     });
   }
 
+  // htmx leaves 4xx answers out; a 400 of the console is a page fragment with its message (a refused payload in
+  // the template preview), so show it where a 200 would go.
+  function showRefusals() {
+    document.body.addEventListener("htmx:beforeSwap", function (event) {
+      if (event.detail.xhr.status === 400) {
+        event.detail.shouldSwap = true;
+        event.detail.isError = false;
+      }
+    });
+  }
+
   function start() {
     copyButtons();
     confirmations();
+    showRefusals();
   }
 
   if (document.readyState === "loading") {
