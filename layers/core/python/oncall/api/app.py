@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import sys
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import parse_qs
 
@@ -104,7 +105,7 @@ class Resolver(APIGatewayHttpResolver):
 
 def unreadable_body(event: http.Event) -> str | None:
     """Why a body cannot be read (multipart, not UTF-8, nested deeper than :data:`MAX_BODY_NESTING`: the
-    validation's recursive JSON parser fails with a RecursionError), or None."""
+    validation's recursive JSON parser fails with a RecursionError; a number past Python's digit limit), or None."""
     media_type = (http.header(event, "content-type") or "").split(";", 1)[0].strip().lower()
     if media_type == "multipart/form-data" and event.get("body"):  # no route takes files
         return f'Unsupported media type "{media_type}" in request.'
@@ -114,7 +115,17 @@ def unreadable_body(event: http.Event) -> str | None:
         return "JSON parse error - the body is not UTF-8 text."
     if http.nested_deeper_than(text, MAX_BODY_NESTING):
         return f"JSON parse error - the body is nested more than {MAX_BODY_NESTING} levels deep."
+    if _LONG_DIGITS.search(text):  # maybe a number past Python's digit limit: json raises a plain ValueError
+        try:
+            json.loads(text)
+        except json.JSONDecodeError:
+            pass  # not JSON: the route's validation answers it
+        except ValueError:
+            return "JSON parse error - a number has too many digits."
     return None
+
+
+_LONG_DIGITS: Final = re.compile(rf"\d{{{sys.get_int_max_str_digits() + 1},}}")
 
 
 def _caller(
