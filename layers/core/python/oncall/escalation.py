@@ -597,7 +597,9 @@ def _deliver(
         missing = "phone number" if channel == "phone_call" else f"{name} address"
         _log(services, group, now, "notification_skipped", f"{what} to {user.username} not sent: no {missing}")
         return
-    notification = compose_for(services, group, important=important, user_id=user.id, now=now, reminder=reminder)
+    notification = compose_for(
+        services, group, important=important, user_id=user.id, role=user.role, now=now, reminder=reminder
+    )
     try:
         if channel == "email":
             services.notifier.email(address, notification)
@@ -643,6 +645,7 @@ def compose_for(
     user_id: str | None,
     now: datetime,
     reminder: bool = False,
+    role: str | None = None,
 ) -> Any:
     from oncall import links
     from oncall.notify.compose import compose
@@ -654,7 +657,7 @@ def compose_for(
     expires = now + links.DEFAULT_TTL
 
     def url(action: str) -> str:
-        return links.action_url(services.public_url, links.sign(action, group.id, user_id, expires, key))
+        return links.action_url(services.public_url, links.sign(action, group.id, user_id, expires, key, role))
 
     # A reminder's first link confirms the acknowledgement instead of acknowledging.
     return compose(

@@ -347,6 +347,16 @@ class AuditLog(Protocol):
         ...
 
 
+class AuthEpoch(Protocol):
+    """Bumped by every revoking write (see :mod:`oncall.store.epoch`); caches of credentials key on it."""
+
+    def current(self) -> int:
+        """The epoch as this container knows it: at most a second old."""
+        ...
+
+    def bump(self) -> None: ...
+
+
 class Counters(Protocol):
     def hit(self, counter: str, window: int, expires: datetime) -> int:
         """Count one request against ``counter`` in ``window``; returns the window's count."""
@@ -412,6 +422,8 @@ class Store(Protocol):
     def insights(self) -> Insights: ...
     @property
     def resolution_notes(self) -> ResolutionNotes: ...
+    @property
+    def auth_epoch(self) -> AuthEpoch: ...
 
 
 __all__ = [
