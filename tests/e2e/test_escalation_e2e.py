@@ -177,3 +177,46 @@ def test_the_local_stack_fires_state_change_webhooks_without_holding_up_the_requ
         assert json.loads(delivery.body) == {"group": group["id"], "title": "Disk full"}
         log = wait_for(lambda: api.get(f"/api/v1/webhooks/{created.json()['id']}/").json()["last_response_log"])
         assert (log["status_code"], log["content"], log["request_trigger"]) == (202, '{"ticket": "T-1"}', "acknowledge")
+
+
+@pytest.mark.e2e
+def test_the_alert_completing_the_count_resumes_a_paused_escalation(stack: LocalStack, api: httpx.Client) -> None:
+    """A '> 1 alert in 60 min' step pauses on the first alert; the second, through the HTTP ingest, takes the pause
+    from the group, and the stream's starter resumes the escalation in a new execution (``-r1``) that pages, once."""
+    users = {u["username"]: u["id"] for u in api.get("/api/v1/users/").json()["results"]}
+    if "carol" not in users:
+        carol = api.post("/api/v1/users/", json={"username": "carol", "email": "carol@example.com"})
+        assert carol.status_code == 201, carol.text
+        users["carol"] = carol.json()["id"]
+    chain = api.post("/api/v1/escalation_chains/", json={"name": "only when it repeats"}).json()
+    for step in (
+        {"type": "notify_if_num_alerts_in_window", "num_alerts_in_window": 1, "num_minutes_in_window": 60},
+        {"type": "notify_persons", "persons_to_notify": [users["carol"]]},
+    ):
+        assert api.post("/api/v1/escalation_policies/", json={"escalation_chain_id": chain["id"], **step}).is_success
+    created = api.post(
+        "/api/v1/integrations/",
+        json={"name": "Backlog", "type": "formatted_webhook", "default_route": {"escalation_chain_id": chain["id"]}},
+    )
+    assert created.status_code == 201, created.text
+    integration = created.json()
+    alert = {"alert_uid": "backlog", "title": "Backlog growing"}
+    assert httpx.post(integration["link"], json=alert, timeout=10).status_code == 200
+    [group] = wait_for(
+        lambda: api.get("/api/v1/alert_groups/", params={"integration_id": integration["id"]}).json()["results"]
+    )
+
+    def timeline() -> list[str]:
+        return [e["text"] for e in api.get(f"/api/v1/alert_groups/{group['id']}/timeline/").json()]
+
+    wait_for(lambda: "Escalation paused: 1 alerts in 60 min (continues above 1)" in timeline())
+    assert emails(stack, "Backlog growing") == []
+    again = {**alert, "message": "still growing"}  # not the same body (that would be a retry, stored once)
+    assert httpx.post(integration["link"], json=again, timeout=10).status_code == 200
+    [page] = wait_for(lambda: emails(stack, "Backlog growing"), timeout=5)
+    assert page["to"] == "carol@example.com"
+    sfn = stack.stepfunctions()
+    resumed = sfn.describe_execution(executionArn=f"{stack.execution_arn_prefix}{group['id']}-g1-r1")
+    assert resumed["status"] in ("RUNNING", "SUCCEEDED")
+    time.sleep(60 * TIME_SCALE * 2)  # two of the paused step's re-checks: none pages again
+    assert len(emails(stack, "Backlog growing")) == 1

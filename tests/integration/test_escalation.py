@@ -156,6 +156,34 @@ def test_alert_count_window_pauses_until_enough_alerts_arrive(world: World) -> N
     assert world.emails() == ["alice"]
 
 
+def test_a_paused_alert_count_step_resumes_when_the_alert_completing_the_count_arrives(world: World) -> None:
+    """As in OnCall: the alert that makes the count resumes the paused escalation at once (the append takes the
+    pause's mark, the stream's starter resumes it), not at the paused execution's next re-check."""
+    alice = world.user("alice")
+    chain = world.chain(
+        {"type": "notify_if_num_alerts_in_window", "num_alerts_in_window": 2, "num_minutes_in_window": 5},
+        {"type": "notify_persons", "persons_to_notify": [alice]},
+    )
+    integration = world.integration(chain)
+    group = world.alert(integration)
+    world.executor.run(world.services, until=START + timedelta(seconds=10))
+    [paused] = world.executor.states
+    for second in (20, 30):  # the second alert is not enough (2 is not above 2): it resumes and pauses again
+        world.clock.current = START + timedelta(seconds=second)
+        world.alert(integration)
+        world.executor.run(world.services, until=START + timedelta(seconds=second + 5))
+        assert world.emails() == ([] if second == 20 else ["alice"])
+    [(when, _, _)] = world.notifier.sent
+    assert when == START + timedelta(seconds=30)  # not at the paused execution's re-check (09:01)
+    escalations = [name for name in world.executor.started if name.startswith(f"{paused}-r") or name == paused]
+    assert escalations == [paused, f"{paused}-r1", f"{paused}-r2"]  # each alert resumed it once
+    assert {paused, f"{paused}-r1"} <= set(world.executor.stopped)  # the waiting executions do not run on
+    assert world.executor.states == {}
+    assert world.timeline(group).count("Escalation paused: 1 alerts in 5 min (continues above 2)") == 1
+    world.executor.run(world.services, until=START + timedelta(minutes=10))
+    assert world.emails() == ["alice"]  # paged once
+
+
 def test_webhook_and_resolve_steps(world: World) -> None:
     hook = webhooks.create_webhook(
         world.ports, ADMIN, schemas.WebhookIn(name="slack", url="https://hooks.example/x", format="slack")

@@ -10,6 +10,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from oncall import escalation
 from oncall.store import schema
 from oncall.store.dynamodb import DynamoStore
 
@@ -22,6 +23,7 @@ class StepFunctions:
 
     def __init__(self, refuse: set[str] | None = None) -> None:
         self.executions: list[str] = []
+        self.stopped: list[str] = []
         self.refuse = refuse or set()  # groups whose starts fail
 
     def start(self, name: str, state: dict[str, Any]) -> None:
@@ -31,7 +33,7 @@ class StepFunctions:
             self.executions.append(name)
 
     def stop(self, name: str) -> None:
-        pass
+        self.stopped.append(name)
 
 
 @pytest.fixture
@@ -101,3 +103,36 @@ def test_a_refused_start_is_deferred_to_the_minute_sweep_not_failed(
     assert starter.handler({"Records": group_changes(store)}, Context()) == {"batchItemFailures": []}
     [due] = store.escalation_starts.due(datetime.now(UTC) + timedelta(minutes=1))
     assert (due.group_id, due.generation) == (group_id, 1)
+
+
+def test_the_alert_taking_a_paused_escalation_resumes_it_once_however_often_its_change_is_delivered(
+    api: Invoke, store: DynamoStore, ingest_handler: ModuleType, starter: ModuleType
+) -> None:
+    """A '> 1 alert in 60 min' step pauses (and marks its group); the next alert takes the mark: its change starts
+    the resumed execution ``-r1`` and stops the waiting one, and the same change delivered again does neither twice."""
+    integration = integration_with_chain(api)
+    chain_id = integration["default_route"]["escalation_chain_id"]
+    step = {"type": "notify_if_num_alerts_in_window", "num_alerts_in_window": 1, "num_minutes_in_window": 60}
+    assert api("POST", "/api/v1/escalation_policies/", {"escalation_chain_id": chain_id, **step})[0] == 201
+    [group_id] = post_alert(ingest_handler, integration["link"], {"alert_uid": "q"})[1]["alert_group_ids"]
+    group = store.groups.get(group_id)
+    assert group is not None
+    sfn = StepFunctions()
+    services = escalation.Services(store, sfn, notifier=None, public_url="", signing_key=lambda: b"")
+    waiting = escalation.run_step(escalation.initial_state(group), services, datetime.now(UTC))
+    assert waiting["wait_seconds"] == escalation.PAUSE_RECHECK_SECONDS  # paused: 1 alert is not above 1
+    assert (marked := store.groups.get(group_id)) is not None and marked.escalation_paused
+    post_alert(ingest_handler, integration["link"], {"alert_uid": "q", "n": 2})
+    assert (taken := store.groups.get(group_id)) is not None and taken.escalation_paused is None
+    records = group_changes(store)
+    assert len(records) == 3  # created, marked by the pausing step, mark taken by the second alert
+    starter.container.executor = sfn
+    assert starter.handler({"Records": records[:2]}, Context()) == {"batchItemFailures": []}
+    assert (sfn.executions, sfn.stopped) == ([f"{group_id}-g1"], [])  # the pause alone resumes nothing
+    for _ in range(2):  # the whole batch, then the same batch again (a retried invocation)
+        assert starter.handler({"Records": records}, Context()) == {"batchItemFailures": []}
+    assert sfn.executions == [f"{group_id}-g1", f"{group_id}-g1-r1"]
+    assert sfn.stopped == [
+        f"{group_id}-g1",
+        f"{group_id}-g1",
+    ]  # the waiting execution (a stop of a stopped one is a no-op)

@@ -199,13 +199,16 @@ def test_template_preview_and_save(web: ModuleType, admin_key: str, api: Invoke,
         "POST", f"/ui/integrations/{integration_id}/preview", {**form, "title": "{{ x"}, **{"hx-request": "true"}
     )
     assert "title:" in broken["body"]
-    # A payload nested as deep as ingest accepts is previewed; deeper is refused as ingest refuses it, with the
-    # same message, however deep (a parser's or a renderer's recursion limit was a 500).
-    for depth, shown in ((200, "[" * 200), (241, "Payload is nested too deeply"), (100_000, "nested too deeply")):
+    # A payload nested as deep as ingest accepts is previewed; deeper is a 400 with ingest's message, however deep
+    # (a parser's or a renderer's recursion limit was a 500); without JavaScript, on the editor with what was posted.
+    cases = ((200, 200, "[" * 200), (241, 400, "Payload is nested too deeply"), (100_000, 400, "nested too deeply"))
+    for depth, status, shown in cases:
         nested = {**form, "title": "{{ payload }}", "payload": "[" * depth + "]" * depth}
         for headers in ({"hx-request": "true"}, {}):  # the live preview, and the no-JavaScript preview page
             deep = browser.call("POST", f"/ui/integrations/{integration_id}/preview", nested, **headers)
-            assert deep["statusCode"] == 200 and shown in deep["body"], (depth, headers, deep["body"][:300])
+            assert deep["statusCode"] == status and shown in deep["body"], (depth, headers, deep["body"][:300])
+            if status == 400 and not headers:
+                assert "<h1>Templates of" in deep["body"] and "[" * depth in deep["body"]
     saved = browser.call("POST", f"/ui/integrations/{integration_id}/templates", form)
     assert saved["statusCode"] == 303
     templates = api("GET", f"/api/v1/integrations/{integration_id}/")[1]["templates"]

@@ -6,19 +6,15 @@ is :mod:`oncall.services.policy`'s table, checked by the use cases (never here).
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TypeVar
 
 from oncall import ids
 from oncall.errors import NotAuthenticated, Throttled
 from oncall.models import ApiKey, User
 from oncall.ports import Store
+from oncall.revocable import RevocableCache
 from oncall.services.policy import Principal
 from oncall.settings import RateLimit
-
-T = TypeVar("T")
 
 
 def principal(user: User) -> Principal:
@@ -27,15 +23,16 @@ def principal(user: User) -> Principal:
 
 
 class Authenticator:
-    """Looks keys up by hash (no comparison of secrets at all), then their user; both cached briefly."""
+    """Looks keys up by hash (no comparison of secrets at all), then their user; both cached for a minute, and
+    never past a revocation (deleted key or user, changed role or teams): see :mod:`oncall.revocable`."""
 
     TTL = 60.0
 
     def __init__(self, store: Store, rate_limit: RateLimit) -> None:
         self.store = store
         self.limit, self.window = rate_limit.count, rate_limit.seconds
-        self._keys: dict[str, tuple[float, ApiKey | None]] = {}
-        self._users: dict[str, tuple[float, User | None]] = {}
+        self._keys: RevocableCache[str, ApiKey | None] = RevocableCache(store.auth_epoch)
+        self._users: RevocableCache[str, User | None] = RevocableCache(store.auth_epoch)
 
     def authenticate(self, header: str | None) -> tuple[Principal, ApiKey]:
         if not header or not header.strip():
@@ -47,20 +44,16 @@ class Authenticator:
 
     def by_hash(self, key_hash: str) -> tuple[Principal, ApiKey]:
         """The key with this hash and its user (a calendar feed token names its key by hash)."""
-        key = self._cached(self._keys, key_hash, self.store.api_keys.by_hash)
+        key = self._keys.get(key_hash, self.store.api_keys.by_hash, self._ttl)
         if key is None:
             raise NotAuthenticated("Invalid token.")
-        user = self._cached(self._users, key.user_id, lambda uid: self.store.users.get(uid))
+        user = self._users.get(key.user_id, self.store.users.get, self._ttl)
         if user is None:
             raise NotAuthenticated("Invalid token: its user no longer exists.")
         return principal(user), key
 
-    def _cached(self, cache: dict[str, tuple[float, T]], key: str, load: Callable[[str], T]) -> T:
-        hit = cache.get(key)
-        if hit is None or hit[0] < time.monotonic():
-            hit = (time.monotonic() + self.TTL, load(key))
-            cache[key] = hit
-        return hit[1]
+    def _ttl(self, _: object) -> float:
+        return self.TTL
 
     def throttle(self, key: ApiKey, now: datetime) -> None:
         """Per-key request limit (OnCall: 300 per minute), counted in the store across containers."""
@@ -70,7 +63,3 @@ class Authenticator:
         if self.store.counters.hit(f"api_key/{key.id}", window, expires) > self.limit:
             retry = max(1, int(self.window - moment % self.window))
             raise Throttled(f"Request was throttled. Expected available in {retry} seconds.", retry)
-
-    def forget(self) -> None:
-        self._keys.clear()
-        self._users.clear()

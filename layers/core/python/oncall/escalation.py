@@ -15,6 +15,7 @@ claimed first-writer-wins in the store, so a retried step never pages twice.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -82,7 +83,8 @@ def execution_name_of(state: dict[str, Any]) -> str:
         from oncall import webhook_delivery
 
         return webhook_delivery.execution_name(state)
-    return execution_name(str(state.get("group_id")), int(state.get("generation", 0)))
+    name = execution_name(str(state.get("group_id")), int(state.get("generation", 0)))
+    return f"{name}-r{state['resumed']}" if state.get("resumed") else name
 
 
 def initial_state(group: AlertGroup) -> dict[str, Any]:
@@ -153,7 +155,31 @@ def follow(
         logger.exception("escalation of group %s could not be started or stopped", after.id)
         if _starts(before, after):
             store.escalation_starts.defer(after.id, after.escalation_generation, now)
+    _resume(executor, before, after)
     _fire_webhooks(store, executor, before, after, now)
+
+
+def _resume(executor: Executor, before: AlertGroup | None, after: AlertGroup) -> None:
+    """An alert took the mark of an escalation paused on its alert count (:func:`_step_alerts_in_window`): as OnCall
+    does, a new execution re-runs the count at once, and the paused one (waiting for its re-check) is stopped. The
+    name comes from the mark the change removed, so the same change handled twice starts nothing twice. If the start
+    fails, the paused execution runs on and its re-check (a minute at most) counts the alert."""
+    if before is None or not before.escalation_paused or after.escalation_paused:
+        return
+    if after.alerts_count <= before.alerts_count:
+        return  # the step cleared its own mark (its count was met at a re-check)
+    paused: dict[str, Any] = json.loads(before.escalation_paused)
+    if paused.get("generation") != after.escalation_generation or after.resolved or after.acknowledged:
+        return  # an older generation's mark, or a stopped escalation: nothing waits on the count
+    if after.silenced:
+        return  # the paused execution waits for the end of the silence itself
+    state = {**paused, "resumed": int(paused.get("resumed") or 0) + 1, "wait_seconds": 0, "done": False}
+    try:
+        executor.start(execution_name_of(state), state)
+    except Exception:
+        logger.exception("paused escalation of group %s could not be resumed", after.id)
+        return
+    executor.stop(execution_name_of(paused))
 
 
 def _fire_webhooks(
@@ -466,8 +492,20 @@ def _step_alerts_in_window(
     count = services.store.groups.count_alerts_since(group.id, since)
     if count > threshold:
         state["position"] += 1
+        if group.escalation_paused:
+            services.store.groups.clear_paused(group.id)
         return None
-    # Paused: check again later (new alerts may arrive); the chain goes on once the count is exceeded.
+    # The group counts its newest alert before the alert's item is written: a resume can come between the two.
+    newest = group.last_alert_at
+    recent = newest is not None and now - newest < timedelta(minutes=1)  # an old one may be gone with the retention
+    if recent and newest and not services.store.groups.count_alerts_since(group.id, newest - timedelta(seconds=0.001)):
+        return _wait(state, 1)  # count again when it is there
+    # Paused. As in OnCall, the next alert of the group resumes the escalation at once: the state is left on the
+    # group for the append of that alert to take (``follow`` then starts it again); the re-check is the fallback.
+    mark = json.dumps({**state, "wait_seconds": 0, "done": False}, separators=(",", ":"), sort_keys=True)
+    # Once per pause (a re-check finds its own mark); refused if an alert joined since the count: count again.
+    if group.escalation_paused != mark and not services.store.groups.mark_paused(group.id, mark, group.alerts_count):
+        return _wait(state, 0)
     if services.store.groups.claim(group.id, f"{key}-paused"):
         _log(
             services,
@@ -597,7 +635,9 @@ def _deliver(
         missing = "phone number" if channel == "phone_call" else f"{name} address"
         _log(services, group, now, "notification_skipped", f"{what} to {user.username} not sent: no {missing}")
         return
-    notification = compose_for(services, group, important=important, user_id=user.id, now=now, reminder=reminder)
+    notification = compose_for(
+        services, group, important=important, user_id=user.id, role=user.role, now=now, reminder=reminder
+    )
     try:
         if channel == "email":
             services.notifier.email(address, notification)
@@ -643,6 +683,7 @@ def compose_for(
     user_id: str | None,
     now: datetime,
     reminder: bool = False,
+    role: str | None = None,
 ) -> Any:
     from oncall import links
     from oncall.notify.compose import compose
@@ -654,7 +695,7 @@ def compose_for(
     expires = now + links.DEFAULT_TTL
 
     def url(action: str) -> str:
-        return links.action_url(services.public_url, links.sign(action, group.id, user_id, expires, key))
+        return links.action_url(services.public_url, links.sign(action, group.id, user_id, expires, key, role))
 
     # A reminder's first link confirms the acknowledgement instead of acknowledging.
     return compose(

@@ -22,8 +22,9 @@ from oncall.ports import Store
 
 logger = logging.getLogger(__name__)
 
-# What a change must touch to matter: an append of an alert changes only counters, and is skipped unparsed.
-_ESCALATION_FIELDS: Final = ("escalation_generation", "acknowledged", "resolved", "silenced")
+# What a change must touch to matter: an append of an alert changes only counters, and is skipped unparsed, unless
+# it took the mark of an escalation paused on its alert count (which it resumes).
+_ESCALATION_FIELDS: Final = ("escalation_generation", "acknowledged", "resolved", "silenced", "escalation_paused")
 
 
 def _plain(image: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -37,8 +38,8 @@ def _plain(image: Mapping[str, Any] | None) -> dict[str, Any] | None:
 
 
 def matters(record: Mapping[str, Any]) -> bool:
-    """Whether a stream record can start or stop anything: a new or deleted group, or a change of its generation
-    or state (not the counters of an appended alert)."""
+    """Whether a stream record can start or stop anything: a new or deleted group, or a change of its generation,
+    its state or its paused escalation (not the counters of an appended alert)."""
     change = record.get("dynamodb", {})
     old, new = change.get("OldImage"), change.get("NewImage")
     if old is None or new is None:

@@ -24,7 +24,9 @@ def distinction_for(grouping_id: str | None, *, force_new: bool = False) -> str:
     value = grouping_id or ""
     if force_new or not value:
         value = f"{value}{uuid.uuid4()}"
-    return hashlib.md5(value.encode("utf-8"), usedforsecurity=False).hexdigest()
+    return hashlib.md5(
+        value.encode("utf-8", "surrogatepass"), usedforsecurity=False
+    ).hexdigest()  # any text, even a lone surrogate
 
 
 def render_optional(template: str | None, max_length: int | None = None, **context: Any) -> str | None:

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import base64
 import json
+import operator
+import re
 from collections.abc import Mapping
+from itertools import accumulate, repeat
 from typing import Any, Final
 
 from oncall.errors import (
@@ -40,6 +43,20 @@ def body_bytes(event: Event) -> bytes:
         except ValueError:
             return b""
     return body.encode("utf-8", errors="surrogateescape")
+
+
+_JSON_STRING: Final = re.compile(r'"(?:[^"\\]|\\.)*"?', re.DOTALL)  # brackets in strings do not nest
+_NOT_BRACKETS: Final = re.compile(r"[^\[\]{}]+")
+_STEPS: Final = bytes.maketrans(b"[{]}", b"\x02\x02\x00\x00")  # opening: +1, closing: -1 (after the shift)
+
+
+def nested_deeper_than(text: str, limit: int) -> bool:
+    """Whether ``text`` (JSON, or not) nests arrays and objects more than ``limit`` deep, found without parsing
+    (and in C loops, so a wide body costs little), so a body too deep for a recursive parser never reaches one."""
+    if text.count("[") + text.count("{") <= limit:  # cannot be deeper than its brackets
+        return False
+    brackets = _NOT_BRACKETS.sub("", _JSON_STRING.sub("", text)).encode().translate(_STEPS)
+    return max(accumulate(map(operator.sub, brackets, repeat(1))), default=0) > limit
 
 
 def method(event: Event) -> str:

@@ -882,13 +882,6 @@ class IngestService:
         if self.store.heartbeats.beat(integration_id, moment, config.heartbeat.timeout_seconds):
             heartbeat.send(self.store, config, expired=False, now=moment)
 
-    def invalidate(self, integration_id: str | None = None) -> None:
-        if integration_id is None:
-            self._configs.clear()
-            self._tokens.clear()
-        else:
-            self._configs.pop(integration_id, None)
-
 
 def demo_payload(type_slug: str, payload: Any | None) -> Any:
     kind = integration_types.get(type_slug)

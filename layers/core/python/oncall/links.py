@@ -2,7 +2,9 @@
 
 A token is ``base64url(claims JSON) "." base64url(HMAC-SHA256(key, first part))``, both without padding. The
 MAC covers the encoded claims exactly as sent, so there is one valid spelling of each token. Links are bearer
-credentials: whoever holds one can act until it expires, hence the short default lifetime.
+credentials: whoever holds one can act until it expires, hence the short default lifetime (24 hours), or until
+its recipient is deleted or loses a role it had when the link was sent (the ``r`` claim; checked by
+:func:`oncall.services.alert_groups.open_link`).
 
 A link must act only on an explicit confirmation (a POST from the page its GET shows): mail scanners and chat
 unfurlers fetch every URL in a message.
@@ -25,9 +27,10 @@ MAX_TOKEN_LENGTH: Final = 1024  # ours are ~150 characters; longer input is not 
 
 
 class InvalidLink(Exception):
-    """The token cannot be used; ``reason`` is ``"expired"`` or ``"invalid"`` (forged, altered or garbage)."""
+    """The token cannot be used; ``reason`` is ``"expired"``, ``"invalid"`` (forged, altered or garbage) or
+    ``"revoked"`` (its recipient was deleted or demoted since it was sent)."""
 
-    def __init__(self, reason: Literal["expired", "invalid"]) -> None:
+    def __init__(self, reason: Literal["expired", "invalid", "revoked"]) -> None:
         super().__init__(reason)
         self.reason = reason
 
@@ -38,15 +41,20 @@ class LinkClaims:
     group_id: str
     user_id: str | None  # who the link was sent to; None for links sent to a channel
     expires_at: datetime
+    role: str | None = None  # the recipient's role when it was sent
 
 
-def sign(action: str, group_id: str, user_id: str | None, expires_at: datetime, key: bytes) -> str:
+def sign(
+    action: str, group_id: str, user_id: str | None, expires_at: datetime, key: bytes, role: str | None = None
+) -> str:
     if action not in ACTIONS:
         raise ValueError(f"unknown action {action!r}")
     _check(key, expires_at)
     claims: dict[str, Any] = {"a": action, "g": group_id, "e": int(expires_at.timestamp())}
     if user_id is not None:
         claims["u"] = user_id
+    if role is not None:
+        claims["r"] = role
     body = signing.b64url(json.dumps(claims, separators=(",", ":")).encode())
     return f"{body}.{signing.mac(key, body)}"
 
@@ -109,15 +117,16 @@ def _parse(body: str) -> LinkClaims:
     claims = json.loads(signing.b64url_decode(body))
     if not isinstance(claims, dict):
         raise ValueError("claims are not an object")
-    action, group_id, user_id, expires = claims["a"], claims["g"], claims.get("u"), claims["e"]
+    action, group_id, user_id, expires, role = claims["a"], claims["g"], claims.get("u"), claims["e"], claims.get("r")
     valid = (
         action in ACTIONS
         and isinstance(group_id, str)
         and bool(group_id)
         and (user_id is None or isinstance(user_id, str))
+        and (role is None or isinstance(role, str))
         and isinstance(expires, int)
         and not isinstance(expires, bool)
     )
     if not valid:
         raise ValueError("unexpected claims")
-    return LinkClaims(action, group_id, user_id, datetime.fromtimestamp(expires, UTC))
+    return LinkClaims(action, group_id, user_id, datetime.fromtimestamp(expires, UTC), role)

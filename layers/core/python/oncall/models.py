@@ -158,6 +158,9 @@ class AlertGroup(BaseModel):
     escalation_chain_id: str | None = None  # from the route, when the group was created
     escalation_generation: int = 0  # 0: never escalated; each (re)start is a new generation and execution
     escalation_finished: bool = False
+    # The state of an escalation paused on its alert count (JSON), left by the step for the next alert to take:
+    # the append that removes it resumes the escalation at once (``oncall.escalation.follow``), as OnCall does.
+    escalation_paused: str | None = None
     version: int = 0  # optimistic concurrency for state changes
 
     @property

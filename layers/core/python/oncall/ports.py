@@ -296,6 +296,12 @@ class AlertGroups(Protocol):
         ...
 
     def count_alerts_since(self, group_id: str, since: datetime) -> int: ...
+    def mark_paused(self, group_id: str, state: str, alerts_count: int) -> bool:
+        """Leave a paused escalation's state on its group for the next appended alert to take (which resumes it),
+        unless the group no longer has ``alerts_count`` alerts (False)."""
+        ...
+
+    def clear_paused(self, group_id: str) -> None: ...
 
 
 class EscalationStarts(Protocol):
@@ -345,6 +351,16 @@ class AuditLog(Protocol):
     def day(self, day: str, limit: int) -> list[AuditEntry]:
         """The entries of one UTC day (``YYYY-MM-DD``), newest first."""
         ...
+
+
+class AuthEpoch(Protocol):
+    """Bumped by every revoking write (see :mod:`oncall.store.epoch`); caches of credentials key on it."""
+
+    def current(self) -> int:
+        """The epoch as this container knows it: at most a second old."""
+        ...
+
+    def bump(self) -> None: ...
 
 
 class Counters(Protocol):
@@ -412,6 +428,8 @@ class Store(Protocol):
     def insights(self) -> Insights: ...
     @property
     def resolution_notes(self) -> ResolutionNotes: ...
+    @property
+    def auth_epoch(self) -> AuthEpoch: ...
 
 
 __all__ = [

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import logging
 import re
+import sys
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import parse_qs
 
@@ -33,12 +35,13 @@ PREFIX: Final = "/api/v1"
 OPENAPI_PATH: Final = f"{PREFIX}/openapi.json"
 READ_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})  # what is not a change (not audited)
 PUBLIC_PREFIXES: Final = (OPENAPI_PATH, "/actions/")  # the document, and signed action links (their own proof)
+MAX_BODY_NESTING: Final = 240  # as ingest's MAX_NESTING: far deeper than any request body of the API
 FEED_PATH: Final = re.compile(r"(?:schedules/(?P<schedule>[\w-]+)/export|users/(?P<user>[\w-]+)/schedule_export)/?")
 logger = logging.getLogger(__name__)
 
 
 def build(container: Container) -> APIGatewayHttpResolver:
-    app = APIGatewayHttpResolver(enable_validation=True)
+    app = Resolver(enable_validation=True)
 
     def authenticate(resolver: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
         """Key -> user -> principal; per-key throttling; every successful change goes to the audit log."""
@@ -84,6 +87,41 @@ def build(container: Container) -> APIGatewayHttpResolver:
         return Response(404, "application/json", {"detail": "Not found."})
 
     return app
+
+
+class Resolver(APIGatewayHttpResolver):
+    """Powertools' resolver, refusing first what its request validation cannot read without failing (a 500)."""
+
+    def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        problem = unreadable_body(dict(event))
+        if problem is not None:
+            return http.json_response(400, {"detail": problem})
+        return super().resolve(event, context)
+
+
+def unreadable_body(event: http.Event) -> str | None:
+    """Why a body cannot be read (multipart, not UTF-8, nested deeper than :data:`MAX_BODY_NESTING`: the
+    validation's recursive JSON parser fails with a RecursionError; a number past Python's digit limit), or None."""
+    media_type = (http.header(event, "content-type") or "").split(";", 1)[0].strip().lower()
+    if media_type == "multipart/form-data" and event.get("body"):  # no route takes files
+        return f'Unsupported media type "{media_type}" in request.'
+    try:
+        text = http.body_bytes(event).decode("utf-8")
+    except ValueError:  # not UTF-8
+        return "JSON parse error - the body is not UTF-8 text."
+    if http.nested_deeper_than(text, MAX_BODY_NESTING):
+        return f"JSON parse error - the body is nested more than {MAX_BODY_NESTING} levels deep."
+    if _LONG_DIGITS.search(text):  # maybe a number past Python's digit limit: json raises a plain ValueError
+        try:
+            json.loads(text)
+        except json.JSONDecodeError:
+            pass  # not JSON: the route's validation answers it
+        except ValueError:
+            return "JSON parse error - a number has too many digits."
+    return None
+
+
+_LONG_DIGITS: Final = re.compile(rf"\d{{{sys.get_int_max_str_digits() + 1},}}")
 
 
 def _caller(

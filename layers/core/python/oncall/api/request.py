@@ -4,9 +4,12 @@ deployment is reachable and the query. The app's authentication middleware makes
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
+
+from oncall.errors import InvalidInput
 
 if TYPE_CHECKING:
     from oncall.container import Container
@@ -69,3 +72,13 @@ def current(router: Any) -> ApiRequest:
     """The request a router's route serves (a Powertools router or the app: both share the app's context)."""
     request: ApiRequest = router.context[REQUEST]
     return request
+
+
+def json_body(raw: str | None) -> Any:
+    """A request's JSON body (None without one); a 400 for one that is not JSON."""
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError as error:
+        raise InvalidInput(f"JSON parse error - {error}") from error

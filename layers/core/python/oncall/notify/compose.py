@@ -21,7 +21,10 @@ TITLE_LIMIT: Final = 150  # in subjects and chat headings
 SLACK_TEXT_LIMIT: Final = 3000  # Block Kit's limit for a section's text
 SLACK_URL_LIMIT: Final = 3000  # Block Kit's limit for a button's url; a longer one fails the whole message
 SLACK_SOURCE_LIMIT: Final = 1000  # a longer source link would crowd the message out of the section
-_BEARER_NOTE: Final = " Its acknowledge and resolve links work without signing in until they expire: do not forward it."
+_BEARER_NOTE: Final = (
+    " Its acknowledge and resolve links work without signing in for 24 hours, while their recipient keeps their"
+    " account and role: do not forward it."
+)
 _BUTTON_STYLE: Final = (
     "display:inline-block;margin:0 8px 8px 0;padding:8px 16px;border-radius:4px;background:#1f4fd1;color:#fff"
 )

@@ -18,7 +18,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from oncall.access import Authenticator
     from oncall.clock import Clock
     from oncall.executor import Executor
     from oncall.outbound.client import Client
@@ -42,6 +41,4 @@ class Ports(Protocol):
     def scheduler(self) -> Scheduler: ...
     @property
     def outbound(self) -> Client: ...
-    @property
-    def authenticator(self) -> Authenticator: ...
     def signing_key(self) -> bytes: ...

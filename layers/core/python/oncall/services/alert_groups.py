@@ -21,7 +21,7 @@ from oncall.models import Alert, AlertGroup, GroupState, TimelineEntry
 from oncall.ports import GroupFilter
 from oncall.schemas import BulkActionIn
 from oncall.services import Ports
-from oncall.services.policy import Action, Principal, Resource, authorize, rule
+from oncall.services.policy import RANKS, Action, Principal, Resource, authorize, rule
 from oncall.services.warnings import Checker
 
 T = TypeVar("T")
@@ -277,6 +277,12 @@ def _claims(ports: Ports, token: str, now: datetime) -> links.LinkClaims:
     claims = links.verify(token, ports.signing_key(), now)
     if claims.action not in LINK_ACTIONS:
         raise links.InvalidLink("invalid")
+    if claims.user_id is not None:  # a link dies with its recipient, and with a role they had when it was sent
+        recipient = ports.store.users.get(claims.user_id)
+        if recipient is None or (
+            claims.role is not None and claims.role in RANKS and RANKS[recipient.role] < RANKS[claims.role]
+        ):
+            raise links.InvalidLink("revoked")
     return claims
 
 
@@ -284,7 +290,7 @@ def link_caller(claims: links.LinkClaims) -> Principal:
     """Who a signed link acts as: the person it was sent to, or ``link`` for a link sent to no one in particular.
 
     The signature is the proof: the notification gave its holder the right to act on that one group (the role the
-    table asks for it), whatever the person's role is by now, and whether or not they still exist.
+    table asks for it), as long as the person still exists with the role they had when it was sent (:func:`_claims`).
     """
     found = rule(Resource.ALERT_GROUPS, Action.ACT)
     assert found is not None

@@ -8,12 +8,14 @@ from datetime import UTC, datetime
 
 from oncall.models import ApiKey, AuditEntry
 from oncall.store import keys, schema
+from oncall.store.epoch import DynamoAuthEpoch
 from oncall.store.table import Table
 
 
 class DynamoApiKeys:
-    def __init__(self, table: Table) -> None:
+    def __init__(self, table: Table, epoch: DynamoAuthEpoch) -> None:
         self.table = table
+        self.epoch = epoch
 
     def by_hash(self, key_hash: str) -> ApiKey | None:
         data = self.table.get(keys.api_key(key_hash), consistent=False)
@@ -34,6 +36,7 @@ class DynamoApiKeys:
 
     def delete(self, key: ApiKey) -> None:
         self.table.delete_item(keys.api_key(key.key_hash))
+        self.epoch.bump()
 
 
 class DynamoAuditLog:

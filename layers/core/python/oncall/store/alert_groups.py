@@ -72,6 +72,8 @@ FIRST_VERSION: Final = "attribute_exists(PK) AND (attribute_not_exists(version) 
 COMPRESS_ABOVE: Final = 1024
 # Every group is in one of these GSI3 partitions; "all groups" merges the four.
 STATES: Final = tuple(state.value for state in GroupState)
+# A paused escalation's state (``AlertGroup.escalation_paused``): set by its step, removed by the next alert.
+PAUSED: Final = "escalation_paused"
 _OPEN_OF_KEY: Final = "is_open = :true AND integration_id = :integration AND route_id = :route AND distinction = :key"
 
 
@@ -231,6 +233,9 @@ class DynamoAlertGroups:
 
     def append(self, key: GroupKey, group_id: str, alert: Alert, receipt: Receipt | None = None) -> Placement:
         expression = "ADD alerts_count :one SET last_alert_at = :at, last_alert_id = :id"
+        # The alert takes a paused escalation's mark with it: the stream shows the one append that removed it, which
+        # resumes the escalation (a REMOVE of an absent attribute costs nothing).
+        remove = f" REMOVE {PAUSED}"
         condition = _OPEN_OF_KEY
         values: dict[str, Any] = {
             ":one": {"N": "1"},
@@ -257,7 +262,7 @@ class DynamoAlertGroups:
             self.table.call(
                 "update_item",
                 Key=self.table.item(keys.group(group_id)),
-                UpdateExpression=expression,
+                UpdateExpression=expression + remove,
                 ConditionExpression=condition,
                 ExpressionAttributeValues=values,
                 **({"ExpressionAttributeNames": names} if names else {}),
@@ -304,6 +309,7 @@ class DynamoAlertGroups:
         values[":expected"] = {"N": str(expected_version)}
         if alert is not None:
             adds.append("alerts_count :one")
+            removes.append(PAUSED)  # as in :meth:`append`
             sets += ["last_alert_at = :last_at", "last_alert_id = :last_id"]
             values[":last_at"] = {"S": alert.created_at.isoformat()}
             values[":last_id"] = {"S": alert.id}
@@ -391,6 +397,28 @@ class DynamoAlertGroups:
             self.table.call("put_item", Item=puts[0]["Put"]["Item"])
         elif puts:
             self.table.transact(puts)
+
+    def mark_paused(self, group_id: str, state: str, alerts_count: int) -> bool:
+        """Leave a paused escalation's state on its group, unless an alert joined it since it was counted (False:
+        count again)."""
+        with self.table.lost_race() as lost:
+            self.table.call(
+                "update_item",
+                Key=self.table.item(keys.group(group_id)),
+                UpdateExpression=f"SET {PAUSED} = :state",
+                ConditionExpression="attribute_exists(PK) AND alerts_count = :seen",
+                ExpressionAttributeValues={":state": {"S": state}, ":seen": {"N": str(alerts_count)}},
+            )
+        return not lost[0]
+
+    def clear_paused(self, group_id: str) -> None:
+        with self.table.lost_race():  # a deleted group: nothing to clear
+            self.table.call(
+                "update_item",
+                Key=self.table.item(keys.group(group_id)),
+                UpdateExpression=f"REMOVE {PAUSED}",
+                ConditionExpression="attribute_exists(PK)",
+            )
 
     def claim(self, group_id: str, effect: str) -> bool:
         with self.table.lost_race() as lost:

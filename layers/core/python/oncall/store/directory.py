@@ -4,19 +4,41 @@ collection (see :mod:`oncall.store.schema`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from oncall.models import EscalationChain, EscalationPolicy, NotificationRule, Team, User
 from oncall.schedules.models import OnCallShift, Schedule
 from oncall.store import keys
-from oncall.store.entities import Collection, EntityStore
+from oncall.store.entities import Collection, EntityStore, M
+from oncall.store.epoch import DynamoAuthEpoch
 from oncall.store.table import Table
 
 
-def users(table: Table) -> Collection[User]:
-    return Collection(table, keys.USER, User, keys.USERS, lambda u: u.username.lower())
+class Principals(Collection[M]):
+    """What credentials resolve to (a user's role and teams, the teams themselves): every write bumps the auth
+    epoch after it, so a demotion, a deletion or a membership change reaches every container's caches at once."""
+
+    def __init__(
+        self, table: Table, kind: str, model: type[M], collection: str, sort: Callable[[M], str], epoch: DynamoAuthEpoch
+    ) -> None:
+        super().__init__(table, kind, model, collection, sort)
+        self.epoch = epoch
+
+    def put(self, entity: M, *, new: bool = False) -> None:
+        super().put(entity, new=new)
+        self.epoch.bump()
+
+    def delete(self, entity_id: str) -> None:
+        super().delete(entity_id)
+        self.epoch.bump()
 
 
-def teams(table: Table) -> Collection[Team]:
-    return Collection(table, keys.TEAM, Team, keys.TEAMS, lambda t: t.name.lower())
+def users(table: Table, epoch: DynamoAuthEpoch) -> Principals[User]:
+    return Principals(table, keys.USER, User, keys.USERS, lambda u: u.username.lower(), epoch)
+
+
+def teams(table: Table, epoch: DynamoAuthEpoch) -> Principals[Team]:
+    return Principals(table, keys.TEAM, Team, keys.TEAMS, lambda t: t.name.lower(), epoch)
 
 
 def chains(table: Table) -> Collection[EscalationChain]:

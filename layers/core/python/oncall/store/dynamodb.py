@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from oncall.store.alert_groups import DynamoAlertGroups, DynamoEscalationStarts
     from oncall.store.directory import DynamoNotificationRules, DynamoPolicies, DynamoShifts
     from oncall.store.entities import Collection
+    from oncall.store.epoch import DynamoAuthEpoch
     from oncall.store.insights import DynamoInsights
     from oncall.store.integrations import DynamoHeartbeats, DynamoIntegrations
     from oncall.store.resolution_notes import DynamoResolutionNotes
@@ -45,10 +46,17 @@ class DynamoStore:
         return self.table.requests
 
     @cached_property
+    def auth_epoch(self) -> DynamoAuthEpoch:
+        """Bumped by every revoking write, so cached credentials die within a second everywhere."""
+        from oncall.store.epoch import DynamoAuthEpoch
+
+        return DynamoAuthEpoch(self.table)
+
+    @cached_property
     def integrations(self) -> DynamoIntegrations:
         from oncall.store.integrations import DynamoIntegrations
 
-        return DynamoIntegrations(self.table)
+        return DynamoIntegrations(self.table, self.auth_epoch)
 
     @cached_property
     def heartbeats(self) -> DynamoHeartbeats:
@@ -72,13 +80,13 @@ class DynamoStore:
     def users(self) -> Collection[User]:
         from oncall.store import directory
 
-        return directory.users(self.table)
+        return directory.users(self.table, self.auth_epoch)
 
     @cached_property
     def teams(self) -> Collection[Team]:
         from oncall.store import directory
 
-        return directory.teams(self.table)
+        return directory.teams(self.table, self.auth_epoch)
 
     @cached_property
     def rules(self) -> DynamoNotificationRules:
@@ -120,7 +128,7 @@ class DynamoStore:
     def api_keys(self) -> DynamoApiKeys:
         from oncall.store.access import DynamoApiKeys
 
-        return DynamoApiKeys(self.table)
+        return DynamoApiKeys(self.table, self.auth_epoch)
 
     @cached_property
     def audit(self) -> DynamoAuditLog:

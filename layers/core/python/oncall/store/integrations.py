@@ -10,12 +10,14 @@ from oncall.errors import NotFound
 from oncall.models import Heartbeat, Integration, IntegrationConfig, Route
 from oncall.ports import RateCount, TokenRef
 from oncall.store import keys
+from oncall.store.epoch import DynamoAuthEpoch
 from oncall.store.table import Data, Table
 
 
 class DynamoIntegrations:
-    def __init__(self, table: Table) -> None:
+    def __init__(self, table: Table, epoch: DynamoAuthEpoch) -> None:
         self.table = table
+        self.epoch = epoch  # regenerating a token or deleting an integration revokes its token
 
     def token(self, token_hash: str) -> TokenRef | None:
         data = self.table.get(keys.token(token_hash), consistent=False)
@@ -137,8 +139,10 @@ class DynamoIntegrations:
                 self.table.put(self._token_item(new), "attribute_not_exists(PK)"),
                 self.table.put(self._integration_item(new), "attribute_exists(PK)"),
                 self._bump_version(new.id),
+                self.epoch.bump_in_transaction(),
             ]
         )
+        self.epoch.bumped()
 
     def delete(self, integration_id: str) -> None:
         doomed: list[keys.Key] = []
@@ -149,6 +153,7 @@ class DynamoIntegrations:
             elif data["SK"].startswith("ROUTE#"):
                 doomed.append(keys.route_ref(data["id"]))
         self.table.batch_delete(doomed)
+        self.epoch.bump()
 
     def list(self) -> list[Integration]:
         return [Integration.model_validate(data) for data in self.table.collection(keys.INTEGRATIONS)]

@@ -173,6 +173,11 @@ def api_key(key_hash: str) -> Key:
     return {"PK": f"APIKEY#{key_hash}", "SK": "APIKEY"}
 
 
+def auth_epoch() -> Key:
+    """The account's auth epoch (:mod:`oncall.store.epoch`)."""
+    return {"PK": "AUTH", "SK": "EPOCH"}
+
+
 def counter(name: str, window: int) -> Key:
     return {"PK": f"COUNTER#{name}", "SK": f"W#{window}"}
 

@@ -31,6 +31,8 @@ Access patterns (all single-table, ``PK``/``SK`` strings):
 |   per hour x integration / person         | items ``<hour>#INT#<id>`` (groups, acknowledged, ack_seconds, resolved,|
 |                                           | resolve_seconds) and ``<hour>#USER#<id>`` (notifications)              |
 | groups begun in a period (noisiest)       | Query GSI1 ``GROUPS`` with ``GSI1SK`` BETWEEN two stamps               |
+| auth epoch (revocations reach caches)     | GetItem ``AUTH`` / ``EPOCH`` (consistent, <= 1/s per container); ADD 1 |
+|                                           | after every revoking write (keys, users, teams, tokens)                |
 
 Write units (``bench/ingest.py`` counts them with ``ReturnConsumedCapacity``): GSI2 and GSI3 project only the keys
 and the attributes group listings filter on, none of which an appended alert changes, so appending costs no index

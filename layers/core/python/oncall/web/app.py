@@ -21,7 +21,19 @@ from oncall.errors import InvalidInput, NotAuthenticated, PermissionDenied, Tocs
 from oncall.ports import StoreError
 from oncall.services import api_keys
 from oncall.web import session, signin, views
-from oncall.web.base import UI, Request, Response, Route, back, error_text, page, problem_text, redirect, response
+from oncall.web.base import (
+    UI,
+    Request,
+    Response,
+    Route,
+    back,
+    error_text,
+    local_path,
+    page,
+    problem_text,
+    redirect,
+    response,
+)
 from oncall.web.pages import (
     chains,
     groups,
@@ -124,5 +136,7 @@ def handle(event: dict[str, Any], container: Container) -> Response:
         if request.method == "POST" and status < 500 and request.actor is not None:
             referer = (event.get("headers") or {}).get("referer", "")
             path_part = referer.split(UI, 1)[1].split("?", 1)[0] if UI in referer else "/groups"
-            return back(request, path_part, error=error_text(error))
+            return back(
+                request, local_path(f"{UI}{path_part}", f"{UI}/groups").removeprefix(UI), error=error_text(error)
+            )
         return page(request, "error.html", status, code=status, message=error_text(error))

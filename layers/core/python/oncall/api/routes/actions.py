@@ -37,6 +37,9 @@ def _page(status: int, title: str, body: str) -> Response[str]:
 def _unusable(error: links.InvalidLink) -> Response[str]:
     if error.reason == "expired":
         return _page(410, "Link not usable", "<p>This link has expired.</p>")
+    if error.reason == "revoked":
+        text = "<p>This link no longer works: the person it was sent to was deleted or lost their role.</p>"
+        return _page(410, "Link not usable", text)
     return _page(404, "Link not usable", "<p>This link is not valid.</p>")
 
 

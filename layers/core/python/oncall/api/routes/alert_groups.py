@@ -3,7 +3,6 @@ filters and the OnCall shapes of groups, alerts and timelines (the console lists
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, Final
@@ -14,7 +13,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from oncall import links, schemas
 from oncall.api.pagination import page_size, paginate_cursor
-from oncall.api.request import RequestInfo, current
+from oncall.api.request import RequestInfo, current, json_body
 from oncall.errors import InvalidInput
 from oncall.models import Alert, AlertGroup, TimelineEntry
 from oncall.ports import GroupFilter
@@ -154,16 +153,6 @@ def group_page(ports: Ports, caller: Principal, request: RequestInfo) -> dict[st
     return paginate_cursor(request, size, fetch, out)
 
 
-def _json_body(raw: str | None) -> Any:
-    """A request's JSON body (None without one); a 400 for one that is not JSON."""
-    if not raw:
-        return None
-    try:
-        return json.loads(raw)
-    except ValueError as error:
-        raise InvalidInput(f"JSON parse error - {error}") from error
-
-
 # --- the router ---------------------------------------------------------------------------------------------------
 
 
@@ -208,7 +197,7 @@ def router() -> APIGatewayHttpRouter:
     def alert_group_action(group_id: str, action: str) -> schemas.AlertGroupOut:
         """acknowledge, unacknowledge, resolve, unresolve, silence (``{"delay": seconds}``), unsilence, confirm."""
         request = current(api)
-        raw = _json_body(api.current_event.decoded_body) if action == "silence" else None
+        raw = json_body(api.current_event.decoded_body) if action == "silence" else None
         delay = raw.get("delay") if isinstance(raw, dict) else None
         return out(alert_groups.act(request.ports, request.principal, group_id, action, delay=delay))
 

@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from oncall import inbound_email, integration_types, schemas
 from oncall.api.pagination import paginate_list
-from oncall.api.request import ApiRequest, current
+from oncall.api.request import ApiRequest, current, json_body
 from oncall.services import integrations
 from oncall.services.integrations import IntegrationView
 
@@ -136,7 +136,7 @@ def router() -> APIGatewayHttpRouter:
     @api.post(f"{PATH}/<integration_id>/send_demo_alert")
     def send_demo_alert(integration_id: str) -> schemas.DemoAlertOut:
         request = current(api)
-        raw = api.current_event.json_body if api.current_event.body else None
+        raw = json_body(api.current_event.decoded_body)
         payload = raw.get("demo_alert_payload", raw.get("payload")) if isinstance(raw, dict) else None
         group_ids = integrations.send_demo_alert(request.ports, request.principal, integration_id, payload)
         return schemas.DemoAlertOut(alert_group_ids=group_ids)

@@ -152,7 +152,7 @@ def create_integration(request: Request) -> Response:
 
 def regenerate_token(request: Request, integration_id: str) -> Response:
     """A new token: the new URL (and heartbeat URL, e-mail address, routing key) is shown once; the old one stops
-    working (at once here, within a minute in ingest containers that cached it)."""
+    working (within a second in every ingest container: the store bumps the auth epoch)."""
     changed = integrations_service.regenerate_token(request.ports, request.principal, integration_id)
     return integrations(request, created=shape(request, changed), regenerated=True)
 
@@ -207,7 +207,7 @@ def template_editor(request: Request, integration_id: str, status: int = 200, **
         integration=integration,
         fields=views.TEMPLATE_FIELDS,
         texts=texts,
-        payload_text=json.dumps(payload, indent=2, ensure_ascii=False),
+        payload_text=extra.pop("payload_text", None) or json.dumps(payload, indent=2, ensure_ascii=False),
         preview=preview,
         editable=editable,
         may_change_some=may_change(request, Resource.INTEGRATIONS, None),
@@ -228,14 +228,16 @@ def _posted_templates(request: Request) -> tuple[dict[str, str], Any, str | None
 
 def template_preview(request: Request, integration_id: str) -> Response:
     texts, payload, problem = _posted_templates(request)
-    if not request.htmx and problem is None:  # the no-JavaScript preview button: the whole editor page
+    if problem is not None:  # a payload ingest would refuse: a 400 with its message, for those who may preview
+        integrations_service.load_for_change(request.ports, request.principal, integration_id)
+        if request.htmx:
+            return page(request, "preview.html", 400, preview=None, payload_problem=problem)
+        posted = request.form.get("payload", "")
+        return template_editor(request, integration_id, 400, texts=texts, payload_problem=problem, payload_text=posted)
+    if not request.htmx:  # the no-JavaScript preview button: the whole editor page
         return template_editor(request, integration_id, texts=texts, payload=payload)
-    result = (
-        integrations_service.preview_templates(request.ports, request.principal, integration_id, texts, payload)
-        if problem is None
-        else None
-    )
-    return page(request, "preview.html", preview=result, payload_problem=problem)
+    result = integrations_service.preview_templates(request.ports, request.principal, integration_id, texts, payload)
+    return page(request, "preview.html", preview=result)
 
 
 def template_save(request: Request, integration_id: str) -> Response:

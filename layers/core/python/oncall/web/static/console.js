@@ -4,6 +4,7 @@
 // - <form data-confirm="question"> asks before it is submitted.
 // - the alert group list: while rows are selected for a bulk action (checkboxes of the form #bulk), its
 //   every-2-s refresh pauses, so the selection is not swapped away; #selected-count says how many.
+// - a 400 answer to an htmx request (a message) is swapped in like a 200.
 (function () {
   "use strict";
 
@@ -66,10 +67,22 @@
     });
   }
 
+  // htmx leaves 4xx answers out; a 400 of the console is a page fragment with its message (a refused payload in
+  // the template preview), so show it where a 200 would go.
+  function showRefusals() {
+    document.body.addEventListener("htmx:beforeSwap", function (event) {
+      if (event.detail.xhr.status === 400) {
+        event.detail.shouldSwap = true;
+        event.detail.isError = false;
+      }
+    });
+  }
+
   function start() {
     copyButtons();
     confirmations();
     bulkSelection();
+    showRefusals();
   }
 
   if (document.readyState === "loading") {
