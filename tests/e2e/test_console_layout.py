@@ -202,6 +202,8 @@ def test_every_page_fits_a_desktop_and_a_phone(stack: LocalStack, client: httpx.
         "profile": ("/ui/profile", ("h1",)),
         "page": ("/ui/page", ("h1", "#page-form button[type=submit]")),
         "keys": ("/ui/keys", ("h1", "#key-name")),
+        "webhooks": ("/ui/webhooks", ("h1", "table")),
+        "insights": ("/ui/insights?period=7d", ("h1", "#mtta", "figure svg.chart")),
     }
     for name, (path, selectors) in pages.items():
         browser("goto", url=f"{base}{path}")
