@@ -125,12 +125,15 @@ def ingest_handler(table_name: str) -> ModuleType:
     return load_handler("ingest")
 
 
-def a_second_later(store: DynamoStore) -> None:
-    """Turn a container's clock of the auth epoch a second on: every revocation made before has reached it."""
+def a_second_later(ingest: ModuleType) -> None:
+    """Turn an ingest container's clocks a second on (its auth epoch's, and its own of the per-second count sync that
+    brings back the configuration version): every revocation made before has reached it."""
     from oncall.store.epoch import INTERVAL
 
-    timer = store.auth_epoch.timer
-    store.auth_epoch.timer = lambda: timer() + INTERVAL
+    service = ingest.service()
+    epoch_timer, sync_timer = service.store.auth_epoch.timer, service.timer
+    service.store.auth_epoch.timer = lambda: epoch_timer() + INTERVAL
+    service.timer = lambda: sync_timer() + INTERVAL
 
 
 def post_alert(

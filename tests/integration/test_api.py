@@ -56,7 +56,7 @@ def test_deleted_or_regenerated_tokens_stop_working(api: Invoke, ingest_handler:
     assert post_alert(ingest_handler, created["link"], {"groupKey": "a"})[0] == 200
     status, regenerated = api("POST", f"/api/v1/integrations/{created['id']}/regenerate_token/")
     assert status == 200 and regenerated["link"] != created["link"]
-    a_second_later(ingest_handler.service().store)  # what a revocation takes to reach another container
+    a_second_later(ingest_handler)  # what a revocation takes to reach another container
     assert post_alert(ingest_handler, created["link"], {"groupKey": "a"})[0] == 403
     assert post_alert(ingest_handler, regenerated["link"], {"groupKey": "a"})[0] == 200
 

@@ -146,7 +146,7 @@ def test_new_url_replaces_the_old_one(web: ModuleType, admin_key: str, api: Invo
     assert beat_link == f"{new}heartbeat/"
     assert "New URL for “Hooks”" in body and "The old URL and heartbeat URL stop working" in body
 
-    a_second_later(ingest_handler.service().store)  # what a revocation takes to reach another container
+    a_second_later(ingest_handler)  # what a revocation takes to reach another container
     assert post_alert(ingest_handler, old, {"title": "old"})[0] == 403
     assert get_heartbeat(ingest_handler, f"{old}heartbeat/") == 403
     assert post_alert(ingest_handler, new, {"title": "new"})[0] == 200
