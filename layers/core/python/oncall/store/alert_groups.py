@@ -1,7 +1,7 @@
 """Alert groups with their alerts, timeline and claimed effects (partition ``GROUP#<id>``), the sequence numbers of
 grouping keys, the progress of requests with several alerts, and escalation starts to retry.
 
-The write shape (write units per alert are a goal: ``bench/ingest.py`` counts them):
+The write shape (write units per alert are a goal: ``bench/write_units.py`` counts them):
 
 - A group's id derives from its grouping key and the key's sequence number (``oncall.grouping.group_id``), so the
   group item is its key's open-group pointer too: a new group is one PutItem conditioned on ``attribute_not_exists``
