@@ -13,6 +13,7 @@ reports as failed (Powertools ``batchItemFailures``) delivered again from the fi
 two (bisect), and after ``STREAM_RETRY_ATTEMPTS`` retries the batch's place in the stream goes to the failure queue
 (``infra/failures.py``: an on-failure destination), where an alarm fires. Execution names derive from the group id and
 generation, so a batch delivered twice starts nothing twice. ``IteratorAge`` alarms when the starter falls behind.
+The starter also keeps the insights counters from the changes it follows (``oncall.escalation_start``).
 """
 
 from __future__ import annotations
@@ -35,8 +36,9 @@ ESCALATION_START = FunctionSpec(
     description="Tocsin escalation starter: the table's stream of group changes -> executions started and stopped",
     timeout_seconds=60,
 )
-# What the starter reads and writes: a deferred start (PutItem) when Step Functions refuses a StartExecution.
-STARTER_TABLE_ACTIONS: tuple[str, ...] = ("dynamodb:PutItem",)
+# What the starter writes: a deferred start (PutItem) when Step Functions refuses a StartExecution, and the insights
+# counted from the changes it follows (``oncall.store.insights``: PutItem of a once-per-group claim, UpdateItem ADD).
+STARTER_TABLE_ACTIONS: tuple[str, ...] = ("dynamodb:PutItem", "dynamodb:UpdateItem")
 # Concurrent starters kept whatever else runs (unless escalation_concurrency is 0): one per stream shard is
 # what the event source mapping runs, and an on-demand table of Tocsin's size has a handful of shards.
 STARTER_CONCURRENCY = 5

@@ -14,6 +14,7 @@ from oncall.models import AlertGroup, TimelineEntry
 from oncall.ports import PointerChange
 
 SOURCE = "source"
+WIPE = "wipe"  # who "resolved" a wiped group
 
 
 class ActionError(InvalidInput):
@@ -144,7 +145,7 @@ def unsilence(group: AlertGroup, by: str, now: datetime) -> Transition:
 def wipe(group: AlertGroup, by: str, now: datetime) -> Transition:
     changed = _unsilenced(group).model_copy(update={"title": None, "source_link": None, "is_open": False})
     if not group.resolved:
-        changed = changed.model_copy(update={"resolved": True, "resolved_at": now, "resolved_by": "wipe"})
+        changed = changed.model_copy(update={"resolved": True, "resolved_at": now, "resolved_by": WIPE})
     closes: PointerChange | None = "close" if group.is_open else None
     return Transition(changed, [_entry(group, now, "wiped", f"Wiped by {_who(by)}", by)], pointer=closes)
 

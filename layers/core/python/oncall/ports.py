@@ -8,6 +8,7 @@ tests pass the real DynamoDB Local adapters, or fakes of these Protocols.
 from __future__ import annotations
 
 import builtins
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Generic, Literal, NamedTuple, Protocol, TypeVar
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
         WebhookResponse,
     )
     from oncall.schedules.models import OnCallShift, Schedule
-    from oncall.store.insights import Bucket, GroupSize
+    from oncall.store.insights import Bucket, GroupChange, GroupSize
 
 T = TypeVar("T")
 E = TypeVar("E")
@@ -370,8 +371,9 @@ class Counters(Protocol):
 
 
 class Insights(Protocol):
-    """The insights aggregate (counters per hour, kept as groups change state; :mod:`oncall.store.insights`)."""
+    """The insights aggregate (counters per hour, from the stream's group changes; :mod:`oncall.store.insights`)."""
 
+    def count_group_changes(self, changes: Iterable[GroupChange]) -> None: ...
     def notification_sent(self, user_id: str, at: datetime) -> None: ...
     def buckets(self, since: datetime, until: datetime) -> list[Bucket]: ...
     def recent_groups(self, since: datetime, until: datetime) -> list[GroupSize]: ...

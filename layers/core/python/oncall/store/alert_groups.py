@@ -1,7 +1,7 @@
 """Alert groups with their alerts, timeline and claimed effects (partition ``GROUP#<id>``), the sequence numbers of
 grouping keys, the progress of requests with several alerts, and escalation starts to retry.
 
-The write shape (write units per alert are a goal: ``bench/ingest.py`` counts them):
+The write shape (write units per alert are a goal: ``bench/write_units.py`` counts them):
 
 - A group's id derives from its grouping key and the key's sequence number (``oncall.grouping.group_id``), so the
   group item is its key's open-group pointer too: a new group is one PutItem conditioned on ``attribute_not_exists``
@@ -14,7 +14,8 @@ The write shape (write units per alert are a goal: ``bench/ingest.py`` counts th
   number (a closed group moves the key on to the next number) and, for requests with several alerts, their progress.
 
 Counters are only ever changed with ``ADD``, so concurrent appends never overwrite each other.
-Every stored creation and state change is counted in the insights aggregate (:mod:`oncall.store.insights`).
+Nothing else is written with them: the insights aggregate (:mod:`oncall.store.insights`) is counted from the
+table's stream by the escalation starter, off the path the sender waits on.
 """
 
 from __future__ import annotations
@@ -44,7 +45,6 @@ from oncall.ports import (
     Receipt,
 )
 from oncall.store import keys, schema
-from oncall.store.insights import DynamoInsights
 from oncall.store.table import Data, Item, Table
 
 # Group attributes that state changes may write; counters (alerts_count, last_alert_*) are never among them.
@@ -122,7 +122,6 @@ class DynamoAlertGroups:
     def __init__(self, table: Table, retention: timedelta) -> None:
         self.table = table
         self.retention = retention  # raw alerts expire (TTL) this long after they arrived
-        self.insights = DynamoInsights(table)  # counted as groups are created and change state
 
     # --- items ------------------------------------------------------------------------------------------------
     def _group_item(self, group: AlertGroup, receipt: Receipt | None, alert_id: str | None) -> Data:
@@ -205,7 +204,6 @@ class DynamoAlertGroups:
         if refusal.refused:
             return self._refusal(refusal.item, receipt, open_only=True)
         self.put_alert(alert)
-        self.insights.group_changed(group, [], created=True)
         return Placement(stored=True)
 
     def _create_in_transaction(
@@ -226,7 +224,6 @@ class DynamoAlertGroups:
         with self.table.lost_race() as lost:
             self.table.transact(writes + self._timeline_puts(timeline))
         if not lost[0]:
-            self.insights.group_changed(group, timeline, created=True)
             return Placement(stored=True)
         current = self.table.call("get_item", Key=self.table.item(keys.group(group.id)), ConsistentRead=True)
         return self._refusal(current.get("Item"), receipt)
@@ -356,8 +353,6 @@ class DynamoAlertGroups:
                 receipt=receipt,
                 progress=progress,
             )
-        if not lost[0] and timeline:
-            self.insights.group_changed(group, timeline, created=False)
         return not lost[0]
 
     def _sequence_change(self, group: AlertGroup, change: PointerChange) -> dict[str, Any]:

@@ -144,7 +144,9 @@ class DynamoStore:
 
     @cached_property
     def insights(self) -> DynamoInsights:
-        return self.groups.insights  # the repository that counts them as groups change
+        from oncall.store.insights import DynamoInsights
+
+        return DynamoInsights(self.table)
 
     @cached_property
     def resolution_notes(self) -> DynamoResolutionNotes:
