@@ -14,7 +14,8 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-from oncall.models import HTTP_METHODS, MAX_LABELS, WEBHOOK_TRIGGERS, StepType
+from oncall.directory import HTTP_METHODS, WEBHOOK_TRIGGERS, StepType
+from oncall.models import MAX_LABELS
 from oncall.outbound import Refused, check_url
 
 T = TypeVar("T")

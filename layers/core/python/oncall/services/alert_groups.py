@@ -189,7 +189,7 @@ def _apply(ports: Ports, group_id: str, action: str, by: str, delay: object = No
         if store.groups.save(transition.group, group.version, timeline=transition.timeline, pointer=transition.pointer):
             if action == "acknowledge":
                 escalation.start_reminder(store, ports.executor, transition.group)
-            return transition.group.model_copy(update={"version": group.version + 1})
+            return replace(transition.group, version=group.version + 1)
     raise Conflict("The alert group is changing too fast; try again.")
 
 

@@ -16,8 +16,8 @@ from typing import Final
 from pydantic import BaseModel
 
 from oncall import ids
+from oncall.directory import ApiKey, AuditEntry
 from oncall.errors import NotFound
-from oncall.models import ApiKey, AuditEntry
 from oncall.ports import Store
 from oncall.schemas import ApiKeyIn
 from oncall.services import Ports

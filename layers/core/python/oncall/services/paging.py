@@ -10,8 +10,9 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from oncall import paging
+from oncall.directory import Team, User
 from oncall.errors import InvalidInput
-from oncall.models import AlertGroup, Team, User
+from oncall.models import AlertGroup
 from oncall.schemas import EscalationIn
 from oncall.services import Ports
 from oncall.services.policy import Action, Principal, Resource, authorize

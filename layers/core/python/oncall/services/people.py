@@ -14,8 +14,8 @@ from typing import Final, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from oncall import ids
+from oncall.directory import NotificationRule, Team, User
 from oncall.errors import InvalidInput, NotFound, field_errors
-from oncall.models import NotificationRule, Team, User
 from oncall.schemas import TeamIn, TeamPatch, UserIn, UserPatch
 from oncall.services import Ports
 from oncall.services.policy import Action, Principal, Resource, allows, authorize

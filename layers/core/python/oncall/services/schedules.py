@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any, Final
 from pydantic import BaseModel, ValidationError
 
 from oncall import feeds, ids
+from oncall.directory import User
 from oncall.errors import InvalidInput, NotFound
-from oncall.models import User
 from oncall.schedules import engine, recurrence, rotation
 from oncall.schedules.models import (
     FREQUENCIES,
