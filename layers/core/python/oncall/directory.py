@@ -10,13 +10,15 @@ import json
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, field_validator
+
+from oncall.lazy_model import LazyModel
 
 Role = Literal["admin", "editor", "viewer"]
 Channel = Literal["email", "sms", "phone_call", "webhook"]
 
 
-class Team(BaseModel):
+class Team(LazyModel):
     id: str
     name: str
     email: str | None = None
@@ -24,7 +26,7 @@ class Team(BaseModel):
     contactable: bool = False  # people outside the team may page it directly
 
 
-class ApiKey(BaseModel):
+class ApiKey(LazyModel):
     """An API key of a user; only its SHA-256 is stored. Its rights are the user's role."""
 
     id: str
@@ -36,7 +38,7 @@ class ApiKey(BaseModel):
     last_used_at: datetime | None = None
 
 
-class AuditEntry(BaseModel):
+class AuditEntry(LazyModel):
     at: datetime
     user_id: str
     method: str
@@ -44,7 +46,7 @@ class AuditEntry(BaseModel):
     status: int
 
 
-class User(BaseModel):
+class User(LazyModel):
     id: str
     username: str
     email: str | None = None
@@ -60,7 +62,7 @@ class User(BaseModel):
         return {"email": self.email, "sms": phone, "phone_call": phone, "webhook": self.webhook_url}[channel]
 
 
-class NotificationRule(BaseModel):
+class NotificationRule(LazyModel):
     """One step of a person's notification rules: notify on a channel, or wait."""
 
     id: str
@@ -97,13 +99,13 @@ STEP_TARGETS: dict[str, tuple[str, ...]] = {
 }
 
 
-class EscalationChain(BaseModel):
+class EscalationChain(LazyModel):
     id: str
     name: str
     team_id: str | None = None
 
 
-class EscalationPolicy(BaseModel):
+class EscalationPolicy(LazyModel):
     id: str
     escalation_chain_id: str
     position: int = 0
@@ -146,7 +148,7 @@ HttpMethod = Literal["GET", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"]
 HTTP_METHODS: tuple[str, ...] = HttpMethod.__args__  # type: ignore[attr-defined]
 
 
-class WebhookResponse(BaseModel):
+class WebhookResponse(LazyModel):
     """What the last call of a webhook got: shown per webhook (API, console), as OnCall's ``last_response_log``."""
 
     at: datetime
@@ -158,7 +160,7 @@ class WebhookResponse(BaseModel):
     attempts: int = 1
 
 
-class OutgoingWebhook(BaseModel):
+class OutgoingWebhook(LazyModel):
     """An outgoing webhook as OnCall has it. ``url``, ``headers`` (a JSON object), ``data`` and ``trigger_template``
     are Jinja2 templates over the event (:mod:`oncall.webhook_delivery`); ``authorization_header`` and
     ``password`` are secrets: never shown again once saved."""

@@ -10,12 +10,13 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from oncall import heartbeat, ids, integration_types, maintenance, templating
 from oncall.codec import from_json
 from oncall.errors import InvalidInput, NotFound
 from oncall.ingest import IngestError, demo_payload, ingest
+from oncall.lazy_model import LazyModel
 from oncall.models import Heartbeat, Integration, IntegrationConfig, Route, Templates
 from oncall.schemas import (
     CHANNEL_TEMPLATES,
@@ -41,7 +42,7 @@ TEMPLATE_KEYS = {
 }
 
 
-class IntegrationView(BaseModel):
+class IntegrationView(LazyModel):
     """An integration as its readers see it; ``token`` only right after it was made (it is stored hashed);
     ``warnings``: why its alerts would notify nobody (:mod:`oncall.services.warnings`)."""
 
@@ -333,7 +334,7 @@ def send_demo_alert(ports: Ports, caller: Principal, integration_id: str, payloa
     return sorted({s.group_id for s in stored})
 
 
-class TemplatePreview(BaseModel):
+class TemplatePreview(LazyModel):
     """What an integration's templates make of a payload, as ingest would store it; and each template's problem."""
 
     grouping_id: str | None
