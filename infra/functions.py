@@ -19,7 +19,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
-from oncall.settings import Env
+from oncall.settings import RUNTIME_ENVIRONMENT, Env
 
 from infra.config import TocsinConfig
 from infra.layer import ARCHITECTURE, RUNTIME
@@ -63,6 +63,7 @@ class TocsinFunction(Construct):
         )
         self.log_group.grant_write(self.role)
         environment = {
+            **RUNTIME_ENVIRONMENT,
             Env.TABLE: table_name,
             "POWERTOOLS_SERVICE_NAME": telemetry.service_name(spec.name),
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from oncall import schemas
-from oncall.models import OutgoingWebhook
+from oncall.directory import OutgoingWebhook
 from oncall.notify.channels import AwsNotifier
 from oncall.outbound import Policy, Refused
 from oncall.outbound.client import Client

@@ -24,8 +24,8 @@ from oncall import schemas
 from oncall.bootstrap import ADMIN_USER_ID, ensure_admin
 from oncall.clock import SYSTEM_CLOCK
 from oncall.container import Container
+from oncall.directory import EscalationChain, EscalationPolicy, OutgoingWebhook
 from oncall.errors import PermissionDenied
-from oncall.models import EscalationChain, EscalationPolicy, OutgoingWebhook
 from oncall.services import chains, policy, webhooks
 from oncall.services.api_keys import issue
 from oncall.services.policy import Action, Principal, Resource

@@ -26,8 +26,8 @@ import pytest
 from oncall import access
 from oncall.bootstrap import ensure_admin
 from oncall.clock import SYSTEM_CLOCK
+from oncall.directory import ApiKey, NotificationRule, Team, User
 from oncall.errors import PermissionDenied
-from oncall.models import ApiKey, NotificationRule, Team, User
 from oncall.services import policy
 from oncall.services.api_keys import issue
 from oncall.services.policy import Action, Principal, Resource

@@ -25,8 +25,8 @@ from typing import Any
 import pytest
 from oncall.bootstrap import ADMIN_USER_ID, ensure_admin
 from oncall.clock import SYSTEM_CLOCK
+from oncall.directory import Team, User
 from oncall.errors import PermissionDenied
-from oncall.models import Team, User
 from oncall.schedules.models import OnCallShift, Schedule
 from oncall.services import policy
 from oncall.services.api_keys import issue

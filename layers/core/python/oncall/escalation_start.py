@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from oncall import escalation
+from oncall.codec import from_json
 from oncall.executor import Executor
 from oncall.models import AlertGroup
 from oncall.ports import Store
@@ -56,7 +57,7 @@ def matters(record: Mapping[str, Any]) -> bool:
 
 def group_of(image: Mapping[str, Any] | None) -> AlertGroup | None:
     data = _plain(image)
-    return AlertGroup.model_validate(data) if data else None
+    return from_json(AlertGroup, data) if data else None
 
 
 def follow_record(record: Mapping[str, Any], store: Store, executor: Executor, now: datetime) -> GroupChange | None:

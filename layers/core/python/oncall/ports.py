@@ -16,24 +16,26 @@ from typing import TYPE_CHECKING, Generic, Literal, NamedTuple, Protocol, TypeVa
 from oncall import errors
 
 if TYPE_CHECKING:
-    from oncall.models import (
-        Alert,
-        AlertGroup,
+    from oncall.directory import (
         ApiKey,
         AuditEntry,
         EscalationChain,
         EscalationPolicy,
+        NotificationRule,
+        OutgoingWebhook,
+        Team,
+        User,
+        WebhookResponse,
+    )
+    from oncall.models import (
+        Alert,
+        AlertGroup,
         Heartbeat,
         Integration,
         IntegrationConfig,
-        NotificationRule,
-        OutgoingWebhook,
         ResolutionNote,
         Route,
-        Team,
         TimelineEntry,
-        User,
-        WebhookResponse,
     )
     from oncall.schedules.models import OnCallShift, Schedule
     from oncall.store.insights import Bucket, GroupChange, GroupSize

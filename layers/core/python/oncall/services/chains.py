@@ -9,11 +9,12 @@ the routes that used it without a chain, as OnCall does.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any, Final
 
 from oncall import ids
+from oncall.directory import EscalationChain, EscalationPolicy, StepType
 from oncall.errors import InvalidInput, NotFound
-from oncall.models import EscalationChain, EscalationPolicy, StepType
 from oncall.schemas import ChainIn, ChainPatch, PolicyIn, PolicyPatch
 from oncall.services import Ports, ordering
 from oncall.services.patching import patched
@@ -101,7 +102,7 @@ def delete_chain(ports: Ports, caller: Principal, chain_id: str) -> EscalationCh
     chain = _chain_for_change(ports, caller, chain_id, Action.DELETE)
     for route in ports.store.integrations.routes():
         if route.escalation_chain_id == chain_id:
-            unrouted = route.model_copy(update={"escalation_chain_id": None})
+            unrouted = replace(route, escalation_chain_id=None)
             ports.store.integrations.save_routes(route.integration_id, [unrouted])
     for policy in ports.store.policies.of_chain(chain_id):
         ports.store.policies.delete(policy.id)

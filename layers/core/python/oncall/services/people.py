@@ -14,8 +14,9 @@ from typing import Final, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from oncall import ids
+from oncall.directory import NotificationRule, Team, User
 from oncall.errors import InvalidInput, NotFound, field_errors
-from oncall.models import NotificationRule, Team, User
+from oncall.lazy_model import LazyModel
 from oncall.schemas import TeamIn, TeamPatch, UserIn, UserPatch
 from oncall.services import Ports
 from oncall.services.policy import Action, Principal, Resource, allows, authorize
@@ -159,7 +160,7 @@ def delete_user(ports: Ports, caller: Principal, user_id: str) -> None:
 # --- the console's profile page ---------------------------------------------------------------------------------
 
 
-class Profile(BaseModel):
+class Profile(LazyModel):
     """A user with their notification rules, as their profile page shows them."""
 
     user: User

@@ -18,8 +18,8 @@ import re
 from typing import Any, Final
 
 from oncall import ids
+from oncall.directory import OutgoingWebhook
 from oncall.errors import InvalidInput, NotFound
-from oncall.models import OutgoingWebhook
 from oncall.schemas import WebhookIn, WebhookPatch
 from oncall.services import Ports
 from oncall.services.patching import patched

@@ -28,10 +28,12 @@ import json
 import secrets
 import time
 import zlib
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from oncall import ids
+from oncall.codec import from_json, to_json
 from oncall.models import Alert, AlertGroup, GroupState, TimelineEntry
 from oncall.ports import (
     RECEIPT_SLOTS,
@@ -126,7 +128,7 @@ class DynamoAlertGroups:
     # --- items ------------------------------------------------------------------------------------------------
     def _group_item(self, group: AlertGroup, receipt: Receipt | None, alert_id: str | None) -> Data:
         # Defaults are left out (the model restores them) to keep the item, and so every append, under 1 KB.
-        data = group.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
+        data = to_json(group, exclude_none=True, exclude_defaults=True)
         data["is_open"] = group.is_open  # appends are conditioned on it
         data.update(keys.group(group.id))
         data.update(GSI3PK=keys.groups_in_state(group.recorded_state.value))
@@ -140,9 +142,7 @@ class DynamoAlertGroups:
         return data
 
     def _alert_item(self, alert: Alert) -> Data:
-        content = alert.model_dump(
-            mode="json", include={"payload", "title", "message", "image_url", "source_link"}, exclude_none=True
-        )
+        content = to_json(alert, include={"payload", "title", "message", "image_url", "source_link"}, exclude_none=True)
         flags = {
             name: True for name in ("is_resolve_signal", "is_acknowledge_signal", "is_demo") if getattr(alert, name)
         }
@@ -154,7 +154,7 @@ class DynamoAlertGroups:
             # Entries of one instant keep the order they were written in (the write time breaks ties).
             self.table.put(
                 {
-                    **e.model_dump(mode="json", exclude_none=True),
+                    **to_json(e, exclude_none=True),
                     **keys.timeline(e.group_id, e.at, f"{time.time_ns()}{i:02d}{secrets.token_hex(2)}"),
                 }
             )
@@ -174,7 +174,7 @@ class DynamoAlertGroups:
             fingerprint, _, alert_id = seen.partition(" ")
             if alert_id and fingerprint in (receipt.current, receipt.previous):
                 return Placement(duplicate_of=alert_id)
-        return Placement(found=AlertGroup.model_validate(data))
+        return Placement(found=from_json(AlertGroup, data))
 
     # --- grouping and appending ---------------------------------------------------------------------------------
     def sequence(self, key: GroupKey) -> int:
@@ -285,7 +285,7 @@ class DynamoAlertGroups:
         receipt: Receipt | None = None,
         progress: Progress | None = None,
     ) -> bool:
-        data = group.model_dump(mode="json", include=set(_STATE_FIELDS))
+        data = to_json(group, include=set(_STATE_FIELDS))
         absent = {name for name in _STATE_FIELDS if data[name] is None or data[name] == {}}  # the model's default
         sets = [f"#{name} = :{name}" for name in _STATE_FIELDS if name not in absent]
         removes = [f"#{name}" for name in _STATE_FIELDS if name in absent]
@@ -346,7 +346,7 @@ class DynamoAlertGroups:
         if lost[0] and pointer == "reopen":
             # The key has a newer group: reopening this one for grouping is not possible; save the rest.
             return self.save(
-                group.model_copy(update={"is_open": False}),
+                replace(group, is_open=False),
                 expected_version,
                 alert=alert,
                 timeline=timeline,
@@ -465,7 +465,7 @@ class DynamoAlertGroups:
     # --- reading ------------------------------------------------------------------------------------------------
     def get(self, group_id: str) -> AlertGroup | None:
         data = self.table.get(keys.group(group_id))
-        return AlertGroup.model_validate(data) if data else None
+        return from_json(AlertGroup, data) if data else None
 
     def _sources(self, filters: GroupFilter) -> list[dict[str, Any]]:
         """One query per state partition the listing reads (newest first), each with the listing's filters."""
@@ -573,7 +573,7 @@ class DynamoAlertGroups:
         if not partitions:
             return []
         read = self.table.batch_get([{"PK": pk, "SK": keys.META} for pk in partitions], consistent=True)
-        by_partition = {data["PK"]: AlertGroup.model_validate(data) for data in read}
+        by_partition = {data["PK"]: from_json(AlertGroup, data) for data in read}
         return [by_partition[pk] for pk in partitions if pk in by_partition]
 
     def count(self, filters: GroupFilter) -> int:
@@ -597,7 +597,7 @@ class DynamoAlertGroups:
 
     def timeline(self, group_id: str) -> builtins.list[TimelineEntry]:
         return [
-            TimelineEntry.model_validate(data)
+            from_json(TimelineEntry, data)
             for data in self.table.partition(keys.group_partition(group_id), keys.TIMELINE_PREFIX)
         ]
 

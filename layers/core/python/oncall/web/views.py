@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import functools
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
@@ -17,6 +18,7 @@ from urllib.parse import parse_qs
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 from oncall import grouping, templating
+from oncall.codec import from_json
 from oncall.ingest import render_appearance
 from oncall.models import IntegrationConfig, Templates
 
@@ -131,9 +133,9 @@ def _problem(template: str) -> str | None:
 
 def preview(config: IntegrationConfig, texts: dict[str, str], payload: Any) -> dict[str, Any]:
     """Render ``texts`` (template name -> text) on ``payload`` as ingest would, without storing anything."""
-    templates = Templates.model_validate({name: texts.get(name) or None for name, _ in TEMPLATE_FIELDS})
-    integration = config.integration.model_copy(update={"templates": templates})
-    patched = config.model_copy(update={"integration": integration})
+    templates = from_json(Templates, {name: texts.get(name) or None for name, _ in TEMPLATE_FIELDS})
+    integration = replace(config.integration, templates=templates)
+    patched = replace(config, integration=integration)
     labels = grouping.alert_labels(integration, payload)
     context = {"payload": payload, "labels": labels}
     appearance = render_appearance(patched, payload)

@@ -22,8 +22,8 @@ from typing import Any, Final
 from urllib.parse import quote
 
 from oncall import escalation, schemas
+from oncall.directory import NotificationRule, User
 from oncall.errors import InvalidInput, NotFound
-from oncall.models import NotificationRule, User
 from oncall.services import notification_rules, people
 from oncall.services.policy import Action, Resource, allows
 from oncall.web.base import Request, Response, Route, back, page, problem_text, run

@@ -7,7 +7,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from oncall import schemas
-from oncall.models import WEBHOOK_TRIGGERS, OutgoingWebhook
+from oncall.directory import WEBHOOK_TRIGGERS, OutgoingWebhook
 from oncall.services import webhooks
 from oncall.services.policy import Action, Resource, allows
 from oncall.web.base import Request, Response, Route, back, may_change, page, run
