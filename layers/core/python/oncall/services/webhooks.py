@@ -20,12 +20,11 @@ from typing import Any, Final
 from oncall import ids
 from oncall.errors import InvalidInput, NotFound
 from oncall.models import OutgoingWebhook
-from oncall.schemas import WebhookIn, WebhookPatch
+from oncall.schemas import MASK, WebhookIn, WebhookPatch
 from oncall.services import Ports
 from oncall.services.patching import patched
 from oncall.services.policy import Action, Principal, Resource, authorize, existing
 
-MASK: Final = "****************"  # OnCall's WEBHOOK_FIELD_PLACEHOLDER
 SECRET_FIELDS: Final = ("authorization_header", "password")
 # Header names that carry credentials: Authorization, Cookie, X-Api-Key, X-Auth-Token, X-Hub-Signature...
 _SECRET_HEADER: Final = re.compile(r"auth|token|secret|key|pass|cookie|signature|session|credential", re.IGNORECASE)
