@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from local.stack import LocalStack
+from tests.e2e.browser import Browser, open_browser
 
 
 @pytest.fixture(scope="session")
@@ -20,3 +21,13 @@ def stack() -> Iterator[LocalStack]:
 def client(stack: LocalStack) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=stack.base_url, headers={"Authorization": stack.api_key}, timeout=10) as http:
         yield http
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Headless Chromium, one per test module (tests/e2e/browser.py)."""
+    running = open_browser()
+    try:
+        yield running
+    finally:
+        running.close()

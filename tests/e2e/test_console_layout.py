@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,7 +16,7 @@ import pytest
 
 from local import REPO_ROOT
 from local.stack import LocalStack
-from tests.e2e.test_web_console import CHROMIUM, Browser
+from tests.e2e.browser import Browser
 
 pytestmark = pytest.mark.e2e
 SCREENS = REPO_ROOT / "test-artifacts" / "console"
@@ -57,17 +55,6 @@ AM_PAYLOAD: dict[str, Any] = {
         }
     ],
 }
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not (REPO_ROOT / "node_modules" / "playwright-core").exists() or not Path(CHROMIUM).exists():
-        pytest.fail("needs Debian's chromium (make system) and playwright-core (npm ci)")
-    running = Browser()
-    try:
-        yield running
-    finally:
-        running.close()
 
 
 def _wait_for(condition: Any, timeout: float = 20.0) -> Any:
