@@ -24,22 +24,12 @@ from oncall.services import webhooks
 
 from tests.integration.conftest import Invoke
 from tests.integration.escalation_world import ADMIN, World
+from tests.integration.test_outbound_client import PRIVATE_URLS
 from tests.integration.test_web_profile import _browser, _contacts, _person, _post
 
-# Every form the issue found accepted (hosts a resolver reads as loopback, private or link-local addresses).
-FORMS = [
-    "http://169.254.169.254/latest/meta-data/",
-    "http://10.0.0.1/",
-    "http://[fd00::1]/",
-    "http://127.0.0.1:9001/2018-06-01/runtime/invocation/next",
-    "http://0x7f000001/",
-    "http://2130706433/",
-    "http://127.1/",
-    "http://0/",
-    "http://localhost./",
-    "http://[::ffff:127.0.0.1]/",
-    "http://0177.0.0.1/",
-]
+# Every form the issue found accepted (hosts a resolver reads as loopback, private or link-local addresses), and the
+# other private ranges the client refuses.
+FORMS = PRIVATE_URLS
 PRIVATE_MESSAGE = Refused(PRIVATE).message
 HTTP_MESSAGE = Refused(PLAIN_HTTP).message
 
