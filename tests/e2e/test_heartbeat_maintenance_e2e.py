@@ -24,6 +24,7 @@ from oncall.store.dynamodb import DynamoStore
 from local import dynamodb as local_dynamodb
 from local.scheduler import MAINTENANCE_END_ARN, SCHEDULE_GROUP
 from local.stack import LocalStack
+from tests.support.processes import wait_for
 
 TIME_SCALE = 0.02  # a 300 s maintenance window ends after 6 s
 SWEEP_SECONDS = 1
@@ -50,15 +51,6 @@ def api(stack: LocalStack) -> Iterator[httpx.Client]:
 def store(stack: LocalStack) -> DynamoStore:
     table = os.environ.get(schema.TABLE_NAME_ENV, schema.DEFAULT_TABLE_NAME)  # what the stack was given
     return DynamoStore(table, client=local_dynamodb.client(stack.dynamodb_endpoint))
-
-
-def wait_for(condition: Any, timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := condition():
-            return result
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting")
 
 
 def create(api: httpx.Client, name: str, kind: str) -> dict[str, Any]:

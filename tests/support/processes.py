@@ -44,7 +44,9 @@ def which(*names: str) -> str | None:
     return None
 
 
-def wait_for(condition: Callable[[], T | None], timeout: float, what: str, interval: float = 0.2) -> T:
+def wait_for(
+    condition: Callable[[], T | None], timeout: float = 20.0, what: str = "the condition", interval: float = 0.2
+) -> T:
     """Poll ``condition`` until it returns something truthy; AssertionError naming ``what`` after ``timeout``."""
     deadline = time.monotonic() + timeout
     while True:
