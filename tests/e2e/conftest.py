@@ -17,9 +17,21 @@ def stack() -> Iterator[LocalStack]:
         yield running
 
 
+def _api_client(stack: LocalStack) -> httpx.Client:
+    return httpx.Client(base_url=stack.base_url, headers={"Authorization": stack.api_key}, timeout=10)
+
+
 @pytest.fixture(scope="session")
 def client(stack: LocalStack) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=stack.base_url, headers={"Authorization": stack.api_key}, timeout=10) as http:
+    """The API of the session's stack, as its admin."""
+    with _api_client(stack) as http:
+        yield http
+
+
+@pytest.fixture(scope="module")
+def api(stack: LocalStack) -> Iterator[httpx.Client]:
+    """The API of the module's stack (a module that starts a stack of its own overrides ``stack``), as its admin."""
+    with _api_client(stack) as http:
         yield http
 
 

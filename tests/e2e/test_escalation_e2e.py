@@ -27,12 +27,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
         yield running
 
 
-@pytest.fixture(scope="module")
-def api(stack: LocalStack) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=stack.base_url, headers={"Authorization": stack.api_key}, timeout=10) as client:
-        yield client
-
-
 def emails(stack: LocalStack, subject_part: str) -> list[dict[str, Any]]:
     records = httpx.get(f"{stack.base_url}/local/outbox", timeout=10).json()["records"]
     return [r for r in records if r.get("channel") == "email" and subject_part in r.get("subject", "")]

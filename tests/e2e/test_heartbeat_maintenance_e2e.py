@@ -42,12 +42,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
 
 
 @pytest.fixture(scope="module")
-def api(stack: LocalStack) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=stack.base_url, headers={"Authorization": stack.api_key}, timeout=10) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
 def store(stack: LocalStack) -> DynamoStore:
     table = os.environ.get(schema.TABLE_NAME_ENV, schema.DEFAULT_TABLE_NAME)  # what the stack was given
     return DynamoStore(table, client=local_dynamodb.client(stack.dynamodb_endpoint))
