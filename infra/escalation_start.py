@@ -23,11 +23,9 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from constructs import Construct
 
-from infra.config import TocsinConfig
-from infra.data import DataStore
 from infra.escalation import Escalation
 from infra.failures import FailureQueue
-from infra.functions import FunctionSpec, TocsinFunction
+from infra.functions import Foundation, FunctionSpec, TocsinFunction
 from infra.observability import Observability
 from infra.sources import schema
 
@@ -52,23 +50,16 @@ class EscalationStarter(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        data: DataStore,
-        layer: lambda_.ILayerVersion,
-        config: TocsinConfig,
+        foundation: Foundation,
         escalation: Escalation,
         failures: FailureQueue,
     ) -> None:
         super().__init__(scope, construct_id)
         self.start = TocsinFunction(
-            self,
-            "Start",
-            spec=ESCALATION_START,
-            layer=layer,
-            table_name=data.table.table_name,
-            config=config,
-            reserved_concurrency=STARTER_CONCURRENCY if config.escalation_concurrency else None,
+            self, "Start", spec=ESCALATION_START, foundation=foundation, reserved_concurrency=STARTER_CONCURRENCY
         )
         fn = self.start.function
+        data = foundation.data
         data.grant(fn, STARTER_TABLE_ACTIONS, index_actions=())
         escalation.allow_executions(self.start)
         self.source = sources.DynamoEventSource(
@@ -93,7 +84,7 @@ class EscalationStarter(Construct):
         )
 
     def watch(self, observability: Observability) -> None:
-        observability.watch_function(ESCALATION_START.name, self.start.function)
+        self.start.watch(observability)
         observability.watch_stream_consumer(
             "EscalationStarterLag", self.start.function, STARTER_LAG_ALARM, label=ESCALATION_START.name
         )

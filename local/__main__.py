@@ -519,7 +519,7 @@ def main(argv: list[str] | None = None) -> int:
         if poller is not None:
             poller.stop()  # how far it read stays in streams.json for the next start
         if activity is not None:
-            activity.stop()
+            activity.stop(timeout=2)
         settings.url_file.unlink(missing_ok=True)
         sweep.stop()
         schedules.stop()  # pending schedules stay in schedules.json for the next start

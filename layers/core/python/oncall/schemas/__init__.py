@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Final, Generic, Literal, TypeVar
 
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
@@ -99,6 +99,21 @@ Labels = Annotated[
 # A URL Tocsin sends requests to (webhooks): refused when saved if it could not be called (private address, http).
 OutboundUrl = Annotated[
     str, Field(max_length=2000, description="An https:// URL of a public host"), AfterValidator(outbound_url)
+]
+# What a secret reads as, to everyone (OnCall's WEBHOOK_FIELD_PLACEHOLDER): that one is set, never its value. Sent
+# back in a write, it keeps the stored secret.
+MASK: Final = "****************"
+
+
+def _outbound_url_or_mask(url: str) -> str:
+    return url if url == MASK else outbound_url(url)
+
+
+# A secret URL (a personal webhook: a Slack incoming webhook is its own credential): an OutboundUrl, or the mask.
+SecretOutboundUrl = Annotated[
+    str,
+    Field(max_length=2000, description="An https:// URL of a public host; the mask keeps the stored one"),
+    AfterValidator(_outbound_url_or_mask),
 ]
 
 
@@ -499,7 +514,7 @@ class UserPatch(Lenient):
     username: str | None = Field(default=None, min_length=1, max_length=150)
     email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
     phone_number: str | None = Field(default=None, pattern=E164)
-    webhook_url: OutboundUrl | None = None
+    webhook_url: SecretOutboundUrl | None = None
     webhook_format: Literal["json", "slack"] | None = None
     role: Literal["admin", "editor", "viewer"] | None = None
     timezone: str | None = Field(default=None, max_length=64)
@@ -517,7 +532,7 @@ class UserOut(LazyModel):
     timezone: str
     teams: list[str]
     phone_number: str | None = None  # Tocsin
-    webhook_url: str | None = None  # Tocsin
+    webhook_url: str | None = None  # Tocsin; write-only: the mask when set
     webhook_format: str = "json"  # Tocsin
 
 

@@ -18,7 +18,7 @@ from oncall.errors import InvalidInput, NotFound
 from oncall.schemas import ChainIn, ChainPatch, PolicyIn, PolicyPatch
 from oncall.services import Ports, ordering
 from oncall.services.patching import patched
-from oncall.services.policy import Action, Principal, Resource, authorize
+from oncall.services.policy import Action, Principal, Resource, authorize, existing
 
 DEFAULT_WAIT_SECONDS: Final = 300
 
@@ -67,10 +67,7 @@ def get_chain(ports: Ports, caller: Principal, chain_id: str) -> EscalationChain
 
 def _chain_for_change(ports: Ports, caller: Principal, chain_id: str, action: Action) -> EscalationChain:
     """The chain, once the caller may do ``action`` to it (a step's change is the chain's update)."""
-    chain = ports.store.chains.get(chain_id)
-    if chain is None:
-        authorize(caller, Resource.ESCALATION_CHAINS, action)  # who may not change chains at all: 403, not 404
-        raise NotFound()
+    chain = existing(ports.store.chains.get(chain_id), caller, Resource.ESCALATION_CHAINS, action)
     authorize(caller, Resource.ESCALATION_CHAINS, action, teams=[chain.team_id])
     return chain
 
@@ -130,10 +127,7 @@ def get_policy(ports: Ports, caller: Principal, policy_id: str) -> EscalationPol
 
 def _policy_for_change(ports: Ports, caller: Principal, policy_id: str, chain_id: str | None) -> EscalationPolicy:
     """The step, once the caller may change its chain; ``chain_id``: only a step of that chain (a form's address)."""
-    policy = ports.store.policies.get(policy_id)
-    if policy is None:
-        authorize(caller, Resource.ESCALATION_CHAINS, Action.UPDATE)
-        raise NotFound()
+    policy = existing(ports.store.policies.get(policy_id), caller, Resource.ESCALATION_CHAINS, Action.UPDATE)
     chain = ports.store.chains.get(policy.escalation_chain_id)
     authorize(caller, Resource.ESCALATION_CHAINS, Action.UPDATE, teams=[chain.team_id if chain else None])
     if chain_id is not None and policy.escalation_chain_id != chain_id:

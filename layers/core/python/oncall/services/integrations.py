@@ -14,7 +14,7 @@ from pydantic import Field
 
 from oncall import heartbeat, ids, integration_types, maintenance, templating
 from oncall.codec import from_json
-from oncall.errors import InvalidInput, NotFound
+from oncall.errors import InvalidInput
 from oncall.ingest import IngestError, demo_payload, ingest
 from oncall.lazy_model import LazyModel
 from oncall.models import Heartbeat, Integration, IntegrationConfig, Route, Templates
@@ -28,7 +28,7 @@ from oncall.schemas import (
     TemplatesIn,
 )
 from oncall.services import Ports, chains
-from oncall.services.policy import Action, Principal, Resource, authorize
+from oncall.services.policy import Action, Principal, Resource, authorize, existing
 from oncall.services.warnings import Checker
 
 # The templates an editor shows and previews, in order (Templates' fields but the image URL).
@@ -57,12 +57,7 @@ def _config(
     ports: Ports, integration_id: str, caller: Principal | None = None, action: Action = Action.READ
 ) -> IntegrationConfig:
     """The configuration; ``caller``: who will ``action`` it (unknown: 404 only to who may do that at all)."""
-    config = ports.store.integrations.config(integration_id)
-    if config is None:
-        if caller is not None:
-            authorize(caller, Resource.INTEGRATIONS, action)
-        raise NotFound()
-    return config
+    return existing(ports.store.integrations.config(integration_id), caller, Resource.INTEGRATIONS, action)
 
 
 def _view(ports: Ports, config: IntegrationConfig, token: str | None = None) -> IntegrationView:

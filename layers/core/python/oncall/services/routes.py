@@ -14,7 +14,7 @@ from oncall.models import LabelMatch, Route
 from oncall.schemas import LabelMatchIn, RouteIn, RoutePatch
 from oncall.services import Ports, ordering
 from oncall.services.integrations import check_chain, load_for_change
-from oncall.services.policy import Action, Principal, Resource, authorize
+from oncall.services.policy import Action, Principal, Resource, authorize, existing
 from oncall.services.warnings import Checker
 
 _DEFAULT_FIXED = "The default route matches everything; its filter and position cannot change."
@@ -42,12 +42,7 @@ def list_routes(
 
 def _route(ports: Ports, route_id: str, caller: Principal | None = None, action: Action = Action.READ) -> Route:
     """The route; ``caller``: who will ``action`` it (unknown: 404 only to who may do that at all)."""
-    route = ports.store.integrations.route(route_id)
-    if route is None:
-        if caller is not None:
-            authorize(caller, Resource.ROUTES, action)
-        raise NotFound()
-    return route
+    return existing(ports.store.integrations.route(route_id), caller, Resource.ROUTES, action)
 
 
 def get_route(ports: Ports, caller: Principal, route_id: str) -> RouteView:

@@ -31,7 +31,7 @@ from oncall.schedules.models import (
     Schedule,
     calendar_fetch_url,
 )
-from oncall.services.policy import Action, Principal, Resource, authorize
+from oncall.services.policy import Action, Principal, Resource, authorize, existing
 
 if TYPE_CHECKING:
     from oncall.ports import Store
@@ -118,22 +118,12 @@ def _schedule(
     store: Store, schedule_id: str, caller: Principal | None = None, action: Action = Action.READ
 ) -> Schedule:
     """The schedule; ``caller``: who will ``action`` it (unknown: 404 only to who may do that at all, else 403)."""
-    schedule = store.schedules.get(schedule_id)
-    if schedule is None:
-        if caller is not None:
-            authorize(caller, Resource.SCHEDULES, action)
-        raise NotFound()
-    return schedule
+    return existing(store.schedules.get(schedule_id), caller, Resource.SCHEDULES, action)
 
 
 def _shift(store: Store, shift_id: str, caller: Principal | None = None, action: Action = Action.READ) -> OnCallShift:
     """The shift; ``caller``: who will ``action`` it (unknown: 404 only to who may do that at all, else 403)."""
-    shift = store.shifts.get(shift_id)
-    if shift is None:
-        if caller is not None:
-            authorize(caller, Resource.SCHEDULES, action)
-        raise NotFound()
-    return shift
+    return existing(store.shifts.get(shift_id), caller, Resource.SCHEDULES, action)
 
 
 def _team_of_schedule(store: Store, schedule_id: str | None) -> str | None:

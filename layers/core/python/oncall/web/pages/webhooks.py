@@ -19,7 +19,7 @@ def _secrets(hook: OutgoingWebhook) -> list[str]:
     """Which secrets are set (their values are never on the page)."""
     named = [("authorization_header", "Authorization header"), ("password", "password")]
     found = [label for field, label in named if getattr(hook, field)]
-    if hook.headers and webhooks.MASK in hook.headers:
+    if hook.headers and schemas.MASK in hook.headers:
         found.append("secret headers")
     return found
 
