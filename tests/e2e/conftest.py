@@ -18,7 +18,8 @@ def stack() -> Iterator[LocalStack]:
 
 
 def _api_client(stack: LocalStack) -> httpx.Client:
-    return httpx.Client(base_url=stack.base_url, headers={"Authorization": stack.api_key}, timeout=10)
+    # 60 s: a first request loads its function in a worker (a cold start), slow on a loaded machine
+    return httpx.Client(base_url=stack.base_url, headers={"Authorization": stack.api_key}, timeout=60)
 
 
 @pytest.fixture(scope="session")

@@ -58,7 +58,7 @@ AM_PAYLOAD: dict[str, Any] = {
 
 
 def _email_links(stack: LocalStack, subject: str) -> dict[str, str] | None:
-    records = httpx.get(f"{stack.base_url}/local/outbox", timeout=10).json()["records"]
+    records = httpx.get(f"{stack.base_url}/local/outbox", timeout=60).json()["records"]
     for record in records:
         if record.get("channel") == "email" and subject in record.get("subject", ""):
             return dict(LINKS.findall(record.get("text", "")))
@@ -118,7 +118,7 @@ def test_every_page_fits_a_desktop_and_a_phone(stack: LocalStack, client: httpx.
     )
     assert created.status_code == 201, created.text
     integration = created.json()
-    assert httpx.post(integration["link"], json=AM_PAYLOAD, timeout=10).status_code == 200
+    assert httpx.post(integration["link"], json=AM_PAYLOAD, timeout=60).status_code == 200
     links = wait_for(lambda: _email_links(stack, "Disk almost full") or _email_links(stack, "DiskFull"))
     group_id = client.get("/api/v1/alert_groups/", params={"integration_id": integration["id"]}).json()["results"][0][
         "id"

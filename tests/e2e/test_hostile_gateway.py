@@ -42,7 +42,7 @@ def test_a_body_of_10_mib_or_more_is_a_413_with_a_message(link: str, size: int) 
 
 
 def sign_in_with_next(stack: LocalStack, target: str) -> httpx.Response:
-    with httpx.Client(base_url=stack.base_url, timeout=10, follow_redirects=False) as browser:
+    with httpx.Client(base_url=stack.base_url, timeout=60, follow_redirects=False) as browser:
         form = browser.get("/ui/signin", params={"next": target})
         token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
         assert token, form.text
@@ -59,7 +59,7 @@ def test_a_sign_in_next_with_a_line_break_or_another_host_goes_home(stack: Local
 
 
 def test_console_pages_carry_the_content_security_policy(stack: LocalStack) -> None:
-    response = httpx.get(f"{stack.base_url}/ui/signin", timeout=10)
+    response = httpx.get(f"{stack.base_url}/ui/signin", timeout=60)
     policy = response.headers["content-security-policy"]
     assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy and "unsafe-inline" not in policy
 

@@ -83,7 +83,7 @@ class Storm:
 
 
 def emails(stack: LocalStack, subject_part: str) -> list[dict[str, Any]]:
-    records = httpx.get(f"{stack.base_url}/local/outbox", timeout=10).json()["records"]
+    records = httpx.get(f"{stack.base_url}/local/outbox", timeout=60).json()["records"]
     return [r for r in records if r.get("channel") == "email" and subject_part in r.get("subject", "")]
 
 
