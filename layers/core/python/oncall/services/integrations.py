@@ -15,6 +15,7 @@ from oncall import heartbeat, ids, integration_types, maintenance, templating
 from oncall.errors import InvalidInput, NotFound
 from oncall.ingest import IngestError, demo_payload, ingest
 from oncall.models import Heartbeat, Integration, IntegrationConfig, Route, Templates
+from oncall.ports import NameTaken
 from oncall.schemas import (
     CHANNEL_TEMPLATES,
     ChainIn,
@@ -178,10 +179,16 @@ def _validate_label_templates(labels: dict[str, str]) -> None:
             raise InvalidInput.of_fields({"dynamic_labels": {key: problem.fallback}}) from problem
 
 
+def _name_taken() -> InvalidInput:
+    return InvalidInput.field("name", "An integration with this name already exists in this team.")
+
+
 def _unique_name(ports: Ports, name: str, team_id: str | None, exclude: str | None = None) -> None:
-    for other in ports.store.integrations.list():
-        if other.id != exclude and other.name == name and other.team_id == team_id:
-            raise InvalidInput.field("name", "An integration with this name already exists in this team.")
+    """Refuse early a name the team's claim shows taken (exact match, as OnCall); the store's claim, written with
+    the integration, decides races."""
+    holder = ports.store.integrations.named(team_id, name)
+    if holder is not None and holder != exclude:
+        raise _name_taken()
 
 
 def check_chain(ports: Ports, chain_id: str | None) -> None:
@@ -236,7 +243,10 @@ def create_integration(ports: Ports, caller: Principal, body: IntegrationIn) -> 
         escalation_chain_id=chain_id,
         messengers=given.messengers({}) if given else {},
     )
-    ports.store.integrations.create(integration, default_route)
+    try:
+        ports.store.integrations.create(integration, default_route)
+    except NameTaken as taken:
+        raise _name_taken() from taken
     return IntegrationView(
         integration=integration,
         default_route=default_route,
@@ -263,11 +273,13 @@ def _changes(ports: Ports, integration: Integration, body: IntegrationPatch) -> 
     given = body.model_fields_set
     updates: dict[str, Any] = {}
     if "name" in given and body.name is not None and body.name != integration.name:
-        _unique_name(ports, body.name, integration.team_id, exclude=integration.id)
         updates["name"] = body.name
     for field in ("team_id", "description_short"):
         if field in given:
             updates[field] = getattr(body, field)
+    name, team_id = updates.get("name", integration.name), updates.get("team_id", integration.team_id)
+    if (name, team_id) != (integration.name, integration.team_id):  # unique in the team it ends up in, as OnCall
+        _unique_name(ports, name, team_id, exclude=integration.id)
     if "templates" in given and body.templates is not None:
         updates["templates"] = _templates_from(body.templates, integration.templates)
     if "labels" in given:
@@ -286,7 +298,10 @@ def update_integration(ports: Ports, caller: Principal, integration_id: str, bod
     if "team_id" in body.model_fields_set:  # moving it: the caller needs the right in the new team too
         authorize(caller, Resource.INTEGRATIONS, Action.UPDATE, teams=[body.team_id])
     integration = config.integration.model_copy(update=_changes(ports, config.integration, body))
-    ports.store.integrations.update(integration)
+    try:
+        ports.store.integrations.update(integration, previous=config.integration)
+    except NameTaken as taken:
+        raise _name_taken() from taken
     if body.heartbeat is not None and body.heartbeat.timeout_seconds is not None:
         if not heartbeat.has_heartbeat(integration.type):
             raise InvalidInput.field("heartbeat", f"Integrations of type {integration.type} have no heartbeat.")
