@@ -24,7 +24,7 @@ from oncall.store.integrations import KEYED_STEP
 from tests.integration.conftest import Context, Invoke, http_event, load_handler
 
 TAKEN = {"name": ["An integration with this name already exists in this team."]}
-Call = Callable[[str, str, Any], tuple[int, Any]]
+Call = Callable[..., tuple[int, Any]]
 
 
 @pytest.fixture
@@ -37,8 +37,10 @@ def containers(api: Invoke, store: DynamoStore) -> Callable[[int], list[Call]]:
         for _ in range(count):
             module = load_handler("api")
 
-            def call(method: str, path: str, body: Any = None, module: Any = module) -> tuple[int, Any]:
-                event = http_event(method, path, body, headers={"authorization": key})
+            def call(
+                method: str, path: str, body: Any = None, query: str = "", module: Any = module
+            ) -> tuple[int, Any]:
+                event = http_event(method, path, body, headers={"authorization": key}, query=query)
                 response = module.handler(event, Context())
                 text = response.get("body")
                 return response["statusCode"], json.loads(text) if text else None
@@ -198,3 +200,69 @@ def test_tables_written_before_name_claims_get_them_on_first_need(
     assert len([i for i in _integrations(api, team_id=team) if i["type"] == "direct_paging"]) == 1
     assert api("DELETE", f"/api/v1/integrations/{made['id']}/")[0] == 204
     assert api("POST", "/api/v1/integrations/", {"name": "Old", "type": "webhook", "team_id": team})[0] == 201
+
+
+CHAIN_TAKEN = {"name": ["An object with this name already exists."]}
+
+
+def test_concurrent_creates_of_one_chain_name_make_one_chain(
+    api: Invoke, containers: Callable[[int], list[Call]]
+) -> None:
+    answers = _at_once(containers(5), [("POST", "/api/v1/escalation_chains/", {"name": "On call"})] * 5)
+    assert sorted(status for status, _ in answers) == [201, 400, 400, 400, 400]
+    assert [errors for status, errors in answers if status == 400] == [CHAIN_TAKEN] * 4
+    chain = next(body for status, body in answers if status == 201)
+    assert [c["name"] for c in api("GET", "/api/v1/escalation_chains/")[1]["results"]] == ["On call"]
+    # a rename frees the old name and takes the new one; a delete frees it
+    assert api("PUT", f"/api/v1/escalation_chains/{chain['id']}/", {"name": "Primary"})[0] == 200
+    assert api("POST", "/api/v1/escalation_chains/", {"name": "Primary"}) == (400, CHAIN_TAKEN)
+    assert api("POST", "/api/v1/escalation_chains/", {"name": "On call"})[0] == 201
+    assert api("DELETE", f"/api/v1/escalation_chains/{chain['id']}/")[0] == 204
+    assert api("POST", "/api/v1/escalation_chains/", {"name": "Primary"})[0] == 201
+
+
+def test_chains_stored_before_name_claims_keep_their_names(
+    api: Invoke, store: DynamoStore, containers: Callable[[int], list[Call]]
+) -> None:
+    assert api("POST", "/api/v1/escalation_chains/", {"name": "Old"})[0] == 201
+    store.table.delete_item(keys.entity_name(keys.CHAIN, "Old"))
+    store.table.delete_item(keys.layout_step(f"{keys.CHAIN}_NAMES"))
+    [fresh] = containers(1)
+    assert fresh("POST", "/api/v1/escalation_chains/", {"name": "Old"}) == (400, CHAIN_TAKEN)
+
+
+def test_final_shifts_read_the_people_on_call_not_everyone(
+    api: Invoke, containers: Callable[[int], list[Call]]
+) -> None:
+    status, alice = api("POST", "/api/v1/users/", {"username": "alice", "email": "alice@example.com"})
+    assert status == 201, alice
+    status, schedule = api("POST", "/api/v1/schedules/", {"name": "Primary", "type": "calendar", "time_zone": "UTC"})
+    assert status == 201, schedule
+    shift = {
+        "schedule_id": schedule["id"],
+        "name": "Days",
+        "type": "single_event",
+        "start": "2030-01-01T08:00:00",
+        "duration": 8 * 3600,
+        "time_zone": "UTC",
+        "users": [alice["id"]],
+    }
+    assert api("POST", "/api/v1/on_call_shifts/", shift)[0] == 201
+    [reader] = containers(1)
+    items = ItemsRead(reader)
+    path = f"/api/v1/schedules/{schedule['id']}/final_shifts"
+
+    def read_by_final_shifts() -> int:
+        counts = []
+        for _ in range(3):
+            before = items.count
+            status, shifts = reader("GET", path, None, "start_date=2030-01-01&end_date=2030-01-01")
+            assert status == 200, shifts
+            assert [row["user_username"] for row in shifts["results"]] == ["alice"]
+            counts.append(items.count - before)
+        return min(counts)
+
+    few = read_by_final_shifts()
+    for i in range(30):
+        assert api("POST", "/api/v1/users/", {"username": f"u{i}"})[0] == 201
+    assert read_by_final_shifts() == few

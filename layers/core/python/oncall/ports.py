@@ -8,6 +8,7 @@ tests pass the real DynamoDB Local adapters, or fakes of these Protocols.
 from __future__ import annotations
 
 import builtins
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Generic, Literal, NamedTuple, Protocol, TypeVar
@@ -152,6 +153,10 @@ class Keyed(Protocol[E]):
     """Entities of one kind by id, written whole."""
 
     def get(self, entity_id: str) -> E | None: ...
+    def many(self, entity_ids: Iterable[str]) -> dict[str, E]:
+        """The entities of ``entity_ids`` that exist, by id (keyed reads, however many entities are stored)."""
+        ...
+
     def put(self, entity: E, *, new: bool = False) -> None:
         """Write ``entity``; ``new``: only if no entity has its id (a Conflict otherwise)."""
         ...
@@ -163,6 +168,14 @@ class Entities(Keyed[E], Protocol[E]):
     """Entities of one kind that are listed as a whole (users, teams, chains, webhooks, schedules)."""
 
     def list(self) -> list[E]: ...
+
+
+class Named(Entities[E], Protocol[E]):
+    """Entities whose names are unique: ``put`` raises NameTaken when another entity holds the name."""
+
+    def holder(self, name: str) -> str | None:
+        """The id of the entity that holds ``name`` (exact match), if one does: one keyed read."""
+        ...
 
 
 class Webhooks(Protocol):
@@ -436,7 +449,7 @@ class Store(Protocol):
     @property
     def rules(self) -> NotificationRules: ...
     @property
-    def chains(self) -> Entities[EscalationChain]: ...
+    def chains(self) -> Named[EscalationChain]: ...
     @property
     def policies(self) -> Policies: ...
     @property

@@ -260,10 +260,10 @@ def _chain_notifying(ports: Ports, caller: Principal, integration_name: str, tea
     """A new escalation chain (of the integration's team) whose one step notifies the caller: the default chain
     offered when an integration is created, so its first alert reaches someone. The chain's own use cases
     authorize the caller to make it."""
-    taken = {c.name for c in ports.store.chains.list()}
     base = f"{integration_name}: notify {caller.username}"
-    name = next(n for n in (base, *(f"{base} ({i})" for i in range(2, 1000))) if n not in taken)
-    chain = chains.create_chain(ports, caller, ChainIn(name=name[:100], team_id=team_id))
+    candidates = (n[:100] for n in (base, *(f"{base} ({i})" for i in range(2, 1000))))
+    name = next(n for n in candidates if ports.store.chains.holder(n) is None)
+    chain = chains.create_chain(ports, caller, ChainIn(name=name, team_id=team_id))
     step = PolicyIn(escalation_chain_id=chain.id, type="notify_persons", persons_to_notify=[caller.user_id])
     chains.create_policy(ports, caller, step)
     return chain.id

@@ -106,6 +106,11 @@ def paging_integration(team_id: str | None) -> Key:
     return {"PK": f"PAGING#{team_id or '-'}", "SK": "INTEGRATION"}
 
 
+def entity_name(kind: str, name: str) -> Key:
+    """The claim of a name among the entities of a kind whose names are unique (chains; exact match)."""
+    return {"PK": f"NAME#{kind}", "SK": name}
+
+
 def layout_step(name: str) -> Key:
     """The mark that a lazy layout step (:mod:`oncall.store.integrations`) ran on this table."""
     return {"PK": "LAYOUT", "SK": name}
