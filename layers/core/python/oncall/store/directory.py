@@ -43,7 +43,7 @@ def teams(table: Table, epoch: DynamoAuthEpoch) -> Principals[Team]:
 
 def chains(table: Table) -> NamedCollection[EscalationChain]:
     """Chains, whose names are unique (OnCall: per organization)."""
-    return NamedCollection(table, keys.CHAIN, EscalationChain, keys.CHAINS, lambda c: c.name)
+    return NamedCollection(table, keys.CHAIN, EscalationChain, keys.CHAINS)
 
 
 def schedules(table: Table) -> Collection[Schedule]:

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from oncall.errors import Conflict
 from oncall.ports import NameTaken
 from oncall.store import keys
-from oncall.store.table import Table
+from oncall.store.table import Data, Table
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -76,10 +76,19 @@ class NamedCollection(Collection[M]):
     Tables written before the claims get them once, from the listing, by the first writer that needs them (the
     table is then marked ``LAYOUT`` / ``<kind>_NAMES``)."""
 
-    def __init__(self, table: Table, kind: str, model: type[M], collection: str, name: Callable[[M], str]) -> None:
-        super().__init__(table, kind, model, collection, lambda e: name(e).lower())
-        self._name = name
+    def __init__(self, table: Table, kind: str, model: type[M], collection: str, name_field: str = "name") -> None:
+        super().__init__(table, kind, model, collection, lambda e: self._name(e).lower())
+        self.name_field = name_field
         self._claimed = False  # the table's mark was seen (it is never removed)
+
+    def _name(self, entity: M) -> str:
+        return str(getattr(entity, self.name_field))
+
+    def _id(self, entity: M) -> str:
+        return str(entity.model_dump(include={"id"})["id"])
+
+    def _claim(self, entity: M) -> Data:
+        return {**keys.entity_name(self.kind, self._name(entity)), "entity_id": self._id(entity)}
 
     def holder(self, name: str) -> str | None:
         """The id of the entity that holds ``name``, if one does."""
@@ -92,28 +101,42 @@ class NamedCollection(Collection[M]):
         data = entity.model_dump(mode="json", exclude_none=True)
         old = None if new else self.get(data["id"])
         item = {**data, **keys.entity(self.kind, data["id"]), "GSI1PK": self.name, "GSI1SK": self._sort(entity)}
-        writes = [self.table.put(item, "attribute_not_exists(PK)" if new else None)]
-        if old is None or self._name(old) != self._name(entity):
-            claim = {**keys.entity_name(self.kind, self._name(entity)), "entity_id": data["id"]}
-            writes.append(self.table.put(claim, "attribute_not_exists(PK)"))
-            writes += self._release(old) if old is not None else []
+        if old is not None and self._name(old) == self._name(entity):  # its name stays: a plain write
+            super().put(entity, new=new)
+            return
+        writes = [self.table.put(item, "attribute_not_exists(PK)")]
+        if old is not None:  # renamed: only from the name it had when read, so no claim is left behind
+            writes = [
+                self.table.put(
+                    item,
+                    "#name = :old",
+                    ExpressionAttributeNames={"#name": self.name_field},
+                    ExpressionAttributeValues={":old": {"S": self._name(old)}},
+                ),
+                *self._release(old),
+            ]
+        writes.append(self.table.put(self._claim(entity), "attribute_not_exists(PK)"))
         refused = self.table.transact_or_refused(writes)
-        if refused and refused[0]:
-            raise Conflict(f"{self.kind.lower()} {data['id']} exists already")
-        if refused:  # its claim: another holds the name (or, rarely, a concurrent rename of this one won)
+        if refused and refused[-1]:
             raise NameTaken(self._name(entity))
+        if refused:  # created with an id that exists, or renamed concurrently: the other writer won
+            raise Conflict(f"{self.kind.lower()} {data['id']} changed concurrently")
 
     def delete(self, entity_id: str) -> None:
         entity = self.get(entity_id)
         if entity is None:
             return
-        self.table.transact([self.table.delete(keys.entity(self.kind, entity_id)), *self._release(entity)])
+        release = self._release(entity)
+        if release:
+            self.table.transact([self.table.delete(keys.entity(self.kind, entity_id)), *release])
+        else:
+            super().delete(entity_id)
 
     def _release(self, entity: M) -> list[dict[str, Any]]:
         """The Delete of the entity's name claim, if it holds it (a duplicate name from before claims holds none),
         on condition that it still does."""
         key = keys.entity_name(self.kind, self._name(entity))
-        entity_id = entity.model_dump()["id"]
+        entity_id = self._id(entity)
         held = self.table.get(key)
         if not held or held.get("entity_id") != entity_id:
             return []
@@ -129,8 +152,7 @@ class NamedCollection(Collection[M]):
         mark = keys.layout_step(f"{self.kind}_NAMES")
         if self.table.get(mark) is None:
             for entity in self.list():
-                claim = {**keys.entity_name(self.kind, self._name(entity)), "entity_id": entity.model_dump()["id"]}
                 with self.table.lost_race():
-                    self.table.put_item(claim, "attribute_not_exists(PK)")
+                    self.table.put_item(self._claim(entity), "attribute_not_exists(PK)")
             self.table.put_item(mark)
         self._claimed = True
