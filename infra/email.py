@@ -23,17 +23,14 @@ from __future__ import annotations
 
 from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_ses as ses
 from aws_cdk import aws_ses_actions as ses_actions
 from constructs import Construct
 from oncall.settings import Env
 
-from infra.config import TocsinConfig
-from infra.data import DataStore
 from infra.failures import FailureQueue
-from infra.functions import FunctionSpec, TocsinFunction
+from infra.functions import Foundation, FunctionSpec, TocsinFunction
 from infra.observability import Observability
 from infra.sources import telemetry
 
@@ -61,19 +58,12 @@ class InboundEmail(Construct):
     """The raw-mail bucket, the SES receipt rule set and the ``email_ingest`` function."""
 
     def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        domain: str,
-        data: DataStore,
-        layer: lambda_.ILayerVersion,
-        config: TocsinConfig,
-        failures: FailureQueue,
+        self, scope: Construct, construct_id: str, *, domain: str, foundation: Foundation, failures: FailureQueue
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         self.domain = domain
+        config = foundation.config
 
         self.bucket = s3.Bucket(
             self,
@@ -100,11 +90,9 @@ class InboundEmail(Construct):
             Acknowledgment(id="AwsSolutions::AwsSolutions-S1", reason=ACCESS_LOGS_REASON)
         )
 
-        self.ingest = TocsinFunction(
-            self, "Ingest", spec=EMAIL_INGEST, layer=layer, table_name=data.table.table_name, config=config
-        )
+        self.ingest = TocsinFunction(self, "Ingest", spec=EMAIL_INGEST, foundation=foundation)
         fn = self.ingest.function
-        data.grant_ingest(fn)
+        foundation.data.grant_ingest(fn)
         iam.Grant.add_to_principal(
             grantee=fn, actions=["s3:GetObject"], resource_arns=[self.bucket.arn_for_objects(f"{MAIL_PREFIX}*")]
         )
@@ -158,7 +146,7 @@ class InboundEmail(Construct):
 
     def watch(self, observability: Observability) -> None:
         """Alarms on the function's errors and throttles, and on mail that became no alert (kept under failed/)."""
-        observability.watch_function(EMAIL_INGEST.name, self.ingest.function)
+        self.ingest.watch(observability)
         observability.alarm(
             "InboundMailFailed",
             observability.tocsin_metric(telemetry.INBOUND_MAIL_FAILED, EMAIL_INGEST.name),

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 from aws_cdk import Acknowledgment, ArnFormat, Duration, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_stepfunctions as sfn
@@ -39,8 +38,7 @@ from constructs import Construct
 from oncall.settings import Env
 
 from infra.config import TocsinConfig
-from infra.data import DataStore
-from infra.functions import FunctionSpec, TocsinFunction
+from infra.functions import Foundation, FunctionSpec, TocsinFunction
 from infra.observability import PERIOD, Observability
 
 # Environment variables read by the handlers (oncall.executor, oncall.links, oncall.notify).
@@ -107,17 +105,10 @@ class Escalation(Construct):
     """The escalation state machine, its log group and the ``escalation_step`` function."""
 
     def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        data: DataStore,
-        layer: lambda_.ILayerVersion,
-        config: TocsinConfig,
-        public_url: str,
-        signing_key: SigningKey,
+        self, scope: Construct, construct_id: str, *, foundation: Foundation, public_url: str, signing_key: SigningKey
     ) -> None:
         super().__init__(scope, construct_id)
+        data, config = foundation.data, foundation.config
         stack = Stack.of(self)
         self.state_machine_name = f"{stack.stack_name}-escalation"
         self.state_machine_arn = stack.format_arn(
@@ -138,10 +129,8 @@ class Escalation(Construct):
             self,
             "Step",
             spec=ESCALATION_STEP,
-            layer=layer,
-            table_name=data.table.table_name,
-            config=config,
-            reserved_concurrency=config.escalation_concurrency or None,
+            foundation=foundation,
+            reserved_concurrency=config.escalation_concurrency,
         )
         step_fn = self.step.function
         data.grant_read_write(step_fn)
@@ -318,7 +307,7 @@ class Escalation(Construct):
             f"Tocsin escalation executions ran longer than {EXECUTION_TIMEOUT.to_days()} days and timed out "
             "in the last 5 minutes: an escalation never finished",
         )
-        observability.watch_function(ESCALATION_STEP.name, self.step.function)
+        self.step.watch(observability)
 
     @staticmethod
     def _acknowledge_wildcards(scope: Construct, reasons: dict[str, str]) -> None:

@@ -13,6 +13,7 @@ reports as failed (Powertools ``batchItemFailures``) delivered again from the fi
 two (bisect), and after ``STREAM_RETRY_ATTEMPTS`` retries the batch's place in the stream goes to the failure queue
 (``infra/failures.py``: an on-failure destination), where an alarm fires. Execution names derive from the group id and
 generation, so a batch delivered twice starts nothing twice. ``IteratorAge`` alarms when the starter falls behind.
+The starter also keeps the insights counters from the changes it follows (``oncall.escalation_start``).
 """
 
 from __future__ import annotations
@@ -22,11 +23,9 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from constructs import Construct
 
-from infra.config import TocsinConfig
-from infra.data import DataStore
 from infra.escalation import Escalation
 from infra.failures import FailureQueue
-from infra.functions import FunctionSpec, TocsinFunction
+from infra.functions import Foundation, FunctionSpec, TocsinFunction
 from infra.observability import Observability
 from infra.sources import schema
 
@@ -35,8 +34,9 @@ ESCALATION_START = FunctionSpec(
     description="Tocsin escalation starter: the table's stream of group changes -> executions started and stopped",
     timeout_seconds=60,
 )
-# What the starter reads and writes: a deferred start (PutItem) when Step Functions refuses a StartExecution.
-STARTER_TABLE_ACTIONS: tuple[str, ...] = ("dynamodb:PutItem",)
+# What the starter writes: a deferred start (PutItem) when Step Functions refuses a StartExecution, and the insights
+# counted from the changes it follows (``oncall.store.insights``: PutItem of a once-per-group claim, UpdateItem ADD).
+STARTER_TABLE_ACTIONS: tuple[str, ...] = ("dynamodb:PutItem", "dynamodb:UpdateItem")
 # Concurrent starters kept whatever else runs (unless escalation_concurrency is 0): one per stream shard is
 # what the event source mapping runs, and an on-demand table of Tocsin's size has a handful of shards.
 STARTER_CONCURRENCY = 5
@@ -50,23 +50,16 @@ class EscalationStarter(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        data: DataStore,
-        layer: lambda_.ILayerVersion,
-        config: TocsinConfig,
+        foundation: Foundation,
         escalation: Escalation,
         failures: FailureQueue,
     ) -> None:
         super().__init__(scope, construct_id)
         self.start = TocsinFunction(
-            self,
-            "Start",
-            spec=ESCALATION_START,
-            layer=layer,
-            table_name=data.table.table_name,
-            config=config,
-            reserved_concurrency=STARTER_CONCURRENCY if config.escalation_concurrency else None,
+            self, "Start", spec=ESCALATION_START, foundation=foundation, reserved_concurrency=STARTER_CONCURRENCY
         )
         fn = self.start.function
+        data = foundation.data
         data.grant(fn, STARTER_TABLE_ACTIONS, index_actions=())
         escalation.allow_executions(self.start)
         self.source = sources.DynamoEventSource(
@@ -91,7 +84,7 @@ class EscalationStarter(Construct):
         )
 
     def watch(self, observability: Observability) -> None:
-        observability.watch_function(ESCALATION_START.name, self.start.function)
+        self.start.watch(observability)
         observability.watch_stream_consumer(
             "EscalationStarterLag", self.start.function, STARTER_LAG_ALARM, label=ESCALATION_START.name
         )

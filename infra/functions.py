@@ -1,29 +1,37 @@
 """One Tocsin Lambda function: code from ``functions/<name>/``, the core layer, its own log group and role.
 
 The role starts empty: the function may write only to its own log group (no AWSLambdaBasicExecutionRole),
-and every other permission is granted explicitly by the construct that wires the function.
+and every other permission is granted explicitly by the construct that wires the function. Every function is
+built on the same ``Foundation`` (the table, the core layer, the settings) and watched the same way (``watch``: its
+errors and throttles alarm); the construct of its concern adds the alarms particular to it.
 
 Observability (``oncall.telemetry``): Powertools' structured JSON logs (the domain package's loggers included),
 metrics in the ``Tocsin`` namespace, and with the ``tracing`` setting X-Ray active tracing plus Powertools Tracer
 (``TOCSIN_TRACING``; the handlers import the X-Ray SDK only then). ``reserved_concurrency`` keeps that many
-concurrent executions for the function alone, whatever else the account runs.
+concurrent executions for the function alone, whatever else the account runs, unless the deployment reserves none
+(``escalation_concurrency`` 0: an account whose concurrency quota is too small).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
-from oncall.settings import Env
+from oncall.settings import RUNTIME_ENVIRONMENT, Env
 
 from infra.config import TocsinConfig
+from infra.data import DataStore
 from infra.layer import ARCHITECTURE, RUNTIME
 from infra.sources import function_dir, telemetry
+
+if TYPE_CHECKING:  # observability names TocsinFunction too
+    from infra.observability import Observability
 
 METRICS_NAMESPACE = telemetry.DEFAULT_NAMESPACE
 _CODE_EXCLUDES = ["__pycache__", "*.pyc", "*.pyo", ".pytest_cache"]
@@ -38,6 +46,15 @@ class FunctionSpec:
     environment: Mapping[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Foundation:
+    """What every function of the stack is built on: the table, the core layer and the deployment's settings."""
+
+    data: DataStore
+    layer: lambda_.ILayerVersion
+    config: TocsinConfig
+
+
 class TocsinFunction(Construct):
     def __init__(
         self,
@@ -45,13 +62,12 @@ class TocsinFunction(Construct):
         construct_id: str,
         *,
         spec: FunctionSpec,
-        layer: lambda_.ILayerVersion,
-        table_name: str,
-        config: TocsinConfig,
+        foundation: Foundation,
         reserved_concurrency: int | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.spec = spec
+        config = foundation.config
         self.log_group = logs.LogGroup(
             self, "Logs", retention=config.log_retention, removal_policy=RemovalPolicy.DESTROY
         )
@@ -63,7 +79,8 @@ class TocsinFunction(Construct):
         )
         self.log_group.grant_write(self.role)
         environment = {
-            Env.TABLE: table_name,
+            **RUNTIME_ENVIRONMENT,
+            Env.TABLE: foundation.data.table.table_name,
             "POWERTOOLS_SERVICE_NAME": telemetry.service_name(spec.name),
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
             "POWERTOOLS_LOG_LEVEL": "INFO",
@@ -80,13 +97,13 @@ class TocsinFunction(Construct):
             architecture=ARCHITECTURE,
             code=lambda_.Code.from_asset(str(function_dir(spec.name)), exclude=_CODE_EXCLUDES),
             handler="handler.handler",
-            layers=[layer],
+            layers=[foundation.layer],
             memory_size=spec.memory_mb,
             timeout=Duration.seconds(spec.timeout_seconds),
             role=self.role,
             log_group=self.log_group,
             environment=environment,
-            reserved_concurrent_executions=reserved_concurrency or None,
+            reserved_concurrent_executions=(reserved_concurrency or None) if config.escalation_concurrency else None,
             tracing=lambda_.Tracing.ACTIVE if config.tracing else lambda_.Tracing.DISABLED,
         )
         if config.tracing:
@@ -111,3 +128,7 @@ class TocsinFunction(Construct):
                 ),
             )
         )
+
+    def watch(self, observability: Observability) -> None:
+        """Alarms: the function's failed invocations (errors, timeouts) and throttles."""
+        observability.watch_function(self.spec.name, self.function)

@@ -27,14 +27,11 @@ from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
-from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 from oncall.settings import Env
 
-from infra.config import TocsinConfig
-from infra.data import DataStore
 from infra.failures import FailureQueue
-from infra.functions import FunctionSpec, TocsinFunction
+from infra.functions import Foundation, FunctionSpec, TocsinFunction
 from infra.observability import PERIOD, Observability
 from infra.sources import telemetry
 
@@ -54,33 +51,18 @@ HEARTBEAT_CHECK = FunctionSpec(
 class HeartbeatSweep(Construct):
     """The ``heartbeat_check`` function and the rule that invokes it every minute."""
 
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        data: DataStore,
-        layer: lambda_.ILayerVersion,
-        config: TocsinConfig,
-        failures: FailureQueue,
-    ) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, foundation: Foundation, failures: FailureQueue) -> None:
         super().__init__(scope, construct_id)
-        self.deadman_url = config.deadman_url
+        self.deadman_url = foundation.config.deadman_url
         self.check = TocsinFunction(
-            self,
-            "Check",
-            spec=HEARTBEAT_CHECK,
-            layer=layer,
-            table_name=data.table.table_name,
-            config=config,
-            reserved_concurrency=SWEEP_CONCURRENCY if config.escalation_concurrency else None,
+            self, "Check", spec=HEARTBEAT_CHECK, foundation=foundation, reserved_concurrency=SWEEP_CONCURRENCY
         )
         fn = self.check.function
-        if config.deadman_url:
-            fn.add_environment(Env.DEADMAN_URL, config.deadman_url)
+        if self.deadman_url:
+            fn.add_environment(Env.DEADMAN_URL, self.deadman_url)
         # The ingest path (grouping, conditional puts and transactions) plus the GSI3 due-time Query and the
         # heartbeat item's UpdateItem/PutItem, which the ingest profile already holds.
-        data.grant_ingest(fn)
+        foundation.data.grant_ingest(fn)
         failures.keep_failures_of(self.check, retry_attempts=0, max_event_age=SWEEP_RATE)
         self.rule = events.Rule(
             self,
@@ -96,7 +78,7 @@ class HeartbeatSweep(Construct):
         """Alarms: the function's errors/throttles, invocations the rule could not deliver, sweeps that stopped,
         escalations that do not start, and pings of the dead-man's switch that fail."""
         name = HEARTBEAT_CHECK.name
-        observability.watch_function(name, self.check.function)
+        self.check.watch(observability)
         observability.alarm(
             "HeartbeatSweepStopped",
             observability.tocsin_metric(telemetry.SWEEPS, name),

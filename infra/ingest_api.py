@@ -15,14 +15,13 @@ import jsii
 from aws_cdk import Acknowledgment, RemovalPolicy, Validations
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_apigatewayv2 as apigwv2
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk.aws_apigatewayv2_integrations import HttpLambdaIntegration
 from constructs import Construct
 
 from infra.config import TocsinConfig
 from infra.data import DataStore
-from infra.functions import FunctionSpec, TocsinFunction
+from infra.functions import Foundation, FunctionSpec, TocsinFunction
 from infra.sources import http_routes
 
 INGEST = FunctionSpec(
@@ -111,26 +110,17 @@ class _AccessLogSettings:
 
 
 class IngestApi(Construct):
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        data: DataStore,
-        layer: lambda_.ILayerVersion,
-        config: TocsinConfig,
-    ) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, foundation: Foundation) -> None:
         super().__init__(scope, construct_id)
+        config = foundation.config
         self.functions: dict[str, TocsinFunction] = {}
         for name in dict.fromkeys(route.function for route in http_routes.ROUTES):
             if name not in SPECS or name not in GRANTS:
                 raise ValueError(
                     f"http_routes.ROUTES names function {name!r}, which infra/ingest_api.py does not define"
                 )
-            fn = TocsinFunction(
-                self, name.capitalize(), spec=SPECS[name], layer=layer, table_name=data.table.table_name, config=config
-            )
-            GRANTS[name](data, fn.function)
+            fn = TocsinFunction(self, name.capitalize(), spec=SPECS[name], foundation=foundation)
+            GRANTS[name](foundation.data, fn.function)
             self.functions[name] = fn
 
         self.http_api = apigwv2.HttpApi(

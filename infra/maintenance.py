@@ -19,16 +19,13 @@ from __future__ import annotations
 
 from aws_cdk import Acknowledgment, ArnFormat, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_scheduler as scheduler
 from constructs import Construct
 from oncall.settings import Env
 
-from infra.config import TocsinConfig
-from infra.data import DataStore
 from infra.escalation import nag_finding
 from infra.failures import FailureQueue
-from infra.functions import FunctionSpec, TocsinFunction
+from infra.functions import Foundation, FunctionSpec, TocsinFunction
 from infra.observability import PERIOD, Observability
 
 # Environment variables read by oncall.scheduler.scheduler_for (the api function).
@@ -47,25 +44,14 @@ MAINTENANCE_END = FunctionSpec(
 class MaintenanceWindows(Construct):
     """The ``maintenance_end`` function, the schedule group of the windows' ends and the role schedules run as."""
 
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        data: DataStore,
-        layer: lambda_.ILayerVersion,
-        config: TocsinConfig,
-        failures: FailureQueue,
-    ) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, foundation: Foundation, failures: FailureQueue) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
-        self.end = TocsinFunction(
-            self, "End", spec=MAINTENANCE_END, layer=layer, table_name=data.table.table_name, config=config
-        )
+        self.end = TocsinFunction(self, "End", spec=MAINTENANCE_END, foundation=foundation)
         # Scheduler invokes it asynchronously: two retries, then the event is kept in the failure queue.
         failures.keep_failures_of(self.end)
         # Reads the integration, clears its window, lists and resolves the collected groups: the api's profile.
-        data.grant_read_write(self.end.function)
+        foundation.data.grant_read_write(self.end.function)
 
         self.group_name = f"{stack.stack_name}-maintenance"
         self.group = scheduler.ScheduleGroup(
@@ -131,7 +117,7 @@ class MaintenanceWindows(Construct):
 
     def watch(self, observability: Observability) -> None:
         """Alarms: the function's errors/throttles, and window ends that Scheduler gave up invoking."""
-        observability.watch_function(MAINTENANCE_END.name, self.end.function)
+        self.end.watch(observability)
         observability.alarm(
             "MaintenanceEndsDropped",
             self.group.metric_dropped(period=PERIOD, statistic="Sum"),

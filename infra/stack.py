@@ -1,7 +1,7 @@
 """The ``Tocsin`` stack: wires the constructs of :mod:`infra`.
 
-To add a concern (heartbeat rule, maintenance scheduler, inbound email), write its construct
-in its own module, create it here with the shared ``data``/``layer``/``config``, and register its alarms with
+To add a concern (heartbeat rule, maintenance scheduler, inbound email), write its construct in its own module,
+create it here on the shared ``foundation`` (table, core layer, settings), and register its alarms with
 ``self.observability``.
 """
 
@@ -19,6 +19,7 @@ from infra.email import InboundEmail
 from infra.escalation import ESCALATION_STEP, Escalation, SigningKey
 from infra.escalation_start import EscalationStarter
 from infra.failures import FailureQueue
+from infra.functions import Foundation
 from infra.heartbeat import HeartbeatSweep
 from infra.ingest_api import IngestApi
 from infra.layer import CoreLayer
@@ -37,14 +38,15 @@ class TocsinStack(Stack):
 
         self.data = DataStore(self, "Data")
         self.core_layer = CoreLayer(self, "CoreLayer")
+        foundation = Foundation(data=self.data, layer=self.core_layer.layer, config=self.config)
         self.observability = Observability(self, "Observability", alarm_emails=self.config.alarm_emails)
         self.observability.watch_table(self.data.table, self.data.index_names)
         self.failures = FailureQueue(self, "Failures")  # failed asynchronous invocations are kept there
         self.failures.watch(self.observability)
 
-        self.ingest_api = IngestApi(self, "Http", data=self.data, layer=self.core_layer.layer, config=self.config)
-        for name, fn in self.ingest_api.functions.items():
-            self.observability.watch_function(name, fn.function)
+        self.ingest_api = IngestApi(self, "Http", foundation=foundation)
+        for fn in self.ingest_api.functions.values():
+            fn.watch(self.observability)
         self.observability.watch_http_api("HttpApi", self.ingest_api.http_api)
         self.observability.expose_destination(self.ingest_api.functions["web"])  # the console warns without one
         # A stable URL for monitors and notification links: the custom domain, when the deployment has one.
@@ -64,24 +66,12 @@ class TocsinStack(Stack):
         # and console start reminders and direct pages themselves and verify signed action links.
         self.signing_key = SigningKey(self, "SigningKey")
         self.escalation = Escalation(
-            self,
-            "Escalation",
-            data=self.data,
-            layer=self.core_layer.layer,
-            config=self.config,
-            public_url=public_url,
-            signing_key=self.signing_key,
+            self, "Escalation", foundation=foundation, public_url=public_url, signing_key=self.signing_key
         )
         for name in ("api", "web"):
             self.escalation.allow_executions(self.ingest_api.functions[name])
         self.starter = EscalationStarter(
-            self,
-            "EscalationStarter",
-            data=self.data,
-            layer=self.core_layer.layer,
-            config=self.config,
-            escalation=self.escalation,
-            failures=self.failures,
+            self, "EscalationStarter", foundation=foundation, escalation=self.escalation, failures=self.failures
         )
         self.starter.watch(self.observability)
         self.signing_key.grant_read(self.ingest_api.functions["api"])
@@ -97,13 +87,8 @@ class TocsinStack(Stack):
         # Heartbeats: a rate(1 minute) rule -> heartbeat_check. Maintenance windows: the api creates a one-time
         # schedule per window that invokes maintenance_end. Both store groups (escalations follow through the stream);
         # the sweep also retries the escalation starts that Step Functions refused.
-        layer = self.core_layer.layer
-        self.heartbeat = HeartbeatSweep(
-            self, "Heartbeat", data=self.data, layer=layer, config=self.config, failures=self.failures
-        )
-        self.maintenance = MaintenanceWindows(
-            self, "Maintenance", data=self.data, layer=layer, config=self.config, failures=self.failures
-        )
+        self.heartbeat = HeartbeatSweep(self, "Heartbeat", foundation=foundation, failures=self.failures)
+        self.maintenance = MaintenanceWindows(self, "Maintenance", foundation=foundation, failures=self.failures)
         self.escalation.allow_executions(self.heartbeat.check)
         self.maintenance.allow_scheduling(self.ingest_api.functions["api"])
         self.maintenance.allow_scheduling(self.ingest_api.functions["web"])  # maintenance start/stop in the console
@@ -118,9 +103,7 @@ class TocsinStack(Stack):
                 self,
                 "InboundEmail",
                 domain=self.config.inbound_email_domain,
-                data=self.data,
-                layer=self.core_layer.layer,
-                config=self.config,
+                foundation=foundation,
                 failures=self.failures,
             )
             self.inbound_email.expose_address(self.ingest_api.functions["api"])

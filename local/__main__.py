@@ -34,7 +34,7 @@ from typing import Any, Final
 import uvicorn
 from oncall import inbound_email, outbound
 from oncall.http_routes import ROUTES, THROTTLE_CLASSES
-from oncall.settings import Env
+from oncall.settings import RUNTIME_ENVIRONMENT, Env
 from oncall.store import schema
 from uvicorn.config import LOGGING_CONFIG
 
@@ -56,6 +56,7 @@ log = logging.getLogger("local")
 # (docs/performance.md, "Footprint").
 DEFAULT_WORKERS = 1
 HANDLER_DEFAULTS = {
+    **RUNTIME_ENVIRONMENT,
     "POWERTOOLS_METRICS_DISABLED": "true",
     "POWERTOOLS_SERVICE_NAME": "tocsin-local",
     "POWERTOOLS_LOG_LEVEL": "WARNING",
@@ -518,7 +519,7 @@ def main(argv: list[str] | None = None) -> int:
         if poller is not None:
             poller.stop()  # how far it read stays in streams.json for the next start
         if activity is not None:
-            activity.stop()
+            activity.stop(timeout=2)
         settings.url_file.unlink(missing_ok=True)
         sweep.stop()
         schedules.stop()  # pending schedules stay in schedules.json for the next start

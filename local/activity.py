@@ -14,13 +14,13 @@ of what it sent. A thread in the stack's main process looks twice a second.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Final
 
 from oncall.ports import GroupFilter, Store
 
+from local.lifecycle import LoopThread
 from local.outbox import Outbox
 
 log = logging.getLogger(__name__)
@@ -47,16 +47,17 @@ def notification_line(record: dict[str, Any]) -> str | None:
     return f"{what} ({outcome})"
 
 
-class Activity:
+class Activity(LoopThread):
     """Looks for new alert groups and outbox records since the last look; ``write`` gets each line."""
 
+    thread_name = "activity"
+
     def __init__(self, store: Store, outbox: Outbox, base_url: str, write: Callable[[str], None], now: datetime):
+        super().__init__()
         self.store, self.outbox, self.base_url, self.write = store, outbox, base_url, write
         self.since = now  # groups begun before the stack started are not news
         self.seen: set[str] = set()
         self.sent = len(outbox.records())  # nor is what an earlier run sent
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def look(self) -> None:
         groups = self.store.groups.list(GroupFilter(started_after=self.since), 100, None).items
@@ -83,18 +84,9 @@ class Activity:
             if line:
                 self.write(line)
 
-    def _run(self) -> None:
+    def _loop(self) -> None:
         while not self._stop.wait(INTERVAL):
             try:
                 self.look()
             except Exception:  # a busy table now and then: the next look catches up
                 log.debug("activity look failed", exc_info=True)
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="activity", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=2)

@@ -43,12 +43,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email.message import Message
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Final, Self
 
 from local import FUNCTIONS_DIR
 from local.awsapi import ApiError, ApiServer, load_records, save_records
 from local.functions import HandlerRegistry, LambdaContext
+from local.lifecycle import Service
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +146,7 @@ class Execution:
         return execution
 
 
-class LocalStepFunctions:
+class LocalStepFunctions(Service):
     """The Step Functions API on ``http://host:port`` (0 picks a free port) and the runner of its executions.
 
     ``handler`` is RunStep's Lambda handler ``(event, context) -> state``; by default
@@ -239,14 +239,6 @@ class LocalStepFunctions:
         deadline = time.monotonic() + timeout
         for runner in runners:  # a handler in the middle of a step may take a moment
             runner.join(max(0.0, deadline - time.monotonic()))
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     # --- the API (also callable directly) -----------------------------------------------------------------------
 

@@ -8,7 +8,6 @@ Usage::
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import shutil
@@ -184,8 +183,13 @@ def ensure_table(endpoint: str, table_name: str) -> None:
     """
     ddb = client(endpoint)
     request = schema.create_table_request(table_name)
-    with contextlib.suppress(ddb.exceptions.ResourceInUseException):  # persisted data or a concurrent creator
-        ddb.create_table(**request)
+    try:
+        created = ddb.create_table(**request)["TableDescription"]
+    except ddb.exceptions.ResourceInUseException:  # persisted data or a concurrent creator: bring it up to date
+        created = None
+    if created is not None and _active(created):  # new, with every index and the stream: TTL is all it lacks
+        _enable_ttl(ddb, table_name)
+        return
     table = _wait_active(ddb, table_name)
     _add_missing_indexes(ddb, table_name, request)
     if not table.get("StreamSpecification", {}).get("StreamEnabled"):
@@ -194,18 +198,25 @@ def ensure_table(endpoint: str, table_name: str) -> None:
         _wait_active(ddb, table_name)
     ttl = ddb.describe_time_to_live(TableName=table_name)["TimeToLiveDescription"]
     if ttl.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
-        ddb.update_time_to_live(
-            TableName=table_name,
-            TimeToLiveSpecification={"Enabled": True, "AttributeName": schema.TTL_ATTRIBUTE},
-        )
+        _enable_ttl(ddb, table_name)
+
+
+def _enable_ttl(ddb: Any, table_name: str) -> None:
+    ddb.update_time_to_live(
+        TableName=table_name, TimeToLiveSpecification={"Enabled": True, "AttributeName": schema.TTL_ATTRIBUTE}
+    )
+
+
+def _active(table: dict[str, Any]) -> bool:
+    indexes = table.get("GlobalSecondaryIndexes", [])
+    return table["TableStatus"] == "ACTIVE" and all(i["IndexStatus"] == "ACTIVE" for i in indexes)
 
 
 def _wait_active(ddb: Any, table_name: str, timeout: float = 30.0) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
         table: dict[str, Any] = ddb.describe_table(TableName=table_name)["Table"]
-        indexes = table.get("GlobalSecondaryIndexes", [])
-        if table["TableStatus"] == "ACTIVE" and all(i["IndexStatus"] == "ACTIVE" for i in indexes):
+        if _active(table):
             return table
         if time.monotonic() > deadline:
             raise TimeoutError(f"table {table_name} is not ACTIVE after {timeout} s")

@@ -16,11 +16,11 @@ from collections.abc import Callable, Coroutine
 from email import policy
 from email.message import EmailMessage
 from html.parser import HTMLParser
-from types import TracebackType
 from typing import Any, Self
 
 from aiosmtpd.controller import Controller
 
+from local.lifecycle import Service
 from local.outbox import Outbox
 
 log = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 Inbound = Callable[[bytes, list[str]], None]
 
 
-class MailServer:
+class MailServer(Service):
     """``port=0`` picks a free port; ``port`` tells which once started."""
 
     def __init__(
@@ -47,7 +47,7 @@ class MailServer:
         self._handler = _Handler(outbox, inbound, inbound_domain.lower() if inbound_domain else None)
         self._controller: _Controller | None = None
 
-    def start(self) -> None:
+    def start(self) -> Self:
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         sock = socket.create_server((self.host, self.port), family=family)  # a taken port fails here, at once
         self.port = sock.getsockname()[1]
@@ -59,20 +59,12 @@ class MailServer:
             raise
         self._controller = controller
         log.info("SMTP server on %s:%d", self.host, self.port)
+        return self
 
     def stop(self) -> None:
         if self._controller is not None:
             self._controller.stop()
             self._controller = None
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self.stop()
 
 
 class _Controller(Controller):

@@ -18,8 +18,9 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import IO, Self
+
+from local.lifecycle import Service
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ def parent_death_signal(sig: int) -> Callable[[], None] | None:
     return preexec
 
 
-class ManagedProcess:
+class ManagedProcess(Service):
     name = "process"
     death_signal: int = signal.SIGKILL  # what the child gets when its parent dies
     poll_interval = 0.1
@@ -149,11 +150,3 @@ class ManagedProcess:
         else:
             text = ""
         return text[-tail:] if tail else text
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()

@@ -47,7 +47,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import Message
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Final, Self
 from urllib.parse import parse_qs, unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -55,6 +54,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from local import FUNCTIONS_DIR
 from local.awsapi import ApiError, ApiServer, load_records, save_records
 from local.functions import HandlerRegistry, LambdaContext, load_handler
+from local.lifecycle import LoopThread, Service
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +157,7 @@ class Schedule:
         return cls(**data)
 
 
-class LocalScheduler:
+class LocalScheduler(Service):
     """The EventBridge Scheduler API on ``http://host:port`` (0 picks a free port) and the runner of its schedules.
 
     ``targets`` maps a target ARN to its handler ``(event, context)``, or to the name of a function folder under
@@ -251,14 +251,6 @@ class LocalScheduler:
             threads = [*self._invocations] if self._runner is None else [self._runner, *self._invocations]
         for thread in threads:  # a handler in the middle of an invocation may take a moment
             thread.join(max(0.0, deadline - time.monotonic()))
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     # --- the API (also callable directly) -----------------------------------------------------------------------
 
@@ -545,13 +537,15 @@ def sweep_seconds_from_env(default: float = DEFAULT_SWEEP_SECONDS) -> float:
     return value
 
 
-class HeartbeatSweep:
+class HeartbeatSweep(LoopThread):
     """The EventBridge rule ``rate(1 minute)`` -> ``heartbeat_check``: calls the handler every ``interval`` seconds.
 
     The first sweep runs one interval after :meth:`start`, as a new rule's does; a sweep slower than the interval
     delays the next one instead of overlapping it. ``handler`` defaults to ``functions/heartbeat_check``, loaded
     at the first sweep (an import error is logged and retried at the next one). ``interval`` 0: never sweeps.
     """
+
+    thread_name = "heartbeat-sweep"
 
     def __init__(
         self,
@@ -564,6 +558,7 @@ class HeartbeatSweep:
     ) -> None:
         if interval < 0:
             raise ValueError(f"interval must be >= 0, got {interval}")
+        super().__init__()
         self.interval = interval
         self.function = function
         self.rule_arn = rule_arn
@@ -572,34 +567,13 @@ class HeartbeatSweep:
         self.last_result: Any = None
         # An import error is not cached: the next sweep tries again.
         self._handlers = HandlerRegistry({function: handler} if handler is not None else None, functions_dir)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     @property
     def enabled(self) -> bool:
         return self.interval > 0
 
-    def start(self) -> Self:
-        if self._thread is not None:
-            raise RuntimeError("already started")
-        if self.enabled:
-            self._thread = threading.Thread(target=self._loop, name="heartbeat-sweep", daemon=True)
-            self._thread.start()
-            log.info("heartbeat sweep: %s every %g s", self.function, self.interval)
-        return self
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
+    def _prepare(self) -> None:
+        log.info("heartbeat sweep: %s every %g s", self.function, self.interval)
 
     def sweep(self) -> Any:
         """One invocation, as the rule's target gets it (exceptions propagate)."""

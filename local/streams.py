@@ -17,13 +17,11 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Final, Self
+from typing import Any, Final
 
 from oncall.store import schema
 
@@ -31,6 +29,7 @@ from local import FUNCTIONS_DIR
 from local.awsapi import load_records, save_records
 from local.dynamodb import DUMMY_CREDENTIAL, REGION, client
 from local.functions import Handler, HandlerRegistry, LambdaContext
+from local.lifecycle import LoopThread
 
 log = logging.getLogger(__name__)
 
@@ -159,8 +158,10 @@ def poll_seconds_from_env(default: float = DEFAULT_POLL_SECONDS) -> float:
     return float(raw) if raw.strip() else default
 
 
-class StreamPoller:
+class StreamPoller(LoopThread):
     """Feeds the table's stream to the escalation starter in a thread of the local stack's main process."""
+
+    thread_name = "stream-poller"
 
     def __init__(
         self,
@@ -173,6 +174,7 @@ class StreamPoller:
         retry_delay: float = 0.2,
         functions_dir: Path = FUNCTIONS_DIR,
     ) -> None:
+        super().__init__()
         self.endpoint = endpoint
         self.table_name = table_name
         self.state_file = state_file
@@ -181,34 +183,14 @@ class StreamPoller:
         self.handled = 0  # records delivered to the handler and done with
         self.given_up = 0
         self._handlers = HandlerRegistry({FUNCTION_NAME: handler} if handler is not None else None, functions_dir)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._reader: StreamReader | None = None
         self._pending: list[Record] = []
 
     # --- lifecycle ----------------------------------------------------------------------------------------------
-    def start(self) -> Self:
-        if self._thread is not None:
-            raise RuntimeError("already started")
+    def _prepare(self) -> None:
         saved = load_records(self.state_file, "checkpoints", lambda c: (c["shard"], c["sequence"]), "stream state")
         self._reader = StreamReader(self.endpoint, self.table_name, dict(saved or []))
-        self._thread = threading.Thread(target=self._loop, name="stream-poller", daemon=True)
-        self._thread.start()
         log.info("stream poller: %s, every %g s when idle", FUNCTION_NAME, self.poll_seconds)
-        return self
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     # --- the event source mapping -------------------------------------------------------------------------------
     def _loop(self) -> None:

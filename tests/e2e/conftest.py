@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from local.stack import LocalStack
+from tests.e2e.browser import Browser, open_browser
 
 
 @pytest.fixture(scope="session")
@@ -16,7 +17,29 @@ def stack() -> Iterator[LocalStack]:
         yield running
 
 
+def _api_client(stack: LocalStack) -> httpx.Client:
+    return httpx.Client(base_url=stack.base_url, headers={"Authorization": stack.api_key}, timeout=10)
+
+
 @pytest.fixture(scope="session")
 def client(stack: LocalStack) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=stack.base_url, headers={"Authorization": stack.api_key}, timeout=10) as http:
+    """The API of the session's stack, as its admin."""
+    with _api_client(stack) as http:
         yield http
+
+
+@pytest.fixture(scope="module")
+def api(stack: LocalStack) -> Iterator[httpx.Client]:
+    """The API of the module's stack (a module that starts a stack of its own overrides ``stack``), as its admin."""
+    with _api_client(stack) as http:
+        yield http
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Headless Chromium, one per test module (tests/e2e/browser.py)."""
+    running = open_browser()
+    try:
+        yield running
+    finally:
+        running.close()

@@ -8,9 +8,6 @@ sizes go to ``test-artifacts/console/<page>-<width>x<height>.png`` (gitignored).
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,7 +15,8 @@ import pytest
 
 from local import REPO_ROOT
 from local.stack import LocalStack
-from tests.e2e.test_web_console import CHROMIUM, Browser
+from tests.e2e.browser import Browser
+from tests.support.processes import wait_for
 
 pytestmark = pytest.mark.e2e
 SCREENS = REPO_ROOT / "test-artifacts" / "console"
@@ -57,26 +55,6 @@ AM_PAYLOAD: dict[str, Any] = {
         }
     ],
 }
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not (REPO_ROOT / "node_modules" / "playwright-core").exists() or not Path(CHROMIUM).exists():
-        pytest.fail("needs Debian's chromium (make system) and playwright-core (npm ci)")
-    running = Browser()
-    try:
-        yield running
-    finally:
-        running.close()
-
-
-def _wait_for(condition: Any, timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := condition():
-            return result
-        time.sleep(0.2)
-    raise AssertionError("timed out waiting")
 
 
 def _email_links(stack: LocalStack, subject: str) -> dict[str, str] | None:
@@ -141,7 +119,7 @@ def test_every_page_fits_a_desktop_and_a_phone(stack: LocalStack, client: httpx.
     assert created.status_code == 201, created.text
     integration = created.json()
     assert httpx.post(integration["link"], json=AM_PAYLOAD, timeout=10).status_code == 200
-    links = _wait_for(lambda: _email_links(stack, "Disk almost full") or _email_links(stack, "DiskFull"))
+    links = wait_for(lambda: _email_links(stack, "Disk almost full") or _email_links(stack, "DiskFull"))
     group_id = client.get("/api/v1/alert_groups/", params={"integration_id": integration["id"]}).json()["results"][0][
         "id"
     ]

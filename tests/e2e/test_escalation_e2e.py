@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from local.stack import LocalStack
+from tests.support.processes import wait_for
 from tests.support.receiver import Receiver, reply
 
 TIME_SCALE = 0.02  # a 60 s wait takes 1.2 s
@@ -26,24 +27,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
         yield running
 
 
-@pytest.fixture(scope="module")
-def api(stack: LocalStack) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=stack.base_url, headers={"Authorization": stack.api_key}, timeout=10) as client:
-        yield client
-
-
 def emails(stack: LocalStack, subject_part: str) -> list[dict[str, Any]]:
     records = httpx.get(f"{stack.base_url}/local/outbox", timeout=10).json()["records"]
     return [r for r in records if r.get("channel") == "email" and subject_part in r.get("subject", "")]
-
-
-def wait_for(condition: Any, timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := condition():
-            return result
-        time.sleep(0.1)
-    raise AssertionError("timed out waiting")
 
 
 @pytest.fixture(scope="module")

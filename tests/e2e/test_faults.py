@@ -38,12 +38,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
         yield running
 
 
-@pytest.fixture(scope="module")
-def api(stack: LocalStack) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=stack.base_url, headers={"Authorization": stack.api_key}, timeout=10) as http:
-        yield http
-
-
 def create_integration(api: httpx.Client, name: str, kind: str = "formatted_webhook") -> dict[str, Any]:
     created = api.post("/api/v1/integrations/", json={"name": name, "type": kind})
     assert created.status_code == 201, created.text

@@ -24,6 +24,7 @@ from oncall.store.dynamodb import DynamoStore
 from local import dynamodb as local_dynamodb
 from local.scheduler import MAINTENANCE_END_ARN, SCHEDULE_GROUP
 from local.stack import LocalStack
+from tests.support.processes import wait_for
 
 TIME_SCALE = 0.02  # a 300 s maintenance window ends after 6 s
 SWEEP_SECONDS = 1
@@ -41,24 +42,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
 
 
 @pytest.fixture(scope="module")
-def api(stack: LocalStack) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=stack.base_url, headers={"Authorization": stack.api_key}, timeout=10) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
 def store(stack: LocalStack) -> DynamoStore:
     table = os.environ.get(schema.TABLE_NAME_ENV, schema.DEFAULT_TABLE_NAME)  # what the stack was given
     return DynamoStore(table, client=local_dynamodb.client(stack.dynamodb_endpoint))
-
-
-def wait_for(condition: Any, timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := condition():
-            return result
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting")
 
 
 def create(api: httpx.Client, name: str, kind: str) -> dict[str, Any]:

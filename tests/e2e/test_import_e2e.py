@@ -12,19 +12,8 @@ from click.testing import CliRunner
 from local.stack import LocalStack
 from tests.support.fake_vendor_apis import oncall_api, pagerduty_api, serve
 from tocsin_cli.importers.base import REUSED_URL
+from tocsin_cli.importers.oncall import RESOURCES  # Tocsin has OnCall's resources: what was imported, read back
 from tocsin_cli.main import cli
-
-RESOURCES = [
-    "teams",
-    "users",
-    "webhooks",
-    "schedules",
-    "on_call_shifts",
-    "escalation_chains",
-    "escalation_policies",
-    "integrations",
-    "routes",
-]
 
 
 def everything(client: httpx.Client) -> dict[str, list[dict[str, Any]]]:

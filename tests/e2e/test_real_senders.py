@@ -53,12 +53,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
 
 
 @pytest.fixture(scope="module")
-def api(stack: LocalStack) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=stack.base_url, headers={"Authorization": stack.api_key}, timeout=10) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
 def integration(api: httpx.Client) -> dict[str, Any]:
     created = api.post("/api/v1/integrations/", json={"name": "Prometheus", "type": "alertmanager"})
     assert created.status_code == 201, created.text

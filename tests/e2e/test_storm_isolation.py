@@ -10,7 +10,6 @@ from __future__ import annotations
 import html
 import re
 import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +20,7 @@ import pytest
 from oncall.http_routes import THROTTLES
 
 from local.stack import LocalStack
+from tests.support.processes import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -82,15 +82,6 @@ class Storm:
             return self.statuses[429] >= 50
 
 
-def wait_for(condition: Any, timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := condition():
-            return result
-        time.sleep(0.2)
-    raise AssertionError("timed out waiting")
-
-
 def emails(stack: LocalStack, subject_part: str) -> list[dict[str, Any]]:
     records = httpx.get(f"{stack.base_url}/local/outbox", timeout=10).json()["records"]
     return [r for r in records if r.get("channel") == "email" and subject_part in r.get("subject", "")]
@@ -123,13 +114,13 @@ def test_console_api_and_an_escalation_stay_responsive_while_ingest_is_saturated
         noisy = api.post("/api/v1/integrations/", json={"name": "Noisy", "type": "webhook"}).json()
 
         with Storm(noisy["link"]) as storm, httpx.Client(base_url=stack.base_url, timeout=30) as console:
-            wait_for(storm.saturated)  # ingest answers 429 to most of the storm now
+            wait_for(storm.saturated, 60, "the storm answered 429")  # ingest answers 429 to most of the storm now
             sign_in(console, stack.api_key)
             page = call("console", console.get("/ui/groups"))
             assert "Alert groups" in page.text or "alert groups" in page.text.lower()
             # A new alert group escalates: the demo alert goes through the API route, ingest's own routes are full
             demo = call("api", api.post(f"/api/v1/integrations/{paged['id']}/send_demo_alert/"))
-            [mail] = wait_for(lambda: emails(stack, "demo") or emails(stack, "Demo"))
+            [mail] = wait_for(lambda: emails(stack, "demo") or emails(stack, "Demo"), 60, "the demo alert's e-mail")
             assert mail["to"] == "alice@example.com"
             # The responder acknowledges from the notification, and sees it in the console and through the API
             ack = LINK.findall(mail["text"])[0]

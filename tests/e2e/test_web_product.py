@@ -5,29 +5,15 @@ its charts as SVG with no script. Screenshots: ``test-artifacts/web-product-*.pn
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-from local import REPO_ROOT
 from local.stack import LocalStack
-from tests.e2e.test_web_console import CHROMIUM, Browser, sign_in
+from tests.e2e.browser import Browser, sign_in
 
 pytestmark = pytest.mark.e2e
 NO_CHAIN = "no escalation chain: nobody is notified"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists() or not (REPO_ROOT / "node_modules" / "playwright-core").exists():
-        pytest.fail("needs Debian's chromium (make system) and playwright-core (npm ci)")
-    running = Browser()
-    try:
-        yield running
-    finally:
-        running.close()
 
 
 def test_banner_default_chain_and_insights_in_a_browser(stack: LocalStack, client: httpx.Client,

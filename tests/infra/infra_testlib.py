@@ -28,6 +28,8 @@ TEST_CONTEXT = {
     "inbound_email_domain": "alerts.example.com",
     "voice_origination": VOICE_POOL,
 }
+# The partition, region and account the tests resolve ARNs with (``resolve(value, PSEUDO)``).
+PSEUDO = {"AWS::Partition": "aws", "AWS::Region": "eu-west-1", "AWS::AccountId": "111122223333"}
 # A careful deployment: alarm addresses, a dead-man's switch, a custom domain in a Route 53 zone, X-Ray, its own
 # ingest limit; no reserved concurrency (a small account) and neither e-mail sender nor inbound domain.
 OPTIONS_CONTEXT = {
@@ -41,6 +43,11 @@ OPTIONS_CONTEXT = {
     "ingest_throttle": "300/600",
     "sms_spend_limit_usd": "50",
 }
+
+
+def as_list(value: Any) -> list[Any]:
+    """A template field that holds one value or a list of them (IAM's Action, Resource), as a list."""
+    return value if isinstance(value, list) else [value]
 
 
 def cdk_json_context() -> dict[str, Any]:
@@ -92,3 +99,32 @@ class Synthesized:
 
     def logical_id(self, construct: Any) -> str:
         return self.stack.get_logical_id(construct.node.default_child)
+
+    def statements(self, role: Any) -> list[dict[str, Any]]:
+        """The IAM statements of the policies attached to ``role``."""
+        role_id = self.logical_id(role)
+        return [
+            statement
+            for policy in self.resources("AWS::IAM::Policy").values()
+            if {"Ref": role_id} in policy["Properties"]["Roles"]
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        ]
+
+    def actions(self, role: Any, prefix: str = "") -> set[str]:
+        """The actions ``role`` is granted (those starting with ``prefix``)."""
+        return {a for s in self.statements(role) for a in as_list(s["Action"]) if a.startswith(prefix)}
+
+    def grants(self, role: Any, action: str) -> list[Any]:
+        """The resources (as template values) on which ``role`` is allowed ``action``."""
+        return [
+            resource
+            for statement in self.statements(role)
+            if statement["Effect"] == "Allow" and action in as_list(statement["Action"])
+            for resource in as_list(statement["Resource"])
+        ]
+
+    def environment(self, fn: Any) -> dict[str, Any]:
+        """The environment variables of a :class:`infra.functions.TocsinFunction`."""
+        resource = self.resources("AWS::Lambda::Function")[self.logical_id(fn.function)]
+        variables: dict[str, Any] = resource["Properties"]["Environment"]["Variables"]
+        return variables

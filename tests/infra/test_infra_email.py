@@ -7,17 +7,13 @@ import json
 from typing import Any
 
 import pytest
-from infra_testlib import TEST_CONTEXT, Synthesized
+from infra_testlib import TEST_CONTEXT, Synthesized, as_list
 
 from infra.config import TocsinConfig
 from infra.data import INGEST_TABLE_ACTIONS
 from infra.email import MAIL_PREFIX
 
 DOMAIN = TEST_CONTEXT["inbound_email_domain"]
-
-
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
 
 
 def _only(synth: Synthesized, cfn_type: str) -> tuple[str, dict[str, Any]]:
@@ -29,16 +25,6 @@ def _ids(synth: Synthesized) -> tuple[str, str]:
     inbound = synth.stack.inbound_email
     assert inbound is not None
     return synth.logical_id(inbound.bucket), synth.logical_id(inbound.ingest.function)
-
-
-def _statements(synth: Synthesized, role: Any) -> list[dict[str, Any]]:
-    role_id = synth.logical_id(role)
-    return [
-        statement
-        for policy in synth.resources("AWS::IAM::Policy").values()
-        if {"Ref": role_id} in policy["Properties"]["Roles"]
-        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
-    ]
 
 
 def _objects_arn(bucket_id: str, prefix: str = MAIL_PREFIX) -> dict[str, Any]:
@@ -152,8 +138,8 @@ def test_email_ingest_role_is_least_privilege(synth: Synthesized) -> None:
     inbound = synth.stack.inbound_email
     assert inbound is not None
     bucket_id, _ = _ids(synth)
-    statements = _statements(synth, inbound.ingest.role)
-    actions = {a for s in statements for a in _as_list(s["Action"])}
+    statements = synth.statements(inbound.ingest.role)
+    actions = {a for s in statements for a in as_list(s["Action"])}
     dynamodb = {a for a in actions if a.startswith("dynamodb:")}
     assert dynamodb == set(INGEST_TABLE_ACTIONS)  # exactly what the HTTP ingest function has
     assert actions - dynamodb == {
@@ -165,11 +151,11 @@ def test_email_ingest_role_is_least_privilege(synth: Synthesized) -> None:
         "sqs:GetQueueAttributes",
         "sqs:GetQueueUrl",
     }  # no Step Functions: escalations start from the table's stream
-    (s3_statement,) = [s for s in statements if "s3:GetObject" in _as_list(s["Action"])]
-    assert _as_list(s3_statement["Action"]) == ["s3:GetObject"]
+    (s3_statement,) = [s for s in statements if "s3:GetObject" in as_list(s["Action"])]
+    assert as_list(s3_statement["Action"]) == ["s3:GetObject"]
     assert s3_statement["Resource"] == _objects_arn(bucket_id)
-    (kept,) = [s for s in statements if "s3:PutObject" in _as_list(s["Action"])]
-    assert _as_list(kept["Action"]) == ["s3:PutObject"]
+    (kept,) = [s for s in statements if "s3:PutObject" in as_list(s["Action"])]
+    assert as_list(kept["Action"]) == ["s3:PutObject"]
     assert kept["Resource"] == _objects_arn(bucket_id, "failed/")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from infra_testlib import TEST_CONTEXT, VOICE_POOL, Synthesized, resolve, state_machine_definition
+from infra_testlib import PSEUDO, TEST_CONTEXT, VOICE_POOL, Synthesized, resolve, state_machine_definition
 from oncall.settings import Env
 
 from infra.config import TocsinConfig
@@ -13,43 +13,12 @@ from infra.data import READ_WRITE_TABLE_ACTIONS
 from infra.functions import TocsinFunction
 from infra.sources import http_routes
 
-PSEUDO = {"AWS::Partition": "aws", "AWS::Region": "eu-west-1", "AWS::AccountId": "111122223333"}
 STATE_MACHINE_ARN = "arn:aws:states:eu-west-1:111122223333:stateMachine:Tocsin-escalation"
 EXECUTIONS_ARN = "arn:aws:states:eu-west-1:111122223333:execution:Tocsin-escalation:*"
 
 
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
-
-def _statements(synth: Synthesized, role: Any) -> list[dict[str, Any]]:
-    role_id = synth.logical_id(role)
-    return [
-        statement
-        for policy in synth.resources("AWS::IAM::Policy").values()
-        if {"Ref": role_id} in policy["Properties"]["Roles"]
-        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
-    ]
-
-
-def _grants(synth: Synthesized, role: Any, action: str) -> list[Any]:
-    """The resources (as template values) on which ``role`` is allowed ``action``."""
-    return [
-        resource
-        for statement in _statements(synth, role)
-        if statement["Effect"] == "Allow" and action in _as_list(statement["Action"])
-        for resource in _as_list(statement["Resource"])
-    ]
-
-
 def _resolved(value: Any) -> Any:
     return resolve(value, PSEUDO)
-
-
-def _env(synth: Synthesized, fn: Any) -> dict[str, Any]:
-    resource = synth.resources("AWS::Lambda::Function")[synth.logical_id(fn.function)]
-    variables: dict[str, Any] = resource["Properties"]["Environment"]["Variables"]
-    return variables
 
 
 @pytest.fixture(scope="module")
@@ -113,11 +82,11 @@ def test_runstep_retries_lambda_errors_and_task_failures_three_times_with_backof
 def test_state_machine_may_invoke_only_escalation_step(synth: Synthesized) -> None:
     step_id = synth.logical_id(synth.stack.escalation.step.function)
     role = synth.stack.escalation.state_machine.role
-    assert _grants(synth, role, "lambda:InvokeFunction") == [
+    assert synth.grants(role, "lambda:InvokeFunction") == [
         {"Fn::GetAtt": [step_id, "Arn"]},
         {"Fn::Join": ["", [{"Fn::GetAtt": [step_id, "Arn"]}, ":*"]]},
     ]
-    actions = {a for s in _statements(synth, role) for a in _as_list(s["Action"])}
+    actions = synth.actions(role)
     assert {a for a in actions if not a.startswith("logs:")} == {"lambda:InvokeFunction"}
 
 
@@ -129,7 +98,7 @@ def test_escalation_step_function(synth: Synthesized) -> None:
     props = synth.resources("AWS::Lambda::Function")[synth.logical_id(step.function)]["Properties"]
     assert (props["Runtime"], props["Architectures"], props["Timeout"]) == ("python3.12", ["arm64"], 60)
     assert props["Handler"] == "handler.handler"
-    env = _env(synth, step)
+    env = synth.environment(step)
     assert env["TOCSIN_EMAIL_FROM"] == TEST_CONTEXT["email_from"]
     assert _resolved(env["TOCSIN_STATE_MACHINE_ARN"]) == STATE_MACHINE_ARN
     api_id = synth.logical_id(synth.stack.ingest_api.http_api)
@@ -140,7 +109,7 @@ def test_escalation_step_function(synth: Synthesized) -> None:
 
 def test_escalation_step_permissions(synth: Synthesized) -> None:
     role = synth.stack.escalation.step.role
-    actions = {a for s in _statements(synth, role) for a in _as_list(s["Action"])}
+    actions = synth.actions(role)
     assert {a for a in actions if a.startswith("dynamodb:")} == set(READ_WRITE_TABLE_ACTIONS)
     assert actions - set(READ_WRITE_TABLE_ACTIONS) == {
         "logs:CreateLogStream",
@@ -156,18 +125,18 @@ def test_escalation_step_permissions(synth: Synthesized) -> None:
     # SES: only as the configured sender (its address or its domain, whichever is the verified identity), with the
     # configuration set that reports bounces, complaints and delays (infra/notifications.py).
     for action in ("ses:SendEmail", "ses:SendRawEmail"):
-        assert sorted(_resolved(r) for r in _grants(synth, role, action)) == [
+        assert sorted(_resolved(r) for r in synth.grants(role, action)) == [
             "arn:aws:ses:eu-west-1:111122223333:configuration-set/Tocsin-notifications",
             "arn:aws:ses:eu-west-1:111122223333:identity/example.com",
             "arn:aws:ses:eu-west-1:111122223333:identity/oncall@example.com",
         ]
-    assert _grants(synth, role, "sns:Publish") == ["*"]  # SMS to phone numbers: no resource ARN exists
+    assert synth.grants(role, "sns:Publish") == ["*"]  # SMS to phone numbers: no resource ARN exists
     # phone calls: only from the configured pool (End User Messaging SMS and Voice v2)
-    assert [_resolved(r) for r in _grants(synth, role, "sms-voice:SendVoiceMessage")] == [
+    assert [_resolved(r) for r in synth.grants(role, "sms-voice:SendVoiceMessage")] == [
         f"arn:aws:sms-voice:eu-west-1:111122223333:pool/{VOICE_POOL}"
     ]
     (secret_id,) = synth.resources("AWS::SecretsManager::Secret")
-    assert _grants(synth, role, "secretsmanager:GetSecretValue") == [{"Ref": secret_id}]
+    assert synth.grants(role, "secretsmanager:GetSecretValue") == [{"Ref": secret_id}]
 
 
 @pytest.mark.parametrize("name", ["api", "web", "escalation_step", "escalation_start", "heartbeat_check"])
@@ -177,9 +146,9 @@ def test_functions_start_and_stop_executions_of_the_one_state_machine(synth: Syn
         "escalation_start": synth.stack.starter.start,
         "heartbeat_check": synth.stack.heartbeat.check,
     }.get(name) or synth.stack.ingest_api.functions[name]
-    assert [_resolved(r) for r in _grants(synth, fn.role, "states:StartExecution")] == [STATE_MACHINE_ARN]
-    assert [_resolved(r) for r in _grants(synth, fn.role, "states:StopExecution")] == [EXECUTIONS_ARN]
-    assert _resolved(_env(synth, fn)["TOCSIN_STATE_MACHINE_ARN"]) == STATE_MACHINE_ARN
+    assert [_resolved(r) for r in synth.grants(fn.role, "states:StartExecution")] == [STATE_MACHINE_ARN]
+    assert [_resolved(r) for r in synth.grants(fn.role, "states:StopExecution")] == [EXECUTIONS_ARN]
+    assert _resolved(synth.environment(fn)["TOCSIN_STATE_MACHINE_ARN"]) == STATE_MACHINE_ARN
 
 
 # --- the link-signing secret and the /actions route ---------------------------------------------------------
@@ -196,11 +165,11 @@ def test_signing_key_secret_is_generated_and_read_by_api_web_and_escalation_step
     assert len(functions) >= 3
     for fn in functions:
         name = fn.spec.name
-        if _grants(synth, fn.role, "secretsmanager:GetSecretValue"):
+        if synth.grants(fn.role, "secretsmanager:GetSecretValue"):
             readers.add(name)
-            assert _env(synth, fn)["TOCSIN_SIGNING_SECRET_ARN"] == {"Ref": secret_id}
+            assert synth.environment(fn)["TOCSIN_SIGNING_SECRET_ARN"] == {"Ref": secret_id}
         else:
-            assert "TOCSIN_SIGNING_SECRET_ARN" not in _env(synth, fn)
+            assert "TOCSIN_SIGNING_SECRET_ARN" not in synth.environment(fn)
     assert readers == {"api", "escalation_step", "web"}  # web: signs its session cookies with the key
 
 
@@ -217,7 +186,7 @@ def test_actions_route_is_served_by_the_api_function(synth: Synthesized) -> None
 def test_the_step_functions_settings_are_what_the_container_reads(synth: Synthesized) -> None:
     from oncall.settings import Settings
 
-    env = _env(synth, synth.stack.escalation.step)
+    env = synth.environment(synth.stack.escalation.step)
     plain = {name: value if isinstance(value, str) else "resolved-at-deploy" for name, value in env.items()}
     settings = Settings.from_env(plain)
     assert settings.email_from == TEST_CONTEXT["email_from"]
@@ -237,7 +206,7 @@ def test_phone_calls_are_placed_only_when_a_voice_origination_is_configured(
     step_id = synth.logical_id(synth.stack.escalation.step.function)
     variables = synth.template_json["Resources"][step_id]["Properties"]["Environment"]["Variables"]
     assert variables[Env.VOICE_ORIGINATION] == VOICE_POOL
-    assert _grants(synth_options, synth_options.stack.escalation.step.role, "sms-voice:SendVoiceMessage") == []
+    assert synth_options.grants(synth_options.stack.escalation.step.role, "sms-voice:SendVoiceMessage") == []
 
 
 @pytest.mark.parametrize(

@@ -6,49 +6,15 @@ import json
 from typing import Any
 
 import pytest
-from infra_testlib import Synthesized, resolve
+from infra_testlib import PSEUDO, Synthesized, as_list, resolve
 from oncall.settings import Env
 
 from infra import maintenance
 from infra.data import INGEST_TABLE_ACTIONS, READ_WRITE_TABLE_ACTIONS
 from infra.functions import TocsinFunction
 
-PSEUDO = {"AWS::Partition": "aws", "AWS::Region": "eu-west-1", "AWS::AccountId": "111122223333"}
 SCHEDULES_ARN = "arn:aws:scheduler:eu-west-1:111122223333:schedule/Tocsin-maintenance/*"
 GROUP_NAME = "Tocsin-maintenance"
-
-
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
-
-def _statements(synth: Synthesized, role: Any) -> list[dict[str, Any]]:
-    role_id = synth.logical_id(role)
-    return [
-        statement
-        for policy in synth.resources("AWS::IAM::Policy").values()
-        if {"Ref": role_id} in policy["Properties"]["Roles"]
-        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
-    ]
-
-
-def _actions(synth: Synthesized, role: Any) -> set[str]:
-    return {a for s in _statements(synth, role) for a in _as_list(s["Action"])}
-
-
-def _grants(synth: Synthesized, role: Any, action: str) -> list[Any]:
-    return [
-        resource
-        for statement in _statements(synth, role)
-        if statement["Effect"] == "Allow" and action in _as_list(statement["Action"])
-        for resource in _as_list(statement["Resource"])
-    ]
-
-
-def _env(synth: Synthesized, fn: TocsinFunction) -> dict[str, Any]:
-    resource = synth.resources("AWS::Lambda::Function")[synth.logical_id(fn.function)]
-    variables: dict[str, Any] = resource["Properties"]["Environment"]["Variables"]
-    return variables
 
 
 def _fn_arn(synth: Synthesized, fn: TocsinFunction) -> dict[str, Any]:
@@ -119,7 +85,7 @@ def test_heartbeat_check_function_is_not_retried_by_lambda(synth: Synthesized, c
 
 
 def test_heartbeat_check_has_the_ingest_profile_and_runs_escalations(synth: Synthesized, check: TocsinFunction) -> None:
-    actions = _actions(synth, check.role)
+    actions = synth.actions(check.role)
     assert {a for a in actions if a.startswith("dynamodb:")} == set(INGEST_TABLE_ACTIONS)
     assert actions - set(INGEST_TABLE_ACTIONS) == {
         "logs:CreateLogStream",
@@ -131,9 +97,9 @@ def test_heartbeat_check_has_the_ingest_profile_and_runs_escalations(synth: Synt
         "states:StopExecution",
     }
     # The due-time sweep is a Query on GSI3 (and GSI3 only has to be readable, by name, not index/*).
-    index_resources = json.dumps(_grants(synth, check.role, "dynamodb:Query"))
+    index_resources = json.dumps(synth.grants(check.role, "dynamodb:Query"))
     assert "/index/GSI3" in index_resources and "/index/*" not in index_resources
-    env = _env(synth, check)
+    env = synth.environment(check)
     assert "TOCSIN_STATE_MACHINE_ARN" in env
     assert not {k for k in env if k in (Env.SCHEDULE_GROUP, Env.MAINTENANCE_END_ARN)}
 
@@ -169,8 +135,8 @@ def test_scheduler_role_is_assumable_by_scheduler_of_this_group_and_invokes_main
         }
     ]
     assert "ManagedPolicyArns" not in props
-    assert _actions(synth, role) == {"lambda:InvokeFunction"}
-    assert _grants(synth, role, "lambda:InvokeFunction") == [_fn_arn(synth, end)]  # no "<arn>:*"
+    assert synth.actions(role) == {"lambda:InvokeFunction"}
+    assert synth.grants(role, "lambda:InvokeFunction") == [_fn_arn(synth, end)]  # no "<arn>:*"
 
 
 def test_maintenance_end_function_reads_and_writes_items_and_stops_escalations(
@@ -178,7 +144,7 @@ def test_maintenance_end_function_reads_and_writes_items_and_stops_escalations(
 ) -> None:
     props = synth.resources("AWS::Lambda::Function")[synth.logical_id(end.function)]["Properties"]
     assert props["Timeout"] == 60
-    actions = _actions(synth, end.role)
+    actions = synth.actions(end.role)
     assert {a for a in actions if a.startswith("dynamodb:")} == set(READ_WRITE_TABLE_ACTIONS)
     assert actions - set(READ_WRITE_TABLE_ACTIONS) == {
         "logs:CreateLogStream",
@@ -187,20 +153,20 @@ def test_maintenance_end_function_reads_and_writes_items_and_stops_escalations(
         "sqs:GetQueueAttributes",
         "sqs:GetQueueUrl",
     }  # the groups it resolves stop escalating through the table's stream
-    assert "TOCSIN_STATE_MACHINE_ARN" not in _env(synth, end)
+    assert "TOCSIN_STATE_MACHINE_ARN" not in synth.environment(end)
 
 
 def test_api_creates_and_deletes_the_groups_schedules_and_passes_the_scheduler_role_only(
     synth: Synthesized, api: TocsinFunction, end: TocsinFunction
 ) -> None:
     for action in maintenance.SCHEDULE_ACTIONS:
-        assert [resolve(r, PSEUDO) for r in _grants(synth, api.role, action)] == [SCHEDULES_ARN]
-    assert {a for a in _actions(synth, api.role) if a.startswith("scheduler:")} == set(maintenance.SCHEDULE_ACTIONS)
+        assert [resolve(r, PSEUDO) for r in synth.grants(api.role, action)] == [SCHEDULES_ARN]
+    assert {a for a in synth.actions(api.role) if a.startswith("scheduler:")} == set(maintenance.SCHEDULE_ACTIONS)
     role_arn = {"Fn::GetAtt": [synth.logical_id(synth.stack.maintenance.role), "Arn"]}
-    (pass_role,) = [s for s in _statements(synth, api.role) if "iam:PassRole" in _as_list(s["Action"])]
+    (pass_role,) = [s for s in synth.statements(api.role) if "iam:PassRole" in as_list(s["Action"])]
     assert pass_role["Resource"] == role_arn
     assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}}
-    env = _env(synth, api)
+    env = synth.environment(api)
     assert env[Env.SCHEDULE_GROUP] == GROUP_NAME
     assert env[Env.MAINTENANCE_END_ARN] == _fn_arn(synth, end)
     assert env[Env.SCHEDULER_ROLE_ARN] == role_arn
@@ -210,7 +176,7 @@ def test_no_scheduler_wildcard_action_and_no_pass_role_on_star_anywhere(synth: S
     holders = set()
     for policy in synth.resources("AWS::IAM::Policy").values():
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
-            actions = _as_list(statement["Action"])
+            actions = as_list(statement["Action"])
             assert "scheduler:*" not in actions and "iam:*" not in actions, statement
             if "iam:PassRole" in actions:
                 assert "*" not in json.dumps(statement["Resource"]), statement

@@ -3,31 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from aws_cdk.assertions import Match
-from infra_testlib import Synthesized
+from infra_testlib import Synthesized, as_list
 
 from infra.data import INGEST_TABLE_ACTIONS, READ_WRITE_TABLE_ACTIONS
 from infra.functions import TocsinFunction
 from infra.layer import bytecode_python
 from infra.sources import http_routes, schema
-
-
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
-
-def _policy_statements(synth: Synthesized, role_logical_id: str) -> list[dict[str, Any]]:
-    statements = []
-    for policy in synth.resources("AWS::IAM::Policy").values():
-        if {"Ref": role_logical_id} in policy["Properties"]["Roles"]:
-            statements += policy["Properties"]["PolicyDocument"]["Statement"]
-    return statements
-
-
-def _actions(statements: list[dict[str, Any]], prefix: str = "") -> set[str]:
-    return {a for s in statements for a in _as_list(s["Action"]) if a.startswith(prefix)}
 
 
 def _all_functions(synth: Synthesized) -> dict[str, TocsinFunction]:
@@ -123,8 +106,8 @@ def test_log_groups_have_retention_and_no_log_retention_custom_resource(synth: S
 
 def test_ingest_role_is_least_privilege(synth: Synthesized) -> None:
     fn = _function(synth, "ingest")
-    statements = _policy_statements(synth, synth.logical_id(fn.role))
-    dynamodb = _actions(statements, "dynamodb:")
+    statements = synth.statements(fn.role)
+    dynamodb = synth.actions(fn.role, "dynamodb:")
     assert dynamodb == set(INGEST_TABLE_ACTIONS)
     assert {
         "dynamodb:GetItem",
@@ -135,13 +118,13 @@ def test_ingest_role_is_least_privilege(synth: Synthesized) -> None:
     } <= dynamodb
     assert not {a for a in dynamodb if "*" in a}
     assert not dynamodb & {"dynamodb:Scan", "dynamodb:DeleteTable", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
-    assert _actions(statements) - dynamodb == {
+    assert synth.actions(fn.role) - dynamodb == {
         "logs:CreateLogStream",
         "logs:PutLogEvents",
     }  # no Step Functions: the escalation starter starts escalations from the table's stream
     # Index access is Query only, one ARN per index of schema.py (no index/* wildcard).
-    (index_statement,) = [s for s in statements if any("/index/" in json.dumps(r) for r in _as_list(s["Resource"]))]
-    assert _as_list(index_statement["Action"]) == ["dynamodb:Query"]
+    (index_statement,) = [s for s in statements if any("/index/" in json.dumps(r) for r in as_list(s["Resource"]))]
+    assert as_list(index_statement["Action"]) == ["dynamodb:Query"]
     index_names = [r["Fn::Join"][1][1].removeprefix("/index/") for r in index_statement["Resource"]]
     assert sorted(index_names) == sorted(name for name, _pk, _sk in schema.INDEXES)
     assert len(index_statement["Resource"]) == len(schema.INDEXES)
@@ -149,7 +132,7 @@ def test_ingest_role_is_least_privilege(synth: Synthesized) -> None:
 
 def test_api_role_reads_and_writes_items_only(synth: Synthesized) -> None:
     fn = _function(synth, "api")
-    dynamodb = _actions(_policy_statements(synth, synth.logical_id(fn.role)), "dynamodb:")
+    dynamodb = synth.actions(fn.role, "dynamodb:")
     assert dynamodb == set(READ_WRITE_TABLE_ACTIONS)
     assert not dynamodb & {"dynamodb:*", "dynamodb:Scan", "dynamodb:DeleteTable", "dynamodb:UpdateTable"}
 
@@ -183,9 +166,9 @@ def test_no_wildcards_but_the_acknowledged_ones_and_no_managed_policies(synth: S
     found = set()
     for policy in synth.resources("AWS::IAM::Policy").values():
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
-            actions = tuple(sorted(_as_list(statement["Action"])))
+            actions = tuple(sorted(as_list(statement["Action"])))
             assert all("*" not in a for a in actions), statement
-            for resource in _as_list(statement["Resource"]):
+            for resource in as_list(statement["Resource"]):
                 if "*" not in json.dumps(resource):
                     continue
                 if set(actions) == log_delivery and resource == "*":

@@ -105,3 +105,13 @@ def test_with_a_cpython_312_the_layer_ships_bytecode_the_runtime_trusts(tmp_path
     probe = f"import sys; sys.path.insert(0, {str(out / 'python')!r}); import oncall; print(oncall.ANSWER)"
     answer = subprocess.run([python312, "-c", probe], capture_output=True, text=True, check=True).stdout.strip()
     assert answer == "42"
+
+
+def test_the_infrastructure_tests_share_one_worker(request: pytest.FixtureRequest) -> None:
+    """Under ``--dist loadgroup`` (``make test``) pytest-xdist names the group in the test id and keeps the group on
+    one worker, which synthesizes the app once. A pytest that moved the id (9.2 did) silently spread the group, and
+    every worker synthesized the app again."""
+    if getattr(request.config.option, "loadgroup", False):
+        assert request.node.nodeid.endswith("@infra"), request.node.nodeid
+    else:
+        assert any(mark.args == ("infra",) for mark in request.node.iter_markers("xdist_group"))

@@ -7,6 +7,7 @@ import json
 import sys
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from types import ModuleType
 from typing import Any
 
@@ -94,6 +95,23 @@ Invoke = Callable[..., tuple[int, Any]]
 
 
 SIGNING_KEY = "integration-test-signing-key"
+
+
+@contextmanager
+def module_store(dynamodb_endpoint: str, **settings: str) -> Iterator[DynamoStore]:
+    """A table of its own for a module-scoped fixture, with the admin user: while it lasts, the environment the
+    handlers read points at it, with the signing key and ``settings`` (``TOCSIN_API_RATE_LIMIT="100000/60"``...)."""
+    from oncall.bootstrap import ensure_admin
+
+    name = f"t{uuid.uuid4().hex[:12]}"
+    local_dynamodb.ensure_table(dynamodb_endpoint, name)
+    with pytest.MonkeyPatch.context() as patch:
+        variables = {**local_dynamodb.boto_env(dynamodb_endpoint, name), "TOCSIN_SIGNING_KEY": SIGNING_KEY, **settings}
+        for key, value in variables.items():
+            patch.setenv(key, value)
+        store = DynamoStore(name, client=local_dynamodb.client(dynamodb_endpoint))
+        ensure_admin(store)
+        yield store
 
 
 @pytest.fixture

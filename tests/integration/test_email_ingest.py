@@ -24,6 +24,7 @@ from oncall.store.dynamodb import DynamoStore
 from local.mail import MailServer
 from local.outbox import Outbox
 from tests.integration.conftest import Context, Invoke, load_handler
+from tests.support.mail import compose
 from tests.support.stream import StreamFollower
 
 DOMAIN = "inbound.tocsin.test"
@@ -110,18 +111,7 @@ def alerts(api: Invoke, group_id: str) -> list[dict[str, Any]]:
 
 
 def message(to: str, subject: str, text: str | None = None, html: str | None = None) -> EmailMessage:
-    mail = EmailMessage()
-    mail["From"] = "Nagios <nagios@monitoring.example.org>"
-    mail["To"] = to
-    mail["Subject"] = subject
-    if text is not None:
-        mail.set_content(text)
-    if html is not None:
-        if text is None:
-            mail.set_content(html, subtype="html")
-        else:
-            mail.add_alternative(html, subtype="html")
-    return mail
+    return compose("Nagios <nagios@monitoring.example.org>", to, subject, text, html)
 
 
 def send(port: int, to: str | list[str], mail: EmailMessage | bytes) -> None:

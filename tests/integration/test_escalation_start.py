@@ -136,3 +136,92 @@ def test_the_alert_taking_a_paused_escalation_resumes_it_once_however_often_its_
         f"{group_id}-g1",
         f"{group_id}-g1",
     ]  # the waiting execution (a stop of a stopped one is a no-op)
+
+
+# --- the insights counters, derived from the same changes (issue #20.1) ------------------------------------------
+def counters(store: DynamoStore) -> dict[str, int]:
+    """The integration counters of the day around now, summed (every one this test's table holds)."""
+    now = datetime.now(UTC)
+    totals: dict[str, int] = {}
+    for bucket in store.insights.buckets(now - timedelta(days=1), now + timedelta(days=1)):
+        if bucket.kind == "INT":
+            for name, value in bucket.counts.items():
+                totals[name] = totals.get(name, 0) + value
+    return {name: value for name, value in totals.items() if value}
+
+
+def counter_updates(starter: ModuleType, monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """The writes the starter makes to counter items from now on, recorded as it makes them."""
+    table = starter.container.store.table
+    call, seen = table.call, []
+
+    def recording(operation: str, **kwargs: Any) -> Any:
+        if str(kwargs.get("Key", {}).get("PK", {}).get("S", "")).startswith("INSIGHTS#"):
+            seen.append({"operation": operation, **kwargs})
+        return call(operation, **kwargs)
+
+    monkeypatch.setattr(table, "call", recording)
+    return seen
+
+
+def test_storing_and_acting_count_nothing_the_starter_counts_the_streamed_changes(
+    api: Invoke, store: DynamoStore, ingest_handler: ModuleType, starter: ModuleType
+) -> None:
+    integration = integration_with_chain(api)
+    ids = [post_alert(ingest_handler, integration["link"], {"alert_uid": u})[1]["alert_group_ids"][0] for u in "abc"]
+    for action in ("acknowledge", "unacknowledge", "acknowledge", "resolve"):
+        assert api("POST", f"/api/v1/alert_groups/{ids[0]}/{action}/")[0] == 200
+    assert counters(store) == {}  # neither ingest nor the API's actions wrote a counter
+    starter.container.executor = StepFunctions()
+    records = group_changes(store)
+    assert starter.handler({"Records": records}, Context()) == {"batchItemFailures": []}
+    counted = counters(store)
+    assert (counted["groups"], counted["acknowledged"], counted["resolved"]) == (3, 1, 1)
+    assert starter.handler({"Records": records[3:]}, Context()) == {"batchItemFailures": []}  # the actions again
+    assert counters(store) == counted  # an acknowledgement, a resolution: once per group
+
+
+def test_a_batch_of_new_groups_is_one_counter_update_per_hour(
+    api: Invoke,
+    store: DynamoStore,
+    ingest_handler: ModuleType,
+    starter: ModuleType,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    integration = integration_with_chain(api)
+    ids = [post_alert(ingest_handler, integration["link"], {"alert_uid": str(n)})[1]["alert_group_ids"][0]
+           for n in range(30)]  # fmt: skip
+    records = group_changes(store)
+    assert len(records) == 30
+    starter.container.executor = StepFunctions()
+    updates = counter_updates(starter, monkeypatch)
+    assert starter.handler({"Records": records}, Context()) == {"batchItemFailures": []}
+    hours = {g.created_at.strftime("%Y-%m-%dT%H") for g in map(store.groups.get, ids) if g is not None}
+    assert [u["operation"] for u in updates] == ["update_item"] * len(hours)  # one, unless an hour began meanwhile
+    assert counters(store) == {"groups": 30}
+
+
+def test_a_record_delivered_again_after_a_failed_one_is_counted_once(
+    api: Invoke, store: DynamoStore, ingest_handler: ModuleType, starter: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stream delivers a failed record again with every record behind it, handled or not: those are counted
+    when they come again, not twice."""
+    integration = integration_with_chain(api)
+    ids = [post_alert(ingest_handler, integration["link"], {"alert_uid": u})[1]["alert_group_ids"][0] for u in "abc"]
+    records = group_changes(store)
+    failing = ids[1]
+    starter.container.executor = StepFunctions(refuse={failing})
+    deferred = starter.container.store.escalation_starts.defer
+
+    def defer(group_id: str, generation: int, now: Any) -> None:
+        if group_id == failing:
+            raise RuntimeError("DynamoDB is unavailable too")
+        deferred(group_id, generation, now)
+
+    monkeypatch.setattr(starter.container.store.escalation_starts, "defer", defer)
+    [failed] = starter.handler({"Records": records}, Context())["batchItemFailures"]
+    assert failed["itemIdentifier"] == records[1]["dynamodb"]["SequenceNumber"]
+    assert counters(store) == {"groups": 1}  # the record before the failure; the one behind it comes again
+    monkeypatch.setattr(starter.container.store.escalation_starts, "defer", deferred)  # DynamoDB is back
+    assert starter.handler({"Records": records[1:]}, Context()) == {"batchItemFailures": []}  # from the failed one
+    assert counters(store) == {"groups": 3}

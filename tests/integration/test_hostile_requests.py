@@ -28,16 +28,14 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from oncall.bootstrap import ADMIN_USER_ID, ensure_admin
+from oncall.bootstrap import ADMIN_USER_ID
 from oncall.clock import SYSTEM_CLOCK
 from oncall.http_routes import ROUTES
 from oncall.services.api_keys import issue
-from oncall.store.dynamodb import DynamoStore
 from oncall.web.app import ROUTES as CONSOLE_ROUTES
 from oncall.web.views import TEMPLATES_DIR
 
-from local import dynamodb as local_dynamodb
-from tests.integration.conftest import SIGNING_KEY, Context, http_event, load_handler, post_alert
+from tests.integration.conftest import Context, http_event, load_handler, module_store, post_alert
 from tests.integration.web_browser import Browser
 from tests.unit.test_hostile_input import JSON_VALUES
 
@@ -184,16 +182,8 @@ def world(dynamodb_endpoint: str) -> Iterator[World]:
     """One table for the module's shards, with one of every resource, and handlers of their own with limits out of
     the way (a 429 would hide what the handler does with the request; ingest's per-integration limit stays low, so
     that beyond a few stored alerts its refusals are cheap)."""
-    with pytest.MonkeyPatch.context() as env:
-        name = f"t{uuid.uuid4().hex[:12]}"
-        local_dynamodb.ensure_table(dynamodb_endpoint, name)
-        for variable, value in local_dynamodb.boto_env(dynamodb_endpoint, name).items():
-            env.setenv(variable, value)
-        env.setenv("TOCSIN_SIGNING_KEY", SIGNING_KEY)
-        env.setenv("TOCSIN_API_RATE_LIMIT", "100000000/60")
-        env.setenv("TOCSIN_RATE_LIMIT", "30/300")
-        store = DynamoStore(name, client=local_dynamodb.client(dynamodb_endpoint))
-        ensure_admin(store)
+    limits = {"TOCSIN_API_RATE_LIMIT": "100000000/60", "TOCSIN_RATE_LIMIT": "30/300"}
+    with module_store(dynamodb_endpoint, **limits) as store:
         bootstrap_key = issue(store, user_id=ADMIN_USER_ID, name="hostile", now=SYSTEM_CLOCK.now()).secret
         api_module = load_handler("api")
 

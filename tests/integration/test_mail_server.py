@@ -12,6 +12,7 @@ import pytest
 
 from local.mail import MailServer
 from local.outbox import Outbox
+from tests.support.mail import compose
 
 INBOUND = "inbound.tocsin.test"
 
@@ -46,18 +47,7 @@ def port(outbox: Outbox, inbound: Inbound) -> Iterator[int]:
 def message(
     to: str, subject: str = "Disk full", text: str | None = "/var is at 99%", html: str | None = None
 ) -> EmailMessage:
-    mail = EmailMessage()
-    mail["From"] = "Monitor <monitor@example.org>"
-    mail["To"] = to
-    mail["Subject"] = subject
-    if text is not None:
-        mail.set_content(text)
-    if html is not None:
-        if text is None:
-            mail.set_content(html, subtype="html")
-        else:
-            mail.add_alternative(html, subtype="html")
-    return mail
+    return compose("Monitor <monitor@example.org>", to, subject, text, html)
 
 
 def send(port: int, mail: EmailMessage, to: list[str] | None = None) -> None:

@@ -19,7 +19,8 @@ from typing import Any
 
 import pytest
 from oncall import schemas
-from oncall.models import Integration, WebhookResponse
+from oncall.directory import WebhookResponse
+from oncall.models import Integration
 from oncall.notify.channels import AwsNotifier
 from oncall.outbound import ALLOW_HTTP_ENV, ALLOW_LOOPBACK_ENV
 from oncall.outbound.client import Client

@@ -142,6 +142,9 @@ def test_invalid_events(ingest_handler: ModuleType, event: dict[str, Any], error
 
 def test_keys_bodies_and_limits(ingest_handler: ModuleType, routing_key: str) -> None:
     assert send(ingest_handler, V2, None, raw="{nope")[0] == 400
+    for raw in ("1" * 5000, '{"routing_key": ' + "9" * 5000 + "}"):  # integers past int_max_str_digits
+        status, body = send(ingest_handler, V2, None, raw=raw)
+        assert status == 400 and body["message"] == "Event object is invalid", body
     unknown = trigger("A" * 32)
     assert send(ingest_handler, V2, unknown)[0] == 403  # well-formed but unknown
     big = trigger(routing_key)

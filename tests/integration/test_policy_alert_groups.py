@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 from oncall import links, paging
+from oncall.directory import Team
 from oncall.errors import PermissionDenied
-from oncall.models import Team
 from oncall.services.policy import Action, Principal, Resource, authorize
 from oncall.store.dynamodb import DynamoStore
 

@@ -21,18 +21,16 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from oncall import schemas
-from oncall.bootstrap import ADMIN_USER_ID, ensure_admin
+from oncall.bootstrap import ADMIN_USER_ID
 from oncall.clock import SYSTEM_CLOCK
 from oncall.container import Container
+from oncall.directory import EscalationChain, EscalationPolicy, OutgoingWebhook
 from oncall.errors import PermissionDenied
-from oncall.models import EscalationChain, EscalationPolicy, OutgoingWebhook
 from oncall.services import chains, policy, webhooks
 from oncall.services.api_keys import issue
 from oncall.services.policy import Action, Principal, Resource
-from oncall.store.dynamodb import DynamoStore
 
-from local import dynamodb as local_dynamodb
-from tests.integration.conftest import SIGNING_KEY, Context, Invoke, http_event, load_handler
+from tests.integration.conftest import Context, Invoke, http_event, load_handler, module_store
 from tests.integration.test_access import key_for, user
 from tests.integration.web_browser import Browser
 
@@ -84,15 +82,8 @@ class Env:
 
 @pytest.fixture(scope="module")
 def env(dynamodb_endpoint: str) -> Iterator[Env]:
-    with pytest.MonkeyPatch.context() as patch:
-        table = f"t{uuid.uuid4().hex[:12]}"
-        local_dynamodb.ensure_table(dynamodb_endpoint, table)
-        for key, value in local_dynamodb.boto_env(dynamodb_endpoint, table).items():
-            patch.setenv(key, value)
-        patch.setenv("TOCSIN_SIGNING_KEY", SIGNING_KEY)
-        patch.setenv("TOCSIN_API_RATE_LIMIT", "100000/60")  # hundreds of rows from a few keys
-        store = DynamoStore(table, client=local_dynamodb.client(dynamodb_endpoint))
-        ensure_admin(store)
+    # hundreds of rows from a few keys
+    with module_store(dynamodb_endpoint, TOCSIN_API_RATE_LIMIT="100000/60") as store:
         admin_key = issue(store, user_id=ADMIN_USER_ID, name="tests", now=SYSTEM_CLOCK.now()).secret
         api_module = load_handler("api")
 

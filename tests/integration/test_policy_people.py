@@ -24,17 +24,15 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from oncall import access
-from oncall.bootstrap import ensure_admin
 from oncall.clock import SYSTEM_CLOCK
+from oncall.directory import ApiKey, NotificationRule, Team, User
 from oncall.errors import PermissionDenied
-from oncall.models import ApiKey, NotificationRule, Team, User
 from oncall.services import policy
 from oncall.services.api_keys import issue
 from oncall.services.policy import Action, Principal, Resource
 from oncall.store.dynamodb import DynamoStore
 
-from local import dynamodb as local_dynamodb
-from tests.integration.conftest import SIGNING_KEY, Context, http_event, load_handler
+from tests.integration.conftest import Context, http_event, load_handler, module_store
 from tests.integration.web_browser import Browser
 
 pytestmark = pytest.mark.xdist_group("policy_people")  # one worker builds the module's world once
@@ -90,14 +88,7 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(dynamodb_endpoint: str) -> Iterator[World]:
-    with pytest.MonkeyPatch.context() as patch:
-        table = f"t{uuid.uuid4().hex[:12]}"
-        local_dynamodb.ensure_table(dynamodb_endpoint, table)
-        for name, value in local_dynamodb.boto_env(dynamodb_endpoint, table).items():
-            patch.setenv(name, value)
-        patch.setenv("TOCSIN_SIGNING_KEY", SIGNING_KEY)
-        store = DynamoStore(table, client=local_dynamodb.client(dynamodb_endpoint))
-        ensure_admin(store)
+    with module_store(dynamodb_endpoint) as store:
         team, elsewhere = Team(id="TEAMA", name="A"), Team(id="TEAMB", name="B")
         for t in (team, elsewhere):
             store.teams.put(t)

@@ -28,16 +28,14 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from oncall.api.app import OPENAPI_PATH
 from oncall.api.routes import ROUTERS
-from oncall.bootstrap import ADMIN_USER_ID, ensure_admin
+from oncall.bootstrap import ADMIN_USER_ID
 from oncall.clock import SYSTEM_CLOCK
 from oncall.services import policy
 from oncall.services.api_keys import issue
 from oncall.services.policy import Action, Principal, Resource
-from oncall.store.dynamodb import DynamoStore
 from oncall.web.app import ROUTES as CONSOLE_ROUTES
 
-from local import dynamodb as local_dynamodb
-from tests.integration.conftest import SIGNING_KEY, Context, http_event, load_handler
+from tests.integration.conftest import Context, http_event, load_handler, module_store
 from tests.integration.web_browser import Browser
 
 pytestmark = pytest.mark.xdist_group("policy_routes")  # one worker builds the module's world once
@@ -653,15 +651,8 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(dynamodb_endpoint: str) -> Iterator[World]:
-    with pytest.MonkeyPatch.context() as patch:
-        table = f"t{uuid.uuid4().hex[:12]}"
-        local_dynamodb.ensure_table(dynamodb_endpoint, table)
-        for name, value in local_dynamodb.boto_env(dynamodb_endpoint, table).items():
-            patch.setenv(name, value)
-        patch.setenv("TOCSIN_SIGNING_KEY", SIGNING_KEY)
-        patch.setenv("TOCSIN_API_RATE_LIMIT", "100000/60")  # hundreds of cases from a few keys
-        store = DynamoStore(table, client=local_dynamodb.client(dynamodb_endpoint))
-        ensure_admin(store)
+    # hundreds of cases from a few keys
+    with module_store(dynamodb_endpoint, TOCSIN_API_RATE_LIMIT="100000/60") as store:
         admin_key = issue(store, user_id=ADMIN_USER_ID, name="tests", now=SYSTEM_CLOCK.now()).secret
         w = World(load_handler("api"), admin_key, {"none": None})
         for scope in ("ours", "theirs"):

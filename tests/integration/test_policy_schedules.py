@@ -25,16 +25,15 @@ from typing import Any
 import pytest
 from oncall.bootstrap import ADMIN_USER_ID, ensure_admin
 from oncall.clock import SYSTEM_CLOCK
+from oncall.directory import Team, User
 from oncall.errors import PermissionDenied
-from oncall.models import Team, User
 from oncall.schedules.models import OnCallShift, Schedule
 from oncall.services import policy
 from oncall.services.api_keys import issue
 from oncall.services.policy import Action, Principal, Resource
 from oncall.store.dynamodb import DynamoStore
 
-from local import dynamodb as local_dynamodb
-from tests.integration.conftest import SIGNING_KEY, Context, http_event, load_handler
+from tests.integration.conftest import Context, http_event, load_handler, module_store
 from tests.integration.web_browser import Browser
 
 TEAM, OTHER = "TOWN", "TOTHER"  # the callers' team, and a team none of them is in (but the admin)
@@ -78,14 +77,8 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(dynamodb_endpoint: str) -> Iterator[World]:
-    name = f"t{uuid.uuid4().hex[:12]}"
-    local_dynamodb.ensure_table(dynamodb_endpoint, name)
-    with pytest.MonkeyPatch.context() as env:
-        for key, value in local_dynamodb.boto_env(dynamodb_endpoint, name).items():
-            env.setenv(key, value)
-        env.setenv("TOCSIN_SIGNING_KEY", SIGNING_KEY)
-        env.setenv("TOCSIN_API_RATE_LIMIT", "100000/60")  # one key per role makes every request of the module
-        store = DynamoStore(name, client=local_dynamodb.client(dynamodb_endpoint))
+    # one key per role makes every request of the module
+    with module_store(dynamodb_endpoint, TOCSIN_API_RATE_LIMIT="100000/60") as store:
         yield World(store, load_handler("api"), people(store))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from oncall.container import Container
-from oncall.models import User
+from oncall.directory import User
 from oncall.schedules import OnCallShift, Schedule
 from oncall.schemas import schedules as schemas
 from oncall.services import schedules

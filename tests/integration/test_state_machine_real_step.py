@@ -14,9 +14,10 @@ from typing import Any
 import boto3
 import pytest
 from oncall import escalation
+from oncall.directory import EscalationChain, EscalationPolicy, User
 from oncall.executor import StepFunctionsExecutor
 from oncall.ingest import ingest
-from oncall.models import EscalationChain, EscalationPolicy, Integration, Route, User
+from oncall.models import Integration, Route
 from oncall.store import schema
 from oncall.store.dynamodb import DynamoStore
 

@@ -286,3 +286,59 @@ def test_the_warning_for_a_missing_contact_point_is_what_escalation_does(
         (START + timedelta(hours=1), "sms", PHONE),
         (START + timedelta(hours=1, minutes=5), "email", "carol@example.com"),
     ]
+
+
+def test_a_personal_webhook_url_is_write_only_yet_still_delivers(
+    web: ModuleType, admin_key: str, api: Invoke, world: World
+) -> None:
+    """A Slack incoming-webhook URL lets whoever has it post: the API and the console say that one is set, to
+    everyone (its owner and admins too), never what it is; writes that leave it out or send the mask keep it."""
+    secret = "https://hooks.slack.example/services/T000/B000/XXXXXXXXXXXXXXXXXXXXXXXX"
+    dana, dana_key = _person(api, "dana", email="dana@example.com")
+    _, vic_key = _person(api, "vic", role="viewer")
+    path = f"/api/v1/users/{dana['id']}/"
+    status, saved = api("PATCH", path, {"webhook_url": secret, "webhook_format": "slack"}, key_header=dana_key)
+    assert (status, saved["webhook_url"]) == (200, schemas.MASK)
+    for key in (dana_key, vic_key, None):  # herself, a viewer, the admin
+        shown = api("GET", path, key_header=key)[1] if key else api("GET", path)[1]
+        assert shown["webhook_url"] == schemas.MASK and shown["webhook_format"] == "slack"
+        listing = api("GET", "/api/v1/users/", key_header=key) if key else api("GET", "/api/v1/users/")
+        assert secret not in str(listing) and secret not in str(api("GET", "/api/v1/users/current/", key_header=key))
+
+    # a write without the field, and the read object written back whole (the mask in it), keep the URL
+    assert api("PATCH", path, {"timezone": "Europe/Berlin"}, key_header=dana_key)[1]["webhook_url"] == schemas.MASK
+    read = api("GET", path)[1]
+    assert api("PUT", path, read)[0] == 200
+    assert api("POST", "/api/v1/users/", {"username": "eve", "webhook_url": schemas.MASK})[0] == 400
+
+    # the console: set, not shown; an empty field keeps it
+    me, admin = _browser(web, dana_key), _browser(web, admin_key)
+    mine, theirs = _page(me, "/ui/profile"), _page(admin, f"/ui/users/{dana['id']}/profile")
+    assert "One is set; it is a secret, so it is not shown: empty keeps it." in mine
+    assert 'name="webhook_url_clear"' in mine and 'name="webhook_url_clear"' in theirs
+    for page in (mine, theirs):
+        assert secret not in page and "hooks.slack.example" not in page
+    kept = _contacts(email="dana@example.com", webhook_format="slack", timezone="Europe/Berlin")
+    assert _flash(_post(me, f"/ui/users/{dana['id']}/profile", kept))["notice"] == (
+        "Your contact points and settings were saved."
+    )
+
+    # ... and the notification goes to the URL itself
+    world.rule(dana["id"], type="notify_by_webhook")
+    page = _page(me, "/ui/profile")
+    assert "Webhook to the personal webhook URL (slack format)" in _section(page, "default-rules")
+    assert secret not in page
+    world.alert(world.integration(world.chain({"type": "notify_persons", "persons_to_notify": [dana["id"]]})))
+    world.executor.run(world.services)
+    assert [(channel, to) for _, channel, to in world.notifier.sent] == [("webhook", secret)]
+    assert world.notifier.bodies[0]["blocks"]  # the Slack format
+
+    # a new URL replaces it, the box removes it, and so does null through the API
+    other = "https://hooks.slack.example/services/T000/B000/YYYYYYYYYYYYYYYYYYYYYYYY"
+    assert _flash(_post(me, f"/ui/users/{dana['id']}/profile", {**kept, "webhook_url": other}))["notice"]
+    assert world.store.users.get(dana["id"]).webhook_url == other  # type: ignore[union-attr]
+    assert _flash(_post(me, f"/ui/users/{dana['id']}/profile", {**kept, "webhook_url_clear": "on"}))["notice"]
+    assert api("GET", path)[1]["webhook_url"] is None
+    assert "None is set." in _page(me, "/ui/profile")
+    api("PATCH", path, {"webhook_url": secret})
+    assert api("PATCH", path, {"webhook_url": None}, key_header=dana_key)[1]["webhook_url"] is None

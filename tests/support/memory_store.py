@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Generic, TypeVar
 
+from oncall.directory import Team, User
 from oncall.errors import Conflict
-from oncall.models import Team, User
 from oncall.schedules.models import OnCallShift, Schedule
 from pydantic import BaseModel
 

@@ -22,12 +22,12 @@ import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Self, TypeVar
 
 import httpx
 
 from local.dynamodb import free_port
+from local.lifecycle import Service
 from local.process import ManagedProcess
 
 T = TypeVar("T")
@@ -44,7 +44,9 @@ def which(*names: str) -> str | None:
     return None
 
 
-def wait_for(condition: Callable[[], T | None], timeout: float, what: str, interval: float = 0.2) -> T:
+def wait_for(
+    condition: Callable[[], T | None], timeout: float = 20.0, what: str = "the condition", interval: float = 0.2
+) -> T:
     """Poll ``condition`` until it returns something truthy; AssertionError naming ``what`` after ``timeout``."""
     deadline = time.monotonic() + timeout
     while True:
@@ -207,7 +209,7 @@ class Prometheus(HttpServer):
         ]
 
 
-class MetricExporter:
+class MetricExporter(Service):
     """Serves ``/metrics`` on 127.0.0.1 with one gauge (``tocsin_test_value``) whose value ``set`` changes."""
 
     def __init__(self, metric: str = "tocsin_test_value", value: float = 0) -> None:
@@ -250,14 +252,6 @@ class MetricExporter:
             self._thread.join(5)
             self._thread = None
         self.server.server_close()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
 
 def kill(pid: int, sig: int = signal.SIGKILL, timeout: float = 10.0) -> None:

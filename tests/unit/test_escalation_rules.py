@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -45,9 +46,7 @@ def test_a_new_group_with_a_chain_starts_generation_one() -> None:
 
 def test_a_new_group_without_a_chain_or_already_resolved_does_not_start() -> None:
     recorder = Recorder()
-    escalation.after_transition(
-        recorder, None, group().model_copy(update={"escalation_chain_id": None, "escalation_generation": 0})
-    )
+    escalation.after_transition(recorder, None, replace(group(), escalation_chain_id=None, escalation_generation=0))
     escalation.after_transition(recorder, None, group(resolved=True))
     assert recorder.calls == []
 
@@ -83,5 +82,5 @@ def test_undoing_restarts_from_step_zero_in_a_new_generation(start: dict[str, An
 
 
 def test_groups_without_a_chain_never_get_a_generation() -> None:
-    plain = group().model_copy(update={"escalation_chain_id": None, "escalation_generation": 0})
+    plain = replace(group(), escalation_chain_id=None, escalation_generation=0)
     assert escalation.restarted(plain).escalation_generation == 0

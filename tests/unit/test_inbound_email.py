@@ -24,6 +24,8 @@ from oncall.ingest import IngestError, Outcome, RateLimited, Stored, UnknownToke
 from oncall.ports import StoreError
 from oncall.settings import Env
 
+from tests.support.mail import compose
+
 DOMAIN = "inbound.example.com"
 
 # What Alertmanager 0.25's default email template sends (email.tmpl, trimmed): an HTML-only multipart/alternative
@@ -118,18 +120,7 @@ def mail(
     html: str | None = None,
     sender: str = "Monitor <monitor@example.org>",
 ) -> EmailMessage:
-    message = EmailMessage()
-    message["From"] = sender
-    message["To"] = f"tok@{DOMAIN}"
-    message["Subject"] = subject
-    if text is not None:
-        message.set_content(text)
-    if html is not None:
-        if text is None:
-            message.set_content(html, subtype="html")
-        else:
-            message.add_alternative(html, subtype="html")
-    return message
+    return compose(sender, f"tok@{DOMAIN}", subject, text, html)
 
 
 # --- parse ----------------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -152,11 +153,10 @@ def test_template_override_replaces_the_default_and_empty_means_default() -> Non
 
 
 def test_labels_static_then_templated_at_most_fifteen() -> None:
-    integ = integration().model_copy(
-        update={
-            "static_labels": {f"s{i}": "v" for i in range(10)},
-            "label_templates": {f"t{i}": "{{ payload.sev }}" for i in range(10)} | {"empty": "{{ payload.none }}"},
-        }
+    integ = replace(
+        integration(),
+        static_labels={f"s{i}": "v" for i in range(10)},
+        label_templates={f"t{i}": "{{ payload.sev }}" for i in range(10)} | {"empty": "{{ payload.none }}"},
     )
     labels = grouping.alert_labels(integ, {"sev": "high"})
     assert len(labels) == 15 and labels["s0"] == "v" and labels["t0"] == "high"

@@ -15,8 +15,8 @@ import pytest
 from oncall import http
 from oncall.api.routes.on_call_shifts import shift_out
 from oncall.api.routes.schedules import final_shift_out, schedule_out
+from oncall.directory import Team, User
 from oncall.errors import TocsinError
-from oncall.models import Team, User
 from oncall.outbound import Policy
 from oncall.outbound.client import Client
 from oncall.schemas import schedules as schemas

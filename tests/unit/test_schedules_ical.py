@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import icalendar
 import pytest
-from oncall.models import User
+from oncall.directory import User
 from oncall.outbound.client import Client
 from oncall.schedules import OnCallShift, Schedule, final_shifts, ical
 

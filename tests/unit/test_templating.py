@@ -328,7 +328,7 @@ LAYOUTS = {
     "tojson_pretty": (TOJSON_PRETTY, oncall_filters.tojson_pretty),
     "json_dumps": (JSON, oncall_filters.json_dumps),
 }  # fmt: skip
-_EVAL = EvalContext(templating._ENV)
+_EVAL = EvalContext(templating._environment())
 
 
 @settings(max_examples=200, deadline=None)

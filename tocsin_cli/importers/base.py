@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -163,6 +164,71 @@ class Run:
         if created is not None and self._users_by_email is not None:
             self._users_by_email[email.lower()] = created
         return user_id
+
+    # --- what every source has: schedules and their shifts, escalation chains and their steps, integrations -----
+
+    def ensure_web_schedule(self, source_id: Any, name: str, time_zone: str | None, team_id: str | None) -> str | None:
+        body = {"name": name, "type": "web", "time_zone": time_zone or "UTC", "team_id": team_id}
+        schedule_id, _ = self.ensure("schedule", source_id, name, "/api/v1/schedules/", body)
+        return schedule_id
+
+    def ensure_shift(
+        self, kind: str, source_id: Any, label: str, schedule_id: str, body: dict[str, Any], *, reason: str = ""
+    ) -> None:
+        """A shift of the schedule (``body`` without its ``schedule_id``), found by its name within the schedule."""
+        self.ensure(
+            kind,
+            source_id,
+            label,
+            "/api/v1/on_call_shifts/",
+            {**body, "schedule_id": schedule_id},
+            match=same(name=body["name"]),
+            list_params={"schedule_id": schedule_id},
+            reason=reason,
+        )
+
+    def ensure_override(
+        self, source_id: Any, label: str, schedule_id: str, name: str, user: str | None, start: str, end: str
+    ) -> None:
+        """``user`` on call from ``start`` to ``end`` (ISO 8601); skipped when that user was not imported."""
+        if not user:
+            self.skip("override", source_id, label, "its user was not imported")
+            return
+        begins, ends = datetime.fromisoformat(start), datetime.fromisoformat(end)
+        body = {
+            "name": name,
+            "type": "override",
+            "start": begins.isoformat(),
+            "duration": int((ends - begins).total_seconds()),
+            "users": [user],
+        }
+        self.ensure_shift("override", source_id, label, schedule_id, body)
+
+    def ensure_chain(self, source_id: Any, name: str, team_id: str | None) -> tuple[str | None, bool]:
+        """The escalation chain's Tocsin id, and whether its steps are to be added: only to a chain this run creates
+        (or plans); a chain found by name keeps the steps it has."""
+        body = {"name": name, "team_id": team_id}
+        chain_id, created = self.ensure("escalation_chain", source_id, name, "/api/v1/escalation_chains/", body)
+        return chain_id, chain_id is not None and (created is not None or chain_id.startswith("<new "))
+
+    def add_step(self, chain_id: str, source_id: Any, label: str, step: dict[str, Any]) -> None:
+        """A step at the end of a chain this run creates (steps have no name to find them by: always created)."""
+        self.ensure(
+            "escalation_policy",
+            source_id,
+            label,
+            "/api/v1/escalation_policies/",
+            {"escalation_chain_id": chain_id, **step},
+            match=lambda p: False,
+        )
+
+    def ensure_integration(
+        self, source_id: Any, body: dict[str, Any], *, reason: str = ""
+    ) -> tuple[str | None, dict[str, Any] | None]:
+        """The integration ``body`` describes, found by name and type: its id and the create response, if created
+        (:meth:`ingest_url` tells its new URL)."""
+        name, match = body["name"], same(name=body["name"], type=body["type"])
+        return self.ensure("integration", source_id, name, "/api/v1/integrations/", body, match=match, reason=reason)
 
     def ingest_url(
         self,

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from tocsin_cli.importers.base import Run, clamp_wait, fetch_json, same
+from tocsin_cli.importers.base import Run, clamp_wait, fetch_json
 
 RESOURCES = [
     "teams",
@@ -212,12 +212,7 @@ def _shift(
         for u in [*(shift.get("users") or []), *(u for group in shift.get("rolling_users") or [] for u in group)]
         if not users.get(u)
     ]
-    body: dict[str, Any] = {
-        "name": name,
-        "type": shift["type"],
-        "schedule_id": schedule_id,
-        "team_id": teams.get(shift.get("team_id") or ""),
-    }
+    body: dict[str, Any] = {"name": name, "type": shift["type"], "team_id": teams.get(shift.get("team_id") or "")}
     body |= {k: shift[k] for k in SHIFT_FIELDS if shift.get(k) is not None}
     if shift["type"] == "rolling_users":
         groups = [[str(users[u]) for u in group if users.get(u)] for group in shift.get("rolling_users") or []]
@@ -234,15 +229,7 @@ def _shift(
             run.skip("on_call_shift", shift["id"], name, "none of its users could be imported")
             return
     reason = f"users left out (not imported): {', '.join(dropped)}" if dropped else ""
-    run.ensure(
-        "on_call_shift",
-        shift["id"],
-        name,
-        "/api/v1/on_call_shifts/",
-        body,
-        list_params={"schedule_id": schedule_id},
-        reason=reason,
-    )
+    run.ensure_shift("on_call_shift", shift["id"], name, schedule_id, body, reason=reason)
 
 
 def _chains(
@@ -262,10 +249,7 @@ def _chains(
         "action_to_trigger": webhooks,
     }
     for chain in data["escalation_chains"]:
-        body = {"name": chain["name"], "team_id": teams.get(chain.get("team_id") or "")}
-        chain_id, created = run.ensure(
-            "escalation_chain", chain["id"], chain["name"], "/api/v1/escalation_chains/", body
-        )
+        chain_id, new = run.ensure_chain(chain["id"], chain["name"], teams.get(chain.get("team_id") or ""))
         out[chain["id"]] = chain_id
         policies = sorted(
             (p for p in data["escalation_policies"] if p.get("escalation_chain_id") == chain["id"]),
@@ -273,7 +257,7 @@ def _chains(
         )
         for policy in policies:
             label = f"{chain['name']} #{policy.get('position', 0)} {policy['type']}"
-            if chain_id is None or not (created or (run.dry_run and chain_id.startswith("<new "))):
+            if chain_id is None or not new:
                 if chain_id is not None:
                     run.record("escalation_policy", policy["id"], label, "reuse", "the chain exists: steps kept")
                 continue
@@ -285,7 +269,7 @@ def _chains(
                     SLACK_ONLY.get(policy["type"], f"step type {policy['type']} unknown to Tocsin"),
                 )
                 continue
-            step: dict[str, Any] = {"escalation_chain_id": chain_id, "type": policy["type"]}
+            step: dict[str, Any] = {"type": policy["type"]}
             if policy.get("important") is not None:
                 step["important"] = bool(policy["important"])
             problem = ""
@@ -305,9 +289,7 @@ def _chains(
             if problem:
                 run.skip("escalation_policy", policy["id"], label, problem)
                 continue
-            run.ensure(
-                "escalation_policy", policy["id"], label, "/api/v1/escalation_policies/", step, match=lambda p: False
-            )
+            run.add_step(chain_id, policy["id"], label, step)
     return out
 
 
@@ -333,15 +315,7 @@ def _integrations(data: dict[str, Any], run: Run, teams: dict[str, str | None], 
             body["templates"] = templates
         if default_chain:
             body["default_route"] = {"escalation_chain_id": default_chain}
-        new_id, created = run.ensure(
-            "integration",
-            integration["id"],
-            name,
-            "/api/v1/integrations/",
-            body,
-            match=same(name=name, type=kind),
-            reason="; ".join(notes),
-        )
+        new_id, created = run.ensure_integration(integration["id"], body, reason="; ".join(notes))
         key = "routing_key" if kind == "pagerduty" else "link"
         old = integration.get("link") or integration.get("inbound_email") or ""
         run.ingest_url(name, old, new_id, created, key)

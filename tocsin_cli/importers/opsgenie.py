@@ -7,13 +7,12 @@ repeat step), integrations (``alertmanager`` for Prometheus / Alertmanager, ``we
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
-from tocsin_cli.importers.base import Run, clamp_wait, fetch_json, same
+from tocsin_cli.importers.base import Run, clamp_wait, fetch_json
 
 API_URL = "https://api.opsgenie.com"
 UNITS = {"minutes": 60, "hours": 3600, "days": 86_400}
@@ -102,41 +101,23 @@ def _team(teams: dict[str, str | None], ref: dict[str, Any] | None) -> str | Non
 def _schedule(
     run: Run, schedule: dict[str, Any], teams: dict[str, str | None], users: dict[str, str | None]
 ) -> str | None:
-    body = {
-        "name": schedule["name"],
-        "type": "web",
-        "time_zone": schedule.get("timezone") or "UTC",
-        "team_id": _team(teams, schedule.get("ownerTeam")),
-    }
-    schedule_id, _ = run.ensure("schedule", schedule["id"], schedule["name"], "/api/v1/schedules/", body)
+    team_id = _team(teams, schedule.get("ownerTeam"))
+    schedule_id = run.ensure_web_schedule(schedule["id"], schedule["name"], schedule.get("timezone"), team_id)
     if schedule_id is None:
         return None
     rotations = schedule.get("rotations") or []
     for index, rotation in enumerate(rotations):
         _rotation(run, rotation, schedule_id, len(rotations) - index, users)
     for number, override in enumerate(schedule.get("overrides") or []):
-        label = f"{schedule['name']} override {override.get('alias') or number}"
-        user = users.get((override.get("user") or {}).get("id", ""))
-        if not user:
-            run.skip("override", override.get("alias") or number, label, "its user was not imported")
-            continue
-        start, end = datetime.fromisoformat(override["startDate"]), datetime.fromisoformat(override["endDate"])
-        body = {
-            "name": f"override {override.get('alias') or number}",
-            "type": "override",
-            "schedule_id": schedule_id,
-            "start": start.isoformat(),
-            "duration": int((end - start).total_seconds()),
-            "users": [user],
-        }
-        run.ensure(
-            "override",
-            override.get("alias") or number,
-            label,
-            "/api/v1/on_call_shifts/",
-            body,
-            match=same(name=body["name"]),
-            list_params={"schedule_id": schedule_id},
+        alias = override.get("alias") or number
+        run.ensure_override(
+            alias,
+            f"{schedule['name']} override {alias}",
+            schedule_id,
+            f"override {alias}",
+            users.get((override.get("user") or {}).get("id", "")),
+            override["startDate"],
+            override["endDate"],
         )
     return schedule_id
 
@@ -157,7 +138,6 @@ def _rotation(run: Run, rotation: dict[str, Any], schedule_id: str, level: int, 
     body: dict[str, Any] = {
         "name": name,
         "type": "rolling_users",
-        "schedule_id": schedule_id,
         "level": level,
         "start": rotation["startDate"],
         "duration": FREQUENCY[kind] * length,
@@ -175,15 +155,7 @@ def _rotation(run: Run, rotation: dict[str, Any], schedule_id: str, level: int, 
             return
         body |= fields
         notes += [note] if note else []
-    run.ensure(
-        "rotation",
-        rotation["id"],
-        name,
-        "/api/v1/on_call_shifts/",
-        body,
-        list_params={"schedule_id": schedule_id},
-        reason="; ".join(notes),
-    )
+    run.ensure_shift("rotation", rotation["id"], name, schedule_id, body, reason="; ".join(notes))
 
 
 def _hours(r: dict[str, Any]) -> dict[str, str]:
@@ -212,9 +184,8 @@ def _escalation(
     schedules: dict[str, str | None],
 ) -> None:
     name = escalation["name"]
-    body = {"name": name, "team_id": _team(teams, escalation.get("ownerTeam"))}
-    chain_id, created = run.ensure("escalation_chain", escalation["id"], name, "/api/v1/escalation_chains/", body)
-    if chain_id is None or (created is None and not chain_id.startswith("<new ")):
+    chain_id, new = run.ensure_chain(escalation["id"], name, _team(teams, escalation.get("ownerTeam")))
+    if chain_id is None or not new:
         return
     steps: list[tuple[str, dict[str, Any]]] = []
     elapsed = 0
@@ -259,14 +230,7 @@ def _escalation(
         )
         steps.append((f"{name} repeat", {"type": "repeat_escalation"}))
     for label, step in steps:
-        run.ensure(
-            "escalation_policy",
-            escalation["id"],
-            label,
-            "/api/v1/escalation_policies/",
-            {"escalation_chain_id": chain_id, **step},
-            match=lambda p: False,
-        )
+        run.add_step(chain_id, escalation["id"], label, step)
 
 
 def _integration(run: Run, integration: dict[str, Any], teams: dict[str, str | None]) -> None:
@@ -277,13 +241,5 @@ def _integration(run: Run, integration: dict[str, Any], teams: dict[str, str | N
     kind = "alertmanager" if source_type.lower() in ALERTMANAGER_TYPES else "webhook"
     note = f"Opsgenie type {source_type} -> {kind}; routing to an escalation is by team rules: set the chain"
     body = {"name": name, "type": kind, "team_id": teams.get(integration.get("teamId") or "")}
-    new_id, created = run.ensure(
-        "integration",
-        integration["id"],
-        name,
-        "/api/v1/integrations/",
-        body,
-        match=lambda i: i["name"] == name and i["type"] == kind,
-        reason=note,
-    )
+    new_id, created = run.ensure_integration(integration["id"], body, reason=note)
     run.ingest_url(name, f"Opsgenie {source_type} integration {integration['id']} (API key)", new_id, created)

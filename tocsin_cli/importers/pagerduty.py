@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from tocsin_cli.importers.base import Run, clamp_wait, fetch_json, same
+from tocsin_cli.importers.base import Run, clamp_wait, fetch_json
 
 API_URL = "https://api.pagerduty.com"
 PAGE = 100
@@ -103,13 +103,8 @@ def _team(teams: dict[str, str | None], refs: list[dict[str, Any]] | None) -> st
 def _schedule(
     run: Run, schedule: dict[str, Any], teams: dict[str, str | None], users: dict[str, str | None]
 ) -> str | None:
-    body = {
-        "name": schedule["name"],
-        "type": "web",
-        "time_zone": schedule.get("time_zone") or "UTC",
-        "team_id": _team(teams, schedule.get("teams")),
-    }
-    schedule_id, _ = run.ensure("schedule", schedule["id"], schedule["name"], "/api/v1/schedules/", body)
+    team_id = _team(teams, schedule.get("teams"))
+    schedule_id = run.ensure_web_schedule(schedule["id"], schedule["name"], schedule.get("time_zone"), team_id)
     if schedule_id is None:
         return None
     layers = schedule.get("schedule_layers") or []
@@ -118,28 +113,14 @@ def _schedule(
         level = layer.get("rendering_index", len(layers) - index)
         _layer(run, layer, schedule_id, level, users)
     for override in schedule.get("overrides") or []:
-        user = users.get((override.get("user") or {}).get("id", ""))
-        label = f"{schedule['name']} override {override['start']}"
-        if not user:
-            run.skip("override", override["id"], label, "its user was not imported")
-            continue
-        start, end = datetime.fromisoformat(override["start"]), datetime.fromisoformat(override["end"])
-        body = {
-            "name": f"override {override['id']}",
-            "type": "override",
-            "schedule_id": schedule_id,
-            "start": start.isoformat(),
-            "duration": int((end - start).total_seconds()),
-            "users": [user],
-        }
-        run.ensure(
-            "override",
+        run.ensure_override(
             override["id"],
-            label,
-            "/api/v1/on_call_shifts/",
-            body,
-            match=same(name=body["name"]),
-            list_params={"schedule_id": schedule_id},
+            f"{schedule['name']} override {override['start']}",
+            schedule_id,
+            f"override {override['id']}",
+            users.get((override.get("user") or {}).get("id", "")),
+            override["start"],
+            override["end"],
         )
     return schedule_id
 
@@ -164,7 +145,6 @@ def _layer(run: Run, layer: dict[str, Any], schedule_id: str, level: int, users:
     body: dict[str, Any] = {
         "name": name,
         "type": "rolling_users",
-        "schedule_id": schedule_id,
         "level": level,
         "start": layer["rotation_virtual_start"],
         "duration": turn,
@@ -182,15 +162,7 @@ def _layer(run: Run, layer: dict[str, Any], schedule_id: str, level: int, users:
     dropped = [m for m in members if not users.get(m)]
     if dropped:
         note = "; ".join(x for x in (note, f"users left out: {', '.join(dropped)}") if x)
-    run.ensure(
-        "schedule_layer",
-        layer["id"],
-        name,
-        "/api/v1/on_call_shifts/",
-        body,
-        list_params={"schedule_id": schedule_id},
-        reason=note,
-    )
+    run.ensure_shift("schedule_layer", layer["id"], name, schedule_id, body, reason=note)
 
 
 def _clock(seconds: int) -> str:
@@ -283,9 +255,8 @@ def _policy(
     schedules: dict[str, str | None],
 ) -> str | None:
     name = policy["name"]
-    body = {"name": name, "team_id": _team(teams, policy.get("teams"))}
-    chain_id, created = run.ensure("escalation_chain", policy["id"], name, "/api/v1/escalation_chains/", body)
-    if chain_id is None or (created is None and not chain_id.startswith("<new ")):
+    chain_id, new = run.ensure_chain(policy["id"], name, _team(teams, policy.get("teams")))
+    if chain_id is None or not new:
         return chain_id  # reused chains keep their steps
     steps: list[tuple[str, dict[str, Any], str]] = []  # (label, body, source id)
     rules = policy.get("escalation_rules") or []
@@ -301,14 +272,7 @@ def _policy(
         if note:
             run.skip("escalation_rule", policy["id"], f"{name} num_loops", note)
     for label, step, source_id in steps:
-        run.ensure(
-            "escalation_policy",
-            source_id,
-            label,
-            "/api/v1/escalation_policies/",
-            {"escalation_chain_id": chain_id, **step},
-            match=lambda p: False,
-        )
+        run.add_step(chain_id, source_id, label, step)
     return chain_id
 
 
@@ -330,15 +294,7 @@ def _service(
         notes.append("incident urgency rules / support hours not imported")
     if service.get("alert_grouping_parameters", {}).get("type") or service.get("alert_grouping"):
         notes.append("alert grouping settings not imported: Tocsin groups by dedup_key")
-    new_id, created = run.ensure(
-        "integration",
-        service["id"],
-        name,
-        "/api/v1/integrations/",
-        body,
-        match=lambda i: i["name"] == name and i["type"] == "pagerduty",
-        reason="; ".join(notes),
-    )
+    new_id, created = run.ensure_integration(service["id"], body, reason="; ".join(notes))
     senders = [i for i in service.get("integrations") or [] if i.get("integration_key")]
     for integration in service.get("integrations") or []:
         if "email" in integration.get("type", ""):

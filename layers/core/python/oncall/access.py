@@ -9,8 +9,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from oncall import ids
+from oncall.directory import ApiKey, User
 from oncall.errors import NotAuthenticated, Throttled
-from oncall.models import ApiKey, User
 from oncall.ports import Store
 from oncall.revocable import RevocableCache
 from oncall.services.policy import Principal

@@ -6,7 +6,7 @@ what happens to the group's grouping pointer. They raise :class:`ActionError` wi
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from oncall.errors import InvalidInput
@@ -14,6 +14,7 @@ from oncall.models import AlertGroup, TimelineEntry
 from oncall.ports import PointerChange
 
 SOURCE = "source"
+WIPE = "wipe"  # who "resolved" a wiped group
 
 
 class ActionError(InvalidInput):
@@ -36,7 +37,7 @@ def _entry(group: AlertGroup, now: datetime, kind: str, text: str, by: str | Non
 
 
 def _unsilenced(group: AlertGroup) -> AlertGroup:
-    return group.model_copy(update={"silenced": False, "silenced_at": None, "silenced_until": None})
+    return replace(group, silenced=False, silenced_at=None, silenced_until=None)
 
 
 def is_silenced(group: AlertGroup, now: datetime) -> bool:
@@ -57,9 +58,7 @@ def acknowledge(group: AlertGroup, by: str, now: datetime) -> Transition:
         raise ActionError("Can't acknowledge a resolved alert group")
     if group.acknowledged:
         raise ActionError("Can't acknowledge an acknowledged alert group")
-    changed = _unsilenced(group).model_copy(
-        update={"acknowledged": True, "acknowledged_at": now, "acknowledged_by": by}
-    )
+    changed = replace(_unsilenced(group), acknowledged=True, acknowledged_at=now, acknowledged_by=by)
     return Transition(changed, [_entry(group, now, "acknowledged", f"Acknowledged by {_who(by)}", by)])
 
 
@@ -67,7 +66,7 @@ def confirm(group: AlertGroup, by: str, now: datetime) -> Transition:
     """The acknowledger answers a reminder: still on it."""
     if not group.acknowledged or group.resolved:
         raise ActionError("Can't confirm an alert group that is not acknowledged")
-    changed = group.model_copy(update={"ack_confirmed_at": now})
+    changed = replace(group, ack_confirmed_at=now)
     return Transition(changed, [_entry(group, now, "ack_confirmed", f"Acknowledgement confirmed by {_who(by)}", by)])
 
 
@@ -77,18 +76,14 @@ def unacknowledge(group: AlertGroup, by: str, now: datetime) -> Transition:
         raise ActionError("Can't unacknowledge a resolved alert group")
     if not group.acknowledged:
         raise ActionError("Can't unacknowledge an unacknowledged alert group")
-    changed = group.model_copy(
-        update={"acknowledged": False, "acknowledged_at": None, "acknowledged_by": None, "ack_confirmed_at": None}
-    )
+    changed = replace(group, acknowledged=False, acknowledged_at=None, acknowledged_by=None, ack_confirmed_at=None)
     return Transition(changed, [_entry(group, now, "unacknowledged", f"Unacknowledged by {_who(by)}", by)])
 
 
 def resolve(group: AlertGroup, by: str, now: datetime, text: str | None = None) -> Transition:
     if group.resolved:
         raise ActionError("Can't resolve a resolved alert group")
-    changed = _unsilenced(group).model_copy(
-        update={"resolved": True, "resolved_at": now, "resolved_by": by, "is_open": False}
-    )
+    changed = replace(_unsilenced(group), resolved=True, resolved_at=now, resolved_by=by, is_open=False)
     # A firing alert after resolution always starts a new group: the key moves on (if this group was its open one).
     entry = _entry(group, now, "resolved", text or f"Resolved by {_who(by)}", by)
     return Transition(changed, [entry], pointer="close" if group.is_open else None)
@@ -98,7 +93,7 @@ def unresolve(group: AlertGroup, by: str, now: datetime) -> Transition:
     _check_detached(group, "unresolve")
     if not group.resolved:
         raise ActionError("Can't unresolve an unresolved alert group")
-    changed = group.model_copy(update={"resolved": False, "resolved_at": None, "resolved_by": None, "is_open": True})
+    changed = replace(group, resolved=False, resolved_at=None, resolved_by=None, is_open=True)
     # Reopened for grouping only while no newer group of the same key exists (the store checks that).
     return Transition(changed, [_entry(group, now, "unresolved", f"Unresolved by {_who(by)}", by)], "reopen")
 
@@ -125,7 +120,7 @@ def silence(group: AlertGroup, by: str, now: datetime, delay: int) -> Transition
     if group.acknowledged:
         raise ActionError("Can't silence an acknowledged alert group")
     until = now + timedelta(seconds=delay) if delay > 0 else None
-    changed = group.model_copy(update={"silenced": True, "silenced_at": now, "silenced_until": until})
+    changed = replace(group, silenced=True, silenced_at=now, silenced_until=until)
     span = f"for {_duration(delay)}" if delay > 0 else "forever"
     return Transition(changed, [_entry(group, now, "silenced", f"Silenced by {_who(by)} {span}", by)])
 
@@ -142,9 +137,9 @@ def unsilence(group: AlertGroup, by: str, now: datetime) -> Transition:
 
 
 def wipe(group: AlertGroup, by: str, now: datetime) -> Transition:
-    changed = _unsilenced(group).model_copy(update={"title": None, "source_link": None, "is_open": False})
+    changed = replace(_unsilenced(group), title=None, source_link=None, is_open=False)
     if not group.resolved:
-        changed = changed.model_copy(update={"resolved": True, "resolved_at": now, "resolved_by": "wipe"})
+        changed = replace(changed, resolved=True, resolved_at=now, resolved_by=WIPE)
     closes: PointerChange | None = "close" if group.is_open else None
     return Transition(changed, [_entry(group, now, "wiped", f"Wiped by {_who(by)}", by)], pointer=closes)
 

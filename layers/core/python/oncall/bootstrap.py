@@ -12,7 +12,7 @@ import argparse
 
 from oncall import ids
 from oncall.clock import SYSTEM_CLOCK
-from oncall.models import User
+from oncall.directory import User
 from oncall.ports import Store
 from oncall.services import api_keys
 from oncall.store.dynamodb import DynamoStore

@@ -18,19 +18,15 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from oncall import actions, telemetry
 from oncall.clock import SYSTEM_CLOCK, Clock
+from oncall.directory import EscalationPolicy, User
 from oncall.executor import Executor
-from oncall.models import (
-    AlertGroup,
-    EscalationPolicy,
-    TimelineEntry,
-    User,
-)
+from oncall.models import AlertGroup, TimelineEntry
 from oncall.ports import Store
 
 logger = logging.getLogger(__name__)
@@ -105,9 +101,7 @@ def restarted(group: AlertGroup) -> AlertGroup:
     """The group with a new escalation generation (unack, unresolve, unsilence, timed silence)."""
     if group.escalation_chain_id is None:
         return group
-    return group.model_copy(
-        update={"escalation_generation": group.escalation_generation + 1, "escalation_finished": False}
-    )
+    return replace(group, escalation_generation=group.escalation_generation + 1, escalation_finished=False)
 
 
 def _starts(before: AlertGroup | None, after: AlertGroup) -> bool:
@@ -261,11 +255,11 @@ def _current(services: Services, state: dict[str, Any], now: datetime) -> AlertG
     if group is None or group.escalation_generation != state["generation"] or group.resolved or group.acknowledged:
         return None
     if group.silenced and group.silenced_until is not None and group.silenced_until <= now:
-        ended = group.model_copy(update={"silenced": False, "silenced_at": None, "silenced_until": None})
+        ended = replace(group, silenced=False, silenced_at=None, silenced_until=None)
         entry = TimelineEntry(group_id=group.id, at=now, type="unsilenced", text="Silence ended")
         if not services.store.groups.save(ended, group.version, timeline=[entry]):
             return services.store.groups.get(state["group_id"])  # changed meanwhile: decide on the fresh state
-        return ended.model_copy(update={"version": group.version + 1})
+        return replace(ended, version=group.version + 1)
     return group
 
 
@@ -315,7 +309,7 @@ def _chain_done(state: dict[str, Any], group: AlertGroup, services: Services, no
     """Every step has run: the group is marked finished (once, whichever run gets here first)."""
     if services.store.groups.claim(group.id, f"g{state['generation']}-finished"):
         _log(services, group, now, "escalation_finished", "Escalation finished")
-        services.store.groups.save(group.model_copy(update={"escalation_finished": True}), group.version)
+        services.store.groups.save(replace(group, escalation_finished=True), group.version)
     return _finish(state)
 
 

@@ -6,6 +6,10 @@ only the group; the escalation starter (``functions/escalation_start``, fed by t
 :func:`oncall.escalation.follow`. So a function that dies right after storing a group cannot lose its page: the
 change stays on the stream (24 hours) until the starter has handled it. Execution names derive from the group id
 and generation, so a change handled twice (a retried batch) starts nothing twice.
+
+The same changes keep the insights aggregate (:mod:`oncall.store.insights`): once a batch is followed, the changes
+followed before its first failure are counted together (:func:`count_insights`). Not those from the failure on: the
+stream delivers the failed record and every record behind it again, and they are counted then.
 """
 
 from __future__ import annotations
@@ -13,12 +17,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from oncall import escalation
+from oncall.codec import from_json
 from oncall.executor import Executor
 from oncall.models import AlertGroup
 from oncall.ports import Store
+
+if TYPE_CHECKING:
+    from oncall.store.insights import GroupChange
 
 logger = logging.getLogger(__name__)
 
@@ -49,18 +57,31 @@ def matters(record: Mapping[str, Any]) -> bool:
 
 def group_of(image: Mapping[str, Any] | None) -> AlertGroup | None:
     data = _plain(image)
-    return AlertGroup.model_validate(data) if data else None
+    return from_json(AlertGroup, data) if data else None
 
 
-def follow_record(record: Mapping[str, Any], store: Store, executor: Executor, now: datetime) -> None:
-    """Handle one stream record of a group item (the event filter delivers only those)."""
+def follow_record(record: Mapping[str, Any], store: Store, executor: Executor, now: datetime) -> GroupChange | None:
+    """Handle one stream record of a group item (the event filter delivers only those); returns the change it
+    followed, for :func:`count_insights` (None: an appended alert, which changes nothing they count)."""
     if not matters(record):
-        return
+        return None
     change = record.get("dynamodb", {})
     before, after = group_of(change.get("OldImage")), group_of(change.get("NewImage"))
     escalation.follow(store, executor, before, after, now)
+    return before, after
+
+
+def count_insights(followed: Iterable[GroupChange | None], store: Store) -> None:
+    """Count a batch's followed changes in the insights aggregate (best effort: it never raises)."""
+    store.insights.count_group_changes([change for change in followed if change is not None])
 
 
 def follow_records(records: Iterable[Mapping[str, Any]], store: Store, executor: Executor, now: datetime) -> None:
-    for record in records:
-        follow_record(record, store, executor, now)
+    """Follow a batch in stream order; a failure stops it there (the stream delivers that record again, with every
+    record behind it), and what was followed before it is counted."""
+    followed: list[GroupChange | None] = []
+    try:
+        for record in records:
+            followed.append(follow_record(record, store, executor, now))
+    finally:
+        count_insights(followed, store)

@@ -9,6 +9,7 @@ Both alerts go through the normal ingest path, so routes, templates and escalati
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -93,7 +94,7 @@ def check(store: Store, now: datetime) -> str:
             send(store, config, expired=True, now=now)
         except Exception:
             # Re-arm so the next sweep tries again: an expiry must not be lost.
-            store.heartbeats.set(integration_id, config.heartbeat.model_copy(update={"alerted": False}))
+            store.heartbeats.set(integration_id, replace(config.heartbeat, alerted=False))
             raise
         expired += 1
     telemetry.count(telemetry.HEARTBEATS_EXPIRED, expired)

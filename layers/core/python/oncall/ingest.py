@@ -23,7 +23,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
@@ -482,8 +482,7 @@ def _place(
 def _duplicate(store: Store, alert: Alert, alert_id: str, group: str) -> Stored:
     """A retry of a body whose alert was stored as ``alert_id``: write that alert again (the first copy may have
     died between its group's write and its own), count nothing."""
-    store.groups.put_alert(alert.model_copy(update={"id": alert_id, "group_id": group,
-                                                   "created_at": ids.sortable_id_time(alert_id)}))  # fmt: skip
+    store.groups.put_alert(replace(alert, id=alert_id, group_id=group, created_at=ids.sortable_id_time(alert_id)))
     return Stored(group, alert_id, created_group=False, resolved_group=False, duplicate=True)
 
 
@@ -661,7 +660,7 @@ def _apply_signals(group: AlertGroup, now: datetime, state: _Signals) -> Transit
     if state.label_hash is not None:
         # Per-alert mode: the group resolves once the latest alert of every label set is resolved.
         states = {**group.label_states, state.label_hash: "resolved" if resolves else "firing"}
-        transition.group = group.model_copy(update={"label_states": states})
+        transition.group = replace(group, label_states=states)
         resolves = all(value == "resolved" for value in states.values())
     attached = transition.group.root_alert_group_id is not None
     if state.acknowledges and not attached and not transition.group.acknowledged and not transition.group.resolved:

@@ -11,8 +11,9 @@ early deletes it. Each window has its own id, so a late or repeated end event of
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Literal, cast
 
 from oncall import actions, ids
 from oncall.errors import InvalidInput
@@ -61,14 +62,13 @@ def start(
     group_id = None
     if mode == "maintenance":
         group_id = _open_maintenance_group(store, integration, config.default_route.id, duration, by, now)
-    changed = integration.model_copy(
-        update={
-            "maintenance_mode": mode,
-            "maintenance_id": window,
-            "maintenance_started_at": now,
-            "maintenance_end_at": end,
-            "maintenance_group_id": group_id,
-        }
+    changed = replace(
+        integration,
+        maintenance_mode=cast(Mode, mode),  # checked above
+        maintenance_id=window,
+        maintenance_started_at=now,
+        maintenance_end_at=end,
+        maintenance_group_id=group_id,
     )
     if not store.integrations.update(changed, expected_maintenance_id=None):
         raise MaintenanceError("Maintenance is already active for this integration; stop it first.")
@@ -105,7 +105,7 @@ def _open_maintenance_group(
         title=title,
         message=message,
     )
-    group = group.model_copy(update={"last_alert_id": alert.id})
+    group = replace(group, last_alert_id=alert.id)
     store.groups.create(group, alert)
     return group.id
 
@@ -129,14 +129,13 @@ def stop(
         maintenance_id is not None and maintenance_id != integration.maintenance_id
     ):
         return False
-    cleared = integration.model_copy(
-        update={
-            "maintenance_mode": None,
-            "maintenance_id": None,
-            "maintenance_started_at": None,
-            "maintenance_end_at": None,
-            "maintenance_group_id": None,
-        }
+    cleared = replace(
+        integration,
+        maintenance_mode=None,
+        maintenance_id=None,
+        maintenance_started_at=None,
+        maintenance_end_at=None,
+        maintenance_group_id=None,
     )
     if not store.integrations.update(cleared, expected_maintenance_id=integration.maintenance_id):
         return False  # another stop won

@@ -1,24 +1,26 @@
 """Domain models: integrations, routes, alert groups, alerts and their timeline.
 
-Plain pydantic models with no knowledge of DynamoDB or HTTP. The API shapes (OnCall-compatible) live in
-:mod:`oncall.schemas`; the item layout lives in :mod:`oncall.store`.
+Plain dataclasses with no knowledge of DynamoDB or HTTP, and no framework: ingest imports them on every cold start,
+so they cost what a class costs (pydantic's import and schema building cost ingest more than everything else it
+imports together). :mod:`oncall.codec` turns them into JSON values and back; the API validates its input with its
+pydantic schemas (:mod:`oncall.schemas`, OnCall-compatible); the item layout lives in :mod:`oncall.store`. People,
+escalation chains and outgoing webhooks are in :mod:`oncall.directory`.
 """
 
 from __future__ import annotations
 
-import json
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal
-
-from pydantic import BaseModel, Field, field_validator
 
 from oncall.integration_types import TEMPLATE_NAMES, TemplateName
 
 MAX_LABELS = 15
 
 
-class Templates(BaseModel):
+@dataclass(slots=True, kw_only=True)
+class Templates:
     """Per-integration template overrides; ``None`` or ``""`` means the type's default."""
 
     grouping_id: str | None = None
@@ -30,14 +32,15 @@ class Templates(BaseModel):
     image_url: str | None = None
     # The other channels' appearance templates, as OnCall clients set them: {"slack": {"title": "..."}, "sms": ...}.
     # Kept and returned; every channel renders from the web templates above.
-    channels: dict[str, dict[str, str]] = Field(default_factory=dict)
+    channels: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def get(self, name: TemplateName) -> str | None:
         value: str | None = getattr(self, name)
         return value or None
 
 
-class Integration(BaseModel):
+@dataclass(slots=True, kw_only=True)
+class Integration:
     id: str
     name: str
     type: str
@@ -45,9 +48,9 @@ class Integration(BaseModel):
     token_hint: str | None = None  # the first characters, so people can tell tokens apart
     team_id: str | None = None
     description_short: str | None = None
-    templates: Templates = Field(default_factory=Templates)
-    static_labels: dict[str, str] = Field(default_factory=dict)
-    label_templates: dict[str, str] = Field(default_factory=dict)  # label key -> template of its value
+    templates: Templates = field(default_factory=Templates)
+    static_labels: dict[str, str] = field(default_factory=dict)
+    label_templates: dict[str, str] = field(default_factory=dict)  # label key -> template of its value
     allow_source_based_resolving: bool = True
     maintenance_mode: Literal["debug", "maintenance"] | None = None
     maintenance_id: str | None = None  # names this window's end schedule; a late end of another window is ignored
@@ -72,26 +75,29 @@ class Integration(BaseModel):
 RoutingType = Literal["regex", "jinja2", "labels"]
 
 
-class LabelMatch(BaseModel):
+@dataclass(slots=True, kw_only=True)
+class LabelMatch:
     key: str
     value: str
 
 
-class Route(BaseModel):
+@dataclass(slots=True, kw_only=True)
+class Route:
     id: str
     integration_id: str
     position: int = 0
     routing_type: RoutingType = "regex"
     routing_regex: str | None = None
-    routing_labels: list[LabelMatch] = Field(default_factory=list)
+    routing_labels: list[LabelMatch] = field(default_factory=list)
     is_default: bool = False
     escalation_chain_id: str | None = None
     # Chat channels as OnCall clients set them ({"slack": {"channel_id": "C1", "enabled": true}, "telegram": {"id":
     # ..., "enabled": ...}, "msteams": ...}): kept and returned; Tocsin posts to chat through outgoing webhooks.
-    messengers: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    messengers: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-class Heartbeat(BaseModel):
+@dataclass(slots=True, kw_only=True)
+class Heartbeat:
     """A monitor's heartbeat: armed by its first beat, expired when no beat came within the timeout."""
 
     timeout_seconds: int = 600
@@ -105,13 +111,14 @@ class Heartbeat(BaseModel):
         return "expired" if expired else "alive"
 
 
-class IntegrationConfig(BaseModel):
+@dataclass(slots=True, kw_only=True)
+class IntegrationConfig:
     """Everything ingest needs about one integration, loaded in one query and cached by version."""
 
     integration: Integration
     routes: list[Route]  # non-default by position, then the default route last
     version: int = 0
-    heartbeat: Heartbeat = Field(default_factory=Heartbeat)
+    heartbeat: Heartbeat = field(default_factory=Heartbeat)
 
     @property
     def default_route(self) -> Route:
@@ -125,7 +132,8 @@ class GroupState(StrEnum):
     SILENCED = "silenced"
 
 
-class AlertGroup(BaseModel):
+@dataclass(slots=True, kw_only=True)
+class AlertGroup:
     id: str
     integration_id: str
     route_id: str
@@ -134,7 +142,7 @@ class AlertGroup(BaseModel):
     distinction: str
     title: str | None = None
     source_link: str | None = None
-    labels: dict[str, str] = Field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
     created_at: datetime
     alerts_count: int = 0
     last_alert_at: datetime | None = None
@@ -154,7 +162,7 @@ class AlertGroup(BaseModel):
     silenced: bool = False
     silenced_at: datetime | None = None
     silenced_until: datetime | None = None  # None while silenced means forever
-    label_states: dict[str, str] = Field(default_factory=dict)  # per-alert mode: label hash -> firing|resolved
+    label_states: dict[str, str] = field(default_factory=dict)  # per-alert mode: label hash -> firing|resolved
     escalation_chain_id: str | None = None  # from the route, when the group was created
     escalation_generation: int = 0  # 0: never escalated; each (re)start is a new generation and execution
     escalation_finished: bool = False
@@ -183,7 +191,8 @@ class AlertGroup(BaseModel):
         return state
 
 
-class Alert(BaseModel):
+@dataclass(slots=True, kw_only=True)
+class Alert:
     id: str
     group_id: str
     created_at: datetime
@@ -197,7 +206,8 @@ class Alert(BaseModel):
     is_demo: bool = False
 
 
-class ResolutionNote(BaseModel):
+@dataclass(slots=True, kw_only=True)
+class ResolutionNote:
     """What a responder wrote about an alert group: the cause, the fix (OnCall's resolution notes)."""
 
     id: str
@@ -208,7 +218,8 @@ class ResolutionNote(BaseModel):
     text: str
 
 
-class TimelineEntry(BaseModel):
+@dataclass(slots=True, kw_only=True)
+class TimelineEntry:
     group_id: str
     at: datetime
     type: str  # registered, route_assigned, acknowledged, resolved, ... (see oncall.actions)
@@ -231,183 +242,3 @@ __all__ = [
     "Templates",
     "TimelineEntry",
 ]
-
-
-# --- people, escalation chains and outgoing webhooks ------------------------------------------------------------
-
-Role = Literal["admin", "editor", "viewer"]
-Channel = Literal["email", "sms", "phone_call", "webhook"]
-
-
-class Team(BaseModel):
-    id: str
-    name: str
-    email: str | None = None
-    avatar_url: str | None = None
-    contactable: bool = False  # people outside the team may page it directly
-
-
-class ApiKey(BaseModel):
-    """An API key of a user; only its SHA-256 is stored. Its rights are the user's role."""
-
-    id: str
-    key_hash: str
-    user_id: str
-    name: str
-    prefix: str  # the first characters, to recognise a key in listings
-    created_at: datetime
-    last_used_at: datetime | None = None
-
-
-class AuditEntry(BaseModel):
-    at: datetime
-    user_id: str
-    method: str
-    path: str
-    status: int
-
-
-class User(BaseModel):
-    id: str
-    username: str
-    email: str | None = None
-    phone_number: str | None = None  # E.164, for SMS and phone calls
-    webhook_url: str | None = None  # a personal webhook (e.g. a Slack DM incoming webhook)
-    webhook_format: Literal["json", "slack"] = "json"
-    role: Role = "editor"
-    timezone: str = "UTC"
-    teams: list[str] = Field(default_factory=list)
-
-    def contact(self, channel: Channel) -> str | None:
-        phone = self.phone_number
-        return {"email": self.email, "sms": phone, "phone_call": phone, "webhook": self.webhook_url}[channel]
-
-
-class NotificationRule(BaseModel):
-    """One step of a person's notification rules: notify on a channel, or wait."""
-
-    id: str
-    user_id: str
-    position: int = 0
-    important: bool = False
-    type: Literal["notify", "wait"] = "notify"
-    channel: Channel | None = "email"
-    duration: int | None = None  # seconds, for waits
-
-
-StepType = Literal[
-    "wait",
-    "notify_persons",
-    "notify_person_next_each_time",
-    "notify_on_call_from_schedule",
-    "notify_team_members",
-    "trigger_webhook",
-    "resolve",
-    "notify_if_time_from_to",
-    "notify_if_num_alerts_in_window",
-    "repeat_escalation",
-]
-
-# The fields without which a step of each type has nothing to do.
-STEP_TARGETS: dict[str, tuple[str, ...]] = {
-    "notify_persons": ("persons_to_notify",),
-    "notify_person_next_each_time": ("persons_to_notify_next_each_time",),
-    "notify_on_call_from_schedule": ("notify_on_call_from_schedule",),
-    "notify_team_members": ("team_to_notify",),
-    "trigger_webhook": ("action_to_trigger",),
-    "notify_if_time_from_to": ("notify_if_time_from", "notify_if_time_to"),
-    "notify_if_num_alerts_in_window": ("num_alerts_in_window", "num_minutes_in_window"),
-}
-
-
-class EscalationChain(BaseModel):
-    id: str
-    name: str
-    team_id: str | None = None
-
-
-class EscalationPolicy(BaseModel):
-    id: str
-    escalation_chain_id: str
-    position: int = 0
-    type: StepType
-    duration: int | None = None  # wait: seconds (60..86400)
-    important: bool = False
-    persons_to_notify: list[str] = Field(default_factory=list)
-    persons_to_notify_next_each_time: list[str] = Field(default_factory=list)
-    team_to_notify: str | None = None
-    notify_on_call_from_schedule: str | None = None
-    action_to_trigger: str | None = None  # outgoing webhook id
-    notify_if_time_from: str | None = None  # "HH:MM:SSZ" (UTC)
-    notify_if_time_to: str | None = None
-    num_alerts_in_window: int | None = None
-    num_minutes_in_window: int | None = None
-
-    def unconfigured(self) -> str | None:
-        """The field this step needs but lacks (OnCall saves such half-configured steps, and runs them as a no-op
-        that the timeline records), or None when it can run."""
-        needed = STEP_TARGETS.get(self.type, ())
-        return next((field for field in needed if not getattr(self, field)), None)
-
-
-# OnCall's trigger types, by their public API names (``Webhook.PUBLIC_TRIGGER_TYPES_MAP``).
-WebhookTrigger = Literal[
-    "escalation",
-    "alert group created",
-    "acknowledge",
-    "resolve",
-    "silence",
-    "unsilence",
-    "unresolve",
-    "unacknowledge",
-    "status change",
-]
-WEBHOOK_TRIGGERS: tuple[str, ...] = WebhookTrigger.__args__  # type: ignore[attr-defined]
-# What a "status change" webhook fires on (OnCall's STATUS_CHANGE_TRIGGERS).
-STATUS_CHANGES = frozenset({"acknowledge", "resolve", "silence", "unsilence", "unresolve", "unacknowledge"})
-HttpMethod = Literal["GET", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"]
-HTTP_METHODS: tuple[str, ...] = HttpMethod.__args__  # type: ignore[attr-defined]
-
-
-class WebhookResponse(BaseModel):
-    """What the last call of a webhook got: shown per webhook (API, console), as OnCall's ``last_response_log``."""
-
-    at: datetime
-    trigger: str
-    group_id: str
-    url: str | None = None  # as rendered; None when the URL template failed
-    status_code: int | None = None  # None: no answer (refused, timed out, could not connect, template error)
-    content: str | None = None  # the start of the answer's body, or why there was no answer
-    attempts: int = 1
-
-
-class OutgoingWebhook(BaseModel):
-    """An outgoing webhook as OnCall has it. ``url``, ``headers`` (a JSON object), ``data`` and ``trigger_template``
-    are Jinja2 templates over the event (:mod:`oncall.webhook_delivery`); ``authorization_header`` and
-    ``password`` are secrets: never shown again once saved."""
-
-    id: str
-    name: str
-    url: str
-    http_method: HttpMethod = "POST"
-    headers: str | None = None
-    data: str | None = None
-    forward_all: bool = True  # send the whole event when there is no ``data`` template (OnCall's default)
-    authorization_header: str | None = None
-    username: str | None = None
-    password: str | None = None
-    trigger_type: WebhookTrigger = "escalation"
-    trigger_template: str | None = None
-    integration_filter: list[str] = Field(default_factory=list)
-    format: Literal["json", "slack"] = "json"  # Tocsin: "slack" sends a Slack message when there is no ``data``
-    is_webhook_enabled: bool = True
-    team_id: str | None = None
-    last_response: WebhookResponse | None = None
-
-    @field_validator("headers", mode="before")
-    @classmethod
-    def _headers_as_json(cls, value: Any) -> Any:
-        """Webhooks saved before headers were templates hold a plain object: the same headers as JSON."""
-        if isinstance(value, dict):
-            return json.dumps(value) if value else None
-        return value

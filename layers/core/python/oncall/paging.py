@@ -16,10 +16,11 @@ from datetime import datetime
 from typing import Any
 
 from oncall import escalation, ids
+from oncall.directory import Team, User
 from oncall.errors import InvalidInput, PermissionDenied
 from oncall.executor import Executor
 from oncall.ingest import ingest
-from oncall.models import AlertGroup, Integration, IntegrationConfig, Route, Team, TimelineEntry, User
+from oncall.models import AlertGroup, Integration, IntegrationConfig, Route, TimelineEntry
 from oncall.ports import Store
 
 IMPORTANT_ROUTE = "{{ payload.oncall.important }}"

@@ -16,27 +16,29 @@ from typing import TYPE_CHECKING, Generic, Literal, NamedTuple, Protocol, TypeVa
 from oncall import errors
 
 if TYPE_CHECKING:
-    from oncall.models import (
-        Alert,
-        AlertGroup,
+    from oncall.directory import (
         ApiKey,
         AuditEntry,
         EscalationChain,
         EscalationPolicy,
-        Heartbeat,
-        Integration,
-        IntegrationConfig,
         NotificationRule,
         OutgoingWebhook,
-        ResolutionNote,
-        Route,
         Team,
-        TimelineEntry,
         User,
         WebhookResponse,
     )
+    from oncall.models import (
+        Alert,
+        AlertGroup,
+        Heartbeat,
+        Integration,
+        IntegrationConfig,
+        ResolutionNote,
+        Route,
+        TimelineEntry,
+    )
     from oncall.schedules.models import OnCallShift, Schedule
-    from oncall.store.insights import Bucket, GroupSize
+    from oncall.store.insights import Bucket, GroupChange, GroupSize
 
 T = TypeVar("T")
 E = TypeVar("E")
@@ -410,8 +412,9 @@ class Counters(Protocol):
 
 
 class Insights(Protocol):
-    """The insights aggregate (counters per hour, kept as groups change state; :mod:`oncall.store.insights`)."""
+    """The insights aggregate (counters per hour, from the stream's group changes; :mod:`oncall.store.insights`)."""
 
+    def count_group_changes(self, changes: Iterable[GroupChange]) -> None: ...
     def notification_sent(self, user_id: str, at: datetime) -> None: ...
     def buckets(self, since: datetime, until: datetime) -> list[Bucket]: ...
     def recent_groups(self, since: datetime, until: datetime) -> list[GroupSize]: ...

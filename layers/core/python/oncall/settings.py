@@ -58,6 +58,10 @@ class Env:
 
 
 DEFAULT_METRICS_NAMESPACE: Final = "Tocsin"
+# In every function's environment whatever the deployment (the CDK stack and the local stack both set it): pydantic
+# (api, web, escalation) would otherwise read every installed package's metadata for plugins at its first import,
+# a cold-start cost for nothing.
+RUNTIME_ENVIRONMENT: Final = {"PYDANTIC_DISABLE_PLUGINS": "__all__"}
 
 
 class InvalidSetting(TocsinError):

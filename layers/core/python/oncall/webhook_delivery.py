@@ -29,7 +29,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
-from oncall.models import STATUS_CHANGES, AlertGroup, OutgoingWebhook, TimelineEntry, WebhookResponse
+from oncall.directory import STATUS_CHANGES, OutgoingWebhook, WebhookResponse
+from oncall.models import AlertGroup, TimelineEntry
 
 if TYPE_CHECKING:
     from oncall.escalation import Services

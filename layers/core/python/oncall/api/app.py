@@ -28,7 +28,7 @@ from oncall.services import api_keys
 
 if TYPE_CHECKING:
     from oncall.container import Container
-    from oncall.models import ApiKey
+    from oncall.directory import ApiKey
     from oncall.services.policy import Principal
 
 PREFIX: Final = "/api/v1"

@@ -13,7 +13,7 @@ from oncall.errors import InvalidInput
 
 if TYPE_CHECKING:
     from oncall.container import Container
-    from oncall.models import ApiKey
+    from oncall.directory import ApiKey
     from oncall.services.policy import Principal
 
 

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 import icalendar
 from dateutil import rrule
 
-from oncall.models import User
+from oncall.directory import User
 from oncall.schedules.engine import FinalShift
 from oncall.schedules.models import FREQUENCIES, WEEKDAYS, OnCallShift, Schedule, calendar_fetch_url
 from oncall.schedules.recurrence import Rule, localize, repeats, zone

@@ -11,7 +11,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from oncall.lazy_model import LazyModel
 
 SCHEDULE_PREFIX = "S"
 SHIFT_PREFIX = "O"
@@ -29,7 +31,7 @@ def calendar_fetch_url(url: str) -> str:
     return "https://" + url[len("webcal://") :] if url[: len("webcal://")].lower() == "webcal://" else url
 
 
-class Schedule(BaseModel):
+class Schedule(LazyModel):
     id: str
     name: str
     type: ScheduleType = "web"
@@ -42,7 +44,7 @@ class Schedule(BaseModel):
     slack: dict[str, str | None] | None = None  # {"channel_id": ..., "user_group_id": ...}
 
 
-class RestrictHours(BaseModel):
+class RestrictHours(LazyModel):
     """On-call only between these local clock times each day (``to`` <= ``from`` wraps past midnight)."""
 
     model_config = ConfigDict(validate_by_name=True, validate_by_alias=True, serialize_by_alias=True)
@@ -51,7 +53,7 @@ class RestrictHours(BaseModel):
     to: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
 
 
-class OnCallShift(BaseModel):
+class OnCallShift(LazyModel):
     id: str
     name: str
     type: ShiftType

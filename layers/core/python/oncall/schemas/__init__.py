@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Final, Generic, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-from oncall.models import HTTP_METHODS, MAX_LABELS, WEBHOOK_TRIGGERS, StepType
+from oncall.directory import HTTP_METHODS, WEBHOOK_TRIGGERS, StepType
+from oncall.lazy_model import LazyModel
+from oncall.models import MAX_LABELS
 from oncall.outbound import Refused, check_url
 
 T = TypeVar("T")
 
 
-class Lenient(BaseModel):
+class Lenient(LazyModel):
     """A request body as Django REST framework (so OnCall) reads one: keys the model does not take (unknown ones,
     and read-only ones such as ``id``, ``link`` or an integration's ``type`` sent back by a read-modify-write
     client) are ignored, never refused; the values of the keys it takes are checked strictly."""
@@ -98,6 +100,21 @@ Labels = Annotated[
 OutboundUrl = Annotated[
     str, Field(max_length=2000, description="An https:// URL of a public host"), AfterValidator(outbound_url)
 ]
+# What a secret reads as, to everyone (OnCall's WEBHOOK_FIELD_PLACEHOLDER): that one is set, never its value. Sent
+# back in a write, it keeps the stored secret.
+MASK: Final = "****************"
+
+
+def _outbound_url_or_mask(url: str) -> str:
+    return url if url == MASK else outbound_url(url)
+
+
+# A secret URL (a personal webhook: a Slack incoming webhook is its own credential): an OutboundUrl, or the mask.
+SecretOutboundUrl = Annotated[
+    str,
+    Field(max_length=2000, description="An https:// URL of a public host; the mask keeps the stored one"),
+    AfterValidator(_outbound_url_or_mask),
+]
 
 
 def _empty_is_null(value: Any) -> Any:
@@ -108,7 +125,7 @@ def _empty_is_null(value: Any) -> Any:
 RelatedId = Annotated[str | None, BeforeValidator(_empty_is_null)]
 
 
-class Paginated(BaseModel, Generic[T]):
+class Paginated(LazyModel, Generic[T]):
     count: int
     next: str | None
     previous: str | None
@@ -152,7 +169,7 @@ class TemplatesIn(Lenient):
 CHANNEL_TEMPLATES = frozenset({"slack", "msteams", "telegram", "email", "mobile_app", "sms", "phone_call"})
 
 
-class TemplatesOut(BaseModel):
+class TemplatesOut(LazyModel):
     grouping_key: str | None
     resolve_signal: str | None
     acknowledge_signal: str | None
@@ -200,7 +217,7 @@ class Messengers(Lenient):
         return changed
 
 
-class DefaultRoute(BaseModel):
+class DefaultRoute(LazyModel):
     id: str
     escalation_chain_id: RelatedId = None
     slack: ChannelSetting = Field(default_factory=ChannelSetting)
@@ -212,7 +229,7 @@ class DefaultRouteIn(Messengers):
     escalation_chain_id: RelatedId = None
 
 
-class Heartbeat(BaseModel):
+class Heartbeat(LazyModel):
     link: str | None
     timeout_seconds: int = 600  # Tocsin
     status: Literal["inactive", "alive", "expired"] = "inactive"  # Tocsin
@@ -223,7 +240,7 @@ class HeartbeatIn(Lenient):
     timeout_seconds: int | None = Field(default=None, ge=60, le=86_400)  # None: unchanged (OnCall's read shape)
 
 
-class MaintenanceIn(BaseModel):
+class MaintenanceIn(LazyModel):
     mode: str
     duration: int = Field(gt=0, le=30 * 86_400)
 
@@ -263,17 +280,17 @@ class IntegrationPatch(Lenient):
     heartbeat: HeartbeatIn | None = None
 
 
-class LabelRef(BaseModel):
+class LabelRef(LazyModel):
     id: str
     name: str
 
 
-class LabelPair(BaseModel):
+class LabelPair(LazyModel):
     key: LabelRef
     value: LabelRef
 
 
-class IntegrationOut(BaseModel):
+class IntegrationOut(LazyModel):
     id: str
     name: str
     description_short: str | None
@@ -323,7 +340,7 @@ class RoutePatch(Messengers):
     escalation_chain_id: RelatedId = None
 
 
-class RouteOut(BaseModel):
+class RouteOut(LazyModel):
     id: str
     integration_id: str
     escalation_chain_id: str | None
@@ -340,7 +357,7 @@ class RouteOut(BaseModel):
     )
 
 
-class AlertOut(BaseModel):
+class AlertOut(LazyModel):
     id: str
     alert_group_id: str
     created_at: datetime
@@ -352,14 +369,14 @@ class AlertOut(BaseModel):
     source_link: str | None = None
 
 
-class Permalinks(BaseModel):
+class Permalinks(LazyModel):
     slack: str | None = None
     slack_app: str | None = None
     telegram: str | None = None
     web: str | None = None
 
 
-class AlertGroupOut(BaseModel):
+class AlertGroupOut(LazyModel):
     id: str
     integration_id: str
     route_id: str
@@ -383,18 +400,18 @@ class AlertGroupOut(BaseModel):
     )
 
 
-class TimelineOut(BaseModel):
+class TimelineOut(LazyModel):
     at: datetime
     type: str
     text: str
     author: str | None
 
 
-class SilenceIn(BaseModel):
+class SilenceIn(LazyModel):
     delay: Any = None
 
 
-class DeleteGroupIn(BaseModel):
+class DeleteGroupIn(LazyModel):
     mode: Literal["wipe", "delete"] = "wipe"
 
 
@@ -403,7 +420,7 @@ class DemoAlertIn(Lenient):
     payload: Any = None
 
 
-class DemoAlertOut(BaseModel):
+class DemoAlertOut(LazyModel):
     alert_group_ids: list[str]
 
 
@@ -437,7 +454,7 @@ class ResolutionNotePatch(Lenient):
     text: str = Field(min_length=1, max_length=NOTE_MAX_LENGTH)
 
 
-class ResolutionNoteOut(BaseModel):
+class ResolutionNoteOut(LazyModel):
     id: str
     alert_group_id: str
     author: str | None
@@ -469,7 +486,7 @@ class TeamPatch(Lenient):
     contactable: bool | None = None
 
 
-class TeamOut(BaseModel):
+class TeamOut(LazyModel):
     id: str
     grafana_id: int | None = None
     name: str
@@ -497,14 +514,14 @@ class UserPatch(Lenient):
     username: str | None = Field(default=None, min_length=1, max_length=150)
     email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
     phone_number: str | None = Field(default=None, pattern=E164)
-    webhook_url: OutboundUrl | None = None
+    webhook_url: SecretOutboundUrl | None = None
     webhook_format: Literal["json", "slack"] | None = None
     role: Literal["admin", "editor", "viewer"] | None = None
     timezone: str | None = Field(default=None, max_length=64)
     teams: list[str] | None = None
 
 
-class UserOut(BaseModel):
+class UserOut(LazyModel):
     id: str
     grafana_id: int | None = None
     email: str | None
@@ -515,7 +532,7 @@ class UserOut(BaseModel):
     timezone: str
     teams: list[str]
     phone_number: str | None = None  # Tocsin
-    webhook_url: str | None = None  # Tocsin
+    webhook_url: str | None = None  # Tocsin; write-only: the mask when set
     webhook_format: str = "json"  # Tocsin
 
 
@@ -542,7 +559,7 @@ class NotificationRulePatch(Lenient):
     manual_order: bool | None = None
 
 
-class NotificationRuleOut(BaseModel):
+class NotificationRuleOut(LazyModel):
     id: str
     user_id: str
     position: int
@@ -565,7 +582,7 @@ class ChainPatch(Lenient):
     team_id: RelatedId = None
 
 
-class ChainOut(BaseModel):
+class ChainOut(LazyModel):
     id: str
     name: str
     team_id: str | None
@@ -619,7 +636,7 @@ class PolicyPatch(PolicyFields):
     type: StepName | None = None
 
 
-class PolicyOut(BaseModel):
+class PolicyOut(LazyModel):
     """Only the fields that matter for the step type are returned, as OnCall does."""
 
     model_config = ConfigDict(extra="allow")
@@ -759,7 +776,7 @@ class WebhookPatch(_WebhookFields):
     team_id: RelatedId = None
 
 
-class WebhookResponseOut(BaseModel):
+class WebhookResponseOut(LazyModel):
     """OnCall's ``last_response_log`` (its internal API's shape), without the request it made."""
 
     timestamp: datetime
@@ -771,7 +788,7 @@ class WebhookResponseOut(BaseModel):
     attempts: int
 
 
-class WebhookOut(BaseModel):
+class WebhookOut(LazyModel):
     """OnCall's shape; secrets show as ``****************`` when set."""
 
     id: str
@@ -815,7 +832,7 @@ class ApiKeyIn(Lenient):
     user_id: str | None = None  # default: the caller
 
 
-class ApiKeyOut(BaseModel):
+class ApiKeyOut(LazyModel):
     id: str
     name: str
     user_id: str
@@ -828,7 +845,7 @@ class ApiKeyPage(Paginated[ApiKeyOut]):
     pass
 
 
-class AuditEntryOut(BaseModel):
+class AuditEntryOut(LazyModel):
     at: datetime
     user_id: str
     method: str
@@ -866,31 +883,31 @@ class BulkActionIn(Lenient):
     delay: int | None = None
 
 
-class BulkActionOut(BaseModel):
+class BulkActionOut(LazyModel):
     results: dict[str, str]  # group id -> "ok" or the reason it was skipped
 
 
 # --- OnCall look-ups Tocsin answers for its clients (Terraform data sources) ---------------------------------------
 
 
-class SlackChannelOut(BaseModel):
+class SlackChannelOut(LazyModel):
     name: str
     slack_id: str
 
 
-class SlackUserGroup(BaseModel):
+class SlackUserGroup(LazyModel):
     id: str
     name: str
     handle: str
 
 
-class UserGroupOut(BaseModel):
+class UserGroupOut(LazyModel):
     id: str
     type: str
     slack: SlackUserGroup
 
 
-class ActionOut(BaseModel):
+class ActionOut(LazyModel):
     """OnCall's deprecated ``/actions`` view of an outgoing webhook (data source ``grafana_oncall_action``)."""
 
     id: str

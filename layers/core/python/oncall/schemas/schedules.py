@@ -8,8 +8,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from oncall.lazy_model import LazyModel
 from oncall.schemas import Lenient, RelatedId
 
 # Where a calendar is fetched from (http, https or webcal): the use case checks it under the deployment's outbound
@@ -44,7 +45,7 @@ class SchedulePatch(ScheduleFields):
     type: Literal["web", "calendar", "ical"] | None = None
 
 
-class ScheduleOut(BaseModel):
+class ScheduleOut(LazyModel):
     id: str
     team_id: str | None
     name: str
@@ -96,7 +97,7 @@ class ShiftPatch(ShiftFields):
     type: str | None = None
 
 
-class ShiftOut(BaseModel):
+class ShiftOut(LazyModel):
     """Only the fields that matter for the shift type are returned, as OnCall does."""
 
     model_config = ConfigDict(extra="allow")
@@ -112,7 +113,7 @@ class ShiftOut(BaseModel):
     rotation_start: str
 
 
-class FinalShiftOut(BaseModel):
+class FinalShiftOut(LazyModel):
     user_pk: str | None
     user_email: str | None
     user_username: str | None

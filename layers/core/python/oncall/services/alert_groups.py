@@ -13,10 +13,11 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Final, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from oncall import actions, escalation, links, maintenance
 from oncall.errors import Conflict, InvalidInput, NotFound, TocsinError, Unavailable
+from oncall.lazy_model import LazyModel
 from oncall.models import Alert, AlertGroup, GroupState, TimelineEntry
 from oncall.ports import GroupFilter
 from oncall.schemas import BulkActionIn
@@ -32,7 +33,7 @@ MAX_ACTION_ATTEMPTS: Final = 5
 LINK_ACTOR: Final = "link"  # who acted, for links sent to no one in particular
 
 
-class GroupView(BaseModel):
+class GroupView(LazyModel):
     """An alert group with its latest alert (what a reader of the group sees first); when read alone, why it
     would notify nobody (``warnings``)."""
 
@@ -41,7 +42,7 @@ class GroupView(BaseModel):
     warnings: list[str] = Field(default_factory=list)
 
 
-class Listing(BaseModel, Generic[T]):
+class Listing(LazyModel, Generic[T]):
     """One page of a listing: its items, how many match in all, and the store's cursor of the next page."""
 
     items: list[T]
@@ -49,7 +50,7 @@ class Listing(BaseModel, Generic[T]):
     cursor: str | None = None
 
 
-class LinkView(BaseModel):
+class LinkView(LazyModel):
     """What a signed action link does, to which alert group, and the group's state as people see it now."""
 
     action: str
@@ -189,7 +190,7 @@ def _apply(ports: Ports, group_id: str, action: str, by: str, delay: object = No
         if store.groups.save(transition.group, group.version, timeline=transition.timeline, pointer=transition.pointer):
             if action == "acknowledge":
                 escalation.start_reminder(store, ports.executor, transition.group)
-            return transition.group.model_copy(update={"version": group.version + 1})
+            return replace(transition.group, version=group.version + 1)
     raise Conflict("The alert group is changing too fast; try again.")
 
 

@@ -13,11 +13,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Final
 
-from pydantic import BaseModel
-
 from oncall import ids
+from oncall.directory import ApiKey, AuditEntry
 from oncall.errors import NotFound
-from oncall.models import ApiKey, AuditEntry
+from oncall.lazy_model import LazyModel
 from oncall.ports import Store
 from oncall.schemas import ApiKeyIn
 from oncall.services import Ports
@@ -26,7 +25,7 @@ from oncall.services.policy import Action, Principal, Resource, allows, authoriz
 AUDIT_DAY_LIMIT: Final = 500  # the entries of one day a listing reads
 
 
-class NewKey(BaseModel):
+class NewKey(LazyModel):
     """A key just made, with its secret (never stored, never shown again)."""
 
     key: ApiKey

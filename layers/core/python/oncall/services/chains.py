@@ -9,16 +9,17 @@ the routes that used it without a chain, as OnCall does.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any, Final
 
 from oncall import ids
+from oncall.directory import EscalationChain, EscalationPolicy, StepType
 from oncall.errors import InvalidInput, NotFound
-from oncall.models import EscalationChain, EscalationPolicy, StepType
 from oncall.ports import NameTaken
 from oncall.schemas import ChainIn, ChainPatch, PolicyIn, PolicyPatch
 from oncall.services import Ports, ordering
 from oncall.services.patching import patched
-from oncall.services.policy import Action, Principal, Resource, authorize
+from oncall.services.policy import Action, Principal, Resource, authorize, existing
 
 DEFAULT_WAIT_SECONDS: Final = 300
 
@@ -80,10 +81,7 @@ def get_chain(ports: Ports, caller: Principal, chain_id: str) -> EscalationChain
 
 def _chain_for_change(ports: Ports, caller: Principal, chain_id: str, action: Action) -> EscalationChain:
     """The chain, once the caller may do ``action`` to it (a step's change is the chain's update)."""
-    chain = ports.store.chains.get(chain_id)
-    if chain is None:
-        authorize(caller, Resource.ESCALATION_CHAINS, action)  # who may not change chains at all: 403, not 404
-        raise NotFound()
+    chain = existing(ports.store.chains.get(chain_id), caller, Resource.ESCALATION_CHAINS, action)
     authorize(caller, Resource.ESCALATION_CHAINS, action, teams=[chain.team_id])
     return chain
 
@@ -115,7 +113,7 @@ def delete_chain(ports: Ports, caller: Principal, chain_id: str) -> EscalationCh
     chain = _chain_for_change(ports, caller, chain_id, Action.DELETE)
     for route in ports.store.integrations.routes():
         if route.escalation_chain_id == chain_id:
-            unrouted = route.model_copy(update={"escalation_chain_id": None})
+            unrouted = replace(route, escalation_chain_id=None)
             ports.store.integrations.save_routes(route.integration_id, [unrouted])
     for policy in ports.store.policies.of_chain(chain_id):
         ports.store.policies.delete(policy.id)
@@ -143,10 +141,7 @@ def get_policy(ports: Ports, caller: Principal, policy_id: str) -> EscalationPol
 
 def _policy_for_change(ports: Ports, caller: Principal, policy_id: str, chain_id: str | None) -> EscalationPolicy:
     """The step, once the caller may change its chain; ``chain_id``: only a step of that chain (a form's address)."""
-    policy = ports.store.policies.get(policy_id)
-    if policy is None:
-        authorize(caller, Resource.ESCALATION_CHAINS, Action.UPDATE)
-        raise NotFound()
+    policy = existing(ports.store.policies.get(policy_id), caller, Resource.ESCALATION_CHAINS, Action.UPDATE)
     chain = ports.store.chains.get(policy.escalation_chain_id)
     authorize(caller, Resource.ESCALATION_CHAINS, Action.UPDATE, teams=[chain.team_id if chain else None])
     if chain_id is not None and policy.escalation_chain_id != chain_id:

@@ -15,9 +15,8 @@ from collections import Counter
 from datetime import datetime, timedelta
 from typing import Final, Literal
 
-from pydantic import BaseModel
-
 from oncall.errors import InvalidInput
+from oncall.lazy_model import LazyModel
 from oncall.services import Ports
 from oncall.services.policy import Action, Principal, Resource, authorize
 
@@ -26,7 +25,7 @@ PERIODS: Final[dict[str, timedelta]] = {"24h": timedelta(hours=24), "7d": timede
 NOISIEST: Final = 10
 
 
-class Named(BaseModel):
+class Named(LazyModel):
     """A count for someone or something, by name (the id too, for links)."""
 
     id: str
@@ -34,7 +33,7 @@ class Named(BaseModel):
     count: int
 
 
-class Slot(BaseModel):
+class Slot(LazyModel):
     """A count in one slot of time: a day (``2026-12-07``), or an hour (``2026-12-07T11``) over 24 hours."""
 
     start: datetime
@@ -42,7 +41,7 @@ class Slot(BaseModel):
     count: int
 
 
-class NoisyGroup(BaseModel):
+class NoisyGroup(LazyModel):
     id: str
     title: str | None
     integration_id: str
@@ -51,7 +50,7 @@ class NoisyGroup(BaseModel):
     created_at: datetime
 
 
-class Insights(BaseModel):
+class Insights(LazyModel):
     period: Period
     since: datetime
     until: datetime

@@ -7,13 +7,16 @@ integration to another team needs the right in both (:mod:`oncall.services.polic
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from oncall import heartbeat, ids, integration_types, maintenance, templating
-from oncall.errors import InvalidInput, NotFound
+from oncall.codec import from_json
+from oncall.errors import InvalidInput
 from oncall.ingest import IngestError, demo_payload, ingest
+from oncall.lazy_model import LazyModel
 from oncall.models import Heartbeat, Integration, IntegrationConfig, Route, Templates
 from oncall.ports import NameTaken
 from oncall.schemas import (
@@ -26,7 +29,7 @@ from oncall.schemas import (
     TemplatesIn,
 )
 from oncall.services import Ports, chains
-from oncall.services.policy import Action, Principal, Resource, authorize
+from oncall.services.policy import Action, Principal, Resource, authorize, existing
 from oncall.services.warnings import Checker
 
 # The templates an editor shows and previews, in order (Templates' fields but the image URL).
@@ -40,7 +43,7 @@ TEMPLATE_KEYS = {
 }
 
 
-class IntegrationView(BaseModel):
+class IntegrationView(LazyModel):
     """An integration as its readers see it; ``token`` only right after it was made (it is stored hashed);
     ``warnings``: why its alerts would notify nobody (:mod:`oncall.services.warnings`)."""
 
@@ -55,12 +58,7 @@ def _config(
     ports: Ports, integration_id: str, caller: Principal | None = None, action: Action = Action.READ
 ) -> IntegrationConfig:
     """The configuration; ``caller``: who will ``action`` it (unknown: 404 only to who may do that at all)."""
-    config = ports.store.integrations.config(integration_id)
-    if config is None:
-        if caller is not None:
-            authorize(caller, Resource.INTEGRATIONS, action)
-        raise NotFound()
-    return config
+    return existing(ports.store.integrations.config(integration_id), caller, Resource.INTEGRATIONS, action)
 
 
 def _view(ports: Ports, config: IntegrationConfig, token: str | None = None) -> IntegrationView:
@@ -124,7 +122,7 @@ def _templates_from(payload: TemplatesIn, current: Templates) -> Templates:
     in_channels = {f"{channel}.{name}": t for channel, ts in channels.items() for name, t in ts.items()}
     if errors := _template_errors({**named, **in_channels}):
         raise InvalidInput.of_fields({"templates": errors})
-    return current.model_copy(update={**updates, "channels": channels})
+    return replace(current, **updates, channels=channels)
 
 
 def _template_updates(payload: TemplatesIn) -> dict[str, str | None]:
@@ -297,7 +295,7 @@ def update_integration(ports: Ports, caller: Principal, integration_id: str, bod
     config = load_for_change(ports, caller, integration_id)
     if "team_id" in body.model_fields_set:  # moving it: the caller needs the right in the new team too
         authorize(caller, Resource.INTEGRATIONS, Action.UPDATE, teams=[body.team_id])
-    integration = config.integration.model_copy(update=_changes(ports, config.integration, body))
+    integration = replace(config.integration, **_changes(ports, config.integration, body))
     try:
         ports.store.integrations.update(integration, previous=config.integration)
     except NameTaken as taken:
@@ -305,15 +303,15 @@ def update_integration(ports: Ports, caller: Principal, integration_id: str, bod
     if body.heartbeat is not None and body.heartbeat.timeout_seconds is not None:
         if not heartbeat.has_heartbeat(integration.type):
             raise InvalidInput.field("heartbeat", f"Integrations of type {integration.type} have no heartbeat.")
-        timeout = {"timeout_seconds": body.heartbeat.timeout_seconds}
-        ports.store.heartbeats.set(integration.id, config.heartbeat.model_copy(update=timeout))
+        timeout = body.heartbeat.timeout_seconds
+        ports.store.heartbeats.set(integration.id, replace(config.heartbeat, timeout_seconds=timeout))
     if body.default_route is not None:
         given, route = body.default_route, config.default_route
         changes: dict[str, Any] = {"messengers": given.messengers(route.messengers)}
         if "escalation_chain_id" in given.model_fields_set:
             check_chain(ports, given.escalation_chain_id)
             changes["escalation_chain_id"] = given.escalation_chain_id
-        ports.store.integrations.save_routes(integration.id, [route.model_copy(update=changes)])
+        ports.store.integrations.save_routes(integration.id, [replace(route, **changes)])
     return _view(ports, _config(ports, integration_id))
 
 
@@ -330,9 +328,9 @@ def regenerate_token(ports: Ports, caller: Principal, integration_id: str) -> In
     integration = config.integration
     kind = integration_types.get(integration.type)
     token = ids.new_token(kind.token_length if kind else 25)
-    changed = integration.model_copy(update={"token_hash": ids.secret_hash(token), "token_hint": token[:4]})
+    changed = replace(integration, token_hash=ids.secret_hash(token), token_hint=token[:4])
     ports.store.integrations.replace_token(integration, changed)
-    return _view(ports, config.model_copy(update={"integration": changed}), token)
+    return _view(ports, replace(config, integration=changed), token)
 
 
 def send_demo_alert(ports: Ports, caller: Principal, integration_id: str, payload: Any) -> list[str]:
@@ -346,7 +344,7 @@ def send_demo_alert(ports: Ports, caller: Principal, integration_id: str, payloa
     return sorted({s.group_id for s in stored})
 
 
-class TemplatePreview(BaseModel):
+class TemplatePreview(LazyModel):
     """What an integration's templates make of a payload, as ingest would store it; and each template's problem."""
 
     grouping_id: str | None
@@ -378,11 +376,11 @@ def preview_templates(
     from oncall.ingest import render_appearance
 
     config = load_for_change(ports, caller, integration_id)
-    templates = Templates.model_validate({name: texts.get(name) or None for name in TEMPLATE_NAMES})
-    integration = config.integration.model_copy(update={"templates": templates})
+    templates = from_json(Templates, {name: texts.get(name) or None for name in TEMPLATE_NAMES})
+    integration = replace(config.integration, templates=templates)
     labels = grouping.alert_labels(integration, payload)
     context = {"payload": payload, "labels": labels}
-    appearance = render_appearance(config.model_copy(update={"integration": integration}), payload, labels)
+    appearance = render_appearance(replace(config, integration=integration), payload, labels)
     return TemplatePreview(
         grouping_id=grouping.render_optional(integration.template("grouping_id"), **context),
         resolve_condition=templating.render_condition(integration.template("resolve_condition"), **context),

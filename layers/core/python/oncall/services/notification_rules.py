@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import Any, Final
 
 from oncall import ids
+from oncall.directory import NotificationRule
 from oncall.errors import NotFound
 from oncall.escalation import DEFAULT_WAIT_SECONDS
-from oncall.models import NotificationRule
 from oncall.schemas import NotificationRuleIn, NotificationRulePatch, RuleType
 from oncall.services import Ports
 from oncall.services.policy import Action, Principal, Resource, authorize

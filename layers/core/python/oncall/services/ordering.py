@@ -3,8 +3,9 @@ an item put at a position pushing the rest down, and only the items whose positi
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
-from typing import Any, Protocol, Self, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
 
 class Ordered(Protocol):
@@ -12,7 +13,6 @@ class Ordered(Protocol):
     def id(self) -> str: ...
     @property
     def position(self) -> int: ...
-    def model_copy(self, *, update: dict[str, Any] | None = None, deep: bool = False) -> Self: ...
 
 
 T = TypeVar("T", bound=Ordered)
@@ -34,7 +34,14 @@ def renumber(items: Iterable[T], moved: T | None = None, position: int | None = 
             ordered[current], ordered[target] = ordered[target], ordered[current]
         else:
             ordered.insert(target, moved)
-    return [item.model_copy(update={"position": n}) for n, item in enumerate(ordered)]
+    return [_at(item, n) for n, item in enumerate(ordered)]
+
+
+def _at(item: T, position: int) -> T:
+    """A copy of ``item`` at ``position``: routes are dataclasses (ingest reads them), steps pydantic models."""
+    if dataclasses.is_dataclass(item):
+        return cast(T, dataclasses.replace(item, position=position))
+    return cast(T, cast(Any, item).model_copy(update={"position": position}))
 
 
 def changed(before: Iterable[T], after: Iterable[T]) -> list[T]:

@@ -7,18 +7,20 @@ admins (the paging domain's rule, :func:`oncall.paging.may_page`).
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from oncall import paging
+from oncall.directory import Team, User
 from oncall.errors import InvalidInput
-from oncall.models import AlertGroup, Team, User
+from oncall.lazy_model import LazyModel
+from oncall.models import AlertGroup
 from oncall.schemas import EscalationIn
 from oncall.services import Ports
 from oncall.services.policy import Action, Principal, Resource, authorize
 from oncall.services.warnings import Checker
 
 
-class PagingChoices(BaseModel):
+class PagingChoices(LazyModel):
     """Whom the caller may page: people, and the teams they may page (``hidden``: how many other teams exist)."""
 
     users: list[User]
@@ -35,7 +37,7 @@ def choices(ports: Ports, caller: Principal) -> PagingChoices:
     return PagingChoices(users=users, teams=pageable, hidden=len(teams) - len(pageable))
 
 
-class Paged(BaseModel):
+class Paged(LazyModel):
     """The alert group of a page, and why some of it would reach nobody (people with no contact point, a team
     with no escalation chain)."""
 

@@ -4,6 +4,11 @@ Everyone reads every team and user; admins create, change and delete them. Every
 points and time zone (:data:`CONTACT_FIELDS`); the console's profile page (contact points and notification rules
 together) is one's own, admins open anyone's (:mod:`oncall.services.policy`). Tocsin always keeps an admin: the
 last one can be neither demoted nor deleted. OnCall took users and teams from Grafana; Tocsin keeps them itself.
+
+A personal ``webhook_url`` is a secret (a Slack incoming-webhook URL lets whoever has it post to that person): it is
+write-only like outgoing webhooks' secrets (:mod:`oncall.services.webhooks`), returned as the mask to everyone, the
+user themself included; a write without it or with the mask keeps it, null clears it. Notifications read the
+stored user, never these copies.
 """
 
 from __future__ import annotations
@@ -14,9 +19,10 @@ from typing import Final, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from oncall import ids
+from oncall.directory import NotificationRule, Team, User
 from oncall.errors import InvalidInput, NotFound, field_errors
-from oncall.models import NotificationRule, Team, User
-from oncall.schemas import TeamIn, TeamPatch, UserIn, UserPatch
+from oncall.lazy_model import LazyModel
+from oncall.schemas import MASK, TeamIn, TeamPatch, UserIn, UserPatch
 from oncall.services import Ports
 from oncall.services.policy import Action, Principal, Resource, allows, authorize
 
@@ -87,6 +93,11 @@ def delete_team(ports: Ports, caller: Principal, team_id: str) -> None:
 # --- users ----------------------------------------------------------------------------------------------------------
 
 
+def masked(user: User) -> User:
+    """``user`` as anyone may see them: a personal webhook URL replaced by the mask."""
+    return user.model_copy(update={"webhook_url": MASK}) if user.webhook_url else user
+
+
 def _user(ports: Ports, user_id: str) -> User:
     user = ports.store.users.get(user_id)
     if user is None:
@@ -108,7 +119,7 @@ def _keep_an_admin(ports: Ports, leaving: str) -> None:
 def list_users(ports: Ports, caller: Principal, *, email: str | None = None, username: str | None = None) -> list[User]:
     authorize(caller, Resource.USERS, Action.READ)
     return [
-        u
+        masked(u)
         for u in ports.store.users.list()
         if (email is None or u.email == email) and (username is None or u.username == username)
     ]
@@ -116,7 +127,7 @@ def list_users(ports: Ports, caller: Principal, *, email: str | None = None, use
 
 def get_user(ports: Ports, caller: Principal, user_id: str) -> User:
     authorize(caller, Resource.USERS, Action.READ)
-    return _user(ports, user_id)
+    return masked(_user(ports, user_id))
 
 
 def create_user(ports: Ports, caller: Principal, body: UserIn) -> User:
@@ -125,7 +136,7 @@ def create_user(ports: Ports, caller: Principal, body: UserIn) -> User:
     _known_teams(ports, body.teams)
     user = User(id=ids.new_id(ids.USER), **body.model_dump())
     ports.store.users.put(user, new=True)
-    return user
+    return masked(user)
 
 
 def _authorize_change(caller: Principal, user_id: str, fields: set[str]) -> None:
@@ -137,13 +148,16 @@ def _authorize_change(caller: Principal, user_id: str, fields: set[str]) -> None
 
 def update_user(ports: Ports, caller: Principal, user_id: str, body: UserPatch) -> User:
     _authorize_change(caller, user_id, body.model_fields_set)
-    user = _changed(_user(ports, user_id), body)
+    stored = _user(ports, user_id)
+    user = _changed(stored, body)
+    if user.webhook_url == MASK:  # sent back as read: kept
+        user.webhook_url = stored.webhook_url
     if user.role != "admin":
         _keep_an_admin(ports, user.id)
     _unique(((u.id, u.username) for u in ports.store.users.list()), "username", user.username, exclude=user.id)
     _known_teams(ports, user.teams)
     ports.store.users.put(user)
-    return user
+    return masked(user)
 
 
 def delete_user(ports: Ports, caller: Principal, user_id: str) -> None:
@@ -159,7 +173,7 @@ def delete_user(ports: Ports, caller: Principal, user_id: str) -> None:
 # --- the console's profile page ---------------------------------------------------------------------------------
 
 
-class Profile(BaseModel):
+class Profile(LazyModel):
     """A user with their notification rules, as their profile page shows them."""
 
     user: User
@@ -170,4 +184,4 @@ def get_profile(ports: Ports, caller: Principal, user_id: str) -> Profile:
     authorize(caller, Resource.USERS, Action.READ_PROFILE, owner=user_id)
     user = _user(ports, user_id)
     rules = sorted(ports.store.rules.of_user(user_id), key=lambda r: (r.important, r.position))
-    return Profile(user=user, rules=rules)
+    return Profile(user=masked(user), rules=rules)

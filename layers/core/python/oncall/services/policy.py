@@ -38,9 +38,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Final, Literal
+from typing import Final, Literal, TypeVar
 
-from oncall.errors import PermissionDenied
+from oncall.errors import NotFound, PermissionDenied
+
+T = TypeVar("T")
 
 Role = Literal["admin", "editor", "viewer"]
 Scope = Literal["any", "team", "self"]
@@ -181,3 +183,13 @@ def authorize(
     if found.scope == "self" and owner == principal.user_id:
         return
     raise PermissionDenied(found.denied)
+
+
+def existing(item: T | None, caller: Principal | None, resource: Resource, action: Action) -> T:
+    """``item``, or NotFound if there is none: an unknown id is 404 only to a ``caller`` who may ``action`` such
+    objects at all, and 403 to the others, as a known one would be (``caller`` None: always 404)."""
+    if item is None:
+        if caller is not None:
+            authorize(caller, resource, action)
+        raise NotFound()
+    return item

@@ -4,6 +4,8 @@ A note belongs to its group: it is deleted with it, and a note for an unknown gr
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from oncall import ids
 from oncall.errors import InvalidInput, NotFound
 from oncall.models import ResolutionNote
@@ -50,7 +52,7 @@ def add_note(ports: Ports, caller: Principal, body: ResolutionNoteIn, *, source:
 
 def update_note(ports: Ports, caller: Principal, note_id: str, body: ResolutionNotePatch) -> ResolutionNote:
     authorize(caller, Resource.RESOLUTION_NOTES, Action.UPDATE)
-    note = _note(ports, note_id).model_copy(update={"text": body.text})
+    note = replace(_note(ports, note_id), text=body.text)
     ports.store.resolution_notes.put(note)
     return note
 

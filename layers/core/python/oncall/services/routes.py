@@ -5,28 +5,30 @@ A route belongs to its integration's team: changing one is changing the integrat
 
 from __future__ import annotations
 
-from pydantic import Field
+from dataclasses import dataclass, field, replace
 
 from oncall import ids, routing
+from oncall.codec import fields_of
 from oncall.errors import InvalidInput, NotFound
 from oncall.models import LabelMatch, Route
 from oncall.schemas import LabelMatchIn, RouteIn, RoutePatch
 from oncall.services import Ports, ordering
 from oncall.services.integrations import check_chain, load_for_change
-from oncall.services.policy import Action, Principal, Resource, authorize
+from oncall.services.policy import Action, Principal, Resource, authorize, existing
 from oncall.services.warnings import Checker
 
 _DEFAULT_FIXED = "The default route matches everything; its filter and position cannot change."
 
 
+@dataclass(slots=True, kw_only=True)
 class RouteView(Route):
     """A route with ``warnings``: why the alerts it matches would notify nobody."""
 
-    warnings: list[str] = Field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 def _checked(checker: Checker, route: Route) -> RouteView:
-    return RouteView(**dict(route), warnings=checker.route(route))
+    return RouteView(**fields_of(route), warnings=checker.route(route))
 
 
 def list_routes(
@@ -40,12 +42,7 @@ def list_routes(
 
 def _route(ports: Ports, route_id: str, caller: Principal | None = None, action: Action = Action.READ) -> Route:
     """The route; ``caller``: who will ``action`` it (unknown: 404 only to who may do that at all)."""
-    route = ports.store.integrations.route(route_id)
-    if route is None:
-        if caller is not None:
-            authorize(caller, Resource.ROUTES, action)
-        raise NotFound()
-    return route
+    return existing(ports.store.integrations.route(route_id), caller, Resource.ROUTES, action)
 
 
 def get_route(ports: Ports, caller: Principal, route_id: str) -> RouteView:
@@ -120,18 +117,13 @@ def update_route(ports: Ports, caller: Principal, route_id: str, body: RoutePatc
         raise InvalidInput(_DEFAULT_FIXED)
     if not route.is_default:
         _check_routing(routing_type, term, labels)
-    updated = route.model_copy(
-        update={
-            "routing_type": routing_type,
-            "routing_regex": term if routing_type != "labels" else None,
-            "routing_labels": [LabelMatch(key=m.key, value=m.value) for m in labels or []]
-            if routing_type == "labels"
-            else [],
-            "escalation_chain_id": body.escalation_chain_id
-            if "escalation_chain_id" in given
-            else route.escalation_chain_id,
-            "messengers": body.messengers(route.messengers),
-        }
+    updated = replace(
+        route,
+        routing_type=routing_type,
+        routing_regex=term if routing_type != "labels" else None,
+        routing_labels=[LabelMatch(key=m.key, value=m.value) for m in labels or []] if routing_type == "labels" else [],
+        escalation_chain_id=body.escalation_chain_id if "escalation_chain_id" in given else route.escalation_chain_id,
+        messengers=body.messengers(route.messengers),
     )
     if route.is_default:
         ports.store.integrations.save_routes(route.integration_id, [updated])

@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any, Final
 from pydantic import BaseModel, ValidationError
 
 from oncall import feeds, ids
+from oncall.directory import User
 from oncall.errors import InvalidInput, NotFound
-from oncall.models import User
+from oncall.lazy_model import LazyModel
 from oncall.schedules import engine, recurrence, rotation
 from oncall.schedules.models import (
     FREQUENCIES,
@@ -30,7 +31,7 @@ from oncall.schedules.models import (
     Schedule,
     calendar_fetch_url,
 )
-from oncall.services.policy import Action, Principal, Resource, authorize
+from oncall.services.policy import Action, Principal, Resource, authorize, existing
 
 if TYPE_CHECKING:
     from oncall.ports import Store
@@ -63,7 +64,7 @@ SCHEDULE_FIELDS: Final = (
 CALENDAR_URLS: Final = ("ical_url_primary", "ical_url_overrides")
 
 
-class ScheduleView(BaseModel):
+class ScheduleView(LazyModel):
     """A schedule as its readers see it: who is on call now, and the shifts the API put in it (imported ones are
     not listed, as OnCall lists only a schedule's own shifts)."""
 
@@ -72,7 +73,7 @@ class ScheduleView(BaseModel):
     shift_ids: list[str]
 
 
-class FinalShiftRow(BaseModel):
+class FinalShiftRow(LazyModel):
     """One row of the resolved timeline: one person on call from ``start`` to ``end`` (UTC), or nobody (a gap)."""
 
     start: datetime
@@ -85,7 +86,7 @@ class FinalShiftRow(BaseModel):
     username: str | None = None
 
 
-class Feed(BaseModel):
+class Feed(LazyModel):
     """A calendar feed token: it reads one feed, as the API key it was made with, until that key is revoked."""
 
     kind: feeds.FeedKind
@@ -96,7 +97,7 @@ class Feed(BaseModel):
         return feeds.feed_url(base_url, self.kind, self.entity_id, self.token)
 
 
-class ImportReport(BaseModel):
+class ImportReport(LazyModel):
     """What a calendar import did: the layer's level, the shifts it made and replaced, the names matching nobody
     and the events it skipped (``{"uid", "summary", "reason"}``)."""
 
@@ -117,22 +118,12 @@ def _schedule(
     store: Store, schedule_id: str, caller: Principal | None = None, action: Action = Action.READ
 ) -> Schedule:
     """The schedule; ``caller``: who will ``action`` it (unknown: 404 only to who may do that at all, else 403)."""
-    schedule = store.schedules.get(schedule_id)
-    if schedule is None:
-        if caller is not None:
-            authorize(caller, Resource.SCHEDULES, action)
-        raise NotFound()
-    return schedule
+    return existing(store.schedules.get(schedule_id), caller, Resource.SCHEDULES, action)
 
 
 def _shift(store: Store, shift_id: str, caller: Principal | None = None, action: Action = Action.READ) -> OnCallShift:
     """The shift; ``caller``: who will ``action`` it (unknown: 404 only to who may do that at all, else 403)."""
-    shift = store.shifts.get(shift_id)
-    if shift is None:
-        if caller is not None:
-            authorize(caller, Resource.SCHEDULES, action)
-        raise NotFound()
-    return shift
+    return existing(store.shifts.get(shift_id), caller, Resource.SCHEDULES, action)
 
 
 def _team_of_schedule(store: Store, schedule_id: str | None) -> str | None:

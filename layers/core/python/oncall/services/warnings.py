@@ -14,7 +14,8 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Final
 
-from oncall.models import AlertGroup, EscalationChain, EscalationPolicy, Route, User
+from oncall.directory import EscalationChain, EscalationPolicy, User
+from oncall.models import AlertGroup, Route
 from oncall.ports import Store
 
 NO_CHAIN: Final = "no escalation chain: nobody is notified"

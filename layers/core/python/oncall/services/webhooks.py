@@ -18,14 +18,13 @@ import re
 from typing import Any, Final
 
 from oncall import ids
+from oncall.directory import OutgoingWebhook
 from oncall.errors import InvalidInput, NotFound
-from oncall.models import OutgoingWebhook
-from oncall.schemas import WebhookIn, WebhookPatch
+from oncall.schemas import MASK, WebhookIn, WebhookPatch
 from oncall.services import Ports
 from oncall.services.patching import patched
-from oncall.services.policy import Action, Principal, Resource, authorize
+from oncall.services.policy import Action, Principal, Resource, authorize, existing
 
-MASK: Final = "****************"  # OnCall's WEBHOOK_FIELD_PLACEHOLDER
 SECRET_FIELDS: Final = ("authorization_header", "password")
 # Header names that carry credentials: Authorization, Cookie, X-Api-Key, X-Auth-Token, X-Hub-Signature...
 _SECRET_HEADER: Final = re.compile(r"auth|token|secret|key|pass|cookie|signature|session|credential", re.IGNORECASE)
@@ -100,10 +99,7 @@ def get_webhook(ports: Ports, caller: Principal, webhook_id: str) -> OutgoingWeb
 
 
 def _for_change(ports: Ports, caller: Principal, webhook_id: str, action: Action) -> OutgoingWebhook:
-    hook = ports.store.webhooks.get(webhook_id)
-    if hook is None:
-        authorize(caller, Resource.WEBHOOKS, action)  # who may not change webhooks at all: 403, not 404
-        raise NotFound()
+    hook = existing(ports.store.webhooks.get(webhook_id), caller, Resource.WEBHOOKS, action)
     authorize(caller, Resource.WEBHOOKS, action, teams=[hook.team_id])
     return hook
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime
 
-from oncall.models import ApiKey, AuditEntry
+from oncall.directory import ApiKey, AuditEntry
 from oncall.store import keys, schema
 from oncall.store.epoch import DynamoAuthEpoch
 from oncall.store.table import Table

@@ -1,7 +1,7 @@
 """Alert groups with their alerts, timeline and claimed effects (partition ``GROUP#<id>``), the sequence numbers of
 grouping keys, the progress of requests with several alerts, and escalation starts to retry.
 
-The write shape (write units per alert are a goal: ``bench/ingest.py`` counts them):
+The write shape (write units per alert are a goal: ``bench/write_units.py`` counts them):
 
 - A group's id derives from its grouping key and the key's sequence number (``oncall.grouping.group_id``), so the
   group item is its key's open-group pointer too: a new group is one PutItem conditioned on ``attribute_not_exists``
@@ -14,7 +14,8 @@ The write shape (write units per alert are a goal: ``bench/ingest.py`` counts th
   number (a closed group moves the key on to the next number) and, for requests with several alerts, their progress.
 
 Counters are only ever changed with ``ADD``, so concurrent appends never overwrite each other.
-Every stored creation and state change is counted in the insights aggregate (:mod:`oncall.store.insights`).
+Nothing else is written with them: the insights aggregate (:mod:`oncall.store.insights`) is counted from the
+table's stream by the escalation starter, off the path the sender waits on.
 """
 
 from __future__ import annotations
@@ -27,10 +28,12 @@ import json
 import secrets
 import time
 import zlib
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from oncall import ids
+from oncall.codec import from_json, to_json
 from oncall.models import Alert, AlertGroup, GroupState, TimelineEntry
 from oncall.ports import (
     RECEIPT_SLOTS,
@@ -44,7 +47,6 @@ from oncall.ports import (
     Receipt,
 )
 from oncall.store import keys, schema
-from oncall.store.insights import DynamoInsights
 from oncall.store.table import Data, Item, Table
 
 # Group attributes that state changes may write; counters (alerts_count, last_alert_*) are never among them.
@@ -122,12 +124,11 @@ class DynamoAlertGroups:
     def __init__(self, table: Table, retention: timedelta) -> None:
         self.table = table
         self.retention = retention  # raw alerts expire (TTL) this long after they arrived
-        self.insights = DynamoInsights(table)  # counted as groups are created and change state
 
     # --- items ------------------------------------------------------------------------------------------------
     def _group_item(self, group: AlertGroup, receipt: Receipt | None, alert_id: str | None) -> Data:
         # Defaults are left out (the model restores them) to keep the item, and so every append, under 1 KB.
-        data = group.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
+        data = to_json(group, exclude_none=True, exclude_defaults=True)
         data["is_open"] = group.is_open  # appends are conditioned on it
         data.update(keys.group(group.id))
         data.update(GSI3PK=keys.groups_in_state(group.recorded_state.value))
@@ -141,9 +142,7 @@ class DynamoAlertGroups:
         return data
 
     def _alert_item(self, alert: Alert) -> Data:
-        content = alert.model_dump(
-            mode="json", include={"payload", "title", "message", "image_url", "source_link"}, exclude_none=True
-        )
+        content = to_json(alert, include={"payload", "title", "message", "image_url", "source_link"}, exclude_none=True)
         flags = {
             name: True for name in ("is_resolve_signal", "is_acknowledge_signal", "is_demo") if getattr(alert, name)
         }
@@ -155,7 +154,7 @@ class DynamoAlertGroups:
             # Entries of one instant keep the order they were written in (the write time breaks ties).
             self.table.put(
                 {
-                    **e.model_dump(mode="json", exclude_none=True),
+                    **to_json(e, exclude_none=True),
                     **keys.timeline(e.group_id, e.at, f"{time.time_ns()}{i:02d}{secrets.token_hex(2)}"),
                 }
             )
@@ -175,7 +174,7 @@ class DynamoAlertGroups:
             fingerprint, _, alert_id = seen.partition(" ")
             if alert_id and fingerprint in (receipt.current, receipt.previous):
                 return Placement(duplicate_of=alert_id)
-        return Placement(found=AlertGroup.model_validate(data))
+        return Placement(found=from_json(AlertGroup, data))
 
     # --- grouping and appending ---------------------------------------------------------------------------------
     def sequence(self, key: GroupKey) -> int:
@@ -205,7 +204,6 @@ class DynamoAlertGroups:
         if refusal.refused:
             return self._refusal(refusal.item, receipt, open_only=True)
         self.put_alert(alert)
-        self.insights.group_changed(group, [], created=True)
         return Placement(stored=True)
 
     def _create_in_transaction(
@@ -226,7 +224,6 @@ class DynamoAlertGroups:
         with self.table.lost_race() as lost:
             self.table.transact(writes + self._timeline_puts(timeline))
         if not lost[0]:
-            self.insights.group_changed(group, timeline, created=True)
             return Placement(stored=True)
         current = self.table.call("get_item", Key=self.table.item(keys.group(group.id)), ConsistentRead=True)
         return self._refusal(current.get("Item"), receipt)
@@ -288,7 +285,7 @@ class DynamoAlertGroups:
         receipt: Receipt | None = None,
         progress: Progress | None = None,
     ) -> bool:
-        data = group.model_dump(mode="json", include=set(_STATE_FIELDS))
+        data = to_json(group, include=set(_STATE_FIELDS))
         absent = {name for name in _STATE_FIELDS if data[name] is None or data[name] == {}}  # the model's default
         sets = [f"#{name} = :{name}" for name in _STATE_FIELDS if name not in absent]
         removes = [f"#{name}" for name in _STATE_FIELDS if name in absent]
@@ -349,15 +346,13 @@ class DynamoAlertGroups:
         if lost[0] and pointer == "reopen":
             # The key has a newer group: reopening this one for grouping is not possible; save the rest.
             return self.save(
-                group.model_copy(update={"is_open": False}),
+                replace(group, is_open=False),
                 expected_version,
                 alert=alert,
                 timeline=timeline,
                 receipt=receipt,
                 progress=progress,
             )
-        if not lost[0] and timeline:
-            self.insights.group_changed(group, timeline, created=False)
         return not lost[0]
 
     def _sequence_change(self, group: AlertGroup, change: PointerChange) -> dict[str, Any]:
@@ -470,7 +465,7 @@ class DynamoAlertGroups:
     # --- reading ------------------------------------------------------------------------------------------------
     def get(self, group_id: str) -> AlertGroup | None:
         data = self.table.get(keys.group(group_id))
-        return AlertGroup.model_validate(data) if data else None
+        return from_json(AlertGroup, data) if data else None
 
     def _sources(self, filters: GroupFilter) -> list[dict[str, Any]]:
         """One query per state partition the listing reads (newest first), each with the listing's filters."""
@@ -578,7 +573,7 @@ class DynamoAlertGroups:
         if not partitions:
             return []
         read = self.table.batch_get([{"PK": pk, "SK": keys.META} for pk in partitions], consistent=True)
-        by_partition = {data["PK"]: AlertGroup.model_validate(data) for data in read}
+        by_partition = {data["PK"]: from_json(AlertGroup, data) for data in read}
         return [by_partition[pk] for pk in partitions if pk in by_partition]
 
     def count(self, filters: GroupFilter) -> int:
@@ -602,7 +597,7 @@ class DynamoAlertGroups:
 
     def timeline(self, group_id: str) -> builtins.list[TimelineEntry]:
         return [
-            TimelineEntry.model_validate(data)
+            from_json(TimelineEntry, data)
             for data in self.table.partition(keys.group_partition(group_id), keys.TIMELINE_PREFIX)
         ]
 

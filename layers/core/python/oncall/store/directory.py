@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from oncall.models import EscalationChain, EscalationPolicy, NotificationRule, Team, User
+from oncall.directory import EscalationChain, EscalationPolicy, NotificationRule, Team, User
 from oncall.schedules.models import OnCallShift, Schedule
 from oncall.store import keys
 from oncall.store.entities import Collection, EntityStore, M, NamedCollection

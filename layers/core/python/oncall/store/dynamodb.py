@@ -16,7 +16,7 @@ from oncall.store.table import Table
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-    from oncall.models import EscalationChain, Team, User
+    from oncall.directory import EscalationChain, Team, User
     from oncall.schedules.models import Schedule
     from oncall.store.access import DynamoApiKeys, DynamoAuditLog, DynamoCounters
     from oncall.store.alert_groups import DynamoAlertGroups, DynamoEscalationStarts
@@ -144,7 +144,9 @@ class DynamoStore:
 
     @cached_property
     def insights(self) -> DynamoInsights:
-        return self.groups.insights  # the repository that counts them as groups change
+        from oncall.store.insights import DynamoInsights
+
+        return DynamoInsights(self.table)
 
     @cached_property
     def resolution_notes(self) -> DynamoResolutionNotes:

@@ -1,21 +1,29 @@
 """The insights aggregate: counters per hour x integration (alert groups, acknowledgements and resolutions with
-the sums of their durations) and per hour x person (notifications sent), kept by atomic ``ADD`` updates as groups
-change state, so that reading a period is one or two queries whatever the number of groups.
+the sums of their durations) and per hour x person (notifications sent), kept by atomic ``ADD`` updates, so that
+reading a period is one or two queries whatever the number of groups.
+
+Group counters are derived from the table's stream, not counted where groups are written: the escalation starter
+(:mod:`oncall.escalation_start`) hands each batch of group changes it followed to :meth:`DynamoInsights.
+count_group_changes`, which sums the batch per counter item (a hundred new groups of one integration in one hour
+are one ``ADD``). So storing an alert costs no counter write, and a busy counter item can never fail or slow it.
 
 Items live in one partition per month, ``INSIGHTS#<yyyy-mm>``, sorted by ``<yyyy-mm-ddTHH>#INT#<id>`` or
-``#USER#<id>`` (:mod:`oncall.store.keys`). ``ADD`` never overwrites a concurrent writer; it is not in the group's
-transaction, so a busy counter item can never make an alert's write fail (a transaction conflict would). A counter
-is best effort: a failed update is logged, never raised, because the change it counts has already been stored.
+``#USER#<id>`` (:mod:`oncall.store.keys`). ``ADD`` never overwrites a concurrent writer. A counter is best effort:
+a failed update is logged, never raised, because the change it counts has already been stored (and its escalation
+must not be retried for a count).
 """
 
 from __future__ import annotations
 
 import logging
+from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
-from oncall.models import AlertGroup, GroupState, TimelineEntry
+from oncall import actions
+from oncall.models import AlertGroup, GroupState
 from oncall.store import keys
 from oncall.store.table import Table
 
@@ -24,6 +32,8 @@ logger = logging.getLogger(__name__)
 COUNTERS: Final = ("groups", "acknowledged", "ack_seconds", "resolved", "resolve_seconds", "notifications")
 # What ``recent_groups`` reads at most (the noisiest groups of a period are among them).
 MAX_GROUPS_READ: Final = 5000
+# A stored change of a group: the group before (None: it is new) and after (None: it was deleted).
+GroupChange = tuple[AlertGroup | None, AlertGroup | None]
 
 
 @dataclass(frozen=True)
@@ -62,32 +72,45 @@ class DynamoInsights:
         )
 
     # --- writing ------------------------------------------------------------------------------------------------
-    def group_changed(self, group: AlertGroup, timeline: list[TimelineEntry], *, created: bool) -> None:
-        """Count a stored group change: its creation, and the first acknowledgement and resolution among
-        ``timeline`` (the transition's entries), each with how long it took since the group began."""
-        try:
-            self._count_change(group, timeline, created)
-        except Exception:  # the change it counts is stored: a lost count must not fail it
-            logger.exception("insights of group %s not counted", group.id)
+    def count_group_changes(self, changes: Iterable[GroupChange]) -> None:
+        """Count a batch of stored group changes (the group before and after, as the stream gives them): a new
+        group in the hour it began, and the first acknowledgement and first resolution of a group in the hour they
+        happened, each with how long it took since the group began. The batch's counts are summed per counter item
+        first: one ``ADD`` per hour x integration, however many changes fell in it."""
+        tallies: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+        for before, after in changes:
+            if after is None:
+                continue  # a deleted group: it was counted when it began
+            try:
+                self._tally(tallies, before, after)
+            except Exception:  # a lost claim or a malformed group costs its count, never the batch's others
+                logger.exception("insights of group %s not counted", after.id)
+        for (pk, sk), counts in tallies.items():
+            try:
+                self._add({"PK": pk, "SK": sk}, dict(counts))
+            except Exception:  # the changes it counts are stored: a lost count must not fail (and so repeat) them
+                logger.exception("insights %s %s not counted: %s", pk, sk, dict(counts))
 
-    def _count_change(self, group: AlertGroup, timeline: list[TimelineEntry], created: bool) -> None:
-        counts: dict[str, int] = {"groups": 1} if created else {}
-        for entry in timeline:
-            if entry.type not in ("acknowledged", "resolved"):
-                continue
-            # Once per group: an acknowledgement undone and given again is not a second one.
-            if not self._claim(group.id, f"insights-{entry.type}"):
-                continue
-            seconds = max(0, int((entry.at - group.created_at).total_seconds()))
-            if entry.type == "acknowledged":
-                counts.update(acknowledged=1, ack_seconds=seconds)
-            else:
-                counts.update(resolved=1, resolve_seconds=seconds)
-        if counts:
-            at = group.created_at if created else max(e.at for e in timeline)
-            self._add(keys.insights_of_integration(at, group.integration_id), counts)
+    def _tally(
+        self, tallies: dict[tuple[str, str], Counter[str]], before: AlertGroup | None, after: AlertGroup
+    ) -> None:
+        def count(at: datetime, **counts: int) -> None:
+            key = keys.insights_of_integration(at, after.integration_id)
+            tallies[key["PK"], key["SK"]].update(counts)
+
+        if before is None:
+            count(after.created_at, groups=1)
+        acknowledged = after.acknowledged and not (before and before.acknowledged)
+        if acknowledged and after.acknowledged_at and self._claim(after.id, "insights-acknowledged"):
+            count(after.acknowledged_at, acknowledged=1, ack_seconds=_seconds(after, after.acknowledged_at))
+        # A wipe resolves the group too, but nobody resolved it: it is not a resolution to count (nor to time).
+        resolved = after.resolved and not (before and before.resolved) and after.resolved_by != actions.WIPE
+        if resolved and after.resolved_at and self._claim(after.id, "insights-resolved"):
+            count(after.resolved_at, resolved=1, resolve_seconds=_seconds(after, after.resolved_at))
 
     def _claim(self, group_id: str, effect: str) -> bool:
+        """Once per group: an acknowledgement undone and given again is not a second one, and a change the
+        stream delivers again (a retried batch) is not counted twice."""
         with self.table.lost_race() as lost:
             self.table.put_item(keys.claim(group_id, effect), "attribute_not_exists(PK)")
         return not lost[0]
@@ -157,6 +180,10 @@ class DynamoInsights:
             for item in self.table.batch_get([{"PK": pk, "SK": keys.META} for pk in dict.fromkeys(newest)])
         ]
         return sorted(found, key=lambda group: group.created_at, reverse=True)
+
+
+def _seconds(group: AlertGroup, at: datetime) -> int:
+    return max(0, int((at - group.created_at).total_seconds()))
 
 
 def _months_between(since: datetime, until: datetime) -> set[str]:

@@ -13,6 +13,7 @@ import builtins
 from datetime import datetime, timedelta
 from typing import Any
 
+from oncall.codec import from_json, to_json
 from oncall.errors import NotFound
 from oncall.models import Heartbeat, Integration, IntegrationConfig, Route
 from oncall.ports import NameTaken, RateCount, StoreError, TokenRef
@@ -42,13 +43,13 @@ class DynamoIntegrations:
         for data in self.table.partition(keys.integration_partition(integration_id), ConsistentRead=True):
             sk = data["SK"]
             if sk == keys.META:
-                integration = Integration.model_validate(data)
+                integration = from_json(Integration, data)
             elif sk == keys.config_stamp(integration_id)["SK"]:
                 version = int(data.get("config_version", 0))
             elif sk == keys.heartbeat(integration_id)["SK"]:
-                heartbeat = Heartbeat.model_validate(data)
+                heartbeat = from_json(Heartbeat, data)
             elif sk.startswith("ROUTE#"):
-                routes.append(Route.model_validate(data))
+                routes.append(from_json(Route, data))
         if integration is None:
             return None
         routes.sort(key=lambda r: (r.is_default, r.position))
@@ -86,7 +87,7 @@ class DynamoIntegrations:
         )
 
     def _integration_item(self, integration: Integration) -> Data:
-        data = integration.model_dump(mode="json", exclude_none=True)
+        data = to_json(integration, exclude_none=True)
         return {
             **data,
             **keys.integration(integration.id),
@@ -95,7 +96,7 @@ class DynamoIntegrations:
         }
 
     def _route_item(self, route: Route) -> Data:
-        data = route.model_dump(mode="json", exclude_none=True)
+        data = to_json(route, exclude_none=True)
         order = f"{int(route.is_default)}#{route.position:06d}#{route.id}"
         return {
             **data,
@@ -289,18 +290,18 @@ class DynamoIntegrations:
         self.epoch.bump()
 
     def list(self) -> list[Integration]:
-        return [Integration.model_validate(data) for data in self.table.collection(keys.INTEGRATIONS)]
+        return [from_json(Integration, data) for data in self.table.collection(keys.INTEGRATIONS)]
 
     def route(self, route_id: str) -> Route | None:
         ref = self.table.get(keys.route_ref(route_id))
         if not ref:
             return None
         data = self.table.get(keys.route(ref["integration_id"], route_id))
-        return Route.model_validate(data) if data else None
+        return from_json(Route, data) if data else None
 
     def routes(self, integration_id: str | None = None) -> builtins.list[Route]:
         prefix = f"{integration_id}#" if integration_id else ""
-        return [Route.model_validate(data) for data in self.table.collection(keys.ROUTES, prefix)]
+        return [from_json(Route, data) for data in self.table.collection(keys.ROUTES, prefix)]
 
     def save_routes(
         self, integration_id: str, routes: builtins.list[Route], deleted: builtins.list[str] | None = None
@@ -346,7 +347,7 @@ class DynamoHeartbeats:
         return bool(self.table.plain(response.get("Attributes", {})).get("alerted", False))
 
     def all(self) -> dict[str, Heartbeat]:
-        return {data["GSI1SK"]: Heartbeat.model_validate(data) for data in self.table.collection(keys.HEARTBEATS)}
+        return {data["GSI1SK"]: from_json(Heartbeat, data) for data in self.table.collection(keys.HEARTBEATS)}
 
     def due(self, now: datetime) -> list[tuple[str, str]]:
         return [
@@ -369,7 +370,7 @@ class DynamoHeartbeats:
         """Replace the heartbeat state (timeout change, reset); re-arms the due time when it has beaten."""
         item: Data = {
             **keys.heartbeat(integration_id),
-            **heartbeat.model_dump(mode="json", exclude_none=True),
+            **to_json(heartbeat, exclude_none=True),
             "GSI1PK": keys.HEARTBEATS,
             "GSI1SK": integration_id,
         }

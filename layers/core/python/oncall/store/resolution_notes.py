@@ -4,6 +4,7 @@ deletes them), found by id through GSI1 (``NOTE#<id>``) and listed all together,
 
 from __future__ import annotations
 
+from oncall.codec import from_json, to_json
 from oncall.models import ResolutionNote
 from oncall.store import keys
 from oncall.store.table import Table
@@ -16,7 +17,7 @@ class DynamoResolutionNotes:
     def put(self, note: ResolutionNote) -> None:
         self.table.put_item(
             {
-                **note.model_dump(mode="json", exclude_none=True),
+                **to_json(note, exclude_none=True),
                 **keys.resolution_note(note.alert_group_id, note.id),
                 "GSI1PK": keys.note_lookup(note.id),
                 "GSI1SK": keys.NOTE_PREFIX,
@@ -27,12 +28,12 @@ class DynamoResolutionNotes:
 
     def get(self, note_id: str) -> ResolutionNote | None:
         found = next(iter(self.table.collection(keys.note_lookup(note_id))), None)
-        return ResolutionNote.model_validate(found) if found else None
+        return from_json(ResolutionNote, found) if found else None
 
     def of_group(self, group_id: str) -> list[ResolutionNote]:
         """A group's notes, oldest first."""
         notes = [
-            ResolutionNote.model_validate(data)
+            from_json(ResolutionNote, data)
             for data in self.table.partition(keys.group_partition(group_id), keys.NOTE_PREFIX)
         ]
         return sorted(notes, key=lambda n: (n.created_at, n.id))
@@ -47,7 +48,7 @@ class DynamoResolutionNotes:
         )
         order = [{"PK": data["PK"], "SK": data["SK"]} for data in found]
         by_key = {(data["PK"], data["SK"]): data for data in self.table.batch_get(order)}
-        return [ResolutionNote.model_validate(by_key[k["PK"], k["SK"]]) for k in order if (k["PK"], k["SK"]) in by_key]
+        return [from_json(ResolutionNote, by_key[k["PK"], k["SK"]]) for k in order if (k["PK"], k["SK"]) in by_key]
 
     def delete(self, note: ResolutionNote) -> None:
         self.table.delete_item(keys.resolution_note(note.alert_group_id, note.id))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from oncall.models import OutgoingWebhook, WebhookResponse
+from oncall.directory import OutgoingWebhook, WebhookResponse
 from oncall.store import keys
 from oncall.store.entities import Collection
 from oncall.store.table import Table

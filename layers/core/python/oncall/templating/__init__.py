@@ -31,7 +31,6 @@ from .limits import (
     describe,
     problem_from,
 )
-from .sandbox import build
 
 __all__ = [
     "RENDER_TIME_BUDGET",
@@ -50,7 +49,16 @@ __all__ = [
 
 _COMPILED_CACHE_SIZE: Final[int] = 512
 _TRUTHY: Final[frozenset[str]] = frozenset({"1", "true", "ok"})
-_ENV: Final = build()
+
+
+@functools.cache
+def _environment() -> Any:
+    """The sandboxed Jinja2 environment, built by the first template compiled: a cold start that renders nothing
+    (a heartbeat, a refused token) imports neither Jinja2 nor the sandbox."""
+    from .sandbox import build
+
+    return build()
+
 
 # (text in the template, module a filter imports lazily). Matching the raw text also covers filters
 # named as strings, e.g. map("regex_replace", ...). datetime.strptime imports _strptime on first use.
@@ -73,8 +81,9 @@ def _compile(template: str) -> Any:
         if marker in template:
             # Import now, outside the render's budget: its first import is not the template's cost.
             __import__(module)
+    environment = _environment()
     try:
-        return _ENV.from_string(template)
+        return environment.from_string(template)
     except Exception as exc:  # TemplateSyntaxError, TemplateAssertionError, RecursionError, ...
         return describe(exc)  # a template that does not compile is always an Error, never a Warning
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Final
-
-from jinja2.exceptions import SecurityError, UndefinedError
+from typing import TYPE_CHECKING, ClassVar, Final
 
 from oncall.settings import environment
+
+if TYPE_CHECKING:
+    from jinja2.exceptions import SecurityError
 
 _LIMITS = environment().template_limits  # the deployment's (oncall.settings.Env.TEMPLATE_*), read once
 TEMPLATE_MAX_LENGTH: int = _LIMITS.template_max_length
@@ -57,6 +58,8 @@ def describe(exc: BaseException) -> str:
 
 
 def problem_from(exc: Exception) -> TemplateProblem:
+    from jinja2.exceptions import UndefinedError  # imported by the render that failed
+
     if isinstance(exc, TemplateProblem):
         return exc
     if isinstance(exc, (UndefinedError, TypeError, KeyError, ValueError)):
@@ -68,8 +71,12 @@ def problem_from(exc: Exception) -> TemplateProblem:
 
 def too_long(operation: str, limit: int | None = None) -> SecurityError:
     """The refusal of an operation whose result would be longer than ``limit`` (:data:`VALUE_MAX_SIZE`)."""
+    from jinja2.exceptions import SecurityError
+
     return SecurityError(f"result of {operation!r} would exceed the length limit ({limit or VALUE_MAX_SIZE})")
 
 
 def too_much_kept() -> SecurityError:
+    from jinja2.exceptions import SecurityError
+
     return SecurityError(f"the template stores more than {KEPT_MAX_SIZE} characters (render memory limit)")

@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final, Literal
 
+from oncall.directory import EscalationPolicy
 from oncall.errors import NotFound
-from oncall.models import AlertGroup, EscalationPolicy, TimelineEntry
+from oncall.models import AlertGroup, TimelineEntry
 from oncall.services import Ports, chains
 from oncall.services import schedules as schedules_service
 from oncall.services.policy import Principal

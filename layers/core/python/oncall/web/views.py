@@ -1,7 +1,8 @@
-"""Small view helpers of the web console: the page templates' environment, the template preview, form parsing.
+"""Small view helpers of the web console: the page templates' environment, the template editor's fields, form
+parsing.
 
-Business logic stays in :mod:`oncall.services` (use cases) and :mod:`oncall.ingest` / :mod:`oncall.grouping`
-(template semantics): the preview renders exactly what ingest would store.
+Business logic stays in :mod:`oncall.services` (use cases; the template preview is
+:func:`oncall.services.integrations.preview_templates`, which renders exactly what ingest would store).
 """
 
 from __future__ import annotations
@@ -16,9 +17,6 @@ from urllib.parse import parse_qs
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
-from oncall import grouping, templating
-from oncall.ingest import render_appearance
-from oncall.models import IntegrationConfig, Templates
 
 PACKAGE_DIR: Final = Path(__file__).resolve().parent
 TEMPLATES_DIR: Final = PACKAGE_DIR / "templates"
@@ -112,38 +110,3 @@ def form_lists(event: dict[str, Any]) -> dict[str, list[str]]:
     if event.get("isBase64Encoded"):
         body = base64.b64decode(body).decode("utf-8", "replace")
     return parse_qs(body, keep_blank_values=True)
-
-
-def effective_templates(config: IntegrationConfig) -> dict[str, str]:
-    """What each template is now (the override, else the type's default), for the editor's text areas."""
-    return {name: config.integration.template(name) or "" for name, _ in TEMPLATE_FIELDS}  # type: ignore[arg-type]
-
-
-def _problem(template: str) -> str | None:
-    if not template:
-        return None
-    try:
-        templating.validate(template)
-    except templating.TemplateProblem as problem:
-        return problem.fallback
-    return None
-
-
-def preview(config: IntegrationConfig, texts: dict[str, str], payload: Any) -> dict[str, Any]:
-    """Render ``texts`` (template name -> text) on ``payload`` as ingest would, without storing anything."""
-    templates = Templates.model_validate({name: texts.get(name) or None for name, _ in TEMPLATE_FIELDS})
-    integration = config.integration.model_copy(update={"templates": templates})
-    patched = config.model_copy(update={"integration": integration})
-    labels = grouping.alert_labels(integration, payload)
-    context = {"payload": payload, "labels": labels}
-    appearance = render_appearance(patched, payload)
-    return {
-        "grouping_id": grouping.render_optional(integration.template("grouping_id"), **context),
-        "resolve_condition": templating.render_condition(integration.template("resolve_condition"), **context),
-        "acknowledge_condition": templating.render_condition(integration.template("acknowledge_condition"), **context),
-        "source_link": appearance["source_link"],
-        "title": appearance["title"],
-        "message": appearance["message"],
-        "labels": labels,
-        "problems": {name: p for name, _ in TEMPLATE_FIELDS if (p := _problem(texts.get(name) or ""))},
-    }

@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from oncall import schemas
 from oncall.api.pagination import paginate_list
 from oncall.api.request import current
-from oncall.models import ApiKey
+from oncall.directory import ApiKey
 from oncall.services import api_keys
 
 PATH = "/api/v1/api_keys"

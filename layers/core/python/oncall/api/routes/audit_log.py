@@ -11,8 +11,8 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from oncall import schemas
 from oncall.api.pagination import paginate_list
 from oncall.api.request import current
+from oncall.directory import AuditEntry
 from oncall.errors import InvalidInput
-from oncall.models import AuditEntry
 from oncall.services import api_keys
 
 PATH = "/api/v1/audit_log"

@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from oncall import schemas
 from oncall.api.pagination import paginate_list
 from oncall.api.request import current
-from oncall.models import EscalationChain
+from oncall.directory import EscalationChain
 from oncall.services import chains
 
 PATH = "/api/v1/escalation_chains"

@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from oncall import schemas
 from oncall.api.pagination import paginate_list
 from oncall.api.request import current
-from oncall.models import OutgoingWebhook
+from oncall.directory import OutgoingWebhook
 from oncall.services import webhooks
 
 PAGE_SIZE = 50

@@ -12,7 +12,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from oncall import schemas
 from oncall.api.pagination import paginate_list
 from oncall.api.request import current
-from oncall.models import NotificationRule
+from oncall.directory import NotificationRule
 from oncall.services import notification_rules
 
 PATH = "/api/v1/personal_notification_rules"

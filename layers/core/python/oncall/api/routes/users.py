@@ -12,7 +12,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from oncall import schemas
 from oncall.api.pagination import paginate_list
 from oncall.api.request import current
-from oncall.models import User
+from oncall.directory import User
 from oncall.services import people
 
 PATH = "/api/v1/users"

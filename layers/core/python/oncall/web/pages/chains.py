@@ -9,8 +9,8 @@ from typing import Any
 from urllib.parse import quote
 
 from oncall import schemas
+from oncall.directory import EscalationPolicy
 from oncall.escalation import MAX_REPEATS
-from oncall.models import EscalationPolicy
 from oncall.services import chains, webhooks
 from oncall.services.policy import Action, Resource, allows
 from oncall.web.base import Request, Response, Route, attempt, back, may_change, page, run

@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 from oncall.api.routes import alert_groups as alert_groups_api
 from oncall.api.routes import alerts as alerts_api
+from oncall.codec import fields_of
 from oncall.errors import InvalidInput, NotFound
 from oncall.schemas import BulkActionIn, ResolutionNoteIn
 from oncall.services import alert_groups, people, policy, resolution_notes
@@ -243,7 +244,7 @@ def group_detail(request: Request, group_id: str) -> Response:
         request.now,
     )
     notes = [
-        {**note.model_dump(), "author": group_view.who(note.author, names)}
+        {**fields_of(note), "author": group_view.who(note.author, names)}
         for note in resolution_notes.list_notes(request.ports, request.principal, alert_group_id=group_id)
     ]
     query = {"alert_group_id": [group_id], "perpage": ["100"]}

@@ -4,6 +4,7 @@ template editor with its live preview against the integration's latest payload."
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -243,7 +244,7 @@ def template_preview(request: Request, integration_id: str) -> Response:
 def template_save(request: Request, integration_id: str) -> Response:
     texts, payload, _ = _posted_templates(request)
     integration = integrations_service.get_integration(request.ports, request.principal, integration_id).integration
-    defaults = integration.model_copy(update={"templates": type(integration.templates)()})
+    defaults = replace(integration, templates=type(integration.templates)())
 
     def value(name: str) -> str | None:
         """None (the type's default) for an empty text or one equal to the default."""

@@ -22,8 +22,8 @@ from typing import Any, Final
 from urllib.parse import quote
 
 from oncall import escalation, schemas
+from oncall.directory import NotificationRule, User
 from oncall.errors import InvalidInput, NotFound
-from oncall.models import NotificationRule, User
 from oncall.services import notification_rules, people
 from oncall.services.policy import Action, Resource, allows
 from oncall.web.base import Request, Response, Route, back, page, problem_text, run
@@ -44,7 +44,7 @@ CHANNELS: Final = {
     "phone_call": ("Phone call", "phone number"),
     "webhook": ("Webhook", "webhook URL"),
 }
-CLEARABLE_FIELDS: Final = ("email", "phone_number", "webhook_url")  # empty clears them (the API's null)
+CLEARABLE_FIELDS: Final = ("email", "phone_number")  # empty clears them (the API's null)
 FIELD_NAMES: Final = {
     "email": "E-mail",
     "phone_number": "Phone number",
@@ -91,8 +91,8 @@ def describe(rule_type: str, channel: str | None, duration: int | None, user: Us
     address = user.contact(channel) if channel in CHANNELS else None  # type: ignore[arg-type]
     if not address:
         return f"{label} (no {noun}: skipped)"
-    if channel == "webhook":
-        return f"{label} {address} ({user.webhook_format} format)"
+    if channel == "webhook":  # the URL is a secret (the page has the masked user anyway)
+        return f"{label} to the personal webhook URL ({user.webhook_format} format)"
     return f"{label} {address}"
 
 
@@ -183,6 +183,11 @@ def save_contacts(request: Request, user_id: str) -> Response:
     form = {name: request.form.get(name, "").strip() for name in (*CLEARABLE_FIELDS, "webhook_format", "timezone")}
     changes: dict[str, Any] = {name: form[name] or None for name in CLEARABLE_FIELDS}  # empty: none (the API's null)
     changes |= {name: form[name] for name in ("webhook_format", "timezone") if form[name]}  # empty: unchanged
+    # The webhook URL is never shown, so its empty field keeps it: a new URL replaces it, the box removes it.
+    if webhook_url := request.form.get("webhook_url", "").strip():
+        changes["webhook_url"] = webhook_url
+    elif request.form.get("webhook_url_clear"):
+        changes["webhook_url"] = None
     try:
         body = schemas.UserPatch.model_validate(changes)
     except ValidationError as error:

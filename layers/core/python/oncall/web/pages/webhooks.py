@@ -7,7 +7,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from oncall import schemas
-from oncall.models import WEBHOOK_TRIGGERS, OutgoingWebhook
+from oncall.directory import WEBHOOK_TRIGGERS, OutgoingWebhook
 from oncall.services import webhooks
 from oncall.services.policy import Action, Resource, allows
 from oncall.web.base import Request, Response, Route, back, may_change, page, run
@@ -19,7 +19,7 @@ def _secrets(hook: OutgoingWebhook) -> list[str]:
     """Which secrets are set (their values are never on the page)."""
     named = [("authorization_header", "Authorization header"), ("password", "password")]
     found = [label for field, label in named if getattr(hook, field)]
-    if hook.headers and webhooks.MASK in hook.headers:
+    if hook.headers and schemas.MASK in hook.headers:
         found.append("secret headers")
     return found
 
