@@ -6,7 +6,7 @@ Integration tests use the real repositories on DynamoDB Local instead.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Generic, TypeVar
 
 from oncall.directory import Team, User
@@ -25,6 +25,9 @@ class MemoryEntities(Generic[M]):
     def get(self, entity_id: str) -> M | None:
         data = self.items.get(entity_id)
         return self.model.model_validate_json(data) if data else None
+
+    def many(self, entity_ids: Iterable[str]) -> dict[str, M]:
+        return {i: entity for i in entity_ids if (entity := self.get(i)) is not None}
 
     def put(self, entity: M, *, new: bool = False) -> None:
         entity_id = str(getattr(entity, "id"))  # noqa: B009  every entity has an id

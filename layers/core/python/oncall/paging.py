@@ -20,7 +20,7 @@ from oncall.directory import Team, User
 from oncall.errors import InvalidInput, PermissionDenied
 from oncall.executor import Executor
 from oncall.ingest import ingest
-from oncall.models import AlertGroup, Integration, Route, TimelineEntry
+from oncall.models import AlertGroup, Integration, IntegrationConfig, Route, TimelineEntry
 from oncall.ports import Store
 
 IMPORTANT_ROUTE = "{{ payload.oncall.important }}"
@@ -32,12 +32,14 @@ class Responder:
     important: bool
 
 
-def paging_integration(store: Store, team: Team | None, now: datetime) -> Integration:
-    """The team's direct paging integration (or the one for pages without a team), created on first use."""
+def paging_integration(store: Store, team: Team | None, now: datetime) -> IntegrationConfig:
+    """The team's direct paging integration (or the one for pages without a team), created on first use: a keyed
+    read, and a conditional write when two first pages race (the first writer's integration is the team's)."""
     team_id = team.id if team else None
-    for integration in store.integrations.list():
-        if integration.type == "direct_paging" and integration.team_id == team_id:
-            return integration
+    found = store.integrations.paging(team_id)
+    config = store.integrations.config(found) if found else None
+    if config is not None:
+        return config
     name = f"Direct paging ({team.name} team)" if team else "Direct paging"
     integration = Integration(
         id=ids.new_id(ids.INTEGRATION),
@@ -48,7 +50,6 @@ def paging_integration(store: Store, team: Team | None, now: datetime) -> Integr
         created_at=now,
     )
     default = Route(id=ids.new_id(ids.ROUTE), integration_id=integration.id, is_default=True)
-    store.integrations.create(integration, default)
     important = Route(
         id=ids.new_id(ids.ROUTE),
         integration_id=integration.id,
@@ -56,8 +57,9 @@ def paging_integration(store: Store, team: Team | None, now: datetime) -> Integr
         routing_type="jinja2",
         routing_regex=IMPORTANT_ROUTE,
     )
-    store.integrations.save_routes(integration.id, [important])
-    return integration
+    config = store.integrations.config(store.integrations.create_paging(integration, [default, important]))
+    assert config is not None  # paging integrations cannot be deleted
+    return config
 
 
 def may_page(team: Team, role: str, teams: Collection[str]) -> bool:
@@ -89,7 +91,7 @@ def page(
         raise InvalidInput("Specify a team or at least one user to page.")
     if team is not None and not may_page(team, author.role, author.teams):
         raise PermissionDenied(f"The team {team.name} cannot be paged by people outside it.")
-    integration = paging_integration(store, team, now)
+    config = paging_integration(store, team, now)
     paged = team.name if team else _names([r.user.username for r in responders])
     default_title = f"{author.username} is paging {paged} to join escalation"
     payload: dict[str, Any] = {
@@ -102,8 +104,6 @@ def page(
             "important": important_team_escalation,
         }
     }
-    config = store.integrations.config(integration.id)
-    assert config is not None
     # A team's routes escalate by their chains; the integration for pages without a team has no chain: the people
     # below are the page.
     [stored] = ingest(store, config, payload, now=now)

@@ -56,6 +56,10 @@ class StoreError(errors.Unavailable):
         return str(self.args[0])
 
 
+class NameTaken(Exception):
+    """Another integration of the team holds the name (its claim is keyed, so the second of two writers loses)."""
+
+
 @dataclass(frozen=True)
 class TokenRef:
     integration_id: str
@@ -151,6 +155,10 @@ class Keyed(Protocol[E]):
     """Entities of one kind by id, written whole."""
 
     def get(self, entity_id: str) -> E | None: ...
+    def many(self, entity_ids: Iterable[str]) -> dict[str, E]:
+        """The entities of ``entity_ids`` that exist, by id (keyed reads, however many entities are stored)."""
+        ...
+
     def put(self, entity: E, *, new: bool = False) -> None:
         """Write ``entity``; ``new``: only if no entity has its id (a Conflict otherwise)."""
         ...
@@ -162,6 +170,14 @@ class Entities(Keyed[E], Protocol[E]):
     """Entities of one kind that are listed as a whole (users, teams, chains, webhooks, schedules)."""
 
     def list(self) -> list[E]: ...
+
+
+class Named(Entities[E], Protocol[E]):
+    """Entities whose names are unique: ``put`` raises NameTaken when another entity holds the name."""
+
+    def holder(self, name: str) -> str | None:
+        """The id of the entity that holds ``name`` (exact match), if one does: one keyed read."""
+        ...
 
 
 class Webhooks(Protocol):
@@ -194,10 +210,33 @@ class Integrations(Protocol):
         """Add requests to fixed window ``window`` (and drop older ones); NotFound if no integration."""
         ...
 
-    def create(self, integration: Integration, default_route: Route) -> None: ...
-    def update(self, integration: Integration, *, expected_maintenance_id: str | object | None = ...) -> bool:
+    def create(self, integration: Integration, default_route: Route) -> None:
+        """Store a new integration and claim its name in its team; NameTaken when another holds it."""
+        ...
+
+    def update(
+        self,
+        integration: Integration,
+        *,
+        expected_maintenance_id: str | object | None = ...,
+        previous: Integration | None = None,
+    ) -> bool:
         """Replace the integration; with ``expected_maintenance_id`` only if its maintenance window is that one
-        (None: none active). False when that condition failed."""
+        (None: none active). False when that condition failed. ``previous``: the integration as read, when the
+        change may rename it or move it to another team (its name claim moves along; NameTaken when taken)."""
+        ...
+
+    def named(self, team_id: str | None, name: str) -> str | None:
+        """The id of the integration that holds ``name`` in the team (exact match), if one does."""
+        ...
+
+    def paging(self, team_id: str | None) -> str | None:
+        """The id of the team's direct paging integration (None: pages without a team), if it has one."""
+        ...
+
+    def create_paging(self, integration: Integration, routes: builtins.list[Route]) -> str:
+        """Store ``integration`` (routes: its default route among them) as its team's direct paging integration,
+        unless another writer stored one first: the id of the one that is."""
         ...
 
     def replace_token(self, old: Integration, new: Integration) -> None: ...
@@ -413,7 +452,7 @@ class Store(Protocol):
     @property
     def rules(self) -> NotificationRules: ...
     @property
-    def chains(self) -> Entities[EscalationChain]: ...
+    def chains(self) -> Named[EscalationChain]: ...
     @property
     def policies(self) -> Policies: ...
     @property

@@ -15,6 +15,7 @@ from typing import Any, Final
 from oncall import ids
 from oncall.directory import EscalationChain, EscalationPolicy, StepType
 from oncall.errors import InvalidInput, NotFound
+from oncall.ports import NameTaken
 from oncall.schemas import ChainIn, ChainPatch, PolicyIn, PolicyPatch
 from oncall.services import Ports, ordering
 from oncall.services.patching import patched
@@ -38,9 +39,22 @@ STEP_FIELDS: Final[Mapping[StepType, tuple[str, ...]]] = {
 _ORDER_FIELDS: Final = ("position", "manual_order")  # placement, not stored fields of a step
 
 
+def _name_taken() -> InvalidInput:
+    return InvalidInput.field("name", "An object with this name already exists.")
+
+
 def _unique_name(ports: Ports, name: str, exclude: str | None = None) -> None:
-    if any(c.name == name and c.id != exclude for c in ports.store.chains.list()):
-        raise InvalidInput.field("name", "An object with this name already exists.")
+    """Refuse early a name its claim shows taken; the claim written with the chain decides races."""
+    holder = ports.store.chains.holder(name)
+    if holder is not None and holder != exclude:
+        raise _name_taken()
+
+
+def _put(ports: Ports, chain: EscalationChain, *, new: bool = False) -> None:
+    try:
+        ports.store.chains.put(chain, new=new)
+    except NameTaken as taken:
+        raise _name_taken() from taken
 
 
 def _known(field: str, entity_ids: list[str], get: Callable[[str], Any]) -> None:
@@ -78,7 +92,7 @@ def create_chain(ports: Ports, caller: Principal, body: ChainIn) -> EscalationCh
     if body.team_id:
         _known("team_id", [body.team_id], ports.store.teams.get)
     chain = EscalationChain(id=ids.new_id(ids.ESCALATION_CHAIN), name=body.name, team_id=body.team_id)
-    ports.store.chains.put(chain, new=True)
+    _put(ports, chain, new=True)
     return chain
 
 
@@ -90,7 +104,7 @@ def update_chain(ports: Ports, caller: Principal, chain_id: str, body: ChainPatc
     _unique_name(ports, changed.name, exclude=chain.id)
     if changed.team_id and changed.team_id != chain.team_id:
         _known("team_id", [changed.team_id], ports.store.teams.get)
-    ports.store.chains.put(changed)
+    _put(ports, changed)
     return changed
 
 

@@ -18,6 +18,7 @@ from oncall.errors import InvalidInput
 from oncall.ingest import IngestError, demo_payload, ingest
 from oncall.lazy_model import LazyModel
 from oncall.models import Heartbeat, Integration, IntegrationConfig, Route, Templates
+from oncall.ports import NameTaken
 from oncall.schemas import (
     CHANNEL_TEMPLATES,
     ChainIn,
@@ -176,10 +177,16 @@ def _validate_label_templates(labels: dict[str, str]) -> None:
             raise InvalidInput.of_fields({"dynamic_labels": {key: problem.fallback}}) from problem
 
 
+def _name_taken() -> InvalidInput:
+    return InvalidInput.field("name", "An integration with this name already exists in this team.")
+
+
 def _unique_name(ports: Ports, name: str, team_id: str | None, exclude: str | None = None) -> None:
-    for other in ports.store.integrations.list():
-        if other.id != exclude and other.name == name and other.team_id == team_id:
-            raise InvalidInput.field("name", "An integration with this name already exists in this team.")
+    """Refuse early a name the team's claim shows taken (exact match, as OnCall); the store's claim, written with
+    the integration, decides races."""
+    holder = ports.store.integrations.named(team_id, name)
+    if holder is not None and holder != exclude:
+        raise _name_taken()
 
 
 def check_chain(ports: Ports, chain_id: str | None) -> None:
@@ -234,7 +241,10 @@ def create_integration(ports: Ports, caller: Principal, body: IntegrationIn) -> 
         escalation_chain_id=chain_id,
         messengers=given.messengers({}) if given else {},
     )
-    ports.store.integrations.create(integration, default_route)
+    try:
+        ports.store.integrations.create(integration, default_route)
+    except NameTaken as taken:
+        raise _name_taken() from taken
     return IntegrationView(
         integration=integration,
         default_route=default_route,
@@ -248,10 +258,10 @@ def _chain_notifying(ports: Ports, caller: Principal, integration_name: str, tea
     """A new escalation chain (of the integration's team) whose one step notifies the caller: the default chain
     offered when an integration is created, so its first alert reaches someone. The chain's own use cases
     authorize the caller to make it."""
-    taken = {c.name for c in ports.store.chains.list()}
     base = f"{integration_name}: notify {caller.username}"
-    name = next(n for n in (base, *(f"{base} ({i})" for i in range(2, 1000))) if n not in taken)
-    chain = chains.create_chain(ports, caller, ChainIn(name=name[:100], team_id=team_id))
+    candidates = (n[:100] for n in (base, *(f"{base} ({i})" for i in range(2, 1000))))
+    name = next(n for n in candidates if ports.store.chains.holder(n) is None)
+    chain = chains.create_chain(ports, caller, ChainIn(name=name, team_id=team_id))
     step = PolicyIn(escalation_chain_id=chain.id, type="notify_persons", persons_to_notify=[caller.user_id])
     chains.create_policy(ports, caller, step)
     return chain.id
@@ -261,11 +271,13 @@ def _changes(ports: Ports, integration: Integration, body: IntegrationPatch) -> 
     given = body.model_fields_set
     updates: dict[str, Any] = {}
     if "name" in given and body.name is not None and body.name != integration.name:
-        _unique_name(ports, body.name, integration.team_id, exclude=integration.id)
         updates["name"] = body.name
     for field in ("team_id", "description_short"):
         if field in given:
             updates[field] = getattr(body, field)
+    name, team_id = updates.get("name", integration.name), updates.get("team_id", integration.team_id)
+    if (name, team_id) != (integration.name, integration.team_id):  # unique in the team it ends up in, as OnCall
+        _unique_name(ports, name, team_id, exclude=integration.id)
     if "templates" in given and body.templates is not None:
         updates["templates"] = _templates_from(body.templates, integration.templates)
     if "labels" in given:
@@ -284,7 +296,10 @@ def update_integration(ports: Ports, caller: Principal, integration_id: str, bod
     if "team_id" in body.model_fields_set:  # moving it: the caller needs the right in the new team too
         authorize(caller, Resource.INTEGRATIONS, Action.UPDATE, teams=[body.team_id])
     integration = replace(config.integration, **_changes(ports, config.integration, body))
-    ports.store.integrations.update(integration)
+    try:
+        ports.store.integrations.update(integration, previous=config.integration)
+    except NameTaken as taken:
+        raise _name_taken() from taken
     if body.heartbeat is not None and body.heartbeat.timeout_seconds is not None:
         if not heartbeat.has_heartbeat(integration.type):
             raise InvalidInput.field("heartbeat", f"Integrations of type {integration.type} have no heartbeat.")

@@ -557,8 +557,9 @@ def _date_range(start_date: str | None, end_date: str | None, now: datetime) -> 
     return datetime.combine(first, time(), UTC), datetime.combine(last + timedelta(days=1), time(), UTC)
 
 
-def _users_by_id(store: Store) -> dict[str, User]:
-    return {u.id: u for u in store.users.list()}
+def _users_of(store: Store, timeline: list[engine.FinalShift]) -> dict[str, User]:
+    """The people on call in ``timeline``, by id: keyed reads of them, not a listing of everyone."""
+    return store.users.many(u for piece in timeline for u in piece.user_ids)
 
 
 def final_shifts(
@@ -577,7 +578,7 @@ def final_shifts(
     schedule = _schedule(ports.store, schedule_id)
     start, end = _date_range(start_date, end_date, ports.clock.now())
     timeline = engine.final_shifts(schedule, ports.store.shifts.of_schedule(schedule_id), start, end)
-    users = _users_by_id(ports.store)
+    users = _users_of(ports.store, timeline)
     rows: list[FinalShiftRow] = []
     for piece in timeline:
         common: dict[str, Any] = {
@@ -612,7 +613,7 @@ def export_schedule(ports: Ports, caller: Principal, schedule_id: str) -> str:
     timeline = engine.final_shifts(schedule, ports.store.shifts.of_schedule(schedule_id), start, end)
     from oncall.schedules import ical  # icalendar only for the calls that need it (cold starts)
 
-    return ical.export_schedule(schedule, timeline, _users_by_id(ports.store), now)
+    return ical.export_schedule(schedule, timeline, _users_of(ports.store, timeline), now)
 
 
 def export_user(ports: Ports, caller: Principal, user_id: str) -> str:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from oncall.directory import EscalationChain, EscalationPolicy, NotificationRule, Team, User
 from oncall.schedules.models import OnCallShift, Schedule
 from oncall.store import keys
-from oncall.store.entities import Collection, EntityStore, M
+from oncall.store.entities import Collection, EntityStore, M, NamedCollection
 from oncall.store.epoch import DynamoAuthEpoch
 from oncall.store.table import Table
 
@@ -41,8 +41,9 @@ def teams(table: Table, epoch: DynamoAuthEpoch) -> Principals[Team]:
     return Principals(table, keys.TEAM, Team, keys.TEAMS, lambda t: t.name.lower(), epoch)
 
 
-def chains(table: Table) -> Collection[EscalationChain]:
-    return Collection(table, keys.CHAIN, EscalationChain, keys.CHAINS, lambda c: c.name.lower())
+def chains(table: Table) -> NamedCollection[EscalationChain]:
+    """Chains, whose names are unique (OnCall: per organization)."""
+    return NamedCollection(table, keys.CHAIN, EscalationChain, keys.CHAINS)
 
 
 def schedules(table: Table) -> Collection[Schedule]:

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from oncall.store.access import DynamoApiKeys, DynamoAuditLog, DynamoCounters
     from oncall.store.alert_groups import DynamoAlertGroups, DynamoEscalationStarts
     from oncall.store.directory import DynamoNotificationRules, DynamoPolicies, DynamoShifts
-    from oncall.store.entities import Collection
+    from oncall.store.entities import Collection, NamedCollection
     from oncall.store.epoch import DynamoAuthEpoch
     from oncall.store.insights import DynamoInsights
     from oncall.store.integrations import DynamoHeartbeats, DynamoIntegrations
@@ -95,7 +95,7 @@ class DynamoStore:
         return DynamoNotificationRules(self.table)
 
     @cached_property
-    def chains(self) -> Collection[EscalationChain]:
+    def chains(self) -> NamedCollection[EscalationChain]:
         from oncall.store import directory
 
         return directory.chains(self.table)

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Generic, TypeVar
+from collections.abc import Callable, Iterable
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
 from oncall.errors import Conflict
+from oncall.ports import NameTaken
 from oncall.store import keys
-from oncall.store.table import Table
+from oncall.store.table import Data, Table
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -31,6 +32,10 @@ class EntityStore(Generic[M]):
     def get(self, entity_id: str) -> M | None:
         data = self.table.get(keys.entity(self.kind, entity_id))
         return self.model.model_validate(data) if data else None
+
+    def many(self, entity_ids: Iterable[str]) -> dict[str, M]:
+        found = self.table.batch_get([keys.entity(self.kind, i) for i in dict.fromkeys(entity_ids)])
+        return {data["id"]: self.model.model_validate(data) for data in found}
 
     def listed(self, collection: str) -> list[M]:
         return [self.model.model_validate(data) for data in self.table.collection(collection)]
@@ -61,3 +66,93 @@ class Collection(EntityStore[M]):
 
     def list(self) -> list[M]:
         return self.listed(self.name)
+
+
+class NamedCollection(Collection[M]):
+    """A collection whose entities' names are unique (exact match): each name is claimed by an item
+    ``NAME#<kind>`` / ``<name>`` written in the entity's transaction on condition nobody holds it, so the second of
+    two writers of one name loses (:class:`~oncall.ports.NameTaken`) and checking a name is one read.
+
+    Tables written before the claims get them once, from the listing, by the first writer that needs them (the
+    table is then marked ``LAYOUT`` / ``<kind>_NAMES``)."""
+
+    def __init__(self, table: Table, kind: str, model: type[M], collection: str, name_field: str = "name") -> None:
+        super().__init__(table, kind, model, collection, lambda e: self._name(e).lower())
+        self.name_field = name_field
+        self._claimed = False  # the table's mark was seen (it is never removed)
+
+    def _name(self, entity: M) -> str:
+        return str(getattr(entity, self.name_field))
+
+    def _id(self, entity: M) -> str:
+        return str(entity.model_dump(include={"id"})["id"])
+
+    def _claim(self, entity: M) -> Data:
+        return {**keys.entity_name(self.kind, self._name(entity)), "entity_id": self._id(entity)}
+
+    def holder(self, name: str) -> str | None:
+        """The id of the entity that holds ``name``, if one does."""
+        self._ensure_claimed()
+        claim = self.table.get(keys.entity_name(self.kind, name))
+        return str(claim["entity_id"]) if claim else None
+
+    def put(self, entity: M, *, new: bool = False) -> None:
+        self._ensure_claimed()
+        data = entity.model_dump(mode="json", exclude_none=True)
+        old = None if new else self.get(data["id"])
+        item = {**data, **keys.entity(self.kind, data["id"]), "GSI1PK": self.name, "GSI1SK": self._sort(entity)}
+        if old is not None and self._name(old) == self._name(entity):  # its name stays: a plain write
+            super().put(entity, new=new)
+            return
+        writes = [self.table.put(item, "attribute_not_exists(PK)")]
+        if old is not None:  # renamed: only from the name it had when read, so no claim is left behind
+            writes = [
+                self.table.put(
+                    item,
+                    "#name = :old",
+                    ExpressionAttributeNames={"#name": self.name_field},
+                    ExpressionAttributeValues={":old": {"S": self._name(old)}},
+                ),
+                *self._release(old),
+            ]
+        writes.append(self.table.put(self._claim(entity), "attribute_not_exists(PK)"))
+        refused = self.table.transact_or_refused(writes)
+        if refused and refused[-1]:
+            raise NameTaken(self._name(entity))
+        if refused:  # created with an id that exists, or renamed concurrently: the other writer won
+            raise Conflict(f"{self.kind.lower()} {data['id']} changed concurrently")
+
+    def delete(self, entity_id: str) -> None:
+        entity = self.get(entity_id)
+        if entity is None:
+            return
+        release = self._release(entity)
+        if release:
+            self.table.transact([self.table.delete(keys.entity(self.kind, entity_id)), *release])
+        else:
+            super().delete(entity_id)
+
+    def _release(self, entity: M) -> list[dict[str, Any]]:
+        """The Delete of the entity's name claim, if it holds it (a duplicate name from before claims holds none),
+        on condition that it still does."""
+        key = keys.entity_name(self.kind, self._name(entity))
+        entity_id = self._id(entity)
+        held = self.table.get(key)
+        if not held or held.get("entity_id") != entity_id:
+            return []
+        delete = self.table.delete(key)
+        delete["Delete"].update(
+            ConditionExpression="entity_id = :id", ExpressionAttributeValues={":id": {"S": entity_id}}
+        )
+        return [delete]
+
+    def _ensure_claimed(self) -> None:
+        if self._claimed:
+            return
+        mark = keys.layout_step(f"{self.kind}_NAMES")
+        if self.table.get(mark) is None:
+            for entity in self.list():
+                with self.table.lost_race():
+                    self.table.put_item(self._claim(entity), "attribute_not_exists(PK)")
+            self.table.put_item(mark)
+        self._claimed = True

@@ -1,4 +1,11 @@
-"""Integrations, their routes, ingest tokens, configuration stamps and heartbeats (partition ``INT#<id>``)."""
+"""Integrations, their routes, ingest tokens, configuration stamps and heartbeats (partition ``INT#<id>``).
+
+Two keyed items answer what would otherwise list every integration: the claim of a name in a team
+(``INTNAME#<team>`` / ``<name>``, written in the transaction that creates or renames the integration, on condition
+that nobody holds it) and the pointer to a team's direct paging integration (``PAGING#<team>``, written with it).
+Tables written before they existed get them once, lazily: the first writer that needs them backfills them from
+the listing and marks the table (:meth:`DynamoIntegrations._ensure_keyed`), so no deploy step is needed.
+"""
 
 from __future__ import annotations
 
@@ -9,16 +16,20 @@ from typing import Any
 from oncall.codec import from_json, to_json
 from oncall.errors import NotFound
 from oncall.models import Heartbeat, Integration, IntegrationConfig, Route
-from oncall.ports import RateCount, TokenRef
+from oncall.ports import NameTaken, RateCount, StoreError, TokenRef
 from oncall.store import keys
 from oncall.store.epoch import DynamoAuthEpoch
 from oncall.store.table import Data, Table
+
+# The layout step that gave every integration its name claim and every team its paging pointer.
+KEYED_STEP = "INTEGRATION_KEYS"
 
 
 class DynamoIntegrations:
     def __init__(self, table: Table, epoch: DynamoAuthEpoch) -> None:
         self.table = table
         self.epoch = epoch  # regenerating a token or deleting an integration revokes its token
+        self._keyed = False  # the table's mark was seen (it is never removed): no need to read it again
 
     def token(self, token_hash: str) -> TokenRef | None:
         data = self.table.get(keys.token(token_hash), consistent=False)
@@ -105,33 +116,143 @@ class DynamoIntegrations:
             ExpressionAttributeValues={":one": {"N": "1"}},
         )
 
-    def create(self, integration: Integration, default_route: Route) -> None:
-        put = self.table.put
-        self.table.transact(
-            [
-                put(self._integration_item(integration), "attribute_not_exists(PK)"),
-                put(self._token_item(integration), "attribute_not_exists(PK)"),
-                put({**keys.config_stamp(integration.id), "config_version": 1}),
-                put(self._route_item(default_route)),
-                put({**keys.route_ref(default_route.id), "integration_id": integration.id}),
-            ]
-        )
+    def _claim_name(self, integration: Integration) -> dict[str, Any]:
+        """A Put of the integration's name claim in its team, on condition that nobody holds it."""
+        claim = {**keys.integration_name(integration.team_id, integration.name), "integration_id": integration.id}
+        return self.table.put(claim, "attribute_not_exists(PK)")
 
-    def update(self, integration: Integration, *, expected_maintenance_id: str | object | None = ...) -> bool:
-        condition, values = "attribute_exists(PK)", {}
+    def _creation(self, integration: Integration, routes: builtins.list[Route]) -> builtins.list[dict[str, Any]]:
+        put = self.table.put
+        writes = [
+            put(self._integration_item(integration), "attribute_not_exists(PK)"),
+            put(self._token_item(integration), "attribute_not_exists(PK)"),
+            put({**keys.config_stamp(integration.id), "config_version": 1}),
+        ]
+        for route in routes:
+            writes.append(put(self._route_item(route)))
+            writes.append(put({**keys.route_ref(route.id), "integration_id": integration.id}))
+        return writes
+
+    def create(self, integration: Integration, default_route: Route) -> None:
+        self._ensure_keyed()
+        writes = [*self._creation(integration, [default_route]), self._claim_name(integration)]
+        refused = self.table.transact_or_refused(writes)
+        if refused and refused[-1]:
+            raise NameTaken(integration.name)
+        if refused:
+            raise StoreError(f"integration {integration.id} or its token exists already")
+
+    def update(
+        self,
+        integration: Integration,
+        *,
+        expected_maintenance_id: str | object | None = ...,
+        previous: Integration | None = None,
+    ) -> bool:
+        condition, values, names = "attribute_exists(PK)", {}, {}
         if expected_maintenance_id is None:
             condition += " AND attribute_not_exists(maintenance_id)"
         elif isinstance(expected_maintenance_id, str):
             condition += " AND maintenance_id = :window"
-            values = {"ExpressionAttributeValues": {":window": {"S": expected_maintenance_id}}}
-        with self.table.lost_race() as lost:
-            self.table.transact(
-                [
-                    self.table.put(self._integration_item(integration), condition, **values),
-                    self._bump_version(integration.id),
-                ]
+            values[":window"] = {"S": expected_maintenance_id}
+        claim_moves = previous is not None and (previous.name, previous.team_id) != (
+            integration.name,
+            integration.team_id,
+        )
+        moves: builtins.list[dict[str, Any]] = []
+        if previous is not None and claim_moves:
+            # Only from the name it had when read: a concurrent rename must not leave a claim behind.
+            condition += " AND #name = :old_name AND " + (
+                "team_id = :old_team" if previous.team_id else "attribute_not_exists(team_id)"
             )
-        return not lost[0]
+            names["#name"] = "name"
+            values[":old_name"] = {"S": previous.name}
+            if previous.team_id:
+                values[":old_team"] = {"S": previous.team_id}
+            moves = [self._claim_name(integration), *self._release_name(previous)]
+        extra: dict[str, Any] = {}
+        if values:
+            extra["ExpressionAttributeValues"] = values
+        if names:
+            extra["ExpressionAttributeNames"] = names
+        refused = self.table.transact_or_refused(
+            [
+                self.table.put(self._integration_item(integration), condition, **extra),
+                self._bump_version(integration.id),
+                *moves,
+            ]
+        )
+        if refused and moves and refused[2] and not refused[0]:
+            raise NameTaken(integration.name)
+        return not refused
+
+    def _release_name(self, integration: Integration) -> builtins.list[dict[str, Any]]:
+        """The Delete of the integration's name claim, if it holds it (a duplicate name from before claims holds
+        none), on condition that it still does."""
+        self._ensure_keyed()
+        key = keys.integration_name(integration.team_id, integration.name)
+        held = self.table.get(key)
+        if not held or held.get("integration_id") != integration.id:
+            return []
+        delete = self.table.delete(key)
+        delete["Delete"].update(
+            ConditionExpression="integration_id = :id",
+            ExpressionAttributeValues={":id": {"S": integration.id}},
+        )
+        return [delete]
+
+    def named(self, team_id: str | None, name: str) -> str | None:
+        self._ensure_keyed()
+        claim = self.table.get(keys.integration_name(team_id, name))
+        return str(claim["integration_id"]) if claim else None
+
+    def paging(self, team_id: str | None) -> str | None:
+        pointer = self.table.get(keys.paging_integration(team_id))
+        if pointer is None and self._ensure_keyed():  # a table from before pointers: it may have one now
+            pointer = self.table.get(keys.paging_integration(team_id))
+        return str(pointer["integration_id"]) if pointer else None
+
+    def create_paging(self, integration: Integration, routes: builtins.list[Route]) -> str:
+        self._ensure_keyed()
+        pointer = {**keys.paging_integration(integration.team_id), "integration_id": integration.id}
+        writes = [self.table.put(pointer, "attribute_not_exists(PK)"), *self._creation(integration, routes)]
+        refused = self.table.transact_or_refused([*writes, self._claim_name(integration)])
+        if refused and refused[-1] and not refused[0]:
+            # Someone named an integration of the team like its paging one: it goes without a claim (as before
+            # claims, the name is then held twice); the pointer still decides which one the team pages.
+            refused = self.table.transact_or_refused(writes)
+        if refused and refused[0]:
+            winner = self.table.get(keys.paging_integration(integration.team_id))
+            assert winner is not None  # pointers are removed only with their integration
+            return str(winner["integration_id"])
+        if refused:
+            raise StoreError(f"integration {integration.id} or its token exists already")
+        return integration.id
+
+    def _ensure_keyed(self) -> bool:
+        """Give a table written before name claims and paging pointers its claims and pointers, once (the first
+        writer that needs them; concurrent ones write the same items, first writer wins). True when it did."""
+        if self._keyed:
+            return False
+        mark = keys.layout_step(KEYED_STEP)
+        if self.table.get(mark) is not None:
+            self._keyed = True
+            return False
+        for integration in self.list():
+            with self.table.lost_race():
+                self.table.put_item(
+                    {**keys.integration_name(integration.team_id, integration.name), "integration_id": integration.id},
+                    "attribute_not_exists(PK)",
+                )
+            if integration.type == "direct_paging":
+                with self.table.lost_race():
+                    self.table.put_item(
+                        {**keys.paging_integration(integration.team_id), "integration_id": integration.id},
+                        "attribute_not_exists(PK)",
+                    )
+        self.table.put_item(mark)
+        self._keyed = True
+        return True
 
     def replace_token(self, old: Integration, new: Integration) -> None:
         self.table.transact(
@@ -147,13 +268,25 @@ class DynamoIntegrations:
 
     def delete(self, integration_id: str) -> None:
         doomed: list[keys.Key] = []
+        held: list[keys.Key] = []  # keyed items that name it, removed only while they still do
         for data in self.table.partition(keys.integration_partition(integration_id)):
             doomed.append({"PK": data["PK"], "SK": data["SK"]})
             if data["SK"] == keys.META:
                 doomed.append(keys.token(data["token_hash"]))
+                held.append(keys.integration_name(data.get("team_id"), data["name"]))
+                if data["type"] == "direct_paging":
+                    held.append(keys.paging_integration(data.get("team_id")))
             elif data["SK"].startswith("ROUTE#"):
                 doomed.append(keys.route_ref(data["id"]))
         self.table.batch_delete(doomed)
+        for key in held:
+            with self.table.lost_race():
+                self.table.call(
+                    "delete_item",
+                    Key=self.table.item(key),
+                    ConditionExpression="integration_id = :id",
+                    ExpressionAttributeValues={":id": {"S": integration_id}},
+                )
         self.epoch.bump()
 
     def list(self) -> list[Integration]:

@@ -96,6 +96,26 @@ def token(token_hash: str) -> Key:
     return {"PK": f"TOKEN#{token_hash}", "SK": "TOKEN"}
 
 
+def integration_name(team_id: str | None, name: str) -> Key:
+    """The claim of an integration name in a team ("-": no team): names compare exactly, as OnCall's do."""
+    return {"PK": f"INTNAME#{team_id or '-'}", "SK": name}
+
+
+def paging_integration(team_id: str | None) -> Key:
+    """Which integration a team ("-": pages without a team) is paged through."""
+    return {"PK": f"PAGING#{team_id or '-'}", "SK": "INTEGRATION"}
+
+
+def entity_name(kind: str, name: str) -> Key:
+    """The claim of a name among the entities of a kind whose names are unique (chains; exact match)."""
+    return {"PK": f"NAME#{kind}", "SK": name}
+
+
+def layout_step(name: str) -> Key:
+    """The mark that a lazy layout step (:mod:`oncall.store.integrations`) ran on this table."""
+    return {"PK": "LAYOUT", "SK": name}
+
+
 # --- alert groups -------------------------------------------------------------------------------------------------
 
 

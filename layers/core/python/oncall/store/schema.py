@@ -12,6 +12,11 @@ Access patterns (all single-table, ``PK``/``SK`` strings):
 | rate limit + config version (per sync)    | UpdateItem ``INT#<id>`` / ``STAMP`` (returns the config version)       |
 | route by id                               | GetItem ``ROUTE#<id>`` / ``REF`` -> integration id                     |
 | list integrations                         | Query GSI1 ``INTEGRATIONS`` (sorted by name)                           |
+| integration holding a name in a team      | GetItem ``INTNAME#<team or ->`` / ``<name>`` -> integration id: the    |
+|                                           | claim, written with the integration on condition nobody holds it       |
+| chain holding a name (names are unique)   | GetItem ``NAME#CHAIN`` / ``<name>`` -> entity id, written likewise     |
+| a team's direct paging integration        | GetItem ``PAGING#<team or ->`` / ``INTEGRATION`` -> integration id,    |
+|                                           | written with it on condition it is absent (first writer wins)          |
 | group                                     | GetItem ``GROUP#<id>`` / ``META``                                      |
 | open group of (integration, route, key)   | GetItem ``GROUP#<id(key, n)>``: the id derives from the key and its    |
 |                                           | sequence number ``n`` (``KEY#<int>#<route>#<md5>`` / ``SEQ``, absent   |
@@ -50,6 +55,10 @@ so are request records until their ``ttl``.
 Layout history: pre-1.0 the layout changes without migration (there are no deployments to migrate). The layout of
 this version (group ids derived from grouping keys, ``KEY#`` sequence items instead of ``OPEN#`` pointers,
 compressed alert content) does not read tables written before it: start the local stack on a fresh ``.local/``.
+Name claims and paging pointers came later and need no fresh table: the first writer that needs them backfills them
+from the listing, once, and marks the table (``LAYOUT`` / ``INTEGRATION_KEYS``, ``LAYOUT`` / ``CHAIN_NAMES``), so a
+deployed table and a kept ``.local/`` get them without a deploy step (:mod:`oncall.store.integrations`,
+:class:`oncall.store.entities.NamedCollection`).
 """
 
 from __future__ import annotations

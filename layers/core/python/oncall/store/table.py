@@ -29,6 +29,7 @@ _WRITE_OPERATIONS: Final = frozenset(
     {"put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item"}
 )
 _RACES: Final = ("ConditionalCheckFailedException", "TransactionCanceledException")
+_CONFLICT_RETRIES: Final = 5  # a transaction cancelled by a concurrent one on the same items is tried again
 
 
 class Refusal:
@@ -226,6 +227,31 @@ class Table:
 
     def transact(self, items: list[dict[str, Any]]) -> None:
         self.call("transact_write_items", TransactItems=items)
+
+    def transact_or_refused(self, items: list[dict[str, Any]]) -> list[bool] | None:
+        """Run a transaction; when conditions failed (a lost race), which items' conditions failed, in order,
+        instead of an exception (None: it was written)."""
+        import time
+
+        from botocore.exceptions import ClientError
+
+        for attempt in range(_CONFLICT_RETRIES + 1):
+            try:
+                self.transact(items)
+            except ClientError as error:
+                reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
+                if "TransactionConflict" in reasons and attempt < _CONFLICT_RETRIES:
+                    # A concurrent writer of one of these items is mid-flight: once it is done, our conditions
+                    # see what it wrote.
+                    time.sleep(0.02 * (attempt + 1))
+                    continue
+                if "ConditionalCheckFailed" in reasons and all(
+                    r in (None, "None", "ConditionalCheckFailed") for r in reasons
+                ):
+                    return [r == "ConditionalCheckFailed" for r in reasons]
+                raise StoreError(f"DynamoDB transaction cancelled: {reasons}") from error
+            return None
+        raise AssertionError("unreachable")
 
     def batch_delete(self, item_keys: list[dict[str, str]]) -> None:
         for start in range(0, len(item_keys), 25):
