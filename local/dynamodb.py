@@ -8,6 +8,7 @@ Usage::
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -59,9 +60,17 @@ def java_opts_from_env() -> tuple[str, ...]:
 
 def free_port() -> int:
     """A TCP port free right now on every interface (so also on 127.0.0.1, where the stack's servers listen)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("", 0))
-        return int(sock.getsockname()[1])
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` different TCP ports free right now: all held open until all are chosen, since a port just
+    released can be handed out again at once (two servers of one stack were given the same port)."""
+    with contextlib.ExitStack() as held:
+        sockets = [held.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) for _ in range(count)]
+        for sock in sockets:
+            sock.bind(("", 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
 
 
 def _port_in_use(port: int) -> bool:

@@ -29,7 +29,7 @@ from oncall.inbound_email import LOCAL_DOMAIN
 from oncall.settings import Env
 
 from local import REPO_ROOT
-from local.dynamodb import free_port
+from local.dynamodb import free_ports
 from local.process import ManagedProcess
 
 
@@ -124,9 +124,7 @@ class LocalStack(ManagedProcess):
 
     def prepare(self) -> None:
         self.local_dir.mkdir(parents=True, exist_ok=True)
-        self.port, self.dynamodb_port, self.sfn_port = free_port(), free_port(), free_port()
-        self.smtp_port = free_port()
-        self.scheduler_port = free_port()
+        self.port, self.dynamodb_port, self.sfn_port, self.smtp_port, self.scheduler_port = free_ports(5)
         env = {
             **os.environ,
             "PORT": str(self.port),
