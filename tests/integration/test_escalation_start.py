@@ -54,6 +54,23 @@ def group_changes(store: DynamoStore) -> list[dict[str, Any]]:
     return [r.event for r in reader.read() if matches(schema.GROUP_CHANGES_FILTER, r.event)]
 
 
+def fail_start_and_deferral(
+    monkeypatch: pytest.MonkeyPatch, starter: ModuleType, sfn: StepFunctions, failing: str
+) -> Any:
+    """The starter's Step Functions refuses ``failing``'s execution and its deferral to the sweep fails too: the
+    record of that group fails. Returns the real deferral, to put back."""
+    starter.container.executor = sfn
+    deferred = starter.container.store.escalation_starts.defer
+
+    def defer(group_id: str, generation: int, now: Any) -> None:
+        if group_id == failing:
+            raise RuntimeError("DynamoDB is unavailable too")
+        deferred(group_id, generation, now)
+
+    monkeypatch.setattr(starter.container.store.escalation_starts, "defer", defer)
+    return deferred
+
+
 def test_a_stored_group_starts_once_however_often_its_change_is_delivered(
     api: Invoke, store: DynamoStore, ingest_handler: ModuleType, starter: ModuleType
 ) -> None:
@@ -79,15 +96,7 @@ def test_a_start_that_can_neither_be_made_nor_deferred_fails_only_its_record(
     records = group_changes(store)
     failing = ids[0]
     sfn = StepFunctions(refuse={failing})
-    starter.container.executor = sfn
-    deferred = starter.container.store.escalation_starts.defer
-
-    def defer(group_id: str, generation: int, now: Any) -> None:
-        if group_id == failing:
-            raise RuntimeError("DynamoDB is unavailable too")
-        deferred(group_id, generation, now)
-
-    monkeypatch.setattr(starter.container.store.escalation_starts, "defer", defer)
+    fail_start_and_deferral(monkeypatch, starter, sfn, failing)
     response = starter.handler({"Records": records}, Context())
     [failed] = response["batchItemFailures"]
     assert failed["itemIdentifier"] == records[0]["dynamodb"]["SequenceNumber"]
@@ -210,15 +219,7 @@ def test_a_record_delivered_again_after_a_failed_one_is_counted_once(
     ids = [post_alert(ingest_handler, integration["link"], {"alert_uid": u})[1]["alert_group_ids"][0] for u in "abc"]
     records = group_changes(store)
     failing = ids[1]
-    starter.container.executor = StepFunctions(refuse={failing})
-    deferred = starter.container.store.escalation_starts.defer
-
-    def defer(group_id: str, generation: int, now: Any) -> None:
-        if group_id == failing:
-            raise RuntimeError("DynamoDB is unavailable too")
-        deferred(group_id, generation, now)
-
-    monkeypatch.setattr(starter.container.store.escalation_starts, "defer", defer)
+    deferred = fail_start_and_deferral(monkeypatch, starter, StepFunctions(refuse={failing}), failing)
     [failed] = starter.handler({"Records": records}, Context())["batchItemFailures"]
     assert failed["itemIdentifier"] == records[1]["dynamodb"]["SequenceNumber"]
     assert counters(store) == {"groups": 1}  # the record before the failure; the one behind it comes again
