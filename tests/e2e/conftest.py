@@ -9,6 +9,7 @@ import pytest
 
 from local.stack import LocalStack
 from tests.e2e.browser import Browser, open_browser
+from tests.support.processes import HTTP_TIMEOUT
 
 
 @pytest.fixture(scope="session")
@@ -18,8 +19,7 @@ def stack() -> Iterator[LocalStack]:
 
 
 def _api_client(stack: LocalStack) -> httpx.Client:
-    # 60 s: a first request loads its function in a worker (a cold start), slow on a loaded machine
-    return httpx.Client(base_url=stack.base_url, headers={"Authorization": stack.api_key}, timeout=60)
+    return httpx.Client(base_url=stack.base_url, headers={"Authorization": stack.api_key}, timeout=HTTP_TIMEOUT)
 
 
 @pytest.fixture(scope="session")

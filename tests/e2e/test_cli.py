@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from local.stack import LocalStack
+from tests.support.processes import HTTP_TIMEOUT
 from tocsin_cli.main import cli
 
 
@@ -33,7 +34,9 @@ def test_integrations_groups_and_actions(stack: LocalStack) -> None:
     assert code == 0 and "Send alerts to: http://127.0.0.1" in output
     link = output.split("Send alerts to: ")[1].split()[0]
     integration = next(i for i in run_json(stack, "integrations", "list")["results"] if i["name"] == "cli hook")
-    assert httpx.post(link, json={"alert_uid": "cli", "title": "CLI test alert"}, timeout=60).status_code == 200
+    assert (
+        httpx.post(link, json={"alert_uid": "cli", "title": "CLI test alert"}, timeout=HTTP_TIMEOUT).status_code == 200
+    )
 
     code, output = run(stack, "groups", "list", "--integration", integration["id"])
     assert code == 0 and output.splitlines()[0].split() == ["ID", "STATE", "ALERTS_COUNT", "CREATED_AT", "TITLE"]
@@ -59,8 +62,12 @@ def test_integrations_groups_and_actions(stack: LocalStack) -> None:
 
 @pytest.mark.e2e
 def test_paging_and_the_outbox(stack: LocalStack) -> None:
-    user = httpx.post(f"{stack.base_url}/api/v1/users/", headers={"Authorization": stack.api_key},
-                      json={"username": "cli-pager", "email": "pager@example.com"}, timeout=60).json()  # fmt: skip
+    user = httpx.post(
+        f"{stack.base_url}/api/v1/users/",
+        headers={"Authorization": stack.api_key},
+        json={"username": "cli-pager", "email": "pager@example.com"},
+        timeout=HTTP_TIMEOUT,
+    ).json()
     group = run_json(stack, "page", "--user", user["id"], "--title", "Help from the CLI")
     assert group["title"] == "Help from the CLI"
 

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from local.stack import LocalStack
+from tests.support.processes import HTTP_TIMEOUT
 
 pytestmark = pytest.mark.e2e
 
@@ -30,7 +31,7 @@ def tocsin(stack: LocalStack, *args: str, **env: str) -> subprocess.CompletedPro
         env={**clean, "TOCSIN_LOCAL_DIR": str(stack.local_dir), **env},
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=HTTP_TIMEOUT,
         check=False,
     )
     return done

@@ -16,7 +16,7 @@ import pytest
 from local import REPO_ROOT
 from local.stack import LocalStack
 from tests.e2e.browser import Browser
-from tests.support.processes import wait_for
+from tests.support.processes import HTTP_TIMEOUT, wait_for
 
 pytestmark = pytest.mark.e2e
 SCREENS = REPO_ROOT / "test-artifacts" / "console"
@@ -58,7 +58,7 @@ AM_PAYLOAD: dict[str, Any] = {
 
 
 def _email_links(stack: LocalStack, subject: str) -> dict[str, str] | None:
-    records = httpx.get(f"{stack.base_url}/local/outbox", timeout=60).json()["records"]
+    records = httpx.get(f"{stack.base_url}/local/outbox", timeout=HTTP_TIMEOUT).json()["records"]
     for record in records:
         if record.get("channel") == "email" and subject in record.get("subject", ""):
             return dict(LINKS.findall(record.get("text", "")))
@@ -118,7 +118,7 @@ def test_every_page_fits_a_desktop_and_a_phone(stack: LocalStack, client: httpx.
     )
     assert created.status_code == 201, created.text
     integration = created.json()
-    assert httpx.post(integration["link"], json=AM_PAYLOAD, timeout=60).status_code == 200
+    assert httpx.post(integration["link"], json=AM_PAYLOAD, timeout=HTTP_TIMEOUT).status_code == 200
     links = wait_for(lambda: _email_links(stack, "Disk almost full") or _email_links(stack, "DiskFull"))
     group_id = client.get("/api/v1/alert_groups/", params={"integration_id": integration["id"]}).json()["results"][0][
         "id"

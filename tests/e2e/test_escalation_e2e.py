@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from local.stack import LocalStack
-from tests.support.processes import wait_for
+from tests.support.processes import HTTP_TIMEOUT, wait_for
 from tests.support.receiver import Receiver, reply
 
 TIME_SCALE = 0.02  # a 60 s wait takes 1.2 s
@@ -28,7 +28,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
 
 
 def emails(stack: LocalStack, subject_part: str) -> list[dict[str, Any]]:
-    records = httpx.get(f"{stack.base_url}/local/outbox", timeout=60).json()["records"]
+    records = httpx.get(f"{stack.base_url}/local/outbox", timeout=HTTP_TIMEOUT).json()["records"]
     return [r for r in records if r.get("channel") == "email" and subject_part in r.get("subject", "")]
 
 
@@ -61,7 +61,7 @@ def integration(api: httpx.Client) -> dict[str, Any]:
 
 @pytest.mark.e2e
 def test_both_emails_arrive_in_order_through_real_smtp(stack: LocalStack, integration: dict[str, Any]) -> None:
-    response = httpx.post(integration["link"], json={"alert_uid": "db", "title": "Database down"}, timeout=60)
+    response = httpx.post(integration["link"], json={"alert_uid": "db", "title": "Database down"}, timeout=HTTP_TIMEOUT)
     assert response.status_code == 200
     first_two = wait_for(
         lambda: emails(stack, "Database down")[:2] if len(emails(stack, "Database down")) >= 2 else None
@@ -90,12 +90,12 @@ def test_acknowledging_through_the_signed_link_stops_the_next_notification(
         "/api/v1/integrations/",
         json={"name": "Web", "type": "formatted_webhook", "default_route": {"escalation_chain_id": chain["id"]}},
     ).json()
-    httpx.post(integration["link"], json={"alert_uid": "web", "title": "Website slow"}, timeout=60)
+    httpx.post(integration["link"], json={"alert_uid": "web", "title": "Website slow"}, timeout=HTTP_TIMEOUT)
     [first] = wait_for(lambda: emails(stack, "Website slow"))
     ack = LINK.findall(first["text"])[0]  # the first link acknowledges
-    page = httpx.get(ack, timeout=60)
+    page = httpx.get(ack, timeout=HTTP_TIMEOUT)
     assert page.status_code == 200 and "<form" in page.text  # a GET only asks
-    done = httpx.post(ack, timeout=60)
+    done = httpx.post(ack, timeout=HTTP_TIMEOUT)
     assert done.status_code == 200 and "acknowledged" in done.text
     group = api.get("/api/v1/alert_groups/", params={"integration_id": integration["id"]}).json()["results"][0]
     assert group["title"] == "Website slow" and group["state"] == "acknowledged"
@@ -119,7 +119,9 @@ def test_the_local_stack_delivers_webhooks_on_this_machine_and_nowhere_private(a
             "/api/v1/integrations/",
             json={"name": "Queue", "type": "formatted_webhook", "default_route": {"escalation_chain_id": chain["id"]}},
         ).json()
-        assert httpx.post(integration["link"], json={"alert_uid": "q", "title": "Queue stuck"}, timeout=60).is_success
+        assert httpx.post(
+            integration["link"], json={"alert_uid": "q", "title": "Queue stuck"}, timeout=HTTP_TIMEOUT
+        ).is_success
         [delivery] = wait_for(lambda: receiver.received)
         assert (delivery.method, delivery.path) == ("POST", "/hook") and "Queue stuck" in delivery.body.decode()
         group = api.get("/api/v1/alert_groups/", params={"integration_id": integration["id"]}).json()["results"][0]
@@ -151,7 +153,9 @@ def test_the_local_stack_fires_state_change_webhooks_without_holding_up_the_requ
         )
         assert created.status_code == 201, created.text
         integration = api.post("/api/v1/integrations/", json={"name": "Acked", "type": "formatted_webhook"}).json()
-        assert httpx.post(integration["link"], json={"alert_uid": "a", "title": "Disk full"}, timeout=60).is_success
+        assert httpx.post(
+            integration["link"], json={"alert_uid": "a", "title": "Disk full"}, timeout=HTTP_TIMEOUT
+        ).is_success
         group = wait_for(
             lambda: api.get("/api/v1/alert_groups/", params={"integration_id": integration["id"]}).json()["results"]
         )[0]
@@ -187,7 +191,7 @@ def test_the_alert_completing_the_count_resumes_a_paused_escalation(stack: Local
     assert created.status_code == 201, created.text
     integration = created.json()
     alert = {"alert_uid": "backlog", "title": "Backlog growing"}
-    assert httpx.post(integration["link"], json=alert, timeout=60).status_code == 200
+    assert httpx.post(integration["link"], json=alert, timeout=HTTP_TIMEOUT).status_code == 200
     [group] = wait_for(
         lambda: api.get("/api/v1/alert_groups/", params={"integration_id": integration["id"]}).json()["results"]
     )
@@ -198,7 +202,7 @@ def test_the_alert_completing_the_count_resumes_a_paused_escalation(stack: Local
     wait_for(lambda: "Escalation paused: 1 alerts in 60 min (continues above 1)" in timeline())
     assert emails(stack, "Backlog growing") == []
     again = {**alert, "message": "still growing"}  # not the same body (that would be a retry, stored once)
-    assert httpx.post(integration["link"], json=again, timeout=60).status_code == 200
+    assert httpx.post(integration["link"], json=again, timeout=HTTP_TIMEOUT).status_code == 200
     [page] = wait_for(lambda: emails(stack, "Backlog growing"), timeout=5)
     assert page["to"] == "carol@example.com"
     sfn = stack.stepfunctions()

@@ -22,7 +22,7 @@ from oncall.faults import AFTER_STORE, FAULT_ENV
 
 from local.dynamodb import DynamoDBLocal, client
 from local.stack import LocalStack
-from tests.support.processes import children, command_line, kill, wait_for
+from tests.support.processes import HTTP_TIMEOUT, children, command_line, kill, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -102,7 +102,9 @@ def acknowledge_resolve_races(api: httpx.Client) -> list[Race]:
     integration = create_integration(api, "operators")
     group_ids = []
     for n in range(20):
-        response = httpx.post(integration["link"], json={"alert_uid": f"g{n}", "title": f"group {n}"}, timeout=60)
+        response = httpx.post(
+            integration["link"], json={"alert_uid": f"g{n}", "title": f"group {n}"}, timeout=HTTP_TIMEOUT
+        )
         assert response.status_code == 200, response.text
         group_ids.append(response.json()["alert_group_ids"][0])
 
@@ -288,7 +290,7 @@ def test_an_ingest_killed_right_after_its_write_still_escalates_the_group(dying_
     reading the table's stream in the stack's main process, starts the execution named after the group and its
     generation."""
     stack = dying_stack
-    api = httpx.Client(base_url=stack.base_url, headers={"Authorization": stack.api_key}, timeout=60)
+    api = httpx.Client(base_url=stack.base_url, headers={"Authorization": stack.api_key}, timeout=HTTP_TIMEOUT)
     chain = api.post("/api/v1/escalation_chains/", json={"name": "wait first"}).json()
     step = {"escalation_chain_id": chain["id"], "type": "wait", "duration": 3600}
     assert api.post("/api/v1/escalation_policies/", json=step).is_success
@@ -298,7 +300,7 @@ def test_an_ingest_killed_right_after_its_write_still_escalates_the_group(dying_
     assert created.status_code == 201, created.text
     integration = created.json()
     with pytest.raises(httpx.TransportError):  # the worker died with the request: no answer at all
-        httpx.post(integration["link"], json={"alert_uid": "x", "title": "Disk full"}, timeout=60)
+        httpx.post(integration["link"], json={"alert_uid": "x", "title": "Disk full"}, timeout=HTTP_TIMEOUT)
 
     def stored() -> list[dict[str, Any]]:
         try:

@@ -24,7 +24,7 @@ from oncall.store.dynamodb import DynamoStore
 from local import dynamodb as local_dynamodb
 from local.scheduler import MAINTENANCE_END_ARN, SCHEDULE_GROUP
 from local.stack import LocalStack
-from tests.support.processes import wait_for
+from tests.support.processes import HTTP_TIMEOUT, wait_for
 
 TIME_SCALE = 0.02  # a 300 s maintenance window ends after 6 s
 SWEEP_SECONDS = 1
@@ -90,7 +90,7 @@ def test_a_silent_heartbeat_alerts_through_the_sweep_and_the_next_beat_resolves_
     assert patched.status_code == 200 and patched.json()["heartbeat"]["status"] == "inactive"
     heartbeat_url = created["heartbeat"]["link"]  # shown in full at creation only (the token is stored hashed)
     assert heartbeat_url == created["link"] + "heartbeat/"
-    assert httpx.get(heartbeat_url, timeout=60).text == ":)"
+    assert httpx.get(heartbeat_url, timeout=HTTP_TIMEOUT).text == ":)"
     assert integration(api, created["id"])["heartbeat"]["status"] == "alive"
     time.sleep(2 * SWEEP_SECONDS)
     assert groups(api, created["id"]) == []  # alive: the sweeps find nothing
@@ -105,7 +105,7 @@ def test_a_silent_heartbeat_alerts_through_the_sweep_and_the_next_beat_resolves_
     time.sleep(2 * SWEEP_SECONDS)
     assert len(groups(api, created["id"])) == 1  # one alert per expiry, however many sweeps
 
-    assert httpx.post(heartbeat_url, timeout=60).status_code == 200  # the monitor is back
+    assert httpx.post(heartbeat_url, timeout=HTTP_TIMEOUT).status_code == 200  # the monitor is back
     [group] = groups(api, created["id"])
     assert group["state"] == "resolved" and group["alerts_count"] == 2
     assert integration(api, created["id"])["heartbeat"]["status"] == "alive"
@@ -130,7 +130,9 @@ def test_a_maintenance_window_ends_by_its_schedule_and_resolves_what_it_collecte
     assert schedule["Target"]["Arn"] == MAINTENANCE_END_ARN and schedule["ActionAfterCompletion"] == "DELETE"
     assert schedule["ScheduleExpression"].startswith("at(")
 
-    sent = httpx.post(created["link"], json={"alert_uid": "disk", "title": "Disk full during the window"}, timeout=60)
+    sent = httpx.post(
+        created["link"], json={"alert_uid": "disk", "title": "Disk full during the window"}, timeout=HTTP_TIMEOUT
+    )
     assert sent.status_code == 200
     assert len(groups(api, created["id"])) == 2  # the "Maintenance of Batch" group and the collected one
     # 6 s of window (300 s at the stack's time scale): room for a loaded machine to send the alert inside it
@@ -169,7 +171,7 @@ def test_stopping_a_window_early_deletes_its_schedule_so_nothing_happens_later(
     [maintenance_group] = groups(api, created["id"])
     assert maintenance_group["state"] == "resolved"
 
-    sent = httpx.post(created["link"], json={"alert_uid": "late", "title": "After the window"}, timeout=60)
+    sent = httpx.post(created["link"], json={"alert_uid": "late", "title": "After the window"}, timeout=HTTP_TIMEOUT)
     assert sent.status_code == 200
     time.sleep(max(0.0, 100 * TIME_SCALE + 1.5 - (time.monotonic() - started)))  # past the original end
     assert f"schedule {SCHEDULE_GROUP}/{summary['Name']} fired" not in stack.output()

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from local.stack import LocalStack
 from tests.integration.test_hostile_requests import BODIES, CONTENT_TYPES, ISSUE_BODIES
+from tests.support.processes import HTTP_TIMEOUT
 from tests.unit.test_hostile_input import JSON_VALUES
 
 MIB = 1024 * 1024
@@ -36,13 +37,13 @@ def link(client: httpx.Client) -> str:
 def test_a_body_of_10_mib_or_more_is_a_413_with_a_message(link: str, size: int) -> None:
     body = b'{"title": "' + b"x" * (size - 13) + b'"}'
     assert len(body) == size
-    response = httpx.post(link, content=body, headers={"content-type": "application/json"}, timeout=60)
+    response = httpx.post(link, content=body, headers={"content-type": "application/json"}, timeout=HTTP_TIMEOUT)
     answer = response.json()  # API Gateway's own answer past its quota, ingest's below it
     assert response.status_code == 413 and (answer.get("message") or answer.get("detail")), answer
 
 
 def sign_in_with_next(stack: LocalStack, target: str) -> httpx.Response:
-    with httpx.Client(base_url=stack.base_url, timeout=60, follow_redirects=False) as browser:
+    with httpx.Client(base_url=stack.base_url, timeout=HTTP_TIMEOUT, follow_redirects=False) as browser:
         form = browser.get("/ui/signin", params={"next": target})
         token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
         assert token, form.text
@@ -59,7 +60,7 @@ def test_a_sign_in_next_with_a_line_break_or_another_host_goes_home(stack: Local
 
 
 def test_console_pages_carry_the_content_security_policy(stack: LocalStack) -> None:
-    response = httpx.get(f"{stack.base_url}/ui/signin", timeout=60)
+    response = httpx.get(f"{stack.base_url}/ui/signin", timeout=HTTP_TIMEOUT)
     policy = response.headers["content-security-policy"]
     assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy and "unsafe-inline" not in policy
 

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from local.stack import LocalStack
 from tests.support.fake_vendor_apis import oncall_api, pagerduty_api, serve
+from tests.support.processes import HTTP_TIMEOUT
 from tocsin_cli.importers.base import REUSED_URL
 from tocsin_cli.importers.oncall import RESOURCES  # Tocsin has OnCall's resources: what was imported, read back
 from tocsin_cli.main import cli
@@ -88,7 +89,7 @@ def test_import_oncall_into_the_local_stack(stack: LocalStack, client: httpx.Cli
         link = next(u["new"] for u in done["ingest_urls"] if u["name"] == "Prometheus prod")
         assert link.startswith(stack.base_url)
         sent = httpx.post(
-            link, json={"status": "firing", "groupKey": "g1", "alerts": [], "commonLabels": {}}, timeout=60
+            link, json={"status": "firing", "groupKey": "g1", "alerts": [], "commonLabels": {}}, timeout=HTTP_TIMEOUT
         )
         assert sent.status_code == 200
 
@@ -114,7 +115,7 @@ def test_import_pagerduty_into_the_local_stack(stack: LocalStack, client: httpx.
             "dedup_key": "imported",
             "payload": {"summary": "Checkout is down", "source": "e2e", "severity": "critical"},
         }
-        assert httpx.post(f"{stack.base_url}/v2/enqueue", json=event, timeout=60).status_code == 202
+        assert httpx.post(f"{stack.base_url}/v2/enqueue", json=event, timeout=HTTP_TIMEOUT).status_code == 202
         schedule = next(s for s in everything(client)["schedules"] if s["name"] == "Daily Engineering Rotation")
         final = client.get(
             f"/api/v1/schedules/{schedule['id']}/final_shifts",

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from local.stack import LocalStack
+from tests.support.processes import HTTP_TIMEOUT
 
 REPO = Path(__file__).resolve().parents[2]
 # The shared fixtures beside the repository (as CI lays them out); the package's copies otherwise.
@@ -51,7 +52,7 @@ def test_every_example_payload_becomes_a_group(client: httpx.Client, kind: str) 
     created = client.post("/api/v1/integrations/", json={"name": f"e2e {kind}", "type": kind})
     assert created.status_code == 201, created.text
     integration = created.json()
-    response = httpx.post(integration["link"], json=fixture(kind), timeout=60)
+    response = httpx.post(integration["link"], json=fixture(kind), timeout=HTTP_TIMEOUT)
     assert response.status_code == 200, response.text
 
     page = client.get("/api/v1/alert_groups/", params={"integration_id": integration["id"]}).json()
@@ -70,17 +71,20 @@ def test_legacy_grafana_alerting_posts_to_the_grafana_alerting_url(client: httpx
         "/api/v1/integrations/", json={"name": "legacy ga", "type": "legacy_grafana_alerting"}
     ).json()
     assert "/integrations/v1/grafana_alerting/" in integration["link"]
-    assert httpx.post(integration["link"], json=fixture("legacy_grafana_alerting"), timeout=60).status_code == 200
+    assert (
+        httpx.post(integration["link"], json=fixture("legacy_grafana_alerting"), timeout=HTTP_TIMEOUT).status_code
+        == 200
+    )
 
 
 @pytest.mark.e2e
 def test_trailing_slash_is_optional_and_errors_are_clear(client: httpx.Client, stack: LocalStack) -> None:
     integration = client.post("/api/v1/integrations/", json={"name": "slash", "type": "webhook"}).json()
-    assert httpx.post(integration["link"].rstrip("/"), json={"a": 1}, timeout=60).status_code == 200
-    assert httpx.post(integration["link"], content=b"nope", timeout=60).status_code == 400
-    unknown = httpx.post(f"{stack.base_url}/integrations/v1/webhook/unknowntoken/", json={"a": 1}, timeout=60)
+    assert httpx.post(integration["link"].rstrip("/"), json={"a": 1}, timeout=HTTP_TIMEOUT).status_code == 200
+    assert httpx.post(integration["link"], content=b"nope", timeout=HTTP_TIMEOUT).status_code == 400
+    unknown = httpx.post(f"{stack.base_url}/integrations/v1/webhook/unknowntoken/", json={"a": 1}, timeout=HTTP_TIMEOUT)
     assert unknown.status_code == 403
-    assert httpx.get(f"{stack.base_url}/api/v1/integrations/", timeout=60).status_code == 401
+    assert httpx.get(f"{stack.base_url}/api/v1/integrations/", timeout=HTTP_TIMEOUT).status_code == 401
 
 
 @pytest.mark.e2e
@@ -92,12 +96,14 @@ def test_data_survives_a_restart_of_the_local_stack(tmp_path: Path) -> None:
             f"{first.base_url}/api/v1/integrations/",
             headers=headers,
             json={"name": "kept", "type": "webhook"},
-            timeout=60,
+            timeout=HTTP_TIMEOUT,
         ).json()
-        assert httpx.post(integration["link"], json={"message": "before restart"}, timeout=60).status_code == 200
+        assert (
+            httpx.post(integration["link"], json={"message": "before restart"}, timeout=HTTP_TIMEOUT).status_code == 200
+        )
     with LocalStack(tmp_path, workers=1) as second:
         assert second.api_key == key  # the same key is kept in .local/api_key
-        groups = httpx.get(f"{second.base_url}/api/v1/alert_groups/", headers=headers, timeout=60).json()
+        groups = httpx.get(f"{second.base_url}/api/v1/alert_groups/", headers=headers, timeout=HTTP_TIMEOUT).json()
         assert [g["title"] for g in groups["results"]] == ["before restart"]
 
 

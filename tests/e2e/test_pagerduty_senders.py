@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from local.stack import LocalStack
-from tests.support.processes import Alertmanager, wait_for
+from tests.support.processes import HTTP_TIMEOUT, Alertmanager, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +30,7 @@ def integration(stack: LocalStack) -> dict[str, Any]:
         f"{stack.base_url}/api/v1/integrations/",
         headers={"Authorization": stack.api_key},
         json={"name": "PagerDuty senders", "type": "pagerduty"},
-        timeout=60,
+        timeout=HTTP_TIMEOUT,
     )
     assert created.status_code == 201, created.text
     return created.json()
@@ -72,10 +72,12 @@ def post_alert(alertmanager: Alertmanager, name: str, via: str, resolved: bool =
         "annotations": {"summary": f"{name} is down"},
     }
     if resolved:
-        firing = httpx.get(f"{alertmanager.url}/api/v2/alerts", params={"filter": f'alertname="{name}"'}, timeout=60)
+        firing = httpx.get(
+            f"{alertmanager.url}/api/v2/alerts", params={"filter": f'alertname="{name}"'}, timeout=HTTP_TIMEOUT
+        )
         [stamped] = firing.json()
         alert["startsAt"] = alert["endsAt"] = stamped["startsAt"]
-    response = httpx.post(f"{alertmanager.url}/api/v2/alerts", json=[alert], timeout=60)
+    response = httpx.post(f"{alertmanager.url}/api/v2/alerts", json=[alert], timeout=HTTP_TIMEOUT)
     assert response.status_code == 200, response.text
 
 
@@ -84,7 +86,7 @@ def groups(stack: LocalStack, integration: dict[str, Any]) -> list[dict[str, Any
         f"{stack.base_url}/api/v1/alert_groups/",
         headers={"Authorization": stack.api_key},
         params={"integration_id": integration["id"]},
-        timeout=60,
+        timeout=HTTP_TIMEOUT,
     )
     return list(response.json()["results"])
 

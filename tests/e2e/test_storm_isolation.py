@@ -20,7 +20,7 @@ import pytest
 from oncall.http_routes import THROTTLES
 
 from local.stack import LocalStack
-from tests.support.processes import wait_for
+from tests.support.processes import HTTP_TIMEOUT, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -83,7 +83,7 @@ class Storm:
 
 
 def emails(stack: LocalStack, subject_part: str) -> list[dict[str, Any]]:
-    records = httpx.get(f"{stack.base_url}/local/outbox", timeout=60).json()["records"]
+    records = httpx.get(f"{stack.base_url}/local/outbox", timeout=HTTP_TIMEOUT).json()["records"]
     return [r for r in records if r.get("channel") == "email" and subject_part in r.get("subject", "")]
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from local.stack import LocalStack
 from tests.e2e.browser import Browser, rows, sign_in
+from tests.support.processes import HTTP_TIMEOUT
 
 pytestmark = pytest.mark.e2e
 
@@ -31,7 +32,9 @@ def test_web_console_in_a_browser(stack: LocalStack, client: httpx.Client, brows
     assert cookie["httpOnly"] and cookie["sameSite"] == "Lax" and cookie["path"] == "/ui"
 
     # a new alert appears without a reload (htmx refreshes the table every 2 s)
-    sent = httpx.post(integration["link"], json={"title": "Checkout is slow", "message": "p99 > 2 s"}, timeout=60)
+    sent = httpx.post(
+        integration["link"], json={"title": "Checkout is slow", "message": "p99 > 2 s"}, timeout=HTTP_TIMEOUT
+    )
     assert sent.status_code == 200, sent.text
     browser("wait", selector="#groups-table tr", text="Checkout is slow", timeout=15000)
     browser.shot("groups")
@@ -179,7 +182,7 @@ def test_chains_routes_and_filters_in_a_browser(stack: LocalStack, client: httpx
     deadline = time.monotonic() + 15
     for attempt in range(1, 100):
         body = {"title": "Disk full on db-7", "severity": "critical", "attempt": attempt}
-        assert httpx.post(integration["link"], json=body, timeout=60).status_code == 200
+        assert httpx.post(integration["link"], json=body, timeout=HTTP_TIMEOUT).status_code == 200
         params = {"integration_id": integration["id"], "route_id": route["id"]}
         if found := client.get("/api/v1/alert_groups/", params=params).json()["results"]:
             routed = found[0]
@@ -191,7 +194,7 @@ def test_chains_routes_and_filters_in_a_browser(stack: LocalStack, client: httpx
     # two more groups to filter out: a warning (firing) and an acknowledged critical one
     for title, severity in (("Queue backlog", "warning"), ("Certificate expires", "critical")):
         body = {"title": title, "severity": severity}
-        assert httpx.post(integration["link"], json=body, timeout=60).status_code == 200
+        assert httpx.post(integration["link"], json=body, timeout=HTTP_TIMEOUT).status_code == 200
     groups = client.get("/api/v1/alert_groups/", params={"integration_id": integration["id"]}).json()["results"]
     (certificate,) = [g for g in groups if g["title"] == "Certificate expires"]
     acked = client.post(f"/api/v1/alert_groups/{certificate['id']}/acknowledge/")
@@ -258,7 +261,7 @@ def test_api_keys_and_users_in_a_browser(stack: LocalStack, client: httpx.Client
     secret = browser("text", selector="#created-secret")["text"].strip()
     assert browser("text", selector="#created-heading")["text"] == "Key browser-key created"
     headers = {"Authorization": secret}
-    assert httpx.get(f"{base}/api/v1/alert_groups/", headers=headers, timeout=60).status_code == 200
+    assert httpx.get(f"{base}/api/v1/alert_groups/", headers=headers, timeout=HTTP_TIMEOUT).status_code == 200
     browser.shot("key-created")
     browser("goto", url=f"{base}/ui/keys")
     browser("wait", selector="#my-keys tr", text="browser-key")

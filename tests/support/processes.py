@@ -32,6 +32,10 @@ from local.process import ManagedProcess
 
 T = TypeVar("T")
 
+# A request to the local stack: a first one loads its function in a worker (a cold start), which took over 10 s
+# on a loaded machine.
+HTTP_TIMEOUT = 60.0
+
 ALERTMANAGER_BINARIES = ("prometheus-alertmanager", "alertmanager")
 PROMETHEUS_BINARIES = ("prometheus",)
 
