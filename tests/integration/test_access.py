@@ -174,6 +174,32 @@ def test_throttling_per_key(store: DynamoStore) -> None:
     limiter.throttle(key, now=at(1260))  # the next minute
 
 
+def test_the_key_limit_is_shared_by_containers_that_write_at_most_once_a_second(store: DynamoStore) -> None:
+    from oncall.bootstrap import ADMIN_USER_ID, ensure_admin
+    from oncall.errors import Throttled
+
+    ensure_admin(store)
+    key = issue(store, user_id=ADMIN_USER_ID, name="busy", now=SYSTEM_CLOCK.now()).key
+    seconds = [0.0]
+    first, second = (Authenticator(store, RateLimit(10, 60), timer=lambda: seconds[0]) for _ in range(2))
+    now = datetime.fromtimestamp(1200, UTC)
+
+    def stored() -> int:
+        return store.counters.hit(f"api_key/{key.id}", 20, now, hits=0)  # window 20 = 1200 s // 60
+
+    for _ in range(6):
+        first.throttle(key, now)
+    assert stored() == 1  # the first request wrote; the next five only counted in the container
+    seconds[0] = 1.0
+    first.throttle(key, now)  # a second later: the seven so far reach the store in one write
+    assert stored() == 7
+    for _ in range(3):  # the other container starts from the store's count: 8, 9, 10 admitted, the 11th refused
+        second.throttle(key, now)
+    with pytest.raises(Throttled):
+        second.throttle(key, now)
+    assert stored() == 8  # (its later requests are the store's at its next sync)
+
+
 def test_direct_paging_rules(
     api: Invoke, keys: dict[str, str], team: dict[str, Any], ingest_handler: ModuleType
 ) -> None:

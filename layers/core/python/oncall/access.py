@@ -6,6 +6,10 @@ is :mod:`oncall.services.policy`'s table, checked by the use cases (never here).
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from oncall import ids
@@ -22,15 +26,33 @@ def principal(user: User) -> Principal:
     return Principal(user.id, user.username, user.role, frozenset(user.teams))
 
 
+@dataclass
+class _KeyCount:
+    """One key's requests in the current window: the store's count at the last sync, and this container's since."""
+
+    window: int
+    counted: int = 0
+    pending: int = 0
+    synced_at: float = float("-inf")
+
+
 class Authenticator:
     """Looks keys up by hash (no comparison of secrets at all), then their user; both cached for a minute, and
-    never past a revocation (deleted key or user, changed role or teams): see :mod:`oncall.revocable`."""
+    never past a revocation (deleted key or user, changed role or teams): see :mod:`oncall.revocable`.
+
+    The per-key limit is counted across containers in the store, but a write per request would double what a read
+    costs, so a container adds its own count to the store's at most every ``SYNC_SECONDS`` (and at once in a new
+    window). Its own requests always count in full; another container's reach it within ``SYNC_SECONDS``."""
 
     TTL = 60.0
+    SYNC_SECONDS = 1.0
 
-    def __init__(self, store: Store, rate_limit: RateLimit) -> None:
+    def __init__(self, store: Store, rate_limit: RateLimit, timer: Callable[[], float] = time.monotonic) -> None:
         self.store = store
         self.limit, self.window = rate_limit.count, rate_limit.seconds
+        self.timer = timer  # monotonic seconds, for the sync interval
+        self._counts: dict[str, _KeyCount] = {}
+        self._lock = threading.Lock()
         self._keys: RevocableCache[str, ApiKey | None] = RevocableCache(store.auth_epoch)
         self._users: RevocableCache[str, User | None] = RevocableCache(store.auth_epoch)
 
@@ -56,10 +78,21 @@ class Authenticator:
         return self.TTL
 
     def throttle(self, key: ApiKey, now: datetime) -> None:
-        """Per-key request limit (OnCall: 300 per minute), counted in the store across containers."""
+        """Per-key request limit (OnCall: 300 per minute); a refused request counts too."""
         moment = now.timestamp()
         window = int(moment // self.window)
-        expires = now + timedelta(seconds=self.window * 2)
-        if self.store.counters.hit(f"api_key/{key.id}", window, expires) > self.limit:
+        with self._lock:
+            count = self._counts.get(key.id)
+            if count is None or count.window != window:
+                count = self._counts[key.id] = _KeyCount(window)
+            count.pending += 1
+            hits = count.pending if self.timer() - count.synced_at >= self.SYNC_SECONDS else 0
+            count.pending -= hits
+        if hits:
+            expires = now + timedelta(seconds=self.window * 2)
+            counted = self.store.counters.hit(f"api_key/{key.id}", window, expires, hits)
+            with self._lock:
+                count.counted, count.synced_at = max(count.counted, counted), self.timer()
+        if count.counted + count.pending > self.limit:
             retry = max(1, int(self.window - moment % self.window))
             raise Throttled(f"Request was throttled. Expected available in {retry} seconds.", retry)

@@ -406,8 +406,8 @@ class AuthEpoch(Protocol):
 
 
 class Counters(Protocol):
-    def hit(self, counter: str, window: int, expires: datetime) -> int:
-        """Count one request against ``counter`` in ``window``; returns the window's count."""
+    def hit(self, counter: str, window: int, expires: datetime, hits: int = 1) -> int:
+        """Add ``hits`` requests to ``counter`` in ``window``; returns the window's count."""
         ...
 
 

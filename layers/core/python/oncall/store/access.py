@@ -67,13 +67,13 @@ class DynamoCounters:
     def __init__(self, table: Table) -> None:
         self.table = table
 
-    def hit(self, counter: str, window: int, expires: datetime) -> int:
+    def hit(self, counter: str, window: int, expires: datetime, hits: int = 1) -> int:
         response = self.table.call(
             "update_item",
             Key=self.table.item(keys.counter(counter, window)),
-            UpdateExpression="ADD hits :one SET #ttl = :ttl",
+            UpdateExpression="ADD hits :hits SET #ttl = :ttl",
             ExpressionAttributeNames={"#ttl": schema.TTL_ATTRIBUTE},
-            ExpressionAttributeValues={":one": {"N": "1"}, ":ttl": {"N": str(int(expires.timestamp()))}},
+            ExpressionAttributeValues={":hits": {"N": str(hits)}, ":ttl": {"N": str(int(expires.timestamp()))}},
             ReturnValues="UPDATED_NEW",
         )
         return int(response["Attributes"]["hits"]["N"])
