@@ -21,7 +21,7 @@ from oncall.models import Integration, Route
 from oncall.store import schema
 from oncall.store.dynamodb import DynamoStore
 
-from tests.integration import test_state_machine_asl as asl
+from tests.infra import test_state_machine_asl as asl
 from tests.integration.conftest import load_handler
 
 TABLE = "tocsin-asl"

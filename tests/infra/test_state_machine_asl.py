@@ -28,7 +28,7 @@ import pytest
 from moto import mock_aws
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
-from tests.infra.infra_testlib import CONFIG_ENV_VARS, cdk_json_context, state_machine_definition
+from tests.infra.infra_testlib import Synthesized, state_machine_definition
 
 Handler = Callable[[Any, Any], Any]
 REGION = "us-east-1"
@@ -37,20 +37,10 @@ TIMEOUT = 15.0  # seconds for one execution; the fake's needs about 2 s
 
 
 @pytest.fixture(scope="module")
-def synthesized() -> tuple[dict[str, Any], str]:
-    """(template, logical id of escalation_step): the Tocsin stack synthesized once for this module (~5 s)."""
-    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
-    from aws_cdk.assertions import Template
-
-    from infra.application import build_app
-
-    saved = {name: os.environ.pop(name) for name in CONFIG_ENV_VARS if name in os.environ}
-    try:
-        _app, stack = build_app(context=cdk_json_context(), nag=False)
-        template = Template.from_stack(stack).to_json()
-        return template, stack.get_logical_id(stack.escalation.step.function.node.default_child)
-    finally:
-        os.environ.update(saved)
+def synthesized(synth: Synthesized) -> tuple[dict[str, Any], str]:
+    """(template, logical id of escalation_step): the stack the infra tests synthesized for this run."""
+    stack = synth.stack
+    return synth.template_json, stack.get_logical_id(stack.escalation.step.function.node.default_child)
 
 
 class FakeStep:
