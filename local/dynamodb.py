@@ -9,6 +9,7 @@ Usage::
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import shutil
@@ -79,8 +80,10 @@ def _port_in_use(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+@functools.cache
 def client(endpoint: str, *, timeout: float = 10.0, retries: int = 3) -> Any:
-    """A boto3 DynamoDB client for a local endpoint (dummy credentials: DynamoDB Local ignores them)."""
+    """A boto3 DynamoDB client for a local endpoint (dummy credentials: DynamoDB Local ignores them). One per
+    endpoint and settings: a client costs milliseconds to build, and a test run makes thousands of tables."""
     return boto3.client(
         "dynamodb",
         endpoint_url=endpoint,
