@@ -26,8 +26,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from oncall.api import routes as api_routes
 from oncall.api.app import OPENAPI_PATH
-from oncall.api.routes import ROUTERS
 from oncall.bootstrap import ADMIN_USER_ID
 from oncall.clock import SYSTEM_CLOCK
 from oncall.services import policy
@@ -604,8 +604,8 @@ CONSOLE: dict[tuple[str, str], Row] = {
 def _api_routes() -> set[tuple[str, str]]:
     """(method, rule) of every route of the built app's routers (PUT and PATCH of one rule: one row)."""
     routes = {(OPENAPI_PATH, ("GET",))}
-    for make in ROUTERS:
-        routes |= {(key[0], tuple(key[1])) for key in make()._routes}
+    for name in api_routes.ROUTERS:
+        routes |= {(key[0], tuple(key[1])) for key in api_routes.router(name)._routes}
     return {("PATCH" if "PATCH" in methods else methods[0], rule) for rule, methods in routes}
 
 
