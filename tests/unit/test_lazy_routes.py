@@ -1,5 +1,6 @@
-"""The route tables that let the API include a resource's router on its first request: a request's candidate routes
-must all be in the modules its path selects, or an environment's answer would depend on what it served before."""
+"""The route tables that let the API include a resource's router, and the console import a page module, on the first
+request for it: a request's candidate routes must all be in the modules its path selects, in the order they are tried
+when all are loaded, or an environment's answer would depend on what it served before."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import re
 
 import pytest
 from oncall.api import routes as api_routes
+from oncall.web import app as console
 
 
 def _example(rule: str) -> str:
@@ -30,3 +32,22 @@ def test_a_path_selects_the_modules_of_its_resource_only() -> None:
     assert api_routes.serving("/api/v1/actions") == ["lookups"]
     assert api_routes.serving("/api/v1/openapi.json") == []
     assert api_routes.serving("/api/v1/alert_groupsx") == []
+
+
+@pytest.mark.parametrize("name", list(console.PAGES))
+def test_every_console_route_is_under_the_first_segments_of_its_page_module(name: str) -> None:
+    patterns = [pattern for _, pattern, _ in console.page_routes(name)]
+    assert patterns
+    for pattern in patterns:
+        segment = pattern.split("/")[1]
+        assert re.fullmatch(r"\w+", segment) and segment in console.PAGES[name], pattern
+
+
+def test_a_console_path_selects_the_routes_of_its_pages_in_the_order_of_all() -> None:
+    everything = console.all_routes()
+    for path in ("", "/groups", "/groups/G1/responders", "/users/U1/profile", "/keys", "/integrations/I1/routes"):
+        selected = console.routes_for(path)
+        assert selected == [route for route in everything if route in selected]
+        matching = [route for route in everything if re.fullmatch(route[1], path)]
+        assert matching and all(route in selected for route in matching), path
+    assert console.routes_for("/nowhere") == []
