@@ -18,9 +18,7 @@ from oncall.schemas import BulkActionIn, ResolutionNoteIn
 from oncall.services import alert_groups, people, policy, resolution_notes
 from oncall.services import integrations as integrations_service
 from oncall.services.policy import Action, Resource
-from oncall.web import group_view
 from oncall.web.base import UI, Request, Response, Route, back, flash_url, page, problem_text, redirect, run
-from oncall.web.pages import chains as chains_page
 from oncall.web.pages import paging
 from oncall.web.views import plural
 
@@ -215,6 +213,10 @@ def _names(request: Request) -> dict[str, str]:
 
 def group_detail(request: Request, group_id: str) -> Response:
     """A group's page for the responder; ``?fragment=live`` is its status and timeline alone, which the page polls."""
+    # Imported here: the escalation plan reaches chains and schedules, which the list of groups never shows.
+    from oncall.web import group_view
+    from oncall.web.pages import chains as chains_page
+
     view = alert_groups.get_alert_group(request.ports, request.principal, group_id)
     group = alert_groups_api.view_out(view, base_url=request.base_url, now=request.now).model_dump(mode="json")
     entries = alert_groups.timeline(request.ports, request.principal, group_id)
