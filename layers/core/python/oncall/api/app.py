@@ -22,6 +22,7 @@ from urllib.parse import parse_qs
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 from oncall import feeds, http
 from oncall.api import routes
@@ -108,7 +109,7 @@ class Resolver(APIGatewayHttpResolver):
         problem = unreadable_body(dict(event))
         if problem is not None:
             return http.json_response(400, {"detail": problem})
-        self.include(routes.serving(str(event.get("rawPath") or "")))
+        self.include(routes.serving(APIGatewayProxyEventV2(dict(event)).path))  # the path its routes match
         return super().resolve(event, context)
 
 
