@@ -32,7 +32,7 @@ from oncall.bootstrap import ADMIN_USER_ID
 from oncall.clock import SYSTEM_CLOCK
 from oncall.http_routes import ROUTES
 from oncall.services.api_keys import issue
-from oncall.web.app import ROUTES as CONSOLE_ROUTES
+from oncall.web.app import all_routes
 from oncall.web.views import TEMPLATES_DIR
 
 from tests.integration.conftest import Context, http_event, load_handler, module_store, post_alert
@@ -386,7 +386,7 @@ def console_batches(draw: st.DrawFn, world: World) -> list[Request]:
     query, authenticated, htmx = draw(QUERIES), draw(st.integers(0, 9)) > 0, draw(st.booleans())
     batch: list[Request] = []
     for method, pattern, _ in draw(
-        st.lists(st.sampled_from(CONSOLE_ROUTES), min_size=CONSOLE_BATCH, max_size=CONSOLE_BATCH)
+        st.lists(st.sampled_from(all_routes()), min_size=CONSOLE_BATCH, max_size=CONSOLE_BATCH)
     ):
         path = _console_path(draw, world, pattern) if draw(st.integers(0, 19)) else "/ui/" + draw(SEGMENT)
         batch.append(

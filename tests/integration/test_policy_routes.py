@@ -26,14 +26,14 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from oncall.api import routes as api_routes
 from oncall.api.app import OPENAPI_PATH
-from oncall.api.routes import ROUTERS
 from oncall.bootstrap import ADMIN_USER_ID
 from oncall.clock import SYSTEM_CLOCK
 from oncall.services import policy
 from oncall.services.api_keys import issue
 from oncall.services.policy import Action, Principal, Resource
-from oncall.web.app import ROUTES as CONSOLE_ROUTES
+from oncall.web.app import all_routes
 
 from tests.integration.conftest import Context, http_event, load_handler, module_store
 from tests.integration.web_browser import Browser
@@ -449,7 +449,7 @@ API: dict[tuple[str, str], Row] = {
 }
 
 
-# Console actions: (method, pattern of oncall.web.app.ROUTES) -> row; the path is below /ui.
+# Console actions: (method, pattern of oncall.web.app.all_routes()) -> row; the path is below /ui.
 CONSOLE: dict[tuple[str, str], Row] = {
     ("GET", r""): Row(R.ALERT_GROUPS, A.READ, _nothing, "", ok=303),
     ("GET", r"/groups"): Row(R.ALERT_GROUPS, A.READ, _nothing, "/groups"),
@@ -604,14 +604,14 @@ CONSOLE: dict[tuple[str, str], Row] = {
 def _api_routes() -> set[tuple[str, str]]:
     """(method, rule) of every route of the built app's routers (PUT and PATCH of one rule: one row)."""
     routes = {(OPENAPI_PATH, ("GET",))}
-    for make in ROUTERS:
-        routes |= {(key[0], tuple(key[1])) for key in make()._routes}
+    for name in api_routes.ROUTERS:
+        routes |= {(key[0], tuple(key[1])) for key in api_routes.router(name)._routes}
     return {("PATCH" if "PATCH" in methods else methods[0], rule) for rule, methods in routes}
 
 
 def test_every_route_has_a_row() -> None:
     assert _api_routes() == set(API), "every API route needs its row in API (and every row a route)"
-    assert {(method, pattern) for method, pattern, _ in CONSOLE_ROUTES} == set(CONSOLE), (
+    assert {(method, pattern) for method, pattern, _ in all_routes()} == set(CONSOLE), (
         "every console action needs its row in CONSOLE (and every row an action)"
     )
     for row in (*API.values(), *CONSOLE.values()):

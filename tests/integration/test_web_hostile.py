@@ -7,7 +7,7 @@ import re
 from types import ModuleType
 
 import pytest
-from oncall.web.app import ROUTES
+from oncall.web.app import all_routes
 from oncall.web.views import TEMPLATES_DIR
 
 from tests.integration.conftest import Invoke, post_alert
@@ -20,7 +20,7 @@ FIELDS = sorted(
 )
 HOSTILE = ["", "x" * 5000, "-1", "99999999999999999999999", "a\x00b", "line\r\nInjected: 1", "{{ 7*7 }}", "[]"]
 # deleting last, so that the forms of what a delete removes still reach their use cases
-POSTS = sorted((pattern for method, pattern, _ in ROUTES if method == "POST"), key=lambda p: "delete" in p)
+POSTS = sorted((pattern for method, pattern, _ in all_routes() if method == "POST"), key=lambda p: "delete" in p)
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The HTTP handlers' cold-start budgets (ingest < 120 ms of import CPU time; api and web < 250 ms once met), pinned
+"""The HTTP handlers' cold-start budgets (ingest < 120 ms of import CPU time; api and web < 250 ms), pinned
 as Powertools pins its own imports; ``bench/coldstart.py`` prints the figures with the same measurement.
 
 Each check runs fresh interpreters (a discarded first import writes the bytecode) and passes on the first import

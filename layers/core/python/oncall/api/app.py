@@ -3,11 +3,14 @@ authentication and the audit log in one middleware, every refusal answered throu
 
 Authentication says who the caller is (an API key, or a calendar feed URL's token standing for one); whether they
 may do what they ask is decided by the use case (:mod:`oncall.services`). Routers are built per app (``router()``),
-because a Powertools router points at the app that included it last, and an execution environment has its own app.
+because a Powertools router points at the app that included it last, and an execution environment has its own app;
+an app includes a resource's router on the first request for it (:mod:`oncall.api.routes`), and the OpenAPI document
+is generated, once, from an app with all of them.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -19,10 +22,11 @@ from urllib.parse import parse_qs
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 from oncall import feeds, http
+from oncall.api import routes
 from oncall.api.request import PORTS, REQUEST, ApiRequest
-from oncall.api.routes import ROUTERS
 from oncall.errors import NotAuthenticated, TocsinError, Unavailable, field_errors
 from oncall.services import api_keys
 
@@ -62,13 +66,10 @@ def build(container: Container) -> APIGatewayHttpResolver:
         return response
 
     app.use(middlewares=[authenticate])
-    for make in ROUTERS:
-        app.include_router(make())
 
     @app.get(OPENAPI_PATH, include_in_schema=False)
     def openapi() -> dict[str, Any]:
-        """The OpenAPI 3 document, generated from the pydantic models of :mod:`oncall.schemas`."""
-        document: dict[str, Any] = json.loads(app.get_openapi_json_schema(title="Tocsin API", version="1.0.0"))
+        document: dict[str, Any] = json.loads(openapi_document())
         return document
 
     @app.exception_handler(TocsinError)  # type: ignore[untyped-decorator]  # Powertools' is unannotated
@@ -90,13 +91,35 @@ def build(container: Container) -> APIGatewayHttpResolver:
 
 
 class Resolver(APIGatewayHttpResolver):
-    """Powertools' resolver, refusing first what its request validation cannot read without failing (a 500)."""
+    """Powertools' resolver, refusing first what its request validation cannot read without failing (a 500), and
+    including the routers of a request's resource before resolving it."""
+
+    def __init__(self, *, enable_validation: bool) -> None:
+        super().__init__(enable_validation=enable_validation)
+        self._included: set[str] = set()
+
+    def include(self, names: list[str]) -> None:
+        """Include the routers ``names`` (of :data:`oncall.api.routes.ROUTERS`) not included yet."""
+        for name in names:
+            if name not in self._included:
+                self.include_router(routes.router(name))
+                self._included.add(name)
 
     def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         problem = unreadable_body(dict(event))
         if problem is not None:
             return http.json_response(400, {"detail": problem})
+        self.include(routes.serving(APIGatewayProxyEventV2(dict(event)).path))  # the path its routes match
         return super().resolve(event, context)
+
+
+@functools.cache
+def openapi_document() -> str:
+    """The OpenAPI 3 document (JSON), generated from the pydantic models of :mod:`oncall.schemas` by an app with
+    every router, in :data:`~oncall.api.routes.ROUTERS` order whichever an environment has included."""
+    app = Resolver(enable_validation=True)
+    app.include(list(routes.ROUTERS))
+    return app.get_openapi_json_schema(title="Tocsin API", version="1.0.0")
 
 
 def unreadable_body(event: http.Event) -> str | None:

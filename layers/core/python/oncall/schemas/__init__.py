@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Any, Final, Generic, Literal, TypeVar
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
@@ -18,8 +18,6 @@ from oncall.directory import HTTP_METHODS, WEBHOOK_TRIGGERS, StepType
 from oncall.lazy_model import LazyModel
 from oncall.models import MAX_LABELS
 from oncall.outbound import Refused, check_url
-
-T = TypeVar("T")
 
 
 class Lenient(LazyModel):
@@ -125,11 +123,14 @@ def _empty_is_null(value: Any) -> Any:
 RelatedId = Annotated[str | None, BeforeValidator(_empty_is_null)]
 
 
-class Paginated(LazyModel, Generic[T]):
+class Paginated(LazyModel):
+    """OnCall's page of a listing; each ``...Page`` below narrows ``results`` to its items. (Not a generic model:
+    parametrizing one builds the generic origin at import, which a cold start would pay for.)"""
+
     count: int
     next: str | None
     previous: str | None
-    results: list[T]
+    results: list[Any]
     current_page_number: int
     page_size: int
     total_pages: int
@@ -424,20 +425,20 @@ class DemoAlertOut(LazyModel):
     alert_group_ids: list[str]
 
 
-class IntegrationPage(Paginated[IntegrationOut]):
-    pass
+class IntegrationPage(Paginated):
+    results: list[IntegrationOut]
 
 
-class RoutePage(Paginated[RouteOut]):
-    pass
+class RoutePage(Paginated):
+    results: list[RouteOut]
 
 
-class AlertGroupPage(Paginated[AlertGroupOut]):
-    pass
+class AlertGroupPage(Paginated):
+    results: list[AlertGroupOut]
 
 
-class AlertPage(Paginated[AlertOut]):
-    pass
+class AlertPage(Paginated):
+    results: list[AlertOut]
 
 
 # --- resolution notes ---------------------------------------------------------------------------------------------
@@ -463,8 +464,8 @@ class ResolutionNoteOut(LazyModel):
     text: str
 
 
-class ResolutionNotePage(Paginated[ResolutionNoteOut]):
-    pass
+class ResolutionNotePage(Paginated):
+    results: list[ResolutionNoteOut]
 
 
 # --- people, escalation chains, outgoing webhooks -----------------------------------------------------------------
@@ -495,8 +496,8 @@ class TeamOut(LazyModel):
     contactable: bool = False
 
 
-class TeamPage(Paginated[TeamOut]):
-    pass
+class TeamPage(Paginated):
+    results: list[TeamOut]
 
 
 class UserIn(Lenient):
@@ -536,8 +537,8 @@ class UserOut(LazyModel):
     webhook_format: str = "json"  # Tocsin
 
 
-class UserPage(Paginated[UserOut]):
-    pass
+class UserPage(Paginated):
+    results: list[UserOut]
 
 
 RuleType = Literal["wait", "notify_by_email", "notify_by_sms", "notify_by_phone_call", "notify_by_webhook"]
@@ -568,8 +569,8 @@ class NotificationRuleOut(LazyModel):
     duration: int | None = None
 
 
-class NotificationRulePage(Paginated[NotificationRuleOut]):
-    pass
+class NotificationRulePage(Paginated):
+    results: list[NotificationRuleOut]
 
 
 class ChainIn(Lenient):
@@ -812,16 +813,16 @@ class WebhookOut(LazyModel):
     last_response_log: WebhookResponseOut | None = None  # as OnCall's internal API
 
 
-class ChainPage(Paginated[ChainOut]):
-    pass
+class ChainPage(Paginated):
+    results: list[ChainOut]
 
 
-class PolicyPage(Paginated[PolicyOut]):
-    pass
+class PolicyPage(Paginated):
+    results: list[PolicyOut]
 
 
-class WebhookPage(Paginated[WebhookOut]):
-    pass
+class WebhookPage(Paginated):
+    results: list[WebhookOut]
 
 
 # --- access, paging, bulk actions ----------------------------------------------------------------------------------
@@ -841,8 +842,8 @@ class ApiKeyOut(LazyModel):
     key: str | None = Field(default=None, description="The secret: shown once, when the key is created")
 
 
-class ApiKeyPage(Paginated[ApiKeyOut]):
-    pass
+class ApiKeyPage(Paginated):
+    results: list[ApiKeyOut]
 
 
 class AuditEntryOut(LazyModel):
@@ -853,8 +854,8 @@ class AuditEntryOut(LazyModel):
     status: int
 
 
-class AuditEntryPage(Paginated[AuditEntryOut]):
-    pass
+class AuditEntryPage(Paginated):
+    results: list[AuditEntryOut]
 
 
 PAGED_ID_MAX = 100  # ids are short; a longer one is refused (400) before it reaches the store's key limits
@@ -915,13 +916,13 @@ class ActionOut(LazyModel):
     team_id: str | None
 
 
-class SlackChannelPage(Paginated[SlackChannelOut]):
-    pass
+class SlackChannelPage(Paginated):
+    results: list[SlackChannelOut]
 
 
-class UserGroupPage(Paginated[UserGroupOut]):
-    pass
+class UserGroupPage(Paginated):
+    results: list[UserGroupOut]
 
 
-class ActionPage(Paginated[ActionOut]):
-    pass
+class ActionPage(Paginated):
+    results: list[ActionOut]

@@ -11,16 +11,18 @@ The audit log: every successful change made through the API or the console, by d
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from oncall import ids
 from oncall.directory import ApiKey, AuditEntry
 from oncall.errors import NotFound
 from oncall.lazy_model import LazyModel
 from oncall.ports import Store
-from oncall.schemas import ApiKeyIn
 from oncall.services import Ports
 from oncall.services.policy import Action, Principal, Resource, allows, authorize
+
+if TYPE_CHECKING:
+    from oncall.schemas import ApiKeyIn  # what the API and the console validate, before calling
 
 AUDIT_DAY_LIMIT: Final = 500  # the entries of one day a listing reads
 

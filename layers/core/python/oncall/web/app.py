@@ -10,9 +10,10 @@ the same audit log.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import re
-from typing import Any
+from typing import Any, Final
 from urllib.parse import parse_qs, urlencode
 
 from oncall import http
@@ -34,34 +35,44 @@ from oncall.web.base import (
     redirect,
     response,
 )
-from oncall.web.pages import (
-    chains,
-    groups,
-    insights,
-    integrations,
-    paging,
-    people,
-    profile,
-    routes,
-    schedules,
-    webhooks,
-)
 from pydantic import ValidationError
 
 logger = logging.getLogger(__name__)
-ROUTES: list[Route] = [
-    ("GET", r"", lambda request: redirect(f"{UI}/groups")),
-    *groups.ROUTES,
-    *integrations.ROUTES,
-    *people.ROUTES,
-    *profile.ROUTES,
-    *routes.ROUTES,
-    *chains.ROUTES,
-    *webhooks.ROUTES,
-    *paging.ROUTES,
-    *schedules.ROUTES,
-    *insights.ROUTES,
-]
+# The console's page modules (of oncall.web.pages), in the order their routes are tried, each with the first segments
+# (below /ui) of its paths: a module is imported on the first request for one of them, so a cold start pays for the
+# page its first request shows, not for all of them.
+PAGES: Final[dict[str, tuple[str, ...]]] = {
+    "groups": ("groups",),
+    "integrations": ("integrations",),
+    "people": ("users", "keys"),
+    "profile": ("profile", "users"),
+    "routes": ("integrations",),
+    "chains": ("chains",),
+    "webhooks": ("webhooks",),
+    "paging": ("page", "groups"),
+    "schedules": ("schedules",),
+    "insights": ("insights",),
+}
+HOME: Final[list[Route]] = [("GET", r"", lambda request: redirect(f"{UI}/groups"))]
+
+
+def routes_for(path: str) -> list[Route]:
+    """The routes that may serve ``path`` (below /ui): those of the page modules of its first segment."""
+    if not path:
+        return HOME
+    segment = path.split("/", 2)[1]
+    return [route for name, segments in PAGES.items() if segment in segments for route in page_routes(name)]
+
+
+def all_routes() -> list[Route]:
+    """Every route of the console, in the order they are tried."""
+    return [*HOME, *(route for name in PAGES for route in page_routes(name))]
+
+
+def page_routes(name: str) -> list[Route]:
+    """The routes of the page module ``name`` of :data:`PAGES`, importing it."""
+    routes: list[Route] = importlib.import_module(f"oncall.web.pages.{name}").ROUTES
+    return routes
 
 
 def _static(request: Request) -> Response:
@@ -91,7 +102,7 @@ def dispatch(request: Request) -> Response:
         return response(403, views.render("error.html", code=403, message="The form expired; reload the page."))
     if request.path == "/signout" and request.method == "POST":
         return signin.signout(request)
-    for method, pattern, view in ROUTES:
+    for method, pattern, view in routes_for(request.path):
         if method == request.method and (match := re.fullmatch(pattern, request.path)):
             result = view(request, *match.groups())
             if request.method == "POST" and result["statusCode"] < 400 and request.actor is not None:

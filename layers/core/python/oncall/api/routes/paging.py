@@ -8,8 +8,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from oncall import schemas
+from oncall.api.alert_groups import group_out
 from oncall.api.request import current
-from oncall.api.routes.alert_groups import group_out
 from oncall.services import alert_groups, paging
 
 PATH: Final = "/api/v1/escalation"

@@ -1,6 +1,6 @@
 """Alert groups: the filtered, paged, auto-refreshing list, one group with its alerts and timeline, and the actions.
 
-The list's filters are the API's (:func:`oncall.api.routes.alert_groups.filters_of`): state, integration, team, labels
+The list's filters are the API's (:func:`oncall.api.alert_groups.filters_of`): state, integration, team, labels
 (``key:value``) and the start time, whose two ``datetime-local`` bounds (UTC, either may be empty) become the API's
 ``started_at``. Pages hold 50 groups, newest first; the ``page`` query parameter carries the API's opaque cursor, so
 "Newer" / "Older" are plain links that work without JavaScript, and the htmx refresh keeps filters and page.
@@ -11,17 +11,14 @@ from __future__ import annotations
 from typing import Any, Final
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
-from oncall.api.routes import alert_groups as alert_groups_api
-from oncall.api.routes import alerts as alerts_api
+from oncall.api import alert_groups as alert_groups_api
 from oncall.codec import fields_of
 from oncall.errors import InvalidInput, NotFound
 from oncall.schemas import BulkActionIn, ResolutionNoteIn
 from oncall.services import alert_groups, people, policy, resolution_notes
 from oncall.services import integrations as integrations_service
 from oncall.services.policy import Action, Resource
-from oncall.web import group_view
 from oncall.web.base import UI, Request, Response, Route, back, flash_url, page, problem_text, redirect, run
-from oncall.web.pages import chains as chains_page
 from oncall.web.pages import paging
 from oncall.web.views import plural
 
@@ -216,6 +213,10 @@ def _names(request: Request) -> dict[str, str]:
 
 def group_detail(request: Request, group_id: str) -> Response:
     """A group's page for the responder; ``?fragment=live`` is its status and timeline alone, which the page polls."""
+    # Imported here: the escalation plan reaches chains and schedules, which the list of groups never shows.
+    from oncall.web import group_view
+    from oncall.web.pages import chains as chains_page
+
     view = alert_groups.get_alert_group(request.ports, request.principal, group_id)
     group = alert_groups_api.view_out(view, base_url=request.base_url, now=request.now).model_dump(mode="json")
     entries = alert_groups.timeline(request.ports, request.principal, group_id)
@@ -248,7 +249,7 @@ def group_detail(request: Request, group_id: str) -> Response:
         for note in resolution_notes.list_notes(request.ports, request.principal, alert_group_id=group_id)
     ]
     query = {"alert_group_id": [group_id], "perpage": ["100"]}
-    alerts = alerts_api.alert_page(request.ports, request.principal, request.info(query=query))
+    alerts = alert_groups_api.alert_page(request.ports, request.principal, request.info(query=query))
     return page(
         request,
         "group.html",
