@@ -147,8 +147,8 @@ def _epilog() -> str:
     files = _wrap(
         "Files in the local dir: dynamodb/ (the tables), dynamodb.log, api_key, signing_key, url (where the "
         "`tocsin` CLI finds this stack while it runs), outbox.jsonl (everything sent: GET /local/outbox, `tocsin "
-        "outbox`), stepfunctions.json (running escalations, resumed by the next start), schedules.json (pending "
-        "maintenance ends, fired by the next start)."
+        "outbox`), stepfunctions.json and its .journal (running escalations, resumed by the next start), "
+        "schedules.json (pending maintenance ends, fired by the next start)."
     )
     return f"environment only:\n{lines}\n\n{files}"
 
