@@ -147,8 +147,8 @@ def _epilog() -> str:
     files = _wrap(
         "Files in the local dir: dynamodb/ (the tables), dynamodb.log, api_key, signing_key, url (where the "
         "`tocsin` CLI finds this stack while it runs), outbox.jsonl (everything sent: GET /local/outbox, `tocsin "
-        "outbox`), stepfunctions.json (running escalations, resumed by the next start), schedules.json (pending "
-        "maintenance ends, fired by the next start)."
+        "outbox`), stepfunctions.json and its .journal (running escalations, resumed by the next start), "
+        "schedules.json (pending maintenance ends, fired by the next start)."
     )
     return f"environment only:\n{lines}\n\n{files}"
 
@@ -479,12 +479,18 @@ def main(argv: list[str] | None = None) -> int:
         sfn.start(resume=False)
         os.environ.update(escalation_env(settings, sfn))
         sfn.resume()
-        # The escalation starter: every stored change of a group, from the stream (where the last run stopped).
+        from oncall.store.dynamodb import DynamoStore
+
+        store = DynamoStore(settings.table_name, client=dynamodb_client(ddb.endpoint))
+        activity = Activity(store, Outbox(settings.outbox_file), settings.base_url, _say, now=datetime.now(UTC))
+        # The escalation starter: every stored change of a group, from the stream (where the last run stopped);
+        # the terminal's lines of new groups come from the same reading.
         poller = StreamPoller(
             ddb.endpoint,
             settings.table_name,
             state_file=settings.local_dir / "streams.json",
             poll_seconds=settings.stream_poll_seconds,
+            observe=activity.groups_changed,
         ).start()
         # Maintenance ends and the heartbeat sweep: same order (their handlers call both APIs).
         schedules.start(resume=False)
@@ -494,10 +500,6 @@ def main(argv: list[str] | None = None) -> int:
         api_key = provision_api_key(settings, ddb.endpoint)
         settings.url_file.write_text(settings.base_url + "\n")
         print(banner(settings, api_key, ddb, sfn, schedules), flush=True)
-        from oncall.store.dynamodb import DynamoStore
-
-        store = DynamoStore(settings.table_name, client=dynamodb_client(ddb.endpoint))
-        activity = Activity(store, Outbox(settings.outbox_file), settings.base_url, _say, now=datetime.now(UTC))
         activity.start()
         uvicorn.run(
             "local.gateway:create_app",

@@ -26,7 +26,10 @@ run concurrently in one process (Lambda would use one container per concurrent i
 Executions are kept in memory and, with ``state_file`` (``python -m local`` uses ``.local/stepfunctions.json``),
 saved at every transition: a restarted local stack resumes running escalations where they were (a step that was
 running when the stack stopped runs again: at least once, like Lambda). Finished executions are forgotten after
-a day; their names can be used again after that.
+a day; their names can be used again after that. A transition appends the one execution it changed to a journal
+beside the state file (``<state_file>.journal``), so a burst of escalations costs each transition one line, not a
+rewrite of every execution of the day; the state file is rewritten whole (and the journal emptied) when the journal
+outgrows it, at a resume and at a clean stop, and a resume replays the journal over it (after a crash too).
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email.message import Message
 from pathlib import Path
-from typing import Any, Final, Self
+from typing import Any, Final, Self, TextIO
 
 from local import FUNCTIONS_DIR
 from local.awsapi import ApiError, ApiServer, load_records, save_records
@@ -66,6 +69,9 @@ RETRY_BACKOFF_RATE: Final = 2.0
 EXECUTION_TIMEOUT_SECONDS: Final = 7 * 24 * 3600.0
 MAX_PAYLOAD_BYTES: Final = 256 * 1024  # Step Functions' limit on input, output and state
 CLOSED_RETENTION_SECONDS: Final = 24 * 3600.0
+PRUNE_EVERY_SECONDS: Final = 60.0  # how often a start looks for finished executions past their retention
+JOURNAL_SUFFIX: Final = ".journal"
+JOURNAL_MIN_LINES: Final = 1000  # the state file is rewritten once the journal has this many lines (and 2x its)
 
 CONTENT_TYPE: Final = "application/x-amz-json-1.0"
 TARGET_PREFIX: Final = "AWSStepFunctions."
@@ -182,6 +188,9 @@ class LocalStepFunctions(Service):
         self._shutdown = threading.Event()
         self._server: ApiServer | None = None
         self._runners: dict[str, threading.Thread] = {}
+        self._journal: TextIO | None = None  # open for appending while this instance owns the state file
+        self._journaled = 0  # lines in the journal since the state file was last written whole
+        self._pruned = -float("inf")  # time.monotonic() of the last prune
 
     # --- lifecycle ----------------------------------------------------------------------------------------------
 
@@ -208,13 +217,16 @@ class LocalStepFunctions(Service):
         return self
 
     def resume(self) -> int:
-        """Load ``state_file`` and continue its running executions; returns how many were resumed."""
+        """Load ``state_file`` (with its journal) and continue its running executions; returns how many were
+        resumed."""
         loaded = load_records(self.state_file, "executions", Execution.from_json, "execution state")
-        if loaded is None:
+        journaled = self._read_journal()
+        if loaded is None and not journaled:
             return 0
+        latest = {e.arn: e for e in [*(loaded or []), *journaled]}  # the journal's last line of each wins
         resumed = 0
         with self._lock:
-            for execution in loaded:
+            for execution in latest.values():
                 if execution.arn in self.executions:
                     continue
                 self.executions[execution.arn] = execution
@@ -222,15 +234,19 @@ class LocalStepFunctions(Service):
                     self._spawn(execution)
                     resumed += 1
             self._prune()
-            self._save()
+            self._write_state()
         if resumed:
             log.info("resumed %d running execution(s) from %s", resumed, self.state_file)
         return resumed
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop serving and the runners. Running executions stay RUNNING in ``state_file``: a restart resumes them."""
-        self._shutdown.set()
         with self._lock:
+            self._write_state()
+            if self._journal is not None:
+                self._journal.close()
+                self._journal = None
+            self._shutdown.set()
             for execution in self.executions.values():
                 execution._wake.set()
             runners = list(self._runners.values())
@@ -291,8 +307,9 @@ class LocalStepFunctions(Service):
                 deadline=now + timeout,
             )
             self.executions[arn] = execution
-            self._prune()
-            self._save()
+            if time.monotonic() - self._pruned > PRUNE_EVERY_SECONDS:
+                self._prune()
+            self._save(execution)
             self._spawn(execution)
         log.debug("execution %s started", name)  # the terminal tells groups and notifications instead
         return execution
@@ -419,7 +436,7 @@ class LocalStepFunctions(Service):
                     return
                 execution.state = state
                 execution.wake_at = time.time() + wait * self.time_scale
-                self._save()
+                self._save(execution)
 
     def _run_step(self, execution: Execution) -> Any:
         """RunStep with its retry policy: the new state, a :class:`_Failure`, or None if no longer active."""
@@ -486,17 +503,55 @@ class LocalStepFunctions(Service):
         execution.wake_at = None
         execution._finished.set()
         execution._wake.set()
-        self._save()
+        self._save(execution)
 
     def _prune(self) -> None:
+        self._pruned = time.monotonic()
         horizon = time.time() - CLOSED_RETENTION_SECONDS
         for arn in [a for a, e in self.executions.items() if e.done and (e.stop_date or 0) < horizon]:
             del self.executions[arn]
 
-    def _save(self) -> None:
-        if self.state_file is None or self._shutdown.is_set():
+    @property
+    def _journal_path(self) -> Path | None:
+        return None if self.state_file is None else self.state_file.with_name(self.state_file.name + JOURNAL_SUFFIX)
+
+    def _save(self, execution: Execution) -> None:
+        """Journal ``execution``'s transition (one line); write the state file whole once the journal outgrows it."""
+        path = self._journal_path
+        if path is None or self._shutdown.is_set():
             return  # after stop(), a new instance may own the file
+        if self._journal is None:
+            self._journal = path.open("a", encoding="utf-8")
+        self._journal.write(json.dumps(execution.to_json()) + "\n")
+        self._journal.flush()  # in the file before the API answers: a killed stack resumes it
+        self._journaled += 1
+        if self._journaled >= max(JOURNAL_MIN_LINES, 2 * len(self.executions)):
+            self._write_state()
+
+    def _write_state(self) -> None:
+        """Every execution into the state file, then the journal emptied (it holds nothing the file does not)."""
+        path = self._journal_path
+        if self.state_file is None or path is None or self._shutdown.is_set():
+            return
         save_records(self.state_file, "executions", (e.to_json() for e in self.executions.values()))
+        if self._journal is not None:
+            self._journal.close()
+        self._journal = path.open("w", encoding="utf-8")
+        self._journaled = 0
+
+    def _read_journal(self) -> list[Execution]:
+        """The journal's executions in the order written; a line cut short by a crash ends it."""
+        path = self._journal_path
+        if path is None or not path.exists():
+            return []
+        found = []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                found.append(Execution.from_json(json.loads(line)))
+            except (ValueError, TypeError):
+                log.warning("execution journal %s: ignoring a damaged line and what follows", path)
+                break
+        return found
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -173,7 +173,10 @@ class StreamPoller(LoopThread):
         poll_seconds: float = DEFAULT_POLL_SECONDS,
         retry_delay: float = 0.2,
         functions_dir: Path = FUNCTIONS_DIR,
+        observe: Callable[[Sequence[Mapping[str, Any]]], None] | None = None,
     ) -> None:
+        """``observe`` gets the group records of each read, in stream order, before they are handled (the
+        terminal's activity lines); it must not raise."""
         super().__init__()
         self.endpoint = endpoint
         self.table_name = table_name
@@ -185,6 +188,7 @@ class StreamPoller(LoopThread):
         self._handlers = HandlerRegistry({FUNCTION_NAME: handler} if handler is not None else None, functions_dir)
         self._reader: StreamReader | None = None
         self._pending: list[Record] = []
+        self._observe = observe
 
     # --- lifecycle ----------------------------------------------------------------------------------------------
     def _prepare(self) -> None:
@@ -203,6 +207,8 @@ class StreamPoller(LoopThread):
                     if not self._pending:
                         self._stop.wait(self.poll_seconds)
                         continue
+                    if self._observe is not None:
+                        self._observe([r.event for r in self._pending if matches(schema.GROUP_CHANGES_FILTER, r.event)])
                 # The records the filter passes go to the handler; the others are done as soon as those before are.
                 wanted = [i for i, r in enumerate(self._pending) if matches(schema.GROUP_CHANGES_FILTER, r.event)]
                 if not wanted:

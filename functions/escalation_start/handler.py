@@ -12,6 +12,7 @@ that record and every one behind it come again (counted then), and counting them
 
 from __future__ import annotations
 
+import functools
 import itertools
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from oncall import escalation_start, telemetry
 from oncall.container import Container
+from oncall.webhook_delivery import Listing
 
 if TYPE_CHECKING:
     from oncall.store.insights import GroupChange
@@ -30,15 +32,18 @@ tracer = telemetry.tracer(container.settings.tracing)
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 
-def follow(record: DynamoDBRecord) -> GroupChange | None:
-    return escalation_start.follow_record(record.raw_event, container.store, container.executor, container.clock.now())
+def follow(record: DynamoDBRecord, webhooks: Listing) -> GroupChange | None:
+    return escalation_start.follow_record(
+        record.raw_event, container.store, container.executor, container.clock.now(), webhooks
+    )
 
 
 @telemetry.publishing
 @tracer.capture_lambda_handler
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    with processor(event["Records"], follow, context):
+    webhooks = Listing(container.store)  # listed once for the batch, at its first change that could fire one
+    with processor(event["Records"], functools.partial(follow, webhooks=webhooks), context):
         outcomes = processor.process()  # ("success" | "fail", the change followed | the error, record), in order
     followed = itertools.takewhile(lambda outcome: outcome[0] == "success", outcomes)
     escalation_start.count_insights([change for _, change, _ in followed], container.store)

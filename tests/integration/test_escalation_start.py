@@ -226,3 +226,27 @@ def test_a_record_delivered_again_after_a_failed_one_is_counted_once(
     monkeypatch.setattr(starter.container.store.escalation_starts, "defer", deferred)  # DynamoDB is back
     assert starter.handler({"Records": records[1:]}, Context()) == {"batchItemFailures": []}  # from the failed one
     assert counters(store) == {"groups": 3}
+
+
+# --- what a batch reads (issue #20: the engine's work per new group) -----------------------------------------------
+def test_a_batch_of_new_groups_lists_the_webhooks_once_and_fires_each_groups_webhook(
+    api: Invoke, store: DynamoStore, ingest_handler: ModuleType, starter: ModuleType
+) -> None:
+    """A burst of new groups reads the outgoing webhooks once per batch, not once per group; every group still
+    starts its escalation and the webhook that fires on new groups."""
+    integration = integration_with_chain(api)
+    hook = {"name": "tickets", "url": "https://tickets.example.com/api", "trigger_type": "alert group created"}
+    status, webhook = api("POST", "/api/v1/webhooks/", hook)
+    assert status == 201, webhook
+    ids = [post_alert(ingest_handler, integration["link"], {"alert_uid": str(n)})[1]["alert_group_ids"][0]
+           for n in range(10)]  # fmt: skip
+    records = group_changes(store)
+    sfn = StepFunctions()
+    starter.container.executor = sfn
+    table = starter.container.store.table
+    before = table.requests
+    assert starter.handler({"Records": records}, Context()) == {"batchItemFailures": []}
+    # One listing of the webhooks and one insights counter update (one hour, one integration) for the batch.
+    assert table.requests - before == 2
+    assert {f"{g}-g1" for g in ids} <= set(sfn.executions)
+    assert {f"{g}-wh-{webhook['id']}-newv0" for g in ids} <= set(sfn.executions)

@@ -1,5 +1,6 @@
 """The local stack's terminal (issue #18.8): one concise line per new alert group and per notification sent, from
-the table (DynamoDB Local) and the outbox; and ``python -m local --help`` gives every setting its meaning."""
+the table's stream (DynamoDB Local's, as the stream poller reads it) and the outbox; and ``python -m local --help``
+gives every setting its meaning."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ from pathlib import Path
 
 from oncall.ingest import ingest
 from oncall.models import Integration, Route
+from oncall.store import schema
 from oncall.store.dynamodb import DynamoStore
 
 from local.activity import Activity
 from local.outbox import Outbox
+from local.streams import StreamReader, matches
 
 START = datetime(2026, 12, 7, 11, 30, tzinfo=UTC)
 
@@ -35,20 +38,29 @@ def _alert(store: DynamoStore, uid: str, at: datetime) -> str:
 def test_one_line_per_new_group_and_per_notification(store: DynamoStore, tmp_path: Path) -> None:
     _integration(store)
     outbox = Outbox(tmp_path / "outbox.jsonl")
+    stream = StreamReader(store.table.client.meta.endpoint_url, store.table.name)
     _alert(store, "before", START - timedelta(minutes=1))  # an earlier run's: not news
     outbox.append({"channel": "email", "to": "old@example.com", "subject": "old"})
     lines: list[str] = []
     activity = Activity(store, outbox, "http://127.0.0.1:8080", lines.append, now=START)
 
+    def look() -> None:
+        """What the local stack does: the stream poller hands each read's group records over, the activity
+        thread looks at the outbox."""
+        activity.groups_changed([r.event for r in stream.read() if matches(schema.GROUP_CHANGES_FILTER, r.event)])
+        activity.look()
+
     first = _alert(store, "a", START + timedelta(seconds=5))
     _alert(store, "a", START + timedelta(seconds=6))  # joins the same group: no new line
     outbox.append({"channel": "email", "to": "alice@example.com", "subject": "[Tocsin] Disk a full"})
     outbox.append({"channel": "webhook", "to": "http://127.0.0.1:9/hook", "status": 200})
-    activity.look()
+    requests = store.requests
+    look()
+    assert store.requests - requests == 1  # the integration's name; the groups come from the stream
     second = _alert(store, "b", START + timedelta(seconds=7))
     outbox.append({"channel": "sms", "to": "+15550100", "text": "Disk b full"})
-    activity.look()
-    activity.look()  # nothing new: nothing said
+    look()
+    look()  # nothing new: nothing said
 
     clock = r"\d\d:\d\d:\d\d"
     expected = [

@@ -354,3 +354,28 @@ def test_running_executions_survive_a_restart_with_a_state_file(emulator: Emulat
     # The restarted stack still knows the names: a retried start is idempotent only while running.
     with pytest.raises(client.exceptions.ExecutionAlreadyExists):
         client.start_execution(stateMachineArn=STATE_MACHINE_ARN, name="G4-g1", input=json.dumps(state()))
+
+
+def test_a_stack_killed_without_stopping_resumes_from_the_journal(emulator: Emulator, tmp_path: Path) -> None:
+    """Each transition is journaled as it happens (one line, not the whole state file): a stack that dies without
+    a clean stop still resumes its waiting executions and still knows the finished ones' names."""
+    state_file = tmp_path / "stepfunctions.json"
+    first_step = FakeStep(steps=2, wait_seconds=100)  # waits 1 s (scaled) after its first step
+    first = emulator(first_step, state_file=state_file)
+    client = sfn_client(first.endpoint)
+    client.start_execution(stateMachineArn=STATE_MACHINE_ARN, name="G6-g1", input=json.dumps(state()))
+    client.start_execution(stateMachineArn=STATE_MACHINE_ARN, name="G7-g1", input=json.dumps(state(position=1)))
+    wait_calls(first_step, 2)
+    assert wait_finished(client, first.execution_arn("G7-g1"))["status"] == "SUCCEEDED"
+    assert not state_file.exists()  # nothing rewritten whole: the journal has every transition
+
+    second_step = FakeStep(steps=2)
+    second = LocalStepFunctions("127.0.0.1", 0, handler=second_step, time_scale=SCALE, state_file=state_file)
+    assert second.resume() == 1  # as if the first had been killed: only the waiting one runs on
+    try:
+        assert second.execution("G6-g1").wait(5)
+        assert second.execution("G6-g1").status == "SUCCEEDED"
+        assert second.execution("G7-g1").status == "SUCCEEDED"
+        assert [c["position"] for c in second_step.calls] == [1]  # only the step after the wait ran again
+    finally:
+        second.stop()

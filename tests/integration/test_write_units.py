@@ -1,7 +1,7 @@
 """What an alert costs in DynamoDB write units (issue #20.1), as ``ReturnConsumedCapacity`` reports them: a 2 KB
 Alertmanager notification takes 3 into a new group and 2 into an existing one, nothing else (the insights counters
 are kept from the table's stream, off this path: ``bench/write_units.py`` prints the figures; here they are pinned,
-since they do not depend on the machine's speed)."""
+since they do not depend on the machine's speed); and in requests: two per alert."""
 
 from __future__ import annotations
 
@@ -56,3 +56,23 @@ def test_a_2_kb_alert_takes_3_write_units_into_a_new_group_and_2_into_an_open_on
         TableName=store.table.name, FilterExpression="begins_with(PK, :p)", ExpressionAttributeValues=insights
     )
     assert scan["Items"] == []  # no counter written on the alert's path
+
+
+def test_an_alert_is_two_dynamodb_requests_into_a_new_group_and_into_an_open_one(store: DynamoStore) -> None:
+    """The engine's work per alert (issue #20): the group's conditional write and the alert's, nothing else once the
+    token, the configuration and the key's group are cached (the rate count is synced once an hour here)."""
+    ports = Container(Settings())
+    ports.store = store  # type: ignore[misc]
+    token = integrations.create_integration(ports, ADMIN, schemas.IntegrationIn(name="r", type="alertmanager")).token
+    assert token is not None
+    service = IngestService(store, RateLimit(10**9, 300), sync_seconds=3600)
+    service.receive("alertmanager", token, notification("warm", 0), "application/json")
+
+    def requests(body: bytes) -> int:
+        before = store.requests
+        [stored] = service.receive("alertmanager", token, body, "application/json").stored
+        assert not stored.duplicate
+        return store.requests - before
+
+    assert [requests(notification(f"new-{n}", n)) for n in range(5)] == [2] * 5  # PutItem group, PutItem alert
+    assert [requests(notification("warm", n)) for n in range(1, 6)] == [2] * 5  # UpdateItem group, PutItem alert

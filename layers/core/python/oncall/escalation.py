@@ -24,7 +24,7 @@ from typing import Any
 
 from oncall import actions, telemetry
 from oncall.clock import SYSTEM_CLOCK, Clock
-from oncall.directory import EscalationPolicy, User
+from oncall.directory import EscalationPolicy, OutgoingWebhook, User
 from oncall.executor import Executor
 from oncall.models import AlertGroup, TimelineEntry
 from oncall.ports import Store
@@ -129,13 +129,19 @@ def after_transition(executor: Executor, before: AlertGroup | None, after: Alert
 
 
 def follow(
-    store: Store, executor: Executor, before: AlertGroup | None, after: AlertGroup | None, now: datetime
+    store: Store,
+    executor: Executor,
+    before: AlertGroup | None,
+    after: AlertGroup | None,
+    now: datetime,
+    webhooks: Callable[[], list[OutgoingWebhook]] | None = None,
 ) -> None:
     """Start or stop executions to match a stored change of a group (``after`` None: the group was deleted). Called
     by the escalation starter for every change of a group on the table's stream, so every start is a consequence
     of a stored group. A start that fails is deferred to the minute sweep (:func:`retry_deferred_starts`); if even
     that fails, this raises and the stream delivers the change again. A failed stop needs nothing: every RunStep
-    re-reads the group and ends on an acknowledged, resolved, deleted or newer-generation group."""
+    re-reads the group and ends on an acknowledged, resolved, deleted or newer-generation group. ``webhooks`` lists
+    the outgoing webhooks (a batch lists them once: :class:`oncall.webhook_delivery.Listing`)."""
     if after is None:
         if before is not None and before.escalation_generation:
             try:
@@ -150,7 +156,7 @@ def follow(
         if _starts(before, after):
             store.escalation_starts.defer(after.id, after.escalation_generation, now)
     _resume(executor, before, after)
-    _fire_webhooks(store, executor, before, after, now)
+    _fire_webhooks(store, executor, before, after, now, webhooks)
 
 
 def _resume(executor: Executor, before: AlertGroup | None, after: AlertGroup) -> None:
@@ -177,13 +183,18 @@ def _resume(executor: Executor, before: AlertGroup | None, after: AlertGroup) ->
 
 
 def _fire_webhooks(
-    store: Store, executor: Executor, before: AlertGroup | None, after: AlertGroup, now: datetime
+    store: Store,
+    executor: Executor,
+    before: AlertGroup | None,
+    after: AlertGroup,
+    now: datetime,
+    webhooks: Callable[[], list[OutgoingWebhook]] | None,
 ) -> None:
     """The outgoing webhooks of this change (:mod:`oncall.webhook_delivery`); a failed start loses only them."""
     from oncall import webhook_delivery
 
     try:
-        webhook_delivery.after_change(store, executor, before, after, now)
+        webhook_delivery.after_change(store, executor, before, after, now, webhooks)
     except Exception:
         logger.exception("outgoing webhooks of group %s could not be started", after.id)
 

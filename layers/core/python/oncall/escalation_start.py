@@ -15,7 +15,7 @@ stream delivers the failed record and every record behind it again, and they are
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
@@ -26,6 +26,7 @@ from oncall.models import AlertGroup
 from oncall.ports import Store
 
 if TYPE_CHECKING:
+    from oncall.directory import OutgoingWebhook
     from oncall.store.insights import GroupChange
 
 logger = logging.getLogger(__name__)
@@ -60,14 +61,21 @@ def group_of(image: Mapping[str, Any] | None) -> AlertGroup | None:
     return from_json(AlertGroup, data) if data else None
 
 
-def follow_record(record: Mapping[str, Any], store: Store, executor: Executor, now: datetime) -> GroupChange | None:
+def follow_record(
+    record: Mapping[str, Any],
+    store: Store,
+    executor: Executor,
+    now: datetime,
+    webhooks: Callable[[], list[OutgoingWebhook]] | None = None,
+) -> GroupChange | None:
     """Handle one stream record of a group item (the event filter delivers only those); returns the change it
-    followed, for :func:`count_insights` (None: an appended alert, which changes nothing they count)."""
+    followed, for :func:`count_insights` (None: an appended alert, which changes nothing they count). ``webhooks``:
+    the batch's :class:`~oncall.webhook_delivery.Listing`, so a batch lists the outgoing webhooks once."""
     if not matters(record):
         return None
     change = record.get("dynamodb", {})
     before, after = group_of(change.get("OldImage")), group_of(change.get("NewImage"))
-    escalation.follow(store, executor, before, after, now)
+    escalation.follow(store, executor, before, after, now, webhooks)
     return before, after
 
 
@@ -79,9 +87,12 @@ def count_insights(followed: Iterable[GroupChange | None], store: Store) -> None
 def follow_records(records: Iterable[Mapping[str, Any]], store: Store, executor: Executor, now: datetime) -> None:
     """Follow a batch in stream order; a failure stops it there (the stream delivers that record again, with every
     record behind it), and what was followed before it is counted."""
+    from oncall.webhook_delivery import Listing
+
     followed: list[GroupChange | None] = []
+    webhooks = Listing(store)
     try:
         for record in records:
-            followed.append(follow_record(record, store, executor, now))
+            followed.append(follow_record(record, store, executor, now, webhooks))
     finally:
         count_insights(followed, store)

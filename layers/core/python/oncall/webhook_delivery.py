@@ -86,12 +86,35 @@ def fires_on(hook: OutgoingWebhook, trigger: str, group: AlertGroup) -> bool:
     return hook.trigger_type == trigger or (hook.trigger_type == "status change" and trigger in STATUS_CHANGES)
 
 
-def after_change(store: Store, executor: Executor, before: AlertGroup | None, after: AlertGroup, now: datetime) -> None:
-    """Start the webhooks that fire on this stored change (one listing of webhooks, only if something changed)."""
+class Listing:
+    """The outgoing webhooks, listed at most once for a batch of changes (the escalation starter's): a burst of new
+    groups costs one read of the webhooks per batch, not one per group. A webhook saved while the batch is followed
+    fires from the next batch on, as it would for a change the stream delivered a moment later."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._hooks: list[OutgoingWebhook] | None = None
+
+    def __call__(self) -> list[OutgoingWebhook]:
+        if self._hooks is None:
+            self._hooks = self._store.webhooks.list()
+        return self._hooks
+
+
+def after_change(
+    store: Store,
+    executor: Executor,
+    before: AlertGroup | None,
+    after: AlertGroup,
+    now: datetime,
+    webhooks: Callable[[], list[OutgoingWebhook]] | None = None,
+) -> None:
+    """Start the webhooks that fire on this stored change (a listing of webhooks, only if something changed;
+    ``webhooks`` lists them, e.g. a batch's :class:`Listing`)."""
     found = triggers(before, after)
     if not found:
         return
-    hooks = store.webhooks.list()
+    hooks = webhooks() if webhooks is not None else store.webhooks.list()
     for trigger in found:
         for hook in hooks:
             if fires_on(hook, trigger, after):
