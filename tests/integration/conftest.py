@@ -5,8 +5,10 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
+import threading
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from types import ModuleType
 from typing import Any
@@ -136,6 +138,50 @@ def api(table_name: str, store: DynamoStore, monkeypatch: pytest.MonkeyPatch) ->
 
     invoke.container = module.container  # type: ignore[attr-defined]
     return invoke
+
+
+Call = Callable[..., tuple[int, Any]]
+
+
+@pytest.fixture
+def containers(api: Invoke, store: DynamoStore) -> Callable[[int], list[Call]]:
+    """``containers(n)``: n fresh copies of the api handler (fresh caches), each a caller like ``api``; concurrent
+    requests go through separate copies (each Lambda container serves one request at a time)."""
+    from oncall.bootstrap import ADMIN_USER_ID
+    from oncall.services.api_keys import issue
+
+    key = issue(store, user_id=ADMIN_USER_ID, name="containers", now=SYSTEM_CLOCK.now()).secret
+
+    def make(count: int) -> list[Call]:
+        calls: list[Call] = []
+        for _ in range(count):
+            module = load_handler("api")
+
+            def call(
+                method: str, path: str, body: Any = None, query: str = "", module: Any = module
+            ) -> tuple[int, Any]:
+                event = http_event(method, path, body, headers={"authorization": key}, query=query)
+                response = module.handler(event, Context())
+                text = response.get("body")
+                return response["statusCode"], json.loads(text) if text else None
+
+            call.module = module  # type: ignore[attr-defined]
+            calls.append(call)
+        return calls
+
+    return make
+
+
+def at_once(calls: list[Call], requests: list[tuple[str, str, Any]]) -> list[tuple[int, Any]]:
+    """Each request through its own container, all released at the same moment."""
+    start = threading.Barrier(len(requests))
+
+    def run(index: int) -> tuple[int, Any]:
+        start.wait(timeout=30)
+        return calls[index](*requests[index])
+
+    with ThreadPoolExecutor(len(requests)) as pool:
+        return list(pool.map(run, range(len(requests))))
 
 
 @pytest.fixture

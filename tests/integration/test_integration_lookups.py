@@ -7,61 +7,16 @@ Concurrent requests go through separate copies of the handler (each Lambda conta
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import pytest
-from oncall.bootstrap import ADMIN_USER_ID
-from oncall.clock import SYSTEM_CLOCK
-from oncall.services.api_keys import issue
 from oncall.store import keys
 from oncall.store.dynamodb import DynamoStore
 from oncall.store.integrations import KEYED_STEP
 
-from tests.integration.conftest import Context, Invoke, http_event, load_handler
+from tests.integration.conftest import Call, Invoke, at_once
 
 TAKEN = {"name": ["An integration with this name already exists in this team."]}
-Call = Callable[..., tuple[int, Any]]
-
-
-@pytest.fixture
-def containers(api: Invoke, store: DynamoStore) -> Callable[[int], list[Call]]:
-    """``containers(n)``: n fresh copies of the api handler (fresh caches), each a caller like ``api``."""
-    key = issue(store, user_id=ADMIN_USER_ID, name="lookups", now=SYSTEM_CLOCK.now()).secret
-
-    def make(count: int) -> list[Call]:
-        calls: list[Call] = []
-        for _ in range(count):
-            module = load_handler("api")
-
-            def call(
-                method: str, path: str, body: Any = None, query: str = "", module: Any = module
-            ) -> tuple[int, Any]:
-                event = http_event(method, path, body, headers={"authorization": key}, query=query)
-                response = module.handler(event, Context())
-                text = response.get("body")
-                return response["statusCode"], json.loads(text) if text else None
-
-            call.module = module  # type: ignore[attr-defined]
-            calls.append(call)
-        return calls
-
-    return make
-
-
-def _at_once(calls: list[Call], requests: list[tuple[str, str, Any]]) -> list[tuple[int, Any]]:
-    """Each request through its own container, all released at the same moment."""
-    start = threading.Barrier(len(requests))
-
-    def run(index: int) -> tuple[int, Any]:
-        start.wait(timeout=30)
-        return calls[index](*requests[index])
-
-    with ThreadPoolExecutor(len(requests)) as pool:
-        return list(pool.map(run, range(len(requests))))
 
 
 def _team(api: Invoke, name: str) -> str:
@@ -82,7 +37,7 @@ def test_concurrent_creates_of_one_name_in_one_team_make_one_integration(
 ) -> None:
     team = _team(api, "db")
     body = {"name": "Racy", "type": "webhook", "team_id": team}
-    answers = _at_once(containers(6), [("POST", "/api/v1/integrations/", body)] * 6)
+    answers = at_once(containers(6), [("POST", "/api/v1/integrations/", body)] * 6)
     assert sorted(status for status, _ in answers) == [201, 400, 400, 400, 400, 400]
     assert [errors for status, errors in answers if status == 400] == [TAKEN] * 5
     assert [i["name"] for i in _integrations(api, team_id=team)] == ["Racy"]
@@ -92,7 +47,7 @@ def test_concurrent_creates_of_one_name_in_one_team_make_one_integration(
 
 def test_concurrent_renames_to_one_name_leave_one_holder(api: Invoke, containers: Callable[[int], list[Call]]) -> None:
     made = [api("POST", "/api/v1/integrations/", {"name": f"n{i}", "type": "webhook"})[1]["id"] for i in range(4)]
-    answers = _at_once(
+    answers = at_once(
         containers(4), [("PATCH", f"/api/v1/integrations/{made[i]}/", {"name": "Target"}) for i in range(4)]
     )
     assert sorted(status for status, _ in answers) == [200, 400, 400, 400]
@@ -127,7 +82,7 @@ def test_concurrent_first_pages_of_a_team_make_one_paging_integration(
     api: Invoke, containers: Callable[[int], list[Call]]
 ) -> None:
     team = _team(api, "db")
-    answers = _at_once(containers(4), [("POST", "/api/v1/escalation/", {"team": team})] * 4)
+    answers = at_once(containers(4), [("POST", "/api/v1/escalation/", {"team": team})] * 4)
     assert [status for status, _ in answers] == [200] * 4, answers
     paging = [i for i in _integrations(api, team_id=team) if i["type"] == "direct_paging"]
     assert len(paging) == 1
@@ -208,7 +163,7 @@ CHAIN_TAKEN = {"name": ["An object with this name already exists."]}
 def test_concurrent_creates_of_one_chain_name_make_one_chain(
     api: Invoke, containers: Callable[[int], list[Call]]
 ) -> None:
-    answers = _at_once(containers(5), [("POST", "/api/v1/escalation_chains/", {"name": "On call"})] * 5)
+    answers = at_once(containers(5), [("POST", "/api/v1/escalation_chains/", {"name": "On call"})] * 5)
     assert sorted(status for status, _ in answers) == [201, 400, 400, 400, 400]
     assert [errors for status, errors in answers if status == 400] == [CHAIN_TAKEN] * 4
     chain = next(body for status, body in answers if status == 201)

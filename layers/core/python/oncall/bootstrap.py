@@ -9,6 +9,7 @@ Local stack: called by ``make run`` (``TOCSIN_API_KEY`` or a generated key). AWS
 from __future__ import annotations
 
 import argparse
+from itertools import chain, count
 
 from oncall import ids
 from oncall.clock import SYSTEM_CLOCK
@@ -21,10 +22,13 @@ ADMIN_USER_ID = "UADMIN"
 
 
 def ensure_admin(store: Store) -> User:
-    """The deployment's first user: an admin named "admin"."""
+    """The deployment's first user: an admin named "admin" (usernames are unique: should another user hold that
+    name, once the first admin was deleted, "admin-2", "admin-3"...)."""
     admin = store.users.get(ADMIN_USER_ID)
     if admin is None:
-        admin = User(id=ADMIN_USER_ID, username="admin", role="admin")
+        names = chain(["admin"], (f"admin-{i}" for i in count(2)))
+        username = next(n for n in names if store.users.holder(n) is None)
+        admin = User(id=ADMIN_USER_ID, username=username, role="admin")
         store.users.put(admin)
     return admin
 

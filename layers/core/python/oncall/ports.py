@@ -57,7 +57,8 @@ class StoreError(errors.Unavailable):
 
 
 class NameTaken(Exception):
-    """Another integration of the team holds the name (its claim is keyed, so the second of two writers loses)."""
+    """Another entity holds the name (an integration of the team, a chain, team, user or outgoing webhook): its claim
+    is keyed, so the second of two writers of one name loses."""
 
 
 @dataclass(frozen=True)
@@ -173,20 +174,21 @@ class Entities(Keyed[E], Protocol[E]):
 
 
 class Named(Entities[E], Protocol[E]):
-    """Entities whose names are unique: ``put`` raises NameTaken when another entity holds the name."""
+    """Entities whose names are unique (chains, teams, users by username, outgoing webhooks): ``put`` raises
+    NameTaken when another entity holds the name."""
 
     def holder(self, name: str) -> str | None:
         """The id of the entity that holds ``name`` (exact match), if one does: one keyed read."""
         ...
 
 
-class Webhooks(Protocol):
-    """Outgoing webhooks (listed as a whole), with their last responses."""
+class Webhooks(Named["OutgoingWebhook"], Protocol):
+    """Outgoing webhooks (names unique), with their last responses."""
 
-    def get(self, entity_id: str) -> OutgoingWebhook | None: ...
-    def put(self, entity: OutgoingWebhook, *, new: bool = False) -> None: ...
-    def delete(self, entity_id: str) -> None: ...
-    def list(self) -> list[OutgoingWebhook]: ...
+    def list(self) -> list[OutgoingWebhook]:
+        """Every webhook, by name (case-insensitive order)."""
+        ...
+
     def record_response(self, webhook_id: str, response: WebhookResponse) -> None:
         """Keep ``response`` as the webhook's last one (nothing if the webhook is gone), and as its last one for
         the group, if it is an answer."""
@@ -446,9 +448,9 @@ class Store(Protocol):
     @property
     def escalation_starts(self) -> EscalationStarts: ...
     @property
-    def users(self) -> Entities[User]: ...
+    def users(self) -> Named[User]: ...
     @property
-    def teams(self) -> Entities[Team]: ...
+    def teams(self) -> Named[Team]: ...
     @property
     def rules(self) -> NotificationRules: ...
     @property

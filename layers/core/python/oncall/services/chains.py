@@ -15,9 +15,8 @@ from typing import Any, Final
 from oncall import ids
 from oncall.directory import EscalationChain, EscalationPolicy, StepType
 from oncall.errors import InvalidInput, NotFound
-from oncall.ports import NameTaken
 from oncall.schemas import ChainIn, ChainPatch, PolicyIn, PolicyPatch
-from oncall.services import Ports, ordering
+from oncall.services import Ports, naming, ordering
 from oncall.services.patching import patched
 from oncall.services.policy import Action, Principal, Resource, authorize, existing
 
@@ -37,24 +36,6 @@ STEP_FIELDS: Final[Mapping[StepType, tuple[str, ...]]] = {
     "repeat_escalation": (),
 }
 _ORDER_FIELDS: Final = ("position", "manual_order")  # placement, not stored fields of a step
-
-
-def _name_taken() -> InvalidInput:
-    return InvalidInput.field("name", "An object with this name already exists.")
-
-
-def _unique_name(ports: Ports, name: str, exclude: str | None = None) -> None:
-    """Refuse early a name its claim shows taken; the claim written with the chain decides races."""
-    holder = ports.store.chains.holder(name)
-    if holder is not None and holder != exclude:
-        raise _name_taken()
-
-
-def _put(ports: Ports, chain: EscalationChain, *, new: bool = False) -> None:
-    try:
-        ports.store.chains.put(chain, new=new)
-    except NameTaken as taken:
-        raise _name_taken() from taken
 
 
 def _known(field: str, entity_ids: list[str], get: Callable[[str], Any]) -> None:
@@ -88,11 +69,11 @@ def _chain_for_change(ports: Ports, caller: Principal, chain_id: str, action: Ac
 
 def create_chain(ports: Ports, caller: Principal, body: ChainIn) -> EscalationChain:
     authorize(caller, Resource.ESCALATION_CHAINS, Action.CREATE, teams=[body.team_id])
-    _unique_name(ports, body.name)
+    naming.check(ports.store.chains, body.name)
     if body.team_id:
         _known("team_id", [body.team_id], ports.store.teams.get)
     chain = EscalationChain(id=ids.new_id(ids.ESCALATION_CHAIN), name=body.name, team_id=body.team_id)
-    _put(ports, chain, new=True)
+    naming.put(ports.store.chains, chain, new=True)
     return chain
 
 
@@ -101,10 +82,11 @@ def update_chain(ports: Ports, caller: Principal, chain_id: str, body: ChainPatc
     if "team_id" in body.model_fields_set:  # moving it: the caller needs the right in the new team too
         authorize(caller, Resource.ESCALATION_CHAINS, Action.UPDATE, teams=[body.team_id])
     changed = patched(chain, body)
-    _unique_name(ports, changed.name, exclude=chain.id)
+    if changed.name != chain.name:
+        naming.check(ports.store.chains, changed.name, exclude=chain.id)
     if changed.team_id and changed.team_id != chain.team_id:
         _known("team_id", [changed.team_id], ports.store.teams.get)
-    _put(ports, changed)
+    naming.put(ports.store.chains, changed)
     return changed
 
 

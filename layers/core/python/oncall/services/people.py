@@ -13,7 +13,6 @@ stored user, never these copies.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Final, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -23,7 +22,7 @@ from oncall.directory import NotificationRule, Team, User
 from oncall.errors import InvalidInput, NotFound, field_errors
 from oncall.lazy_model import LazyModel
 from oncall.schemas import MASK, TeamIn, TeamPatch, UserIn, UserPatch
-from oncall.services import Ports
+from oncall.services import Ports, naming
 from oncall.services.policy import Action, Principal, Resource, allows, authorize
 
 M = TypeVar("M", bound=BaseModel)
@@ -40,12 +39,6 @@ def _changed(entity: M, body: BaseModel) -> M:
         return type(entity).model_validate({**entity.model_dump(), **changes})
     except ValidationError as error:
         raise InvalidInput.of_fields(field_errors(error.errors())) from error
-
-
-def _unique(taken: Iterable[tuple[str, str]], field: str, value: str, exclude: str | None = None) -> None:
-    """``taken``: (id, value) pairs of the others."""
-    if any(other == value and entity_id != exclude for entity_id, other in taken):
-        raise InvalidInput.field(field, f"An object with this {field} already exists.")
 
 
 # --- teams ----------------------------------------------------------------------------------------------------------
@@ -70,17 +63,19 @@ def get_team(ports: Ports, caller: Principal, team_id: str) -> Team:
 
 def create_team(ports: Ports, caller: Principal, body: TeamIn) -> Team:
     authorize(caller, Resource.TEAMS, Action.CREATE)
-    _unique(((t.id, t.name) for t in ports.store.teams.list()), "name", body.name)
+    naming.check(ports.store.teams, body.name)
     team = Team(id=ids.new_id(ids.TEAM), **body.model_dump())
-    ports.store.teams.put(team, new=True)
+    naming.put(ports.store.teams, team, new=True)
     return team
 
 
 def update_team(ports: Ports, caller: Principal, team_id: str, body: TeamPatch) -> Team:
     authorize(caller, Resource.TEAMS, Action.UPDATE)
-    team = _changed(_team(ports, team_id), body)
-    _unique(((t.id, t.name) for t in ports.store.teams.list()), "name", team.name, exclude=team.id)
-    ports.store.teams.put(team)
+    stored = _team(ports, team_id)
+    team = _changed(stored, body)
+    if team.name != stored.name:
+        naming.check(ports.store.teams, team.name, exclude=team.id)
+    naming.put(ports.store.teams, team)
     return team
 
 
@@ -132,10 +127,10 @@ def get_user(ports: Ports, caller: Principal, user_id: str) -> User:
 
 def create_user(ports: Ports, caller: Principal, body: UserIn) -> User:
     authorize(caller, Resource.USERS, Action.CREATE)
-    _unique(((u.id, u.username) for u in ports.store.users.list()), "username", body.username)
+    naming.check(ports.store.users, body.username, field="username")
     _known_teams(ports, body.teams)
     user = User(id=ids.new_id(ids.USER), **body.model_dump())
-    ports.store.users.put(user, new=True)
+    naming.put(ports.store.users, user, field="username", new=True)
     return masked(user)
 
 
@@ -154,9 +149,10 @@ def update_user(ports: Ports, caller: Principal, user_id: str, body: UserPatch) 
         user.webhook_url = stored.webhook_url
     if user.role != "admin":
         _keep_an_admin(ports, user.id)
-    _unique(((u.id, u.username) for u in ports.store.users.list()), "username", user.username, exclude=user.id)
+    if user.username != stored.username:
+        naming.check(ports.store.users, user.username, field="username", exclude=user.id)
     _known_teams(ports, user.teams)
-    ports.store.users.put(user)
+    naming.put(ports.store.users, user, field="username")
     return masked(user)
 
 

@@ -21,7 +21,7 @@ from oncall import ids
 from oncall.directory import OutgoingWebhook
 from oncall.errors import InvalidInput, NotFound
 from oncall.schemas import MASK, WebhookIn, WebhookPatch
-from oncall.services import Ports
+from oncall.services import Ports, naming
 from oncall.services.patching import patched
 from oncall.services.policy import Action, Principal, Resource, authorize, existing
 
@@ -75,11 +75,6 @@ def _known_integrations(ports: Ports, integration_ids: list[str]) -> None:
         raise InvalidInput.field("integration_filter", "integration_filter must be a list of valid integration ids")
 
 
-def _unique_name(ports: Ports, name: str, exclude: str | None = None) -> None:
-    if any(w.name == name and w.id != exclude for w in ports.store.webhooks.list()):
-        raise InvalidInput.field("name", "An object with this name already exists.")
-
-
 def _known_team(ports: Ports, team_id: str | None) -> None:
     if team_id and ports.store.teams.get(team_id) is None:
         raise InvalidInput.field("team_id", f"Unknown ids: {team_id}")
@@ -106,7 +101,7 @@ def _for_change(ports: Ports, caller: Principal, webhook_id: str, action: Action
 
 def create_webhook(ports: Ports, caller: Principal, body: WebhookIn) -> OutgoingWebhook:
     authorize(caller, Resource.WEBHOOKS, Action.CREATE, teams=[body.team_id])
-    _unique_name(ports, body.name)
+    naming.check(ports.store.webhooks, body.name)
     _known_team(ports, body.team_id)
     _known_integrations(ports, body.integration_filter or [])
     fields = body.model_dump(exclude={"preset"}, exclude_none=True)
@@ -114,7 +109,7 @@ def create_webhook(ports: Ports, caller: Principal, body: WebhookIn) -> Outgoing
     hook = OutgoingWebhook.model_validate({**fields, "id": ids.new_id(ids.WEBHOOK)})
     if MASK in (hook.authorization_header, hook.password):
         raise InvalidInput.field("authorization_header", "Send the secret itself, not its mask.")
-    ports.store.webhooks.put(hook, new=True)
+    naming.put(ports.store.webhooks, hook, new=True)
     return masked(hook)
 
 
@@ -130,10 +125,11 @@ def update_webhook(ports: Ports, caller: Principal, webhook_id: str, body: Webho
         changed.integration_filter = body.integration_filter or []
         _known_integrations(ports, changed.integration_filter)
     changed = _kept_secrets(hook, changed)
-    _unique_name(ports, changed.name, exclude=hook.id)
+    if changed.name != hook.name:
+        naming.check(ports.store.webhooks, changed.name, exclude=hook.id)
     if changed.team_id != hook.team_id:
         _known_team(ports, changed.team_id)
-    ports.store.webhooks.put(changed)
+    naming.put(ports.store.webhooks, changed)
     return masked(changed)
 
 

@@ -4,8 +4,6 @@ collection (see :mod:`oncall.store.schema`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from oncall.directory import EscalationChain, EscalationPolicy, NotificationRule, Team, User
 from oncall.schedules.models import OnCallShift, Schedule
 from oncall.store import keys
@@ -14,14 +12,15 @@ from oncall.store.epoch import DynamoAuthEpoch
 from oncall.store.table import Table
 
 
-class Principals(Collection[M]):
-    """What credentials resolve to (a user's role and teams, the teams themselves): every write bumps the auth
-    epoch after it, so a demotion, a deletion or a membership change reaches every container's caches at once."""
+class Principals(NamedCollection[M]):
+    """What credentials resolve to (a user's role and teams, the teams themselves), each with a unique name (a
+    user's username): every write bumps the auth epoch after it, so a demotion, a deletion or a membership change
+    reaches every container's caches at once."""
 
     def __init__(
-        self, table: Table, kind: str, model: type[M], collection: str, sort: Callable[[M], str], epoch: DynamoAuthEpoch
+        self, table: Table, kind: str, model: type[M], collection: str, name_field: str, epoch: DynamoAuthEpoch
     ) -> None:
-        super().__init__(table, kind, model, collection, sort)
+        super().__init__(table, kind, model, collection, name_field)
         self.epoch = epoch
 
     def put(self, entity: M, *, new: bool = False) -> None:
@@ -34,11 +33,13 @@ class Principals(Collection[M]):
 
 
 def users(table: Table, epoch: DynamoAuthEpoch) -> Principals[User]:
-    return Principals(table, keys.USER, User, keys.USERS, lambda u: u.username.lower(), epoch)
+    """Users, whose usernames are unique (OnCall: per organization)."""
+    return Principals(table, keys.USER, User, keys.USERS, "username", epoch)
 
 
 def teams(table: Table, epoch: DynamoAuthEpoch) -> Principals[Team]:
-    return Principals(table, keys.TEAM, Team, keys.TEAMS, lambda t: t.name.lower(), epoch)
+    """Teams, whose names are unique (OnCall: per organization)."""
+    return Principals(table, keys.TEAM, Team, keys.TEAMS, "name", epoch)
 
 
 def chains(table: Table) -> NamedCollection[EscalationChain]:

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from oncall.schedules.models import Schedule
     from oncall.store.access import DynamoApiKeys, DynamoAuditLog, DynamoCounters
     from oncall.store.alert_groups import DynamoAlertGroups, DynamoEscalationStarts
-    from oncall.store.directory import DynamoNotificationRules, DynamoPolicies, DynamoShifts
+    from oncall.store.directory import DynamoNotificationRules, DynamoPolicies, DynamoShifts, Principals
     from oncall.store.entities import Collection, NamedCollection
     from oncall.store.epoch import DynamoAuthEpoch
     from oncall.store.insights import DynamoInsights
@@ -77,13 +77,13 @@ class DynamoStore:
         return DynamoEscalationStarts(self.table)
 
     @cached_property
-    def users(self) -> Collection[User]:
+    def users(self) -> Principals[User]:
         from oncall.store import directory
 
         return directory.users(self.table, self.auth_epoch)
 
     @cached_property
-    def teams(self) -> Collection[Team]:
+    def teams(self) -> Principals[Team]:
         from oncall.store import directory
 
         return directory.teams(self.table, self.auth_epoch)

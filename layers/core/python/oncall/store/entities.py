@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any, Generic, TypeVar
+from typing import Any, Final, Generic, TypeVar
 
 from pydantic import BaseModel
 
@@ -13,6 +13,7 @@ from oncall.store import keys
 from oncall.store.table import Data, Table
 
 M = TypeVar("M", bound=BaseModel)
+_DELETE_ATTEMPTS: Final = 3  # a delete re-reads an entity renamed meanwhile; more renames than this: a Conflict
 
 
 class EntityStore(Generic[M]):
@@ -71,7 +72,9 @@ class Collection(EntityStore[M]):
 class NamedCollection(Collection[M]):
     """A collection whose entities' names are unique (exact match): each name is claimed by an item
     ``NAME#<kind>`` / ``<name>`` written in the entity's transaction on condition nobody holds it, so the second of
-    two writers of one name loses (:class:`~oncall.ports.NameTaken`) and checking a name is one read.
+    two writers of one name loses (:class:`~oncall.ports.NameTaken`) and checking a name is one read. A write over a
+    stored entity, and a delete, hold on condition that its name is still the one read, so a concurrent rename is
+    never undone and no claim is left behind (chains, teams, users by username, outgoing webhooks).
 
     Tables written before the claims get them once, from the listing, by the first writer that needs them (the
     table is then marked ``LAYOUT`` / ``<kind>_NAMES``)."""
@@ -101,36 +104,47 @@ class NamedCollection(Collection[M]):
         data = entity.model_dump(mode="json", exclude_none=True)
         old = None if new else self.get(data["id"])
         item = {**data, **keys.entity(self.kind, data["id"]), "GSI1PK": self.name, "GSI1SK": self._sort(entity)}
-        if old is not None and self._name(old) == self._name(entity):  # its name stays: a plain write
-            super().put(entity, new=new)
+        # over the name it had when read: a concurrent rename or delete wins, and no claim is left without holder
+        write = self.table.put(item, **self._as_read(old))
+        if old is not None and self._name(old) == self._name(entity):  # its name stays: one conditional write
+            with self.table.lost_race() as lost:
+                self.table.call("put_item", **write["Put"])
+            if lost[0]:
+                raise self._changed(data["id"])
             return
-        writes = [self.table.put(item, "attribute_not_exists(PK)")]
-        if old is not None:  # renamed: only from the name it had when read, so no claim is left behind
-            writes = [
-                self.table.put(
-                    item,
-                    "#name = :old",
-                    ExpressionAttributeNames={"#name": self.name_field},
-                    ExpressionAttributeValues={":old": {"S": self._name(old)}},
-                ),
-                *self._release(old),
-            ]
-        writes.append(self.table.put(self._claim(entity), "attribute_not_exists(PK)"))
-        refused = self.table.transact_or_refused(writes)
-        if refused and refused[-1]:
-            raise NameTaken(self._name(entity))
-        if refused:  # created with an id that exists, or renamed concurrently: the other writer won
-            raise Conflict(f"{self.kind.lower()} {data['id']} changed concurrently")
+        release = self._release(old) if old is not None else []
+        refused = self.table.transact_or_refused(
+            [write, *release, self.table.put(self._claim(entity), "attribute_not_exists(PK)")]
+        )
+        if refused and refused[0]:  # created with an id that exists, or changed since read: the other writer won
+            raise self._changed(data["id"])
+        if refused:  # the name's claim, or the release of the old name's (held since by another writer)
+            raise NameTaken(self._name(entity)) if refused[-1] else self._changed(data["id"])
+
+    def _changed(self, entity_id: str) -> Conflict:
+        return Conflict(f"{self.kind.lower()} {entity_id} changed concurrently")
+
+    def _as_read(self, entity: M | None) -> dict[str, Any]:
+        """The condition that the stored entity is ``entity`` as read (its name unchanged), or absent if None."""
+        if entity is None:
+            return {"ConditionExpression": "attribute_not_exists(PK)"}
+        return {
+            "ConditionExpression": "#name = :read",
+            "ExpressionAttributeNames": {"#name": self.name_field},
+            "ExpressionAttributeValues": {":read": {"S": self._name(entity)}},
+        }
 
     def delete(self, entity_id: str) -> None:
-        entity = self.get(entity_id)
-        if entity is None:
-            return
-        release = self._release(entity)
-        if release:
-            self.table.transact([self.table.delete(keys.entity(self.kind, entity_id)), *release])
-        else:
-            super().delete(entity_id)
+        """Delete the entity and release its name (read again if it was renamed meanwhile)."""
+        for _ in range(_DELETE_ATTEMPTS):
+            entity = self.get(entity_id)
+            if entity is None:
+                return
+            delete = self.table.delete(keys.entity(self.kind, entity_id))
+            delete["Delete"].update(self._as_read(entity))
+            if self.table.transact_or_refused([delete, *self._release(entity)]) is None:
+                return
+        raise self._changed(entity_id)
 
     def _release(self, entity: M) -> list[dict[str, Any]]:
         """The Delete of the entity's name claim, if it holds it (a duplicate name from before claims holds none),

@@ -14,7 +14,8 @@ Access patterns (all single-table, ``PK``/``SK`` strings):
 | list integrations                         | Query GSI1 ``INTEGRATIONS`` (sorted by name)                           |
 | integration holding a name in a team      | GetItem ``INTNAME#<team or ->`` / ``<name>`` -> integration id: the    |
 |                                           | claim, written with the integration on condition nobody holds it       |
-| chain holding a name (names are unique)   | GetItem ``NAME#CHAIN`` / ``<name>`` -> entity id, written likewise     |
+| chain, team, user or webhook holding a    | GetItem ``NAME#<kind>`` / ``<name>`` (``CHAIN``, ``TEAM``, ``USER``:   |
+| name (names are unique)                   | username, ``WEBHOOK``) -> entity id, written likewise                  |
 | a team's direct paging integration        | GetItem ``PAGING#<team or ->`` / ``INTEGRATION`` -> integration id,    |
 |                                           | written with it on condition it is absent (first writer wins)          |
 | group                                     | GetItem ``GROUP#<id>`` / ``META``                                      |
@@ -56,7 +57,7 @@ Layout history: pre-1.0 the layout changes without migration (there are no deplo
 this version (group ids derived from grouping keys, ``KEY#`` sequence items instead of ``OPEN#`` pointers,
 compressed alert content) does not read tables written before it: start the local stack on a fresh ``.local/``.
 Name claims and paging pointers came later and need no fresh table: the first writer that needs them backfills them
-from the listing, once, and marks the table (``LAYOUT`` / ``INTEGRATION_KEYS``, ``LAYOUT`` / ``CHAIN_NAMES``), so a
+from the listing, once, and marks the table (``LAYOUT`` / ``INTEGRATION_KEYS``, ``LAYOUT`` / ``<KIND>_NAMES``), so a
 deployed table and a kept ``.local/`` get them without a deploy step (:mod:`oncall.store.integrations`,
 :class:`oncall.store.entities.NamedCollection`).
 """

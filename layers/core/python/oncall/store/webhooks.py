@@ -1,6 +1,7 @@
-"""Outgoing webhooks: entities of the ``WEBHOOKS`` collection, each with the last response it got; and, in each
-alert group's partition, the last response of each webhook for that group (``WHRESP#<webhook id>``), which later
-webhooks of the group see as ``responses`` (OnCall's way to chain them: create a ticket, then close it)."""
+"""Outgoing webhooks: entities of the ``WEBHOOKS`` collection, whose names are unique (claimed like chains'), each
+with the last response it got; and, in each alert group's partition, the last response of each webhook for that
+group (``WHRESP#<webhook id>``), which later webhooks of the group see as ``responses`` (OnCall's way to chain them:
+create a ticket, then close it)."""
 
 from __future__ import annotations
 
@@ -8,15 +9,15 @@ from typing import Final
 
 from oncall.directory import OutgoingWebhook, WebhookResponse
 from oncall.store import keys
-from oncall.store.entities import Collection
+from oncall.store.entities import NamedCollection
 from oncall.store.table import Table
 
 RESPONSE_PREFIX: Final = "WHRESP#"
 
 
-class DynamoWebhooks(Collection[OutgoingWebhook]):
+class DynamoWebhooks(NamedCollection[OutgoingWebhook]):
     def __init__(self, table: Table) -> None:
-        super().__init__(table, keys.WEBHOOK, OutgoingWebhook, keys.WEBHOOKS, lambda w: w.name.lower())
+        super().__init__(table, keys.WEBHOOK, OutgoingWebhook, keys.WEBHOOKS)
 
     def record_response(self, webhook_id: str, response: WebhookResponse) -> None:
         """Set the webhook's last response, in place: an edit made meanwhile is kept (and a deleted webhook
