@@ -147,18 +147,20 @@ class NamedCollection(Collection[M]):
         raise self._changed(entity_id)
 
     def _release(self, entity: M) -> list[dict[str, Any]]:
-        """The Delete of the entity's name claim, if it holds it (a duplicate name from before claims holds none),
-        on condition that it still does."""
+        """The Delete of the entity's name claim on condition that it still holds it, or, if it held none when read
+        (a duplicate name from before claims), a check that it still holds none: a name can be released and
+        claimed again by the entity between that read and the transaction, and must not then stay behind."""
         key = keys.entity_name(self.kind, self._name(entity))
         entity_id = self._id(entity)
         held = self.table.get(key)
-        if not held or held.get("entity_id") != entity_id:
-            return []
-        delete = self.table.delete(key)
-        delete["Delete"].update(
-            ConditionExpression="entity_id = :id", ExpressionAttributeValues={":id": {"S": entity_id}}
-        )
-        return [delete]
+        values = {":id": {"S": entity_id}}
+        if held and held.get("entity_id") == entity_id:
+            delete = self.table.delete(key)
+            delete["Delete"].update(ConditionExpression="entity_id = :id", ExpressionAttributeValues=values)
+            return [delete]
+        check = {"TableName": self.table.name, "Key": self.table.item(key), "ExpressionAttributeValues": values}
+        check["ConditionExpression"] = "attribute_not_exists(PK) OR entity_id <> :id"
+        return [{"ConditionCheck": check}]
 
     def _ensure_claimed(self) -> None:
         if self._claimed:
