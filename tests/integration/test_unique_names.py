@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from oncall.bootstrap import ADMIN_USER_ID, ensure_admin
@@ -61,6 +62,13 @@ def names(api: Invoke, kind: Kind) -> list[str]:
     return sorted(str(entity[kind.field]) for entity in page["results"])
 
 
+def found(api: Invoke, kind: Kind, name: str) -> list[str]:
+    """The ids the list filter (``?name=``, ``?username=``: how Terraform's data sources look one up) answers."""
+    status, page = api("GET", kind.path, query=urlencode({kind.field: name}))
+    assert status == 200, page
+    return [str(entity["id"]) for entity in page["results"]]
+
+
 def test_concurrent_creates_of_one_name_make_one(
     api: Invoke, kind: Kind, containers: Callable[[int], list[Call]]
 ) -> None:
@@ -92,13 +100,18 @@ def test_names_follow_renames_and_deletes(api: Invoke, kind: Kind) -> None:
     assert api("PUT", f"{kind.path}{second}/", {kind.field: "first"}) == (400, kind.taken)
     assert api("GET", f"{kind.path}{second}/")[1][kind.field] == "second"  # the refused rename changed nothing
     assert api("GET", f"{kind.path}{first}/")[1][kind.field] == "first"
+    assert found(api, kind, "first") == [first]
     assert api("PATCH", f"{kind.path}{first}/", {kind.field: "renamed"})[0] == 200
     assert api("POST", kind.path, kind.body("renamed")) == (400, kind.taken)
+    assert (found(api, kind, "first"), found(api, kind, "renamed")) == ([], [first])  # the filter follows renames
     create(api, kind, "first")  # freed by the rename
     assert api("DELETE", f"{kind.path}{first}/")[0] == 204
-    create(api, kind, "renamed")  # freed by the delete
+    assert found(api, kind, "renamed") == []
+    renamed = create(api, kind, "renamed")  # freed by the delete
+    assert found(api, kind, "renamed") == [renamed]
     # exact match, as OnCall compares them: another case is another name
-    create(api, kind, "SECOND")
+    upper = create(api, kind, "SECOND")
+    assert [found(api, kind, name) for name in ("second", "SECOND", "Second")] == [[second], [upper], []]
     # a change that keeps the name is no rename
     assert api("PATCH", f"{kind.path}{second}/", {kind.field: "second"})[0] == 200
 
@@ -116,6 +129,17 @@ def test_tables_written_before_name_claims_still_refuse_a_taken_name(
     assert later("PATCH", f"{kind.path}{other}/", {kind.field: "old"}) == (400, kind.taken)
     assert later("DELETE", f"{kind.path}{old}/")[0] == 204  # its claim, made on first need, goes with it
     create(api, kind, "old")
+
+
+def test_tables_written_before_name_claims_still_find_by_name(
+    api: Invoke, store: DynamoStore, kind: Kind, containers: Callable[[int], list[Call]]
+) -> None:
+    held = create(api, kind, "held")
+    store.table.delete_item(keys.entity_name(kind.key_kind, "held"))
+    store.table.delete_item(keys.layout_step(f"{kind.key_kind}_NAMES"))
+    (fresh,) = containers(1)
+    status, page = fresh("GET", kind.path, query=urlencode({kind.field: "held"}))
+    assert (status, [entity["id"] for entity in page["results"]]) == (200, [held])
 
 
 def test_edits_racing_renames_leave_every_claim_with_its_holder(store: DynamoStore) -> None:

@@ -49,7 +49,7 @@ def _known(field: str, entity_ids: list[str], get: Callable[[str], Any]) -> None
 
 def list_chains(ports: Ports, caller: Principal, *, name: str | None = None) -> list[EscalationChain]:
     authorize(caller, Resource.ESCALATION_CHAINS, Action.READ)
-    return [c for c in ports.store.chains.list() if name is None or c.name == name]
+    return list(naming.filtered(ports.store.chains, name, lambda c: c.name))
 
 
 def get_chain(ports: Ports, caller: Principal, chain_id: str) -> EscalationChain:

@@ -6,6 +6,7 @@ written with the entity decides races, and the loser gets the same 400 (:class:`
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import TypeVar
 
 from oncall.errors import InvalidInput
@@ -31,3 +32,14 @@ def put(store: Named[E], entity: E, *, field: str = "name", new: bool = False) -
         store.put(entity, new=new)
     except NameTaken as lost:
         raise taken(field) from lost
+
+
+def filtered(store: Named[E], name: str | None, name_of: Callable[[E], str]) -> Iterable[E]:
+    """The entities a list filter ``?name=`` keeps (exact match): with a name, the one that holds it, read by its
+    claim (two keyed reads, not the whole collection); without one, every entity."""
+    if name is None:
+        return store.list()
+    holder = store.holder(name)
+    entity = store.get(holder) if holder is not None else None
+    # renamed between the two reads: the listing would not have had it under this name either
+    return [entity] if entity is not None and name_of(entity) == name else []

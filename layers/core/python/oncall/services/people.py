@@ -53,7 +53,7 @@ def _team(ports: Ports, team_id: str) -> Team:
 
 def list_teams(ports: Ports, caller: Principal, *, name: str | None = None) -> list[Team]:
     authorize(caller, Resource.TEAMS, Action.READ)
-    return [t for t in ports.store.teams.list() if name is None or t.name == name]
+    return list(naming.filtered(ports.store.teams, name, lambda t: t.name))
 
 
 def get_team(ports: Ports, caller: Principal, team_id: str) -> Team:
@@ -113,11 +113,8 @@ def _keep_an_admin(ports: Ports, leaving: str) -> None:
 
 def list_users(ports: Ports, caller: Principal, *, email: str | None = None, username: str | None = None) -> list[User]:
     authorize(caller, Resource.USERS, Action.READ)
-    return [
-        masked(u)
-        for u in ports.store.users.list()
-        if (email is None or u.email == email) and (username is None or u.username == username)
-    ]
+    users = naming.filtered(ports.store.users, username, lambda u: u.username)
+    return [masked(u) for u in users if email is None or u.email == email]
 
 
 def get_user(ports: Ports, caller: Principal, user_id: str) -> User:

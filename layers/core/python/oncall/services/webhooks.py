@@ -82,7 +82,7 @@ def _known_team(ports: Ports, team_id: str | None) -> None:
 
 def list_webhooks(ports: Ports, caller: Principal, *, name: str | None = None) -> list[OutgoingWebhook]:
     authorize(caller, Resource.WEBHOOKS, Action.READ)
-    return [masked(w) for w in ports.store.webhooks.list() if name is None or w.name == name]
+    return [masked(w) for w in naming.filtered(ports.store.webhooks, name, lambda w: w.name)]
 
 
 def get_webhook(ports: Ports, caller: Principal, webhook_id: str) -> OutgoingWebhook:
