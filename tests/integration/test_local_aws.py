@@ -131,7 +131,7 @@ def test_time_scale_applies_to_waits(emulator: Emulator, monkeypatch: pytest.Mon
     wait_calls(step, 1)
     assert client.describe_execution(executionArn=arn)["status"] == "RUNNING"
     assert wait_finished(client, arn)["status"] == "SUCCEEDED"
-    assert 0.5 <= time.monotonic() - started < 2.0
+    assert 0.5 <= time.monotonic() - started < 10.0  # unscaled, the wait alone would take 25 s (a loaded run: 2.2 s)
 
 
 def test_a_failing_step_is_retried_like_the_state_machine(emulator: Emulator) -> None:
@@ -222,7 +222,7 @@ def test_stop_during_a_long_wait_aborts_at_once(emulator: Emulator) -> None:
     response = client.stop_execution(executionArn=arn, error="Acked", cause="acknowledged by alice")
     assert "stopDate" in response
     described = client.describe_execution(executionArn=arn)
-    assert time.monotonic() - started < 0.5
+    assert time.monotonic() - started < 5.0  # not the hour's wait, whatever the machine's load
     assert described["status"] == "ABORTED"
     assert (described["error"], described["cause"]) == ("Acked", "acknowledged by alice")
     assert sfn.executions[arn].wait(1.0)

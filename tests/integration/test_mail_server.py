@@ -150,7 +150,7 @@ def test_a_taken_port_fails_to_start_at_once(outbox: Outbox, port: int) -> None:
     started = time.monotonic()
     with pytest.raises(OSError):
         MailServer(port=port, outbox=outbox).start()
-    assert time.monotonic() - started < 1
+    assert time.monotonic() - started < 5  # no retries until some timeout
 
 
 def test_it_can_be_started_again(outbox: Outbox) -> None:
