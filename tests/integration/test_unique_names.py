@@ -101,6 +101,7 @@ def test_names_follow_renames_and_deletes(api: Invoke, kind: Kind) -> None:
     assert api("GET", f"{kind.path}{second}/")[1][kind.field] == "second"  # the refused rename changed nothing
     assert api("GET", f"{kind.path}{first}/")[1][kind.field] == "first"
     assert found(api, kind, "first") == [first]
+    assert found(api, kind, "") == found(api, kind, "x" * 5000) == []  # no stored name, nor a claim key: nothing
     assert api("PATCH", f"{kind.path}{first}/", {kind.field: "renamed"})[0] == 200
     assert api("POST", kind.path, kind.body("renamed")) == (400, kind.taken)
     assert (found(api, kind, "first"), found(api, kind, "renamed")) == ([], [first])  # the filter follows renames

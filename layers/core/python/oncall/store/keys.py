@@ -111,6 +111,15 @@ def entity_name(kind: str, name: str) -> Key:
     return {"PK": f"NAME#{kind}", "SK": name}
 
 
+def claimable(name: str) -> bool:
+    """Whether ``name`` can be a claim's sort key (DynamoDB: 1 to 1,024 bytes of UTF-8); stored names are far
+    shorter, so a name that cannot has no holder (a ``?name=`` filter may ask for any string)."""
+    try:
+        return 0 < len(name.encode("utf-8")) <= 1024
+    except UnicodeEncodeError:  # a lone surrogate
+        return False
+
+
 def layout_step(name: str) -> Key:
     """The mark that a lazy layout step (:mod:`oncall.store.integrations`) ran on this table."""
     return {"PK": "LAYOUT", "SK": name}
