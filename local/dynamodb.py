@@ -12,6 +12,7 @@ import contextlib
 import functools
 import logging
 import os
+import random
 import shutil
 import signal
 import socket
@@ -66,12 +67,38 @@ def free_port() -> int:
 
 def free_ports(count: int) -> list[int]:
     """``count`` different TCP ports free right now: all held open until all are chosen, since a port just
-    released can be handed out again at once (two servers of one stack were given the same port)."""
+    released can be handed out again at once (two servers of one stack were given the same port).
+
+    They lie below the kernel's ephemeral range, from which every outgoing connection takes its source port: a port
+    chosen from it (``bind(0)``) could be taken by any connection before its server binds it (a stack failed so
+    while DynamoDB Local started). Only ``bind(0)`` when no port below is free."""
     with contextlib.ExitStack() as held:
-        sockets = [held.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) for _ in range(count)]
-        for sock in sockets:
-            sock.bind(("", 0))
-        return [int(sock.getsockname()[1]) for sock in sockets]
+        ports: list[int] = []
+        first_ephemeral = _ephemeral_range()[0]
+        below = range(PRIVATE_PORTS_FROM, max(PRIVATE_PORTS_FROM, first_ephemeral))
+        candidates = random.sample(below, k=min(200, len(below)))
+        for port in [*candidates, *[0] * count]:
+            if len(ports) == count:
+                break
+            sock = held.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+            try:
+                sock.bind(("", port))
+            except OSError:
+                continue
+            ports.append(int(sock.getsockname()[1]))
+        return ports
+
+
+PRIVATE_PORTS_FROM: Final = 20000  # below: well-known services' registered ports, more often in use
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    """The kernel's range for outgoing connections' source ports (Linux's default 32768-60999)."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
 
 
 def _port_in_use(port: int) -> bool:
