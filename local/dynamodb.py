@@ -60,6 +60,9 @@ def java_opts_from_env() -> tuple[str, ...]:
     return tuple(value) if value else JAVA_OPTS
 
 
+PRIVATE_PORTS_FROM: Final = 20000  # below: well-known services' registered ports, more often in use
+
+
 def free_port() -> int:
     """A TCP port free right now on every interface (so also on 127.0.0.1, where the stack's servers listen)."""
     return free_ports(1)[0]
@@ -74,8 +77,7 @@ def free_ports(count: int) -> list[int]:
     while DynamoDB Local started). Only ``bind(0)`` when no port below is free."""
     with contextlib.ExitStack() as held:
         ports: list[int] = []
-        first_ephemeral = _ephemeral_range()[0]
-        below = range(PRIVATE_PORTS_FROM, max(PRIVATE_PORTS_FROM, first_ephemeral))
+        below = range(PRIVATE_PORTS_FROM, max(PRIVATE_PORTS_FROM, _first_ephemeral_port()))
         candidates = random.sample(below, k=min(200, len(below)))
         for port in [*candidates, *[0] * count]:
             if len(ports) == count:
@@ -89,16 +91,12 @@ def free_ports(count: int) -> list[int]:
         return ports
 
 
-PRIVATE_PORTS_FROM: Final = 20000  # below: well-known services' registered ports, more often in use
-
-
-def _ephemeral_range() -> tuple[int, int]:
-    """The kernel's range for outgoing connections' source ports (Linux's default 32768-60999)."""
+def _first_ephemeral_port() -> int:
+    """Where the kernel's range for outgoing connections' source ports begins (Linux's default: 32768)."""
     try:
-        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
-        return int(low), int(high)
-    except (OSError, ValueError):
-        return 32768, 60999
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
 
 
 def _port_in_use(port: int) -> bool:
