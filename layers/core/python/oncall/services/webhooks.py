@@ -24,6 +24,7 @@ from oncall.schemas import MASK, WebhookIn, WebhookPatch
 from oncall.services import Ports, naming
 from oncall.services.patching import patched
 from oncall.services.policy import Action, Principal, Resource, authorize, existing
+from oncall.services.references import require_known
 
 SECRET_FIELDS: Final = ("authorization_header", "password")
 # Header names that carry credentials: Authorization, Cookie, X-Api-Key, X-Auth-Token, X-Hub-Signature...
@@ -75,11 +76,6 @@ def _known_integrations(ports: Ports, integration_ids: list[str]) -> None:
         raise InvalidInput.field("integration_filter", "integration_filter must be a list of valid integration ids")
 
 
-def _known_team(ports: Ports, team_id: str | None) -> None:
-    if team_id and ports.store.teams.get(team_id) is None:
-        raise InvalidInput.field("team_id", f"Unknown ids: {team_id}")
-
-
 def list_webhooks(ports: Ports, caller: Principal, *, name: str | None = None) -> list[OutgoingWebhook]:
     authorize(caller, Resource.WEBHOOKS, Action.READ)
     return [masked(w) for w in naming.filtered(ports.store.webhooks, name, lambda w: w.name)]
@@ -102,7 +98,7 @@ def _for_change(ports: Ports, caller: Principal, webhook_id: str, action: Action
 def create_webhook(ports: Ports, caller: Principal, body: WebhookIn) -> OutgoingWebhook:
     authorize(caller, Resource.WEBHOOKS, Action.CREATE, teams=[body.team_id])
     naming.check(ports.store.webhooks, body.name)
-    _known_team(ports, body.team_id)
+    require_known("team_id", [body.team_id], ports.store.teams.get)
     _known_integrations(ports, body.integration_filter or [])
     fields = body.model_dump(exclude={"preset"}, exclude_none=True)
     fields["forward_all"] = bool(body.forward_all) if "forward_all" in body.model_fields_set else True  # null: false
@@ -128,7 +124,7 @@ def update_webhook(ports: Ports, caller: Principal, webhook_id: str, body: Webho
     if changed.name != hook.name:
         naming.check(ports.store.webhooks, changed.name, exclude=hook.id)
     if changed.team_id != hook.team_id:
-        _known_team(ports, changed.team_id)
+        require_known("team_id", [changed.team_id], ports.store.teams.get)
     naming.put(ports.store.webhooks, changed)
     return masked(changed)
 

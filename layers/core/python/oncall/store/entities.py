@@ -95,8 +95,6 @@ class NamedCollection(Collection[M]):
 
     def holder(self, name: str) -> str | None:
         """The id of the entity that holds ``name``, if one does."""
-        if not keys.claimable(name):
-            return None
         self._ensure_claimed()
         claim = self.table.get(keys.entity_name(self.kind, name))
         return str(claim["entity_id"]) if claim else None

@@ -111,11 +111,16 @@ def entity_name(kind: str, name: str) -> Key:
     return {"PK": f"NAME#{kind}", "SK": name}
 
 
-def claimable(name: str) -> bool:
-    """Whether ``name`` can be a claim's sort key (DynamoDB: 1 to 1,024 bytes of UTF-8); stored names are far
-    shorter, so a name that cannot has no holder (a ``?name=`` filter may ask for any string)."""
+# DynamoDB's limits on key values, in bytes of UTF-8 (a partition key, a sort key)
+_KEY_BYTES: Final = {"PK": 2048, "SK": 1024}
+
+
+def addressable(key: Key) -> bool:
+    """Whether DynamoDB takes ``key`` as a key at all: each part 1 byte to its limit of UTF-8. Stored keys always
+    are, so a key that is not holds nothing. Ids and names in requests may be any string: reading one that cannot
+    be a key answers "none", not DynamoDB's refusal."""
     try:
-        return 0 < len(name.encode("utf-8")) <= 1024
+        return all(0 < len(value.encode("utf-8")) <= _KEY_BYTES.get(part, 1024) for part, value in key.items())
     except UnicodeEncodeError:  # a lone surrogate
         return False
 

@@ -159,6 +159,8 @@ class Table:
             raise
 
     def get(self, key: dict[str, str], consistent: bool = True) -> Data | None:
+        if not keys.addressable(key):  # an id or a name from a request that no stored item can have
+            return None
         response = self.call("get_item", Key=self.item(key), ConsistentRead=consistent)
         item = response.get("Item")
         return self.plain(item) if item else None
@@ -190,6 +192,8 @@ class Table:
 
     def partition(self, pk: str, sk_prefix: str = "", **extra: Any) -> Iterator[Data]:
         """The items of one partition (whose sort key starts with ``sk_prefix``)."""
+        if not keys.addressable({"PK": pk}):
+            return iter(())
         values: dict[str, Any] = {":pk": {"S": pk}}
         condition = "PK = :pk"
         if sk_prefix:
@@ -267,6 +271,7 @@ class Table:
                 request = response.get("UnprocessedItems") or {}
 
     def batch_get(self, item_keys: list[dict[str, str]], *, consistent: bool = False) -> Iterator[Data]:
+        item_keys = [key for key in item_keys if keys.addressable(key)]
         for start in range(0, len(item_keys), 100):
             request = {
                 self.name: {

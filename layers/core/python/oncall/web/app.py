@@ -128,11 +128,11 @@ def handle(event: dict[str, Any], container: Container) -> Response:
         base_url=http.base_url(event),
         container=container,
     )
-    if request.method == "POST":
-        request.form_lists = views.form_lists(event)
-        request.form = {name: values[0] for name, values in request.form_lists.items()}
     try:
         try:
+            if request.method == "POST":
+                request.form_lists = views.form_lists(event)
+                request.form = {name: values[0] for name, values in request.form_lists.items()}
             return dispatch(request)
         except ValidationError as invalid:  # a form value the use case's model refuses: the same as its 400
             raise InvalidInput(problem_text(invalid)) from invalid

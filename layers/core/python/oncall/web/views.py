@@ -17,6 +17,7 @@ from urllib.parse import parse_qs
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
+from oncall.errors import PayloadTooLarge
 
 PACKAGE_DIR: Final = Path(__file__).resolve().parent
 TEMPLATES_DIR: Final = PACKAGE_DIR / "templates"
@@ -104,9 +105,19 @@ def static_file(name: str) -> tuple[bytes, str] | None:
     return (STATIC_DIR / name).read_bytes(), content_type
 
 
+# The largest form the console takes, urlencoded: the template editor's, a sample payload as large as ingest takes
+# (256 KiB, up to three times that once urlencoded) and the templates. A larger body is refused before it is parsed.
+FORM_MAX_BYTES: Final = 1024 * 1024
+
+
 def form_lists(event: dict[str, Any]) -> dict[str, list[str]]:
-    """The urlencoded form body of an HTTP API event, every value of each field (multiple selects)."""
+    """The urlencoded form body of an HTTP API event, every value of each field (multiple selects).
+
+    Raises :class:`PayloadTooLarge` (413) past :data:`FORM_MAX_BYTES`."""
     body = event.get("body") or ""
+    size = len(body) * 3 // 4 if event.get("isBase64Encoded") else len(body)
+    if size > FORM_MAX_BYTES:
+        raise PayloadTooLarge(f"The form is too large ({size:,} bytes; at most {FORM_MAX_BYTES // 1024 // 1024} MiB).")
     if event.get("isBase64Encoded"):
         body = base64.b64decode(body).decode("utf-8", "replace")
     return parse_qs(body, keep_blank_values=True)
