@@ -103,8 +103,13 @@ def test_outgoing_webhook_headers_are_valid_http_fields(api: Invoke, headers: di
     assert status == 201 and json.loads(created["headers"]) == {"X-Team": "a\tb"}  # OnCall's shape: JSON text
 
 
-@pytest.mark.parametrize(("path", "body"), [("escalation_chains", {}), ("webhooks", {"url": "https://hooks.test/x"})])
-def test_chains_and_webhooks_belong_to_teams_that_exist(api: Invoke, path: str, body: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [("escalation_chains", {}), ("webhooks", {"url": "https://hooks.test/x"}), ("integrations", {"type": "webhook"})],
+)
+def test_chains_webhooks_and_integrations_belong_to_teams_that_exist(
+    api: Invoke, path: str, body: dict[str, Any]
+) -> None:
     unknown = (400, {"team_id": ["Unknown ids: TNOSUCHTEAM1"]})
     assert api("POST", f"/api/v1/{path}/", {"name": "orphan", "team_id": "TNOSUCHTEAM1", **body}) == unknown
     status, made = api("POST", f"/api/v1/{path}/", {"name": "kept", **body})

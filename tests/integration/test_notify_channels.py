@@ -13,7 +13,7 @@ import httpx
 import pytest
 from oncall.container import Container
 from oncall.notify import compose
-from oncall.notify.channels import ATTEMPTS, MAX_RETRY_AFTER, AwsNotifier, NotificationFailed
+from oncall.notify.channels import ATTEMPTS, BACKOFF, MAX_RETRY_AFTER, AwsNotifier, NotificationFailed
 from oncall.outbound.client import Client
 from oncall.settings import Env
 
@@ -126,11 +126,26 @@ def test_webhook_honours_retry_after_up_to_a_cap() -> None:
     assert sleeps == [2.0, MAX_RETRY_AFTER]
 
 
-def test_webhook_understands_retry_after_as_a_date() -> None:
-    in_five_seconds = format_datetime(datetime.now(UTC) + timedelta(seconds=5), usegmt=True)
-    server, sleeps = Server(httpx.Response(429, headers={"retry-after": in_five_seconds}), httpx.Response(200)), []
+def test_webhook_counts_a_retry_after_date_from_the_responses_own_date() -> None:
+    sent = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)  # whatever this machine's clock says
+    dates = {"date": format_datetime(sent, usegmt=True)}
+    later = format_datetime(sent + timedelta(seconds=5), usegmt=True)
+    server = Server(httpx.Response(429, headers={**dates, "retry-after": later}), httpx.Response(200))
+    sleeps: list[float] = []
     assert notifier(server, sleeps).webhook(URL, {}) == 200
-    assert 3.0 <= sleeps[0] <= 5.0
+    assert sleeps == [5.0]
+    past = format_datetime(sent - timedelta(hours=1), usegmt=True)  # already over: again at once
+    server = Server(httpx.Response(503, headers={**dates, "retry-after": past}), httpx.Response(200))
+    sleeps = []
+    assert notifier(server, sleeps).webhook(URL, {}) == 200
+    assert sleeps == [0.0]
+
+
+def test_webhook_without_a_date_to_count_from_backs_off_as_usual() -> None:
+    for retry_after in (format_datetime(datetime(2026, 11, 30, 9, 0, 5, tzinfo=UTC), usegmt=True), "soon"):
+        server, sleeps = Server(httpx.Response(429, headers={"retry-after": retry_after}), httpx.Response(200)), []
+        assert notifier(server, sleeps).webhook(URL, {}) == 200
+        assert BACKOFF / 2 <= sleeps[0] <= BACKOFF, (retry_after, sleeps)
 
 
 def test_webhook_timeout_is_retried_then_fails() -> None:

@@ -86,7 +86,7 @@ class WebhookFailed(NotificationFailed):
         retry: bool,
         status: int | None = None,
         content: str | None = None,
-        retry_after: str | None = None,
+        retry_after: float | None = None,  # seconds the server asked for (its Retry-After)
     ) -> None:
         super().__init__(reason)
         self.retry, self.status, self.content, self.retry_after = retry, status, content, retry_after
@@ -144,7 +144,7 @@ class Webhooks:
         retry = reply.status_code == 429 or reply.status_code >= 500
         raise WebhookFailed(
             f"the webhook at {host} answered {reply.status_code}", retry=retry, status=reply.status_code,
-            content=reply.text, retry_after=reply.headers.get("retry-after"),
+            content=reply.text, retry_after=_retry_after(reply.headers.get("retry-after"), reply.headers.get("date")),
         )  # fmt: skip
 
     def post(self, url: str, body: dict[str, Any], headers: Mapping[str, str] | None = None) -> int:
@@ -159,7 +159,7 @@ class Webhooks:
                     raise NotificationFailed(str(failed)) from None
                 reason = str(failed)
                 if failed.retry_after is not None:
-                    wait = _retry_after(failed.retry_after, default=wait)
+                    wait = failed.retry_after
             if attempt < ATTEMPTS:
                 self._sleep(wait)
         raise NotificationFailed(f"{reason} ({ATTEMPTS} attempts)")
@@ -265,22 +265,31 @@ def _web_host(url: str) -> str | None:
     return parts.hostname if parts.scheme in ("http", "https") and parts.hostname else None
 
 
-def _retry_after(value: str | None, *, default: float) -> float:
-    """Seconds to wait from a Retry-After header (seconds or an HTTP date), at most ``MAX_RETRY_AFTER``."""
+def _retry_after(value: str | None, sent: str | None) -> float | None:
+    """Seconds to wait from a Retry-After header, at most ``MAX_RETRY_AFTER``; None when it says nothing usable.
+
+    An HTTP date counts from the response's own ``Date`` (RFC 9110 lets a recipient do so), not from this machine's
+    clock: both dates are the server's, so a clock skew between us cannot stretch or cancel the wait. A date
+    without a ``Date`` to count from says nothing usable (the backoff applies)."""
     if value is None:
-        return default
+        return None
     value = value.strip()
     if value.isdigit():
         seconds = float(value)
     else:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return default
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)  # "-0000" dates: RFC 9110 dates are GMT
-        seconds = (when - datetime.now(UTC)).total_seconds()
+        when, now = _http_date(value), _http_date(sent)
+        if when is None or now is None:
+            return None
+        seconds = (when - now).total_seconds()
     return min(max(seconds, 0.0), MAX_RETRY_AFTER)
+
+
+def _http_date(value: str | None) -> datetime | None:
+    try:
+        when = email.utils.parsedate_to_datetime(value or "")
+    except (TypeError, ValueError):
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)  # "-0000" dates: RFC 9110 dates are GMT
 
 
 def _boto_client(service: Literal["sesv2", "sns", "pinpoint-sms-voice-v2"]) -> Any:

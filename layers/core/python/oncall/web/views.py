@@ -105,9 +105,11 @@ def static_file(name: str) -> tuple[bytes, str] | None:
     return (STATIC_DIR / name).read_bytes(), content_type
 
 
-# The largest form the console takes, urlencoded: the template editor's, a sample payload as large as ingest takes
-# (256 KiB, up to three times that once urlencoded) and the templates. A larger body is refused before it is parsed.
-FORM_MAX_BYTES: Final = 1024 * 1024
+# The largest form the console takes, urlencoded. The largest that people send is the template editor's: the
+# templates and a sample payload to preview them with (an alert of hundreds of KB previews; one near ingest's
+# 256 KiB limit may not fit once urlencoded). A larger body is refused before it is parsed: parsing costs time per
+# byte, and hostile forms of megabytes are cheap to send.
+FORM_MAX_BYTES: Final = 512 * 1024
 
 
 def form_lists(event: dict[str, Any]) -> dict[str, list[str]]:
@@ -117,7 +119,7 @@ def form_lists(event: dict[str, Any]) -> dict[str, list[str]]:
     body = event.get("body") or ""
     size = len(body) * 3 // 4 if event.get("isBase64Encoded") else len(body)
     if size > FORM_MAX_BYTES:
-        raise PayloadTooLarge(f"The form is too large ({size:,} bytes; at most {FORM_MAX_BYTES // 1024 // 1024} MiB).")
+        raise PayloadTooLarge(f"The form is too large ({size:,} bytes; at most {FORM_MAX_BYTES // 1024} KiB).")
     if event.get("isBase64Encoded"):
         body = base64.b64decode(body).decode("utf-8", "replace")
     return parse_qs(body, keep_blank_values=True)
