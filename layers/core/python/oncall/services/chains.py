@@ -78,7 +78,7 @@ def update_chain(ports: Ports, caller: Principal, chain_id: str, body: ChainPatc
     changed = patched(chain, body)
     if changed.name != chain.name:
         naming.check(ports.store.chains, changed.name, exclude=chain.id)
-    if changed.team_id and changed.team_id != chain.team_id:
+    if changed.team_id != chain.team_id:
         require_known("team_id", [changed.team_id], ports.store.teams.get)
     naming.put(ports.store.chains, changed)
     return changed
